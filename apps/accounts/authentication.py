@@ -1,0 +1,30 @@
+"""`Authorization: Token <key>` for the API. Keys are stored hashed (apps/accounts/services.py)."""
+
+from __future__ import annotations
+
+from rest_framework import authentication, exceptions
+from rest_framework.request import Request
+
+from apps.accounts.services import api_token_authenticate
+
+
+class TokenAuthentication(authentication.BaseAuthentication):
+    keyword = "Token"
+
+    def authenticate(self, request: Request):  # type: ignore[no-untyped-def]
+        header = authentication.get_authorization_header(request).split()
+        if not header or header[0].lower() != self.keyword.lower().encode():
+            return None
+        if len(header) != 2:
+            raise exceptions.AuthenticationFailed("Malformed Authorization header: expected `Token <key>`.")
+        try:
+            key = header[1].decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise exceptions.AuthenticationFailed("The token contains invalid characters.") from exc
+        user = api_token_authenticate(key=key)
+        if user is None:
+            raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
+        return (user, None)
+
+    def authenticate_header(self, request: Request) -> str:
+        return self.keyword

@@ -1,0 +1,81 @@
+"""Reads scoped by user. Every place that lists or fetches a project asset goes through here.
+
+The rule: a user sees a project's assets only as a member; admins see all. A foreign object is
+"not found" (404), never "forbidden", so ids of other projects leak nothing.
+"""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from django.db.models import Model, QuerySet
+from django.http import Http404
+
+from apps.accounts.models import APIToken, Invitation, Project, User, WorkTeam
+
+M = TypeVar("M", bound=Model)
+
+
+def user_is_admin(user: object) -> bool:
+    return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_admin", False))
+
+
+def project_list_for_user(*, user: User) -> QuerySet[Project]:
+    if user_is_admin(user):
+        return Project.objects.all()
+    if not user.is_authenticated:
+        return Project.objects.none()
+    return Project.objects.filter(memberships__user=user)
+
+
+def project_get_for_user(*, user: User, pk: int | str) -> Project:
+    try:
+        return project_list_for_user(user=user).get(pk=int(pk))
+    except (Project.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404("No such project.") from exc
+
+
+def project_ids_for_user(*, user: User) -> QuerySet | None:
+    """Project ids the user may see, or None for 'all' (admins)."""
+    if user_is_admin(user):
+        return None
+    return Project.objects.filter(memberships__user=user).values("pk")
+
+
+def scope_to_user(queryset: QuerySet[M], *, user: User, project_field: str = "project") -> QuerySet[M]:
+    """Restrict any project-owned queryset to what `user` may see."""
+    ids = project_ids_for_user(user=user)
+    if ids is None:
+        return queryset
+    if not user.is_authenticated:
+        return queryset.none()
+    return queryset.filter(**{f"{project_field}__in": ids})
+
+
+def object_get_for_user(queryset: QuerySet[M], *, user: User, pk: object, project_field: str = "project") -> M:
+    try:
+        return scope_to_user(queryset, user=user, project_field=project_field).get(pk=int(pk))  # type: ignore[call-overload]
+    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+        raise Http404(f"No such {queryset.model._meta.verbose_name}.") from exc
+
+
+def user_is_member(*, user: User, project: Project) -> bool:
+    return user_is_admin(user) or project.memberships.filter(user=user).exists()
+
+
+def api_token_list_for_user(*, user: User) -> QuerySet[APIToken]:
+    return APIToken.objects.filter(user=user)
+
+
+def invitation_list_for_user(*, user: User) -> QuerySet[Invitation]:
+    if user_is_admin(user):
+        return Invitation.objects.select_related("project", "created_by").prefetch_related("personas")
+    return Invitation.objects.none()
+
+
+def work_team_list_for_user(*, user: User) -> QuerySet[WorkTeam]:
+    return scope_to_user(WorkTeam.objects.select_related("project").prefetch_related("members"), user=user)
+
+
+def user_list_for_project(*, project: Project) -> QuerySet[User]:
+    return User.objects.filter(memberships__project=project).prefetch_related("groups").order_by("username")

@@ -1,0 +1,25 @@
+from django.urls import path
+
+from apps.accounts import views
+
+app_name = "accounts"
+
+urlpatterns = [
+    path("login/", views.LoginView.as_view(), name="login"),
+    path("logout/", views.LogoutView.as_view(), name="logout"),
+    path("password/", views.PasswordChangeView.as_view(), name="password_change"),
+    path("profile/", views.ProfileView.as_view(), name="profile"),
+    path("tokens/", views.APITokenCreateView.as_view(), name="token_create"),
+    path("tokens/<int:pk>/revoke/", views.APITokenRevokeView.as_view(), name="token_revoke"),
+    path("projects/", views.ProjectListView.as_view(), name="project_list"),
+    path("projects/switch/", views.ProjectSwitchView.as_view(), name="project_switch"),
+    path("projects/<int:pk>/", views.ProjectDetailView.as_view(), name="project_detail"),
+    path("projects/<int:pk>/members/", views.ProjectMemberAddView.as_view(), name="project_member_add"),
+    path("projects/<int:pk>/members/<int:user_id>/remove/", views.ProjectMemberRemoveView.as_view(), name="project_member_remove"),
+    path("work-teams/", views.WorkTeamListView.as_view(), name="workteam_list"),
+    path("work-teams/<int:pk>/", views.WorkTeamDetailView.as_view(), name="workteam_detail"),
+    path("my-work/", views.MyWorkView.as_view(), name="my_work"),
+    path("invitations/", views.InvitationListView.as_view(), name="invitation_list"),
+    path("invitations/<int:pk>/revoke/", views.InvitationRevokeView.as_view(), name="invitation_revoke"),
+    path("invite/<str:token>/", views.InvitationAcceptView.as_view(), name="invitation_accept"),
+]

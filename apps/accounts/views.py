@@ -1,0 +1,272 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse, reverse_lazy
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.utils.decorators import method_decorator
+
+from apps.accounts import personas, selectors, services
+from apps.accounts.forms import (
+    APITokenForm,
+    InvitationAcceptForm,
+    InvitationForm,
+    MemberAddForm,
+    ProjectForm,
+    WorkTeamForm,
+)
+from apps.accounts.models import Invitation
+from apps.core.mixins import AdminMixin, SignedInMixin, StudioMixin
+
+
+def _form_errors(form: Any, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    pass
+
+
+class PasswordChangeView(SignedInMixin, auth_views.PasswordChangeView):
+    template_name = "accounts/password_change.html"
+    success_url = reverse_lazy("accounts:profile")
+
+    def form_valid(self, form: Any) -> HttpResponse:
+        messages.success(self.request, "Your password was changed.")
+        return super().form_valid(form)
+
+
+class ProfileView(SignedInMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        tokens = selectors.api_token_list_for_user(user=request.user)  # type: ignore[arg-type]
+        return render(request, "accounts/profile.html", {"tokens": tokens, "form": APITokenForm()})
+
+
+class APITokenCreateView(SignedInMixin, View):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = APITokenForm(request.POST)
+        if not form.is_valid():
+            tokens = selectors.api_token_list_for_user(user=request.user)  # type: ignore[arg-type]
+            return render(request, "accounts/profile.html", {"tokens": tokens, "form": form}, status=400)
+        token, key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
+        tokens = selectors.api_token_list_for_user(user=request.user)  # type: ignore[arg-type]
+        return render(request, "accounts/profile.html", {"tokens": tokens, "form": APITokenForm(), "new_key": key, "new_token": token})
+
+
+class APITokenRevokeView(SignedInMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        token = get_object_or_404(selectors.api_token_list_for_user(user=request.user), pk=pk)  # type: ignore[arg-type]
+        services.api_token_revoke(token=token)
+        messages.success(request, f"Token {token.name!r} revoked.")
+        return redirect("accounts:profile")
+
+
+class ProjectListView(StudioMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        projects = selectors.project_list_for_user(user=request.user).prefetch_related("memberships")  # type: ignore[arg-type]
+        can_create = request.user.has_perm(personas.CREATE_PROJECT)
+        return render(request, "accounts/project_list.html", {"projects": projects, "form": ProjectForm(), "can_create": can_create})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm(personas.CREATE_PROJECT):
+            raise PermissionDenied("Your persona may not create projects.")
+        form = ProjectForm(request.POST)
+        if form.is_valid():
+            try:
+                project = services.project_create(created_by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                request.session["project_id"] = project.pk
+                messages.success(request, f"Project {project.name!r} created.")
+                return redirect("accounts:project_detail", pk=project.pk)
+        projects = selectors.project_list_for_user(user=request.user)  # type: ignore[arg-type]
+        return render(request, "accounts/project_list.html", {"projects": projects, "form": form, "can_create": True}, status=400)
+
+
+class ProjectDetailView(StudioMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        project = selectors.project_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]
+        context = {
+            "project": project,
+            "members": selectors.user_list_for_project(project=project),
+            "teams": selectors.work_team_list_for_user(user=request.user).filter(project=project),  # type: ignore[arg-type]
+            "member_form": MemberAddForm(),
+            "can_manage": request.user.has_perm(personas.MANAGE_MEMBERS),
+        }
+        return render(request, "accounts/project_detail.html", context)
+
+
+class ProjectMemberAddView(StudioMixin, View):
+    capability = personas.MANAGE_MEMBERS
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        project = selectors.project_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]
+        form = MemberAddForm(request.POST)
+        if form.is_valid():
+            services.membership_add(project=project, user=form.cleaned_data["username"], added_by=request.user)  # type: ignore[arg-type]
+            messages.success(request, f"{form.cleaned_data['username'].username} added to {project.name}.")
+        else:
+            messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+        return redirect("accounts:project_detail", pk=project.pk)
+
+
+class ProjectMemberRemoveView(StudioMixin, View):
+    capability = personas.MANAGE_MEMBERS
+
+    def post(self, request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
+        project = selectors.project_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]
+        user = get_object_or_404(selectors.user_list_for_project(project=project), pk=user_id)
+        services.membership_remove(project=project, user=user)
+        messages.success(request, f"{user.username} removed from {project.name}.")
+        return redirect("accounts:project_detail", pk=project.pk)
+
+
+class ProjectSwitchView(SignedInMixin, View):
+    def post(self, request: HttpRequest) -> HttpResponse:
+        project = selectors.project_get_for_user(user=request.user, pk=request.POST.get("project", ""))  # type: ignore[arg-type]
+        request.session["project_id"] = project.pk
+        target = request.POST.get("next") or reverse("core:home")
+        if not target.startswith("/") or target.startswith("//"):
+            target = reverse("core:home")
+        return redirect(target)
+
+
+class WorkTeamListView(StudioMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        teams = selectors.work_team_list_for_user(user=request.user)  # type: ignore[arg-type]
+        project = request.project  # type: ignore[attr-defined]
+        form = WorkTeamForm(project=project) if project else None
+        can_manage = request.user.has_perm(personas.MANAGE_WORKTEAMS)
+        return render(request, "accounts/workteam_list.html", {"teams": teams, "form": form, "can_manage": can_manage})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm(personas.MANAGE_WORKTEAMS):
+            raise PermissionDenied("Your persona may not manage work teams.")
+        project = request.project  # type: ignore[attr-defined]
+        if project is None:
+            raise PermissionDenied("Choose a project first.")
+        form = WorkTeamForm(request.POST, project=project)
+        if form.is_valid():
+            try:
+                services.work_team_save(project=project, **form.cleaned_data)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, f"Work team {form.cleaned_data['name']!r} saved.")
+                return redirect("accounts:workteam_list")
+        teams = selectors.work_team_list_for_user(user=request.user)  # type: ignore[arg-type]
+        return render(request, "accounts/workteam_list.html", {"teams": teams, "form": form, "can_manage": True}, status=400)
+
+
+class WorkTeamDetailView(StudioMixin, View):
+    def _team(self, request: HttpRequest, pk: int):  # type: ignore[no-untyped-def]
+        return selectors.object_get_for_user(selectors.work_team_list_for_user(user=request.user), user=request.user, pk=pk)  # type: ignore[arg-type]
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        team = self._team(request, pk)
+        form = WorkTeamForm(
+            project=team.project,
+            initial={"name": team.name, "description": team.description, "members": team.members.all()},
+        )
+        can_manage = request.user.has_perm(personas.MANAGE_WORKTEAMS)
+        return render(request, "accounts/workteam_detail.html", {"team": team, "form": form, "can_manage": can_manage})
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        if not request.user.has_perm(personas.MANAGE_WORKTEAMS):
+            raise PermissionDenied("Your persona may not manage work teams.")
+        team = self._team(request, pk)
+        form = WorkTeamForm(request.POST, project=team.project)
+        if form.is_valid():
+            try:
+                services.work_team_save(project=team.project, team=team, **form.cleaned_data)
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                messages.success(request, "Work team saved.")
+                return redirect("accounts:workteam_detail", pk=team.pk)
+        return render(request, "accounts/workteam_detail.html", {"team": team, "form": form, "can_manage": True}, status=400)
+
+
+class MyWorkView(SignedInMixin, View):
+    """A labeler's landing page: the work teams they belong to (labeling queues join here)."""
+
+    capability = personas.USE_LABELING
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        teams = request.user.work_teams.select_related("project")  # type: ignore[union-attr]
+        return render(request, "accounts/my_work.html", {"teams": teams})
+
+
+class InvitationListView(AdminMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        invitations = selectors.invitation_list_for_user(user=request.user)  # type: ignore[arg-type]
+        return render(request, "accounts/invitation_list.html", {"invitations": invitations, "form": InvitationForm()})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        form = InvitationForm(request.POST)
+        invitations = selectors.invitation_list_for_user(user=request.user)  # type: ignore[arg-type]
+        if not form.is_valid():
+            return render(request, "accounts/invitation_list.html", {"invitations": invitations, "form": form}, status=400)
+        invitation, token = services.invitation_create(created_by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
+        link = request.build_absolute_uri(reverse("accounts:invitation_accept", args=[token]))
+        return render(
+            request,
+            "accounts/invitation_list.html",
+            {"invitations": invitations, "form": InvitationForm(), "new_link": link, "new_invitation": invitation},
+        )
+
+
+class InvitationRevokeView(AdminMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        invitation = get_object_or_404(Invitation, pk=pk)
+        services.invitation_revoke(invitation=invitation)
+        messages.success(request, f"Invitation for {invitation.email} revoked.")
+        return redirect("accounts:invitation_list")
+
+
+@method_decorator(never_cache, name="dispatch")
+class InvitationAcceptView(View):
+    """Public: the only way to get an account without an admin creating it (no open sign-up)."""
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        invitation = services.invitation_get_open(token=token)
+        if invitation is None:
+            return render(request, "accounts/invitation_invalid.html", status=404)
+        return render(request, "accounts/invitation_accept.html", {"invitation": invitation, "form": InvitationAcceptForm()})
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        invitation = services.invitation_get_open(token=token)
+        if invitation is None:
+            return render(request, "accounts/invitation_invalid.html", status=404)
+        form = InvitationAcceptForm(request.POST)
+        if form.is_valid():
+            try:
+                user = services.invitation_accept(
+                    token=token, username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
+                )
+            except ValidationError as exc:
+                _form_errors(form, exc)
+            else:
+                login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+                messages.success(request, f"Welcome to Atelier, {user.username}.")
+                return redirect("core:home")
+        return render(request, "accounts/invitation_accept.html", {"invitation": invitation, "form": form}, status=400)
+
+

@@ -1,0 +1,51 @@
+"""The API error shape: `{"detail": "...", "errors": {field_or_column: [messages]}}` for every 4xx."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+
+def _flatten(detail: Any) -> dict[str, Any]:
+    if isinstance(detail, dict):
+        return {str(k): v for k, v in detail.items()}
+    if isinstance(detail, list):
+        return {"non_field_errors": detail}
+    return {}
+
+
+def _first_message(errors: dict[str, Any]) -> str:
+    for field, messages in errors.items():
+        msg = messages[0] if isinstance(messages, list) and messages else messages
+        if isinstance(msg, dict):
+            msg = _first_message(msg)
+        return str(msg) if field == "non_field_errors" else f"{field}: {msg}"
+    return "Invalid input."
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, DjangoValidationError):
+        detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
+        exc = exceptions.ValidationError(detail=detail)
+    elif isinstance(exc, Http404):
+        exc = exceptions.NotFound(str(exc) or "Not found.")
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied(str(exc) or None)
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    data = response.data
+    if isinstance(exc, exceptions.ValidationError) or response.status_code == status.HTTP_400_BAD_REQUEST:
+        errors = _flatten(data)
+        response.data = {"detail": _first_message(errors), "errors": errors}
+    elif isinstance(data, dict) and "detail" in data:
+        response.data = {"detail": str(data["detail"]), "errors": {k: v for k, v in data.items() if k != "detail"}}
+    else:
+        response.data = {"detail": str(data), "errors": {}}
+    return response

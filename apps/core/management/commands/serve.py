@@ -1,0 +1,73 @@
+"""`make run`: the ASGI web server, a Celery worker and Celery beat as one command; Ctrl-C stops all three."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandParser
+
+
+class Command(BaseCommand):
+    help = "Start web (uvicorn), a Celery worker and Celery beat; stop them together."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--host", default=settings.ATELIER_HOST)
+        parser.add_argument("--port", type=int, default=settings.ATELIER_PORT)
+        parser.add_argument("--concurrency", type=int, default=int(os.environ.get("WORKER_CONCURRENCY", "2")))
+        parser.add_argument("--no-worker", action="store_true")
+        parser.add_argument("--no-beat", action="store_true")
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        py = sys.executable
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        commands = {
+            "web": [py, "-m", "uvicorn", "studio.asgi:application", "--host", opts["host"], "--port", str(opts["port"]),
+                    "--no-server-header", "--proxy-headers", "--ws", "websockets", "--lifespan", "off"],
+        }
+        if not opts["no_worker"]:
+            commands["worker"] = [py, "-m", "celery", "-A", "studio", "worker", "--loglevel", "INFO",
+                                  "--concurrency", str(opts["concurrency"]), "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
+                                  "-n", "worker@%h"]
+        if not opts["no_beat"]:
+            beat_schedule = str(settings.VAR_DIR / "celerybeat.pid")
+            commands["beat"] = [py, "-m", "celery", "-A", "studio", "beat", "--loglevel", "INFO", "--pidfile", beat_schedule]
+        procs: dict[str, subprocess.Popen] = {}
+        for name, cmd in commands.items():
+            procs[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
+        self.stdout.write(f"Atelier is starting on http://{opts['host']}:{opts['port']} ({', '.join(procs)}). Ctrl-C stops it.")
+        stopping = False
+
+        def stop(*_: Any) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        exit_code = 0
+        while not stopping:
+            for name, proc in procs.items():
+                if proc.poll() is not None:
+                    self.stderr.write(f"{name} exited with code {proc.returncode}; stopping the others.")
+                    exit_code = proc.returncode or 1
+                    stopping = True
+                    break
+            time.sleep(0.5)
+        for proc in procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + 20
+        for name, proc in procs.items():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                self.stderr.write(f"{name} did not stop in time; killing it.")
+                os.killpg(proc.pid, signal.SIGKILL)
+        self.stdout.write("Stopped.")
+        if exit_code:
+            sys.exit(exit_code)

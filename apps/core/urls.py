@@ -1,0 +1,11 @@
+from django.urls import path
+
+from apps.core import views
+
+app_name = "core"
+
+urlpatterns = [
+    path("", views.HomeView.as_view(), name="home"),
+    path("storage-report/", views.StorageReportStartView.as_view(), name="storage_report_start"),
+    path("notifications/", views.NotificationListView.as_view(), name="notifications"),
+]

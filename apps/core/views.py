@@ -1,0 +1,66 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.views import View
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+
+from apps.accounts import personas
+from apps.core.health import readiness
+from apps.core.mixins import SignedInMixin, StudioMixin
+from apps.core.selectors import notification_list_for_user
+from apps.core.services import notifications_mark_read
+
+
+@never_cache
+@require_GET
+def healthz(request: HttpRequest) -> JsonResponse:
+    """The process is alive (no dependency checked)."""
+    return JsonResponse({"status": "ok"})
+
+
+@never_cache
+@require_GET
+def readyz(request: HttpRequest) -> JsonResponse:
+    """Ready to serve: DB, broker, a live worker seen recently, storage writable. 503 when any fails."""
+    checks = readiness()
+    ok = all(c["ok"] for c in checks.values())
+    return JsonResponse({"status": "ok" if ok else "unavailable", "checks": checks}, status=200 if ok else 503)
+
+
+class HomeView(SignedInMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm(personas.USE_STUDIO):
+            return redirect("accounts:my_work")
+        from apps.jobs.selectors import job_list_for_user
+
+        project = request.project  # type: ignore[attr-defined]
+        jobs = job_list_for_user(user=request.user).filter(project=project)[:8] if project else []  # type: ignore[arg-type]
+        return render(request, "core/home.html", {"project": project, "recent_jobs": jobs})
+
+
+class StorageReportStartView(StudioMixin, View):
+    capability = personas.RUN_JOBS
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from apps.jobs.services import job_start
+
+        project = request.project  # type: ignore[attr-defined]
+        if project is None:
+            raise PermissionDenied("Choose a project first.")
+        job = job_start(kind="core.storage_report", project=project, created_by=request.user)  # type: ignore[arg-type]
+        messages.info(request, f"Storage report for {project.name} started.")
+        return redirect("jobs:detail", pk=job.pk)
+
+
+class NotificationListView(SignedInMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        notifications = notification_list_for_user(user_id=request.user.pk)[:100]
+        return render(request, "core/notification_list.html", {"notifications": notifications})
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        notifications_mark_read(user_id=request.user.pk)
+        return redirect("core:notifications")

@@ -1,0 +1,18 @@
+from django.apps import AppConfig
+
+
+class JobsConfig(AppConfig):
+    name = "apps.jobs"
+    label = "jobs"
+    verbose_name = "Jobs"
+    nav = [
+        {"section": "Operations", "label": "Jobs", "url": "jobs:list", "perm": "accounts.use_studio", "order": 90},
+    ]
+
+    def ready(self) -> None:
+        from celery.signals import worker_ready, worker_shutdown
+
+        from apps.jobs import assets, signals  # noqa: F401 - assets registers the jobs asset counter
+
+        worker_ready.connect(signals.on_worker_ready, dispatch_uid="jobs.worker_ready")
+        worker_shutdown.connect(signals.on_worker_shutdown, dispatch_uid="jobs.worker_shutdown")

@@ -1,0 +1,44 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views import View
+
+from apps.accounts import personas
+from apps.core.mixins import StudioMixin
+from apps.jobs import charts
+from apps.jobs.filtersets import JobFilterSet
+from apps.jobs.selectors import job_get_for_user, job_list_for_user
+from apps.jobs.services import job_cancel
+
+
+class JobListView(StudioMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        project = request.project  # type: ignore[attr-defined]
+        jobs = job_list_for_user(user=request.user)  # type: ignore[arg-type]
+        if project is not None and "project" not in request.GET:
+            jobs = jobs.filter(project=project)
+        filterset = JobFilterSet(request.GET, queryset=jobs)
+        page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
+        return render(request, "jobs/job_list.html", {"page": page, "filter": filterset, "project": project})
+
+
+class JobDetailView(StudioMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = job_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]
+        context = {"job": job, "can_cancel": request.user.has_perm(personas.CANCEL_JOBS) and not job.is_final}
+        if job.kind == "core.storage_report" and job.result:
+            context["storage_chart"] = charts.storage_report_figure(job.result)
+        return render(request, "jobs/job_detail.html", context)
+
+
+class JobCancelView(StudioMixin, View):
+    capability = personas.CANCEL_JOBS
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = job_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]
+        job = job_cancel(job=job)
+        messages.info(request, f"{job}: {job.get_status_display() if job.is_final else 'cancelling'}.")
+        return redirect("jobs:detail", pk=job.pk)

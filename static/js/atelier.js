@@ -1,0 +1,126 @@
+/* Atelier front-end: live job progress (one component for every page), charts, small UI helpers.
+ * No framework; served from static/. */
+(function () {
+  "use strict";
+
+  // ---- Charts: <div class="chart" data-figure="json-script-id"></div> ------------------------------
+  function renderCharts(root) {
+    if (!window.Plotly) return;
+    (root || document).querySelectorAll("[data-figure]").forEach(function (el) {
+      var src = document.getElementById(el.dataset.figure);
+      if (!src) return;
+      var fig = JSON.parse(src.textContent);
+      window.Plotly.react(el, fig.data || [], Object.assign({ autosize: true }, fig.layout || {}),
+        { displaylogo: false, responsive: true });
+    });
+  }
+
+  // ---- Live jobs --------------------------------------------------------------------------------------
+  // Any element with data-job-id (and optionally data-job-field="status|progress|message|log|...")
+  // is kept up to date. Pages subscribe by project (list pages) or by job (detail pages).
+  var FINAL = { succeeded: 1, failed: 1, cancelled: 1 };
+
+  function applyJob(job) {
+    document.querySelectorAll('[data-job-id="' + job.id + '"]').forEach(function (el) {
+      var field = el.dataset.jobField;
+      if (!field || field === "progress") {
+        var bar = el.querySelector(".bar");
+        var pct = el.querySelector(".pct");
+        var value = Math.round((job.status === "succeeded" ? 1 : job.progress) * 100);
+        if (bar) bar.style.width = value + "%";
+        if (pct) pct.textContent = value + " %";
+        var prog = el.querySelector(".progress") || el;
+        prog.classList.remove("queued", "running", "succeeded", "failed", "cancelled");
+        prog.classList.add(job.status);
+        el.setAttribute("data-status", job.status);
+        el.setAttribute("aria-valuenow", String(value));
+      } else if (field === "status") {
+        el.textContent = job.status.charAt(0).toUpperCase() + job.status.slice(1);
+        el.className = "badge " + job.status;
+      } else if (field === "log") {
+        if (job.log !== undefined) { el.textContent = job.log; el.scrollTop = el.scrollHeight; }
+      } else if (field === "error") {
+        el.textContent = job.error || ""; el.hidden = !job.error;
+      } else if (job[field] !== undefined && job[field] !== null) {
+        el.textContent = job[field];
+      }
+    });
+    if (FINAL[job.status]) {
+      document.querySelectorAll('[data-job-final-reload="' + job.id + '"]').forEach(function (el) {
+        if (!el.dataset.reloaded) { el.dataset.reloaded = "1"; setTimeout(function () { window.location.reload(); }, 400); }
+      });
+      document.querySelectorAll('[data-job-hide-when-final="' + job.id + '"]').forEach(function (el) { el.hidden = true; });
+    }
+    document.dispatchEvent(new CustomEvent("atelier:job", { detail: job }));
+  }
+
+  function pollFallback(query) {
+    // Used only when WebSockets are unavailable (e.g. a proxy that strips Upgrade).
+    var url = "/api/jobs/?limit=50&" + (query.job ? "id=" + query.job : "project=" + query.project);
+    function tick() {
+      var target = query.job ? "/api/jobs/" + query.job + "/" : url;
+      fetch(target, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (r) { return r.ok ? r.json() : null; })
+        .then(function (data) {
+          if (!data) return;
+          var jobs = data.results ? data.results : [data];
+          var active = false;
+          jobs.forEach(function (j) { applyJob(j); if (!FINAL[j.status]) active = true; });
+          if (active || !query.job) setTimeout(tick, 1500);
+        })
+        .catch(function () { setTimeout(tick, 3000); });
+    }
+    tick();
+  }
+
+  function subscribe(query) {
+    var qs = query.job ? "job=" + query.job : "project=" + query.project;
+    var proto = window.location.protocol === "https:" ? "wss://" : "ws://";
+    var opened = false, retries = 0;
+    function connect() {
+      var ws;
+      try { ws = new WebSocket(proto + window.location.host + "/ws/jobs/?" + qs); } catch (e) { pollFallback(query); return; }
+      ws.onopen = function () { opened = true; retries = 0; document.body.dataset.live = "ws"; };
+      ws.onmessage = function (ev) {
+        var msg = JSON.parse(ev.data);
+        if (msg.type === "job") applyJob(msg.job);
+      };
+      ws.onclose = function (ev) {
+        if (ev.code >= 4400 && ev.code < 4500) return; // not allowed / not found: do not retry
+        if (!opened && retries >= 2) { document.body.dataset.live = "poll"; pollFallback(query); return; }
+        retries += 1;
+        setTimeout(connect, Math.min(10000, 500 * Math.pow(2, retries)));
+      };
+    }
+    connect();
+  }
+
+  function initJobs() {
+    var holder = document.querySelector("[data-live-jobs]");
+    if (!holder) return;
+    var spec = holder.dataset.liveJobs; // "job:12" or "project:3"
+    var parts = spec.split(":");
+    var query = {};
+    query[parts[0]] = parts[1];
+    subscribe(query);
+  }
+
+  // ---- Small helpers -------------------------------------------------------------------------------------
+  function initUi() {
+    var toggle = document.querySelector(".menu-toggle");
+    if (toggle) toggle.addEventListener("click", function () { document.querySelector(".shell").classList.toggle("open"); });
+    document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
+      el.addEventListener("change", function () { el.form.submit(); });
+    });
+    document.querySelectorAll("[data-copy]").forEach(function (btn) {
+      btn.addEventListener("click", function () {
+        var src = document.getElementById(btn.dataset.copy);
+        if (src && navigator.clipboard) navigator.clipboard.writeText(src.textContent.trim());
+        btn.textContent = "Copied";
+      });
+    });
+  }
+
+  window.Atelier = { renderCharts: renderCharts, applyJob: applyJob, subscribe: subscribe };
+  document.addEventListener("DOMContentLoaded", function () { initUi(); renderCharts(); initJobs(); });
+})();

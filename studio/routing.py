@@ -1,0 +1,3 @@
+from apps.jobs.routing import websocket_urlpatterns as jobs_ws
+
+websocket_urlpatterns = [*jobs_ws]

@@ -1,0 +1,42 @@
+"""Test settings: the embedded shape by default, PostgreSQL + Redis when DATABASE_URL / CELERY_BROKER_URL say so.
+
+Each pytest-xdist worker gets its own broker (folder or Redis database) so runs never cross.
+A worker process started by a test gets ATELIER_TEST_DATABASE_NAME so it opens the test database.
+"""
+
+import os
+
+from .base import *  # noqa: F403
+from .base import BROKER_DIR, CELERY_BROKER_URL, DATABASES, VAR_DIR, env, redis_db_url
+
+XDIST = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+XDIST_INDEX = int(XDIST[2:]) if XDIST.startswith("gw") and XDIST[2:].isdigit() else 0
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+DEBUG = False
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test" / "test_atelier.sqlite3")}
+    (VAR_DIR / "test").mkdir(parents=True, exist_ok=True)
+if env("ATELIER_TEST_DATABASE_NAME"):
+    DATABASES["default"]["NAME"] = env("ATELIER_TEST_DATABASE_NAME")
+
+if CELERY_BROKER_URL.startswith("filesystem"):
+    folder = BROKER_DIR / f"test-{XDIST}"
+    for sub in ("queue", "processed", "control"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+    CELERY_BROKER_TRANSPORT_OPTIONS = {
+        "data_folder_in": str(folder / "queue"),
+        "data_folder_out": str(folder / "queue"),
+        "processed_folder": str(folder / "processed"),
+        "control_folder": str(folder / "control"),
+        "store_processed": False,
+    }
+elif CELERY_BROKER_URL.startswith("redis"):
+    CELERY_BROKER_URL = redis_db_url(CELERY_BROKER_URL, 1 + XDIST_INDEX)
+
+MEDIA_ROOT = VAR_DIR / "test" / f"media-{XDIST}"
+JOB_HEARTBEAT_INTERVAL_S = 0.5
+JOB_STALE_AFTER_S = 3.0
+JOB_STREAM_POLL_S = 0.1
+JOB_MODULES = ["apps.core.jobs", "tests.jobkinds"]

@@ -1,0 +1,26 @@
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+
+from apps.core import views as core_views
+
+admin.site.site_header = "Atelier console"
+admin.site.site_title = "Atelier console"
+admin.site.index_title = "Administration"
+
+api_patterns = [
+    path("", include("apps.accounts.api.urls")),
+    path("", include("apps.jobs.api.urls")),
+    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
+]
+
+urlpatterns = [
+    path("healthz", core_views.healthz, name="healthz"),
+    path("readyz", core_views.readyz, name="readyz"),
+    path("admin/", admin.site.urls),
+    path("api/", include((api_patterns, "api"))),
+    path("accounts/", include("apps.accounts.urls")),
+    path("jobs/", include("apps.jobs.urls")),
+    path("", include("apps.core.urls")),
+]

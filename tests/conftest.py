@@ -1,0 +1,164 @@
+"""Shared fixtures: personas, two projects, API clients, and real Celery workers on the real broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db import connection
+from django.test import Client
+from rest_framework.test import APIClient
+
+from apps.accounts.services import api_token_create
+from tests.factories import ProjectFactory, UserFactory
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def project_a(db):  # type: ignore[no-untyped-def]
+    return ProjectFactory(name="Alpha", slug="alpha")
+
+
+@pytest.fixture
+def project_b(db):  # type: ignore[no-untyped-def]
+    return ProjectFactory(name="Bravo", slug="bravo")
+
+
+@pytest.fixture
+def admin_user(db):  # type: ignore[no-untyped-def]
+    return UserFactory(username="ada", personas=["admin"])
+
+
+@pytest.fixture
+def ds_user(project_a):  # type: ignore[no-untyped-def]
+    return UserFactory(username="dana", personas=["data_scientist"], projects=[project_a])
+
+
+@pytest.fixture
+def mlops_user(project_a):  # type: ignore[no-untyped-def]
+    return UserFactory(username="omar", personas=["mlops_engineer"], projects=[project_a])
+
+
+@pytest.fixture
+def labeler_user(project_a):  # type: ignore[no-untyped-def]
+    return UserFactory(username="lena", personas=["labeler"], projects=[project_a])
+
+
+@pytest.fixture
+def outsider(project_b):  # type: ignore[no-untyped-def]
+    """A data scientist who is a member of project B only."""
+    return UserFactory(username="bob", personas=["data_scientist"], projects=[project_b])
+
+
+@pytest.fixture
+def client_for() -> Callable:
+    def make(user) -> Client:  # type: ignore[no-untyped-def]
+        client = Client()
+        if user is not None:
+            client.force_login(user)
+        return client
+
+    return make
+
+
+@pytest.fixture
+def api_for() -> Callable:
+    """An APIClient authenticated with a real API token of `user` (None: anonymous)."""
+
+    def make(user) -> APIClient:  # type: ignore[no-untyped-def]
+        client = APIClient()
+        if user is not None:
+            _, key = api_token_create(user=user, name="test")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+
+    return make
+
+
+# --- real workers ---------------------------------------------------------------------------------
+
+
+class WorkerProcess:
+    def __init__(self, proc: subprocess.Popen, name: str, log_path: Path) -> None:
+        self.proc, self.name, self.log_path = proc, name, log_path
+
+    def kill(self) -> None:
+        """SIGKILL the whole worker (main process and its children)."""
+        if self.proc.poll() is None:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+            self.proc.wait(timeout=10)
+
+    def stop(self) -> None:
+        # Tests do not need a warm shutdown; its ~5 s per worker adds up.
+        self.kill()
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+
+def _purge_broker() -> None:
+    from studio.celery import app
+
+    try:
+        app.control.purge()
+    except Exception:  # noqa: BLE001 - an empty or fresh broker is fine
+        pass
+
+
+@pytest.fixture
+def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., WorkerProcess]]:  # type: ignore[no-untyped-def]
+    """Start real `celery worker` processes against the test database and this run's broker."""
+    started: list[WorkerProcess] = []
+    _purge_broker()
+
+    def start(concurrency: int = 1, wait: bool = True) -> WorkerProcess:
+        from apps.jobs.models import WorkerHeartbeat
+
+        n = len(started)
+        xdist = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
+        name = f"test-{xdist}-{n}-{os.getpid()}@localhost"
+        env = {
+            **os.environ,
+            "DJANGO_SETTINGS_MODULE": "studio.settings.test",
+            "ATELIER_TEST_DATABASE_NAME": str(connection.settings_dict["NAME"]),
+            "PYTEST_XDIST_WORKER": xdist,
+            "PYTHONUNBUFFERED": "1",
+        }
+        log_path = tmp_path / f"worker-{n}.log"
+        cmd = [
+            sys.executable, "-m", "celery", "-A", "studio", "worker", "-P", "prefork", "-c", str(concurrency),
+            "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", name, "--without-mingle", "--without-gossip", "-l", "INFO",
+        ]
+        with open(log_path, "wb") as log:
+            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        worker = WorkerProcess(proc, name, log_path)
+        started.append(worker)
+        if wait:
+            deadline = time.monotonic() + 60
+            while not WorkerHeartbeat.objects.filter(hostname=name).exists():
+                if proc.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"worker did not start:\n{worker.log()[-4000:]}")
+                time.sleep(0.2)
+        return worker
+
+    yield start
+    for worker in started:
+        worker.stop()
+
+
+def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: float = 0.2, what: str = "condition") -> object:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")

@@ -109,7 +109,7 @@ def _purge_broker() -> None:
 
     try:
         app.control.purge()
-    except Exception:  # noqa: BLE001 - an empty or fresh broker is fine
+    except Exception:
         pass
 
 
@@ -134,11 +134,29 @@ def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., WorkerPro
         }
         log_path = tmp_path / f"worker-{n}.log"
         cmd = [
-            sys.executable, "-m", "celery", "-A", "studio", "worker", "-P", "prefork", "-c", str(concurrency),
-            "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "-n", name, "--without-mingle", "--without-gossip", "-l", "INFO",
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "studio",
+            "worker",
+            "-P",
+            "prefork",
+            "-c",
+            str(concurrency),
+            "-Q",
+            settings.CELERY_TASK_DEFAULT_QUEUE,
+            "-n",
+            name,
+            "--without-mingle",
+            "--without-gossip",
+            "-l",
+            "INFO",
         ]
         with open(log_path, "wb") as log:
-            proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+            proc = subprocess.Popen(
+                cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         worker = WorkerProcess(proc, name, log_path)
         started.append(worker)
         if wait:
@@ -154,7 +172,9 @@ def start_worker(transactional_db, tmp_path) -> Iterator[Callable[..., WorkerPro
         worker.stop()
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: float = 0.2, what: str = "condition") -> object:
+def wait_for(
+    predicate: Callable[[], object], timeout: float = 60, interval: float = 0.2, what: str = "condition"
+) -> object:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         value = predicate()
@@ -162,3 +182,13 @@ def wait_for(predicate: Callable[[], object], timeout: float = 60, interval: flo
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
+    """In CI (ATELIER_REQUIRE_E2E=1) a skipped browser test is a failure: CI must prove the UI works."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.skipped and os.environ.get("ATELIER_REQUIRE_E2E") == "1" and item.get_closest_marker("e2e"):
+        report.outcome = "failed"
+        report.longrepr = f"browser test skipped but ATELIER_REQUIRE_E2E=1: {report.longrepr}"

@@ -15,6 +15,7 @@ class AccountsConfig(AppConfig):
     ]
 
     def ready(self) -> None:
+        from apps.accounts import schema  # noqa: F401 - registers the OpenAPI auth extension
         from apps.accounts.services import personas_sync_after_migrate
 
         # Persona groups and their permissions are (re)built after every migrate, once all

@@ -44,11 +44,11 @@ def project_ids_for_user(*, user: User) -> QuerySet | None:
 
 def scope_to_user(queryset: QuerySet[M], *, user: User, project_field: str = "project") -> QuerySet[M]:
     """Restrict any project-owned queryset to what `user` may see."""
+    if not getattr(user, "is_authenticated", False):
+        return queryset.none()
     ids = project_ids_for_user(user=user)
     if ids is None:
         return queryset
-    if not user.is_authenticated:
-        return queryset.none()
     return queryset.filter(**{f"{project_field}__in": ids})
 
 
@@ -64,6 +64,8 @@ def user_is_member(*, user: User, project: Project) -> bool:
 
 
 def api_token_list_for_user(*, user: User) -> QuerySet[APIToken]:
+    if not getattr(user, "is_authenticated", False):
+        return APIToken.objects.none()
     return APIToken.objects.filter(user=user)
 
 

@@ -17,7 +17,9 @@ class ProjectOwnedModel(TimeStampedModel):
     """Base for every asset: it belongs to a project and remembers who made it."""
 
     project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         abstract = True

@@ -5,7 +5,9 @@ from django.utils import timezone
 from apps.core.models import Notification
 
 
-def notification_create(*, user_id: int, title: str, body: str = "", url: str = "", level: str = "info") -> Notification:
+def notification_create(
+    *, user_id: int, title: str, body: str = "", url: str = "", level: str = "info"
+) -> Notification:
     return Notification.objects.create(user_id=user_id, title=title[:200], body=body, url=url, level=level)
 
 

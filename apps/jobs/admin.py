@@ -6,7 +6,18 @@ from apps.jobs.services import job_cancel
 
 @admin.register(Job)
 class JobAdmin(admin.ModelAdmin):
-    list_display = ["id", "kind", "title", "project", "status", "progress", "attempts", "created_by", "created_at", "finished_at"]
+    list_display = [
+        "id",
+        "kind",
+        "title",
+        "project",
+        "status",
+        "progress",
+        "attempts",
+        "created_by",
+        "created_at",
+        "finished_at",
+    ]
     list_filter = ["status", "kind", "project", "created_at"]
     search_fields = ["id", "kind", "title", "message", "error"]
     readonly_fields = [f.name for f in Job._meta.fields]

@@ -24,7 +24,11 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
     async def connect(self) -> None:
         self.poller: asyncio.Task | None = None
         user = self.scope.get("user")
-        if user is None or not user.is_authenticated or not await database_sync_to_async(user.has_perm)(personas.USE_STUDIO):
+        if (
+            user is None
+            or not user.is_authenticated
+            or not await database_sync_to_async(user.has_perm)(personas.USE_STUDIO)
+        ):
             await self.close(code=4403)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())

@@ -13,7 +13,9 @@ class Job(models.Model):
     kind = models.CharField(max_length=100, db_index=True)
     title = models.CharField(max_length=200, blank=True)
     project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="jobs")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     status = models.CharField(max_length=10, choices=JobStatus.choices, default=JobStatus.QUEUED, db_index=True)
     progress = models.FloatField(default=0.0)
     message = models.CharField(max_length=500, blank=True)

@@ -118,7 +118,11 @@ class JobContext:
 
     def _flush(self) -> None:
         with self._lock:
-            fields: dict[str, Any] = {"progress": self._progress, "message": self._message, "heartbeat_at": timezone.now()}
+            fields: dict[str, Any] = {
+                "progress": self._progress,
+                "message": self._message,
+                "heartbeat_at": timezone.now(),
+            }
             if self._log_dirty:
                 fields["log"] = "\n".join(self._log)
                 self._log_dirty = False

@@ -93,7 +93,9 @@ def _finish(job_id: int, attempt: int, **fields: Any) -> bool:
     now = timezone.now()
     fields.setdefault("finished_at", now)
     with transaction.atomic():  # the final state and its notification become visible together
-        updated = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt).update(updated_at=now, **fields)
+        updated = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt).update(
+            updated_at=now, **fields
+        )
         if updated and fields.get("status") in FINAL_STATUSES:
             _notify_finished(job_id)
     return bool(updated)
@@ -170,8 +172,13 @@ def job_run(*, job_id: int) -> str | None:
         result_json = DjangoJSONEncoder().encode(result) if result is not None else "null"
         ctx.log("Done")
         _finish(
-            job_id, ctx.attempt, status=JobStatus.SUCCEEDED, progress=1.0, result=json.loads(result_json),
-            message=ctx.final_message or _done_message(job_id), log=ctx.log_text,
+            job_id,
+            ctx.attempt,
+            status=JobStatus.SUCCEEDED,
+            progress=1.0,
+            result=json.loads(result_json),
+            message=ctx.final_message or _done_message(job_id),
+            log=ctx.log_text,
         )
         return JobStatus.SUCCEEDED
     except JobCancelled:
@@ -186,11 +193,13 @@ def job_run(*, job_id: int) -> str | None:
         msg = "The job ran past its time limit and was stopped. Use a smaller input or a shorter budget."
         _finish(job_id, ctx.attempt, status=JobStatus.FAILED, message=msg, error=msg, log=ctx.log_text)
         return JobStatus.FAILED
-    except Exception as exc:  # noqa: BLE001 - every other error ends the job with its reason
+    except Exception as exc:
         logger.exception("Job %s (%s) failed", job_id, job.kind)
         ctx.log(traceback.format_exc(limit=8))
         msg = f"Unexpected error: {type(exc).__name__}: {exc}"[:500]
-        _finish(job_id, ctx.attempt, status=JobStatus.FAILED, message=msg, error=traceback.format_exc(), log=ctx.log_text)
+        _finish(
+            job_id, ctx.attempt, status=JobStatus.FAILED, message=msg, error=traceback.format_exc(), log=ctx.log_text
+        )
         return JobStatus.FAILED
     finally:
         ctx.stop_heartbeat()
@@ -224,14 +233,20 @@ def jobs_reap() -> dict[str, int]:
     now = timezone.now()
     stale_before = now - timedelta(seconds=settings.JOB_STALE_AFTER_S)
     counts = {"requeued": 0, "failed": 0, "redispatched": 0}
-    for job_id in Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale_before).values_list("pk", flat=True):
+    for job_id in Job.objects.filter(status=JobStatus.RUNNING, heartbeat_at__lt=stale_before).values_list(
+        "pk", flat=True
+    ):
         with transaction.atomic():
             job = Job.objects.select_for_update().filter(pk=job_id, status=JobStatus.RUNNING).first()
             if job is None or (job.heartbeat_at and job.heartbeat_at >= stale_before):
                 continue
             silent = int((now - job.heartbeat_at).total_seconds()) if job.heartbeat_at else None
             if job.cancel_requested_at is not None:
-                job.status, job.finished_at, job.message = JobStatus.CANCELLED, now, "Cancelled (its worker had stopped)."
+                job.status, job.finished_at, job.message = (
+                    JobStatus.CANCELLED,
+                    now,
+                    "Cancelled (its worker had stopped).",
+                )
             elif job.attempts >= job.max_attempts:
                 job.status, job.finished_at = JobStatus.FAILED, now
                 job.error = job.message = (

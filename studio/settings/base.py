@@ -154,6 +154,7 @@ USE_TZ = True
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(env("STATIC_ROOT", str(VAR_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)
 MEDIA_ROOT = Path(env("MEDIA_ROOT", str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"  # never served directly: downloads go through views that check membership
 WHITENOISE_USE_FINDERS = True  # serve from the app/static dirs without a collectstatic step
@@ -265,9 +266,7 @@ JOB_MODULES = ["apps.core.jobs"]
 # --- Channels -----------------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
 if REDIS_URL:
-    CHANNEL_LAYERS = {
-        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}
-    }
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     # In-process only. Live job updates do not depend on it: the job consumer follows the
     # job rows in the database, so it works across processes without Redis.
@@ -303,7 +302,12 @@ def redis_db_url(url: str, db: int) -> str:
     parsed = urlparse(url)
     return parsed._replace(path=f"/{db}").geturl()
 
+
 # --- Periodic tasks: declared here only; django-celery-beat copies them into the DB (editable in admin).
 CELERY_BEAT_SCHEDULE = {
-    "jobs-reap": {"task": "jobs.reap", "schedule": JOB_REAPER_INTERVAL_S, "options": {"expires": JOB_REAPER_INTERVAL_S}},
+    "jobs-reap": {
+        "task": "jobs.reap",
+        "schedule": JOB_REAPER_INTERVAL_S,
+        "options": {"expires": JOB_REAPER_INTERVAL_S},
+    },
 }

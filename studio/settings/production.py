@@ -13,6 +13,8 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", True
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", True)
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
 if not env("SECRET_KEY"):
-    raise RuntimeError("SECRET_KEY must be set in production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(64))'`).")
-STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}  # noqa: F405
+    raise RuntimeError(
+        "SECRET_KEY must be set in production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(64))'`)."
+    )
+STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
 WHITENOISE_USE_FINDERS = False

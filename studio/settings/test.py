@@ -5,6 +5,7 @@ A worker process started by a test gets ATELIER_TEST_DATABASE_NAME so it opens t
 """
 
 import os
+import uuid
 
 from .base import *  # noqa: F403
 from .base import BROKER_DIR, CELERY_BROKER_URL, DATABASES, VAR_DIR, env, redis_db_url
@@ -34,6 +35,11 @@ if CELERY_BROKER_URL.startswith("filesystem"):
     }
 elif CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_URL = redis_db_url(CELERY_BROKER_URL, 1 + XDIST_INDEX)
+
+# A queue of our own per test run and xdist worker: concurrent test runs on one machine never
+# consume each other's tasks. Worker processes started by tests inherit both variables.
+TEST_RUN = os.environ.setdefault("ATELIER_TEST_RUN", uuid.uuid4().hex[:8])
+CELERY_TASK_DEFAULT_QUEUE = f"atelier-test-{TEST_RUN}-{XDIST}"
 
 MEDIA_ROOT = VAR_DIR / "test" / f"media-{XDIST}"
 JOB_HEARTBEAT_INTERVAL_S = 0.5

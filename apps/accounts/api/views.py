@@ -21,6 +21,7 @@ from apps.core.permissions import IsSignedIn
 
 
 class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = r"\d+"
     serializer_class = ProjectSerializer
     filterset_fields = ["slug"]
     ordering_fields = ["name", "created_at"]
@@ -39,6 +40,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 
 class WorkTeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    lookup_value_regex = r"\d+"
     serializer_class = WorkTeamSerializer
     filterset_fields = ["project"]
 
@@ -48,6 +50,8 @@ class WorkTeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 class APITokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The caller's own API tokens. The key is returned once, on creation."""
+
+    lookup_value_regex = r"\d+"
 
     serializer_class = APITokenSerializer
     permission_classes = [IsSignedIn]

@@ -9,8 +9,21 @@ class JobSerializer(serializers.ModelSerializer):
     class Meta:
         model = Job
         fields = [
-            "id", "kind", "title", "project", "status", "progress", "message", "error", "result", "attempts",
-            "max_attempts", "created_at", "started_at", "finished_at", "updated_at",
+            "id",
+            "kind",
+            "title",
+            "project",
+            "status",
+            "progress",
+            "message",
+            "error",
+            "result",
+            "attempts",
+            "max_attempts",
+            "created_at",
+            "started_at",
+            "finished_at",
+            "updated_at",
         ]
         read_only_fields = fields
 

@@ -27,20 +27,60 @@ class Command(BaseCommand):
         py = sys.executable
         env = {**os.environ, "PYTHONUNBUFFERED": "1"}
         commands = {
-            "web": [py, "-m", "uvicorn", "studio.asgi:application", "--host", opts["host"], "--port", str(opts["port"]),
-                    "--no-server-header", "--proxy-headers", "--ws", "websockets", "--lifespan", "off"],
+            "web": [
+                py,
+                "-m",
+                "uvicorn",
+                "studio.asgi:application",
+                "--host",
+                opts["host"],
+                "--port",
+                str(opts["port"]),
+                "--no-server-header",
+                "--proxy-headers",
+                "--ws",
+                "websockets",
+                "--lifespan",
+                "off",
+            ],
         }
         if not opts["no_worker"]:
-            commands["worker"] = [py, "-m", "celery", "-A", "studio", "worker", "--loglevel", "INFO",
-                                  "--concurrency", str(opts["concurrency"]), "-Q", settings.CELERY_TASK_DEFAULT_QUEUE,
-                                  "-n", "worker@%h"]
+            commands["worker"] = [
+                py,
+                "-m",
+                "celery",
+                "-A",
+                "studio",
+                "worker",
+                "--loglevel",
+                "INFO",
+                "--concurrency",
+                str(opts["concurrency"]),
+                "-Q",
+                settings.CELERY_TASK_DEFAULT_QUEUE,
+                "-n",
+                "worker@%h",
+            ]
         if not opts["no_beat"]:
             beat_schedule = str(settings.VAR_DIR / "celerybeat.pid")
-            commands["beat"] = [py, "-m", "celery", "-A", "studio", "beat", "--loglevel", "INFO", "--pidfile", beat_schedule]
+            commands["beat"] = [
+                py,
+                "-m",
+                "celery",
+                "-A",
+                "studio",
+                "beat",
+                "--loglevel",
+                "INFO",
+                "--pidfile",
+                beat_schedule,
+            ]
         procs: dict[str, subprocess.Popen] = {}
         for name, cmd in commands.items():
             procs[name] = subprocess.Popen(cmd, env=env, start_new_session=True)
-        self.stdout.write(f"Atelier is starting on http://{opts['host']}:{opts['port']} ({', '.join(procs)}). Ctrl-C stops it.")
+        self.stdout.write(
+            f"Atelier is starting on http://{opts['host']}:{opts['port']} ({', '.join(procs)}). Ctrl-C stops it."
+        )
         stopping = False
 
         def stop(*_: Any) -> None:

@@ -8,7 +8,7 @@ admin.site.site_header = "Atelier console"
 admin.site.site_title = "Atelier console"
 admin.site.index_title = "Administration"
 
-api_patterns = [
+api_patterns: list = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.jobs.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib.auth.mixins import LoginRequiredMixin
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponseBase
 
 from apps.accounts import personas
 
@@ -17,7 +17,7 @@ class CapabilityRequiredMixin(LoginRequiredMixin):
     capability: str | None = personas.USE_STUDIO
     admin_only = False
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         if self.admin_only and not request.user.is_admin:  # type: ignore[union-attr]
@@ -32,7 +32,7 @@ class StudioMixin(CapabilityRequiredMixin):
 
 
 class SignedInMixin(CapabilityRequiredMixin):
-    capability = None
+    capability: str | None = None
 
 
 class AdminMixin(CapabilityRequiredMixin):

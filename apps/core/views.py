@@ -58,9 +58,9 @@ class StorageReportStartView(StudioMixin, View):
 
 class NotificationListView(SignedInMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        notifications = notification_list_for_user(user_id=request.user.pk)[:100]
+        notifications = notification_list_for_user(user_id=int(request.user.pk or 0))[:100]
         return render(request, "core/notification_list.html", {"notifications": notifications})
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        notifications_mark_read(user_id=request.user.pk)
+        notifications_mark_read(user_id=int(request.user.pk or 0))
         return redirect("core:notifications")

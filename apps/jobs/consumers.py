@@ -58,7 +58,7 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
         if self.job_id is not None:
             jobs: list[Job] = list(Job.objects.filter(pk=self.job_id))
         else:
-            jobs = list(job_list_for_user(user=self.user).filter(project_id=self.project_id)[:50])
+            jobs = list(job_list_for_user(user=self.user).filter(project_id=self.project_id or 0)[:50])
         out = []
         for job in jobs:
             stamp = f"{job.updated_at.isoformat()}|{job.status}|{job.progress}"
@@ -77,8 +77,9 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
             pass
 
     async def disconnect(self, code: int) -> None:
-        if getattr(self, "poller", None) is not None:
-            self.poller.cancel()
+        poller = getattr(self, "poller", None)
+        if poller is not None:
+            poller.cancel()
 
     async def receive_json(self, content: Any, **kwargs: Any) -> None:
         # The stream is read-only; clients only listen.

@@ -10,6 +10,7 @@ import json
 import logging
 import traceback
 from datetime import timedelta
+from functools import partial
 from typing import Any
 
 from celery.exceptions import SoftTimeLimitExceeded
@@ -263,10 +264,10 @@ def jobs_reap() -> dict[str, int]:
                 )
                 job.log = (job.log + f"\n{timezone.now():%H:%M:%S} Worker lost; requeued by the reaper").strip()
                 counts["requeued"] += 1
-                transaction.on_commit(lambda pk=job.pk: job_dispatch(job_id=pk))
+                transaction.on_commit(partial(job_dispatch, job_id=job.pk))
             job.save()
             if job.status in FINAL_STATUSES:
-                transaction.on_commit(lambda pk=job.pk: _notify_finished(pk))
+                transaction.on_commit(partial(_notify_finished, job.pk))
     lost_before = now - timedelta(seconds=max(600.0, settings.JOB_STALE_AFTER_S * 10))
     lost = Q(dispatched_at__isnull=True, created_at__lt=lost_before) | Q(dispatched_at__lt=lost_before)
     for job_id in Job.objects.filter(lost, status=JobStatus.QUEUED).values_list("pk", flat=True):

@@ -7,7 +7,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, status
+from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
@@ -41,7 +41,7 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None:
         return None
     data = response.data
-    if isinstance(exc, exceptions.ValidationError) or response.status_code == status.HTTP_400_BAD_REQUEST:
+    if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(data)
         response.data = {"detail": _first_message(errors), "errors": errors}
     elif isinstance(data, dict) and "detail" in data:

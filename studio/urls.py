@@ -15,6 +15,9 @@ api_patterns: list = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
 
+handler404 = "apps.core.views.page_not_found"
+handler500 = "apps.core.views.server_error"
+
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
     path("readyz", core_views.readyz, name="readyz"),

@@ -1,5 +1,6 @@
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
+from django.db.models import Count
 
 from apps.accounts.models import APIToken, Invitation, Membership, Project, User, WorkTeam
 
@@ -33,15 +34,20 @@ class ProjectAdmin(admin.ModelAdmin):
     list_filter = ["created_at"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [MembershipInline]
+    list_select_related = ["created_by"]
 
-    @admin.display(description="Members")
+    def get_queryset(self, request):  # type: ignore[no-untyped-def]
+        return super().get_queryset(request).annotate(member_total=Count("memberships", distinct=True))
+
+    @admin.display(description="Members", ordering="member_total")
     def member_count(self, obj: Project) -> int:
-        return obj.memberships.count()
+        return obj.member_total  # type: ignore[attr-defined]
 
 
 @admin.register(Membership)
 class MembershipAdmin(admin.ModelAdmin):
     list_display = ["project", "user", "added_by", "created_at"]
+    list_select_related = ["project", "user", "added_by"]
     list_filter = ["project"]
     search_fields = ["project__name", "user__username"]
     autocomplete_fields = ["project", "user"]
@@ -50,6 +56,7 @@ class MembershipAdmin(admin.ModelAdmin):
 @admin.register(Invitation)
 class InvitationAdmin(admin.ModelAdmin):
     list_display = ["email", "project", "state", "created_by", "created_at", "expires_at", "accepted_by"]
+    list_select_related = ["project", "created_by", "accepted_by"]
     list_filter = ["project", "created_at", "expires_at"]
     search_fields = ["email"]
     readonly_fields = ["token_hash", "accepted_at", "accepted_by", "created_at", "created_by"]

@@ -7,10 +7,34 @@ class AccountsConfig(AppConfig):
     label = "accounts"
     verbose_name = "Accounts and projects"
     nav = [
-        {"section": "Studio", "label": "Projects", "url": "accounts:project_list", "perm": "accounts.use_studio", "order": 1},
-        {"section": "Labeling", "label": "My work", "url": "accounts:my_work", "perm": "accounts.use_labeling", "order": 80},
-        {"section": "Labeling", "label": "Work teams", "url": "accounts:workteam_list", "perm": "accounts.use_studio", "order": 81},
-        {"section": "Administration", "label": "Invitations", "url": "accounts:invitation_list", "admin_only": True, "order": 95},
+        {
+            "section": "Studio",
+            "label": "Projects",
+            "url": "accounts:project_list",
+            "perm": "accounts.use_studio",
+            "order": 1,
+        },
+        {
+            "section": "Labeling",
+            "label": "My work",
+            "url": "accounts:my_work",
+            "perm": "accounts.use_labeling",
+            "order": 80,
+        },
+        {
+            "section": "Labeling",
+            "label": "Work teams",
+            "url": "accounts:workteam_list",
+            "perm": "accounts.use_studio",
+            "order": 81,
+        },
+        {
+            "section": "Administration",
+            "label": "Invitations",
+            "url": "accounts:invitation_list",
+            "admin_only": True,
+            "order": 95,
+        },
         {"section": "Administration", "label": "Console", "url": "admin:index", "admin_only": True, "order": 99},
     ]
 

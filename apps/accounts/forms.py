@@ -30,7 +30,9 @@ class InvitationForm(forms.Form):
 
 
 class InvitationAcceptForm(forms.Form):
-    username = forms.RegexField(regex=r"^[\w.@+-]{1,150}$", max_length=150, help_text="Letters, digits and @/./+/-/_ only.")
+    username = forms.RegexField(
+        regex=r"^[\w.@+-]{1,150}$", max_length=150, help_text="Letters, digits and @/./+/-/_ only."
+    )
     password1 = forms.CharField(label="Password", widget=forms.PasswordInput, strip=False)
     password2 = forms.CharField(label="Password again", widget=forms.PasswordInput, strip=False)
 
@@ -46,11 +48,15 @@ class InvitationAcceptForm(forms.Form):
 class WorkTeamForm(forms.Form):
     name = forms.CharField(max_length=100)
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 2}), required=False)
-    members = forms.ModelMultipleChoiceField(queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple)
+    members = forms.ModelMultipleChoiceField(
+        queryset=User.objects.none(), required=False, widget=forms.CheckboxSelectMultiple
+    )
 
     def __init__(self, *args, project: Project, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.fields["members"].queryset = User.objects.filter(memberships__project=project).order_by("username")
+        members = self.fields["members"]
+        assert isinstance(members, forms.ModelMultipleChoiceField)
+        members.queryset = User.objects.filter(memberships__project=project).order_by("username")
 
 
 class APITokenForm(forms.Form):

@@ -55,7 +55,7 @@ def scope_to_user(queryset: QuerySet[M], *, user: User, project_field: str = "pr
 def object_get_for_user(queryset: QuerySet[M], *, user: User, pk: object, project_field: str = "project") -> M:
     try:
         return scope_to_user(queryset, user=user, project_field=project_field).get(pk=int(pk))  # type: ignore[call-overload]
-    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:
+    except (queryset.model.DoesNotExist, ValueError, TypeError) as exc:  # type: ignore[attr-defined]
         raise Http404(f"No such {queryset.model._meta.verbose_name}.") from exc
 
 

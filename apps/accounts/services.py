@@ -193,7 +193,11 @@ def work_team_save(
     if clash.exists():
         raise ValidationError({"name": f"Project {project.name!r} already has a work team named {name!r}."})
     members = list(members)
-    outsiders = [u.username for u in members if not u.is_admin and not Membership.objects.filter(project=project, user=u).exists()]
+    outsiders = [
+        u.username
+        for u in members
+        if not u.is_admin and not Membership.objects.filter(project=project, user=u).exists()
+    ]
     if outsiders:
         raise ValidationError({"members": f"Not members of project {project.name!r}: {', '.join(outsiders)}."})
     if team is None:

@@ -15,7 +15,11 @@ urlpatterns = [
     path("projects/switch/", views.ProjectSwitchView.as_view(), name="project_switch"),
     path("projects/<int:pk>/", views.ProjectDetailView.as_view(), name="project_detail"),
     path("projects/<int:pk>/members/", views.ProjectMemberAddView.as_view(), name="project_member_add"),
-    path("projects/<int:pk>/members/<int:user_id>/remove/", views.ProjectMemberRemoveView.as_view(), name="project_member_remove"),
+    path(
+        "projects/<int:pk>/members/<int:user_id>/remove/",
+        views.ProjectMemberRemoveView.as_view(),
+        name="project_member_remove",
+    ),
     path("work-teams/", views.WorkTeamListView.as_view(), name="workteam_list"),
     path("work-teams/<int:pk>/", views.WorkTeamDetailView.as_view(), name="workteam_detail"),
     path("my-work/", views.MyWorkView.as_view(), name="my_work"),

@@ -9,9 +9,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
-from django.utils.decorators import method_decorator
 
 from apps.accounts import personas, selectors, services
 from apps.accounts.forms import (
@@ -22,7 +22,7 @@ from apps.accounts.forms import (
     ProjectForm,
     WorkTeamForm,
 )
-from apps.accounts.models import Invitation
+from apps.accounts.models import Invitation, User
 from apps.core.mixins import AdminMixin, SignedInMixin, StudioMixin
 
 
@@ -66,7 +66,11 @@ class APITokenCreateView(SignedInMixin, View):
             return render(request, "accounts/profile.html", {"tokens": tokens, "form": form}, status=400)
         token, key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
         tokens = selectors.api_token_list_for_user(user=request.user)  # type: ignore[arg-type]
-        return render(request, "accounts/profile.html", {"tokens": tokens, "form": APITokenForm(), "new_key": key, "new_token": token})
+        return render(
+            request,
+            "accounts/profile.html",
+            {"tokens": tokens, "form": APITokenForm(), "new_key": key, "new_token": token},
+        )
 
 
 class APITokenRevokeView(SignedInMixin, View):
@@ -81,7 +85,11 @@ class ProjectListView(StudioMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         projects = selectors.project_list_for_user(user=request.user).prefetch_related("memberships")  # type: ignore[arg-type]
         can_create = request.user.has_perm(personas.CREATE_PROJECT)
-        return render(request, "accounts/project_list.html", {"projects": projects, "form": ProjectForm(), "can_create": can_create})
+        return render(
+            request,
+            "accounts/project_list.html",
+            {"projects": projects, "form": ProjectForm(), "can_create": can_create},
+        )
 
     def post(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm(personas.CREATE_PROJECT):
@@ -97,7 +105,9 @@ class ProjectListView(StudioMixin, View):
                 messages.success(request, f"Project {project.name!r} created.")
                 return redirect("accounts:project_detail", pk=project.pk)
         projects = selectors.project_list_for_user(user=request.user)  # type: ignore[arg-type]
-        return render(request, "accounts/project_list.html", {"projects": projects, "form": form, "can_create": True}, status=400)
+        return render(
+            request, "accounts/project_list.html", {"projects": projects, "form": form, "can_create": True}, status=400
+        )
 
 
 class ProjectDetailView(StudioMixin, View):
@@ -123,7 +133,7 @@ class ProjectMemberAddView(StudioMixin, View):
             services.membership_add(project=project, user=form.cleaned_data["username"], added_by=request.user)  # type: ignore[arg-type]
             messages.success(request, f"{form.cleaned_data['username'].username} added to {project.name}.")
         else:
-            messages.error(request, "; ".join(e for errs in form.errors.values() for e in errs))
+            messages.error(request, "; ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("accounts:project_detail", pk=project.pk)
 
 
@@ -172,12 +182,16 @@ class WorkTeamListView(StudioMixin, View):
                 messages.success(request, f"Work team {form.cleaned_data['name']!r} saved.")
                 return redirect("accounts:workteam_list")
         teams = selectors.work_team_list_for_user(user=request.user)  # type: ignore[arg-type]
-        return render(request, "accounts/workteam_list.html", {"teams": teams, "form": form, "can_manage": True}, status=400)
+        return render(
+            request, "accounts/workteam_list.html", {"teams": teams, "form": form, "can_manage": True}, status=400
+        )
 
 
 class WorkTeamDetailView(StudioMixin, View):
     def _team(self, request: HttpRequest, pk: int):  # type: ignore[no-untyped-def]
-        return selectors.object_get_for_user(selectors.work_team_list_for_user(user=request.user), user=request.user, pk=pk)  # type: ignore[arg-type]
+        user = request.user
+        assert isinstance(user, User)
+        return selectors.object_get_for_user(selectors.work_team_list_for_user(user=user), user=user, pk=pk)
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         team = self._team(request, pk)
@@ -201,7 +215,9 @@ class WorkTeamDetailView(StudioMixin, View):
             else:
                 messages.success(request, "Work team saved.")
                 return redirect("accounts:workteam_detail", pk=team.pk)
-        return render(request, "accounts/workteam_detail.html", {"team": team, "form": form, "can_manage": True}, status=400)
+        return render(
+            request, "accounts/workteam_detail.html", {"team": team, "form": form, "can_manage": True}, status=400
+        )
 
 
 class MyWorkView(SignedInMixin, View):
@@ -223,7 +239,9 @@ class InvitationListView(AdminMixin, View):
         form = InvitationForm(request.POST)
         invitations = selectors.invitation_list_for_user(user=request.user)  # type: ignore[arg-type]
         if not form.is_valid():
-            return render(request, "accounts/invitation_list.html", {"invitations": invitations, "form": form}, status=400)
+            return render(
+                request, "accounts/invitation_list.html", {"invitations": invitations, "form": form}, status=400
+            )
         invitation, token = services.invitation_create(created_by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
         link = request.build_absolute_uri(reverse("accounts:invitation_accept", args=[token]))
         return render(
@@ -249,7 +267,9 @@ class InvitationAcceptView(View):
         invitation = services.invitation_get_open(token=token)
         if invitation is None:
             return render(request, "accounts/invitation_invalid.html", status=404)
-        return render(request, "accounts/invitation_accept.html", {"invitation": invitation, "form": InvitationAcceptForm()})
+        return render(
+            request, "accounts/invitation_accept.html", {"invitation": invitation, "form": InvitationAcceptForm()}
+        )
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
         invitation = services.invitation_get_open(token=token)
@@ -268,5 +288,3 @@ class InvitationAcceptView(View):
                 messages.success(request, f"Welcome to Atelier, {user.username}.")
                 return redirect("core:home")
         return render(request, "accounts/invitation_accept.html", {"invitation": invitation, "form": form}, status=400)
-
-

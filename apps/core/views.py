@@ -15,6 +15,23 @@ from apps.core.selectors import notification_list_for_user
 from apps.core.services import notifications_mark_read
 
 
+def _wants_json(request: HttpRequest) -> bool:
+    return request.path.startswith("/api/") or request.path.startswith("/endpoints/")
+
+
+def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    """404: the API error shape under /api/, the HTML page elsewhere."""
+    if _wants_json(request):
+        return JsonResponse({"detail": "Not found.", "errors": {}}, status=404)
+    return render(request, "404.html", status=404)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    if _wants_json(request):
+        return JsonResponse({"detail": "Internal server error; it was logged.", "errors": {}}, status=500)
+    return render(request, "500.html", status=500)
+
+
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:

@@ -22,6 +22,7 @@ class JobAdmin(admin.ModelAdmin):
     search_fields = ["id", "kind", "title", "message", "error"]
     readonly_fields = [f.name for f in Job._meta.fields]
     actions = ["cancel_jobs"]
+    list_select_related = ["project", "created_by"]
     date_hierarchy = "created_at"
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]

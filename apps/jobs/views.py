@@ -31,6 +31,7 @@ class JobDetailView(StudioMixin, View):
         context = {"job": job, "can_cancel": request.user.has_perm(personas.CANCEL_JOBS) and not job.is_final}
         if job.kind == "core.storage_report" and job.result:
             context["storage_chart"] = charts.storage_report_figure(job.result)
+            context["charts"] = True
         return render(request, "jobs/job_detail.html", context)
 
 

@@ -109,9 +109,6 @@
   function initUi() {
     var toggle = document.querySelector(".menu-toggle");
     if (toggle) toggle.addEventListener("click", function () { document.querySelector(".shell").classList.toggle("open"); });
-    document.querySelectorAll("select[data-autosubmit]").forEach(function (el) {
-      el.addEventListener("change", function () { el.form.submit(); });
-    });
     document.querySelectorAll("[data-copy]").forEach(function (btn) {
       btn.addEventListener("click", function () {
         var src = document.getElementById(btn.dataset.copy);
@@ -120,6 +117,13 @@
       });
     });
   }
+
+  // Selects that submit their form on change (project switcher, filters). Delegated and registered at once,
+  // so they work before the page (and the big plotly bundle) has finished loading.
+  document.addEventListener("change", function (ev) {
+    var el = ev.target;
+    if (el && el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.submit();
+  });
 
   window.Atelier = { renderCharts: renderCharts, applyJob: applyJob, subscribe: subscribe };
   document.addEventListener("DOMContentLoaded", function () { initUi(); renderCharts(); initJobs(); });

@@ -16,8 +16,12 @@ XDIST_INDEX = int(XDIST[2:]) if XDIST.startswith("gw") and XDIST[2:].isdigit() e
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 DEBUG = False
 
+# One id per test run (inherited by xdist workers and by the worker/web processes tests start), so two
+# test runs on one machine share neither database, broker queue nor media folder.
+TEST_RUN = os.environ.setdefault("ATELIER_TEST_RUN", uuid.uuid4().hex[:8])
+
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test" / "test_atelier.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test" / f"test_atelier_{TEST_RUN}.sqlite3")}
     (VAR_DIR / "test").mkdir(parents=True, exist_ok=True)
 if env("ATELIER_TEST_DATABASE_NAME"):
     DATABASES["default"]["NAME"] = env("ATELIER_TEST_DATABASE_NAME")
@@ -36,12 +40,9 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 elif CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_URL = redis_db_url(CELERY_BROKER_URL, 1 + XDIST_INDEX)
 
-# A queue of our own per test run and xdist worker: concurrent test runs on one machine never
-# consume each other's tasks. Worker processes started by tests inherit both variables.
-TEST_RUN = os.environ.setdefault("ATELIER_TEST_RUN", uuid.uuid4().hex[:8])
 CELERY_TASK_DEFAULT_QUEUE = f"atelier-test-{TEST_RUN}-{XDIST}"
 
-MEDIA_ROOT = VAR_DIR / "test" / f"media-{XDIST}"
+MEDIA_ROOT = VAR_DIR / "test" / f"media-{TEST_RUN}-{XDIST}"
 JOB_HEARTBEAT_INTERVAL_S = 0.5
 JOB_STALE_AFTER_S = 3.0
 JOB_STREAM_POLL_S = 0.1

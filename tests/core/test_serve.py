@@ -46,7 +46,10 @@ def test_serve_starts_web_worker_beat_and_ctrl_c_stops_all(tmp_path):
     log = open(tmp_path / "serve.log", "wb")
     proc = subprocess.Popen(
         [sys.executable, "manage.py", "serve", "--port", str(port), "--concurrency", "1"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     try:
         deadline = time.monotonic() + 60

@@ -29,7 +29,9 @@ class APITokenCreateSerializer(serializers.Serializer):
 
 
 class WorkTeamSerializer(serializers.ModelSerializer):
-    members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    members: serializers.SlugRelatedField = serializers.SlugRelatedField(
+        slug_field="username", many=True, read_only=True
+    )
 
     class Meta:
         model = WorkTeam

@@ -20,5 +20,7 @@ class Command(BaseCommand):
         if user is None:
             raise CommandError(f"No user {opts['username']!r}.")
         token, key = api_token_create(user=user, name=opts["name"])
-        self.stdout.write(f"Token {token.name!r} for {user.username} (prefix {token.prefix}). Use: Authorization: Token <key>")
+        self.stdout.write(
+            f"Token {token.name!r} for {user.username} (prefix {token.prefix}). Use: Authorization: Token <key>"
+        )
         self.stdout.write(key)

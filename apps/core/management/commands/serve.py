@@ -39,7 +39,7 @@ class Command(BaseCommand):
                 "--no-server-header",
                 "--proxy-headers",
                 "--ws",
-                "websockets",
+                "websockets-sansio",
                 "--lifespan",
                 "off",
             ],

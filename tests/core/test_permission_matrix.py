@@ -1,0 +1,635 @@
+"""Persona × route matrix over every UI and API route, built by walking Django's URL resolver.
+
+Each named route is classified once in ROUTES: which personas may reach it, how to build its URL
+for an object of project A or of project B, and which harmless requests probe it. A route added
+later without a classification makes `test_every_route_is_classified` fail.
+
+Expected outcomes:
+- anonymous: UI → 302 to the login page with ?next=<path>; API → 401 + `WWW-Authenticate: Token`;
+- a persona outside the route's set → 403 (a Labeler on every studio route);
+- a member of project A only, asking for an object of project B → 404 (never 403), nothing leaked,
+  nothing changed; an admin reaches both projects' objects;
+- list pages and list APIs show an A-only member no object of project B.
+The Django admin (/admin/) is checked separately: staff only, every registered model's changelist works.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+from django.contrib import admin
+from django.contrib.auth.models import Group
+from django.test import Client
+from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
+from django.views.generic.edit import ProcessFormView
+from rest_framework.test import APIClient
+
+from apps.accounts.models import APIToken, Invitation, Membership, Project, User, WorkTeam
+from apps.accounts.services import api_token_create, invitation_create, work_team_save
+from apps.jobs.models import Job
+
+ANON, ADMIN, DS, MLOPS, LABELER = "anonymous", "admin", "data_scientist", "mlops_engineer", "labeler"
+SIGNED_IN = frozenset({ADMIN, DS, MLOPS, LABELER})
+PUBLIC = SIGNED_IN | {ANON}
+STUDIO = frozenset({ADMIN, DS, MLOPS})
+LABELING = frozenset({ADMIN, LABELER})
+WORKTEAM_MANAGERS = frozenset({ADMIN, DS})  # personas.MANAGE_WORKTEAMS
+ADMIN_ONLY = frozenset({ADMIN})
+MEMBERS_OF_A = (DS, MLOPS, LABELER)  # non-admin personas, members of project A only
+
+# Marks that only project B's objects carry: they must never appear in an A member's response.
+B_MARKS = ("Bravo", "bravo-secret-job", "Bravo secret team")
+
+
+@dataclass
+class World:
+    users: dict[str, User]
+    outsider: User  # a data scientist in project B only
+    projects: dict[str, Project]  # "a", "b"
+    jobs: dict[str, Job]
+    teams: dict[str, WorkTeam]
+    invitation: Invitation
+    invitation_token: str
+
+    def b_state(self) -> tuple[Any, ...]:
+        """What a request must not change in project B when a non-member sends it."""
+        job = Job.objects.get(pk=self.jobs["b"].pk)
+        team = WorkTeam.objects.get(pk=self.teams["b"].pk)
+        return (
+            job.status,
+            job.cancel_requested_at,
+            Job.objects.filter(project=self.projects["b"]).count(),
+            sorted(Membership.objects.filter(project=self.projects["b"]).values_list("user_id", flat=True)),
+            team.name,
+            sorted(team.members.values_list("pk", flat=True)),
+            sorted(APIToken.objects.filter(user=self.outsider, revoked_at__isnull=False).values_list("pk", flat=True)),
+        )
+
+
+@pytest.fixture
+def world(project_a, project_b, admin_user, ds_user, mlops_user, labeler_user, outsider) -> World:
+    jobs = {
+        "a": Job.objects.create(kind="core.storage_report", project=project_a, title="alpha-job", created_by=ds_user),
+        "b": Job.objects.create(
+            kind="core.storage_report", project=project_b, title="bravo-secret-job", created_by=outsider
+        ),
+    }
+    teams = {
+        "a": work_team_save(project=project_a, name="Alpha annotators", members=[labeler_user]),
+        "b": work_team_save(project=project_b, name="Bravo secret team", members=[outsider]),
+    }
+    invitation, token = invitation_create(
+        email="newcomer@example.test", personas=["labeler"], project=project_a, created_by=admin_user
+    )
+    return World(
+        users={ADMIN: admin_user, DS: ds_user, MLOPS: mlops_user, LABELER: labeler_user},
+        outsider=outsider,
+        projects={"a": project_a, "b": project_b},
+        jobs=jobs,
+        teams=teams,
+        invitation=invitation,
+        invitation_token=token,
+    )
+
+
+# --- how to build a route's URL kwargs and POST data (world, requesting user or None, side "a"/"b") ---------
+
+Builder = Callable[[World, User | None, str], dict[str, Any]]
+
+
+def project_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.projects[side].pk}
+
+
+def job_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.jobs[side].pk}
+
+
+def team_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.teams[side].pk}
+
+
+def member_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    member = w.users[MLOPS] if side == "a" else w.outsider
+    return {"pk": w.projects[side].pk, "user_id": member.pk}
+
+
+def token_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    """Side A: a token of the requesting user; side B: a token of the project-B outsider."""
+    owner = w.outsider if side == "b" else (user or w.users[DS])
+    token, _ = api_token_create(user=owner, name=f"probe-{side}")
+    return {"pk": token.pk}
+
+
+def invitation_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.invitation.pk}
+
+
+def invitation_token_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"token": w.invitation_token}
+
+
+def switch_data(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"project": w.projects[side].pk}
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One harmless request: who may make it and the status they get (`ok`, or `ok_for[persona]`)."""
+
+    who: frozenset[str]
+    method: str = "get"
+    ok: int = 200
+    ok_for: dict[str, int] = field(default_factory=dict)
+    data: Builder | None = None
+    anon_next: bool = True  # anonymous UI requests are sent to login with ?next=<this path>
+
+    def expected(self, persona: str) -> int:
+        return self.ok_for.get(persona, self.ok)
+
+
+PROJECT, OWNER = "project", "owner"
+
+
+@dataclass(frozen=True)
+class Route:
+    probes: tuple[Probe, ...]
+    kwargs: Builder | None = None
+    # The URL or data names an object of one project (PROJECT: B's is 404 for members of A only; admins see
+    # every project) or of one user (OWNER: another user's is 404 for everyone, admins included).
+    foreign: str = ""
+
+
+def get(who: frozenset[str], **kw: Any) -> Probe:
+    return Probe(who, "get", **kw)
+
+
+def post(who: frozenset[str], ok: int, **kw: Any) -> Probe:
+    return Probe(who, "post", ok, **kw)
+
+
+SIGNED_IN_REDIRECTED = {p: 302 for p in SIGNED_IN}
+
+ROUTES: dict[str, Route] = {
+    # public
+    "healthz": Route((get(PUBLIC),)),
+    "readyz": Route((get(PUBLIC, ok=503),)),  # no worker heartbeat in unit tests
+    "accounts:login": Route((get(PUBLIC, ok_for=SIGNED_IN_REDIRECTED), post(PUBLIC, 200, ok_for=SIGNED_IN_REDIRECTED))),
+    "accounts:invitation_accept": Route((get(PUBLIC), post(PUBLIC, 400)), kwargs=invitation_token_kw),
+    # any signed-in user (account routes)
+    "accounts:logout": Route((post(SIGNED_IN, 302, anon_next=False),)),
+    "accounts:password_change": Route((get(SIGNED_IN), post(SIGNED_IN, 200))),
+    "accounts:profile": Route((get(SIGNED_IN),)),
+    "accounts:token_create": Route((post(SIGNED_IN, 400),)),
+    "accounts:token_revoke": Route((post(SIGNED_IN, 302),), kwargs=token_kw, foreign=OWNER),
+    "accounts:project_switch": Route((post(SIGNED_IN, 302, data=switch_data),), foreign=PROJECT),
+    "core:home": Route((get(SIGNED_IN, ok_for={LABELER: 302}),)),  # a labeler is sent to "My work"
+    "core:notifications": Route((get(SIGNED_IN), post(SIGNED_IN, 302))),
+    "api:me": Route((get(SIGNED_IN),)),
+    "api:token-list": Route((get(SIGNED_IN), post(SIGNED_IN, 400))),
+    "api:token-revoke": Route((post(SIGNED_IN, 200),), kwargs=token_kw, foreign=OWNER),
+    "api:schema": Route((get(SIGNED_IN),)),
+    "api:docs": Route((get(SIGNED_IN),)),
+    # labeling
+    "accounts:my_work": Route((get(LABELING),)),
+    # studio
+    "core:storage_report_start": Route((post(STUDIO, 302),)),
+    "accounts:project_list": Route((get(STUDIO), post(STUDIO, 400))),
+    "accounts:project_detail": Route((get(STUDIO),), kwargs=project_kw, foreign=PROJECT),
+    "accounts:project_member_add": Route((post(ADMIN_ONLY, 302),), kwargs=project_kw, foreign=PROJECT),
+    "accounts:project_member_remove": Route((post(ADMIN_ONLY, 302),), kwargs=member_kw, foreign=PROJECT),
+    "accounts:workteam_list": Route((get(STUDIO), post(WORKTEAM_MANAGERS, 400))),
+    "accounts:workteam_detail": Route((get(STUDIO), post(WORKTEAM_MANAGERS, 400)), kwargs=team_kw, foreign=PROJECT),
+    "jobs:list": Route((get(STUDIO),)),
+    "jobs:detail": Route((get(STUDIO),), kwargs=job_kw, foreign=PROJECT),
+    "jobs:cancel": Route((post(STUDIO, 302),), kwargs=job_kw, foreign=PROJECT),
+    "api:project-list": Route((get(STUDIO), post(STUDIO, 400))),
+    "api:project-detail": Route((get(STUDIO),), kwargs=project_kw, foreign=PROJECT),
+    "api:workteam-list": Route((get(STUDIO),)),
+    "api:workteam-detail": Route((get(STUDIO),), kwargs=team_kw, foreign=PROJECT),
+    "api:storage-report-start": Route((post(STUDIO, 202),), kwargs=project_kw, foreign=PROJECT),
+    "api:job-list": Route((get(STUDIO),)),
+    "api:job-detail": Route((get(STUDIO),), kwargs=job_kw, foreign=PROJECT),
+    "api:job-cancel": Route((post(STUDIO, 200),), kwargs=job_kw, foreign=PROJECT),
+    # admin only (in the studio UI; the Django admin console is checked below)
+    "accounts:invitation_list": Route((get(ADMIN_ONLY), post(ADMIN_ONLY, 400))),
+    "accounts:invitation_revoke": Route((post(ADMIN_ONLY, 302),), kwargs=invitation_kw),
+}
+
+# The Django admin's routes are generated per registered model; tests below cover them.
+SEPARATELY_TESTED_NAMESPACES = {"admin"}
+
+
+def resolver_routes() -> tuple[dict[str, Callable[..., Any]], list[str]]:
+    """Every named route as `namespace:name` → its view, and the patterns that have no name."""
+    named: dict[str, Callable[..., Any]] = {}
+    unnamed: list[str] = []
+
+    def walk(resolver: URLResolver, prefix: str, namespace: str | None) -> None:
+        for entry in resolver.url_patterns:
+            if isinstance(entry, URLResolver):
+                ns = namespace
+                if entry.namespace:
+                    ns = f"{namespace}:{entry.namespace}" if namespace else entry.namespace
+                walk(entry, prefix + str(entry.pattern), ns)
+            elif isinstance(entry, URLPattern):
+                if (namespace or "").split(":")[0] in SEPARATELY_TESTED_NAMESPACES:
+                    continue
+                if entry.name:
+                    named[f"{namespace}:{entry.name}" if namespace else entry.name] = entry.callback
+                else:
+                    unnamed.append(prefix + str(entry.pattern))
+
+    walk(get_resolver(), "", None)
+    return named, unnamed
+
+
+def handled_methods(view: Callable[..., Any]) -> set[str] | None:
+    """The HTTP methods a view answers (None for function views, which are probed as declared)."""
+    if getattr(view, "actions", None):  # a DRF viewset route
+        return set(view.actions) - {"head", "options"}  # type: ignore[attr-defined]
+    view_class = getattr(view, "view_class", None) or getattr(view, "cls", None)
+    if view_class is None:
+        return None
+    methods = {m for m in view_class.http_method_names if m not in {"head", "options"} and hasattr(view_class, m)}
+    if getattr(view_class, "put", None) is ProcessFormView.put:  # Django's form views answer PUT with post()
+        methods.discard("put")
+    return methods
+
+
+def test_every_route_is_classified() -> None:
+    named, unnamed = resolver_routes()
+    assert not unnamed, f"URL patterns without a name cannot be classified: {unnamed}"
+    unclassified = sorted(named.keys() - ROUTES.keys())
+    assert not unclassified, f"Routes missing from ROUTES in {__name__} (classify who may reach them): {unclassified}"
+    stale = sorted(ROUTES.keys() - named.keys())
+    assert not stale, f"ROUTES lists routes that no longer exist: {stale}"
+
+
+def test_every_method_of_every_route_is_probed() -> None:
+    """A view that starts answering PUT or DELETE, say, needs its probe (and its persona rule) here."""
+    named, _ = resolver_routes()
+    unprobed = {}
+    for name, view in named.items():
+        methods = handled_methods(view)
+        probed = {probe.method for probe in ROUTES[name].probes} if name in ROUTES else set()
+        if methods is not None and methods - probed:
+            unprobed[name] = sorted(methods - probed)
+    assert not unprobed, f"methods without a probe in ROUTES: {unprobed}"
+
+
+def test_route_table_is_well_formed() -> None:
+    for name, route in ROUTES.items():
+        assert route.probes, name
+        for probe in route.probes:
+            assert probe.who and probe.who <= PUBLIC, name
+            assert probe.method in {"get", "post"}, name
+            assert set(probe.ok_for) <= probe.who, name
+        assert bool(route.foreign) <= bool(route.kwargs or any(p.data for p in route.probes)), name
+
+
+# --- probing ----------------------------------------------------------------------------------------------
+
+CASES = [(name, i) for name, route in ROUTES.items() for i in range(len(route.probes))]
+CASE_IDS = [f"{name}-{ROUTES[name].probes[i].method}" for name, i in CASES]
+
+
+def foreign_personas(name: str, index: int) -> list[str]:
+    """Who must get 404 for the other side's object: members of A only, and admins for another user's object."""
+    candidates = (*MEMBERS_OF_A, ADMIN) if ROUTES[name].foreign == OWNER else MEMBERS_OF_A
+    return [p for p in candidates if p in ROUTES[name].probes[index].who]
+
+
+FOREIGN_CASES = [(name, i) for name, i in CASES if ROUTES[name].foreign]
+FOREIGN_IDS = [f"{name}-{ROUTES[name].probes[i].method}" for name, i in FOREIGN_CASES]
+NON_JSON_API = {"api:schema", "api:docs"}  # OpenAPI document and Swagger UI page
+
+
+def is_api(name: str) -> bool:
+    return name.startswith("api:")
+
+
+def client_of(name: str, user: User | None) -> Client | APIClient:
+    """UI routes: a session client. API routes: a real API token."""
+    if is_api(name):
+        client = APIClient()
+        if user is not None:
+            _, key = api_token_create(user=user, name="matrix")
+            client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+        return client
+    client = Client()
+    if user is not None:
+        client.force_login(user)
+    return client
+
+
+def probe_route(world: World, name: str, index: int, persona: str, side: str = "a"):  # type: ignore[no-untyped-def]
+    route, probe = ROUTES[name], ROUTES[name].probes[index]
+    user = world.users.get(persona)
+    url = reverse(name, kwargs=route.kwargs(world, user, side) if route.kwargs else None)
+    data = probe.data(world, user, side) if probe.data else {}
+    client = client_of(name, user)
+    if probe.method == "get":
+        return url, client.get(url)
+    if is_api(name):
+        return url, client.post(url, data, format="json")
+    return url, client.post(url, data)
+
+
+def body(response) -> str:  # type: ignore[no-untyped-def]
+    if getattr(response, "streaming", False):
+        return b"".join(response.streaming_content).decode(errors="replace")
+    return response.content.decode(errors="replace")
+
+
+# Admin last, so that the other personas probe the world as the fixture built it.
+PROBE_ORDER = (ANON, LABELER, MLOPS, DS, ADMIN)
+
+
+def outcome_problems(name: str, probe: Probe, persona: str, url: str, response: Any) -> list[str]:
+    """What is wrong with `response` to `persona` (empty when the matrix holds)."""
+    got = response.status_code
+    if persona in probe.who:
+        want = probe.expected(persona)
+        return [] if got == want else [f"{persona}: expected {want}, got {got}: {body(response)[:300]}"]
+    if persona != ANON:
+        if got != 403:
+            return [f"{persona}: expected 403, got {got}: {body(response)[:300]}"]
+        if is_api(name) and (set(response.json()) != {"detail", "errors"} or not response.json()["detail"]):
+            return [f"{persona}: 403 without the error shape: {response.json()}"]
+        return []
+    if is_api(name):
+        problems = [] if got == 401 else [f"anonymous: expected 401, got {got}"]
+        if response.get("WWW-Authenticate") != "Token":
+            problems.append(f"anonymous: WWW-Authenticate is {response.get('WWW-Authenticate')!r}")
+        if got == 401 and name not in NON_JSON_API:
+            if response.json() != {"detail": "Authentication credentials were not provided.", "errors": {}}:
+                problems.append(f"anonymous: {response.json()}")
+        return problems
+    if got != 302:
+        return [f"anonymous: expected a redirect to the login page, got {got}"]
+    target = urlparse(response["Location"])
+    next_param = parse_qs(target.query).get("next")
+    if target.path != reverse("accounts:login") or next_param != ([url] if probe.anon_next else None):
+        return [f"anonymous: redirected to {response['Location']}"]
+    return []
+
+
+@pytest.mark.parametrize(("name", "index"), CASES, ids=CASE_IDS)
+def test_who_may_reach_the_route(world: World, name: str, index: int) -> None:
+    """One row of the matrix: anonymous and every persona, against project A's objects."""
+    probe = ROUTES[name].probes[index]
+    problems: list[str] = []
+    for persona in PROBE_ORDER:
+        url, response = probe_route(world, name, index, persona)
+        problems += outcome_problems(name, probe, persona, url, response)
+    assert not problems, "\n".join(problems)
+
+
+@pytest.mark.parametrize(("name", "index"), FOREIGN_CASES, ids=FOREIGN_IDS)
+def test_objects_of_another_project_or_user(world: World, name: str, index: int) -> None:
+    """Members of A only get 404 for B's objects (never 403), see none of B, and change nothing in B.
+    Another user's object (an API token) is 404 for everyone, admins included.
+    An admin reaches the objects of every project."""
+    route, probe = ROUTES[name], ROUTES[name].probes[index]
+    for persona in foreign_personas(name, index):
+        before = world.b_state()
+        _, response = probe_route(world, name, index, persona, side="b")
+        assert response.status_code == 404, (persona, body(response)[:500])
+        text = body(response)
+        for mark in B_MARKS:
+            assert mark not in text, (persona, mark)
+        assert world.b_state() == before, persona
+        if is_api(name):
+            assert response.json()["errors"] == {}
+            assert response.json()["detail"]
+    if route.foreign == PROJECT and ADMIN in probe.who:
+        _, response = probe_route(world, name, index, ADMIN, side="b")
+        assert response.status_code == probe.expected(ADMIN), body(response)[:500]
+
+
+def test_foreign_cases_cover_every_project_scoped_persona() -> None:
+    """The 404 test is not vacuous: most object routes are open to members of A."""
+    covered = {name for name, i in FOREIGN_CASES if set(MEMBERS_OF_A) & ROUTES[name].probes[i].who}
+    assert {
+        "jobs:detail",
+        "jobs:cancel",
+        "api:job-detail",
+        "api:job-cancel",
+        "accounts:project_detail",
+        "api:project-detail",
+        "accounts:workteam_detail",
+        "api:workteam-detail",
+        "api:storage-report-start",
+        "accounts:project_switch",
+    } <= covered
+
+
+# --- lists never contain project B's objects for a member of A only ----------------------------------------
+
+
+def linked_ids(html: str, name: str) -> set[int]:
+    """Ids of the objects the page links to through the URL named `name`."""
+    pattern = re.escape(reverse(name, kwargs={"pk": 987654321})).replace("987654321", r"(\d+)")
+    return {int(m) for m in re.findall(f'href="{pattern}"', html)}
+
+
+def api_ids(response) -> set[int]:  # type: ignore[no-untyped-def]
+    data = response.json()
+    rows = data["results"] if isinstance(data, dict) else data
+    return {row["id"] for row in rows}
+
+
+# (list route, query string, detail route the page links to (UI) or None (API), which World objects)
+LISTS = [
+    ("accounts:project_list", "", "accounts:project_detail", "projects"),
+    ("jobs:list", "?project=", "jobs:detail", "jobs"),
+    ("accounts:workteam_list", "", "accounts:workteam_detail", "teams"),
+    ("api:project-list", "", None, "projects"),
+    ("api:job-list", "", None, "jobs"),
+    ("api:workteam-list", "", None, "teams"),
+]
+
+
+@pytest.mark.parametrize(("name", "query", "detail", "attr"), LISTS, ids=[row[0] for row in LISTS])
+def test_lists_are_scoped(world: World, name: str, query: str, detail: str | None, attr: str) -> None:
+    objects = getattr(world, attr)
+    for persona in (DS, MLOPS, ADMIN):
+        response = client_of(name, world.users[persona]).get(reverse(name) + query)
+        assert response.status_code == 200
+        ids = linked_ids(body(response), detail) if detail else api_ids(response)
+        if persona == ADMIN:
+            assert {objects["a"].pk, objects["b"].pk} <= ids
+        else:
+            assert objects["a"].pk in ids, persona
+            assert objects["b"].pk not in ids, persona
+            for mark in B_MARKS:
+                assert mark not in body(response), (persona, mark)
+
+
+@pytest.mark.parametrize("name", ["jobs:list", "api:job-list"])
+def test_filtering_on_a_foreign_project_shows_nothing(world: World, name: str) -> None:
+    url = reverse(name) + f"?project={world.projects['b'].pk}"
+    response = client_of(name, world.users[DS]).get(url)
+    assert response.status_code == 200
+    ids = linked_ids(body(response), "jobs:detail") if name == "jobs:list" else api_ids(response)
+    assert ids == set()
+    admin_response = client_of(name, world.users[ADMIN]).get(url)
+    admin_ids = linked_ids(body(admin_response), "jobs:detail") if name == "jobs:list" else api_ids(admin_response)
+    assert admin_ids == {world.jobs["b"].pk}
+
+
+def test_home_lists_only_the_current_projects_jobs(world: World) -> None:
+    response = client_of("core:home", world.users[DS]).get(reverse("core:home"))
+    assert linked_ids(body(response), "jobs:detail") == {world.jobs["a"].pk}
+
+
+def test_token_list_holds_only_the_callers_tokens(world: World) -> None:
+    own, _ = api_token_create(user=world.users[DS], name="mine")
+    theirs, _ = api_token_create(user=world.outsider, name="theirs")
+    response = client_of("api:token-list", world.users[DS]).get(reverse("api:token-list"))
+    ids = api_ids(response)
+    assert own.pk in ids
+    assert theirs.pk not in ids
+    assert set(APIToken.objects.filter(pk__in=ids).values_list("user_id", flat=True)) == {world.users[DS].pk}
+
+
+def test_my_work_lists_only_the_labelers_teams(world: World) -> None:
+    response = client_of("accounts:my_work", world.users[LABELER]).get(reverse("accounts:my_work"))
+    assert "Alpha annotators" in body(response)
+    assert "Bravo secret team" not in body(response)
+
+
+def test_project_switcher_offers_only_member_projects(world: World) -> None:
+    html = body(client_of("core:home", world.users[DS]).get(reverse("core:home")))
+    options = re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', html.split('id="project-select"')[1])
+    assert {int(pk) for pk, _ in options} == {world.projects["a"].pk}
+
+
+# --- the Django admin console ---------------------------------------------------------------------------
+
+
+def _make_rows(world: World) -> dict[str, Callable[[], object]]:
+    from django_celery_beat.models import (
+        ClockedSchedule,
+        CrontabSchedule,
+        IntervalSchedule,
+        PeriodicTask,
+        SolarSchedule,
+    )
+    from django_celery_results.models import GroupResult, TaskResult
+
+    from apps.core.models import Notification
+    from apps.jobs.models import WorkerHeartbeat
+
+    def periodic_task() -> object:
+        interval = IntervalSchedule.objects.create(every=30, period=IntervalSchedule.SECONDS)
+        return PeriodicTask.objects.create(name="matrix-task", task="jobs.reap", interval=interval)
+
+    return {
+        "auth.Group": lambda: Group.objects.get_or_create(name="Matrix group")[0],
+        "django_celery_results.TaskResult": lambda: TaskResult.objects.create(task_id="t-1", status="SUCCESS"),
+        "django_celery_results.GroupResult": lambda: GroupResult.objects.create(group_id="g-1"),
+        "django_celery_beat.PeriodicTask": periodic_task,
+        "django_celery_beat.ClockedSchedule": lambda: ClockedSchedule.objects.create(clocked_time=timezone.now()),
+        "django_celery_beat.CrontabSchedule": lambda: CrontabSchedule.objects.create(minute="5", hour="*"),
+        "django_celery_beat.SolarSchedule": lambda: SolarSchedule.objects.create(
+            event="sunrise", latitude="48.85", longitude="2.35"
+        ),
+        "django_celery_beat.IntervalSchedule": lambda: IntervalSchedule.objects.create(every=5, period="minutes"),
+        "core.Notification": lambda: Notification.objects.create(user=world.users[DS], title="Job done"),
+        "accounts.User": lambda: world.users[DS],
+        "accounts.Project": lambda: world.projects["a"],
+        "accounts.Membership": lambda: Membership.objects.first(),
+        "accounts.Invitation": lambda: world.invitation,
+        "accounts.WorkTeam": lambda: world.teams["a"],
+        "accounts.APIToken": lambda: api_token_create(user=world.users[DS], name="console")[0],
+        "jobs.Job": lambda: world.jobs["a"],
+        "jobs.WorkerHeartbeat": lambda: WorkerHeartbeat.objects.create(hostname="w1@host", pid=1),
+    }
+
+
+def changelist_names() -> list[str]:
+    return sorted(
+        f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist" for model in admin.site._registry
+    )
+
+
+OUR_APPS = {"accounts", "core", "jobs"}
+
+
+def test_every_model_of_our_apps_is_registered_with_a_useful_list_display() -> None:
+    from django.apps import apps
+
+    for label in OUR_APPS:
+        for model in apps.get_app_config(label).get_models():
+            assert model in admin.site._registry, f"{model._meta.label} is not in the admin console"
+            columns = admin.site._registry[model].list_display
+            assert len(columns) >= 3 and "__str__" not in columns, f"{model._meta.label}: list_display {columns}"
+
+
+@pytest.mark.parametrize("persona", [ANON, DS, LABELER])
+def test_admin_console_is_for_staff_only(world: World, persona: str) -> None:
+    client = client_of("admin:index", world.users.get(persona))
+    login = reverse("admin:login")
+    for name in ["admin:index", *changelist_names()]:
+        url = reverse(name)
+        response = client.get(url)
+        assert response.status_code == 302, name
+        target = urlparse(response["Location"])
+        assert (target.path, parse_qs(target.query).get("next")) == (login, [url]), name
+
+
+def test_admin_console_changelists_work_with_rows(world: World) -> None:
+    makers = _make_rows(world)
+    registered = {model._meta.label: model for model in admin.site._registry}
+    assert set(makers) == set(registered), "add a row maker for each newly registered model"
+    for make in makers.values():
+        make()
+    client = client_of("admin:index", world.users[ADMIN])
+    index = client.get(reverse("admin:index"))
+    assert index.status_code == 200
+    for label, model in sorted(registered.items()):
+        url = reverse(f"admin:{model._meta.app_label}_{model._meta.model_name}_changelist")
+        response = client.get(url)
+        assert response.status_code == 200, label
+        assert response.context["cl"].result_count >= 1, label
+        assert url in body(index), f"{label} is not linked from the admin index"
+
+
+# --- redirects after sign-in and project switch stay on this site ------------------------------------------
+
+OFF_SITE = ["https://evil.example/", "//evil.example/", "/\\evil.example", "\\\\evil.example", "javascript:alert(1)"]
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_project_switch_never_redirects_off_site(world: World, target: str) -> None:
+    response = client_of("accounts:project_switch", world.users[DS]).post(
+        reverse("accounts:project_switch"), {"project": world.projects["a"].pk, "next": target}
+    )
+    assert response.status_code == 302
+    location = response["Location"]
+    assert location.startswith("/") and not location.startswith("//") and "\\" not in location, location
+    assert urlparse(location).netloc == ""
+
+
+@pytest.mark.parametrize("target", OFF_SITE)
+def test_login_never_redirects_off_site(world: World, target: str) -> None:
+    response = Client().post(
+        reverse("accounts:login"), {"username": "dana", "password": "correct-horse-battery", "next": target}
+    )
+    assert response.status_code == 302
+    assert response["Location"] == reverse("core:home")
+
+
+def test_project_switch_keeps_a_local_next(world: World) -> None:
+    client = client_of("accounts:project_switch", world.users[ADMIN])
+    response = client.post(reverse("accounts:project_switch"), {"project": world.projects["b"].pk, "next": "/jobs/"})
+    assert response["Location"] == "/jobs/"
+    assert client.session["project_id"] == world.projects["b"].pk

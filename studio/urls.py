@@ -11,6 +11,7 @@ admin.site.index_title = "Administration"
 api_patterns: list = [
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.jobs.api.urls")),
+    path("", include("apps.datasets.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -25,5 +26,6 @@ urlpatterns = [
     path("api/", include((api_patterns, "api"))),
     path("accounts/", include("apps.accounts.urls")),
     path("jobs/", include("apps.jobs.urls")),
+    path("data/", include("apps.datasets.urls")),
     path("", include("apps.core.urls")),
 ]

@@ -46,3 +46,25 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Artifact(models.Model):
+    """A file our workers wrote, with its SHA-256 and an HMAC checked before every load (apps/core/artifacts.py)."""
+
+    project = models.ForeignKey("accounts.Project", on_delete=models.CASCADE, related_name="artifacts")
+    kind = models.CharField(max_length=100, help_text="e.g. automl.model, datasets.report")
+    path = models.CharField(max_length=500, unique=True)
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField()
+    signature = models.CharField(max_length=64)
+    meta = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.path}"

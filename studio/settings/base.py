@@ -79,6 +79,7 @@ INSTALLED_APPS = [
     "apps.core",
     "apps.accounts",
     "apps.jobs",
+    "apps.datasets",
 ]
 
 MIDDLEWARE = [
@@ -262,7 +263,7 @@ JOB_REAPER_INTERVAL_S = float(env("JOB_REAPER_INTERVAL_S", "30"))
 JOB_DEFAULT_MAX_ATTEMPTS = env_int("JOB_DEFAULT_MAX_ATTEMPTS", 3)
 WORKER_SEEN_WITHIN_S = float(env("WORKER_SEEN_WITHIN_S", "90"))
 # Modules that define job kinds, imported by the worker and the web process.
-JOB_MODULES = ["apps.core.jobs"]
+JOB_MODULES = ["apps.core.jobs", "apps.datasets.jobs"]
 
 # --- Channels -----------------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
@@ -312,3 +313,6 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": JOB_REAPER_INTERVAL_S},
     },
 }
+
+# Key for the HMAC on artifacts our workers write (apps/core/artifacts.py); derived from SECRET_KEY if unset.
+ARTIFACT_SIGNING_KEY = env("ARTIFACT_SIGNING_KEY")

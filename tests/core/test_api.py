@@ -308,6 +308,13 @@ def admin_rows(label: str, i: int, ctx: dict[str, Any]) -> None:
         api_token_create(user=ds_user, name=f"console {i}")
     elif label == "core.Notification":
         notification_create(user_id=ds_user.pk, title=f"note {i}")
+    elif label == "core.Artifact":
+        from apps.core.models import Artifact
+
+        Artifact.objects.create(
+            project=project_a, kind="automl.model", path=f"projects/{project_a.pk}/artifacts/x/{i}.bin",
+            sha256="0" * 64, size=i, signature="0" * 64, created_by=ds_user,
+        )
     elif label == "jobs.Job":
         Job.objects.create(kind="core.storage_report", project=project_a, created_by=ds_user)
     elif label == "jobs.WorkerHeartbeat":

@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
@@ -44,7 +45,84 @@ ADMIN_ONLY = frozenset({ADMIN})
 MEMBERS_OF_A = (DS, MLOPS, LABELER)  # non-admin personas, members of project A only
 
 # Marks that only project B's objects carry: they must never appear in an A member's response.
-B_MARKS = ("Bravo", "bravo-secret-job", "Bravo secret team")
+B_MARKS = ("Bravo", "bravo-secret-job", "Bravo secret team", "bravo_secret_column")
+
+
+@dataclass
+class DataWorld:
+    """Data Wrangler objects of both projects: a dataset with one version, a profile report, a flow with one step
+    and an analysis (built on first use: most routes do not need them)."""
+
+    datasets: dict[str, Any]
+    versions: dict[str, Any]
+    reports: dict[str, Any]
+    flows: dict[str, Any]
+    analyses: dict[str, Any]
+
+
+def _build_data(projects: dict[str, Project], owners: dict[str, User]) -> DataWorld:
+    import pandas as pd
+
+    from apps.datasets import services as data_services
+    from apps.datasets import storage as data_files
+    from apps.datasets.models import FlowAnalysis, ProfileReport
+
+    out: dict[str, dict[str, Any]] = {"datasets": {}, "versions": {}, "reports": {}, "flows": {}, "analyses": {}}
+    for side, label in (("a", "Alpha"), ("b", "Bravo")):
+        project, owner = projects[side], owners[side]
+        column = "alpha_column" if side == "a" else "bravo_secret_column"
+        frame = pd.DataFrame({column: [1.0, 2.0, 3.0], "kind": ["x", "y", "x"]})
+        with data_files.local_temp_file(".parquet") as tmp:
+            data_files.write_frame(frame, tmp)
+            version = data_services.dataset_version_create(
+                project_id=project.pk,
+                dataset_name=f"{label} data",
+                local_file=tmp,
+                kind="import",
+                source={"kind": "import", "filename": f"{label}.csv"},
+                created_by_id=owner.pk,
+            )
+        report_file, size = data_files.write_json(
+            {"summary": {"rows": 3, "columns": 2}, "columns": [], "warnings": [], "target": None},
+            data_files.report_path(project.pk, version.dataset_id, 1, None),
+        )
+        report = ProfileReport.objects.create(
+            project=project,
+            version=version,
+            file=report_file,
+            bytes=size,
+            summary={"rows": 3, "warnings": {"high": 0, "medium": 0, "low": 0}},
+        )
+        flow = data_services.flow_create(project=project, created_by=owner, name=f"{label} flow", sources=[version])
+        flow.definition["steps"] = [
+            {
+                "id": "s1",
+                "op": "drop_columns",
+                "op_version": 1,
+                "inputs": ["src1"],
+                "parameters": {"columns": ["kind"]},
+                "trained_parameters": None,
+                "label": f"{label} step",
+            }
+        ]
+        flow.save()
+        analysis = FlowAnalysis.objects.create(
+            flow=flow,
+            kind="histogram",
+            title=f"{label} analysis",
+            step_id="s1",
+            params={"column": column},
+            figure={"data": []},
+        )
+        for key, obj in (
+            ("datasets", version.dataset),
+            ("versions", version),
+            ("reports", report),
+            ("flows", flow),
+            ("analyses", analysis),
+        ):
+            out[key][side] = obj
+    return DataWorld(**out)
 
 
 @dataclass
@@ -57,11 +135,41 @@ class World:
     invitation: Invitation
     invitation_token: str
 
+    @cached_property
+    def data(self) -> DataWorld:
+        return _build_data(self.projects, {"a": self.users[DS], "b": self.outsider})
+
+    @property
+    def datasets(self) -> dict[str, Any]:
+        return self.data.datasets
+
+    @property
+    def versions(self) -> dict[str, Any]:
+        return self.data.versions
+
+    @property
+    def flows(self) -> dict[str, Any]:
+        return self.data.flows
+
+    def data_b_state(self) -> tuple[Any, ...]:
+        from apps.datasets.models import Dataset, DatasetVersion, Flow, FlowAnalysis, ProfileReport
+
+        project = self.projects["b"]
+        flow = Flow.objects.filter(pk=self.data.flows["b"].pk).first()
+        return (
+            sorted(Dataset.objects.filter(project=project).values_list("pk", "name", "latest_version_id")),
+            sorted(DatasetVersion.objects.filter(project=project).values_list("pk", flat=True)),
+            ProfileReport.objects.filter(project=project).count(),
+            flow.definition if flow else None,
+            FlowAnalysis.objects.filter(flow__project=project).count(),
+        )
+
     def b_state(self) -> tuple[Any, ...]:
         """What a request must not change in project B when a non-member sends it."""
         job = Job.objects.get(pk=self.jobs["b"].pk)
         team = WorkTeam.objects.get(pk=self.teams["b"].pk)
         return (
+            *self.data_b_state(),
             job.status,
             job.cancel_requested_at,
             Job.objects.filter(project=self.projects["b"]).count(),
@@ -73,7 +181,8 @@ class World:
 
 
 @pytest.fixture
-def world(project_a, project_b, admin_user, ds_user, mlops_user, labeler_user, outsider) -> World:
+def world(project_a, project_b, admin_user, ds_user, mlops_user, labeler_user, outsider, settings, tmp_path) -> World:
+    settings.MEDIA_ROOT = tmp_path / "media"  # files of this test only (ids repeat across tests on SQLite)
     jobs = {
         "a": Job.objects.create(kind="core.storage_report", project=project_a, title="alpha-job", created_by=ds_user),
         "b": Job.objects.create(
@@ -137,6 +246,58 @@ def invitation_token_kw(w: World, user: User | None, side: str) -> dict[str, Any
 
 def switch_data(w: World, user: User | None, side: str) -> dict[str, Any]:
     return {"project": w.projects[side].pk}
+
+
+def dataset_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.data.datasets[side].pk}
+
+
+def version_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.data.versions[side].pk}
+
+
+def report_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.data.reports[side].pk}
+
+
+def flow_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.data.flows[side].pk}
+
+
+def flow_step_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.data.flows[side].pk, "step_id": "s1"}
+
+
+def flow_source_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.data.flows[side].pk, "source_id": "src1"}
+
+
+def _spare(w: World, side: str, key: str) -> Any:
+    """A fresh object of project A for each probe of a delete route (project B's stays the world's)."""
+    if side == "b":
+        return getattr(w.data, key)["b"]
+    from apps.datasets.models import Dataset, Flow, FlowAnalysis
+
+    project = w.projects["a"]
+    n = Dataset.objects.count() + Flow.objects.count() + FlowAnalysis.objects.count()
+    flow = Flow.objects.create(project=project, name=f"spare flow {n}", definition=w.data.flows["a"].definition)
+    if key == "flows":
+        return flow
+    if key == "analyses":
+        return FlowAnalysis.objects.create(flow=flow, kind="histogram", title="spare", step_id="s1", figure={})
+    return Dataset.objects.create(project=project, name=f"spare dataset {n}", latest_version=w.data.versions["a"])
+
+
+def spare_dataset_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": _spare(w, side, "datasets").pk}
+
+
+def spare_flow_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": _spare(w, side, "flows").pk}
+
+
+def spare_analysis_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": _spare(w, side, "analyses").pk}
 
 
 @dataclass(frozen=True)
@@ -217,6 +378,50 @@ ROUTES: dict[str, Route] = {
     "api:job-list": Route((get(STUDIO),)),
     "api:job-detail": Route((get(STUDIO),), kwargs=job_kw, foreign=PROJECT),
     "api:job-cancel": Route((post(STUDIO, 200),), kwargs=job_kw, foreign=PROJECT),
+    # Data Wrangler (UI under /data/): pages for studio personas, writes that start jobs need RUN_JOBS (all of them)
+    "datasets:index": Route((get(STUDIO, ok=302),)),
+    "datasets:list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without a file: the upload form's errors
+    "datasets:import_sql": Route((post(STUDIO, 400),)),
+    "datasets:detail": Route((get(STUDIO), post(STUDIO, 400)), kwargs=dataset_kw, foreign=PROJECT),
+    "datasets:delete": Route((post(STUDIO, 302),), kwargs=spare_dataset_kw, foreign=PROJECT),
+    "datasets:retype": Route((post(STUDIO, 400),), kwargs=version_kw, foreign=PROJECT),  # no type changed
+    "datasets:profile_start": Route((post(STUDIO, 302),), kwargs=version_kw, foreign=PROJECT),
+    "datasets:report": Route((get(STUDIO),), kwargs=version_kw, foreign=PROJECT),
+    "datasets:report_download": Route((get(STUDIO),), kwargs=report_kw, foreign=PROJECT),
+    "datasets:sql": Route((get(STUDIO), post(STUDIO, 400))),
+    "datasets:flow_list": Route((get(STUDIO), post(STUDIO, 400))),
+    "datasets:flow_detail": Route((get(STUDIO),), kwargs=flow_kw, foreign=PROJECT),
+    "datasets:flow_step_add": Route((post(STUDIO, 302),), kwargs=flow_kw, foreign=PROJECT),  # no operator: back
+    "datasets:flow_step_edit": Route((post(STUDIO, 302),), kwargs=flow_step_kw, foreign=PROJECT),
+    "datasets:flow_step_delete": Route((post(STUDIO, 302),), kwargs=flow_step_kw, foreign=PROJECT),
+    "datasets:flow_source_add": Route((post(STUDIO, 302),), kwargs=flow_kw, foreign=PROJECT),
+    "datasets:flow_source_delete": Route((post(STUDIO, 302),), kwargs=flow_source_kw, foreign=PROJECT),
+    "datasets:flow_run": Route((post(STUDIO, 302),), kwargs=flow_kw, foreign=PROJECT),
+    "datasets:flow_export": Route((get(STUDIO),), kwargs=flow_kw, foreign=PROJECT),
+    "datasets:flow_delete": Route((post(STUDIO, 302),), kwargs=spare_flow_kw, foreign=PROJECT),
+    "datasets:flow_analysis_add": Route((post(STUDIO, 400),), kwargs=flow_kw, foreign=PROJECT),
+    "datasets:flow_analysis_delete": Route((post(STUDIO, 302),), kwargs=spare_analysis_kw, foreign=PROJECT),
+    # Data Wrangler API
+    "api:dataset-list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without project and file
+    "api:dataset-detail": Route((get(STUDIO),), kwargs=dataset_kw, foreign=PROJECT),
+    "api:dataset-versions": Route((post(STUDIO, 400),), kwargs=dataset_kw, foreign=PROJECT),  # no file
+    "api:dataset-import-sql": Route((post(STUDIO, 400),)),
+    "api:data-connection-list": Route((get(STUDIO),)),
+    "api:dataset-version-list": Route((get(STUDIO),)),
+    "api:dataset-version-detail": Route((get(STUDIO),), kwargs=version_kw, foreign=PROJECT),
+    "api:dataset-version-rows": Route((get(STUDIO),), kwargs=version_kw, foreign=PROJECT),
+    "api:dataset-version-download": Route((get(STUDIO),), kwargs=version_kw, foreign=PROJECT),
+    "api:dataset-version-profile": Route((get(STUDIO), post(STUDIO, 202)), kwargs=version_kw, foreign=PROJECT),
+    "api:dataset-version-retype": Route((post(STUDIO, 400),), kwargs=version_kw, foreign=PROJECT),
+    "api:flow-list": Route((get(STUDIO), post(STUDIO, 400))),
+    "api:flow-detail": Route((get(STUDIO),), kwargs=flow_kw, foreign=PROJECT),
+    "api:flow-steps": Route((post(STUDIO, 400),), kwargs=flow_kw, foreign=PROJECT),  # no operator
+    "api:flow-preview": Route((post(STUDIO, 200),), kwargs=flow_kw, foreign=PROJECT),
+    "api:flow-run": Route((post(STUDIO, 202),), kwargs=flow_kw, foreign=PROJECT),
+    "api:flow-export": Route((get(STUDIO),), kwargs=flow_kw, foreign=PROJECT),
+    "api:operator-list": Route((get(STUDIO),)),
+    "api:sql-query": Route((post(STUDIO, 400),)),
+    "api:sql-save": Route((post(STUDIO, 400),)),
     # admin only (in the studio UI; the Django admin console is checked below)
     "accounts:invitation_list": Route((get(ADMIN_ONLY), post(ADMIN_ONLY, 400))),
     "accounts:invitation_revoke": Route((post(ADMIN_ONLY, 302),), kwargs=invitation_kw),
@@ -428,6 +633,16 @@ def test_foreign_cases_cover_every_project_scoped_persona() -> None:
         "api:workteam-detail",
         "api:storage-report-start",
         "accounts:project_switch",
+        "datasets:detail",
+        "datasets:report",
+        "datasets:flow_detail",
+        "datasets:flow_run",
+        "api:dataset-detail",
+        "api:dataset-version-rows",
+        "api:dataset-version-download",
+        "api:dataset-version-profile",
+        "api:flow-preview",
+        "api:flow-run",
     } <= covered
 
 
@@ -454,6 +669,9 @@ LISTS = [
     ("api:project-list", "", None, "projects"),
     ("api:job-list", "", None, "jobs"),
     ("api:workteam-list", "", None, "teams"),
+    ("api:dataset-list", "", None, "datasets"),
+    ("api:dataset-version-list", "", None, "versions"),
+    ("api:flow-list", "", None, "flows"),
 ]
 
 
@@ -525,7 +743,7 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
     )
     from django_celery_results.models import GroupResult, TaskResult
 
-    from apps.core.models import Notification
+    from apps.core.models import Artifact, Notification
     from apps.jobs.models import WorkerHeartbeat
 
     def periodic_task() -> object:
@@ -544,6 +762,14 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
         ),
         "django_celery_beat.IntervalSchedule": lambda: IntervalSchedule.objects.create(every=5, period="minutes"),
         "core.Notification": lambda: Notification.objects.create(user=world.users[DS], title="Job done"),
+        "core.Artifact": lambda: Artifact.objects.create(
+            project=world.projects["a"],
+            kind="automl.model",
+            path="projects/1/artifacts/x/model.bin",
+            sha256="0" * 64,
+            size=1,
+            signature="0" * 64,
+        ),
         "accounts.User": lambda: world.users[DS],
         "accounts.Project": lambda: world.projects["a"],
         "accounts.Membership": lambda: Membership.objects.first(),
@@ -552,7 +778,21 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
         "accounts.APIToken": lambda: api_token_create(user=world.users[DS], name="console")[0],
         "jobs.Job": lambda: world.jobs["a"],
         "jobs.WorkerHeartbeat": lambda: WorkerHeartbeat.objects.create(hostname="w1@host", pid=1),
+        "datasets.Dataset": lambda: world.data.datasets["a"],
+        "datasets.DatasetVersion": lambda: world.data.versions["a"],
+        "datasets.ProfileReport": lambda: world.data.reports["a"],
+        "datasets.Flow": lambda: world.data.flows["a"],
+        "datasets.FlowAnalysis": lambda: world.data.analyses["a"],
+        "datasets.DataConnection": lambda: _data_connection(world),
     }
+
+
+def _data_connection(world: World) -> object:
+    from apps.datasets.models import DataConnection
+
+    connection = DataConnection.objects.create(name="warehouse", url="sqlite:////srv/none.db")
+    connection.projects.set([world.projects["a"]])
+    return connection
 
 
 def changelist_names() -> list[str]:
@@ -561,7 +801,7 @@ def changelist_names() -> list[str]:
     )
 
 
-OUR_APPS = {"accounts", "core", "jobs"}
+OUR_APPS = {"accounts", "core", "jobs", "datasets"}
 
 
 def test_every_model_of_our_apps_is_registered_with_a_useful_list_display() -> None:

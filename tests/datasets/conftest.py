@@ -1,0 +1,99 @@
+"""Fixtures for the Data Wrangler's Django tests (services, API, views, SQL, security). Nothing here is autouse:
+the plain-module tests in this folder (readers, inference, profiling, transforms) do not see any of it."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from apps.core.storage import project_root, walk_files
+from apps.datasets import services
+from apps.datasets import storage as files
+from apps.datasets.models import DatasetVersion
+from apps.jobs.models import Job
+from apps.jobs.services import job_run
+
+
+@pytest.fixture
+def media(settings, tmp_path) -> Path:
+    """A fresh MEDIA_ROOT per test (SQLite reuses ids after a rollback, so project folders would collide)."""
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    return root
+
+
+@pytest.fixture
+def run_job(settings) -> Callable[[Any], Job]:
+    """Run a job in this process, as a worker would (the heartbeat thread idles: it cannot see the uncommitted
+    rows of the test transaction)."""
+    settings.JOB_HEARTBEAT_INTERVAL_S = 3600
+
+    def run(job: Any) -> Job:
+        pk = job if isinstance(job, int) else job.pk
+        job_run(job_id=pk)
+        return Job.objects.get(pk=pk)
+
+    return run
+
+
+def frame_sales(rows: int = 30) -> pd.DataFrame:
+    return pd.DataFrame(
+        {
+            "order_id": list(range(1, rows + 1)),
+            "region": [["north", "south", "east"][i % 3] for i in range(rows)],
+            "price": [round(10 + i * 1.5, 2) if i % 7 else None for i in range(rows)],
+            "qty": [i % 5 + 1 for i in range(rows)],
+            "when": pd.date_range("2024-01-01", periods=rows, freq="D"),
+        }
+    )
+
+
+def make_version(
+    project: Any,
+    frame: pd.DataFrame,
+    name: str = "sales",
+    user: Any = None,
+    parents: tuple[DatasetVersion, ...] = (),
+    kind: str = "import",
+) -> DatasetVersion:
+    """Store `frame` as the next version of dataset `name` through the same service the jobs use."""
+    with files.local_temp_file(".parquet") as tmp:
+        files.write_frame(frame, tmp)
+        return services.dataset_version_create(
+            project_id=project.pk,
+            dataset_name=name,
+            local_file=tmp,
+            kind=kind,
+            parents=parents,
+            source={"kind": kind, "filename": f"{name}.csv"},
+            created_by_id=user.pk if user else None,
+        )
+
+
+@pytest.fixture
+def version_factory(media) -> Callable[..., DatasetVersion]:
+    return make_version
+
+
+def upload(name: str, content: bytes | str, content_type: str = "text/csv") -> SimpleUploadedFile:
+    data = content.encode() if isinstance(content, str) else content
+    return SimpleUploadedFile(name, data, content_type=content_type)
+
+
+def csv_bytes(frame: pd.DataFrame, **kwargs: Any) -> bytes:
+    buffer = io.StringIO()
+    frame.to_csv(buffer, index=False, **kwargs)
+    return buffer.getvalue().encode()
+
+
+def stored_files(project: Any) -> list[str]:
+    """Every file under the project's storage folder (relative names)."""
+    root = project_root(project.pk)
+    return sorted(path[len(root) + 1 :] for path, _ in walk_files(root))

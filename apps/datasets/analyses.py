@@ -18,10 +18,11 @@ from apps.datasets.charts import ACCENT, correlation_heatmap, label
 KINDS = ("histogram", "scatter", "box", "correlation", "line")
 MAX_POINTS = 5_000
 MAX_GROUPS = 12
+MAX_FACETS = 6
 MAX_CORRELATION_COLUMNS = 30
 PARAMS: dict[str, tuple[str, ...]] = {
     "histogram": ("column", "bins"),
-    "scatter": ("x", "y", "color"),
+    "scatter": ("x", "y", "color", "facet"),
     "box": ("column", "by"),
     "correlation": ("columns",),
     "line": ("x", "y", "agg"),
@@ -157,51 +158,91 @@ def _histogram(df: pd.DataFrame, params: dict[str, Any]) -> tuple[str, dict[str,
     return title, {"data": [trace], "layout": _layout(title, bargap=0.05, yaxis={"title": {"text": "rows"}})}
 
 
-def _scatter(df: pd.DataFrame, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-    x = _column(df, params, "x")
-    y = _column(df, params, "y")
-    color = _column(df, params, "color", required=False)
-    assert x is not None and y is not None
-    xs, ys = _numeric(df, x, "x"), _numeric(df, y, "y")
-    frame = _thin(pd.DataFrame({"x": xs, "y": ys, "c": df[color] if color else 0}).dropna(subset=["x", "y"]))
-    title = f"{label(y)} against {label(x)}" + (f" by {label(color)}" if color else "")
-    traces = []
+def _scatter_traces(frame: pd.DataFrame, color: str | None, title: str, axes: tuple[str, str], first: bool) -> list:
+    """Markers of one panel; categorical colours become one trace per group (legend shown once)."""
+    xaxis, yaxis = axes
     if color and not (ptypes.is_numeric_dtype(frame["c"].dtype) and frame["c"].nunique() > MAX_GROUPS):
+        traces = []
         for group in _groups(frame["c"]):
             part = frame[frame["c"].isna()] if group is None else frame[frame["c"].astype("object") == group]
+            name = label("(missing)" if group is None else group)
             traces.append(
                 {
                     "type": "scattergl",
                     "mode": "markers",
-                    "name": label("(missing)" if group is None else group),
+                    "name": name,
+                    "legendgroup": name,
+                    "showlegend": first,
                     "x": _values(part["x"]),
                     "y": _values(part["y"]),
+                    "xaxis": xaxis,
+                    "yaxis": yaxis,
                     "marker": {"size": 5, "opacity": 0.7},
                 }
             )
-    else:
-        marker: dict[str, Any] = {"size": 5, "opacity": 0.7, "color": ACCENT}
-        if color:
-            marker.update(
-                color=_values(frame["c"]),
-                colorscale="Viridis",
-                showscale=True,
-                colorbar={"title": {"text": label(color)}},
-            )
-        traces.append(
+        return traces
+    marker: dict[str, Any] = {"size": 5, "opacity": 0.7, "color": ACCENT}
+    if color:
+        marker.update(
+            color=_values(frame["c"]), colorscale="Viridis", showscale=first, colorbar={"title": {"text": label(color)}}
+        )
+    return [
+        {
+            "type": "scattergl",
+            "mode": "markers",
+            "x": _values(frame["x"]),
+            "y": _values(frame["y"]),
+            "marker": marker,
+            "name": title,
+            "showlegend": False,
+            "xaxis": xaxis,
+            "yaxis": yaxis,
+        }
+    ]
+
+
+def _scatter(df: pd.DataFrame, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+    """Scatter of y against x, optionally coloured by a column and faceted (small multiples) by another."""
+    x = _column(df, params, "x")
+    y = _column(df, params, "y")
+    color = _column(df, params, "color", required=False)
+    facet = _column(df, params, "facet", required=False)
+    assert x is not None and y is not None
+    xs, ys = _numeric(df, x, "x"), _numeric(df, y, "y")
+    frame = pd.DataFrame({"x": xs, "y": ys, "c": df[color] if color else 0, "f": df[facet] if facet else 0})
+    frame = _thin(frame.dropna(subset=["x", "y"]))
+    title = f"{label(y)} against {label(x)}" + (f" by {label(color)}" if color else "")
+    if not facet:
+        traces = _scatter_traces(frame, color, title, ("x", "y"), True)
+        layout = _layout(title, xaxis={"title": {"text": label(x)}}, yaxis={"title": {"text": label(y)}})
+        return title, {"data": traces, "layout": layout}
+    title += f", one panel per {label(facet)}"
+    groups = _groups(frame["f"])[:MAX_FACETS]
+    columns = min(3, len(groups))
+    rows = -(-len(groups) // columns)
+    traces, annotations = [], []
+    layout = _layout(title, height=max(360, 280 * rows))
+    layout["grid"] = {"rows": rows, "columns": columns, "pattern": "independent"}
+    for i, group in enumerate(groups, start=1):
+        part = frame[frame["f"].isna()] if group is None else frame[frame["f"].astype("object") == group]
+        suffix = "" if i == 1 else str(i)
+        traces += _scatter_traces(part, color, title, (f"x{suffix}", f"y{suffix}"), i == 1)
+        layout[f"xaxis{suffix}"] = {"title": {"text": label(x)}}
+        layout[f"yaxis{suffix}"] = {"title": {"text": label(y)}}
+        name = label("(missing)" if group is None else group)
+        annotations.append(
             {
-                "type": "scattergl",
-                "mode": "markers",
-                "x": _values(frame["x"]),
-                "y": _values(frame["y"]),
-                "marker": marker,
-                "name": title,
+                "text": f"{label(facet)} = {name}",
+                "showarrow": False,
+                "xref": f"x{suffix} domain",
+                "yref": f"y{suffix} domain",
+                "x": 0.5,
+                "y": 1.08,
+                "font": {"size": 12},
             }
         )
-    return title, {
-        "data": traces,
-        "layout": _layout(title, xaxis={"title": {"text": label(x)}}, yaxis={"title": {"text": label(y)}}),
-    }
+    layout["annotations"] = annotations
+    return title, {"data": traces, "layout": layout}
 
 
 def _box(df: pd.DataFrame, params: dict[str, Any]) -> tuple[str, dict[str, Any]]:

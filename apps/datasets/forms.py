@@ -142,6 +142,7 @@ class AnalysisForm(forms.Form):
     x = forms.ChoiceField(choices=(), required=False, help_text="scatter, line")
     y = forms.ChoiceField(choices=(), required=False, help_text="scatter, line")
     color = forms.ChoiceField(choices=(), required=False, label="Colour by", help_text="scatter (optional)")
+    facet = forms.ChoiceField(choices=(), required=False, label="Facet by", help_text="scatter (optional)")
     by = forms.ChoiceField(choices=(), required=False, label="Group by", help_text="box plot (optional)")
     columns = forms.MultipleChoiceField(choices=(), required=False, help_text="correlation (default: all numeric)")
     bins = forms.IntegerField(required=False, min_value=2, max_value=200, help_text="histogram")
@@ -153,7 +154,7 @@ class AnalysisForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["step"].choices = steps  # type: ignore[attr-defined]
         options = [(c, c) for c in columns]
-        for name in ("column", "x", "y", "color", "by"):
+        for name in ("column", "x", "y", "color", "facet", "by"):
             self.fields[name].choices = [("", "—"), *options]  # type: ignore[attr-defined]
         self.fields["columns"].choices = options  # type: ignore[attr-defined]
 

@@ -1103,3 +1103,19 @@ def test_every_operator_handles_fifty_thousand_rows_quickly() -> None:
         if elapsed > 3.0:
             slow[name] = round(elapsed, 2)
     assert not slow, f"operators slower than 3 s on 50k rows: {slow}"
+
+
+@pytest.mark.parametrize("pattern", [r"(a+)+$", r"(\w*x?)*y", r"((ab)*c)+", r"(?:[a-z]+\s?)+!", r"(a|b+)*c"])
+def test_patterns_with_nested_repetition_are_refused(pattern):
+    """ReDoS guard: a pattern that can backtrack exponentially never reaches a worker or the web process."""
+    from apps.datasets.transforms.strings import compile_pattern
+
+    with pytest.raises(ParameterError, match="nested repetition"):
+        compile_pattern("pattern", pattern)
+
+
+@pytest.mark.parametrize("pattern", [r"(\d+)-(\d+)", r"^\s+|\s+$", r"[A-Z]{2}\d{4}", r"(ab){2,3}c+", r"(?:x|y)+"])
+def test_ordinary_patterns_are_accepted(pattern):
+    from apps.datasets.transforms.strings import compile_pattern
+
+    assert compile_pattern("pattern", pattern).pattern == pattern

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import re._constants as _sre  # the parsed form of a pattern, to refuse catastrophic ones
+import re._parser as _sre_parse
 from collections.abc import Sequence
 from typing import Any
 
@@ -27,13 +29,47 @@ MAX_PATTERN = 500
 MAX_PARTS = 50
 
 
+_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", _sre.MAX_REPEAT)}
+
+
+def _unbounded_repeat_inside(items: Any, nested: bool) -> bool:
+    """True when a repeat without an upper bound sits inside another one, e.g. ``(a+)+`` or ``(\\w*x?)*``:
+    the shape that makes a backtracking engine take exponential time on a near-match."""
+    for op, av in items:
+        if op in _REPEATS:
+            _low, high, sub = av
+            unbounded = high == _sre.MAXREPEAT or high > 1000
+            if unbounded and nested:
+                return True
+            if _unbounded_repeat_inside(sub, nested or unbounded):
+                return True
+        elif op is _sre.SUBPATTERN:
+            if _unbounded_repeat_inside(av[-1], nested):
+                return True
+        elif op is _sre.BRANCH:
+            if any(_unbounded_repeat_inside(branch, nested) for branch in av[1]):
+                return True
+        elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
+            if _unbounded_repeat_inside(av[1], nested):
+                return True
+    return False
+
+
 def compile_pattern(param: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
+    """Compile a user's pattern, refusing ones that could hang a worker or the web process (ReDoS)."""
     if len(pattern) > MAX_PATTERN:
         raise ParameterError(f"Parameter '{param}' is too long (at most {MAX_PATTERN} characters).", param=param)
     try:
-        return re.compile(pattern, flags)
+        compiled = re.compile(pattern, flags)
     except re.error as exc:
         raise ParameterError(f"Parameter '{param}' is not a valid regular expression: {exc}.", param=param) from exc
+    if _unbounded_repeat_inside(_sre_parse.parse(pattern, flags), False):
+        raise ParameterError(
+            f"Parameter '{param}': nested repetition such as '(a+)+' can take exponential time; "
+            f"rewrite the pattern without a quantifier inside a repeated group.",
+            param=param,
+        )
+    return compiled
 
 
 @script_function()

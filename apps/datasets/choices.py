@@ -9,6 +9,8 @@ class VersionKind(models.TextChoices):
     FLOW = "flow", "Flow run"
     SQL = "sql", "SQL editor"
     RETYPE = "retype", "Column types changed"
+    PREDICTION = "prediction", "Batch prediction"
+    MODEL_OUTPUT = "model_output", "Model output"
 
 
 class ImportFormat(models.TextChoices):

@@ -55,6 +55,13 @@ def version_get_for_user(*, user: User, pk: object) -> DatasetVersion:
     return object_get_for_user(version_list_for_user(user=user), user=user, pk=pk)
 
 
+def version_frame(*, version: DatasetVersion, max_rows: int | None = None) -> pd.DataFrame:
+    """The rows of a version as a DataFrame (all of them, or the first `max_rows`): for other apps (AutoML)."""
+    if max_rows is not None:
+        return files.read_head(version.file, max_rows)
+    return files.read_frame(version.file)
+
+
 def version_list_for_dataset(*, dataset: Dataset) -> QuerySet[DatasetVersion]:
     return (
         DatasetVersion.objects.filter(dataset=dataset)

@@ -323,6 +323,25 @@ def _store_frame_as_version(
         )
 
 
+def dataset_version_create_from_frame(
+    ctx: JobContext,
+    *,
+    frame: pd.DataFrame,
+    kind: str,
+    source: dict[str, Any],
+    dataset_name: str,
+    parents: Iterable[DatasetVersion] = (),
+) -> DatasetVersion:
+    """For other apps' jobs (AutoML batch predictions, unsupervised outputs): a DataFrame becomes the next
+    version of the dataset named `dataset_name` (created when missing)."""
+    schema = infer_schema(frame)
+    for entry in schema:
+        entry["pandas_dtype"] = str(frame[entry["name"]].dtype)
+    return _store_frame_as_version(
+        ctx, frame=frame, schema=schema, kind=kind, source=source, dataset_name=dataset_name, parents=parents
+    )
+
+
 def dataset_import_run(ctx: JobContext) -> dict[str, Any]:
     from apps.datasets.readers import ReadError, Sampling, read_with_info
 

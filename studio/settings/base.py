@@ -80,6 +80,7 @@ INSTALLED_APPS = [
     "apps.accounts",
     "apps.jobs",
     "apps.datasets",
+    "apps.automl",
 ]
 
 MIDDLEWARE = [
@@ -263,7 +264,7 @@ JOB_REAPER_INTERVAL_S = float(env("JOB_REAPER_INTERVAL_S", "30"))
 JOB_DEFAULT_MAX_ATTEMPTS = env_int("JOB_DEFAULT_MAX_ATTEMPTS", 3)
 WORKER_SEEN_WITHIN_S = float(env("WORKER_SEEN_WITHIN_S", "90"))
 # Modules that define job kinds, imported by the worker and the web process.
-JOB_MODULES = ["apps.core.jobs", "apps.datasets.jobs"]
+JOB_MODULES = ["apps.core.jobs", "apps.datasets.jobs", "apps.automl.jobs"]
 
 # --- Channels -----------------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")

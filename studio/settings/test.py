@@ -46,4 +46,4 @@ MEDIA_ROOT = VAR_DIR / "test" / f"media-{TEST_RUN}-{XDIST}"
 JOB_HEARTBEAT_INTERVAL_S = 0.5
 JOB_STALE_AFTER_S = 3.0
 JOB_STREAM_POLL_S = 0.1
-JOB_MODULES = ["apps.core.jobs", "apps.datasets.jobs", "tests.jobkinds"]
+JOB_MODULES = ["apps.core.jobs", "apps.datasets.jobs", "apps.automl.jobs", "tests.jobkinds"]

@@ -139,6 +139,22 @@ class World:
     def data(self) -> DataWorld:
         return _build_data(self.projects, {"a": self.users[DS], "b": self.outsider})
 
+    @cached_property
+    def builds(self) -> dict[str, Any]:
+        """An AutoML build per project (finished report, no fitted model: probes never train)."""
+        from apps.automl.models import AutomlBuild
+
+        out = {}
+        for side in ("a", "b"):
+            out[side] = AutomlBuild.objects.create(
+                project=self.projects[side], dataset_version=self.data.versions[side], target="kind",
+                problem_type="binary", objective="roc_auc", best_candidate="linear-0",
+                report={"leaderboard": [{"name": "linear-0", "algorithm": "linear", "metrics": {}, "fit_time_s": 0.1,
+                                         "best": True, "rank": 1, "score": 0.5}], "problem_type": "binary",
+                        "objective": "roc_auc", "schema": {"features": []}},
+            )
+        return out
+
     @property
     def datasets(self) -> dict[str, Any]:
         return self.data.datasets
@@ -288,6 +304,10 @@ def _spare(w: World, side: str, key: str) -> Any:
     return Dataset.objects.create(project=project, name=f"spare dataset {n}", latest_version=w.data.versions["a"])
 
 
+def build_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.builds[side].pk}
+
+
 def spare_dataset_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
     return {"pk": _spare(w, side, "datasets").pk}
 
@@ -422,6 +442,20 @@ ROUTES: dict[str, Route] = {
     "api:operator-list": Route((get(STUDIO),)),
     "api:sql-query": Route((post(STUDIO, 400),)),
     "api:sql-save": Route((post(STUDIO, 400),)),
+    # Canvas (AutoML; UI under /canvas/): studio personas; the probes' builds have no fitted model
+    "automl:list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without data: the form's errors
+    "automl:detail": Route((get(STUDIO),), kwargs=build_kw, foreign=PROJECT),
+    "automl:select": Route((post(STUDIO, 302),), kwargs=build_kw, foreign=PROJECT),
+    "automl:batch_predict": Route((post(STUDIO, 302),), kwargs=build_kw, foreign=PROJECT),
+    "automl:package": Route((post(STUDIO, 302),), kwargs=build_kw, foreign=PROJECT),
+    "api:automl-list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without project
+    "api:automl-check": Route((post(STUDIO, 400),)),
+    "api:automl-detail": Route((get(STUDIO),), kwargs=build_kw, foreign=PROJECT),
+    "api:automl-progress": Route((get(STUDIO),), kwargs=build_kw, foreign=PROJECT),
+    "api:automl-predict": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),  # no rows
+    "api:automl-batch-predict": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),
+    "api:automl-select": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),
+    "api:automl-package": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),  # no fitted model
     # admin only (in the studio UI; the Django admin console is checked below)
     "accounts:invitation_list": Route((get(ADMIN_ONLY), post(ADMIN_ONLY, 400))),
     "accounts:invitation_revoke": Route((post(ADMIN_ONLY, 302),), kwargs=invitation_kw),
@@ -672,6 +706,7 @@ LISTS = [
     ("api:dataset-list", "", None, "datasets"),
     ("api:dataset-version-list", "", None, "versions"),
     ("api:flow-list", "", None, "flows"),
+    ("api:automl-list", "", None, "builds"),
 ]
 
 
@@ -784,7 +819,23 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
         "datasets.Flow": lambda: world.data.flows["a"],
         "datasets.FlowAnalysis": lambda: world.data.analyses["a"],
         "datasets.DataConnection": lambda: _data_connection(world),
+        "automl.AutomlBuild": lambda: world.builds["a"],
+        "automl.AutomlModelPackage": lambda: _model_package(world),
     }
+
+
+def _model_package(world: World) -> object:
+    from apps.automl.models import AutomlModelPackage
+    from apps.core.models import Artifact
+
+    artifact = Artifact.objects.create(
+        project=world.projects["a"], kind="automl.model", path="projects/1/artifacts/x/registered.bin",
+        sha256="0" * 64, size=1, signature="0" * 64,
+    )
+    return AutomlModelPackage.objects.create(
+        project=world.projects["a"], name="churn", version=1, candidate="linear-0", artifact=artifact,
+        problem_type="binary", objective="roc_auc", target="kind",
+    )
 
 
 def _data_connection(world: World) -> object:
@@ -801,7 +852,7 @@ def changelist_names() -> list[str]:
     )
 
 
-OUR_APPS = {"accounts", "core", "jobs", "datasets"}
+OUR_APPS = {"accounts", "core", "jobs", "datasets", "automl"}
 
 
 def test_every_model_of_our_apps_is_registered_with_a_useful_list_display() -> None:

@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.automl.models import AutomlBuild, AutomlModelPackage
+
+
+class LeaderboardEntrySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    algorithm = serializers.CharField()
+    metrics = serializers.DictField()
+    fit_time_s = serializers.FloatField()
+
+
+class BuildSerializer(serializers.ModelSerializer):
+    status = serializers.CharField(read_only=True)
+    job = serializers.IntegerField(source="job_id", read_only=True)
+    dataset_version = serializers.IntegerField(source="dataset_version_id", read_only=True)
+    project = serializers.IntegerField(source="project_id", read_only=True)
+    leaderboard = serializers.SerializerMethodField()
+    best = serializers.CharField(source="best_candidate", read_only=True)
+    selected = serializers.CharField(source="chosen_candidate", read_only=True)
+
+    class Meta:
+        model = AutomlBuild
+        fields = ["id", "project", "name", "dataset_version", "target", "status", "job", "problem_type", "objective",
+                  "mode", "time_budget_s", "seed", "trials_done", "best_score", "leaderboard", "best", "selected",
+                  "checks", "created_at"]
+        read_only_fields = fields
+
+    def get_leaderboard(self, obj: AutomlBuild) -> list[dict[str, Any]]:
+        keys = ("name", "algorithm", "metrics", "fit_time_s", "score", "rank", "best", "predict_ms_per_row",
+                "model_size_bytes", "params")
+        return [{k: e.get(k) for k in keys} for e in obj.leaderboard]
+
+
+class BuildStartSerializer(serializers.Serializer):
+    project = serializers.IntegerField()
+    dataset_version = serializers.IntegerField()
+    target = serializers.CharField()
+    problem_type = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    objective = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    mode = serializers.CharField(required=False, default="quick")
+    time_budget_s = serializers.FloatField(required=False, allow_null=True)
+    seed = serializers.IntegerField(required=False, default=0)
+    name = serializers.CharField(required=False, allow_blank=True, default="")
+
+
+class CheckSerializer(serializers.Serializer):
+    dataset_version = serializers.IntegerField()
+    target = serializers.CharField()
+    problem_type = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+    objective = serializers.CharField(required=False, allow_blank=True, allow_null=True)
+
+
+class ModelPackageSerializer(serializers.ModelSerializer):
+    artifact_sha256 = serializers.CharField(source="artifact.sha256", read_only=True)
+    build = serializers.IntegerField(source="build_id", read_only=True)
+    training_dataset_version = serializers.IntegerField(source="training_dataset_version_id", read_only=True)
+
+    class Meta:
+        model = AutomlModelPackage
+        fields = ["id", "name", "version", "build", "candidate", "artifact_sha256", "problem_type", "objective",
+                  "target", "metrics", "parameters", "training_dataset_version", "library_versions", "created_at"]
+        read_only_fields = fields

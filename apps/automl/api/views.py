@@ -1,0 +1,114 @@
+"""Canvas API: start and read builds, check data, predict, batch-predict, select a candidate, register."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.core.exceptions import ValidationError
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.accounts import personas
+from apps.accounts.models import User
+from apps.accounts.selectors import project_get_for_user
+from apps.automl import selectors, services
+from apps.automl.api import serializers as s
+from apps.core.artifacts import ArtifactTampered
+from apps.datasets import selectors as data_selectors
+
+
+def _user(request: Request) -> User:
+    return cast(User, request.user)
+
+
+def _require(request: Request, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied("Your persona does not allow this action.")
+
+
+def _tampered(exc: ArtifactTampered) -> Response:
+    return Response({"detail": str(exc), "errors": {"artifact": [str(exc)]}}, status=status.HTTP_409_CONFLICT)
+
+
+class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """`POST /api/automl/` starts a build (202 `{id, job}`); `GET /api/automl/{id}/` reads it."""
+
+    lookup_value_regex = r"\d+"
+    serializer_class = s.BuildSerializer
+    filterset_fields = ["project"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.build_list_for_user(user=self.request.user).order_by("-created_at", "-pk")
+
+    def get_object(self):  # type: ignore[no-untyped-def]
+        return selectors.build_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
+
+    def create(self, request: Request) -> Response:
+        _require(request, personas.RUN_JOBS)
+        data = s.BuildStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        project = project_get_for_user(user=_user(request), pk=v["project"])
+        version = data_selectors.version_get_for_user(user=_user(request), pk=v["dataset_version"])
+        build = services.automl_build_start(
+            project=project, created_by=_user(request), version=version, target=v["target"],
+            problem_type=v.get("problem_type"), objective=v.get("objective"), mode=v.get("mode"),
+            time_budget_s=v.get("time_budget_s"), seed=v.get("seed"), name=v.get("name") or "",
+        )
+        return Response({"id": build.pk, "job": build.job_id}, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=False, methods=["post"])
+    def check(self, request: Request) -> Response:
+        """The validation checklist for a dataset version and target, before starting a build."""
+        data = s.CheckSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        version = data_selectors.version_get_for_user(user=_user(request), pk=v["dataset_version"])
+        options, checks = services.automl_check(version=version, target=v["target"],
+                                                problem_type=v.get("problem_type"), objective=v.get("objective"))
+        blocked = any(c["severity"] == "error" for c in checks)
+        return Response({"ok": not blocked, "checks": checks, "target": options["target"]})
+
+    @action(detail=True, methods=["get"])
+    def progress(self, request: Request, pk: str | None = None) -> Response:
+        """Live state while the build runs: status, trials done, best score and its history."""
+        return Response(selectors.build_progress(build=self.get_object()))
+
+    @action(detail=True, methods=["post"])
+    def predict(self, request: Request, pk: str | None = None) -> Response:
+        build = self.get_object()
+        rows = request.data.get("rows") if isinstance(request.data, dict) else None
+        try:
+            return Response(services.automl_predict(build=build, rows=rows))
+        except ArtifactTampered as exc:
+            return _tampered(exc)
+
+    @action(detail=True, methods=["post"], url_path="batch-predict")
+    def batch_predict(self, request: Request, pk: str | None = None) -> Response:
+        _require(request, personas.RUN_JOBS)
+        build = self.get_object()
+        raw = request.data.get("dataset_version") if isinstance(request.data, dict) else None
+        if raw in (None, ""):
+            raise ValidationError({"dataset_version": "This field is required."})
+        version = data_selectors.version_get_for_user(user=_user(request), pk=raw)
+        job = services.automl_batch_predict_start(build=build, created_by=_user(request), version=version)
+        return Response({"job": job.pk}, status=status.HTTP_202_ACCEPTED)
+
+    @action(detail=True, methods=["post"])
+    def select(self, request: Request, pk: str | None = None) -> Response:
+        build = services.automl_candidate_select(build=self.get_object(), candidate=request.data.get("candidate"))
+        return Response(s.BuildSerializer(build).data)
+
+    @action(detail=True, methods=["post"], url_path="register", url_name="package")
+    def register(self, request: Request, pk: str | None = None) -> Response:
+        build = self.get_object()
+        body: dict[str, Any] = request.data if isinstance(request.data, dict) else {}
+        try:
+            package = services.automl_register(build=build, created_by=_user(request),
+                                               candidate=body.get("candidate"), name=body.get("name"))
+        except ArtifactTampered as exc:
+            return _tampered(exc)
+        return Response(s.ModelPackageSerializer(package).data, status=status.HTTP_201_CREATED)

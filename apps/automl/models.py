@@ -1,0 +1,86 @@
+"""Canvas records: a build (one AutoML run on a dataset version, its report and fitted model) and the model
+packages registered from builds (the Registry module will adopt AutomlModelPackage)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import models
+
+from apps.automl.choices import BuildMode
+from apps.core.models import ProjectOwnedModel
+
+
+class AutomlBuild(ProjectOwnedModel):
+    """One Canvas build. The report is the engine's JSON (leaderboard, analysis, schema, typical values);
+    `history` is the live [[seconds, best score], ...] series written while the job runs."""
+
+    name = models.CharField(max_length=200, blank=True)
+    dataset_version = models.ForeignKey(
+        "datasets.DatasetVersion", on_delete=models.PROTECT, related_name="automl_builds"
+    )
+    target = models.CharField(max_length=300)
+    problem_type = models.CharField(max_length=20, blank=True, help_text="Empty: detected from the target.")
+    objective = models.CharField(max_length=40, blank=True, help_text="Empty: the problem type's default.")
+    mode = models.CharField(max_length=10, choices=BuildMode.choices, default=BuildMode.QUICK)
+    time_budget_s = models.FloatField(null=True, blank=True)
+    seed = models.IntegerField(default=0)
+    checks = models.JSONField(default=list, blank=True)
+    job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    trials_done = models.PositiveIntegerField(default=0)
+    best_score = models.FloatField(null=True, blank=True)
+    history = models.JSONField(default=list, blank=True)
+    report = models.JSONField(null=True, blank=True)
+    best_candidate = models.CharField(max_length=100, blank=True)
+    selected_candidate = models.CharField(max_length=100, blank=True)
+    artifact = models.ForeignKey(
+        "core.Artifact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        help_text="The fitted model of the best candidate (signed).",
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name or f"Build #{self.pk} ({self.target})"
+
+    @property
+    def status(self) -> str:
+        return self.job.status if self.job_id and self.job else "queued"
+
+    @property
+    def leaderboard(self) -> list[dict[str, Any]]:
+        return list((self.report or {}).get("leaderboard") or [])
+
+    @property
+    def chosen_candidate(self) -> str:
+        return self.selected_candidate or self.best_candidate
+
+
+class AutomlModelPackage(ProjectOwnedModel):
+    """A model package: the signed artifact plus what is needed to trust and reuse it."""
+
+    name = models.CharField(max_length=200)
+    version = models.PositiveIntegerField()
+    build = models.ForeignKey(AutomlBuild, null=True, blank=True, on_delete=models.SET_NULL, related_name="packages")
+    candidate = models.CharField(max_length=100)
+    artifact = models.ForeignKey("core.Artifact", on_delete=models.PROTECT, related_name="+")
+    problem_type = models.CharField(max_length=20)
+    objective = models.CharField(max_length=40)
+    target = models.CharField(max_length=300)
+    metrics = models.JSONField(default=dict)
+    parameters = models.JSONField(default=dict)
+    schema = models.JSONField(default=dict)
+    training_dataset_version = models.ForeignKey(
+        "datasets.DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    library_versions = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["name", "-version"]
+        constraints = [
+            models.UniqueConstraint(fields=["project", "name", "version"], name="automl_package_unique_version")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} v{self.version}"

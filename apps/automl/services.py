@@ -1,0 +1,363 @@
+"""Canvas writes: check the data, start and run a build (a Job), select a candidate, predict, batch-predict,
+register a model package. The ML is the plain engine in apps/automl/engine; this module persists around it."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import os
+import tempfile
+import time
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Max
+
+from apps.accounts.models import Project, User
+from apps.automl import engine
+from apps.automl.choices import MAX_BUDGET_S, MIN_BUDGET_S, BuildMode, ProblemType
+from apps.automl.models import AutomlBuild, AutomlModelPackage
+from apps.core.artifacts import artifact_local_copy, artifact_store
+from apps.core.models import Artifact
+from apps.datasets import selectors as data_selectors
+from apps.datasets import services as data_services
+from apps.datasets.choices import VersionKind
+from apps.datasets.models import DatasetVersion
+from apps.jobs.runtime import JobCancelled, JobContext, JobError
+from apps.jobs.services import job_start
+
+CHECK_SAMPLE_ROWS = 50_000
+HISTORY_WRITE_INTERVAL_S = 0.5
+MAX_PREDICT_ROWS = 1000
+LIBRARIES = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "joblib", "optuna")
+
+
+# --- checks ---------------------------------------------------------------------------------------------------
+
+
+def _profile_leaky_columns(*, version: DatasetVersion, target: str) -> list[str]:
+    """Columns the version's latest Data Wrangler quality report (for this target) flagged as leakage."""
+    report = data_selectors.report_latest(version=version, target=target)
+    if report is None:
+        return []
+    try:
+        data = data_selectors.report_data(report=report)
+    except (OSError, ValueError):
+        return []
+    leakage = data.get("leakage") or {}
+    return [str(f["column"]) for f in leakage.get("features", []) if f.get("flag")]
+
+
+def _clean_options(
+    *, version: DatasetVersion, target: Any, problem_type: Any, objective: Any, mode: Any, time_budget_s: Any
+) -> dict[str, Any]:
+    errors: dict[str, str] = {}
+    target = str(target or "").strip()
+    if not target:
+        errors["target"] = "Choose the target column (the column to predict)."
+    elif target not in version.column_names:
+        errors["target"] = f"The target column {target!r} is not in {version}; its columns are: " + ", ".join(
+            version.column_names[:30]
+        ) + "."
+    problem_type = str(problem_type or "").strip() or None
+    if problem_type and problem_type not in ProblemType.values:
+        errors["problem_type"] = f"Unknown problem type {problem_type!r}; choose binary, multiclass or regression."
+    objective = str(objective or "").strip() or None
+    if objective and "problem_type" not in errors:
+        known = {m["name"] for items in engine.metric_catalogue().values() for m in items}
+        if problem_type:
+            try:
+                objective = engine.resolve_objective(problem_type, objective).name
+            except ValueError as exc:
+                errors["objective"] = str(exc)
+        elif objective not in known:
+            errors["objective"] = f"Unknown objective {objective!r}; choose one of {', '.join(sorted(known))}."
+    mode = str(mode or BuildMode.QUICK)
+    if mode not in BuildMode.values:
+        errors["mode"] = f"Unknown mode {mode!r}; choose quick or standard."
+    budget: float | None = None
+    if time_budget_s not in (None, ""):
+        try:
+            budget = float(time_budget_s)
+        except (TypeError, ValueError):
+            errors["time_budget_s"] = "The time budget must be a number of seconds."
+        else:
+            if not MIN_BUDGET_S <= budget <= MAX_BUDGET_S:
+                errors["time_budget_s"] = f"The time budget must be between {MIN_BUDGET_S} and {MAX_BUDGET_S} s."
+    if errors:
+        raise ValidationError(errors)
+    return {"target": target, "problem_type": problem_type, "objective": objective, "mode": mode,
+            "time_budget_s": budget}
+
+
+def automl_check(
+    *, version: DatasetVersion, target: Any, problem_type: Any = None, objective: Any = None,
+    mode: Any = None, time_budget_s: Any = None,
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """Validate the options and run the engine's checklist on (a sample of) the version.
+    Returns (clean options, checks); options that make no sense raise ValidationError naming the field."""
+    options = _clean_options(version=version, target=target, problem_type=problem_type, objective=objective,
+                             mode=mode, time_budget_s=time_budget_s)
+    frame = data_selectors.version_frame(version=version, max_rows=CHECK_SAMPLE_ROWS)
+    leaky = _profile_leaky_columns(version=version, target=options["target"])
+    checks = engine.check_data(frame, options["target"], problem_type=options["problem_type"], leaky_columns=leaky)
+    if options["objective"] and not options["problem_type"] and not engine.has_errors(checks):
+        detected = engine.detect_problem_type(frame[options["target"]].dropna())
+        try:
+            options["objective"] = engine.resolve_objective(detected, options["objective"]).name
+        except ValueError as exc:
+            raise ValidationError({"objective": str(exc)}) from exc
+    return options, checks
+
+
+def checks_as_errors(checks: list[dict[str, Any]]) -> dict[str, list[str]]:
+    """Blocking checks keyed by the column at fault (or `dataset_version`), for a 400."""
+    errors: dict[str, list[str]] = {}
+    for c in checks:
+        if c["severity"] == "error":
+            errors.setdefault(c.get("column") or "dataset_version", []).append(c["message"])
+    return errors
+
+
+# --- build ---------------------------------------------------------------------------------------------------
+
+
+def automl_build_start(
+    *, project: Project, created_by: User, version: DatasetVersion, target: Any, problem_type: Any = None,
+    objective: Any = None, mode: Any = None, time_budget_s: Any = None, seed: Any = 0, name: str = "",
+) -> AutomlBuild:
+    """Check the data (errors block the build), record the build and start its job."""
+    if version.project_id != project.pk:
+        raise ValidationError({"dataset_version": "The dataset version belongs to another project."})
+    try:
+        seed_value = int(seed or 0)
+    except (TypeError, ValueError) as exc:
+        raise ValidationError({"seed": "The seed must be a whole number."}) from exc
+    options, checks = automl_check(version=version, target=target, problem_type=problem_type, objective=objective,
+                                   mode=mode, time_budget_s=time_budget_s)
+    if engine.has_errors(checks):
+        raise ValidationError(checks_as_errors(checks))
+    with transaction.atomic():
+        build = AutomlBuild.objects.create(
+            project=project, created_by=created_by, dataset_version=version, name=name[:200],
+            target=options["target"], problem_type=options["problem_type"] or "", objective=options["objective"] or "",
+            mode=options["mode"], time_budget_s=options["time_budget_s"], seed=seed_value, checks=checks,
+        )
+        job = job_start(kind="automl.build", project=project, created_by=created_by, params={"build": build.pk},
+                        title=f"AutoML build: {version.dataset.name} → {build.target}")
+        build.job = job
+        build.save(update_fields=["job", "updated_at"])
+    return build
+
+
+def _library_versions() -> dict[str, str]:
+    out = {}
+    for name in LIBRARIES:
+        try:
+            out[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return out
+
+
+def automl_build_run(ctx: JobContext) -> dict[str, Any]:
+    build = AutomlBuild.objects.select_related("dataset_version").get(pk=ctx.params["build"])
+    if build.artifact_id and build.report:  # a redelivery after success: nothing to do
+        return {"build": build.pk, "best": build.best_candidate}
+    version = build.dataset_version
+    ctx.progress(0.01, f"Reading {version.row_count:,} rows", force=True)
+    frame = data_selectors.version_frame(version=version)
+    leaky = _profile_leaky_columns(version=version, target=build.target)
+    start = time.monotonic()
+    state: dict[str, Any] = {"history": [], "last_write": 0.0, "best": None, "trials": 0}
+
+    def progress(fraction: float, message: str, best: float | None, trials: int) -> None:
+        now = time.monotonic() - start
+        if best is not None and (state["best"] is None or best != state["best"]):
+            state["history"].append([round(now, 2), round(float(best), 6)])
+            state["best"] = best
+        state["trials"] = max(state["trials"], int(trials or 0))
+        text = f"{message} · {state['trials']} trial(s)"
+        if state["best"] is not None:
+            text += f" · best {state['best']:.4f}"
+        if now - state["last_write"] >= HISTORY_WRITE_INTERVAL_S or fraction >= 1.0:
+            state["last_write"] = now
+            AutomlBuild.objects.filter(pk=build.pk).update(
+                trials_done=state["trials"], best_score=state["best"], history=state["history"][-500:]
+            )
+        ctx.progress(0.02 + 0.93 * fraction, text)
+
+    def cancelled() -> bool:
+        try:
+            ctx.check_cancelled()
+        except JobCancelled:
+            return True
+        return False
+
+    config = engine.BuildConfig(
+        target=build.target, problem_type=build.problem_type or None, objective=build.objective or None,
+        mode=build.mode, time_budget_s=build.time_budget_s, seed=build.seed, leaky_columns=leaky,
+        n_jobs=int(getattr(settings, "AUTOML_N_JOBS", 2)),
+    )
+    try:
+        result = engine.build(frame, config, progress=progress, cancel=cancelled)
+    except engine.BuildCancelled as exc:
+        raise JobCancelled() from exc
+    except engine.BuildError as exc:
+        raise JobError(str(exc)) from exc
+    except (ValueError, RuntimeError) as exc:
+        raise JobError(f"The build failed: {exc}") from exc
+    ctx.progress(0.96, "Saving the model", force=True)
+    report = result.report
+    best = report.get("best") or ""
+    fd, tmp = tempfile.mkstemp(prefix="automl-", suffix=".joblib", dir=settings.FILE_UPLOAD_TEMP_DIR)
+    os.close(fd)
+    try:
+        engine.save_model(result.model, tmp)
+        with transaction.atomic():
+            artifact = artifact_store(
+                project_id=build.project_id, kind="automl.model", local_path=tmp, filename="model.joblib",
+                created_by_id=ctx.created_by_id, meta={"build": build.pk, "candidate": best},
+            )
+            AutomlBuild.objects.filter(pk=build.pk).update(
+                report=report, best_candidate=best, artifact=artifact, problem_type=report["problem_type"],
+                objective=report["objective"], trials_done=max(state["trials"], report["trials"]["total"]),
+                best_score=report.get("best_score"), history=state["history"][-500:],
+            )
+    finally:
+        os.unlink(tmp)
+    n = len(report.get("leaderboard") or [])
+    ctx.final_message = f"{n} candidate(s); best {best} ({report['objective']} {report.get('best_score')})."
+    return {"build": build.pk, "best": best, "best_score": report.get("best_score"), "candidates": n}
+
+
+# --- candidates ----------------------------------------------------------------------------------------------
+
+
+def _model_candidates(build: AutomlBuild) -> set[str]:
+    """Candidates with a fitted model stored (the engine refits and returns only the chosen one)."""
+    return {build.best_candidate} if build.artifact_id and build.best_candidate else set()
+
+
+def automl_candidate_select(*, build: AutomlBuild, candidate: Any) -> AutomlBuild:
+    name = str(candidate or "").strip()
+    if not build.report:
+        raise ValidationError({"candidate": "The build has not finished; there is no leaderboard yet."})
+    if not any(e.get("name") == name for e in build.leaderboard):
+        raise ValidationError({"candidate": f"No candidate {name!r} in this build's leaderboard."})
+    if name not in _model_candidates(build):
+        raise ValidationError({"candidate": f"Candidate {name!r} has no fitted model kept (only "
+                               f"{build.best_candidate!r} was refitted on all rows); it cannot be selected."})
+    build.selected_candidate = name
+    build.save(update_fields=["selected_candidate", "updated_at"])
+    return build
+
+
+def _model_artifact(build: AutomlBuild, candidate: str | None = None) -> tuple[str, Artifact]:
+    name = candidate or build.chosen_candidate
+    if not build.artifact_id or build.artifact is None:
+        raise ValidationError({"build": "This build has no fitted model (it has not succeeded)."})
+    if name not in _model_candidates(build):
+        raise ValidationError({"candidate": f"Candidate {name!r} has no fitted model in this build."})
+    return name, build.artifact
+
+
+def load_build_model(*, build: AutomlBuild, candidate: str | None = None) -> engine.AtelierModel:
+    """The fitted model, loaded only from a verified copy of its signed artifact (ArtifactTampered otherwise)."""
+    _, artifact = _model_artifact(build, candidate)
+    with artifact_local_copy(artifact) as path:
+        return engine.load_model(path)
+
+
+# --- predictions ---------------------------------------------------------------------------------------------
+
+
+def automl_predict(*, build: AutomlBuild, rows: Any) -> dict[str, Any]:
+    if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
+        raise ValidationError({"rows": "Send rows as a non-empty list of {column: value} objects."})
+    if len(rows) > MAX_PREDICT_ROWS:
+        raise ValidationError({"rows": f"At most {MAX_PREDICT_ROWS} rows per request; use a batch prediction."})
+    model = load_build_model(build=build)
+    try:
+        return engine.predict(model, rows)
+    except engine.SchemaError as exc:
+        raise ValidationError({c: [exc.message] for c in exc.columns} or {"rows": [exc.message]}) from exc
+
+
+def automl_batch_predict_start(*, build: AutomlBuild, created_by: User, version: DatasetVersion) -> Any:
+    if version.project_id != build.project_id:
+        raise ValidationError({"dataset_version": "The dataset version belongs to another project."})
+    _model_artifact(build)
+    columns = set(version.column_names)
+    features = [f["name"] for f in ((build.report or {}).get("schema") or {}).get("features", [])]
+    missing = [c for c in features if c not in columns]
+    if missing:
+        raise ValidationError({c: [f"Column {c!r} is missing from {version}; the model needs it."] for c in missing})
+    return job_start(kind="automl.batch_predict", project=build.project, created_by=created_by,
+                     params={"build": build.pk, "dataset_version": version.pk},
+                     title=f"Batch prediction: {build} on {version}")
+
+
+def automl_batch_predict_run(ctx: JobContext) -> dict[str, Any]:
+    build = AutomlBuild.objects.select_related("artifact").get(pk=ctx.params["build"])
+    version = DatasetVersion.objects.select_related("dataset").get(pk=ctx.params["dataset_version"],
+                                                                   project_id=build.project_id)
+    done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
+    if done is not None:
+        return {"dataset_version": done.pk}
+    ctx.progress(0.05, "Loading the model", force=True)
+    try:
+        model = load_build_model(build=build)
+    except ValidationError as exc:
+        raise JobError(" ".join(exc.messages)) from exc
+    ctx.progress(0.15, f"Reading {version.row_count:,} rows", force=True)
+    frame = data_selectors.version_frame(version=version)
+    ctx.progress(0.3, "Predicting")
+    try:
+        out = engine.predict(model, frame, allow_extra=True)
+    except engine.SchemaError as exc:
+        raise JobError(f"{exc.message} (columns: {', '.join(exc.columns)})") from exc
+    result = frame.copy()
+    column = f"predicted_{build.target}"
+    result[column] = out["predictions"]
+    for cls in model.classes if out.get("probabilities") else []:
+        result[f"probability_{cls}"] = [p[str(cls)] for p in out["probabilities"]]
+    new = data_services.dataset_version_create_from_frame(
+        ctx, frame=result, kind=VersionKind.PREDICTION, dataset_name=f"{version.dataset.name} predictions",
+        source={"kind": "automl_prediction", "build": build.pk, "dataset_version": version.pk,
+                "candidate": build.chosen_candidate},
+        parents=[version],
+    )
+    ctx.final_message = f"{len(result):,} predictions saved as {new}."
+    return {"dataset_version": new.pk, "dataset": new.dataset_id, "rows": len(result)}
+
+
+# --- register ------------------------------------------------------------------------------------------------
+
+
+def automl_register(*, build: AutomlBuild, created_by: User, candidate: Any = None, name: Any = None
+                    ) -> AutomlModelPackage:
+    """A model package of the selected (or named) candidate: its signed artifact, verified before it is
+    recorded, with metrics, parameters, the training data version and the library versions."""
+    chosen, artifact = _model_artifact(build, str(candidate).strip() if candidate else None)
+    load_build_model(build=build, candidate=chosen)  # refuses a tampered artifact (ArtifactTampered)
+    entry = next((e for e in build.leaderboard if e.get("name") == chosen), {})
+    report = build.report or {}
+    label = str(name or "").strip()[:200] or f"{build.dataset_version.dataset.name}-{build.target}"
+    with transaction.atomic():
+        latest = (AutomlModelPackage.objects.select_for_update().filter(project=build.project, name=label)
+                  .aggregate(n=Max("version"))["n"])
+        return AutomlModelPackage.objects.create(
+            project=build.project, created_by=created_by, name=label, version=(latest or 0) + 1, build=build,
+            candidate=chosen, artifact=artifact, problem_type=report.get("problem_type", build.problem_type),
+            objective=report.get("objective", build.objective), target=build.target,
+            metrics=entry.get("metrics") or {}, parameters=entry.get("params") or {},
+            schema=report.get("schema") or {}, training_dataset_version=build.dataset_version,
+            library_versions=_library_versions(),
+        )
+
+
+def frame_typical_row(build: AutomlBuild) -> dict[str, Any]:
+    return dict((build.report or {}).get("typical_values") or {})
+

@@ -1,0 +1,172 @@
+"""Canvas pages: the build list with the setup form and its checklist, and a build's page (live progress,
+leaderboard, analysis charts, what-if prediction, batch prediction, register)."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views import View
+
+from apps.accounts import personas
+from apps.accounts.models import User
+from apps.automl import charts, selectors, services
+from apps.automl.forms import BuildForm
+from apps.automl.models import AutomlBuild
+from apps.core.artifacts import ArtifactTampered
+from apps.core.mixins import StudioMixin
+from apps.datasets import selectors as data_selectors
+from apps.datasets.models import DatasetVersion
+
+BUILDS_SHOWN = 50
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _project(request: HttpRequest) -> Any:
+    project = request.project  # type: ignore[attr-defined]
+    return project if project else None
+
+
+def _need(request: HttpRequest, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied("Your persona does not allow this action.")
+
+
+def _messages(exc: ValidationError) -> list[str]:
+    if hasattr(exc, "error_dict"):
+        return [f"{k}: {m}" if k not in ("__all__", "dataset_version") else m
+                for k, v in exc.message_dict.items() for m in v]
+    return list(exc.messages)
+
+
+class BuildListView(StudioMixin, View):
+    def _render(self, request: HttpRequest, form: BuildForm | None = None, checks: list[dict[str, Any]] | None = None,
+                errors: list[str] | None = None, status: int = 200) -> HttpResponse:
+        project = _project(request)
+        versions = (selectors.versions_for_project(user=_user(request), project=project) if project
+                    else DatasetVersion.objects.none())
+        builds = (selectors.build_list_for_user(user=_user(request)).filter(project=project)[:BUILDS_SHOWN]
+                  if project else [])
+        version_list = list(versions)
+        columns = sorted({c["name"] for v in version_list for c in v.schema})
+        context = {
+            "project": project,
+            "has_versions": bool(version_list),
+            "builds": builds,
+            "form": form or BuildForm(versions=versions),
+            "columns": columns,
+            "checks": checks,
+            "blocked": bool(checks and any(c["severity"] == "error" for c in checks)),
+            "errors": errors or [],
+            "can_run": request.user.has_perm(personas.RUN_JOBS),
+        }
+        return render(request, "automl/build_list.html", context, status=status)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        _need(request, personas.RUN_JOBS)
+        project = _project(request)
+        if project is None:
+            raise PermissionDenied("Choose a project first.")
+        versions = selectors.versions_for_project(user=_user(request), project=project)
+        form = BuildForm(request.POST, versions=versions)
+        if not form.is_valid():
+            return self._render(request, form=form, status=400)
+        d = form.cleaned_data
+        options = {"target": d["target"], "problem_type": d["problem_type"], "objective": d["objective"],
+                   "mode": d["mode"], "time_budget_s": d["time_budget_s"]}
+        try:
+            if request.POST.get("action") == "check":
+                _, checks = services.automl_check(version=d["dataset_version"], **options)
+                return self._render(request, form=form, checks=checks)
+            build = services.automl_build_start(project=project, created_by=_user(request),
+                                                version=d["dataset_version"], seed=d["seed"] or 0, **options)
+        except ValidationError as exc:
+            return self._render(request, form=form, errors=_messages(exc), status=400)
+        return HttpResponseRedirect(reverse("automl:detail", args=[build.pk]))
+
+
+class BuildDetailView(StudioMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        build = selectors.build_get_for_user(user=_user(request), pk=pk)
+        report = build.report or {}
+        history_fig = charts.best_score_figure(build.history or [], build.objective or "score")
+        features = (report.get("schema") or {}).get("features", [])
+        typical = report.get("typical_values") or {}
+        context = {
+            "build": build,
+            "job": build.job,
+            "report": report,
+            "leaderboard": build.leaderboard,
+            "chosen": build.chosen_candidate,
+            "kept": services._model_candidates(build),
+            "figures": charts.analysis_figures(report),
+            "history_figure": history_fig,
+            "features": [{**f, "value": typical.get(f["name"])} for f in features],
+            "versions": (data_selectors.version_list_for_user(user=_user(request))
+                         .filter(project_id=build.project_id).order_by("dataset__name", "-number")),
+            "packages": selectors.package_list_for_build(build=build),
+            "warnings": [c for c in build.checks if c["severity"] == "warning"],
+            "charts": True,
+            "can_run": request.user.has_perm(personas.RUN_JOBS),
+        }
+        return render(request, "automl/build_detail.html", context)
+
+
+class _BuildAction(StudioMixin, View):
+    def build(self, request: HttpRequest, pk: int) -> AutomlBuild:
+        return selectors.build_get_for_user(user=_user(request), pk=pk)
+
+    def back(self, build: AutomlBuild, anchor: str = "") -> HttpResponseRedirect:
+        return HttpResponseRedirect(reverse("automl:detail", args=[build.pk]) + anchor)
+
+
+class CandidateSelectView(_BuildAction):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        build = self.build(request, pk)
+        try:
+            services.automl_candidate_select(build=build, candidate=request.POST.get("candidate"))
+            messages.success(request, f"{build.selected_candidate} is now the selected candidate.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(_messages(exc)))
+        return self.back(build, "#leaderboard")
+
+
+class BatchPredictView(_BuildAction):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        _need(request, personas.RUN_JOBS)
+        build = self.build(request, pk)
+        raw = request.POST.get("dataset_version")
+        try:
+            if not raw:
+                raise ValidationError({"dataset_version": "Choose a dataset version to predict."})
+            version = data_selectors.version_get_for_user(user=_user(request), pk=raw)
+            job = services.automl_batch_predict_start(build=build, created_by=_user(request), version=version)
+            messages.success(request, f"Batch prediction started (job #{job.pk}); the result becomes a new "
+                                      "dataset version in the Data Wrangler.")
+        except ValidationError as exc:
+            messages.error(request, " ".join(_messages(exc)))
+        return self.back(build, "#batch")
+
+
+class RegisterView(_BuildAction):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        build = self.build(request, pk)
+        try:
+            package = services.automl_register(build=build, created_by=_user(request),
+                                               name=request.POST.get("name"))
+            messages.success(request, f"Registered {package} (artifact {package.artifact.sha256[:12]}…).")
+        except ValidationError as exc:
+            messages.error(request, " ".join(_messages(exc)))
+        except ArtifactTampered as exc:
+            messages.error(request, str(exc))
+        return self.back(build, "#register")

@@ -1,0 +1,183 @@
+"""Canvas services against the database: the checklist, predictions with schema errors, registration with a
+verified artifact (and a tampered one refused), candidate selection. Models are trained in-process here (tiny
+budgets); tests/automl/test_jobs.py trains through a real worker."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pytest
+from django.core.exceptions import ValidationError
+
+from apps.automl import engine, services
+from apps.automl.models import AutomlBuild, AutomlModelPackage
+from apps.core.artifacts import ArtifactTampered, artifact_store
+from apps.core.storage import storage
+from apps.datasets import services as data_services
+from apps.datasets import storage as data_files
+
+
+def binary_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    y = np.where(x1 - x2 + (colour == "red") + rng.normal(scale=0.3, size=n) > 0, "yes", "no")
+    return pd.DataFrame({"x1": x1, "x2": x2, "colour": pd.array(colour, "string"), "churn": y})
+
+
+def multiclass_frame(n: int = 150, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    label = np.where(a > 0.5, "high", np.where(a < -0.5, "low", "mid"))
+    return pd.DataFrame({"a": a, "b": b, "band": label})
+
+
+def regression_frame(n: int = 120, seed: int = 2) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.uniform(-2, 2, size=n)
+    return pd.DataFrame({"a": a, "b": b, "price": 3 * a + b + rng.normal(scale=0.2, size=n)})
+
+
+def make_version(project: Any, user: Any, frame: pd.DataFrame, name: str = "customers") -> Any:
+    with data_files.local_temp_file(".parquet") as tmp:
+        data_files.write_frame(frame, tmp)
+        return data_services.dataset_version_create(
+            project_id=project.pk, dataset_name=name, local_file=tmp, kind="import",
+            source={"kind": "import", "filename": f"{name}.csv"}, created_by_id=user.pk,
+        )
+
+
+def trained_build(project: Any, user: Any, frame: pd.DataFrame, target: str, budget: float = 2.0) -> AutomlBuild:
+    """A finished build whose model was trained here (the job's own path is covered by test_jobs)."""
+    version = make_version(project, user, frame)
+    result = engine.build(frame, engine.BuildConfig(target=target, time_budget_s=budget, seed=0, max_trials=4,
+                                                    algorithms=["linear", "lightgbm"]))
+    fd, tmp = tempfile.mkstemp(prefix="test-model-", suffix=".joblib", dir=data_files.temp_dir())
+    os.close(fd)
+    engine.save_model(result.model, tmp)
+    try:
+        artifact = artifact_store(project_id=project.pk, kind="automl.model", local_path=tmp, filename="model.joblib")
+    finally:
+        os.unlink(tmp)
+    report = result.report
+    return AutomlBuild.objects.create(
+        project=project, created_by=user, dataset_version=version, target=target,
+        problem_type=report["problem_type"], objective=report["objective"], report=report,
+        best_candidate=report["best"], artifact=artifact, best_score=report["best_score"],
+    )
+
+
+@pytest.fixture
+def media(settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.MEDIA_ROOT = tmp_path / "media"
+    return settings.MEDIA_ROOT
+
+
+def test_check_catches_a_missing_target_column(project_a, ds_user, media) -> None:
+    version = make_version(project_a, ds_user, binary_frame())
+    with pytest.raises(ValidationError) as err:
+        services.automl_check(version=version, target="nope")
+    assert "nope" in err.value.message_dict["target"][0]
+    assert "x1" in err.value.message_dict["target"][0]  # names the columns there are
+
+
+def test_check_flags_single_class_and_too_few_rows(project_a, ds_user, media) -> None:
+    frame = binary_frame(10)
+    frame["churn"] = "yes"
+    version = make_version(project_a, ds_user, frame)
+    _, checks = services.automl_check(version=version, target="churn")
+    codes = {c["code"]: c["severity"] for c in checks}
+    assert codes["too_few_rows"] == "error"
+    assert codes["target_single_class"] == "error"
+    with pytest.raises(ValidationError) as err:
+        services.automl_build_start(project=project_a, created_by=ds_user, version=version, target="churn")
+    assert "single value" in " ".join(err.value.message_dict["churn"])
+    assert AutomlBuild.objects.count() == 0  # nothing half-written
+
+
+def test_check_includes_leakage_from_the_quality_report(project_a, ds_user, media) -> None:
+    from apps.datasets.models import ProfileReport
+
+    version = make_version(project_a, ds_user, binary_frame())
+    name, size = data_files.write_json(
+        {"leakage": {"features": [{"column": "x2", "score": 0.99, "metric": "auc", "flag": True},
+                                  {"column": "x1", "score": 0.6, "metric": "auc", "flag": False}]}},
+        data_files.report_path(project_a.pk, version.dataset_id, 1, None),
+    )
+    ProfileReport.objects.create(project=project_a, version=version, target="churn", file=name, bytes=size)
+    _, checks = services.automl_check(version=version, target="churn")
+    leaks = [c for c in checks if c["code"] == "leakage" and c.get("source") == "profile"]
+    assert [c["column"] for c in leaks] == ["x2"]
+    assert leaks[0]["severity"] == "warning"
+
+
+def test_objective_must_fit_the_problem_type(project_a, ds_user, media) -> None:
+    version = make_version(project_a, ds_user, regression_frame())
+    with pytest.raises(ValidationError) as err:
+        services.automl_check(version=version, target="price", problem_type="regression", objective="roc_auc")
+    assert "rmse" in err.value.message_dict["objective"][0]
+    with pytest.raises(ValidationError) as err:
+        services.automl_check(version=version, target="price", objective="roc_auc")  # detected: regression
+    assert "regression" in err.value.message_dict["objective"][0]
+
+
+def test_predict_and_its_schema_errors(project_a, ds_user, media) -> None:
+    build = trained_build(project_a, ds_user, binary_frame(), "churn")
+    row = {"x1": 2.0, "x2": -2.0, "colour": "red"}
+    out = services.automl_predict(build=build, rows=[row])
+    assert out["predictions"] == ["yes"]
+    assert set(out["probabilities"][0]) == {"yes", "no"}
+    assert out["probabilities"][0]["yes"] > 0.5
+    with pytest.raises(ValidationError) as err:
+        services.automl_predict(build=build, rows=[{"x1": 1.0, "colour": "red"}])
+    assert set(err.value.message_dict) == {"x2"}
+    with pytest.raises(ValidationError) as err:
+        services.automl_predict(build=build, rows=[{**row, "surprise": 1}])
+    assert set(err.value.message_dict) == {"surprise"}
+    with pytest.raises(ValidationError) as err:
+        services.automl_predict(build=build, rows=[{**row, "x1": "lots"}])
+    assert set(err.value.message_dict) == {"x1"}
+    assert "numeric" in err.value.message_dict["x1"][0]
+
+
+def test_register_records_a_verified_package_and_refuses_a_tampered_artifact(project_a, ds_user, media) -> None:
+    build = trained_build(project_a, ds_user, regression_frame(), "price")
+    package = services.automl_register(build=build, created_by=ds_user)
+    assert (package.name, package.version, package.candidate) == ("customers-price", 1, build.best_candidate)
+    assert package.artifact.sha256 == build.artifact.sha256 and len(package.artifact.sha256) == 64
+    assert package.metrics["rmse"] == next(e for e in build.leaderboard if e["name"] == build.best_candidate)[
+        "metrics"]["rmse"]
+    assert package.training_dataset_version == build.dataset_version
+    assert set(package.library_versions) >= {"scikit-learn", "lightgbm", "pandas", "numpy"}
+    assert package.schema["target"] == "price"
+    again = services.automl_register(build=build, created_by=ds_user)
+    assert again.version == 2
+    # Tamper with the bytes: loading and registering are refused.
+    with storage().open(build.artifact.path, "rb") as handle:
+        data = bytearray(handle.read())
+    data[-1] ^= 0xFF
+    with open(storage().path(build.artifact.path), "wb") as handle:
+        handle.write(bytes(data))
+    with pytest.raises(ArtifactTampered):
+        services.load_build_model(build=build)
+    with pytest.raises(ArtifactTampered):
+        services.automl_register(build=build, created_by=ds_user)
+    assert AutomlModelPackage.objects.count() == 2
+
+
+def test_only_candidates_with_a_kept_model_can_be_selected(project_a, ds_user, media) -> None:
+    build = trained_build(project_a, ds_user, binary_frame(), "churn")
+    others = [e["name"] for e in build.leaderboard if e["name"] != build.best_candidate]
+    with pytest.raises(ValidationError) as err:
+        services.automl_candidate_select(build=build, candidate="missing-9")
+    assert "missing-9" in err.value.message_dict["candidate"][0]
+    if others:
+        with pytest.raises(ValidationError):
+            services.automl_candidate_select(build=build, candidate=others[0])
+    services.automl_candidate_select(build=build, candidate=build.best_candidate)
+    build.refresh_from_db()
+    assert build.selected_candidate == build.best_candidate

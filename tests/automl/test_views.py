@@ -1,0 +1,107 @@
+"""Canvas pages: the setup form with its checklist step (errors block, warnings shown), the build page with the
+leaderboard, charts and what-if form, empty and failure states, and pinned query counts on the list page."""
+
+from __future__ import annotations
+
+import json
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from apps.automl.models import AutomlBuild
+from apps.jobs.models import Job
+from tests.automl.test_services import binary_frame, make_version, media, regression_frame, trained_build
+
+__all__ = ["media"]
+
+
+def test_empty_states(client_for, ds_user, project_a, media) -> None:
+    html = client_for(ds_user).get("/canvas/").content.decode()
+    assert "No data yet" in html and "No builds yet" in html
+
+
+def test_check_step_shows_errors_and_blocks_the_start(client_for, ds_user, project_a, media) -> None:
+    frame = binary_frame(12)
+    frame["churn"] = "yes"
+    version = make_version(project_a, ds_user, frame)
+    client = client_for(ds_user)
+    form = {"dataset_version": version.pk, "target": "churn", "mode": "quick", "seed": 0}
+    r = client.post("/canvas/", {**form, "action": "check"})
+    html = r.content.decode()
+    assert r.status_code == 200
+    assert 'id="checks-blocked"' in html and "a single value" in html and "at least 20" in html
+    assert re.search(r'id="start-build"[^>]*disabled', html)
+    r = client.post("/canvas/", {**form, "action": "start"})
+    assert r.status_code == 400 and "The build cannot start" in r.content.decode()
+    assert AutomlBuild.objects.count() == 0
+
+
+def test_check_step_shows_warnings_then_start_redirects(client_for, ds_user, project_a, media) -> None:
+    frame = binary_frame(60)
+    version = make_version(project_a, ds_user, frame)
+    client = client_for(ds_user)
+    form = {"dataset_version": version.pk, "target": "churn", "mode": "quick", "time_budget_s": 5, "seed": 3}
+    html = client.post("/canvas/", {**form, "action": "check"}).content.decode()
+    assert "few_rows" in html and 'id="checks-blocked"' not in html
+    r = client.post("/canvas/", {**form, "action": "start"})
+    build = AutomlBuild.objects.get()
+    assert r.status_code == 302 and r["Location"] == f"/canvas/builds/{build.pk}/"
+    assert (build.seed, build.time_budget_s) == (3, 5.0)
+    html = client.get(r["Location"]).content.decode()
+    assert f'data-live-jobs="job:{build.job_id}"' in html and 'id="history-chart"' in html
+
+
+def test_build_page_shows_leaderboard_charts_and_whatif(client_for, ds_user, project_a, media) -> None:
+    build = trained_build(project_a, ds_user, binary_frame(), "churn")
+    html = client_for(ds_user).get(f"/canvas/builds/{build.pk}/").content.decode()
+    for name in ("importance", "confusion", "roc", "pr"):
+        assert f'id="chart-{name}"' in html
+    roc = json.loads(re.search(r'<script id="fig-roc" type="application/json">(.*?)</script>', html, re.S).group(1))
+    assert roc["data"][0]["x"][0] == 0.0 and "AUC" in roc["data"][0]["name"]
+    assert 'id="chart-residuals"' not in html
+    rows = re.findall(r'data-candidate="([^"]+)"', html)
+    assert rows == [e["name"] for e in build.leaderboard]
+    assert f'{build.best_candidate} <span class="badge succeeded">best</span>' in html
+    assert 'data-column="x1"' in html and 'data-column="colour"' in html
+    typical = build.report["typical_values"]["colour"]
+    assert f'data-column="colour" data-kind="categorical" value="{typical}"' in html
+
+
+def test_regression_page_has_residual_charts(client_for, ds_user, project_a, media) -> None:
+    build = trained_build(project_a, ds_user, regression_frame(), "price")
+    html = client_for(ds_user).get(f"/canvas/builds/{build.pk}/").content.decode()
+    assert 'id="chart-residuals"' in html and 'id="chart-error-density"' in html and 'id="chart-roc"' not in html
+
+
+def test_failed_build_shows_its_message(client_for, ds_user, project_a, media) -> None:
+    version = make_version(project_a, ds_user, binary_frame())
+    job = Job.objects.create(kind="automl.build", project=project_a, status="failed", message="Failed.",
+                             error="The build failed: no candidate finished within the time budget.")
+    build = AutomlBuild.objects.create(project=project_a, dataset_version=version, target="churn", job=job)
+    html = client_for(ds_user).get(f"/canvas/builds/{build.pk}/").content.decode()
+    assert "no candidate finished within the time budget" in html and "No leaderboard" in html
+
+
+def test_register_and_select_from_the_page(client_for, ds_user, project_a, media) -> None:
+    build = trained_build(project_a, ds_user, binary_frame(), "churn")
+    client = client_for(ds_user)
+    r = client.post(f"/canvas/builds/{build.pk}/register/", {"name": "churn model"}, follow=True)
+    assert "Registered churn model v1" in r.content.decode()
+    r = client.post(f"/canvas/builds/{build.pk}/select/", {"candidate": "nope"}, follow=True)
+    assert "No candidate &#x27;nope&#x27;" in r.content.decode()
+
+
+@pytest.mark.parametrize("n", [1, 5])
+def test_list_page_query_count_is_pinned(client_for, ds_user, project_a, media, n) -> None:
+    version = make_version(project_a, ds_user, binary_frame())
+    for i in range(n):
+        job = Job.objects.create(kind="automl.build", project=project_a, status="running")
+        AutomlBuild.objects.create(project=project_a, dataset_version=version, target="churn", name=f"b{i}", job=job)
+    client = client_for(ds_user)
+    client.get("/canvas/")
+    with CaptureQueriesContext(connection) as queries:
+        r = client.get("/canvas/")
+    assert r.status_code == 200 and r.content.decode().count('class="badge running"') == n
+    assert len(queries) == 11, [q["sql"] for q in queries]

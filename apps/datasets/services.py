@@ -374,10 +374,6 @@ def dataset_import_run(ctx: JobContext) -> dict[str, Any]:
             f"{result.delimiter!r}, header {result.header}); kept {len(frame):,}"
         )
         ctx.progress(0.45, f"Read {len(frame):,} rows; inferring column types")
-        schema = infer_schema(frame)
-        typed = apply_schema(frame, schema)
-        report = typed.attrs.get("cast_report", {})
-        del frame
         source = {
             "kind": VersionKind.IMPORT,
             "filename": params.get("filename"),
@@ -388,16 +384,9 @@ def dataset_import_run(ctx: JobContext) -> dict[str, Any]:
             "sheet": result.sheet,
             "sampling": result.sampling,
             "total_rows": result.total_rows,
-            "cast_report": {k: v for k, v in report.items() if v.get("failed")},
         }
-        version = _store_frame_as_version(
-            ctx,
-            frame=typed,
-            schema=_typed_schema(schema, typed, report),
-            kind=VersionKind.IMPORT,
-            source=source,
-            dataset=dataset,
-        )
+        version, report = _store_imported_frame(ctx, frame=frame, source=source, dataset=dataset)
+        del frame
     except ReadError as exc:
         _import_failed(params)
         raise JobError(exc.message) from exc
@@ -413,6 +402,27 @@ def dataset_import_run(ctx: JobContext) -> dict[str, Any]:
         f"{dataset.name} v{version.number}." + (" " + " ".join(notes) if notes else "")
     )[:500]
     return {**_version_result(version), "warnings": notes}
+
+
+def _store_imported_frame(
+    ctx: JobContext, *, frame: pd.DataFrame, source: dict[str, Any], dataset: Dataset
+) -> tuple[DatasetVersion, dict[str, Any]]:
+    """Infer and apply column types, record the values that did not cast, and store the first version.
+
+    Shared by the file and the database import; `source["kind"]` is the version kind."""
+    schema = infer_schema(frame)
+    typed = apply_schema(frame, schema)
+    report = typed.attrs.get("cast_report", {})
+    source["cast_report"] = {k: v for k, v in report.items() if v.get("failed")}
+    version = _store_frame_as_version(
+        ctx,
+        frame=typed,
+        schema=_typed_schema(schema, typed, report),
+        kind=source["kind"],
+        source=source,
+        dataset=dataset,
+    )
+    return version, report
 
 
 def dataset_sql_import_run(ctx: JobContext) -> dict[str, Any]:
@@ -448,24 +458,13 @@ def dataset_sql_import_run(ctx: JobContext) -> dict[str, Any]:
             )
         frame.columns = [str(c) for c in frame.columns]
         ctx.progress(0.45, f"Fetched {len(frame):,} rows; inferring column types")
-        schema = infer_schema(frame)
-        typed = apply_schema(frame, schema)
-        report = typed.attrs.get("cast_report", {})
         source = {
             "kind": VersionKind.SQL_IMPORT,
             "connection": connection.pk,
             "connection_name": connection.name,
             "query": params["query"],
-            "cast_report": {k: v for k, v in report.items() if v.get("failed")},
         }
-        version = _store_frame_as_version(
-            ctx,
-            frame=typed,
-            schema=_typed_schema(schema, typed, report),
-            kind=VersionKind.SQL_IMPORT,
-            source=source,
-            dataset=dataset,
-        )
+        version, _ = _store_imported_frame(ctx, frame=frame, source=source, dataset=dataset)
     except SqlError as exc:
         _import_failed(params)
         raise JobError(exc.message) from exc

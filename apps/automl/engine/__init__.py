@@ -3,6 +3,7 @@ returned separately and persisted by the caller.
 
 Public API:
     build(df, BuildConfig(...), progress=, cancel=) -> BuildResult(model, report)
+    fit_candidate(df, config, algorithm, params) -> BuildResult: one named candidate refitted and analysed
     check_data(df, target, ...) -> [{code, severity, column?, message}]
     predict(model, rows) -> {predictions, probabilities?};  SchemaError(message, columns)
     typical_values / model.typical, save_model / load_model
@@ -13,6 +14,7 @@ Public API:
 
 from .algorithms import ALGORITHMS
 from .builder import MODES, BuildConfig, BuildError, BuildResult, build
+from .candidate import fit_candidate
 from .checks import check_data, has_errors
 from .columns import detect_problem_type, infer_columns
 from .metrics import DEFAULT_OBJECTIVE, METRICS, metric_catalogue, resolve_objective
@@ -23,6 +25,6 @@ from .space import SpecError
 __all__ = [
     "ALGORITHMS", "DEFAULT_OBJECTIVE", "METRICS", "MODES", "AtelierModel", "BuildCancelled", "BuildConfig",
     "BuildError", "BuildResult", "SchemaError", "SpecError", "build", "check_data", "check_rows",
-    "detect_problem_type", "has_errors", "infer_columns", "load_model", "metric_catalogue", "predict",
+    "detect_problem_type", "fit_candidate", "has_errors", "infer_columns", "load_model", "metric_catalogue", "predict",
     "resolve_objective", "save_model", "typical_values",
 ]

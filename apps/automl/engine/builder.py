@@ -80,6 +80,40 @@ class _Clock:
         return time.monotonic() - self.start
 
 
+@dataclass
+class Prepared:
+    """A frame checked and split into typed features and an encoded target, as every fit of a build sees it."""
+
+    checks: list[dict[str, Any]]
+    problem_type: str
+    metric: Metric
+    target: EncodedTarget
+    kinds: dict[str, str]
+    X: pd.DataFrame
+    data: Data
+
+
+def prepare(df: pd.DataFrame, config: BuildConfig) -> Prepared:
+    """Run the checklist (errors raise BuildError), type the columns and encode the target."""
+    columns = infer_columns(df, config.target)
+    checks = check_data(df, config.target, problem_type=config.problem_type, leaky_columns=config.leaky_columns,
+                        exclude_columns=config.exclude_columns, drop_identifiers=config.drop_identifiers,
+                        seed=config.seed, columns=columns)
+    if has_errors(checks):
+        raise BuildError(checks)
+    y_series = df[config.target]
+    problem_type = validate_problem_type(config.problem_type, y_series.dropna())
+    metric = resolve_objective(problem_type, config.objective)
+    target = encode_target(y_series, problem_type, config.positive_class)
+    excluded = set(config.exclude_columns)
+    usable = [k for k in FEATURE_KINDS] + ([] if config.drop_identifiers else [IDENTIFIER])
+    kinds = {c: ("categorical" if i.kind == IDENTIFIER else i.kind) for c, i in columns.items()
+             if i.kind in usable and c not in excluded}
+    X = df.iloc[target.rows][list(kinds)].reset_index(drop=True)
+    data = Data(X, target.y, kinds, problem_type, len(target.classes), config.seed, config.n_jobs)
+    return Prepared(checks, problem_type, metric, target, kinds, X, data)
+
+
 def build(df: pd.DataFrame, config: BuildConfig, *, progress: ProgressFn | None = None,
           cancel: CancelFn | None = None) -> BuildResult:
     """Train, compare and pick a model for ``config.target`` within the time budget (all steps included)."""
@@ -106,22 +140,10 @@ def _build(df: pd.DataFrame, config: BuildConfig, mode: dict[str, Any], clock: _
             progress(round(f, 4), message, best_value[0], trials)
 
     say("Checking the data", 0.0)
-    columns = infer_columns(df, config.target)
-    checks = check_data(df, config.target, problem_type=config.problem_type, leaky_columns=config.leaky_columns,
-                        exclude_columns=config.exclude_columns, drop_identifiers=config.drop_identifiers,
-                        seed=config.seed, columns=columns)
-    if has_errors(checks):
-        raise BuildError(checks)
-    y_series = df[config.target]
-    problem_type = validate_problem_type(config.problem_type, y_series.dropna())
-    metric = resolve_objective(problem_type, config.objective)
-    target = encode_target(y_series, problem_type, config.positive_class)
-    excluded = set(config.exclude_columns)
-    usable = [k for k in FEATURE_KINDS] + ([] if config.drop_identifiers else [IDENTIFIER])
-    kinds = {c: ("categorical" if i.kind == IDENTIFIER else i.kind) for c, i in columns.items()
-             if i.kind in usable and c not in excluded}
-    X = df.iloc[target.rows][list(kinds)].reset_index(drop=True)
-    data = Data(X, target.y, kinds, problem_type, len(target.classes), config.seed, config.n_jobs)
+    prepared = prepare(df, config)
+    checks, problem_type, metric, target, kinds, X, data = (
+        prepared.checks, prepared.problem_type, prepared.metric, prepared.target, prepared.kinds, prepared.X,
+        prepared.data)
     folds = make_folds(data.y, problem_type, config.seed, config.validation)
     algorithms = [a for a in (config.algorithms or mode["algorithms"]) if a in ALGORITHMS]
     if data.n_rows > KNN_MAX_ROWS:

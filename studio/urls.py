@@ -13,6 +13,7 @@ api_patterns: list = [
     path("", include("apps.jobs.api.urls")),
     path("", include("apps.datasets.api.urls")),
     path("", include("apps.automl.api.urls")),
+    path("", include("apps.unsupervised.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -28,6 +29,7 @@ urlpatterns = [
     path("accounts/", include("apps.accounts.urls")),
     path("jobs/", include("apps.jobs.urls")),
     path("data/", include("apps.datasets.urls")),
+    path("canvas/unsupervised/", include("apps.unsupervised.urls")),
     path("canvas/", include("apps.automl.urls")),
     path("", include("apps.core.urls")),
 ]

@@ -101,3 +101,36 @@ def analysis_figures(report: dict[str, Any] | None) -> list[tuple[str, Figure]]:
         ("error-density", error_density_figure(a.get("error_density") or {})),
     ]
     return [(name, fig) for name, fig in figures if fig is not None]
+
+
+TRIAL_COLOURS = {"complete": ACCENT, "pruned": MUTED, "fail": DANGER, "running": "#e0a526"}
+
+
+def trials_figure(summary: dict[str, Any], objective: str) -> Figure:
+    """A tuning job's trials: each finished trial's objective by trial number (pruned and failed ones marked at
+    the bottom), with the best-so-far line."""
+    trials = [t for t in (summary or {}).get("trials", []) if t.get("state") in TRIAL_COLOURS]
+    done = [t for t in trials if t["state"] == "complete" and t.get("value") is not None]
+    maximize = (summary or {}).get("direction") == "maximize"
+    data: list[dict[str, Any]] = []
+    if done:
+        best: list[float] = []
+        for t in done:
+            v = float(t["value"])
+            best.append(v if not best else (max(best[-1], v) if maximize else min(best[-1], v)))
+        data.append({"type": "scatter", "mode": "markers", "name": "trial", "x": [t["number"] for t in done],
+                     "y": [t["value"] for t in done], "marker": {"color": ACCENT, "size": 8},
+                     "text": [f"worker {label(t.get('worker') or '?')}" for t in done],
+                     "hovertemplate": "trial %{x}: %{y:.4f}<br>%{text}<extra></extra>"})
+        data.append({"type": "scatter", "mode": "lines", "name": "best so far", "x": [t["number"] for t in done],
+                     "y": best, "line": {"shape": "hv", "color": "#2a9d6f"}})
+    floor = min((float(t["value"]) for t in done), default=0.0)
+    for state in ("pruned", "fail", "running"):
+        rows = [t for t in trials if t["state"] == state]
+        if rows:
+            data.append({"type": "scatter", "mode": "markers", "name": state, "x": [t["number"] for t in rows],
+                         "y": [floor] * len(rows), "marker": {"color": TRIAL_COLOURS[state], "symbol": "x", "size": 8},
+                         "hovertemplate": f"trial %{{x}}: {state}<extra></extra>"})
+    return {"data": data,
+            "layout": _layout(f"Trials: {label(objective)}", xaxis={"title": {"text": "trial"}},
+                              yaxis={"title": {"text": label(objective)}}, showlegend=True)}

@@ -10,6 +10,14 @@ class ProblemType(models.TextChoices):
 class BuildMode(models.TextChoices):
     QUICK = "quick", "Quick"
     STANDARD = "standard", "Standard"
+    TUNED = "tuned", "Tuning job (best trial)"
+
+
+class TuningStrategy(models.TextChoices):
+    BAYESIAN = "bayesian", "Bayesian (TPE)"
+    RANDOM = "random", "Random search"
+    GRID = "grid", "Grid search"
+    HYPERBAND = "hyperband", "Hyperband"
 
 
 MAX_BUDGET_S = 4 * 3600

@@ -1,11 +1,12 @@
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django import forms
 
-from apps.automl.choices import MAX_BUDGET_S, MIN_BUDGET_S, BuildMode, ProblemType
-from apps.automl.engine import metric_catalogue
+from apps.automl.choices import MAX_BUDGET_S, MIN_BUDGET_S, BuildMode, ProblemType, TuningStrategy
+from apps.automl.engine import ALGORITHMS, metric_catalogue
 
 
 def _objective_choices() -> list[tuple[str, str]]:
@@ -20,11 +21,12 @@ def _objective_choices() -> list[tuple[str, str]]:
 
 
 class BuildForm(forms.Form):
-    dataset_version = forms.ModelChoiceField(queryset=None, label="Dataset version", empty_label=None)  # type: ignore[arg-type]
+    dataset_version = forms.ModelChoiceField(queryset=None, label="Dataset version", empty_label=None)  # type: ignore[arg-type,var-annotated]
     target = forms.CharField(max_length=300, label="Target column")
     problem_type = forms.ChoiceField(choices=[("", "Detect from the target"), *ProblemType.choices], required=False)
     objective = forms.ChoiceField(choices=(), required=False)
-    mode = forms.ChoiceField(choices=BuildMode.choices, initial=BuildMode.QUICK)
+    mode = forms.ChoiceField(choices=[(m.value, m.label) for m in (BuildMode.QUICK, BuildMode.STANDARD)],
+                             initial=BuildMode.QUICK)
     time_budget_s = forms.FloatField(required=False, min_value=MIN_BUDGET_S, max_value=MAX_BUDGET_S,
                                      label="Time budget (s)", help_text="Empty: the mode's default.")
     seed = forms.IntegerField(initial=0, required=False)
@@ -35,3 +37,64 @@ class BuildForm(forms.Form):
         field.queryset = versions  # type: ignore[attr-defined]
         field.label_from_instance = lambda v: f"{v.dataset.name} v{v.number} ({v.row_count} rows)"  # type: ignore[attr-defined]
         self.fields["objective"].choices = _objective_choices()  # type: ignore[attr-defined]
+
+
+class TuningForm(forms.Form):
+    """A tuning job from the browser; `ranges` is the JSON the API takes (empty: the algorithm's defaults)."""
+
+    dataset_version = forms.ModelChoiceField(queryset=None, label="Dataset version", empty_label=None)  # type: ignore[arg-type,var-annotated]
+    target = forms.CharField(max_length=300, label="Target column")
+    algorithm = forms.ChoiceField(choices=())
+    problem_type = forms.ChoiceField(choices=[("", "Detect from the target"), *ProblemType.choices], required=False)
+    objective = forms.ChoiceField(choices=(), required=False)
+    strategy = forms.ChoiceField(choices=TuningStrategy.choices, initial=TuningStrategy.BAYESIAN)
+    max_trials = forms.IntegerField(min_value=1, initial=20, label="Max trials")
+    max_parallel = forms.IntegerField(min_value=1, initial=2, label="Max parallel trials",
+                                      help_text="Each runs as its own job on any free worker.")
+    early_stopping = forms.BooleanField(required=False, label="Early stopping (median rule)")
+    target_value = forms.FloatField(required=False, label="Stop at objective value")
+    patience = forms.IntegerField(required=False, min_value=1, label="Stop after N trials without 1 % gain")
+    max_runtime_s = forms.IntegerField(required=False, min_value=10, label="Max runtime (s)")
+    seed = forms.IntegerField(initial=0, required=False)
+    warm_start_from = forms.ModelMultipleChoiceField(queryset=None, required=False,  # type: ignore[arg-type,var-annotated]
+                                                     label="Warm start from", help_text="Earlier jobs, same algorithm.")
+    ranges = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "class": "mono"}), required=False,
+                             label="Hyperparameter ranges (JSON)",
+                             help_text="Empty: the algorithm's defaults. Types: continuous, integer (min, max, "
+                                       "scale linear|log) or categorical (values).")
+
+    def __init__(self, *args: Any, versions: Any, earlier: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        field = self.fields["dataset_version"]
+        field.queryset = versions  # type: ignore[attr-defined]
+        field.label_from_instance = lambda v: f"{v.dataset.name} v{v.number} ({v.row_count} rows)"  # type: ignore[attr-defined]
+        self.fields["objective"].choices = _objective_choices()  # type: ignore[attr-defined]
+        self.fields["algorithm"].choices = [(a, a.replace("_", " ")) for a in ALGORITHMS]  # type: ignore[attr-defined]
+        warm = self.fields["warm_start_from"]
+        warm.queryset = earlier  # type: ignore[attr-defined]
+        warm.label_from_instance = lambda t: f"#{t.pk} {t.algorithm} → {t.target} ({t.trials_done} trials)"  # type: ignore[attr-defined]
+
+    def clean_ranges(self) -> dict[str, Any] | None:
+        text = (self.cleaned_data.get("ranges") or "").strip()
+        if not text:
+            return None
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
+        if not isinstance(value, dict):
+            raise forms.ValidationError("The ranges must be a JSON object: {\"name\": {\"type\": …}, …}.")
+        return value
+
+    def spec(self) -> dict[str, Any]:
+        d = self.cleaned_data
+        spec: dict[str, Any] = {"algorithm": d["algorithm"], "strategy": d["strategy"], "max_trials": d["max_trials"],
+                                "max_parallel": d["max_parallel"], "seed": d.get("seed") or 0,
+                                "early_stopping": "auto" if d.get("early_stopping") else "off",
+                                "completion": {"target_value": d.get("target_value"), "patience": d.get("patience")}}
+        for key in ("problem_type", "objective", "max_runtime_s"):
+            if d.get(key) not in (None, ""):
+                spec[key] = d[key]
+        if d.get("ranges"):
+            spec["ranges"] = d["ranges"]
+        return spec

@@ -20,3 +20,24 @@ def automl_batch_predict(ctx: JobContext) -> dict[str, Any]:
     from apps.automl.services import automl_batch_predict_run
 
     return automl_batch_predict_run(ctx)
+
+
+@job_kind("automl.fit_candidate", title="Fit a candidate", max_attempts=2)
+def automl_fit_candidate(ctx: JobContext) -> dict[str, Any]:
+    from apps.automl.services import automl_candidate_fit_run
+
+    return automl_candidate_fit_run(ctx)
+
+
+@job_kind("automl.tune", title="Tuning job", max_attempts=2)
+def automl_tune(ctx: JobContext) -> dict[str, Any]:
+    from apps.automl.tuning import tuning_run
+
+    return tuning_run(ctx)
+
+
+@job_kind("automl.tune_worker", title="Tuning job worker", max_attempts=2)
+def automl_tune_worker(ctx: JobContext) -> dict[str, Any]:
+    from apps.automl.tuning import tuning_worker_run
+
+    return tuning_worker_run(ctx)

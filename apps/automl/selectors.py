@@ -8,7 +8,7 @@ from django.db.models import QuerySet
 
 from apps.accounts.models import Project, User
 from apps.accounts.selectors import object_get_for_user, scope_to_user
-from apps.automl.models import AutomlBuild, AutomlModelPackage
+from apps.automl.models import AutomlBuild, AutomlCandidateModel, AutomlModelPackage, TuningJob
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
 
@@ -35,6 +35,22 @@ def candidate_entry(*, build: AutomlBuild, name: str) -> dict[str, Any] | None:
     return next((e for e in build.leaderboard if e.get("name") == name), None)
 
 
+def candidate_report(*, build: AutomlBuild, name: str | None = None) -> tuple[str, dict[str, Any]]:
+    """(candidate, report) describing the selected (or named) candidate's fitted model: the build's report for the
+    best, the candidate's own report for one refitted on request; the best's when the candidate has none yet."""
+    name = name or build.chosen_candidate
+    if name and name != build.best_candidate:
+        row = AutomlCandidateModel.objects.filter(build=build, name=name, report__isnull=False).only("report").first()
+        if row is not None and row.report:
+            return name, dict(row.report)
+    return build.best_candidate, dict(build.report or {})
+
+
+def fitted_candidates(*, build: AutomlBuild) -> QuerySet[AutomlCandidateModel]:
+    """Candidates refitted (or being refitted) on request, with their jobs."""
+    return AutomlCandidateModel.objects.filter(build=build).select_related("job").defer("report")
+
+
 def build_progress(*, build: AutomlBuild) -> dict[str, Any]:
     job = build.job
     return {
@@ -48,3 +64,12 @@ def build_progress(*, build: AutomlBuild) -> dict[str, Any]:
         "objective": build.objective,
         "history": build.history or [],
     }
+
+
+def tuning_list_for_user(*, user: User) -> QuerySet[TuningJob]:
+    qs = TuningJob.objects.select_related("project", "dataset_version__dataset", "job", "created_by")
+    return scope_to_user(qs, user=user)
+
+
+def tuning_get_for_user(*, user: User, pk: object) -> TuningJob:
+    return object_get_for_user(tuning_list_for_user(user=user), user=user, pk=pk)

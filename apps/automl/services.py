@@ -7,23 +7,28 @@ import importlib.metadata
 import os
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.utils import timezone
 
 from apps.accounts.models import Project, User
-from apps.automl import engine
+from apps.automl import engine, selectors
 from apps.automl.choices import MAX_BUDGET_S, MIN_BUDGET_S, BuildMode, ProblemType
-from apps.automl.models import AutomlBuild, AutomlModelPackage
+from apps.automl.models import AutomlBuild, AutomlCandidateModel, AutomlModelPackage
 from apps.core.artifacts import artifact_local_copy, artifact_store
 from apps.core.models import Artifact
 from apps.datasets import selectors as data_selectors
 from apps.datasets import services as data_services
 from apps.datasets.choices import VersionKind
 from apps.datasets.models import DatasetVersion
+from apps.jobs.models import Job
 from apps.jobs.runtime import JobCancelled, JobContext, JobError
 from apps.jobs.services import job_start
 
@@ -74,7 +79,7 @@ def _clean_options(
         elif objective not in known:
             errors["objective"] = f"Unknown objective {objective!r}; choose one of {', '.join(sorted(known))}."
     mode = str(mode or BuildMode.QUICK)
-    if mode not in BuildMode.values:
+    if mode not in (BuildMode.QUICK, BuildMode.STANDARD):
         errors["mode"] = f"Unknown mode {mode!r}; choose quick or standard."
     budget: float | None = None
     if time_budget_s not in (None, ""):
@@ -161,6 +166,18 @@ def _library_versions() -> dict[str, str]:
     return out
 
 
+@contextmanager
+def _saved_model(model: engine.AtelierModel) -> Iterator[str]:
+    """The model saved to a temp file (removed afterwards), to be stored as a signed artifact."""
+    fd, tmp = tempfile.mkstemp(prefix="automl-", suffix=".joblib", dir=settings.FILE_UPLOAD_TEMP_DIR)
+    os.close(fd)
+    try:
+        engine.save_model(model, tmp)
+        yield tmp
+    finally:
+        os.unlink(tmp)
+
+
 def automl_build_run(ctx: JobContext) -> dict[str, Any]:
     build = AutomlBuild.objects.select_related("dataset_version").get(pk=ctx.params["build"])
     if build.artifact_id and build.report:  # a redelivery after success: nothing to do
@@ -211,22 +228,16 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(0.96, "Saving the model", force=True)
     report = result.report
     best = report.get("best") or ""
-    fd, tmp = tempfile.mkstemp(prefix="automl-", suffix=".joblib", dir=settings.FILE_UPLOAD_TEMP_DIR)
-    os.close(fd)
-    try:
-        engine.save_model(result.model, tmp)
-        with transaction.atomic():
-            artifact = artifact_store(
-                project_id=build.project_id, kind="automl.model", local_path=tmp, filename="model.joblib",
-                created_by_id=ctx.created_by_id, meta={"build": build.pk, "candidate": best},
-            )
-            AutomlBuild.objects.filter(pk=build.pk).update(
-                report=report, best_candidate=best, artifact=artifact, problem_type=report["problem_type"],
-                objective=report["objective"], trials_done=max(state["trials"], report["trials"]["total"]),
-                best_score=report.get("best_score"), history=state["history"][-500:],
-            )
-    finally:
-        os.unlink(tmp)
+    with _saved_model(result.model) as tmp, transaction.atomic():
+        artifact = artifact_store(
+            project_id=build.project_id, kind="automl.model", local_path=tmp, filename="model.joblib",
+            created_by_id=ctx.created_by_id, meta={"build": build.pk, "candidate": best},
+        )
+        AutomlBuild.objects.filter(pk=build.pk).update(
+            report=report, best_candidate=best, artifact=artifact, problem_type=report["problem_type"],
+            objective=report["objective"], trials_done=max(state["trials"], report["trials"]["total"]),
+            best_score=report.get("best_score"), history=state["history"][-500:],
+        )
     n = len(report.get("leaderboard") or [])
     ctx.final_message = f"{n} candidate(s); best {best} ({report['objective']} {report.get('best_score')})."
     return {"build": build.pk, "best": best, "best_score": report.get("best_score"), "candidates": n}
@@ -235,36 +246,136 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
 # --- candidates ----------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class CandidateSelection:
+    """What selecting a candidate did: selected it at once (`job` is None) or started the job that refits it on
+    all rows (it becomes the selected candidate when that job succeeds)."""
+
+    build: AutomlBuild
+    candidate: str
+    job: Job | None = None
+
+
+def candidate_is_selectable(*, build: AutomlBuild, entry: dict[str, Any]) -> bool:
+    """Any leaderboard entry but a blend that is not the best: a blend is fitted only as the build's own model."""
+    return entry.get("algorithm") != "ensemble" or entry.get("name") == build.best_candidate
+
+
 def _model_candidates(build: AutomlBuild) -> set[str]:
-    """Candidates with a fitted model stored (the engine refits and returns only the chosen one)."""
-    return {build.best_candidate} if build.artifact_id and build.best_candidate else set()
+    """Candidates with a fitted model stored: the best (the build's own artifact) and those refitted on request."""
+    names = {build.best_candidate} if build.artifact_id and build.best_candidate else set()
+    if build.pk:
+        names |= set(AutomlCandidateModel.objects.filter(build=build, artifact__isnull=False)
+                     .values_list("name", flat=True))
+    return names
 
 
-def automl_candidate_select(*, build: AutomlBuild, candidate: Any) -> AutomlBuild:
+def automl_candidate_select(*, build: AutomlBuild, candidate: Any, created_by: User | None) -> CandidateSelection:
+    """Select a leaderboard candidate for predictions and registration. The best and any candidate already refitted
+    are selected at once; another one is first refitted on all rows by an `automl.fit_candidate` job (one per
+    candidate at a time: selecting it again while it runs returns that job)."""
     name = str(candidate or "").strip()
-    if not build.report:
-        raise ValidationError({"candidate": "The build has not finished; there is no leaderboard yet."})
-    if not any(e.get("name") == name for e in build.leaderboard):
-        raise ValidationError({"candidate": f"No candidate {name!r} in this build's leaderboard."})
-    if name not in _model_candidates(build):
-        raise ValidationError({"candidate": f"Candidate {name!r} has no fitted model kept (only "
-                               f"{build.best_candidate!r} was refitted on all rows); it cannot be selected."})
-    build.selected_candidate = name
-    build.save(update_fields=["selected_candidate", "updated_at"])
-    return build
+    if not build.report or not build.artifact_id:
+        raise ValidationError({"candidate": "The build has not finished; there is no leaderboard to select from yet."})
+    if not name:
+        raise ValidationError({"candidate": "Choose a candidate from the leaderboard."})
+    entry = selectors.candidate_entry(build=build, name=name)
+    if entry is None:
+        raise ValidationError({"candidate": f"No candidate {name!r} in this build's leaderboard; its candidates are: "
+                               + ", ".join(str(e.get("name")) for e in build.leaderboard[:20]) + "."})
+    if not candidate_is_selectable(build=build, entry=entry):
+        raise ValidationError({"candidate": f"Candidate {name!r} is a blend of other candidates and not the best; only "
+                               "the best blend is fitted. Select one of its members instead."})
+    with transaction.atomic():
+        locked = AutomlBuild.objects.select_for_update().get(pk=build.pk)  # one selection of this build at a time
+        row = AutomlCandidateModel.objects.select_related("job").filter(build=locked, name=name).first()
+        if name == locked.best_candidate or (row is not None and row.artifact_id):
+            AutomlBuild.objects.filter(pk=build.pk).update(selected_candidate=name, updated_at=timezone.now())
+            build.selected_candidate = name
+            return CandidateSelection(build=build, candidate=name)
+        if row is not None and row.job is not None and not row.job.is_final:
+            return CandidateSelection(build=build, candidate=name, job=row.job)
+        job = job_start(kind="automl.fit_candidate", project=build.project, created_by=created_by,
+                        params={"build": build.pk, "candidate": name},
+                        title=f"Fit candidate {name} of {build}"[:200])
+        if row is None:
+            AutomlCandidateModel.objects.create(project=build.project, created_by=created_by, build=locked,
+                                                name=name, job=job)
+        else:  # a previous fit failed or was cancelled: this job tries again
+            row.job = job
+            row.save(update_fields=["job", "updated_at"])
+    return CandidateSelection(build=build, candidate=name, job=job)
+
+
+def automl_candidate_fit_run(ctx: JobContext) -> dict[str, Any]:
+    """Refit one leaderboard candidate on all rows with the build's features and folds, store its signed model and
+    its own report, and make it the build's selected candidate."""
+    build = AutomlBuild.objects.select_related("dataset_version").get(pk=ctx.params["build"])
+    name = str(ctx.params["candidate"])
+    row = AutomlCandidateModel.objects.filter(build=build, name=name).first()
+    if row is not None and row.artifact_id and row.report:  # a redelivery after success: nothing to do
+        return {"build": build.pk, "candidate": name}
+    report = build.report or {}
+    entry = selectors.candidate_entry(build=build, name=name)
+    if entry is None or not candidate_is_selectable(build=build, entry=entry):
+        raise JobError(f"Candidate {name!r} is not a candidate of {build} that can be fitted.")
+    version = build.dataset_version
+    ctx.progress(0.02, f"Reading {version.row_count:,} rows", force=True)
+    frame = data_selectors.version_frame(version=version)
+    config = engine.BuildConfig(
+        target=build.target, problem_type=report.get("problem_type") or build.problem_type or None,
+        objective=report.get("objective") or build.objective or None, mode=build.mode,
+        time_budget_s=build.time_budget_s, seed=build.seed,
+        leaky_columns=_profile_leaky_columns(version=version, target=build.target),
+        n_jobs=int(getattr(settings, "AUTOML_N_JOBS", 2)),
+        validation=(report.get("validation") or {}).get("method"),  # the build's folds
+    )
+
+    def progress(fraction: float, message: str) -> None:
+        ctx.progress(0.05 + 0.9 * fraction, f"{name}: {message}")
+
+    try:
+        result = engine.fit_candidate(frame, config, str(entry["algorithm"]), dict(entry.get("params") or {}),
+                                      name=name, progress=progress)
+    except engine.BuildError as exc:
+        raise JobError(str(exc)) from exc
+    except (ValueError, RuntimeError) as exc:
+        raise JobError(f"Fitting {name} failed: {exc}") from exc
+    ctx.progress(0.96, "Saving the model", force=True)
+    with _saved_model(result.model) as tmp, transaction.atomic():
+        row, _ = AutomlCandidateModel.objects.select_for_update().get_or_create(
+            build=build, name=name, defaults={"project_id": build.project_id, "created_by_id": ctx.created_by_id,
+                                              "job_id": ctx.job_id})
+        if not row.artifact_id:
+            row.artifact = artifact_store(
+                project_id=build.project_id, kind="automl.model", local_path=tmp, filename="model.joblib",
+                created_by_id=ctx.created_by_id, meta={"build": build.pk, "candidate": name},
+            )
+            row.report = result.report
+            row.save(update_fields=["artifact", "report", "updated_at"])
+            AutomlBuild.objects.filter(pk=build.pk).update(selected_candidate=name, updated_at=timezone.now())
+    score = result.report.get("best_score")
+    ctx.final_message = f"{name} refitted on all rows ({result.report['objective']} {score}); it is now selected."
+    return {"build": build.pk, "candidate": name, "score": score}
 
 
 def _model_artifact(build: AutomlBuild, candidate: str | None = None) -> tuple[str, Artifact]:
     name = candidate or build.chosen_candidate
     if not build.artifact_id or build.artifact is None:
         raise ValidationError({"build": "This build has no fitted model (it has not succeeded)."})
-    if name not in _model_candidates(build):
-        raise ValidationError({"candidate": f"Candidate {name!r} has no fitted model in this build."})
-    return name, build.artifact
+    if name == build.best_candidate:
+        return name, build.artifact
+    row = (AutomlCandidateModel.objects.select_related("artifact")
+           .filter(build=build, name=name, artifact__isnull=False).first())
+    if row is None or row.artifact is None:
+        raise ValidationError({"candidate": f"Candidate {name!r} has no fitted model in this build; select it first "
+                               "to refit it on all rows."})
+    return name, row.artifact
 
 
 def load_build_model(*, build: AutomlBuild, candidate: str | None = None) -> engine.AtelierModel:
-    """The fitted model, loaded only from a verified copy of its signed artifact (ArtifactTampered otherwise)."""
+    """The selected (or named) candidate's fitted model, loaded only from a verified copy of its signed artifact
+    (ArtifactTampered otherwise)."""
     _, artifact = _model_artifact(build, candidate)
     with artifact_local_copy(artifact) as path:
         return engine.load_model(path)
@@ -288,15 +399,16 @@ def automl_predict(*, build: AutomlBuild, rows: Any) -> dict[str, Any]:
 def automl_batch_predict_start(*, build: AutomlBuild, created_by: User, version: DatasetVersion) -> Any:
     if version.project_id != build.project_id:
         raise ValidationError({"dataset_version": "The dataset version belongs to another project."})
-    _model_artifact(build)
+    chosen, _ = _model_artifact(build)
+    _, report = selectors.candidate_report(build=build, name=chosen)
     columns = set(version.column_names)
-    features = [f["name"] for f in ((build.report or {}).get("schema") or {}).get("features", [])]
+    features = [f["name"] for f in (report.get("schema") or {}).get("features", [])]
     missing = [c for c in features if c not in columns]
     if missing:
         raise ValidationError({c: [f"Column {c!r} is missing from {version}; the model needs it."] for c in missing})
     return job_start(kind="automl.batch_predict", project=build.project, created_by=created_by,
-                     params={"build": build.pk, "dataset_version": version.pk},
-                     title=f"Batch prediction: {build} on {version}")
+                     params={"build": build.pk, "dataset_version": version.pk, "candidate": chosen},
+                     title=f"Batch prediction: {build} ({chosen}) on {version}")
 
 
 def automl_batch_predict_run(ctx: JobContext) -> dict[str, Any]:
@@ -306,9 +418,10 @@ def automl_batch_predict_run(ctx: JobContext) -> dict[str, Any]:
     done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
     if done is not None:
         return {"dataset_version": done.pk}
-    ctx.progress(0.05, "Loading the model", force=True)
+    candidate = ctx.params.get("candidate") or build.chosen_candidate  # the one selected when it was started
+    ctx.progress(0.05, f"Loading the model ({candidate})", force=True)
     try:
-        model = load_build_model(build=build)
+        model = load_build_model(build=build, candidate=candidate)
     except ValidationError as exc:
         raise JobError(" ".join(exc.messages)) from exc
     ctx.progress(0.15, f"Reading {version.row_count:,} rows", force=True)
@@ -326,7 +439,7 @@ def automl_batch_predict_run(ctx: JobContext) -> dict[str, Any]:
     new = data_services.dataset_version_create_from_frame(
         ctx, frame=result, kind=VersionKind.PREDICTION, dataset_name=f"{version.dataset.name} predictions",
         source={"kind": "automl_prediction", "build": build.pk, "dataset_version": version.pk,
-                "candidate": build.chosen_candidate},
+                "candidate": candidate},
         parents=[version],
     )
     ctx.final_message = f"{len(result):,} predictions saved as {new}."
@@ -339,11 +452,13 @@ def automl_batch_predict_run(ctx: JobContext) -> dict[str, Any]:
 def automl_register(*, build: AutomlBuild, created_by: User, candidate: Any = None, name: Any = None
                     ) -> AutomlModelPackage:
     """A model package of the selected (or named) candidate: its signed artifact, verified before it is
-    recorded, with metrics, parameters, the training data version and the library versions."""
+    recorded, with the metrics, parameters and schema of that candidate's own fit, the training data version and
+    the library versions."""
     chosen, artifact = _model_artifact(build, str(candidate).strip() if candidate else None)
     load_build_model(build=build, candidate=chosen)  # refuses a tampered artifact (ArtifactTampered)
-    entry = next((e for e in build.leaderboard if e.get("name") == chosen), {})
-    report = build.report or {}
+    _, report = selectors.candidate_report(build=build, name=chosen)
+    entry = (next((e for e in report.get("leaderboard") or [] if e.get("name") == chosen), None)
+             or selectors.candidate_entry(build=build, name=chosen) or {})
     label = str(name or "").strip()[:200] or f"{build.dataset_version.dataset.name}-{build.target}"
     with transaction.atomic():
         latest = (AutomlModelPackage.objects.select_for_update().filter(project=build.project, name=label)
@@ -359,5 +474,6 @@ def automl_register(*, build: AutomlBuild, created_by: User, candidate: Any = No
 
 
 def frame_typical_row(build: AutomlBuild) -> dict[str, Any]:
-    return dict((build.report or {}).get("typical_values") or {})
+    _, report = selectors.candidate_report(build=build)
+    return dict(report.get("typical_values") or {})
 

@@ -10,6 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils.html import format_html
 from django.views import View
 
 from apps.accounts import personas
@@ -100,16 +101,29 @@ class BuildDetailView(StudioMixin, View):
         build = selectors.build_get_for_user(user=_user(request), pk=pk)
         report = build.report or {}
         history_fig = charts.best_score_figure(build.history or [], build.objective or "score")
-        features = (report.get("schema") or {}).get("features", [])
-        typical = report.get("typical_values") or {}
+        # The analysis, what-if form and batch prediction describe the selected candidate's own fitted model.
+        analysis_candidate, chosen_report = selectors.candidate_report(build=build)
+        features = (chosen_report.get("schema") or {}).get("features", [])
+        typical = chosen_report.get("typical_values") or {}
+        kept = services._model_candidates(build)
+        fits = {c.name: c.job for c in selectors.fitted_candidates(build=build) if c.job is not None}
+        leaderboard = []
+        for e in build.leaderboard:
+            name = str(e.get("name"))
+            fit = fits.get(name)  # the job refitting it on all rows (live progress), or its last failed one
+            leaderboard.append({
+                **e, "fitted": name in kept, "selectable": services.candidate_is_selectable(build=build, entry=e),
+                "fit_job": fit if fit is not None and not fit.is_final else None,
+                "fit_failed": fit if fit is not None and fit.is_final and name not in kept else None,
+            })
         context = {
             "build": build,
             "job": build.job,
             "report": report,
-            "leaderboard": build.leaderboard,
+            "leaderboard": leaderboard,
             "chosen": build.chosen_candidate,
-            "kept": services._model_candidates(build),
-            "figures": charts.analysis_figures(report),
+            "analysis_candidate": analysis_candidate,
+            "figures": charts.analysis_figures(chosen_report),
             "history_figure": history_fig,
             "features": [{**f, "value": typical.get(f["name"])} for f in features],
             "versions": (data_selectors.version_list_for_user(user=_user(request))
@@ -132,12 +146,21 @@ class _BuildAction(StudioMixin, View):
 
 class CandidateSelectView(_BuildAction):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        _need(request, personas.RUN_JOBS)  # selecting may start a job that refits the candidate
         build = self.build(request, pk)
         try:
-            services.automl_candidate_select(build=build, candidate=request.POST.get("candidate"))
-            messages.success(request, f"{build.selected_candidate} is now the selected candidate.")
+            selection = services.automl_candidate_select(build=build, candidate=request.POST.get("candidate"),
+                                                         created_by=_user(request))
         except ValidationError as exc:
             messages.error(request, " ".join(_messages(exc)))
+        else:
+            if selection.job is None:
+                messages.success(request, f"{selection.candidate} is now the selected candidate.")
+            else:
+                messages.success(request, format_html(
+                    'Job <a href="{}">#{}</a> started to refit {} on all rows; it becomes the selected candidate '
+                    "when the job finishes.", reverse("jobs:detail", args=[selection.job.pk]), selection.job.pk,
+                    selection.candidate))
         return self.back(build, "#leaderboard")
 
 

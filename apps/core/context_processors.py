@@ -15,8 +15,13 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     from apps.core.selectors import notification_list_for_user
 
     notifications = list(notification_list_for_user(user_id=user.pk).filter(read_at__isnull=True)[:8])
+    sections = nav_for_user(user)
+    # The active module is the one whose URL is the longest prefix of this path (/canvas/tuning/ is not Canvas).
+    urls = [item.url for _, items in sections for item in items]
+    matching = [u for u in urls if request.path == u or (u != "/" and request.path.startswith(u))]
     return {
-        "nav_sections": nav_for_user(user),
+        "nav_sections": sections,
+        "nav_active": max(matching, key=len) if matching else None,
         "shell_projects": list(project_list_for_user(user=user).only("id", "name")[:200]),
         "current_project": request.project if hasattr(request, "project") else None,
         "shell_notifications": notifications,

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.datasets",
     "apps.automl",
+    "apps.unsupervised",
 ]
 
 MIDDLEWARE = [
@@ -264,7 +265,7 @@ JOB_REAPER_INTERVAL_S = float(env("JOB_REAPER_INTERVAL_S", "30"))
 JOB_DEFAULT_MAX_ATTEMPTS = env_int("JOB_DEFAULT_MAX_ATTEMPTS", 3)
 WORKER_SEEN_WITHIN_S = float(env("WORKER_SEEN_WITHIN_S", "90"))
 # Modules that define job kinds, imported by the worker and the web process.
-JOB_MODULES = ["apps.core.jobs", "apps.datasets.jobs", "apps.automl.jobs"]
+JOB_MODULES = ["apps.core.jobs", "apps.datasets.jobs", "apps.automl.jobs", "apps.unsupervised.jobs"]
 
 # --- Channels -----------------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
@@ -275,6 +276,17 @@ else:
     # job rows in the database, so it works across processes without Redis.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 JOB_STREAM_POLL_S = float(env("JOB_STREAM_POLL_S", "0.5"))
+
+# --- Canvas AutoML and tuning jobs --------------------------------------------------------------------------
+AUTOML_N_JOBS = env_int("AUTOML_N_JOBS", 2)  # threads one build or trial may use
+# Where tuning jobs keep their shared Optuna studies. Empty: the project database when it is PostgreSQL (workers on
+# every host share it), else one journal file per study under AUTOML_TUNING_DIR (workers on this host, or on hosts
+# sharing that directory). Any SQLAlchemy URL (postgresql+psycopg://…) or journal:///path.log also works.
+AUTOML_TUNING_STORAGE = env("AUTOML_TUNING_STORAGE", "")
+AUTOML_TUNING_DIR = Path(env("AUTOML_TUNING_DIR", str(VAR_DIR / "tuning")))
+AUTOML_TUNING_MAX_PARALLEL = env_int("AUTOML_TUNING_MAX_PARALLEL", 8)
+AUTOML_TUNING_MAX_TRIALS = env_int("AUTOML_TUNING_MAX_TRIALS", 500)
+AUTOML_TUNING_TRIAL_TIMEOUT_S = env_int("AUTOML_TUNING_TRIAL_TIMEOUT_S", 900)
 
 # --- Caches ---------------------------------------------------------------------------------------------
 if REDIS_URL:

@@ -43,7 +43,14 @@ elif CELERY_BROKER_URL.startswith("redis"):
 CELERY_TASK_DEFAULT_QUEUE = f"atelier-test-{TEST_RUN}-{XDIST}"
 
 MEDIA_ROOT = VAR_DIR / "test" / f"media-{TEST_RUN}-{XDIST}"
+AUTOML_TUNING_DIR = VAR_DIR / "test" / f"tuning-{TEST_RUN}-{XDIST}"
 JOB_HEARTBEAT_INTERVAL_S = 0.5
 JOB_STALE_AFTER_S = 3.0
 JOB_STREAM_POLL_S = 0.1
-JOB_MODULES = ["apps.core.jobs", "apps.datasets.jobs", "apps.automl.jobs", "tests.jobkinds"]
+JOB_MODULES = [
+    "apps.core.jobs",
+    "apps.datasets.jobs",
+    "apps.automl.jobs",
+    "apps.unsupervised.jobs",
+    "tests.jobkinds",
+]

@@ -141,3 +141,20 @@ def test_two_processes_share_one_sqlite_study(tmp_path) -> None:
     assert workers.count("w0") == 4 and workers.count("w1") == 4
     assert len({t.number for t in study.trials}) == 8
     assert all(t.state == optuna.trial.TrialState.COMPLETE for t in study.trials)
+
+
+def test_a_stopped_study_and_stale_running_trials(tmp_path: Path) -> None:
+    from apps.automl.engine.tuning import fail_running_trials, stop_study
+
+    spec = parse_spec(_spec(max_trials=4))
+    study = open_study(spec, "stale", f"journal://{tmp_path / 'stale.log'}")
+    data = prepare_data(make_regression(120).drop(columns=["price"]), make_regression(120)["price"], "regression")
+    folds = cv_folds(data, {"method": "cv", "n_splits": 3})
+    ghost = study.ask()  # a worker that was killed mid-trial
+    ghost.set_user_attr("worker", "w1")
+    # running trials count against max_trials, so 3 more run, not 4
+    assert run_worker(study, spec, data, folds, n_trials=10, worker="w0")["trials_run"] == 3
+    assert fail_running_trials(study, worker="w1") == 1
+    assert [t.state.name for t in study.trials].count("FAIL") == 1
+    stop_study(study, "cancelled")
+    assert run_worker(study, parse_spec(_spec(max_trials=20)), data, folds, n_trials=5)["stop_reason"] == "cancelled"

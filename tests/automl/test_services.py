@@ -169,15 +169,19 @@ def test_register_records_a_verified_package_and_refuses_a_tampered_artifact(pro
     assert AutomlModelPackage.objects.count() == 2
 
 
-def test_only_candidates_with_a_kept_model_can_be_selected(project_a, ds_user, media) -> None:
+def test_select_takes_the_best_at_once_and_starts_a_fit_for_another(project_a, ds_user, media) -> None:
     build = trained_build(project_a, ds_user, binary_frame(), "churn")
-    others = [e["name"] for e in build.leaderboard if e["name"] != build.best_candidate]
+    others = [e["name"] for e in build.leaderboard if not e["best"] and e["algorithm"] != "ensemble"]
     with pytest.raises(ValidationError) as err:
-        services.automl_candidate_select(build=build, candidate="missing-9")
+        services.automl_candidate_select(build=build, candidate="missing-9", created_by=ds_user)
     assert "missing-9" in err.value.message_dict["candidate"][0]
-    if others:
-        with pytest.raises(ValidationError):
-            services.automl_candidate_select(build=build, candidate=others[0])
-    services.automl_candidate_select(build=build, candidate=build.best_candidate)
+    assert others, build.leaderboard
+    selection = services.automl_candidate_select(build=build, candidate=others[0], created_by=ds_user)
+    assert selection.job is not None and selection.job.kind == "automl.fit_candidate"
+    assert selection.job.params == {"build": build.pk, "candidate": others[0]}
+    build.refresh_from_db()
+    assert build.selected_candidate == ""  # selected only once the fit succeeds
+    selection = services.automl_candidate_select(build=build, candidate=build.best_candidate, created_by=ds_user)
+    assert selection.job is None
     build.refresh_from_db()
     assert build.selected_candidate == build.best_candidate

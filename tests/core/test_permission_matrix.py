@@ -155,6 +155,40 @@ class World:
             )
         return out
 
+    @cached_property
+    def runs(self) -> dict[str, Any]:
+        """A finished k-means run per project (chart data but no output version: probes never run jobs)."""
+        from apps.unsupervised.models import UnsupervisedRun
+
+        out = {}
+        for side in ("a", "b"):
+            column = "alpha_column" if side == "a" else "bravo_secret_column"
+            out[side] = UnsupervisedRun.objects.create(
+                project=self.projects[side], dataset_version=self.data.versions[side], algorithm="kmeans",
+                options={"k": 2, "seed": 0}, columns=[column],
+                chart={"k_scores": [], "suggested_k": 2, "sizes": [2, 1],
+                       "scatter": {"x": [0.0, 1.0, 2.0], "y": [0.0, 0.5, 1.0], "cluster": [0, 0, 1],
+                                   "rows": [0, 1, 2]}},
+                info={"columns_used": [column], "k": 2, "method": "given", "new_columns": ["cluster"], "rows": 3},
+            )
+        return out
+
+    @cached_property
+    def tunings(self) -> dict[str, Any]:
+        """A tuning job per project (a saved summary; probes never run the coordinator)."""
+        from apps.automl.models import TuningJob
+
+        out = {}
+        for side in ("a", "b"):
+            out[side] = TuningJob.objects.create(
+                project=self.projects[side], dataset_version=self.data.versions[side], target="kind",
+                algorithm="linear", problem_type="binary", objective="roc_auc", study_name=f"matrix-{side}",
+                spec={"max_trials": 2, "max_parallel": 1, "ranges": {}}, trials_done=1,
+                summary={"direction": "maximize", "best": {"number": 0, "params": {"C": 1.0}, "value": 0.5},
+                         "trials": [{"number": 0, "state": "complete", "params": {"C": 1.0}, "value": 0.5}]},
+            )
+        return out
+
     @property
     def datasets(self) -> dict[str, Any]:
         return self.data.datasets
@@ -308,6 +342,14 @@ def build_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
     return {"pk": w.builds[side].pk}
 
 
+def tuning_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.tunings[side].pk}
+
+
+def run_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.runs[side].pk}
+
+
 def spare_dataset_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
     return {"pk": _spare(w, side, "datasets").pk}
 
@@ -456,6 +498,18 @@ ROUTES: dict[str, Route] = {
     "api:automl-batch-predict": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),
     "api:automl-select": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),
     "api:automl-package": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),  # no fitted model
+    # Tuning jobs: studio personas read; starting needs RUN_JOBS (all studio personas have it)
+    "automl:tuning_list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without data: the form's errors
+    "automl:tuning_detail": Route((get(STUDIO),), kwargs=tuning_kw, foreign=PROJECT),
+    "api:tuning-list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without project
+    "api:tuning-detail": Route((get(STUDIO),), kwargs=tuning_kw, foreign=PROJECT),
+    "api:tuning-trials": Route((get(STUDIO),), kwargs=tuning_kw, foreign=PROJECT),
+    "api:tuning-ranges": Route((Probe(STUDIO, "get", 400),)),  # no algorithm given: 400 naming it
+    # Built-in algorithms (UI under /canvas/unsupervised/): studio personas; starting needs RUN_JOBS (all of them)
+    "unsupervised:list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without data: the form's errors
+    "unsupervised:detail": Route((get(STUDIO),), kwargs=run_kw, foreign=PROJECT),
+    "api:unsupervised-list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without project
+    "api:unsupervised-detail": Route((get(STUDIO),), kwargs=run_kw, foreign=PROJECT),
     # admin only (in the studio UI; the Django admin console is checked below)
     "accounts:invitation_list": Route((get(ADMIN_ONLY), post(ADMIN_ONLY, 400))),
     "accounts:invitation_revoke": Route((post(ADMIN_ONLY, 302),), kwargs=invitation_kw),
@@ -677,6 +731,10 @@ def test_foreign_cases_cover_every_project_scoped_persona() -> None:
         "api:dataset-version-profile",
         "api:flow-preview",
         "api:flow-run",
+        "unsupervised:detail",
+        "api:unsupervised-detail",
+        "automl:tuning_detail",
+        "api:tuning-trials",
     } <= covered
 
 
@@ -707,6 +765,8 @@ LISTS = [
     ("api:dataset-version-list", "", None, "versions"),
     ("api:flow-list", "", None, "flows"),
     ("api:automl-list", "", None, "builds"),
+    ("api:unsupervised-list", "", None, "runs"),
+    ("api:tuning-list", "", None, "tunings"),
 ]
 
 
@@ -821,6 +881,11 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
         "datasets.DataConnection": lambda: _data_connection(world),
         "automl.AutomlBuild": lambda: world.builds["a"],
         "automl.AutomlModelPackage": lambda: _model_package(world),
+        "automl.AutomlCandidateModel": lambda: world.builds["a"].fitted_candidates.create(
+            project=world.projects["a"], name="linear-0"
+        ),
+        "unsupervised.UnsupervisedRun": lambda: world.runs["a"],
+        "automl.TuningJob": lambda: world.tunings["a"],
     }
 
 
@@ -852,7 +917,7 @@ def changelist_names() -> list[str]:
     )
 
 
-OUR_APPS = {"accounts", "core", "jobs", "datasets", "automl"}
+OUR_APPS = {"accounts", "core", "jobs", "datasets", "automl", "unsupervised"}
 
 
 def test_every_model_of_our_apps_is_registered_with_a_useful_list_display() -> None:

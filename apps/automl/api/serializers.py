@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.automl import selectors
 from apps.automl.models import AutomlBuild, AutomlModelPackage
 
 
@@ -34,6 +35,27 @@ class BuildSerializer(serializers.ModelSerializer):
         keys = ("name", "algorithm", "metrics", "fit_time_s", "score", "rank", "best", "predict_ms_per_row",
                 "model_size_bytes", "params")
         return [{k: e.get(k) for k in keys} for e in obj.leaderboard]
+
+
+class BuildDetailSerializer(BuildSerializer):
+    """One build, with the candidates that have a fitted model (selectable at once) and those being refitted."""
+
+    fitted = serializers.SerializerMethodField()
+    fitting = serializers.SerializerMethodField()
+
+    class Meta(BuildSerializer.Meta):
+        fields = [*BuildSerializer.Meta.fields, "fitted", "fitting"]
+        read_only_fields = fields
+
+    def get_fitted(self, obj: AutomlBuild) -> list[str]:
+        names = [obj.best_candidate] if obj.artifact_id and obj.best_candidate else []
+        rows = selectors.fitted_candidates(build=obj).filter(artifact__isnull=False)
+        return names + [c.name for c in rows if c.name not in names]
+
+    def get_fitting(self, obj: AutomlBuild) -> dict[str, int]:
+        """{candidate: job id} for candidates being refitted on all rows now."""
+        rows = selectors.fitted_candidates(build=obj).filter(artifact__isnull=True)
+        return {c.name: c.job.pk for c in rows if c.job is not None and not c.job.is_final}
 
 
 class BuildStartSerializer(serializers.Serializer):

@@ -46,6 +46,9 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def get_object(self):  # type: ignore[no-untyped-def]
         return selectors.build_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return s.BuildDetailSerializer if self.action == "retrieve" else s.BuildSerializer
+
     def create(self, request: Request) -> Response:
         _require(request, personas.RUN_JOBS)
         data = s.BuildStartSerializer(data=request.data)
@@ -99,8 +102,17 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     @action(detail=True, methods=["post"])
     def select(self, request: Request, pk: str | None = None) -> Response:
-        build = services.automl_candidate_select(build=self.get_object(), candidate=request.data.get("candidate"))
-        return Response(s.BuildSerializer(build).data)
+        """Select a candidate: 200 with the build when it has a fitted model, 202 `{job, candidate}` when a job
+        started to refit it on all rows (it is selected when that job succeeds)."""
+        _require(request, personas.RUN_JOBS)
+        build = self.get_object()
+        body: dict[str, Any] = request.data if isinstance(request.data, dict) else {}
+        selection = services.automl_candidate_select(build=build, candidate=body.get("candidate"),
+                                                     created_by=_user(request))
+        if selection.job is not None:
+            return Response({"job": selection.job.pk, "candidate": selection.candidate},
+                            status=status.HTTP_202_ACCEPTED)
+        return Response(s.BuildDetailSerializer(selection.build).data)
 
     @action(detail=True, methods=["post"], url_path="register", url_name="package")
     def register(self, request: Request, pk: str | None = None) -> Response:

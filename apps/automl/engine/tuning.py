@@ -131,14 +131,18 @@ class GridSampler(optuna.samplers.GridSampler):
         return None
 
 
-def make_sampler(spec: TuningSpec) -> optuna.samplers.BaseSampler:
+def make_sampler(spec: TuningSpec, worker: int = 0) -> optuna.samplers.BaseSampler:
+    """Each worker of a shared study gets its own seed (seed + worker): with one seed, parallel workers would draw
+    the same random settings. With several workers, TPE lies about running trials (constant liar) so that they
+    do not all try the same promising point."""
+    seed = spec.seed + 7919 * worker
     if spec.strategy == "random":
-        return optuna.samplers.RandomSampler(seed=spec.seed)
+        return optuna.samplers.RandomSampler(seed=seed)
     if spec.strategy == "grid":
         space = {name: r.grid(spec.grid_points) for name, r in spec.ranges.items()}
-        return GridSampler(space, seed=spec.seed)
-    return optuna.samplers.TPESampler(seed=spec.seed, n_startup_trials=min(10, max(3, spec.max_trials // 4)),
-                                      multivariate=True)
+        return GridSampler(space, seed=seed)
+    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, spec.max_trials // 4)),
+                                      multivariate=True, constant_liar=spec.max_parallel > 1)
 
 
 def make_pruner(spec: TuningSpec) -> optuna.pruners.BasePruner:
@@ -163,10 +167,10 @@ def storage_for(url: str | None) -> optuna.storages.BaseStorage | None:
     return optuna.storages.RDBStorage(url, heartbeat_interval=None, **kwargs)
 
 
-def open_study(spec: TuningSpec, study_name: str, storage_url: str | None = None) -> optuna.Study:
-    """Create or join the shared study (same name + storage from every worker)."""
+def open_study(spec: TuningSpec, study_name: str, storage_url: str | None = None, worker: int = 0) -> optuna.Study:
+    """Create or join the shared study (same name + storage from every worker; ``worker`` numbers them 0…)."""
     return optuna.create_study(study_name=study_name, storage=storage_for(storage_url), load_if_exists=True,
-                               direction=spec.direction, sampler=make_sampler(spec), pruner=make_pruner(spec))
+                               direction=spec.direction, sampler=make_sampler(spec, worker), pruner=make_pruner(spec))
 
 
 def warm_start(study: optuna.Study, spec: TuningSpec, parents: list[optuna.Study], top: int = 3) -> int:
@@ -249,6 +253,25 @@ def evaluate_trial(algorithm: str, params: dict[str, Any], data: Data, folds: Fo
             "iterations": int(np.mean(iters)) if iters else None}
 
 
+STOP_ATTR = "atelier_stop_reason"
+
+
+def stop_study(study: optuna.Study, reason: str) -> None:
+    """Tell every worker of the shared study to stop before its next trial."""
+    study.set_user_attr(STOP_ATTR, reason)
+
+
+def fail_running_trials(study: optuna.Study, worker: str | None = None) -> int:
+    """Mark RUNNING trials as failed: one worker's own (it restarted after being killed) or all (the job is over).
+    Returns how many."""
+    n = 0
+    for t in study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        if worker is None or t.user_attrs.get("worker") == worker:
+            study.tell(t.number, state=optuna.trial.TrialState.FAIL, skip_if_finished=True)
+            n += 1
+    return n
+
+
 def run_worker(study: optuna.Study, spec: TuningSpec, data: Data, folds: Folds, *, n_trials: int,
                worker: str = "worker", timeout_s: float | None = None, trial_timeout_s: float | None = None
                ) -> dict[str, Any]:
@@ -258,8 +281,13 @@ def run_worker(study: optuna.Study, spec: TuningSpec, data: Data, folds: Folds, 
     ran = 0
     stop_reason = "trials"
     while ran < n_trials:
-        finished = sum(1 for t in study.trials if t.state.is_finished())
-        if finished >= spec.max_trials:
+        stopped = study.user_attrs.get(STOP_ATTR)
+        if stopped:
+            stop_reason = str(stopped)
+            break
+        # Running trials count too: with several workers, max_trials is never overshot.
+        started = sum(1 for t in study.trials if t.state != optuna.trial.TrialState.WAITING)
+        if started >= spec.max_trials:
             stop_reason = "max_trials"
             break
         sampler = study.sampler
@@ -296,7 +324,11 @@ def run_worker(study: optuna.Study, spec: TuningSpec, data: Data, folds: Folds, 
 
 def study_summary(study: optuna.Study) -> dict[str, Any]:
     """Plain JSON for the UI: every trial with state, params, value, worker; the best trial."""
-    trials = [{"number": t.number, "state": t.state.name.lower(), "params": t.params, "value": t.value,
+    complete = optuna.trial.TrialState.COMPLETE
+    # A pruned trial's value is its last partial score (a few folds): shown apart, never as a result.
+    trials = [{"number": t.number, "state": t.state.name.lower(), "params": t.params,
+               "value": t.value if t.state == complete else None,
+               "partial": t.value if t.state == optuna.trial.TrialState.PRUNED else None,
                "worker": t.user_attrs.get("worker"), "metrics": t.user_attrs.get("metrics"),
                "error": t.user_attrs.get("error")} for t in study.trials]
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]

@@ -1,0 +1,105 @@
+"""Tuning job pages: the list with the setup form (ranges pre-filled per algorithm), and a job's page with its
+live trial chart, the trials table, the best setting and the candidate it was exported as."""
+
+from __future__ import annotations
+
+import json
+from typing import Any, cast
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.views import View
+
+from apps.accounts import personas
+from apps.accounts.models import User
+from apps.automl import charts, selectors, tuning
+from apps.automl.forms import TuningForm
+from apps.automl.models import TuningJob
+from apps.automl.tuning import STOP_LABELS
+from apps.core.mixins import StudioMixin
+from apps.datasets.models import DatasetVersion
+
+JOBS_SHOWN = 50
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _errors(exc: ValidationError) -> list[str]:
+    if hasattr(exc, "error_dict"):
+        return [f"{k}: {m}" if k not in ("__all__", "dataset_version") else m
+                for k, v in exc.message_dict.items() for m in v]
+    return list(exc.messages)
+
+
+class TuningListView(StudioMixin, View):
+    def _form(self, request: HttpRequest, data: Any = None) -> TuningForm:
+        project = request.project  # type: ignore[attr-defined]
+        versions = (selectors.versions_for_project(user=_user(request), project=project) if project
+                    else DatasetVersion.objects.none())
+        earlier = (selectors.tuning_list_for_user(user=_user(request)).filter(project=project, trials_done__gt=0)
+                   if project else TuningJob.objects.none())
+        initial = {}
+        warm = request.GET.get("warm")
+        if data is None and warm and warm.isdigit():
+            parent = earlier.filter(pk=int(warm)).first()
+            if parent is not None:
+                initial = {"dataset_version": parent.dataset_version_id, "target": parent.target,
+                           "algorithm": parent.algorithm, "warm_start_from": [parent.pk],
+                           "ranges": json.dumps(parent.spec.get("ranges") or {}, indent=1)}
+        return TuningForm(data, versions=versions, earlier=earlier, initial=initial)
+
+    def _render(self, request: HttpRequest, form: TuningForm, errors: list[str] | None = None,
+                status: int = 200) -> HttpResponse:
+        project = request.project  # type: ignore[attr-defined]
+        jobs = (selectors.tuning_list_for_user(user=_user(request)).filter(project=project)[:JOBS_SHOWN]
+                if project else [])
+        versions = list(form.fields["dataset_version"].queryset)  # type: ignore[attr-defined]
+        context = {
+            "project": project, "form": form, "jobs": jobs, "errors": errors or [],
+            "has_versions": bool(versions),
+            "columns": sorted({c["name"] for v in versions for c in v.schema}),
+            "can_run": request.user.has_perm(personas.RUN_JOBS),
+        }
+        return render(request, "automl/tuning_list.html", context, status=status)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request, self._form(request))
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        if not request.user.has_perm(personas.RUN_JOBS):
+            raise PermissionDenied("Your persona does not allow this action.")
+        project = request.project  # type: ignore[attr-defined]
+        if project is None:
+            raise PermissionDenied("Choose a project first.")
+        form = self._form(request, request.POST)
+        if not form.is_valid():
+            return self._render(request, form, status=400)
+        d = form.cleaned_data
+        try:
+            job = tuning.tuning_start(project=project, created_by=_user(request), version=d["dataset_version"],
+                                      target=d["target"], spec=form.spec(),
+                                      warm_start_from=[t.pk for t in d["warm_start_from"]])
+        except ValidationError as exc:
+            return self._render(request, form, errors=_errors(exc), status=400)
+        return HttpResponseRedirect(reverse("automl:tuning_detail", args=[job.pk]))
+
+
+class TuningDetailView(StudioMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        job = selectors.tuning_get_for_user(user=_user(request), pk=pk)
+        summary = tuning.tuning_trials(tuning=job)
+        trials = summary.get("trials") or []
+        context = {
+            "tuning": job, "job": job.job, "summary": summary, "trials": list(reversed(trials)),
+            "best": summary.get("best"), "candidate": job.candidate,
+            "stop_label": STOP_LABELS.get(job.stop_reason, job.stop_reason),
+            "counts": {s: sum(1 for t in trials if t["state"] == s) for s in ("complete", "pruned", "fail", "running")},
+            "figure": charts.trials_figure(summary, job.objective),
+            "parents": job.warm_start_from.all(),
+            "charts": True,
+        }
+        return render(request, "automl/tuning_detail.html", context)

@@ -1,0 +1,56 @@
+"""Built-in algorithms API: start a run (202 `{id, job}`), list runs (`?project=`), read one with its charts."""
+
+from __future__ import annotations
+
+from typing import cast
+
+from rest_framework import mixins, status, viewsets
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.accounts import personas
+from apps.accounts.models import User
+from apps.accounts.selectors import project_get_for_user
+from apps.datasets import selectors as data_selectors
+from apps.unsupervised import selectors, services
+from apps.unsupervised.api import serializers as s
+
+
+def _user(request: Request) -> User:
+    return cast(User, request.user)
+
+
+class UnsupervisedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """`POST /api/unsupervised/` starts a run (202 `{id, job}`); `GET /api/unsupervised/{id}/` reads it with
+    its status, chart data, info and output dataset version."""
+
+    lookup_value_regex = r"\d+"
+    filterset_fields = ["project", "algorithm"]
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return s.RunListSerializer if self.action == "list" else s.RunSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.run_list_for_user(user=self.request.user).order_by("-created_at", "-pk")
+
+    def get_object(self):  # type: ignore[no-untyped-def]
+        return selectors.run_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
+
+    def create(self, request: Request) -> Response:
+        if not request.user.has_perm(personas.RUN_JOBS):
+            raise PermissionDenied("Your persona does not allow this action.")
+        data = s.RunStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        project = project_get_for_user(user=_user(request), pk=v["project"])
+        version = data_selectors.version_get_for_user(user=_user(request), pk=v["dataset_version"])
+        run = services.unsupervised_run_start(
+            project=project,
+            created_by=_user(request),
+            version=version,
+            algorithm=v["algorithm"],
+            options=v.get("options"),
+            columns=v.get("columns"),
+        )
+        return Response({"id": run.pk, "job": run.job_id}, status=status.HTTP_202_ACCEPTED)

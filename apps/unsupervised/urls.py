@@ -1,0 +1,10 @@
+from django.urls import path
+
+from apps.unsupervised import views
+
+app_name = "unsupervised"
+
+urlpatterns = [
+    path("", views.RunListView.as_view(), name="list"),
+    path("<int:pk>/", views.RunDetailView.as_view(), name="detail"),
+]

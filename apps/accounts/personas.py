@@ -15,11 +15,13 @@ MANAGE_MEMBERS = "accounts.manage_members"
 MANAGE_WORKTEAMS = "accounts.manage_workteams"
 RUN_JOBS = "jobs.add_job"
 CANCEL_JOBS = "jobs.cancel_job"
+APPROVE_MODELS = "registry.approve_modelversion"  # approve or reject model versions
+DEPLOY_MODELS = "registry.deploy_modelversion"  # create and update endpoints and their keys
 
 PERSONA_PERMISSIONS: dict[str, set[str]] = {
     Persona.ADMIN.value: {"*"},
     Persona.DATA_SCIENTIST.value: {USE_STUDIO, CREATE_PROJECT, RUN_JOBS, CANCEL_JOBS, MANAGE_WORKTEAMS},
-    Persona.MLOPS_ENGINEER.value: {USE_STUDIO, CREATE_PROJECT, RUN_JOBS, CANCEL_JOBS},
+    Persona.MLOPS_ENGINEER.value: {USE_STUDIO, CREATE_PROJECT, RUN_JOBS, CANCEL_JOBS, APPROVE_MODELS, DEPLOY_MODELS},
     Persona.LABELER.value: {USE_LABELING},
 }
 

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from apps.automl.models import AutomlBuild, AutomlCandidateModel, AutomlModelPackage, TuningJob
+from apps.automl.models import AutomlBuild, AutomlCandidateModel, TuningJob
 
 
 @admin.register(AutomlBuild)
@@ -28,12 +28,4 @@ class TuningJobAdmin(admin.ModelAdmin):
     search_fields = ("target", "name", "study_name")
     raw_id_fields = ("dataset_version", "job", "created_by")
     filter_horizontal = ("warm_start_from",)
-    list_select_related = ("project",)
-
-
-@admin.register(AutomlModelPackage)
-class AutomlModelPackageAdmin(admin.ModelAdmin):
-    list_display = ("name", "version", "project", "candidate", "problem_type", "created_at")
-    search_fields = ("name",)
-    raw_id_fields = ("build", "artifact", "training_dataset_version", "created_by")
     list_select_related = ("project",)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apps.automl.models import AutomlBuild, AutomlModelPackage
+from apps.automl.models import AutomlBuild, TuningJob
 from apps.core.assets import AssetCount, register_asset_counter
 
 
@@ -10,6 +10,6 @@ from apps.core.assets import AssetCount, register_asset_counter
 def count_automl(project_id: int) -> list[AssetCount]:
     counts = [
         AssetCount("AutoML builds", AutomlBuild.objects.filter(project_id=project_id).count(), 0),
-        AssetCount("registered models", AutomlModelPackage.objects.filter(project_id=project_id).count(), 0),
+        AssetCount("tuning jobs", TuningJob.objects.filter(project_id=project_id).count(), 0),
     ]
     return [c for c in counts if c.count]

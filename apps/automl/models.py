@@ -1,6 +1,5 @@
 """Canvas records: a build (one AutoML run on a dataset version, its report and fitted model), candidates of a
-build fitted on request, tuning jobs (AMT), and the model packages registered from builds (the Registry module
-will adopt AutomlModelPackage)."""
+build fitted on request, and tuning jobs (AMT). Registered candidates live in the Model Registry (apps/registry)."""
 
 from __future__ import annotations
 
@@ -117,32 +116,3 @@ class TuningJob(ProjectOwnedModel):
     @property
     def candidate(self) -> AutomlBuild | None:
         return self.exported_builds.order_by("-pk").first()
-
-
-class AutomlModelPackage(ProjectOwnedModel):
-    """A model package: the signed artifact plus what is needed to trust and reuse it."""
-
-    name = models.CharField(max_length=200)
-    version = models.PositiveIntegerField()
-    build = models.ForeignKey(AutomlBuild, null=True, blank=True, on_delete=models.SET_NULL, related_name="packages")
-    candidate = models.CharField(max_length=100)
-    artifact = models.ForeignKey("core.Artifact", on_delete=models.PROTECT, related_name="+")
-    problem_type = models.CharField(max_length=20)
-    objective = models.CharField(max_length=40)
-    target = models.CharField(max_length=300)
-    metrics = models.JSONField(default=dict)
-    parameters = models.JSONField(default=dict)
-    schema = models.JSONField(default=dict)
-    training_dataset_version = models.ForeignKey(
-        "datasets.DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
-    )
-    library_versions = models.JSONField(default=dict)
-
-    class Meta:
-        ordering = ["name", "-version"]
-        constraints = [
-            models.UniqueConstraint(fields=["project", "name", "version"], name="automl_package_unique_version")
-        ]
-
-    def __str__(self) -> str:
-        return f"{self.name} v{self.version}"

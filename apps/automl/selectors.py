@@ -8,9 +8,10 @@ from django.db.models import QuerySet
 
 from apps.accounts.models import Project, User
 from apps.accounts.selectors import object_get_for_user, scope_to_user
-from apps.automl.models import AutomlBuild, AutomlCandidateModel, AutomlModelPackage, TuningJob
+from apps.automl.models import AutomlBuild, AutomlCandidateModel, TuningJob
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
+from apps.registry.models import ModelVersion
 
 
 def build_list_for_user(*, user: User) -> QuerySet[AutomlBuild]:
@@ -22,8 +23,9 @@ def build_get_for_user(*, user: User, pk: object) -> AutomlBuild:
     return object_get_for_user(build_list_for_user(user=user), user=user, pk=pk)
 
 
-def package_list_for_build(*, build: AutomlBuild) -> QuerySet[AutomlModelPackage]:
-    return AutomlModelPackage.objects.filter(build=build).select_related("artifact").order_by("-created_at")
+def model_versions_for_build(*, build: AutomlBuild) -> QuerySet[ModelVersion]:
+    """Registry versions registered from this build."""
+    return ModelVersion.objects.filter(automl_build=build).select_related("group", "artifact").order_by("-created_at")
 
 
 def versions_for_project(*, user: User, project: Project) -> QuerySet[DatasetVersion]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import re
 import tempfile
 import time
 from collections.abc import Iterator
@@ -15,13 +16,12 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Max
 from django.utils import timezone
 
 from apps.accounts.models import Project, User
 from apps.automl import engine, selectors
 from apps.automl.choices import MAX_BUDGET_S, MIN_BUDGET_S, BuildMode, ProblemType
-from apps.automl.models import AutomlBuild, AutomlCandidateModel, AutomlModelPackage
+from apps.automl.models import AutomlBuild, AutomlCandidateModel
 from apps.core.artifacts import artifact_local_copy, artifact_store
 from apps.core.models import Artifact
 from apps.datasets import selectors as data_selectors
@@ -31,6 +31,8 @@ from apps.datasets.models import DatasetVersion
 from apps.jobs.models import Job
 from apps.jobs.runtime import JobCancelled, JobContext, JobError
 from apps.jobs.services import job_start
+from apps.registry.models import ModelVersion
+from apps.registry.services import version_from_canvas
 
 CHECK_SAMPLE_ROWS = 50_000
 HISTORY_WRITE_INTERVAL_S = 0.5
@@ -449,28 +451,28 @@ def automl_batch_predict_run(ctx: JobContext) -> dict[str, Any]:
 # --- register ------------------------------------------------------------------------------------------------
 
 
+def default_group_name(build: AutomlBuild) -> str:
+    """`<dataset>-<target>` made into a valid model group name."""
+    raw = f"{build.dataset_version.dataset.name}-{build.target}"
+    return re.sub(r"[^A-Za-z0-9]+", "-", raw).strip("-")[:63].strip("-") or "model"
+
+
 def automl_register(*, build: AutomlBuild, created_by: User, candidate: Any = None, name: Any = None
-                    ) -> AutomlModelPackage:
-    """A model package of the selected (or named) candidate: its signed artifact, verified before it is
-    recorded, with the metrics, parameters and schema of that candidate's own fit, the training data version and
-    the library versions."""
+                    ) -> ModelVersion:
+    """The selected (or named) candidate as the next version of a Model Registry group, pending approval: its
+    signed artifact (verified before it is recorded), the metrics, parameters and schema of that candidate's own
+    fit, the training data version, the build (or tuning job) and the library versions."""
     chosen, artifact = _model_artifact(build, str(candidate).strip() if candidate else None)
     load_build_model(build=build, candidate=chosen)  # refuses a tampered artifact (ArtifactTampered)
     _, report = selectors.candidate_report(build=build, name=chosen)
     entry = (next((e for e in report.get("leaderboard") or [] if e.get("name") == chosen), None)
              or selectors.candidate_entry(build=build, name=chosen) or {})
-    label = str(name or "").strip()[:200] or f"{build.dataset_version.dataset.name}-{build.target}"
-    with transaction.atomic():
-        latest = (AutomlModelPackage.objects.select_for_update().filter(project=build.project, name=label)
-                  .aggregate(n=Max("version"))["n"])
-        return AutomlModelPackage.objects.create(
-            project=build.project, created_by=created_by, name=label, version=(latest or 0) + 1, build=build,
-            candidate=chosen, artifact=artifact, problem_type=report.get("problem_type", build.problem_type),
-            objective=report.get("objective", build.objective), target=build.target,
-            metrics=entry.get("metrics") or {}, parameters=entry.get("params") or {},
-            schema=report.get("schema") or {}, training_dataset_version=build.dataset_version,
-            library_versions=_library_versions(),
-        )
+    group_name = str(name or "").strip() or default_group_name(build)
+    return version_from_canvas(
+        project=build.project, created_by=created_by, group_name=group_name, artifact=artifact, report=report,
+        entry=entry, candidate=chosen, target=build.target, library_versions=_library_versions(),
+        dataset_version=build.dataset_version, automl_build=build, tuning_job=build.tuning_job,
+    )
 
 
 def frame_typical_row(build: AutomlBuild) -> dict[str, Any]:

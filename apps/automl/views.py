@@ -128,7 +128,7 @@ class BuildDetailView(StudioMixin, View):
             "features": [{**f, "value": typical.get(f["name"])} for f in features],
             "versions": (data_selectors.version_list_for_user(user=_user(request))
                          .filter(project_id=build.project_id).order_by("dataset__name", "-number")),
-            "packages": selectors.package_list_for_build(build=build),
+            "registered": selectors.model_versions_for_build(build=build),
             "warnings": [c for c in build.checks if c["severity"] == "warning"],
             "charts": True,
             "can_run": request.user.has_perm(personas.RUN_JOBS),
@@ -185,9 +185,10 @@ class RegisterView(_BuildAction):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         build = self.build(request, pk)
         try:
-            package = services.automl_register(build=build, created_by=_user(request),
+            version = services.automl_register(build=build, created_by=_user(request),
                                                name=request.POST.get("name"))
-            messages.success(request, f"Registered {package} (artifact {package.artifact.sha256[:12]}…).")
+            messages.success(request, f"Registered {version} in the Model Registry, pending approval "
+                                      f"(artifact {version.artifact.sha256[:12]}…).")
         except ValidationError as exc:
             messages.error(request, " ".join(_messages(exc)))
         except ArtifactTampered as exc:

@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "apps.jobs",
     "apps.datasets",
     "apps.automl",
+    "apps.registry",
     "apps.unsupervised",
 ]
 
@@ -287,6 +288,11 @@ AUTOML_TUNING_DIR = Path(env("AUTOML_TUNING_DIR", str(VAR_DIR / "tuning")))
 AUTOML_TUNING_MAX_PARALLEL = env_int("AUTOML_TUNING_MAX_PARALLEL", 8)
 AUTOML_TUNING_MAX_TRIALS = env_int("AUTOML_TUNING_MAX_TRIALS", 500)
 AUTOML_TUNING_TRIAL_TIMEOUT_S = env_int("AUTOML_TUNING_TRIAL_TIMEOUT_S", 900)
+
+# --- Model Registry ---------------------------------------------------------------------------------------------
+# Types a skops file may contain beyond those skops trusts by default. sklearn.tree._tree.Tree is left out on purpose:
+# crafted node arrays can crash predict in the server process (import tree models as ONNX instead).
+REGISTRY_SKOPS_TRUSTED_TYPES = [t for t in env("REGISTRY_SKOPS_TRUSTED_TYPES", "").split(",") if t.strip()]
 
 # --- Caches ---------------------------------------------------------------------------------------------
 if REDIS_URL:

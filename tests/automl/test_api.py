@@ -7,7 +7,8 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from apps.automl.models import AutomlBuild, AutomlModelPackage
+from apps.automl.models import AutomlBuild
+from apps.registry.models import ModelVersion
 from tests.automl.test_services import binary_frame, make_version, media, regression_frame, trained_build
 
 __all__ = ["media"]
@@ -76,7 +77,7 @@ def test_predict_errors_are_400_naming_the_columns(api_for, ds_user, project_a, 
     assert r.status_code == 400 and "rows" in r.json()["errors"]
 
 
-def test_register_returns_the_package(api_for, ds_user, mlops_user, labeler_user, project_a, media) -> None:
+def test_register_returns_the_registry_version(api_for, ds_user, mlops_user, labeler_user, project_a, media) -> None:
     build = trained_build(project_a, ds_user, regression_frame(), "price")
     url = f"/api/automl/{build.pk}/register/"
     assert api_for(labeler_user).post(url, {}, format="json").status_code == 403
@@ -86,7 +87,10 @@ def test_register_returns_the_package(api_for, ds_user, mlops_user, labeler_user
     assert (body["name"], body["version"], body["candidate"]) == ("pricing", 1, build.best_candidate)
     assert body["artifact_sha256"] == build.artifact.sha256
     assert "rmse" in body["metrics"] and body["training_dataset_version"] == build.dataset_version_id
-    assert AutomlModelPackage.objects.get(pk=body["id"]).created_by == mlops_user
+    assert body["approval_status"] == "PendingManualApproval"
+    assert ModelVersion.objects.get(pk=body["id"]).created_by == mlops_user
+    r = api_for(mlops_user).post(url, {"name": "no spaces allowed"}, format="json")
+    assert r.status_code == 400 and "name" in r.json()["errors"]
     r = api_for(ds_user).post(url, {"candidate": "nope-1"}, format="json")
     assert r.status_code == 400 and "nope-1" in r.json()["errors"]["candidate"][0]
 

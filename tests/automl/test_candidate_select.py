@@ -14,11 +14,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.automl import charts, engine, services
-from apps.automl.models import AutomlBuild, AutomlCandidateModel, AutomlModelPackage
+from apps.automl.models import AutomlBuild, AutomlCandidateModel
 from apps.datasets.models import DatasetVersion
 from apps.jobs.choices import JobStatus
 from apps.jobs.models import Job
 from apps.jobs.services import job_run
+from apps.registry.models import ModelVersion
 from tests.automl.test_jobs import _clean, _final
 from tests.automl.test_services import binary_frame, make_version, media, trained_build
 
@@ -116,11 +117,12 @@ def test_a_non_best_candidate_is_refitted_by_a_real_worker_then_serves_predictio
         # Registering records that candidate: its artifact, parameters, metrics and schema.
         r = api.post(f"/api/automl/{build.pk}/register/", {"name": "churn-alt"}, format="json")
         assert r.status_code == 201, r.content
-        package = AutomlModelPackage.objects.get(pk=r.json()["id"])
-        assert (package.candidate, package.artifact_id) == (name, row.artifact_id)
-        assert package.parameters == entry["params"]
-        assert package.metrics == row.report["leaderboard"][0]["metrics"] and "roc_auc" in package.metrics
-        assert package.schema == row.report["schema"]
+        registered = ModelVersion.objects.get(pk=r.json()["id"])
+        assert (registered.candidate, registered.artifact_id) == (name, row.artifact_id)
+        assert registered.hyperparameters == entry["params"]
+        assert registered.metrics == row.report["leaderboard"][0]["metrics"] and "roc_auc" in registered.metrics
+        assert [i["name"] for i in registered.signature["inputs"]] == [
+            f["name"] for f in row.report["schema"]["features"]]
 
         # A batch prediction uses the selected candidate too.
         r = api.post(f"/api/automl/{build.pk}/batch-predict/", {"dataset_version": version.pk}, format="json")

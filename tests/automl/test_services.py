@@ -14,11 +14,12 @@ import pytest
 from django.core.exceptions import ValidationError
 
 from apps.automl import engine, services
-from apps.automl.models import AutomlBuild, AutomlModelPackage
+from apps.automl.models import AutomlBuild
 from apps.core.artifacts import ArtifactTampered, artifact_store
 from apps.core.storage import storage
 from apps.datasets import services as data_services
 from apps.datasets import storage as data_files
+from apps.registry.models import ModelVersion
 
 
 def binary_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
@@ -144,16 +145,18 @@ def test_predict_and_its_schema_errors(project_a, ds_user, media) -> None:
     assert "numeric" in err.value.message_dict["x1"][0]
 
 
-def test_register_records_a_verified_package_and_refuses_a_tampered_artifact(project_a, ds_user, media) -> None:
+def test_register_records_a_registry_version_and_refuses_a_tampered_artifact(project_a, ds_user, media) -> None:
     build = trained_build(project_a, ds_user, regression_frame(), "price")
-    package = services.automl_register(build=build, created_by=ds_user)
-    assert (package.name, package.version, package.candidate) == ("customers-price", 1, build.best_candidate)
-    assert package.artifact.sha256 == build.artifact.sha256 and len(package.artifact.sha256) == 64
-    assert package.metrics["rmse"] == next(e for e in build.leaderboard if e["name"] == build.best_candidate)[
+    version = services.automl_register(build=build, created_by=ds_user)
+    assert (version.group.name, version.version, version.candidate) == ("customers-price", 1, build.best_candidate)
+    assert version.approval_status == "PendingManualApproval" and version.format == "atelier"
+    assert version.artifact.sha256 == build.artifact.sha256 and len(version.artifact.sha256) == 64
+    assert version.metrics["rmse"] == next(e for e in build.leaderboard if e["name"] == build.best_candidate)[
         "metrics"]["rmse"]
-    assert package.training_dataset_version == build.dataset_version
-    assert set(package.library_versions) >= {"scikit-learn", "lightgbm", "pandas", "numpy"}
-    assert package.schema["target"] == "price"
+    assert version.dataset_version == build.dataset_version and version.automl_build == build
+    assert set(version.library_versions) >= {"scikit-learn", "lightgbm", "pandas", "numpy"}
+    assert version.target == "price" and {i["name"] for i in version.signature["inputs"]} == {"a", "b"}
+    assert version.signature["outputs"] == [{"name": "prediction", "type": "double"}]
     again = services.automl_register(build=build, created_by=ds_user)
     assert again.version == 2
     # Tamper with the bytes: loading and registering are refused.
@@ -166,7 +169,7 @@ def test_register_records_a_verified_package_and_refuses_a_tampered_artifact(pro
         services.load_build_model(build=build)
     with pytest.raises(ArtifactTampered):
         services.automl_register(build=build, created_by=ds_user)
-    assert AutomlModelPackage.objects.count() == 2
+    assert ModelVersion.objects.count() == 2
 
 
 def test_select_takes_the_best_at_once_and_starts_a_fit_for_another(project_a, ds_user, media) -> None:

@@ -880,27 +880,12 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
         "datasets.FlowAnalysis": lambda: world.data.analyses["a"],
         "datasets.DataConnection": lambda: _data_connection(world),
         "automl.AutomlBuild": lambda: world.builds["a"],
-        "automl.AutomlModelPackage": lambda: _model_package(world),
         "automl.AutomlCandidateModel": lambda: world.builds["a"].fitted_candidates.create(
             project=world.projects["a"], name="linear-0"
         ),
         "unsupervised.UnsupervisedRun": lambda: world.runs["a"],
         "automl.TuningJob": lambda: world.tunings["a"],
     }
-
-
-def _model_package(world: World) -> object:
-    from apps.automl.models import AutomlModelPackage
-    from apps.core.models import Artifact
-
-    artifact = Artifact.objects.create(
-        project=world.projects["a"], kind="automl.model", path="projects/1/artifacts/x/registered.bin",
-        sha256="0" * 64, size=1, signature="0" * 64,
-    )
-    return AutomlModelPackage.objects.create(
-        project=world.projects["a"], name="churn", version=1, candidate="linear-0", artifact=artifact,
-        problem_type="binary", objective="roc_auc", target="kind",
-    )
 
 
 def _data_connection(world: World) -> object:

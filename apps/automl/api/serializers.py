@@ -5,7 +5,8 @@ from typing import Any
 from rest_framework import serializers
 
 from apps.automl import selectors
-from apps.automl.models import AutomlBuild, AutomlModelPackage
+from apps.automl.models import AutomlBuild
+from apps.registry.models import ModelVersion
 
 
 class LeaderboardEntrySerializer(serializers.Serializer):
@@ -77,13 +78,19 @@ class CheckSerializer(serializers.Serializer):
     objective = serializers.CharField(required=False, allow_blank=True, allow_null=True)
 
 
-class ModelPackageSerializer(serializers.ModelSerializer):
+class RegisteredVersionSerializer(serializers.ModelSerializer):
+    """The Model Registry version a Canvas candidate became (the registry's own API has every detail)."""
+
+    group = serializers.IntegerField(source="group_id", read_only=True)
+    name = serializers.CharField(source="group.name", read_only=True)
     artifact_sha256 = serializers.CharField(source="artifact.sha256", read_only=True)
-    build = serializers.IntegerField(source="build_id", read_only=True)
-    training_dataset_version = serializers.IntegerField(source="training_dataset_version_id", read_only=True)
+    build = serializers.IntegerField(source="automl_build_id", read_only=True)
+    training_dataset_version = serializers.IntegerField(source="dataset_version_id", read_only=True)
+    parameters = serializers.JSONField(source="hyperparameters", read_only=True)
 
     class Meta:
-        model = AutomlModelPackage
-        fields = ["id", "name", "version", "build", "candidate", "artifact_sha256", "problem_type", "objective",
-                  "target", "metrics", "parameters", "training_dataset_version", "library_versions", "created_at"]
+        model = ModelVersion
+        fields = ["id", "group", "name", "version", "build", "candidate", "artifact_sha256", "problem_type",
+                  "target", "metrics", "parameters", "signature", "training_dataset_version", "library_versions",
+                  "approval_status", "created_at"]
         read_only_fields = fields

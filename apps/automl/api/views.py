@@ -119,8 +119,8 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         build = self.get_object()
         body: dict[str, Any] = request.data if isinstance(request.data, dict) else {}
         try:
-            package = services.automl_register(build=build, created_by=_user(request),
+            version = services.automl_register(build=build, created_by=_user(request),
                                                candidate=body.get("candidate"), name=body.get("name"))
         except ArtifactTampered as exc:
             return _tampered(exc)
-        return Response(s.ModelPackageSerializer(package).data, status=status.HTTP_201_CREATED)
+        return Response(s.RegisteredVersionSerializer(version).data, status=status.HTTP_201_CREATED)

@@ -1,0 +1,11 @@
+from django.apps import AppConfig
+
+
+class RegistryConfig(AppConfig):
+    name = "apps.registry"
+    label = "registry"
+    verbose_name = "Model Registry"
+    nav = [
+        {"section": "Deploy", "label": "Model Registry", "url": "registry:list", "perm": "accounts.use_studio",
+         "order": 10},
+    ]

@@ -1,4 +1,7 @@
-"""ASGI entry point: HTTP through Django, WebSockets through Channels (session auth, same-origin only)."""
+"""ASGI entry point: HTTP through Django, WebSockets through Channels (session auth, same-origin only).
+
+Paths under /endpoints/ (the model serving hot path) are answered by a raw ASGI app before Django: no sessions,
+CSRF, middleware or per-request database reads (apps/endpoints/serving/app.py, docs/serving.md)."""
 
 import os
 
@@ -12,11 +15,13 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from apps.datasets.uploads import BodySizeLimitMiddleware  # noqa: E402
+from apps.endpoints.serving.app import ServingApp  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        "http": BodySizeLimitMiddleware(django_asgi_app),  # our upload cap, before Django spools the body
+        # /endpoints/... served directly; everything else through our upload cap (before Django spools the body)
+        "http": ServingApp(BodySizeLimitMiddleware(django_asgi_app)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

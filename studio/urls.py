@@ -14,6 +14,8 @@ api_patterns: list = [
     path("", include("apps.datasets.api.urls")),
     path("", include("apps.automl.api.urls")),
     path("", include("apps.unsupervised.api.urls")),
+    path("", include("apps.registry.api.urls")),
+    path("", include("apps.endpoints.api.urls")),
     path("schema/", SpectacularAPIView.as_view(), name="schema"),
     path("docs/", SpectacularSwaggerView.as_view(url_name="api:schema"), name="docs"),
 ]
@@ -31,5 +33,7 @@ urlpatterns = [
     path("data/", include("apps.datasets.urls")),
     path("canvas/unsupervised/", include("apps.unsupervised.urls")),
     path("canvas/", include("apps.automl.urls")),
+    path("registry/", include("apps.registry.urls")),
+    path("deployments/", include("apps.endpoints.urls")),  # /endpoints/ is the serving path (studio/asgi.py)
     path("", include("apps.core.urls")),
 ]

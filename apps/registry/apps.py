@@ -9,3 +9,6 @@ class RegistryConfig(AppConfig):
         {"section": "Deploy", "label": "Model Registry", "url": "registry:list", "perm": "accounts.use_studio",
          "order": 10},
     ]
+
+    def ready(self) -> None:
+        from apps.registry import assets  # noqa: F401 - registers the registry's asset counter

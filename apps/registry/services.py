@@ -3,6 +3,7 @@ aliases and tags. Only MLOps engineers and admins change approval (personas.APPR
 
 from __future__ import annotations
 
+import json
 import re
 from typing import Any
 
@@ -21,6 +22,7 @@ NAME_RE = re.compile(r"^[A-Za-z0-9](?:-*[A-Za-z0-9]){0,62}$")
 ALIAS_RE = re.compile(r"^[a-z][a-z0-9_-]{0,62}$")
 MAX_TAGS = 50
 MAX_TAG_CHARS = 256
+MAX_METADATA_CHARS = 64 * 1024
 
 
 def clean_group_name(raw: Any) -> str:
@@ -53,6 +55,18 @@ def group_get_or_create(*, project: Project, name: Any, created_by: User | None,
     clean = clean_group_name(name)
     group, _ = ModelGroup.objects.get_or_create(project=project, name=clean,
                                                 defaults={"created_by": created_by, "description": description})
+    return group
+
+
+def group_update(*, group: ModelGroup, description: Any = None, tags: Any = None) -> ModelGroup:
+    fields = ["updated_at"]
+    if description is not None:
+        group.description = str(description)[:10_000]
+        fields.append("description")
+    if tags is not None:
+        group.tags = clean_tags(tags)
+        fields.append("tags")
+    group.save(update_fields=fields)
     return group
 
 
@@ -135,6 +149,8 @@ def version_update(*, version: ModelVersion, description: Any = None, tags: Any 
     if metadata is not None:
         if not isinstance(metadata, dict):
             raise ValidationError({"metadata": "Metadata must be a JSON object."})
+        if len(json.dumps(metadata, default=str)) > MAX_METADATA_CHARS:
+            raise ValidationError({"metadata": f"Metadata is limited to {MAX_METADATA_CHARS:,} characters of JSON."})
         version.metadata = metadata
         fields.append("metadata")
     version.save(update_fields=fields)

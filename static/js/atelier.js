@@ -96,13 +96,17 @@
   }
 
   function initJobs() {
-    var holder = document.querySelector("[data-live-jobs]");
-    if (!holder) return;
-    var spec = holder.dataset.liveJobs; // "job:12" or "project:3"
-    var parts = spec.split(":");
-    var query = {};
-    query[parts[0]] = parts[1];
-    subscribe(query);
+    // One subscription per distinct "job:12" / "project:3" on the page (e.g. several candidates refitting).
+    var seen = {};
+    document.querySelectorAll("[data-live-jobs]").forEach(function (holder) {
+      var spec = holder.dataset.liveJobs;
+      if (!spec || seen[spec]) return;
+      seen[spec] = true;
+      var parts = spec.split(":");
+      var query = {};
+      query[parts[0]] = parts[1];
+      subscribe(query);
+    });
   }
 
   // ---- Small helpers -------------------------------------------------------------------------------------

@@ -82,6 +82,7 @@ INSTALLED_APPS = [
     "apps.datasets",
     "apps.automl",
     "apps.registry",
+    "apps.endpoints",
     "apps.unsupervised",
 ]
 
@@ -220,6 +221,14 @@ SPECTACULAR_SETTINGS = {
         "apps.accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    "ENUM_NAME_OVERRIDES": {
+        "ApprovalStatusEnum": "apps.registry.choices.ApprovalStatus",
+        "ModelFormatEnum": "apps.registry.choices.ModelFormat",
+        "FormatEnum": "apps.datasets.choices.ImportFormat",  # keeps its name next to ModelFormat's "format"
+        "StatusEnum": "apps.jobs.choices.JobStatus",  # keeps the jobs' name next to EndpointStatus's "status"
+        "EndpointStatusEnum": "apps.endpoints.choices.EndpointStatus",
+        "EndpointTypeEnum": "apps.endpoints.choices.EndpointType",
+    },
 }
 
 # --- Celery -----------------------------------------------------------------------------------------
@@ -266,7 +275,13 @@ JOB_REAPER_INTERVAL_S = float(env("JOB_REAPER_INTERVAL_S", "30"))
 JOB_DEFAULT_MAX_ATTEMPTS = env_int("JOB_DEFAULT_MAX_ATTEMPTS", 3)
 WORKER_SEEN_WITHIN_S = float(env("WORKER_SEEN_WITHIN_S", "90"))
 # Modules that define job kinds, imported by the worker and the web process.
-JOB_MODULES = ["apps.core.jobs", "apps.datasets.jobs", "apps.automl.jobs", "apps.unsupervised.jobs"]
+JOB_MODULES = [
+    "apps.core.jobs",
+    "apps.datasets.jobs",
+    "apps.automl.jobs",
+    "apps.unsupervised.jobs",
+    "apps.endpoints.jobs",
+]
 
 # --- Channels -----------------------------------------------------------------------------------------
 REDIS_URL = env("REDIS_URL")
@@ -292,7 +307,31 @@ AUTOML_TUNING_TRIAL_TIMEOUT_S = env_int("AUTOML_TUNING_TRIAL_TIMEOUT_S", 900)
 # --- Model Registry ---------------------------------------------------------------------------------------------
 # Types a skops file may contain beyond those skops trusts by default. sklearn.tree._tree.Tree is left out on purpose:
 # crafted node arrays can crash predict in the server process (import tree models as ONNX instead).
-REGISTRY_SKOPS_TRUSTED_TYPES = [t for t in env("REGISTRY_SKOPS_TRUSTED_TYPES", "").split(",") if t.strip()]
+REGISTRY_SKOPS_TRUSTED_TYPES = [t.strip() for t in env("REGISTRY_SKOPS_TRUSTED_TYPES", "").split(",") if t.strip()]
+# Our own cap on an imported model file (skops or ONNX), enforced while the upload streams to disk.
+REGISTRY_MAX_IMPORT_BYTES = env_int("REGISTRY_MAX_IMPORT_BYTES", 1024**3)
+
+# --- Endpoints (serving) -------------------------------------------------------------------------------------
+# The hot path (/endpoints/<name>/...) is a raw ASGI app in front of Django (apps/endpoints/serving/). It reads
+# endpoints and key hashes from the DB at most every SERVING_CONFIG_REFRESH_S (a revoked key stops working within
+# that), never per request. See docs/serving.md.
+SERVING_ENABLED = env_bool("SERVING_ENABLED", True)  # False: this process leaves /endpoints/ to others
+SERVING_CONFIG_REFRESH_S = float(env("SERVING_CONFIG_REFRESH_S", "2"))
+SERVING_MAX_REQUEST_BYTES = env_int("SERVING_MAX_REQUEST_BYTES", 6 * 1024 * 1024)  # 413 above (as SageMaker)
+SERVING_TIMEOUT_S = float(env("SERVING_TIMEOUT_S", "60"))  # 504 after this (an endpoint may set its own)
+SERVING_THREADS = env_int("SERVING_THREADS", 4)  # prediction threads per serving process
+SERVING_THREADS_PER_MODEL = env_int("SERVING_THREADS_PER_MODEL", 1)
+SERVING_METRICS_FLUSH_S = float(env("SERVING_METRICS_FLUSH_S", "10"))
+SERVING_CAPTURE_QUEUE = env_int("SERVING_CAPTURE_QUEUE", 10_000)  # records waiting; dropped beyond
+SERVING_CAPTURE_FLUSH_S = float(env("SERVING_CAPTURE_FLUSH_S", "5"))
+SERVING_CAPTURE_MAX_RECORD_BYTES = env_int("SERVING_CAPTURE_MAX_RECORD_BYTES", 256 * 1024)
+SERVING_ASYNC_MAX_BYTES = env_int("SERVING_ASYNC_MAX_BYTES", 1024**3)  # async bodies, streamed to storage
+SERVING_ASYNC_TTL_S = env_int("SERVING_ASYNC_TTL_S", 6 * 3600)  # not started by then: expired
+SERVING_BATCH_CHUNK_ROWS = env_int("SERVING_BATCH_CHUNK_ROWS", 20_000)  # rows a batch transform reads at once
+# Outbound webhooks (apps/core/ssrf.py): private, loopback, link-local, multicast and reserved addresses are
+# refused unless listed here (CIDRs, e.g. "10.0.0.0/8").
+SSRF_ALLOWED_NETWORKS = env_list("SSRF_ALLOWED_NETWORKS")
+SSRF_TIMEOUT_S = float(env("SSRF_TIMEOUT_S", "5"))
 
 # --- Caches ---------------------------------------------------------------------------------------------
 if REDIS_URL:

@@ -52,5 +52,9 @@ JOB_MODULES = [
     "apps.datasets.jobs",
     "apps.automl.jobs",
     "apps.unsupervised.jobs",
+    "apps.endpoints.jobs",
     "tests.jobkinds",
 ]
+SERVING_CONFIG_REFRESH_S = 0.3
+SERVING_METRICS_FLUSH_S = 0.5
+SERVING_CAPTURE_FLUSH_S = 0.3

@@ -88,7 +88,11 @@ def test_register_and_select_from_the_page(client_for, ds_user, project_a, media
     build = trained_build(project_a, ds_user, binary_frame(), "churn")
     client = client_for(ds_user)
     r = client.post(f"/canvas/builds/{build.pk}/register/", {"name": "churn model"}, follow=True)
-    assert "Registered churn model v1" in r.content.decode()
+    assert "not a valid model group name" in r.content.decode()  # SageMaker's rule: no spaces
+    r = client.post(f"/canvas/builds/{build.pk}/register/", {"name": "churn-model"}, follow=True)
+    html = r.content.decode()
+    assert "Registered churn-model v1 in the Model Registry, pending approval" in html
+    assert 'id="registered-versions"' in html and "/registry/" in html  # links to the registry's version page
     r = client.post(f"/canvas/builds/{build.pk}/select/", {"candidate": "nope"}, follow=True)
     assert "No candidate &#x27;nope&#x27;" in r.content.decode()
 

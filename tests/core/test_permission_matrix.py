@@ -40,12 +40,14 @@ SIGNED_IN = frozenset({ADMIN, DS, MLOPS, LABELER})
 PUBLIC = SIGNED_IN | {ANON}
 STUDIO = frozenset({ADMIN, DS, MLOPS})
 LABELING = frozenset({ADMIN, LABELER})
+APPROVERS = frozenset({ADMIN, MLOPS})  # personas.APPROVE_MODELS
+DEPLOYERS = frozenset({ADMIN, MLOPS})  # personas.DEPLOY_MODELS
 WORKTEAM_MANAGERS = frozenset({ADMIN, DS})  # personas.MANAGE_WORKTEAMS
 ADMIN_ONLY = frozenset({ADMIN})
 MEMBERS_OF_A = (DS, MLOPS, LABELER)  # non-admin personas, members of project A only
 
 # Marks that only project B's objects carry: they must never appear in an A member's response.
-B_MARKS = ("Bravo", "bravo-secret-job", "Bravo secret team", "bravo_secret_column")
+B_MARKS = ("Bravo", "bravo-secret-job", "Bravo secret team", "bravo_secret_column", "bravo-secret-model")
 
 
 @dataclass
@@ -189,6 +191,89 @@ class World:
             )
         return out
 
+    @cached_property
+    def model_versions(self) -> dict[str, Any]:
+        """A registered model version per project (a signed artifact of a few bytes: probes never load it)."""
+        import tempfile
+
+        from apps.core.artifacts import artifact_store
+        from apps.registry.services import version_create
+
+        out = {}
+        for side in ("a", "b"):
+            with tempfile.NamedTemporaryFile(suffix=".onnx") as tmp:
+                tmp.write(b"probe model bytes")
+                tmp.flush()
+                artifact = artifact_store(project_id=self.projects[side].pk, kind="registry.model",
+                                          local_path=tmp.name, filename="model.onnx")
+            out[side] = version_create(
+                project=self.projects[side], created_by=None, artifact=artifact, fmt="onnx", source_kind="import",
+                group_name="alpha-model" if side == "a" else "bravo-secret-model",
+                signature={"inputs": [{"name": "x", "type": "double"}]},
+                description="Alpha model" if side == "a" else "Bravo secret model",
+            )
+        return out
+
+    @cached_property
+    def endpoints(self) -> dict[str, Any]:
+        """An endpoint per project serving an approved copy of the project's version, with one key; and a batch
+        transform row per project (probes never invoke or run them)."""
+        from apps.endpoints.models import BatchTransform, Endpoint, EndpointKey, EndpointVariant
+        from apps.registry.models import ModelVersion
+
+        out = {}
+        for side in ("a", "b"):
+            base = self.model_versions[side]
+            approved = ModelVersion.objects.create(
+                project=base.project, group=base.group, version=base.version + 100, artifact=base.artifact,
+                format=base.format, source_kind=base.source_kind, signature=base.signature,
+                approval_status="Approved")
+            endpoint = Endpoint.objects.create(project=base.project,
+                                               name="alpha-endpoint" if side == "a" else "bravo-secret-endpoint")
+            EndpointVariant.objects.create(endpoint=endpoint, name="variant-1", model_version=approved)
+            EndpointKey.objects.create(endpoint=endpoint, name=f"probe-{side}", prefix="ep_probe",
+                                       key_hash=f"{side}" * 64)
+            BatchTransform.objects.create(project=base.project, model_version=approved,
+                                          dataset_version=self.data.versions[side])
+            out[side] = endpoint
+        return out
+
+    @property
+    def batch_transforms(self) -> dict[str, Any]:
+        from apps.endpoints.models import BatchTransform
+
+        self.endpoints  # noqa: B018 - builds them
+        return {side: BatchTransform.objects.filter(project=self.projects[side]).first() for side in ("a", "b")}
+
+    def endpoints_b_state(self) -> tuple[Any, ...]:
+        from apps.endpoints.models import BatchTransform, Endpoint, EndpointKey, EndpointVariant
+
+        self.endpoints  # noqa: B018 - built before the "before" snapshot (and before the registry's)
+        project = self.projects["b"]
+        return (
+            sorted(Endpoint.objects.filter(project=project).values_list("pk", "name", "config_version")),
+            sorted(EndpointVariant.objects.filter(endpoint__project=project).values_list("pk", "model_version_id",
+                                                                                          "weight")),
+            sorted(EndpointKey.objects.filter(endpoint__project=project).values_list("pk", "revoked_at")),
+            BatchTransform.objects.filter(project=project).count(),
+        )
+
+    @property
+    def model_groups(self) -> dict[str, Any]:
+        return {side: v.group for side, v in self.model_versions.items()}
+
+    def registry_b_state(self) -> tuple[Any, ...]:
+        from apps.registry.models import ApprovalEvent, ModelAlias, ModelGroup, ModelVersion
+
+        self.model_versions  # noqa: B018 - built before the "before" snapshot, not during the probe
+        project = self.projects["b"]
+        return (
+            sorted(ModelGroup.objects.filter(project=project).values_list("pk", "description")),
+            sorted(ModelVersion.objects.filter(project=project).values_list("pk", "approval_status", "description")),
+            sorted(ModelAlias.objects.filter(group__project=project).values_list("pk", "name", "version_id")),
+            ApprovalEvent.objects.filter(version__project=project).count(),
+        )
+
     @property
     def datasets(self) -> dict[str, Any]:
         return self.data.datasets
@@ -220,6 +305,8 @@ class World:
         team = WorkTeam.objects.get(pk=self.teams["b"].pk)
         return (
             *self.data_b_state(),
+            *self.endpoints_b_state(),
+            *self.registry_b_state(),
             job.status,
             job.cancel_requested_at,
             Job.objects.filter(project=self.projects["b"]).count(),
@@ -348,6 +435,36 @@ def tuning_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
 
 def run_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
     return {"pk": w.runs[side].pk}
+
+
+def model_group_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.model_groups[side].pk}
+
+
+def model_version_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.model_versions[side].pk}
+
+
+def endpoint_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.endpoints[side].pk}
+
+
+def spare_endpoint_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    """A fresh endpoint of project A for each probe of the delete route (project B's stays the world's)."""
+    if side == "b":
+        return {"pk": w.endpoints["b"].pk}
+    from apps.endpoints.models import Endpoint
+
+    spare = Endpoint.objects.create(project=w.projects["a"], name=f"spare-{Endpoint.objects.count()}")
+    return {"pk": spare.pk}
+
+
+def endpoint_key_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.endpoints[side].keys.get().pk}
+
+
+def batch_transform_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.batch_transforms[side].pk}
 
 
 def spare_dataset_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
@@ -510,6 +627,46 @@ ROUTES: dict[str, Route] = {
     "unsupervised:detail": Route((get(STUDIO),), kwargs=run_kw, foreign=PROJECT),
     "api:unsupervised-list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without project
     "api:unsupervised-detail": Route((get(STUDIO),), kwargs=run_kw, foreign=PROJECT),
+    # Model Registry (UI under /registry/): studio personas; approval for MLOps engineers and admins only
+    "registry:list": Route((get(STUDIO),)),
+    "registry:import": Route((get(STUDIO), post(STUDIO, 400))),  # POST without a file: the form's errors
+    "registry:compare": Route((Probe(STUDIO, "get", 400),)),  # no ?versions=: 400 naming it
+    "registry:group": Route((get(STUDIO), post(STUDIO, 302)), kwargs=model_group_kw, foreign=PROJECT),
+    "registry:version": Route((get(STUDIO),), kwargs=model_version_kw, foreign=PROJECT),
+    "registry:version_approval": Route((post(APPROVERS, 400),), kwargs=model_version_kw, foreign=PROJECT),
+    "registry:version_alias": Route((post(STUDIO, 302),), kwargs=model_version_kw, foreign=PROJECT),  # no alias
+    "registry:version_edit": Route((post(STUDIO, 302),), kwargs=model_version_kw, foreign=PROJECT),
+    "registry:version_export": Route((get(STUDIO),), kwargs=model_version_kw, foreign=PROJECT),
+    "api:model-group-list": Route((get(STUDIO),)),
+    "api:model-group-detail": Route((get(STUDIO),), kwargs=model_group_kw, foreign=PROJECT),
+    "api:model-version-list": Route((get(STUDIO),)),
+    "api:model-version-detail": Route((get(STUDIO), Probe(STUDIO, "patch")), kwargs=model_version_kw,
+                                      foreign=PROJECT),  # PATCH {}: nothing changes
+    "api:model-version-approval": Route((post(APPROVERS, 400),), kwargs=model_version_kw, foreign=PROJECT),
+    "api:model-version-aliases": Route((post(STUDIO, 400), Probe(STUDIO, "delete", 400)), kwargs=model_version_kw,
+                                       foreign=PROJECT),  # no alias given
+    "api:model-version-import": Route((post(STUDIO, 400),)),  # no project
+    "api:model-version-export-mlflow": Route((get(STUDIO),), kwargs=model_version_kw, foreign=PROJECT),
+    # Endpoints (UI under /deployments/; /endpoints/ is the serving path, outside Django): studio personas read;
+    # deploying, updating and keys need DEPLOY_MODELS (MLOps engineers, admins); batch transforms need RUN_JOBS
+    "endpoints:list": Route((get(STUDIO),)),
+    "endpoints:create": Route((get(DEPLOYERS), post(DEPLOYERS, 400))),  # POST without data: the form's errors
+    "endpoints:detail": Route((get(STUDIO),), kwargs=endpoint_kw, foreign=PROJECT),
+    "endpoints:update": Route((post(DEPLOYERS, 400),), kwargs=endpoint_kw, foreign=PROJECT),  # no version given
+    "endpoints:delete": Route((post(DEPLOYERS, 302),), kwargs=spare_endpoint_kw, foreign=PROJECT),
+    "endpoints:key_create": Route((post(DEPLOYERS, 200),), kwargs=endpoint_kw, foreign=PROJECT),  # shown once
+    "endpoints:try_key": Route((post(DEPLOYERS, 201),), kwargs=endpoint_kw, foreign=PROJECT),
+    "endpoints:key_revoke": Route((post(DEPLOYERS, 302),), kwargs=endpoint_key_kw, foreign=PROJECT),
+    "endpoints:batch_list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without data: the form's errors
+    "endpoints:batch_detail": Route((get(STUDIO),), kwargs=batch_transform_kw, foreign=PROJECT),
+    "api:endpoint-list": Route((get(STUDIO), post(DEPLOYERS, 400))),  # POST without project
+    "api:endpoint-detail": Route((get(STUDIO),), kwargs=endpoint_kw, foreign=PROJECT),
+    "api:endpoint-update": Route((post(DEPLOYERS, 400),), kwargs=endpoint_kw, foreign=PROJECT),  # no version
+    "api:endpoint-keys": Route((get(STUDIO), post(DEPLOYERS, 201)), kwargs=endpoint_kw, foreign=PROJECT),
+    "api:endpoint-metrics": Route((get(STUDIO),), kwargs=endpoint_kw, foreign=PROJECT),
+    "api:endpoint-key-revoke": Route((post(DEPLOYERS, 200),), kwargs=endpoint_key_kw, foreign=PROJECT),
+    "api:batch-transform-list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without data
+    "api:batch-transform-detail": Route((get(STUDIO),), kwargs=batch_transform_kw, foreign=PROJECT),
     # admin only (in the studio UI; the Django admin console is checked below)
     "accounts:invitation_list": Route((get(ADMIN_ONLY), post(ADMIN_ONLY, 400))),
     "accounts:invitation_revoke": Route((post(ADMIN_ONLY, 302),), kwargs=invitation_kw),
@@ -582,7 +739,8 @@ def test_route_table_is_well_formed() -> None:
         assert route.probes, name
         for probe in route.probes:
             assert probe.who and probe.who <= PUBLIC, name
-            assert probe.method in {"get", "post"}, name
+            assert probe.method in {"get", "post", "patch", "delete"}, name
+            assert probe.method in {"get", "post"} or is_api(name), name
             assert set(probe.ok_for) <= probe.who, name
         assert bool(route.foreign) <= bool(route.kwargs or any(p.data for p in route.probes)), name
 
@@ -631,7 +789,7 @@ def probe_route(world: World, name: str, index: int, persona: str, side: str = "
     if probe.method == "get":
         return url, client.get(url)
     if is_api(name):
-        return url, client.post(url, data, format="json")
+        return url, getattr(client, probe.method)(url, data, format="json")
     return url, client.post(url, data)
 
 
@@ -735,6 +893,14 @@ def test_foreign_cases_cover_every_project_scoped_persona() -> None:
         "api:unsupervised-detail",
         "automl:tuning_detail",
         "api:tuning-trials",
+        "registry:version",
+        "registry:version_approval",
+        "api:model-version-detail",
+        "api:model-version-approval",
+        "endpoints:detail",
+        "endpoints:update",
+        "api:endpoint-detail",
+        "api:endpoint-keys",
     } <= covered
 
 
@@ -767,6 +933,10 @@ LISTS = [
     ("api:automl-list", "", None, "builds"),
     ("api:unsupervised-list", "", None, "runs"),
     ("api:tuning-list", "", None, "tunings"),
+    ("api:model-group-list", "", None, "model_groups"),
+    ("api:model-version-list", "", None, "model_versions"),
+    ("api:endpoint-list", "", None, "endpoints"),
+    ("api:batch-transform-list", "", None, "batch_transforms"),
 ]
 
 
@@ -885,7 +1055,25 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
         ),
         "unsupervised.UnsupervisedRun": lambda: world.runs["a"],
         "automl.TuningJob": lambda: world.tunings["a"],
+        "registry.ModelGroup": lambda: world.model_groups["a"],
+        "registry.ModelVersion": lambda: world.model_versions["a"],
+        "registry.ModelAlias": lambda: _model_alias(world),
+        "registry.ApprovalEvent": lambda: world.model_versions["a"].approval_events.first(),
+        "endpoints.Endpoint": lambda: world.endpoints["a"],
+        "endpoints.EndpointVariant": lambda: world.endpoints["a"].variants.first(),
+        "endpoints.EndpointKey": lambda: world.endpoints["a"].keys.first(),
+        "endpoints.EndpointMetric": lambda: world.endpoints["a"].metrics.create(variant="variant-1",
+                                                                                minute=timezone.now()),
+        "endpoints.AsyncInvocation": lambda: world.endpoints["a"].async_invocations.create(
+            content_type="text/csv", input_path="projects/1/endpoints/x/async/in", expires_at=timezone.now()),
+        "endpoints.BatchTransform": lambda: world.batch_transforms["a"],
     }
+
+
+def _model_alias(world: World) -> object:
+    from apps.registry.services import alias_set
+
+    return alias_set(version=world.model_versions["a"], name="champion")
 
 
 def _data_connection(world: World) -> object:
@@ -902,7 +1090,7 @@ def changelist_names() -> list[str]:
     )
 
 
-OUR_APPS = {"accounts", "core", "jobs", "datasets", "automl", "unsupervised"}
+OUR_APPS = {"accounts", "core", "jobs", "datasets", "automl", "unsupervised", "registry", "endpoints"}
 
 
 def test_every_model_of_our_apps_is_registered_with_a_useful_list_display() -> None:

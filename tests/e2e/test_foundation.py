@@ -165,7 +165,7 @@ def test_data_scientist_signs_in_switches_project_and_watches_a_job_live(browser
     expect(row.locator(".pct")).to_have_text("100 %")
     screenshot(page, "home")
 
-    page.locator("nav.sidebar a", has_text="Jobs").click()
+    page.locator("nav.sidebar").get_by_role("link", name="Jobs", exact=True).click()
     expect(page.locator("main h1")).to_have_text("Jobs")
     expect(page.locator("main table tbody tr", has_text=f"#{job_id}")).to_contain_text("dana")
     screenshot(page, "jobs_list")

@@ -1,0 +1,117 @@
+from __future__ import annotations
+
+from typing import Any
+
+from rest_framework import serializers
+
+from apps.endpoints.models import BatchTransform, Endpoint, EndpointKey
+
+
+class VariantSerializer(serializers.Serializer):
+    name = serializers.CharField(read_only=True)
+    model_version = serializers.IntegerField(source="model_version_id", read_only=True)
+    model_version_label = serializers.SerializerMethodField()
+    weight = serializers.FloatField(read_only=True)
+
+    def get_model_version_label(self, obj: Any) -> str:
+        return str(obj.model_version)
+
+
+class EndpointSerializer(serializers.ModelSerializer):
+    project = serializers.IntegerField(source="project_id", read_only=True)
+    variants = VariantSerializer(many=True, read_only=True)
+    invocation_url = serializers.SerializerMethodField()
+    ping_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Endpoint
+        fields = ["id", "name", "project", "type", "status", "description", "variants", "timeout_s", "idle_timeout_s",
+                  "max_concurrency", "capture_percent", "webhook_url", "config_version", "invocation_url", "ping_url",
+                  "created_at", "updated_at"]
+        read_only_fields = fields
+
+    def get_invocation_url(self, obj: Endpoint) -> str:
+        suffix = "async-invocations" if obj.type == "async" else "invocations"
+        return f"/endpoints/{obj.name}/{suffix}"
+
+    def get_ping_url(self, obj: Endpoint) -> str:
+        return f"/endpoints/{obj.name}/ping"
+
+
+class VariantInputSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField()
+    weight = serializers.FloatField(required=False, default=1.0)
+    name = serializers.CharField(required=False, allow_blank=True, max_length=63)
+
+
+class EndpointSettingsSerializer(serializers.Serializer):
+    description = serializers.CharField(required=False, allow_blank=True, max_length=2000)
+    timeout_s = serializers.FloatField(required=False, allow_null=True)
+    idle_timeout_s = serializers.IntegerField(required=False, allow_null=True)
+    max_concurrency = serializers.IntegerField(required=False, allow_null=True)
+    capture_percent = serializers.FloatField(required=False, allow_null=True)
+    webhook_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+class EndpointCreateSerializer(EndpointSettingsSerializer):
+    """`model_version` for one variant, or `variants: [{model_version, weight, name?}]` for several."""
+
+    project = serializers.IntegerField()
+    name = serializers.CharField(max_length=100)
+    type = serializers.CharField(required=False, default="realtime")
+    model_version = serializers.IntegerField(required=False)
+    variants = VariantInputSerializer(many=True, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if bool(attrs.get("model_version")) == bool(attrs.get("variants")):
+            raise serializers.ValidationError({"model_version": "Give either model_version or variants."})
+        return attrs
+
+
+class EndpointUpdateSerializer(EndpointSettingsSerializer):
+    model_version = serializers.IntegerField(required=False)
+    variants = VariantInputSerializer(many=True, required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if attrs.get("model_version") and attrs.get("variants"):
+            raise serializers.ValidationError({"model_version": "Give either model_version or variants."})
+        if not attrs:
+            raise serializers.ValidationError({"variants": "Nothing to update: give model_version, variants or a "
+                                                           "setting."})
+        return attrs
+
+
+class EndpointKeySerializer(serializers.ModelSerializer):
+    endpoint = serializers.IntegerField(source="endpoint_id", read_only=True)
+    active = serializers.BooleanField(source="is_active", read_only=True)
+
+    class Meta:
+        model = EndpointKey
+        fields = ["id", "endpoint", "name", "prefix", "created_at", "revoked_at", "active"]
+        read_only_fields = fields
+
+
+class EndpointKeyCreateSerializer(serializers.Serializer):
+    name = serializers.CharField(required=False, allow_blank=True, max_length=100)
+
+
+class BatchTransformSerializer(serializers.ModelSerializer):
+    project = serializers.IntegerField(source="project_id", read_only=True)
+    model_version = serializers.IntegerField(source="model_version_id", read_only=True)
+    dataset_version = serializers.IntegerField(source="dataset_version_id", read_only=True)
+    output_version = serializers.IntegerField(source="output_version_id", read_only=True, allow_null=True)
+    job = serializers.IntegerField(source="job_id", read_only=True, allow_null=True)
+    status = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = BatchTransform
+        fields = ["id", "project", "model_version", "dataset_version", "join_input_columns", "probabilities", "status",
+                  "job", "output_version", "rows", "created_at"]
+        read_only_fields = fields
+
+
+class BatchTransformStartSerializer(serializers.Serializer):
+    model_version = serializers.IntegerField()
+    dataset_version = serializers.IntegerField()
+    join_input_columns = serializers.BooleanField(required=False, default=False)
+    probabilities = serializers.BooleanField(required=False, default=True)

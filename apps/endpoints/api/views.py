@@ -1,0 +1,151 @@
+"""Endpoints API: create (201 with a one-time key), list, read, update variants and weights, keys (create shows
+the key once; revoke), per-minute metrics; batch transforms (202 `{id, job}`). Creating and changing endpoints and
+keys needs the DEPLOY_MODELS capability (MLOps engineers, admins); only Approved versions deploy."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from apps.accounts import personas
+from apps.accounts.models import User
+from apps.accounts.selectors import project_get_for_user
+from apps.datasets import selectors as data_selectors
+from apps.endpoints import selectors, services
+from apps.endpoints.api import serializers as s
+
+
+def _user(request: Request) -> User:
+    return cast(User, request.user)
+
+
+def _need(request: Request, perm: str, message: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied(message)
+
+
+DEPLOY_MESSAGE = "Only MLOps engineers and admins deploy models and manage endpoint keys."
+
+
+def resolve_variants(user: User, data: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Version ids → versions the user may see (another project's id is a 404)."""
+    if data.get("model_version"):
+        return [{"model_version": selectors.model_version_get_for_user(user=user, pk=data["model_version"])}]
+    if data.get("variants"):
+        return [{"model_version": selectors.model_version_get_for_user(user=user, pk=v["model_version"]),
+                 "weight": v.get("weight", 1.0), "name": v.get("name") or ""} for v in data["variants"]]
+    return None
+
+
+SETTINGS = ("timeout_s", "idle_timeout_s", "max_concurrency", "capture_percent", "webhook_url")
+
+
+class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """`POST /api/endpoints/` → 201 with the endpoint and `key` (shown once). `POST /api/endpoints/{id}/update/`
+    replaces the variants (`model_version` or `variants: [{model_version, weight, name?}]`) and/or settings."""
+
+    lookup_value_regex = r"\d+"
+    serializer_class = s.EndpointSerializer
+    filterset_fields = ["project", "type", "status"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.endpoint_list_for_user(user=self.request.user).order_by("name", "pk")
+
+    def get_object(self):  # type: ignore[no-untyped-def]
+        return selectors.endpoint_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
+
+    def create(self, request: Request) -> Response:
+        _need(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
+        data = s.EndpointCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        user = _user(request)
+        project = project_get_for_user(user=user, pk=v["project"])
+        endpoint, key = services.endpoint_create(
+            project=project, user=user, name=v["name"], endpoint_type=v.get("type") or "realtime",
+            variants=resolve_variants(user, v) or [], description=v.get("description", ""),
+            **{k: v.get(k) for k in SETTINGS},
+        )
+        body = s.EndpointSerializer(selectors.endpoint_get_for_user(user=user, pk=endpoint.pk)).data
+        return Response({**body, "key": key}, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["post"], url_path="update", url_name="update")
+    def update_endpoint(self, request: Request, pk: str) -> Response:
+        endpoint = self.get_object()
+        _need(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
+        data = s.EndpointUpdateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        user = _user(request)
+        services.endpoint_update(endpoint=endpoint, user=user, variants=resolve_variants(user, v),
+                                 **{k: v[k] for k in SETTINGS if k in v})
+        return Response(s.EndpointSerializer(selectors.endpoint_get_for_user(user=user, pk=endpoint.pk)).data)
+
+    @action(detail=True, methods=["get", "post"], url_path="keys", url_name="keys")
+    def keys(self, request: Request, pk: str) -> Response:
+        endpoint = self.get_object()
+        if request.method == "GET":
+            return Response(s.EndpointKeySerializer(selectors.endpoint_keys(endpoint=endpoint), many=True).data)
+        _need(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
+        data = s.EndpointKeyCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row, key = services.endpoint_key_create(endpoint=endpoint, user=_user(request),
+                                                name=data.validated_data.get("name", ""))
+        return Response({**s.EndpointKeySerializer(row).data, "key": key}, status=status.HTTP_201_CREATED)
+
+    @action(detail=True, methods=["get"], url_path="metrics", url_name="metrics")
+    def metrics(self, request: Request, pk: str) -> Response:
+        endpoint = self.get_object()
+        try:
+            minutes = max(1, min(24 * 60, int(request.query_params.get("minutes", 60))))
+        except ValueError:
+            minutes = 60
+        return Response(selectors.endpoint_metrics(endpoint=endpoint, minutes=minutes))
+
+
+class EndpointKeyViewSet(viewsets.GenericViewSet):
+    lookup_value_regex = r"\d+"
+    serializer_class = s.EndpointKeySerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.endpoint_list_for_user(user=self.request.user).none()
+
+    @action(detail=True, methods=["post"], url_path="revoke", url_name="revoke")
+    def revoke(self, request: Request, pk: str) -> Response:
+        key = selectors.endpoint_key_get_for_user(user=_user(request), pk=pk)
+        _need(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
+        key = services.endpoint_key_revoke(key=key, user=_user(request))
+        return Response(s.EndpointKeySerializer(key).data)
+
+
+class BatchTransformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """`POST /api/batch-transforms/` (`{model_version, dataset_version, join_input_columns?, probabilities?}`)
+    → 202 `{id, job}`; the output is a new dataset version (`output_version` once the job succeeded)."""
+
+    lookup_value_regex = r"\d+"
+    serializer_class = s.BatchTransformSerializer
+    filterset_fields = ["project", "model_version", "dataset_version"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.batch_transform_list_for_user(user=self.request.user).order_by("-created_at", "-pk")
+
+    def get_object(self):  # type: ignore[no-untyped-def]
+        return selectors.batch_transform_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
+
+    def create(self, request: Request) -> Response:
+        _need(request, personas.RUN_JOBS, "Your persona does not allow starting jobs.")
+        data = s.BatchTransformStartSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        user = _user(request)
+        version = selectors.model_version_get_for_user(user=user, pk=v["model_version"])
+        dataset_version = data_selectors.version_get_for_user(user=user, pk=v["dataset_version"])
+        transform = services.batch_transform_start(user=user, model_version=version, dataset_version=dataset_version,
+                                                   join_input_columns=v["join_input_columns"],
+                                                   probabilities=v["probabilities"])
+        return Response({"id": transform.pk, "job": transform.job_id}, status=status.HTTP_202_ACCEPTED)

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from typing import Any, cast
+
+from django import forms
+
+from apps.endpoints.choices import EndpointType
+
+
+class EndpointForm(forms.Form):
+    name = forms.CharField(max_length=63, help_text="Letters, digits and hyphens; it becomes /endpoints/<name>/.")
+    type = forms.ChoiceField(choices=EndpointType.choices, initial=EndpointType.REALTIME)
+    model_version = forms.TypedChoiceField(coerce=int, label="Approved model version")
+    second_version = forms.TypedChoiceField(coerce=int, required=False, empty_value=None,
+                                            label="Second variant (optional, A/B)")
+    weight = forms.FloatField(initial=1.0, min_value=0, label="Weight of the first")
+    second_weight = forms.FloatField(initial=0.0, min_value=0, required=False, label="Weight of the second")
+    capture_percent = forms.FloatField(initial=0, min_value=0, max_value=100, label="Data capture (% of requests)")
+    idle_timeout_s = forms.IntegerField(initial=300, min_value=1, label="Serverless: unload after idle (s)")
+    max_concurrency = forms.IntegerField(initial=5, min_value=1, label="Serverless: max concurrency")
+    timeout_s = forms.FloatField(required=False, min_value=0.01, label="Timeout (s, empty: default)")
+    webhook_url = forms.CharField(required=False, max_length=500, label="Async: webhook URL (optional)")
+
+    def __init__(self, *args: Any, versions: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices = [(v.pk, f"{v.group.name} v{v.version}") for v in versions]
+        cast(forms.ChoiceField, self.fields["model_version"]).choices = choices
+        cast(forms.ChoiceField, self.fields["second_version"]).choices = [("", "—"), *choices]
+
+    def variants(self) -> list[tuple[int, float]]:
+        d = self.cleaned_data
+        out = [(d["model_version"], d["weight"])]
+        if d.get("second_version"):
+            out.append((d["second_version"], d.get("second_weight") or 0.0))
+        return out
+
+    def add_service_errors(self, exc: Any) -> None:
+        for field, messages in getattr(exc, "message_dict", {"__all__": getattr(exc, "messages", [str(exc)])}).items():
+            target = field if field in self.fields else None
+            for message in messages:
+                self.add_error(target, message)
+
+
+class BatchTransformForm(forms.Form):
+    model_version = forms.TypedChoiceField(coerce=int, label="Approved model version")
+    dataset_version = forms.TypedChoiceField(coerce=int, label="Dataset version")
+    join_input_columns = forms.BooleanField(required=False, label="Copy the input columns into the output")
+    probabilities = forms.BooleanField(required=False, initial=True, label="Add class probabilities")
+
+    def __init__(self, *args: Any, versions: list[Any], datasets: list[Any], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        cast(forms.ChoiceField, self.fields["model_version"]).choices = [
+            (v.pk, f"{v.group.name} v{v.version}") for v in versions]
+        cast(forms.ChoiceField, self.fields["dataset_version"]).choices = [
+            (d.pk, f"{d.dataset.name} v{d.number} ({d.row_count:,} rows)") for d in datasets]
+
+    def add_service_errors(self, exc: Any) -> None:
+        for field, messages in getattr(exc, "message_dict", {"__all__": getattr(exc, "messages", [str(exc)])}).items():
+            target = field if field in self.fields else None
+            for message in messages:
+                self.add_error(target, message)

@@ -1,0 +1,92 @@
+"""Loaded models of a serving process, one per model version id.
+
+Loading takes a per-version lock, so a burst of cold requests loads a version once. Dropping an entry (a version no
+longer served, a serverless endpoint idle past its timeout) only forgets it: requests already holding the predictor
+finish with it."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+logger = logging.getLogger(__name__)
+FAILED_RETRY_S = 10.0
+
+
+class ModelLoadError(Exception):
+    """The version's model could not be loaded (tampered artifact, unsafe file, missing file); see the message."""
+
+
+@dataclass
+class Entry:
+    predictor: Any
+    loaded_at: float
+    last_used: float
+
+
+class ModelCache:
+    def __init__(self, loader: Callable[[Any], Any]) -> None:
+        self._loader = loader
+        self._entries: dict[int, Entry] = {}
+        self._failed: dict[int, tuple[float, str]] = {}
+        self._locks: dict[int, threading.Lock] = {}
+        self._lock = threading.Lock()
+        self.loads = 0  # how many times a model was loaded (tests and the page's "cold starts")
+
+    def _version_lock(self, version_id: int) -> threading.Lock:
+        with self._lock:
+            lock = self._locks.get(version_id)
+            if lock is None:
+                lock = self._locks[version_id] = threading.Lock()
+            return lock
+
+    def peek(self, version_id: int) -> Any | None:
+        entry = self._entries.get(version_id)
+        return entry.predictor if entry else None
+
+    def loaded_ids(self) -> set[int]:
+        return set(self._entries)
+
+    def get(self, version: Any) -> tuple[Any, bool]:
+        """(predictor, loaded_now) for a ModelVersion; ModelLoadError when it cannot be loaded."""
+        entry = self._entries.get(version.pk)
+        if entry is not None:
+            entry.last_used = time.monotonic()
+            return entry.predictor, False
+        with self._version_lock(version.pk):
+            entry = self._entries.get(version.pk)
+            if entry is not None:
+                entry.last_used = time.monotonic()
+                return entry.predictor, False
+            failed = self._failed.get(version.pk)
+            if failed is not None and time.monotonic() - failed[0] < FAILED_RETRY_S:
+                raise ModelLoadError(failed[1])
+            try:
+                predictor = self._loader(version)
+            except Exception as exc:
+                message = f"Model version {version} could not be loaded: {exc}"
+                logger.warning(message)
+                self._failed[version.pk] = (time.monotonic(), message)
+                raise ModelLoadError(message) from exc
+            now = time.monotonic()
+            self._entries[version.pk] = Entry(predictor, now, now)
+            self._failed.pop(version.pk, None)
+            self.loads += 1
+            return predictor, True
+
+    def drop(self, version_id: int) -> bool:
+        with self._lock:
+            return self._entries.pop(version_id, None) is not None
+
+    def retain(self, keep: set[int]) -> None:
+        for version_id in list(self._entries):
+            if version_id not in keep:
+                self.drop(version_id)
+
+    def idle_since(self, version_id: int) -> float | None:
+        entry = self._entries.get(version_id)
+        return None if entry is None else time.monotonic() - entry.last_used

@@ -1,0 +1,255 @@
+"""Endpoint pages (under /deployments/, so they never clash with the /endpoints/ serving path): the list, the
+create form (approved versions only), an endpoint's page (status, variants and weights, metrics charts, keys,
+"try it", curl and Python snippets), and batch transforms."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any, cast
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils import timezone
+from django.views import View
+
+from apps.accounts import personas
+from apps.accounts.models import User
+from apps.core.mixins import StudioMixin
+from apps.datasets import selectors as data_selectors
+from apps.endpoints import charts, selectors, services
+from apps.endpoints.choices import EndpointType
+from apps.endpoints.forms import BatchTransformForm, EndpointForm
+from apps.endpoints.models import Endpoint
+
+TRY_KEY_TTL = timedelta(hours=1)
+
+
+def _user(request: HttpRequest) -> User:
+    return cast(User, request.user)
+
+
+def _need(request: HttpRequest, perm: str) -> None:
+    if not request.user.has_perm(perm):
+        raise PermissionDenied("Your persona does not allow this action.")
+
+
+class EndpointListView(StudioMixin, View):
+    def get(self, request: HttpRequest) -> HttpResponse:
+        project = request.project  # type: ignore[attr-defined]
+        endpoints = list(selectors.endpoint_list_for_user(user=_user(request)).filter(project=project)) if project \
+            else []
+        return render(request, "endpoints/endpoint_list.html", {
+            "project": project, "endpoints": endpoints,
+            "can_deploy": request.user.has_perm(personas.DEPLOY_MODELS),
+        })
+
+
+class EndpointCreateView(StudioMixin, View):
+    capability = personas.DEPLOY_MODELS
+
+    def _render(self, request: HttpRequest, form: EndpointForm | None = None, status: int = 200) -> HttpResponse:
+        project = request.project  # type: ignore[attr-defined]
+        versions = list(selectors.approved_versions_for_user(user=_user(request), project=project)) if project else []
+        form = form or EndpointForm(versions=versions)
+        return render(request, "endpoints/endpoint_form.html", {"project": project, "versions": versions,
+                                                                 "form": form}, status=status)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        project = request.project  # type: ignore[attr-defined]
+        if project is None:
+            raise PermissionDenied("Choose a project first.")
+        versions = list(selectors.approved_versions_for_user(user=_user(request), project=project))
+        form = EndpointForm(request.POST, versions=versions)
+        if not form.is_valid():
+            return self._render(request, form=form, status=400)
+        d = form.cleaned_data
+        variants = [{"model_version": selectors.model_version_get_for_user(user=_user(request), pk=pk),
+                     "weight": weight} for pk, weight in form.variants()]
+        try:
+            endpoint, key = services.endpoint_create(
+                project=project, user=_user(request), name=d["name"], endpoint_type=d["type"], variants=variants,
+                capture_percent=d["capture_percent"], idle_timeout_s=d["idle_timeout_s"],
+                max_concurrency=d["max_concurrency"], timeout_s=d.get("timeout_s"), webhook_url=d.get("webhook_url"),
+            )
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+            return self._render(request, form=form, status=400)
+        return _detail(request, endpoint, new_key=key, status=201)
+
+
+def _snippets(request: HttpRequest, endpoint: Endpoint, example: dict[str, Any]) -> dict[str, str]:
+    suffix = "async-invocations" if endpoint.type == EndpointType.ASYNC else "invocations"
+    url = request.build_absolute_uri(f"/endpoints/{endpoint.name}/{suffix}")
+    body = json.dumps(example)
+    curl = (f"curl -X POST '{url}' \\\n  -H \"Authorization: Bearer $ATELIER_ENDPOINT_KEY\" \\\n"
+            f"  -H 'Content-Type: application/json' \\\n  -d '{body}'")
+    pretty = json.dumps(example, indent=4).replace("\n", "\n    ")
+    python = (
+        "import os\n\nimport requests\n\n"
+        f"response = requests.post(\n    \"{url}\",\n"
+        "    headers={\"Authorization\": f\"Bearer {os.environ['ATELIER_ENDPOINT_KEY']}\"},\n"
+        f"    json={pretty},\n    timeout=60,\n)\nresponse.raise_for_status()\n"
+    )
+    if endpoint.type == EndpointType.ASYNC:
+        python += ("location = response.json()[\"location\"]  # poll GET <host><location> until status is succeeded,\n"
+                   "# then GET <host><location>/result for {\"predictions\": [...]}\n")
+    else:
+        python += "print(response.json()[\"predictions\"])\n"
+    return {"url": url, "curl": curl, "python": python}
+
+
+def _detail(request: HttpRequest, endpoint: Endpoint, *, new_key: str = "", status: int = 200,
+            form_errors: list[str] | None = None) -> HttpResponse:
+    user = _user(request)
+    variants = list(endpoint.variants.select_related("model_version__group").order_by("position", "id"))
+    metrics = selectors.endpoint_metrics(endpoint=endpoint, minutes=60)
+    first = variants[0].model_version if variants else None
+    example = {"dataframe_records": selectors.example_records(version=first)}
+    can_deploy = user.has_perm(personas.DEPLOY_MODELS)
+    context = {
+        "endpoint": endpoint,
+        "variants": variants,
+        "total_weight": sum(v.weight for v in variants) or 1,
+        "keys": list(selectors.endpoint_keys(endpoint=endpoint)),
+        "metrics": metrics,
+        "figures": charts.endpoint_figures(metrics),
+        "example_json": json.dumps(example, indent=2),
+        "snippets": _snippets(request, endpoint, example),
+        "can_deploy": can_deploy,
+        "new_key": new_key,
+        "versions": list(selectors.approved_versions_for_user(user=user, project=endpoint.project)) if can_deploy
+        else [],
+        "async_invocations": selectors.async_invocation_list(endpoint=endpoint)
+        if endpoint.type == EndpointType.ASYNC else [],
+        "form_errors": form_errors or [],
+        "charts": True,
+    }
+    return render(request, "endpoints/endpoint_detail.html", context, status=status)
+
+
+class EndpointDetailView(StudioMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        return _detail(request, selectors.endpoint_get_for_user(user=_user(request), pk=pk))
+
+
+class EndpointUpdateView(StudioMixin, View):
+    """New variants and weights from the page's form: rows of (version, weight, name)."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        endpoint = selectors.endpoint_get_for_user(user=_user(request), pk=pk)
+        _need(request, personas.DEPLOY_MODELS)
+        rows = zip(request.POST.getlist("variant_version"), request.POST.getlist("variant_weight"),
+                   request.POST.getlist("variant_name"), strict=False)
+        variants = []
+        try:
+            for version_id, weight, name in rows:
+                if not version_id:
+                    continue
+                variants.append({"model_version": selectors.model_version_get_for_user(user=_user(request),
+                                                                                       pk=version_id),
+                                 "weight": weight or 0, "name": name})
+            services.endpoint_update(endpoint=endpoint, user=_user(request), variants=variants,
+                                     capture_percent=request.POST.get("capture_percent") or None)
+        except ValidationError as exc:
+            return _detail(request, endpoint, status=400, form_errors=list(exc.messages))
+        return HttpResponseRedirect(reverse("endpoints:detail", args=[endpoint.pk]))
+
+
+class EndpointDeleteView(StudioMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        endpoint = selectors.endpoint_get_for_user(user=_user(request), pk=pk)
+        _need(request, personas.DEPLOY_MODELS)
+        services.endpoint_delete(endpoint=endpoint, user=_user(request))
+        return HttpResponseRedirect(reverse("endpoints:list"))
+
+
+class EndpointKeyCreateView(StudioMixin, View):
+    """Creates a key and shows it once, on the page this POST renders (never in a URL or the session)."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        endpoint = selectors.endpoint_get_for_user(user=_user(request), pk=pk)
+        _need(request, personas.DEPLOY_MODELS)
+        _, key = services.endpoint_key_create(endpoint=endpoint, user=_user(request), name=request.POST.get("name"))
+        return _detail(request, endpoint, new_key=key)
+
+
+class EndpointTryKeyView(StudioMixin, View):
+    """A key for the "try it" box that expires after an hour: JSON `{key, expires_at}`."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        endpoint = selectors.endpoint_get_for_user(user=_user(request), pk=pk)
+        _need(request, personas.DEPLOY_MODELS)
+        row, key = services.endpoint_key_create(endpoint=endpoint, user=_user(request),
+                                                name=f"try it ({request.user.get_username()})")
+        row.expires_at = timezone.now() + TRY_KEY_TTL
+        row.save(update_fields=["expires_at"])
+        # Serving processes see the key at their next configuration refresh.
+        active_within_s = float(settings.SERVING_CONFIG_REFRESH_S) + 0.5
+        return JsonResponse({"key": key, "expires_at": row.expires_at.isoformat(), "name": row.name,
+                             "active_within_s": active_within_s}, status=201)
+
+
+class EndpointKeyRevokeView(StudioMixin, View):
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        key = selectors.endpoint_key_get_for_user(user=_user(request), pk=pk)
+        _need(request, personas.DEPLOY_MODELS)
+        services.endpoint_key_revoke(key=key, user=_user(request))
+        return HttpResponseRedirect(reverse("endpoints:detail", args=[key.endpoint_id]) + "#keys")
+
+
+# --- batch transform ----------------------------------------------------------------------------------------------
+
+
+class BatchTransformListView(StudioMixin, View):
+    def _render(self, request: HttpRequest, form: BatchTransformForm | None = None, status: int = 200
+                ) -> HttpResponse:
+        project = request.project  # type: ignore[attr-defined]
+        user = _user(request)
+        versions = list(selectors.approved_versions_for_user(user=user, project=project)) if project else []
+        datasets = list(data_selectors.version_list_for_user(user=user).filter(project=project)
+                        .order_by("dataset__name", "-number")[:200]) if project else []
+        transforms = list(selectors.batch_transform_list_for_user(user=user).filter(project=project)[:50]) \
+            if project else []
+        return render(request, "endpoints/batch_list.html", {
+            "project": project, "form": form or BatchTransformForm(versions=versions, datasets=datasets),
+            "versions": versions, "datasets": datasets, "transforms": transforms,
+            "can_run": request.user.has_perm(personas.RUN_JOBS),
+        }, status=status)
+
+    def get(self, request: HttpRequest) -> HttpResponse:
+        return self._render(request)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        _need(request, personas.RUN_JOBS)
+        project = request.project  # type: ignore[attr-defined]
+        if project is None:
+            raise PermissionDenied("Choose a project first.")
+        user = _user(request)
+        versions = list(selectors.approved_versions_for_user(user=user, project=project))
+        datasets = list(data_selectors.version_list_for_user(user=user).filter(project=project))
+        form = BatchTransformForm(request.POST, versions=versions, datasets=datasets)
+        if not form.is_valid():
+            return self._render(request, form=form, status=400)
+        d = form.cleaned_data
+        try:
+            transform = services.batch_transform_start(
+                user=user, model_version=selectors.model_version_get_for_user(user=user, pk=d["model_version"]),
+                dataset_version=data_selectors.version_get_for_user(user=user, pk=d["dataset_version"]),
+                join_input_columns=d["join_input_columns"], probabilities=d["probabilities"])
+        except ValidationError as exc:
+            form.add_service_errors(exc)
+            return self._render(request, form=form, status=400)
+        return HttpResponseRedirect(reverse("endpoints:batch_detail", args=[transform.pk]))
+
+
+class BatchTransformDetailView(StudioMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        transform = selectors.batch_transform_get_for_user(user=_user(request), pk=pk)
+        return render(request, "endpoints/batch_detail.html", {"transform": transform, "job": transform.job})

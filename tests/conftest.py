@@ -192,3 +192,32 @@ def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     if report.skipped and os.environ.get("ATELIER_REQUIRE_E2E") == "1" and item.get_closest_marker("e2e"):
         report.outcome = "failed"
         report.longrepr = f"browser test skipped but ATELIER_REQUIRE_E2E=1: {report.longrepr}"
+
+
+# --- shared by the module tests ---------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def media(settings, tmp_path) -> Path:  # type: ignore[no-untyped-def]
+    """A fresh MEDIA_ROOT per test (SQLite reuses ids after a rollback, so project folders would collide)."""
+    root = tmp_path / "media"
+    root.mkdir()
+    settings.MEDIA_ROOT = root
+    return root
+
+
+@pytest.fixture
+def run_job(settings) -> Callable[[object], object]:  # type: ignore[no-untyped-def]
+    """Run a job in this process, as a worker would (the heartbeat thread idles: it cannot see the uncommitted
+    rows of the test transaction). Tests named *_jobs.py use a real worker instead."""
+    from apps.jobs.models import Job
+    from apps.jobs.services import job_run
+
+    settings.JOB_HEARTBEAT_INTERVAL_S = 3600
+
+    def run(job: object) -> Job:
+        pk = job if isinstance(job, int) else job.pk  # type: ignore[attr-defined]
+        job_run(job_id=pk)
+        return Job.objects.get(pk=pk)
+
+    return run

@@ -4,7 +4,7 @@ live trial chart, the trials table, the best setting and the candidate it was ex
 from __future__ import annotations
 
 import json
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -13,19 +13,16 @@ from django.urls import reverse
 from django.views import View
 
 from apps.accounts import personas
-from apps.accounts.models import User
 from apps.automl import charts, selectors, tuning
 from apps.automl.forms import TuningForm
 from apps.automl.models import TuningJob
 from apps.automl.tuning import STOP_LABELS
 from apps.core.mixins import StudioMixin
+from apps.core.requests import request_user
 from apps.datasets.models import DatasetVersion
 
 JOBS_SHOWN = 50
 
-
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 def _errors(exc: ValidationError) -> list[str]:
@@ -38,9 +35,9 @@ def _errors(exc: ValidationError) -> list[str]:
 class TuningListView(StudioMixin, View):
     def _form(self, request: HttpRequest, data: Any = None) -> TuningForm:
         project = request.project  # type: ignore[attr-defined]
-        versions = (selectors.versions_for_project(user=_user(request), project=project) if project
+        versions = (selectors.versions_for_project(user=request_user(request), project=project) if project
                     else DatasetVersion.objects.none())
-        earlier = (selectors.tuning_list_for_user(user=_user(request)).filter(project=project, trials_done__gt=0)
+        earlier = (selectors.tuning_list_for_user(user=request_user(request)).filter(project=project, trials_done__gt=0)
                    if project else TuningJob.objects.none())
         initial = {}
         warm = request.GET.get("warm")
@@ -55,7 +52,7 @@ class TuningListView(StudioMixin, View):
     def _render(self, request: HttpRequest, form: TuningForm, errors: list[str] | None = None,
                 status: int = 200) -> HttpResponse:
         project = request.project  # type: ignore[attr-defined]
-        jobs = (selectors.tuning_list_for_user(user=_user(request)).filter(project=project)[:JOBS_SHOWN]
+        jobs = (selectors.tuning_list_for_user(user=request_user(request)).filter(project=project)[:JOBS_SHOWN]
                 if project else [])
         versions = list(form.fields["dataset_version"].queryset)  # type: ignore[attr-defined]
         context = {
@@ -80,7 +77,7 @@ class TuningListView(StudioMixin, View):
             return self._render(request, form, status=400)
         d = form.cleaned_data
         try:
-            job = tuning.tuning_start(project=project, created_by=_user(request), version=d["dataset_version"],
+            job = tuning.tuning_start(project=project, created_by=request_user(request), version=d["dataset_version"],
                                       target=d["target"], spec=form.spec(),
                                       warm_start_from=[t.pk for t in d["warm_start_from"]])
         except ValidationError as exc:
@@ -90,7 +87,7 @@ class TuningListView(StudioMixin, View):
 
 class TuningDetailView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        job = selectors.tuning_get_for_user(user=_user(request), pk=pk)
+        job = selectors.tuning_get_for_user(user=request_user(request), pk=pk)
         summary = tuning.tuning_trials(tuning=job)
         trials = summary.get("trials") or []
         context = {

@@ -3,7 +3,7 @@ leaderboard, analysis charts, what-if prediction, batch prediction, register).""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,30 +14,23 @@ from django.utils.html import format_html
 from django.views import View
 
 from apps.accounts import personas
-from apps.accounts.models import User
 from apps.automl import charts, selectors, services
 from apps.automl.forms import BuildForm
 from apps.automl.models import AutomlBuild
 from apps.core.artifacts import ArtifactTampered
 from apps.core.mixins import StudioMixin
+from apps.core.requests import request_user, require_perm
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
 
 BUILDS_SHOWN = 50
 
 
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
 
 def _project(request: HttpRequest) -> Any:
     project = request.project  # type: ignore[attr-defined]
     return project if project else None
 
-
-def _need(request: HttpRequest, perm: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied("Your persona does not allow this action.")
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -51,9 +44,9 @@ class BuildListView(StudioMixin, View):
     def _render(self, request: HttpRequest, form: BuildForm | None = None, checks: list[dict[str, Any]] | None = None,
                 errors: list[str] | None = None, status: int = 200) -> HttpResponse:
         project = _project(request)
-        versions = (selectors.versions_for_project(user=_user(request), project=project) if project
+        versions = (selectors.versions_for_project(user=request_user(request), project=project) if project
                     else DatasetVersion.objects.none())
-        builds = (selectors.build_list_for_user(user=_user(request)).filter(project=project)[:BUILDS_SHOWN]
+        builds = (selectors.build_list_for_user(user=request_user(request)).filter(project=project)[:BUILDS_SHOWN]
                   if project else [])
         version_list = list(versions)
         columns = sorted({c["name"] for v in version_list for c in v.schema})
@@ -74,11 +67,11 @@ class BuildListView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        _need(request, personas.RUN_JOBS)
+        require_perm(request, personas.RUN_JOBS)
         project = _project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
-        versions = selectors.versions_for_project(user=_user(request), project=project)
+        versions = selectors.versions_for_project(user=request_user(request), project=project)
         form = BuildForm(request.POST, versions=versions)
         if not form.is_valid():
             return self._render(request, form=form, status=400)
@@ -89,7 +82,7 @@ class BuildListView(StudioMixin, View):
             if request.POST.get("action") == "check":
                 _, checks = services.automl_check(version=d["dataset_version"], **options)
                 return self._render(request, form=form, checks=checks)
-            build = services.automl_build_start(project=project, created_by=_user(request),
+            build = services.automl_build_start(project=project, created_by=request_user(request),
                                                 version=d["dataset_version"], seed=d["seed"] or 0, **options)
         except ValidationError as exc:
             return self._render(request, form=form, errors=_messages(exc), status=400)
@@ -98,7 +91,7 @@ class BuildListView(StudioMixin, View):
 
 class BuildDetailView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        build = selectors.build_get_for_user(user=_user(request), pk=pk)
+        build = selectors.build_get_for_user(user=request_user(request), pk=pk)
         report = build.report or {}
         history_fig = charts.best_score_figure(build.history or [], build.objective or "score")
         # The analysis, what-if form and batch prediction describe the selected candidate's own fitted model.
@@ -126,7 +119,7 @@ class BuildDetailView(StudioMixin, View):
             "figures": charts.analysis_figures(chosen_report),
             "history_figure": history_fig,
             "features": [{**f, "value": typical.get(f["name"])} for f in features],
-            "versions": (data_selectors.version_list_for_user(user=_user(request))
+            "versions": (data_selectors.version_list_for_user(user=request_user(request))
                          .filter(project_id=build.project_id).order_by("dataset__name", "-number")),
             "registered": selectors.model_versions_for_build(build=build),
             "warnings": [c for c in build.checks if c["severity"] == "warning"],
@@ -138,7 +131,7 @@ class BuildDetailView(StudioMixin, View):
 
 class _BuildAction(StudioMixin, View):
     def build(self, request: HttpRequest, pk: int) -> AutomlBuild:
-        return selectors.build_get_for_user(user=_user(request), pk=pk)
+        return selectors.build_get_for_user(user=request_user(request), pk=pk)
 
     def back(self, build: AutomlBuild, anchor: str = "") -> HttpResponseRedirect:
         return HttpResponseRedirect(reverse("automl:detail", args=[build.pk]) + anchor)
@@ -146,11 +139,11 @@ class _BuildAction(StudioMixin, View):
 
 class CandidateSelectView(_BuildAction):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        _need(request, personas.RUN_JOBS)  # selecting may start a job that refits the candidate
+        require_perm(request, personas.RUN_JOBS)  # selecting may start a job that refits the candidate
         build = self.build(request, pk)
         try:
             selection = services.automl_candidate_select(build=build, candidate=request.POST.get("candidate"),
-                                                         created_by=_user(request))
+                                                         created_by=request_user(request))
         except ValidationError as exc:
             messages.error(request, " ".join(_messages(exc)))
         else:
@@ -166,14 +159,14 @@ class CandidateSelectView(_BuildAction):
 
 class BatchPredictView(_BuildAction):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        _need(request, personas.RUN_JOBS)
+        require_perm(request, personas.RUN_JOBS)
         build = self.build(request, pk)
         raw = request.POST.get("dataset_version")
         try:
             if not raw:
                 raise ValidationError({"dataset_version": "Choose a dataset version to predict."})
-            version = data_selectors.version_get_for_user(user=_user(request), pk=raw)
-            job = services.automl_batch_predict_start(build=build, created_by=_user(request), version=version)
+            version = data_selectors.version_get_for_user(user=request_user(request), pk=raw)
+            job = services.automl_batch_predict_start(build=build, created_by=request_user(request), version=version)
             messages.success(request, f"Batch prediction started (job #{job.pk}); the result becomes a new "
                                       "dataset version in the Data Wrangler.")
         except ValidationError as exc:
@@ -185,7 +178,7 @@ class RegisterView(_BuildAction):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         build = self.build(request, pk)
         try:
-            version = services.automl_register(build=build, created_by=_user(request),
+            version = services.automl_register(build=build, created_by=request_user(request),
                                                name=request.POST.get("name"))
             messages.success(request, f"Registered {version} in the Model Registry, pending approval "
                                       f"(artifact {version.artifact.sha256[:12]}…).")

@@ -4,7 +4,7 @@ the flow editor. Views parse input, call one service or selector, and render; sc
 from __future__ import annotations
 
 import re
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,8 +17,8 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from apps.accounts import personas
-from apps.accounts.models import User
 from apps.core.mixins import StudioMixin
+from apps.core.requests import request_user, require_perm
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
 from apps.datasets import storage as files
@@ -32,19 +32,11 @@ PAGE_ROWS = 50
 JOB_KINDS_OF_VERSION = ("datasets.profile", "datasets.retype")
 
 
-def _user(request: HttpRequest) -> User:
-    """The signed-in user (every view here requires one: StudioMixin)."""
-    return cast(User, request.user)
-
 
 def _project(request: HttpRequest) -> Any:
     project = request.project  # type: ignore[attr-defined]
     return project if project else None
 
-
-def _need(request: HttpRequest, perm: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied("Your persona does not allow this action.")
 
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$")
@@ -104,7 +96,7 @@ class DatasetListView(CappedUploadView):
     ) -> HttpResponse:
         project = _project(request)
         datasets = (
-            selectors.dataset_list_for_user(user=_user(request)).filter(project=project)
+            selectors.dataset_list_for_user(user=request_user(request)).filter(project=project)
             if project
             else Dataset.objects.none()
         )
@@ -133,7 +125,7 @@ class DatasetListView(CappedUploadView):
         limit = self.refused(request)
         if limit is not None:
             return self._render(request, status=413, upload_error=refusal_message(limit))
-        _need(request, personas.RUN_JOBS)
+        require_perm(request, personas.RUN_JOBS)
         project = _project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
@@ -142,7 +134,7 @@ class DatasetListView(CappedUploadView):
             try:
                 dataset, job = services.dataset_import_start(
                     project=project,
-                    created_by=_user(request),
+                    created_by=request_user(request),
                     upload=form.cleaned_data["file"],
                     name=form.cleaned_data["name"],
                     options=form.options(),
@@ -169,7 +161,7 @@ class DatasetSqlImportView(StudioMixin, View):
             try:
                 dataset, _job = services.dataset_sql_import_start(
                     project=project,
-                    created_by=_user(request),
+                    created_by=request_user(request),
                     connection=form.cleaned_data["connection"],
                     query=form.cleaned_data["query"],
                     name=form.cleaned_data["name"],
@@ -249,22 +241,22 @@ class DatasetDetailView(CappedUploadView):
         return render(request, "datasets/dataset_detail.html", context, status=status)
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        dataset = selectors.dataset_get_for_user(user=_user(request), pk=pk)
+        dataset = selectors.dataset_get_for_user(user=request_user(request), pk=pk)
         return self._render(request, dataset)
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Upload a new version of this dataset."""
-        dataset = selectors.dataset_get_for_user(user=_user(request), pk=pk)
+        dataset = selectors.dataset_get_for_user(user=request_user(request), pk=pk)
         limit = self.refused(request)
         if limit is not None:
             return self._render(request, dataset, status=413, upload_error=refusal_message(limit))
-        _need(request, personas.RUN_JOBS)
+        require_perm(request, personas.RUN_JOBS)
         form = f.VersionUploadForm(request.POST, request.FILES)
         if form.is_valid():
             try:
                 job = services.dataset_version_import_start(
                     dataset=dataset,
-                    created_by=_user(request),
+                    created_by=request_user(request),
                     upload=form.cleaned_data["file"],
                     options=form.options(),
                 )
@@ -280,7 +272,7 @@ class DatasetDeleteView(StudioMixin, View):
     capability = personas.RUN_JOBS
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        dataset = selectors.dataset_get_for_user(user=_user(request), pk=pk)
+        dataset = selectors.dataset_get_for_user(user=request_user(request), pk=pk)
         services.dataset_delete(dataset=dataset)
         messages.success(request, f"Dataset {dataset.name} and its files were deleted.")
         return redirect("datasets:list")
@@ -290,7 +282,7 @@ class VersionRetypeView(StudioMixin, View):
     capability = personas.RUN_JOBS
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        version = selectors.version_get_for_user(user=_user(request), pk=pk)
+        version = selectors.version_get_for_user(user=request_user(request), pk=pk)
         form = f.RetypeForm(request.POST, schema=version.schema)
         if form.is_valid():
             changes = form.changes()
@@ -298,7 +290,8 @@ class VersionRetypeView(StudioMixin, View):
                 form.add_error(None, "No column type was changed.")
             else:
                 try:
-                    job = services.version_retype_start(version=version, created_by=_user(request), columns=changes)
+                    job = services.version_retype_start(version=version, created_by=request_user(request),
+                                                        columns=changes)
                 except ValidationError as exc:
                     form.add_error(None, [f"{k}: {v}" for k, v in _errors(exc).items()])
                 else:
@@ -319,11 +312,11 @@ class ProfileStartView(StudioMixin, View):
     capability = personas.RUN_JOBS
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        version = selectors.version_get_for_user(user=_user(request), pk=pk)
+        version = selectors.version_get_for_user(user=request_user(request), pk=pk)
         try:
             job = services.profile_start(
                 version=version,
-                created_by=_user(request),
+                created_by=request_user(request),
                 target=request.POST.get("target") or None,
             )
         except ValidationError as exc:
@@ -335,7 +328,7 @@ class ProfileStartView(StudioMixin, View):
 
 class ReportView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        version = selectors.version_get_for_user(user=_user(request), pk=pk)
+        version = selectors.version_get_for_user(user=request_user(request), pk=pk)
         reports = list(selectors.report_list_for_version(version=version))
         wanted = request.GET.get("report")
         report = next((r for r in reports if str(r.pk) == wanted), None) or (reports[0] if reports else None)
@@ -405,7 +398,7 @@ class ReportDownloadView(StudioMixin, View):
 
         from apps.datasets.report_html import report_to_html
 
-        report = selectors.report_get_for_user(user=_user(request), pk=pk)
+        report = selectors.report_get_for_user(user=request_user(request), pk=pk)
         version = report.version
         stem = f"{slugify(version.dataset.name) or 'dataset'}-v{version.number}-report"
         fmt = request.GET.get("format", "json")
@@ -458,14 +451,14 @@ class SqlEditorView(StudioMixin, View):
             return self._render(request, form, status=400)
         query = form.cleaned_data["query"]
         if request.POST.get("action") == "save":
-            _need(request, personas.RUN_JOBS)
+            require_perm(request, personas.RUN_JOBS)
             if not form.cleaned_data.get("name"):
                 form.add_error("name", "Give the new dataset a name.")
                 return self._render(request, form, status=400)
             try:
                 job = services.sql_save_start(
                     project=project,
-                    created_by=_user(request),
+                    created_by=request_user(request),
                     query=query,
                     name=form.cleaned_data["name"],
                 )
@@ -489,12 +482,12 @@ class FlowListView(StudioMixin, View):
     def _render(self, request: HttpRequest, form: Any = None, status: int = 200) -> HttpResponse:
         project = _project(request)
         flows = (
-            selectors.flow_list_for_user(user=_user(request)).filter(project=project)
+            selectors.flow_list_for_user(user=request_user(request)).filter(project=project)
             if project
             else Flow.objects.none()
         )
         versions = (
-            selectors.version_list_for_user(user=_user(request))
+            selectors.version_list_for_user(user=request_user(request))
             .filter(project=project)
             .order_by("dataset__name", "-number")
             if project
@@ -519,13 +512,13 @@ class FlowListView(StudioMixin, View):
         project = _project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
-        versions = selectors.version_list_for_user(user=_user(request)).filter(project=project)
+        versions = selectors.version_list_for_user(user=request_user(request)).filter(project=project)
         form = f.FlowCreateForm(request.POST, versions=versions)
         if form.is_valid():
             try:
                 flow = services.flow_create(
                     project=project,
-                    created_by=_user(request),
+                    created_by=request_user(request),
                     name=form.cleaned_data["name"],
                     sources=form.cleaned_data["sources"],
                     description=form.cleaned_data.get("description") or "",
@@ -554,7 +547,7 @@ class FlowDetailView(StudioMixin, View):
     """The flow editor. GET parameters: `step` (preview), `op` + `input` + `extra` (new step form), `edit`."""
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        flow = selectors.flow_get_for_user(user=_user(request), pk=pk)
+        flow = selectors.flow_get_for_user(user=request_user(request), pk=pk)
         return self.render_editor(request, flow)
 
     def render_editor(
@@ -640,7 +633,7 @@ class FlowDetailView(StudioMixin, View):
                 steps=step_choices, columns=analysis_columns, initial={"step": preview.step_id if preview else ""}
             ),
             "run_form": f.FlowRunForm(initial={"output_name": flow.output_name or flow.name}),
-            "project_versions": selectors.version_list_for_user(user=_user(request))
+            "project_versions": selectors.version_list_for_user(user=request_user(request))
             .filter(project=flow.project)
             .order_by("dataset__name", "-number"),
             "job": job,
@@ -659,7 +652,7 @@ class FlowStepView(StudioMixin, View):
     adds it (or, with a step id in the URL, replaces that step)."""
 
     def post(self, request: HttpRequest, pk: int, step_id: str | None = None) -> HttpResponse:
-        flow = selectors.flow_get_for_user(user=_user(request), pk=pk)
+        flow = selectors.flow_get_for_user(user=request_user(request), pk=pk)
         specs = _operator_specs()
         op = request.POST.get("op", "")
         spec = specs.get(op)
@@ -705,7 +698,7 @@ class FlowStepView(StudioMixin, View):
 
 class FlowStepDeleteView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int, step_id: str) -> HttpResponse:
-        flow = selectors.flow_get_for_user(user=_user(request), pk=pk)
+        flow = selectors.flow_get_for_user(user=request_user(request), pk=pk)
         try:
             services.flow_step_delete(flow=flow, step_id=step_id)
         except ValidationError as exc:
@@ -718,9 +711,9 @@ class FlowStepDeleteView(StudioMixin, View):
 
 class FlowSourceAddView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        flow = selectors.flow_get_for_user(user=_user(request), pk=pk)
+        flow = selectors.flow_get_for_user(user=request_user(request), pk=pk)
         try:
-            version = selectors.version_list_for_user(user=_user(request)).get(
+            version = selectors.version_list_for_user(user=request_user(request)).get(
                 pk=int(request.POST.get("version", "")), project=flow.project
             )
             services.flow_source_add(flow=flow, version=version)
@@ -734,7 +727,7 @@ class FlowSourceAddView(StudioMixin, View):
 
 class FlowSourceDeleteView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int, source_id: str) -> HttpResponse:
-        flow = selectors.flow_get_for_user(user=_user(request), pk=pk)
+        flow = selectors.flow_get_for_user(user=request_user(request), pk=pk)
         try:
             services.flow_source_remove(flow=flow, source_id=source_id)
         except ValidationError as exc:
@@ -747,11 +740,11 @@ class FlowRunView(StudioMixin, View):
     capability = personas.RUN_JOBS
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        flow = selectors.flow_get_for_user(user=_user(request), pk=pk)
+        flow = selectors.flow_get_for_user(user=request_user(request), pk=pk)
         try:
             job = services.flow_run_start(
                 flow=flow,
-                created_by=_user(request),
+                created_by=request_user(request),
                 output_name=request.POST.get("output_name") or None,
             )
         except ValidationError as exc:
@@ -764,7 +757,7 @@ class FlowRunView(StudioMixin, View):
 
 class FlowExportView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        flow = selectors.flow_get_for_user(user=_user(request), pk=pk)
+        flow = selectors.flow_get_for_user(user=request_user(request), pk=pk)
         try:
             name, script = selectors.flow_script(flow=flow)
         except ValidationError as exc:
@@ -776,7 +769,7 @@ class FlowExportView(StudioMixin, View):
 
 class FlowDeleteView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        flow = selectors.flow_get_for_user(user=_user(request), pk=pk)
+        flow = selectors.flow_get_for_user(user=request_user(request), pk=pk)
         services.flow_delete(flow=flow)
         messages.success(request, f"Flow {flow.name} deleted.")
         return redirect("datasets:flow_list")
@@ -784,7 +777,7 @@ class FlowDeleteView(StudioMixin, View):
 
 class FlowAnalysisAddView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        flow = selectors.flow_get_for_user(user=_user(request), pk=pk)
+        flow = selectors.flow_get_for_user(user=request_user(request), pk=pk)
         step = request.POST.get("step", "")
         try:
             columns = selectors.flow_step_sample(flow=flow, step_id=step).columns
@@ -796,7 +789,7 @@ class FlowAnalysisAddView(StudioMixin, View):
             try:
                 analysis = services.flow_analysis_add(
                     flow=flow,
-                    created_by=_user(request),
+                    created_by=request_user(request),
                     kind=form.cleaned_data["kind"],
                     step_id=form.cleaned_data["step"],
                     params=form.params(),
@@ -813,7 +806,7 @@ class FlowAnalysisAddView(StudioMixin, View):
 
 class FlowAnalysisDeleteView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        analysis = selectors.analysis_get_for_user(user=_user(request), pk=pk)
+        analysis = selectors.analysis_get_for_user(user=request_user(request), pk=pk)
         flow_id = analysis.flow_id
         services.flow_analysis_delete(analysis=analysis)
         return redirect(reverse("datasets:flow_detail", args=[flow_id]) + "#analyses")

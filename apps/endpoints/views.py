@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any, cast
+from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -17,8 +17,8 @@ from django.utils import timezone
 from django.views import View
 
 from apps.accounts import personas
-from apps.accounts.models import User
 from apps.core.mixins import StudioMixin
+from apps.core.requests import request_user, require_perm
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import charts, selectors, services
 from apps.endpoints.choices import EndpointType
@@ -28,20 +28,13 @@ from apps.endpoints.models import Endpoint
 TRY_KEY_TTL = timedelta(hours=1)
 
 
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
-def _need(request: HttpRequest, perm: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied("Your persona does not allow this action.")
 
 
 class EndpointListView(StudioMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         project = request.project  # type: ignore[attr-defined]
-        endpoints = list(selectors.endpoint_list_for_user(user=_user(request)).filter(project=project)) if project \
-            else []
+        endpoints = (list(selectors.endpoint_list_for_user(user=request_user(request)).filter(project=project))
+                     if project else [])
         return render(request, "endpoints/endpoint_list.html", {
             "project": project, "endpoints": endpoints,
             "can_deploy": request.user.has_perm(personas.DEPLOY_MODELS),
@@ -53,7 +46,8 @@ class EndpointCreateView(StudioMixin, View):
 
     def _render(self, request: HttpRequest, form: EndpointForm | None = None, status: int = 200) -> HttpResponse:
         project = request.project  # type: ignore[attr-defined]
-        versions = list(selectors.approved_versions_for_user(user=_user(request), project=project)) if project else []
+        versions = (list(selectors.approved_versions_for_user(user=request_user(request), project=project))
+                    if project else [])
         form = form or EndpointForm(versions=versions)
         return render(request, "endpoints/endpoint_form.html", {"project": project, "versions": versions,
                                                                  "form": form}, status=status)
@@ -65,16 +59,16 @@ class EndpointCreateView(StudioMixin, View):
         project = request.project  # type: ignore[attr-defined]
         if project is None:
             raise PermissionDenied("Choose a project first.")
-        versions = list(selectors.approved_versions_for_user(user=_user(request), project=project))
+        versions = list(selectors.approved_versions_for_user(user=request_user(request), project=project))
         form = EndpointForm(request.POST, versions=versions)
         if not form.is_valid():
             return self._render(request, form=form, status=400)
         d = form.cleaned_data
-        variants = [{"model_version": selectors.model_version_get_for_user(user=_user(request), pk=pk),
+        variants = [{"model_version": selectors.model_version_get_for_user(user=request_user(request), pk=pk),
                      "weight": weight} for pk, weight in form.variants()]
         try:
             endpoint, key = services.endpoint_create(
-                project=project, user=_user(request), name=d["name"], endpoint_type=d["type"], variants=variants,
+                project=project, user=request_user(request), name=d["name"], endpoint_type=d["type"], variants=variants,
                 capture_percent=d["capture_percent"], idle_timeout_s=d["idle_timeout_s"],
                 max_concurrency=d["max_concurrency"], timeout_s=d.get("timeout_s"), webhook_url=d.get("webhook_url"),
             )
@@ -107,7 +101,7 @@ def _snippets(request: HttpRequest, endpoint: Endpoint, example: dict[str, Any])
 
 def _detail(request: HttpRequest, endpoint: Endpoint, *, new_key: str = "", status: int = 200,
             form_errors: list[str] | None = None) -> HttpResponse:
-    user = _user(request)
+    user = request_user(request)
     variants = list(endpoint.variants.select_related("model_version__group").order_by("position", "id"))
     metrics = selectors.endpoint_metrics(endpoint=endpoint, minutes=60)
     first = variants[0].model_version if variants else None
@@ -136,15 +130,15 @@ def _detail(request: HttpRequest, endpoint: Endpoint, *, new_key: str = "", stat
 
 class EndpointDetailView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return _detail(request, selectors.endpoint_get_for_user(user=_user(request), pk=pk))
+        return _detail(request, selectors.endpoint_get_for_user(user=request_user(request), pk=pk))
 
 
 class EndpointUpdateView(StudioMixin, View):
     """New variants and weights from the page's form: rows of (version, weight, name)."""
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        endpoint = selectors.endpoint_get_for_user(user=_user(request), pk=pk)
-        _need(request, personas.DEPLOY_MODELS)
+        endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
+        require_perm(request, personas.DEPLOY_MODELS)
         rows = zip(request.POST.getlist("variant_version"), request.POST.getlist("variant_weight"),
                    request.POST.getlist("variant_name"), strict=False)
         variants = []
@@ -152,10 +146,10 @@ class EndpointUpdateView(StudioMixin, View):
             for version_id, weight, name in rows:
                 if not version_id:
                     continue
-                variants.append({"model_version": selectors.model_version_get_for_user(user=_user(request),
+                variants.append({"model_version": selectors.model_version_get_for_user(user=request_user(request),
                                                                                        pk=version_id),
                                  "weight": weight or 0, "name": name})
-            services.endpoint_update(endpoint=endpoint, user=_user(request), variants=variants,
+            services.endpoint_update(endpoint=endpoint, user=request_user(request), variants=variants,
                                      capture_percent=request.POST.get("capture_percent") or None)
         except ValidationError as exc:
             return _detail(request, endpoint, status=400, form_errors=list(exc.messages))
@@ -164,9 +158,9 @@ class EndpointUpdateView(StudioMixin, View):
 
 class EndpointDeleteView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        endpoint = selectors.endpoint_get_for_user(user=_user(request), pk=pk)
-        _need(request, personas.DEPLOY_MODELS)
-        services.endpoint_delete(endpoint=endpoint, user=_user(request))
+        endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
+        require_perm(request, personas.DEPLOY_MODELS)
+        services.endpoint_delete(endpoint=endpoint, user=request_user(request))
         return HttpResponseRedirect(reverse("endpoints:list"))
 
 
@@ -174,9 +168,10 @@ class EndpointKeyCreateView(StudioMixin, View):
     """Creates a key and shows it once, on the page this POST renders (never in a URL or the session)."""
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        endpoint = selectors.endpoint_get_for_user(user=_user(request), pk=pk)
-        _need(request, personas.DEPLOY_MODELS)
-        _, key = services.endpoint_key_create(endpoint=endpoint, user=_user(request), name=request.POST.get("name"))
+        endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
+        require_perm(request, personas.DEPLOY_MODELS)
+        _, key = services.endpoint_key_create(endpoint=endpoint, user=request_user(request),
+                                              name=request.POST.get("name"))
         return _detail(request, endpoint, new_key=key)
 
 
@@ -184,9 +179,9 @@ class EndpointTryKeyView(StudioMixin, View):
     """A key for the "try it" box that expires after an hour: JSON `{key, expires_at}`."""
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        endpoint = selectors.endpoint_get_for_user(user=_user(request), pk=pk)
-        _need(request, personas.DEPLOY_MODELS)
-        row, key = services.endpoint_key_create(endpoint=endpoint, user=_user(request),
+        endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
+        require_perm(request, personas.DEPLOY_MODELS)
+        row, key = services.endpoint_key_create(endpoint=endpoint, user=request_user(request),
                                                 name=f"try it ({request.user.get_username()})")
         row.expires_at = timezone.now() + TRY_KEY_TTL
         row.save(update_fields=["expires_at"])
@@ -198,9 +193,9 @@ class EndpointTryKeyView(StudioMixin, View):
 
 class EndpointKeyRevokeView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        key = selectors.endpoint_key_get_for_user(user=_user(request), pk=pk)
-        _need(request, personas.DEPLOY_MODELS)
-        services.endpoint_key_revoke(key=key, user=_user(request))
+        key = selectors.endpoint_key_get_for_user(user=request_user(request), pk=pk)
+        require_perm(request, personas.DEPLOY_MODELS)
+        services.endpoint_key_revoke(key=key, user=request_user(request))
         return HttpResponseRedirect(reverse("endpoints:detail", args=[key.endpoint_id]) + "#keys")
 
 
@@ -211,7 +206,7 @@ class BatchTransformListView(StudioMixin, View):
     def _render(self, request: HttpRequest, form: BatchTransformForm | None = None, status: int = 200
                 ) -> HttpResponse:
         project = request.project  # type: ignore[attr-defined]
-        user = _user(request)
+        user = request_user(request)
         versions = list(selectors.approved_versions_for_user(user=user, project=project)) if project else []
         datasets = list(data_selectors.version_list_for_user(user=user).filter(project=project)
                         .order_by("dataset__name", "-number")[:200]) if project else []
@@ -227,11 +222,11 @@ class BatchTransformListView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        _need(request, personas.RUN_JOBS)
+        require_perm(request, personas.RUN_JOBS)
         project = request.project  # type: ignore[attr-defined]
         if project is None:
             raise PermissionDenied("Choose a project first.")
-        user = _user(request)
+        user = request_user(request)
         versions = list(selectors.approved_versions_for_user(user=user, project=project))
         datasets = list(data_selectors.version_list_for_user(user=user).filter(project=project))
         form = BatchTransformForm(request.POST, versions=versions, datasets=datasets)
@@ -251,5 +246,5 @@ class BatchTransformListView(StudioMixin, View):
 
 class BatchTransformDetailView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        transform = selectors.batch_transform_get_for_user(user=_user(request), pk=pk)
+        transform = selectors.batch_transform_get_for_user(user=request_user(request), pk=pk)
         return render(request, "endpoints/batch_detail.html", {"transform": transform, "job": transform.job})

@@ -4,7 +4,7 @@ approval rule live in the selectors and services."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -16,19 +16,15 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from apps.accounts import personas
-from apps.accounts.models import User
 from apps.core.artifacts import ArtifactTampered
 from apps.core.mixins import StudioMixin
+from apps.core.requests import request_user
 from apps.datasets.uploads import CappedUploadHandler, upload_refusal
 from apps.registry import charts, forms, importing, selectors, services
 from apps.registry.choices import ApprovalStatus
 from apps.registry.export import export_name, version_export_mlflow
 from apps.registry.loading import UnsafeModel
 from apps.registry.models import ModelGroup, ModelVersion
-
-
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
 
 
 def _project(request: HttpRequest) -> Any:
@@ -66,7 +62,7 @@ def download(handle: Any, filename: str, content_type: str) -> FileResponse:
 class GroupListView(StudioMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         project = _project(request)
-        groups = (selectors.group_list_for_user(user=_user(request)).filter(project=project).order_by("name")
+        groups = (selectors.group_list_for_user(user=request_user(request)).filter(project=project).order_by("name")
                   if project else ModelGroup.objects.none())
         return render(request, "registry/group_list.html", {"project": project, "groups": groups})
 
@@ -86,10 +82,10 @@ class GroupDetailView(StudioMixin, View):
         return render(request, "registry/group_detail.html", context, status=status)
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return self._render(request, selectors.group_get_for_user(user=_user(request), pk=pk))
+        return self._render(request, selectors.group_get_for_user(user=request_user(request), pk=pk))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        group = selectors.group_get_for_user(user=_user(request), pk=pk)
+        group = selectors.group_get_for_user(user=request_user(request), pk=pk)
         form = forms.GroupEditForm(request.POST)
         if not form.is_valid():
             return self._render(request, group, form=form, status=400)
@@ -137,7 +133,7 @@ def _json(value: Any) -> str:
 
 
 def _version(request: HttpRequest, pk: int) -> ModelVersion:
-    return selectors.version_get_for_user(user=_user(request), pk=pk)
+    return selectors.version_get_for_user(user=request_user(request), pk=pk)
 
 
 def _back(version: ModelVersion, anchor: str = "") -> HttpResponseRedirect:
@@ -159,7 +155,7 @@ class VersionApprovalView(StudioMixin, View):
         if not form.is_valid():
             context = version_context(request, version, approval_form=form)
             return render(request, "registry/version_detail.html", context, status=400)
-        updated = services.version_approval_update(version=version, user=_user(request),
+        updated = services.version_approval_update(version=version, user=request_user(request),
                                                    status=form.cleaned_data["status"],
                                                    description=form.cleaned_data["description"])
         messages.success(request, f"{updated} is now {updated.get_approval_status_display().lower()}.")
@@ -214,7 +210,7 @@ class VersionExportView(StudioMixin, View):
 class VersionCompareView(StudioMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         try:
-            versions = selectors.compared_versions(user=_user(request), raw=request.GET.get("versions"))
+            versions = selectors.compared_versions(user=request_user(request), raw=request.GET.get("versions"))
         except ValidationError as exc:
             return render(request, "registry/version_compare.html", {"errors": _messages(exc), "versions": []},
                           status=400)
@@ -242,7 +238,7 @@ class VersionImportView(StudioMixin, View):
     def _render(self, request: HttpRequest, form: forms.ModelImportForm | None = None, status: int = 200,
                 untrusted: list[str] | None = None, error: str = "") -> HttpResponse:
         project = _project(request)
-        groups = (selectors.group_list_for_user(user=_user(request)).filter(project=project).order_by("name")
+        groups = (selectors.group_list_for_user(user=request_user(request)).filter(project=project).order_by("name")
                   if project else ModelGroup.objects.none())
         initial = {"group": request.GET.get("group", "")}
         return render(request, "registry/version_import.html", {
@@ -267,7 +263,7 @@ class VersionImportView(StudioMixin, View):
         d = form.cleaned_data
         try:
             version = importing.version_import(
-                project=project, created_by=_user(request), group_name=d["group"], uploaded_file=d["file"],
+                project=project, created_by=request_user(request), group_name=d["group"], uploaded_file=d["file"],
                 signature=d["signature"], classes=d["classes"], problem_type=d["problem_type"],
                 description=d["description"], tags=d["tags"])
         except importing.ImportTooLarge as exc:

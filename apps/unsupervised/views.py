@@ -3,7 +3,7 @@ what it found and a link to the output dataset version)."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.views import View
 
 from apps.accounts import personas
-from apps.accounts.models import User
 from apps.core.mixins import StudioMixin
+from apps.core.requests import request_user, require_perm
 from apps.datasets import selectors as data_selectors
 from apps.unsupervised import charts, selectors, services
 from apps.unsupervised.choices import Algorithm
@@ -23,21 +23,14 @@ from apps.unsupervised.models import UnsupervisedRun
 RUNS_SHOWN = 50
 
 
-def _user(request: HttpRequest) -> User:
-    return cast(User, request.user)
-
-
-def _need(request: HttpRequest, perm: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied("Your persona does not allow this action.")
 
 
 class RunListView(StudioMixin, View):
     def _render(self, request: HttpRequest, form: RunForm | None = None, status: int = 200) -> HttpResponse:
         project = request.project  # type: ignore[attr-defined]
-        versions = list(selectors.versions_for_project(user=_user(request), project=project)) if project else []
+        versions = list(selectors.versions_for_project(user=request_user(request), project=project)) if project else []
         runs = (
-            list(selectors.run_list_for_user(user=_user(request)).filter(project=project)[:RUNS_SHOWN])
+            list(selectors.run_list_for_user(user=request_user(request)).filter(project=project)[:RUNS_SHOWN])
             if project
             else []
         )
@@ -61,21 +54,21 @@ class RunListView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        _need(request, personas.RUN_JOBS)
+        require_perm(request, personas.RUN_JOBS)
         project = request.project  # type: ignore[attr-defined]
         if project is None:
             raise PermissionDenied("Choose a project first.")
-        versions = list(selectors.versions_for_project(user=_user(request), project=project))
+        versions = list(selectors.versions_for_project(user=request_user(request), project=project))
         form = RunForm(request.POST, versions=versions)
         if not form.is_valid():
             return self._render(request, form=form, status=400)
         d = form.cleaned_data
         # A version of a project the user is not a member of is a 404, as everywhere.
-        version = data_selectors.version_get_for_user(user=_user(request), pk=d["dataset_version"])
+        version = data_selectors.version_get_for_user(user=request_user(request), pk=d["dataset_version"])
         try:
             run = services.unsupervised_run_start(
                 project=project,
-                created_by=_user(request),
+                created_by=request_user(request),
                 version=version,
                 algorithm=d["algorithm"],
                 options=form.options(),
@@ -103,7 +96,7 @@ def _top_rows(run: UnsupervisedRun) -> list[dict[str, Any]]:
 
 class RunDetailView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        run = selectors.run_get_for_user(user=_user(request), pk=pk)
+        run = selectors.run_get_for_user(user=request_user(request), pk=pk)
         info = run.info or {}
         rows = info.get("rows")
         context = {

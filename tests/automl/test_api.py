@@ -9,9 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.automl.models import AutomlBuild
 from apps.registry.models import ModelVersion
-from tests.automl.test_services import binary_frame, make_version, media, regression_frame, trained_build
-
-__all__ = ["media"]
+from tests.automl.test_services import binary_frame, make_version, regression_frame, trained_build
 
 
 def _start(api, project, version, **extra):  # type: ignore[no-untyped-def]

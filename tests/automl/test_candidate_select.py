@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -18,26 +17,12 @@ from apps.automl.models import AutomlBuild, AutomlCandidateModel
 from apps.datasets.models import DatasetVersion
 from apps.jobs.choices import JobStatus
 from apps.jobs.models import Job
-from apps.jobs.services import job_run
 from apps.registry.models import ModelVersion
 from tests.automl.test_jobs import _clean, _final
-from tests.automl.test_services import binary_frame, make_version, media, trained_build
-
-__all__ = ["media"]
+from tests.automl.test_services import binary_frame, make_version, trained_build
 
 ROW = {"x1": 0.3, "x2": 0.1, "colour": "green"}
 
-
-@pytest.fixture
-def run_job(settings) -> Callable[[Any], Job]:  # type: ignore[no-untyped-def]
-    """Run a job in this process, as a worker would (the worker test below uses a real worker)."""
-    settings.JOB_HEARTBEAT_INTERVAL_S = 3600
-
-    def run(job: Any) -> Job:
-        job_run(job_id=job.pk)
-        return Job.objects.get(pk=job.pk)
-
-    return run
 
 
 def _other(build: AutomlBuild) -> dict[str, Any]:

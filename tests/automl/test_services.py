@@ -72,12 +72,6 @@ def trained_build(project: Any, user: Any, frame: pd.DataFrame, target: str, bud
     )
 
 
-@pytest.fixture
-def media(settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
-
-
 def test_check_catches_a_missing_target_column(project_a, ds_user, media) -> None:
     version = make_version(project_a, ds_user, binary_frame())
     with pytest.raises(ValidationError) as err:

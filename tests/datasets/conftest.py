@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -16,31 +15,6 @@ from apps.core.storage import project_root, walk_files
 from apps.datasets import services
 from apps.datasets import storage as files
 from apps.datasets.models import DatasetVersion
-from apps.jobs.models import Job
-from apps.jobs.services import job_run
-
-
-@pytest.fixture
-def media(settings, tmp_path) -> Path:
-    """A fresh MEDIA_ROOT per test (SQLite reuses ids after a rollback, so project folders would collide)."""
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = root
-    return root
-
-
-@pytest.fixture
-def run_job(settings) -> Callable[[Any], Job]:
-    """Run a job in this process, as a worker would (the heartbeat thread idles: it cannot see the uncommitted
-    rows of the test transaction)."""
-    settings.JOB_HEARTBEAT_INTERVAL_S = 3600
-
-    def run(job: Any) -> Job:
-        pk = job if isinstance(job, int) else job.pk
-        job_run(job_id=pk)
-        return Job.objects.get(pk=pk)
-
-    return run
 
 
 def frame_sales(rows: int = 30) -> pd.DataFrame:

@@ -1,41 +1,18 @@
-"""Fixtures for endpoint tests: fresh media, an in-process job runner, approved versions, and a tiny ASGI client
+"""Fixtures for endpoint tests: approved versions and a tiny ASGI client
 that drives the serving app in this process (no httpx here); tests about the server itself use uvicorn."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
 from apps.endpoints.serving.app import ServingApp
-from apps.jobs.models import Job
-from apps.jobs.services import job_run
 from tests.endpoints.factories import binary_model, register
-
-
-@pytest.fixture
-def media(settings, tmp_path) -> Path:  # type: ignore[no-untyped-def]
-    root = tmp_path / "media"
-    root.mkdir()
-    settings.MEDIA_ROOT = root
-    return root
-
-
-@pytest.fixture
-def run_job(settings) -> Callable[[Any], Job]:  # type: ignore[no-untyped-def]
-    settings.JOB_HEARTBEAT_INTERVAL_S = 3600
-
-    def run(job: Any) -> Job:
-        pk = job if isinstance(job, int) else job.pk
-        job_run(job_id=pk)
-        return Job.objects.get(pk=pk)
-
-    return run
 
 
 @pytest.fixture

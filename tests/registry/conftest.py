@@ -26,9 +26,9 @@ from apps.registry.services import version_from_canvas
 
 
 @pytest.fixture(autouse=True)
-def media(settings, tmp_path):  # type: ignore[no-untyped-def]
-    settings.MEDIA_ROOT = tmp_path / "media"
-    return settings.MEDIA_ROOT
+def _media(media):  # type: ignore[no-untyped-def]
+    """Every test here gets its own MEDIA_ROOT (tests/conftest.py)."""
+    return media
 
 
 # --- data and models ------------------------------------------------------------------------------------------

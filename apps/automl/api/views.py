@@ -2,31 +2,21 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts import personas
-from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
 from apps.automl import selectors, services
 from apps.automl.api import serializers as s
 from apps.core.artifacts import ArtifactTampered
+from apps.core.requests import request_user, require_perm
 from apps.datasets import selectors as data_selectors
-
-
-def _user(request: Request) -> User:
-    return cast(User, request.user)
-
-
-def _require(request: Request, perm: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied("Your persona does not allow this action.")
 
 
 def _tampered(exc: ArtifactTampered) -> Response:
@@ -50,14 +40,14 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         return s.BuildDetailSerializer if self.action == "retrieve" else s.BuildSerializer
 
     def create(self, request: Request) -> Response:
-        _require(request, personas.RUN_JOBS)
+        require_perm(request, personas.RUN_JOBS)
         data = s.BuildStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        project = project_get_for_user(user=_user(request), pk=v["project"])
-        version = data_selectors.version_get_for_user(user=_user(request), pk=v["dataset_version"])
+        project = project_get_for_user(user=request_user(request), pk=v["project"])
+        version = data_selectors.version_get_for_user(user=request_user(request), pk=v["dataset_version"])
         build = services.automl_build_start(
-            project=project, created_by=_user(request), version=version, target=v["target"],
+            project=project, created_by=request_user(request), version=version, target=v["target"],
             problem_type=v.get("problem_type"), objective=v.get("objective"), mode=v.get("mode"),
             time_budget_s=v.get("time_budget_s"), seed=v.get("seed"), name=v.get("name") or "",
         )
@@ -69,7 +59,7 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         data = s.CheckSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        version = data_selectors.version_get_for_user(user=_user(request), pk=v["dataset_version"])
+        version = data_selectors.version_get_for_user(user=request_user(request), pk=v["dataset_version"])
         options, checks = services.automl_check(version=version, target=v["target"],
                                                 problem_type=v.get("problem_type"), objective=v.get("objective"))
         blocked = any(c["severity"] == "error" for c in checks)
@@ -91,24 +81,24 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     @action(detail=True, methods=["post"], url_path="batch-predict")
     def batch_predict(self, request: Request, pk: str | None = None) -> Response:
-        _require(request, personas.RUN_JOBS)
+        require_perm(request, personas.RUN_JOBS)
         build = self.get_object()
         raw = request.data.get("dataset_version") if isinstance(request.data, dict) else None
         if raw in (None, ""):
             raise ValidationError({"dataset_version": "This field is required."})
-        version = data_selectors.version_get_for_user(user=_user(request), pk=raw)
-        job = services.automl_batch_predict_start(build=build, created_by=_user(request), version=version)
+        version = data_selectors.version_get_for_user(user=request_user(request), pk=raw)
+        job = services.automl_batch_predict_start(build=build, created_by=request_user(request), version=version)
         return Response({"job": job.pk}, status=status.HTTP_202_ACCEPTED)
 
     @action(detail=True, methods=["post"])
     def select(self, request: Request, pk: str | None = None) -> Response:
         """Select a candidate: 200 with the build when it has a fitted model, 202 `{job, candidate}` when a job
         started to refit it on all rows (it is selected when that job succeeds)."""
-        _require(request, personas.RUN_JOBS)
+        require_perm(request, personas.RUN_JOBS)
         build = self.get_object()
         body: dict[str, Any] = request.data if isinstance(request.data, dict) else {}
         selection = services.automl_candidate_select(build=build, candidate=body.get("candidate"),
-                                                     created_by=_user(request))
+                                                     created_by=request_user(request))
         if selection.job is not None:
             return Response({"job": selection.job.pk, "candidate": selection.candidate},
                             status=status.HTTP_202_ACCEPTED)
@@ -119,7 +109,7 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         build = self.get_object()
         body: dict[str, Any] = request.data if isinstance(request.data, dict) else {}
         try:
-            version = services.automl_register(build=build, created_by=_user(request),
+            version = services.automl_register(build=build, created_by=request_user(request),
                                                candidate=body.get("candidate"), name=body.get("name"))
         except ArtifactTampered as exc:
             return _tampered(exc)

@@ -161,10 +161,13 @@ def storage_for(url: str | None) -> optuna.storages.BaseStorage | None:
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal://"):]))
-    kwargs: dict[str, Any] = {}
+    from sqlalchemy.pool import NullPool
+
+    # No pool: a web request or a worker that reads a study must not keep database sessions open after it.
+    engine_kwargs: dict[str, Any] = {"poolclass": NullPool}
     if url.startswith("sqlite"):
-        kwargs["engine_kwargs"] = {"connect_args": {"timeout": 60}}
-    return optuna.storages.RDBStorage(url, heartbeat_interval=None, **kwargs)
+        engine_kwargs["connect_args"] = {"timeout": 60}
+    return optuna.storages.RDBStorage(url, heartbeat_interval=None, engine_kwargs=engine_kwargs)
 
 
 def open_study(spec: TuningSpec, study_name: str, storage_url: str | None = None, worker: int = 0) -> optuna.Study:

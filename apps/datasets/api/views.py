@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
@@ -8,7 +8,6 @@ from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
@@ -17,9 +16,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import personas
-from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
 from apps.core.permissions import IsStudioUser, has_capability
+from apps.core.requests import request_user, require_perm
 from apps.datasets import selectors, services
 from apps.datasets import storage as files
 from apps.datasets.api import serializers as s
@@ -30,14 +29,6 @@ from apps.datasets.uploads import install_capped_upload_handler, refusal_message
 RUN_JOBS: list[type[BasePermission]] = [IsStudioUser, has_capability(personas.RUN_JOBS)]
 
 
-def _user(request: Request) -> User:
-    """The authenticated caller (IsStudioUser rules out anonymous requests)."""
-    return cast(User, request.user)
-
-
-def _require(request: Request, perm: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied("Your persona does not allow this action.")
 
 
 def _project_of(request: Request) -> Any:
@@ -45,7 +36,7 @@ def _project_of(request: Request) -> Any:
     raw = request.data.get("project") if hasattr(request.data, "get") else None
     if raw in (None, ""):
         raise ValidationError({"project": "This field is required."})
-    return project_get_for_user(user=_user(request), pk=raw)
+    return project_get_for_user(user=request_user(request), pk=raw)
 
 
 def _too_large(request: Request) -> Response | None:
@@ -116,13 +107,13 @@ class DatasetViewSet(CappedUploadMixin, mixins.ListModelMixin, mixins.RetrieveMo
         refused = _too_large(request)
         if refused is not None:
             return refused
-        _require(request, personas.RUN_JOBS)
+        require_perm(request, personas.RUN_JOBS)
         project = _project_of(request)
         data = s.DatasetImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         dataset, job = services.dataset_import_start(
             project=project,
-            created_by=_user(request),
+            created_by=request_user(request),
             upload=data.validated_data["file"],
             name=data.validated_data["name"],
             options=data.options(),
@@ -146,7 +137,7 @@ class DatasetViewSet(CappedUploadMixin, mixins.ListModelMixin, mixins.RetrieveMo
         data.is_valid(raise_exception=True)
         job = services.dataset_version_import_start(
             dataset=dataset,
-            created_by=_user(request),
+            created_by=request_user(request),
             upload=data.validated_data["file"],
             options=data.options(),
             filename=data.validated_data.get("filename") or None,
@@ -167,7 +158,7 @@ class DatasetSqlImportApi(APIView):
         connection = selectors.connection_get_for_project(project=project, pk=data.validated_data["connection"])
         dataset, job = services.dataset_sql_import_start(
             project=project,
-            created_by=_user(request),
+            created_by=request_user(request),
             connection=connection,
             query=data.validated_data["query"],
             name=data.validated_data["name"],
@@ -236,12 +227,12 @@ class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         """GET: the latest Data Quality and Insights report (JSON). POST `{target?}`: compute one (a job)."""
         version = self.get_object()
         if request.method == "POST":
-            _require(request, personas.RUN_JOBS)
+            require_perm(request, personas.RUN_JOBS)
             data = s.ProfileStartSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             job = services.profile_start(
                 version=version,
-                created_by=_user(request),
+                created_by=request_user(request),
                 target=data.validated_data.get("target"),
             )
             return Response({"job": job.pk, "version": version.pk}, status=status.HTTP_202_ACCEPTED)
@@ -289,7 +280,7 @@ class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         data.is_valid(raise_exception=True)
         job = services.version_retype_start(
             version=version,
-            created_by=_user(request),
+            created_by=request_user(request),
             columns=data.validated_data["columns"],
         )
         return Response({"job": job.pk, "version": version.pk}, status=status.HTTP_202_ACCEPTED)
@@ -317,14 +308,15 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data.is_valid(raise_exception=True)
         wanted = data.validated_data["sources"]
         versions = {
-            v.pk: v for v in selectors.version_list_for_user(user=_user(request)).filter(pk__in=wanted, project=project)
+            v.pk: v
+            for v in selectors.version_list_for_user(user=request_user(request)).filter(pk__in=wanted, project=project)
         }
         missing = [pk for pk in wanted if pk not in versions]
         if missing:
             raise ValidationError({"sources": f"No dataset version(s) {missing} in this project."})
         flow = services.flow_create(
             project=project,
-            created_by=_user(request),
+            created_by=request_user(request),
             name=data.validated_data["name"],
             sources=[versions[pk] for pk in wanted],
             description=data.validated_data["description"],
@@ -388,7 +380,7 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         data.is_valid(raise_exception=True)
         job = services.flow_run_start(
             flow=flow,
-            created_by=_user(request),
+            created_by=request_user(request),
             output_name=data.validated_data.get("output_name") or None,
         )
         return Response({"job": job.pk, "flow": flow.pk}, status=status.HTTP_202_ACCEPTED)
@@ -437,7 +429,7 @@ class SqlSaveApi(APIView):
         data.is_valid(raise_exception=True)
         job = services.sql_save_start(
             project=project,
-            created_by=_user(request),
+            created_by=request_user(request),
             query=data.validated_data["query"],
             name=data.validated_data["name"],
         )

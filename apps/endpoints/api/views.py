@@ -4,30 +4,20 @@ keys needs the DEPLOY_MODELS capability (MLOps engineers, admins); only Approved
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts import personas
 from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
+from apps.core.requests import request_user, require_perm
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import selectors, services
 from apps.endpoints.api import serializers as s
-
-
-def _user(request: Request) -> User:
-    return cast(User, request.user)
-
-
-def _need(request: Request, perm: str, message: str) -> None:
-    if not request.user.has_perm(perm):
-        raise PermissionDenied(message)
-
 
 DEPLOY_MESSAGE = "Only MLOps engineers and admins deploy models and manage endpoint keys."
 
@@ -60,11 +50,11 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return selectors.endpoint_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
     def create(self, request: Request) -> Response:
-        _need(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
+        require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
         data = s.EndpointCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        user = _user(request)
+        user = request_user(request)
         project = project_get_for_user(user=user, pk=v["project"])
         endpoint, key = services.endpoint_create(
             project=project, user=user, name=v["name"], endpoint_type=v.get("type") or "realtime",
@@ -77,11 +67,11 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"], url_path="update", url_name="update")
     def update_endpoint(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
-        _need(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
+        require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
         data = s.EndpointUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        user = _user(request)
+        user = request_user(request)
         services.endpoint_update(endpoint=endpoint, user=user, variants=resolve_variants(user, v),
                                  **{k: v[k] for k in SETTINGS if k in v})
         return Response(s.EndpointSerializer(selectors.endpoint_get_for_user(user=user, pk=endpoint.pk)).data)
@@ -91,10 +81,10 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         endpoint = self.get_object()
         if request.method == "GET":
             return Response(s.EndpointKeySerializer(selectors.endpoint_keys(endpoint=endpoint), many=True).data)
-        _need(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
+        require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
         data = s.EndpointKeyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row, key = services.endpoint_key_create(endpoint=endpoint, user=_user(request),
+        row, key = services.endpoint_key_create(endpoint=endpoint, user=request_user(request),
                                                 name=data.validated_data.get("name", ""))
         return Response({**s.EndpointKeySerializer(row).data, "key": key}, status=status.HTTP_201_CREATED)
 
@@ -117,9 +107,9 @@ class EndpointKeyViewSet(viewsets.GenericViewSet):
 
     @action(detail=True, methods=["post"], url_path="revoke", url_name="revoke")
     def revoke(self, request: Request, pk: str) -> Response:
-        key = selectors.endpoint_key_get_for_user(user=_user(request), pk=pk)
-        _need(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
-        key = services.endpoint_key_revoke(key=key, user=_user(request))
+        key = selectors.endpoint_key_get_for_user(user=request_user(request), pk=pk)
+        require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
+        key = services.endpoint_key_revoke(key=key, user=request_user(request))
         return Response(s.EndpointKeySerializer(key).data)
 
 
@@ -138,11 +128,11 @@ class BatchTransformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         return selectors.batch_transform_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
     def create(self, request: Request) -> Response:
-        _need(request, personas.RUN_JOBS, "Your persona does not allow starting jobs.")
+        require_perm(request, personas.RUN_JOBS, "Your persona does not allow starting jobs.")
         data = s.BatchTransformStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        user = _user(request)
+        user = request_user(request)
         version = selectors.model_version_get_for_user(user=user, pk=v["model_version"])
         dataset_version = data_selectors.version_get_for_user(user=user, pk=v["dataset_version"])
         transform = services.batch_transform_start(user=user, model_version=version, dataset_version=dataset_version,

@@ -3,7 +3,7 @@ aliases, import of skops/ONNX files and export as an MLflow model directory."""
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.http import FileResponse
@@ -16,10 +16,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts import personas
-from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
 from apps.core.artifacts import ArtifactTampered
 from apps.core.permissions import IsStudioUser, has_capability
+from apps.core.requests import request_user
 from apps.datasets.uploads import CappedUploadHandler, upload_refusal
 from apps.registry import importing, selectors, services
 from apps.registry.api import serializers as s
@@ -27,10 +27,6 @@ from apps.registry.export import export_name, version_export_mlflow
 from apps.registry.filtersets import GroupFilterSet, VersionFilterSet
 from apps.registry.loading import UnsafeModel
 from apps.registry.views import download
-
-
-def _user(request: Request) -> User:
-    return cast(User, request.user)
 
 
 def _conflict(exc: Exception) -> Response:
@@ -89,7 +85,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         return s.ModelVersionDetailSerializer if self.action == "retrieve" else s.ModelVersionSerializer
 
     def _detail(self, version: Any, code: int = status.HTTP_200_OK) -> Response:
-        fresh = selectors.version_get_for_user(user=_user(self.request), pk=version.pk)
+        fresh = selectors.version_get_for_user(user=request_user(self.request), pk=version.pk)
         return Response(s.ModelVersionDetailSerializer(fresh).data, status=code)
 
     @extend_schema(request=s.VersionUpdateSerializer, responses=s.ModelVersionDetailSerializer)
@@ -110,7 +106,8 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         version = self.get_object()
         data = s.ApprovalSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.version_approval_update(version=version, user=_user(request), status=data.validated_data["status"],
+        services.version_approval_update(version=version, user=request_user(request),
+                                         status=data.validated_data["status"],
                                          description=data.validated_data.get("description", ""))
         return self._detail(version)
 
@@ -140,13 +137,13 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         raw_project = request.data.get("project") if hasattr(request.data, "get") else None
         if raw_project in (None, ""):
             raise ValidationError({"project": "This field is required."})
-        project = project_get_for_user(user=_user(request), pk=raw_project)
+        project = project_get_for_user(user=request_user(request), pk=raw_project)
         data = s.ImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
         try:
             version = importing.version_import(
-                project=project, created_by=_user(request), group_name=v["group"], uploaded_file=v["file"],
+                project=project, created_by=request_user(request), group_name=v["group"], uploaded_file=v["file"],
                 fmt=v.get("format"), signature=v.get("signature"), classes=v.get("classes"),
                 problem_type=v.get("problem_type"), description=v.get("description", ""), tags=v.get("tags"))
         except importing.ImportTooLarge:

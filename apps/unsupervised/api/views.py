@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-from typing import cast
-
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts import personas
-from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
+from apps.core.requests import request_user
 from apps.datasets import selectors as data_selectors
 from apps.unsupervised import selectors, services
 from apps.unsupervised.api import serializers as s
-
-
-def _user(request: Request) -> User:
-    return cast(User, request.user)
 
 
 class UnsupervisedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
@@ -43,11 +37,11 @@ class UnsupervisedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
         data = s.RunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        project = project_get_for_user(user=_user(request), pk=v["project"])
-        version = data_selectors.version_get_for_user(user=_user(request), pk=v["dataset_version"])
+        project = project_get_for_user(user=request_user(request), pk=v["project"])
+        version = data_selectors.version_get_for_user(user=request_user(request), pk=v["dataset_version"])
         run = services.unsupervised_run_start(
             project=project,
-            created_by=_user(request),
+            created_by=request_user(request),
             version=version,
             algorithm=v["algorithm"],
             options=v.get("options"),

@@ -376,7 +376,7 @@ def tuning_worker_run(ctx: JobContext) -> dict[str, Any]:
 
 def tuning_trials(*, tuning: TuningJob) -> dict[str, Any]:
     """Live trials: read from the shared study while the job runs, from the saved summary after."""
-    if tuning.job is not None and not tuning.job.is_final:
+    if tuning.job is not None and tuning.job.status == JobStatus.RUNNING:  # before that, no study to read
         study = load_study(tuning)
         if study is not None:
             summary = amt.study_summary(study)

@@ -158,3 +158,24 @@ def test_a_stopped_study_and_stale_running_trials(tmp_path: Path) -> None:
     assert [t.state.name for t in study.trials].count("FAIL") == 1
     stop_study(study, "cancelled")
     assert run_worker(study, parse_spec(_spec(max_trials=20)), data, folds, n_trials=5)["stop_reason"] == "cancelled"
+
+
+def test_storage_creation_retries_when_another_process_wins_the_race(monkeypatch, tmp_path: Path) -> None:
+    """Two processes creating Optuna's tables in a fresh database at once: the loser retries instead of failing
+    the tuning job (seen on PostgreSQL as a duplicate pg_type entry)."""
+    from sqlalchemy.exc import IntegrityError
+
+    from apps.automl.engine import tuning
+
+    real = optuna.storages.RDBStorage
+    calls = []
+
+    def flaky(*args, **kwargs):  # type: ignore[no-untyped-def]
+        calls.append(1)
+        if len(calls) == 1:
+            raise IntegrityError("CREATE TABLE studies", {}, Exception("duplicate key value (pg_type)"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(optuna.storages, "RDBStorage", flaky)
+    storage = tuning.storage_for(f"sqlite:///{tmp_path / 'race.db'}")
+    assert storage is not None and len(calls) == 2

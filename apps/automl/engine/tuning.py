@@ -24,6 +24,7 @@ from .metrics import all_metrics, resolve_objective
 from .space import ParamRange, SpecError, parse_range
 
 STRATEGIES = ("random", "bayesian", "grid", "hyperband")
+STORAGE_ATTEMPTS = 5
 EARLY_STOPPING = ("off", "auto")
 USABLE_KINDS = ("numeric", "categorical", "boolean", "datetime", "text")
 
@@ -161,13 +162,23 @@ def storage_for(url: str | None) -> optuna.storages.BaseStorage | None:
         from optuna.storages.journal import JournalFileBackend
 
         return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal://"):]))
+    from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.pool import NullPool
 
     # No pool: a web request or a worker that reads a study must not keep database sessions open after it.
     engine_kwargs: dict[str, Any] = {"poolclass": NullPool}
     if url.startswith("sqlite"):
         engine_kwargs["connect_args"] = {"timeout": 60}
-    return optuna.storages.RDBStorage(url, heartbeat_interval=None, engine_kwargs=engine_kwargs)
+    for attempt in range(STORAGE_ATTEMPTS):
+        try:
+            return optuna.storages.RDBStorage(url, heartbeat_interval=None, engine_kwargs=engine_kwargs)
+        except SQLAlchemyError:
+            # Two processes creating Optuna's tables in a fresh database at once: one loses the race
+            # (PostgreSQL: duplicate pg_type entry); the tables exist on the next try.
+            if attempt == STORAGE_ATTEMPTS - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+    raise AssertionError("unreachable")
 
 
 def open_study(spec: TuningSpec, study_name: str, storage_url: str | None = None, worker: int = 0) -> optuna.Study:

@@ -18,18 +18,10 @@ from apps.automl.forms import TuningForm
 from apps.automl.models import TuningJob
 from apps.automl.tuning import STOP_LABELS
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_user
+from apps.core.requests import request_user, validation_messages
 from apps.datasets.models import DatasetVersion
 
 JOBS_SHOWN = 50
-
-
-
-def _errors(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [f"{k}: {m}" if k not in ("__all__", "dataset_version") else m
-                for k, v in exc.message_dict.items() for m in v]
-    return list(exc.messages)
 
 
 class TuningListView(StudioMixin, View):
@@ -81,7 +73,8 @@ class TuningListView(StudioMixin, View):
                                       target=d["target"], spec=form.spec(),
                                       warm_start_from=[t.pk for t in d["warm_start_from"]])
         except ValidationError as exc:
-            return self._render(request, form, errors=_errors(exc), status=400)
+            errors = validation_messages(exc, bare=("__all__", "dataset_version"))
+            return self._render(request, form, errors=errors, status=400)
         return HttpResponseRedirect(reverse("automl:tuning_detail", args=[job.pk]))
 
 

@@ -19,12 +19,11 @@ from apps.automl.forms import BuildForm
 from apps.automl.models import AutomlBuild
 from apps.core.artifacts import ArtifactTampered
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_user, require_perm
+from apps.core.requests import request_user, require_perm, validation_messages
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
 
 BUILDS_SHOWN = 50
-
 
 
 def _project(request: HttpRequest) -> Any:
@@ -32,12 +31,8 @@ def _project(request: HttpRequest) -> Any:
     return project if project else None
 
 
-
 def _messages(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [f"{k}: {m}" if k not in ("__all__", "dataset_version") else m
-                for k, v in exc.message_dict.items() for m in v]
-    return list(exc.messages)
+    return validation_messages(exc, bare=("__all__", "dataset_version"))
 
 
 class BuildListView(StudioMixin, View):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.accounts.models import User
 
@@ -20,3 +20,12 @@ def require_perm(request: Any, perm: str, message: str = PERSONA_REFUSED) -> Non
     """403 (PermissionDenied, also for the API: apps/core/api/errors.py) unless the user's persona has `perm`."""
     if not request.user.has_perm(perm):
         raise PermissionDenied(message)
+
+
+def validation_messages(exc: ValidationError, *, bare: tuple[str, ...] = ("__all__",),
+                        skip: tuple[str, ...] = ()) -> list[str]:
+    """A ValidationError as lines for a page: `field: message`, or the bare message for the fields in `bare`
+    (their messages already name what is wrong); fields in `skip` are left out."""
+    if hasattr(exc, "error_dict"):
+        return [m if k in bare else f"{k}: {m}" for k, v in exc.message_dict.items() if k not in skip for m in v]
+    return list(exc.messages)

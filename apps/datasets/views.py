@@ -32,11 +32,9 @@ PAGE_ROWS = 50
 JOB_KINDS_OF_VERSION = ("datasets.profile", "datasets.retype")
 
 
-
 def _project(request: HttpRequest) -> Any:
     project = request.project  # type: ignore[attr-defined]
     return project if project else None
-
 
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$")

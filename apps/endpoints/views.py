@@ -28,8 +28,6 @@ from apps.endpoints.models import Endpoint
 TRY_KEY_TTL = timedelta(hours=1)
 
 
-
-
 class EndpointListView(StudioMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         project = request.project  # type: ignore[attr-defined]

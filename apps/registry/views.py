@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from apps.accounts import personas
 from apps.core.artifacts import ArtifactTampered
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_user
+from apps.core.requests import request_user, validation_messages
 from apps.datasets.uploads import CappedUploadHandler, upload_refusal
 from apps.registry import charts, forms, importing, selectors, services
 from apps.registry.choices import ApprovalStatus
@@ -33,10 +33,7 @@ def _project(request: HttpRequest) -> Any:
 
 
 def _messages(exc: ValidationError) -> list[str]:
-    if hasattr(exc, "error_dict"):
-        return [m if k in ("__all__", "file") else f"{k}: {m}" for k, v in exc.message_dict.items()
-                if k != "untrusted_types" for m in v]
-    return list(exc.messages)
+    return validation_messages(exc, bare=("__all__", "file"), skip=("untrusted_types",))
 
 
 def _form_errors(form: Any, exc: ValidationError) -> None:

@@ -23,8 +23,6 @@ from apps.unsupervised.models import UnsupervisedRun
 RUNS_SHOWN = 50
 
 
-
-
 class RunListView(StudioMixin, View):
     def _render(self, request: HttpRequest, form: RunForm | None = None, status: int = 200) -> HttpResponse:
         project = request.project  # type: ignore[attr-defined]

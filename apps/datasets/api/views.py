@@ -29,8 +29,6 @@ from apps.datasets.uploads import install_capped_upload_handler, refusal_message
 RUN_JOBS: list[type[BasePermission]] = [IsStudioUser, has_capability(personas.RUN_JOBS)]
 
 
-
-
 def _project_of(request: Request) -> Any:
     """The project named in the request body: a foreign (or unknown) project is a 404, never a 403."""
     raw = request.data.get("project") if hasattr(request.data, "get") else None

@@ -11,6 +11,7 @@ mistyped columns (the endpoint turns it into a 400 naming them)."""
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -21,6 +22,7 @@ from django.conf import settings
 from apps.automl import engine
 from apps.automl.engine.model import AtelierModel, SchemaError
 from apps.core.artifacts import artifact_local_copy
+from apps.registry.acceleration import accelerate
 from apps.registry.choices import ModelFormat
 
 NUMERIC_TYPES = ("double", "float", "integer", "long", "boolean")
@@ -30,8 +32,15 @@ class Predictor(Protocol):
     feature_names: list[str]
     classes: list[Any]
 
+    def check(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """The rows the model reads, in its column order; SchemaError names missing or mistyped columns."""
+        ...
+
+    def predict_checked(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        """(predictions (n,), class probabilities (n, K) or None) for rows that passed `check`."""
+        ...
+
     def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        """(predictions (n,), class probabilities (n, K) or None) for rows that match the signature."""
         ...
 
 
@@ -88,8 +97,13 @@ class AtelierPredictor:
         self.feature_names = list(self.model.feature_names)
         self.classes = list(self.model.classes)
 
+    def check(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return engine.check_rows(self.model, frame, allow_extra=True)
+
     def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        X = engine.check_rows(self.model, frame, allow_extra=True)
+        return self.predict_checked(self.check(frame))
+
+    def predict_checked(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         raw = self.model.raw(X) if len(X) else np.empty((0, max(1, len(self.classes))))
         if self.model.problem_type == "regression":
             return np.asarray(raw, dtype=float).reshape(-1), None
@@ -108,8 +122,13 @@ class EstimatorPredictor:
     def __post_init__(self) -> None:
         self.feature_names = [str(i["name"]) for i in self.inputs]
 
+    def check(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return check_frame(frame, self.inputs)
+
     def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        X = check_frame(frame, self.inputs)
+        return self.predict_checked(self.check(frame))
+
+    def predict_checked(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         if not len(X):
             return np.empty(0), None
         proba = self.estimator.predict_proba(X) if hasattr(self.estimator, "predict_proba") and self.classes else None
@@ -145,8 +164,13 @@ class OnnxPredictor:
                 feed[onnx_input.name] = column.to_numpy(dtype=dtype).reshape(-1, 1)
         return feed
 
+    def check(self, frame: pd.DataFrame) -> pd.DataFrame:
+        return check_frame(frame, self.inputs)
+
     def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        X = check_frame(frame, self.inputs)
+        return self.predict_checked(self.check(frame))
+
+    def predict_checked(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         if not len(X):
             return np.empty(0), None
         outputs = self.session.run(None, self._feed(X))
@@ -174,9 +198,12 @@ def skops_untrusted(path: str) -> list[str]:
 
 
 def load_file(path: str, fmt: str, *, inputs: list[dict[str, Any]], classes: list[Any]) -> Predictor:
-    """A predictor from a local, already verified file."""
+    """A predictor from a local, already verified file (forests served by acceleration.FastForest: same answers)."""
+    threads = int(getattr(settings, "SERVING_THREADS_PER_MODEL", 1))
     if fmt == ModelFormat.ATELIER:
-        return AtelierPredictor(engine.load_model(path))
+        model = engine.load_model(path)
+        members = [dataclasses.replace(m, pipeline=accelerate(m.pipeline, threads)) for m in model.members]
+        return AtelierPredictor(dataclasses.replace(model, members=members))
     if fmt == ModelFormat.SKOPS:
         import skops.io
 
@@ -184,12 +211,13 @@ def load_file(path: str, fmt: str, *, inputs: list[dict[str, Any]], classes: lis
         if untrusted:
             raise UnsafeModel(untrusted)
         trusted = sorted(set(skops.io.get_untrusted_types(file=path)))
-        return EstimatorPredictor(skops.io.load(path, trusted=trusted), inputs, classes)
+        return EstimatorPredictor(accelerate(skops.io.load(path, trusted=trusted), threads), inputs, classes)
     if fmt == ModelFormat.ONNX:
         import onnxruntime
 
         options = onnxruntime.SessionOptions()
-        options.intra_op_num_threads = int(getattr(settings, "SERVING_THREADS_PER_MODEL", 1))
+        options.intra_op_num_threads = threads
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")  # idle threads must not burn CPU
         session = onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
         return OnnxPredictor(session, inputs, classes)
     raise ValueError(f"Unknown model format {fmt!r}.")
@@ -205,6 +233,11 @@ def load_version(version: Any) -> Predictor:
 def predictions_json(predictor: Predictor, frame: pd.DataFrame, *, probabilities: bool = False) -> dict[str, Any]:
     """The MLflow scoring server's response: {"predictions": [...]} (+ "probabilities": [{class: p}] on request)."""
     labels, proba = predictor.predict(frame)
+    return predictions_answer(predictor, labels, proba, probabilities=probabilities)
+
+
+def predictions_answer(predictor: Predictor, labels: np.ndarray, proba: np.ndarray | None, *,
+                       probabilities: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {"predictions": labels.tolist()}
     if probabilities and proba is not None:
         keys = [str(c) for c in predictor.classes]

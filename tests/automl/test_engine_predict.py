@@ -74,3 +74,28 @@ def test_typical_values_fill_a_what_if_form() -> None:
     out = predict(model, [typical])
     assert len(out["predictions"]) == 1
     assert typical["signup"].startswith("2024-") and typical["member"] in (True, False)
+
+
+@pytest.mark.parametrize("bad", [["a", "list"], {"a": "dict"}, b"bytes"])
+def test_non_scalar_category_values_are_named(bad) -> None:  # type: ignore[no-untyped-def]
+    rows = _rows()
+    rows[1]["colour"] = bad
+    with pytest.raises(SchemaError) as err:
+        predict(_model(), rows)
+    assert err.value.columns == ["colour"] and "(row 1)" in err.value.message
+
+
+def test_mixed_scalar_categories_pass_the_quick_check() -> None:
+    rows = _rows()
+    rows[0]["colour"], rows[1]["colour"] = 3, "red"  # an object column of int and str: scalars, no pass per row
+    assert len(predict(_model(), rows)["predictions"]) == 2
+
+
+def test_duplicate_columns_are_named() -> None:
+    import pandas as pd
+
+    frame = pd.DataFrame([[0.5, -1.0, 1.0, "red", True, "2024-05-01"]],
+                         columns=["x1", "x2", "x2", "colour", "member", "signup"])
+    with pytest.raises(SchemaError) as err:
+        predict(_model(), frame)
+    assert err.value.columns == ["x2"] and "Duplicate column(s): x2" in err.value.message

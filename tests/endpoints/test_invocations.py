@@ -175,9 +175,12 @@ class SlowPredictor:
         self.inner, self.seconds = inner, seconds
         self.classes, self.feature_names = inner.classes, inner.feature_names
 
-    def predict(self, frame):  # type: ignore[no-untyped-def]
+    def check(self, frame):  # type: ignore[no-untyped-def]
+        return self.inner.check(frame)
+
+    def predict_checked(self, X):  # type: ignore[no-untyped-def]
         time.sleep(self.seconds)
-        return self.inner.predict(frame)
+        return self.inner.predict_checked(X)
 
 
 def test_slow_prediction_is_504_after_the_endpoint_timeout(serving, deployed, mlops_user, version) -> None:
@@ -197,7 +200,10 @@ def test_model_that_raises_is_500_and_counted(serving, deployed, version) -> Non
     class Broken:
         classes, feature_names = ["no", "yes"], ["x1"]
 
-        def predict(self, frame):  # type: ignore[no-untyped-def]
+        def check(self, frame):  # type: ignore[no-untyped-def]
+            return frame
+
+        def predict_checked(self, X):  # type: ignore[no-untyped-def]
             raise RuntimeError("boom")
 
     serving.models._entries[version.pk].predictor = Broken()

@@ -45,6 +45,7 @@ from django.db import close_old_connections, connection
 from apps.automl.engine.model import SchemaError
 from apps.endpoints.choices import EndpointType
 from apps.endpoints.serving import protocol
+from apps.endpoints.serving.batching import Batcher
 from apps.endpoints.serving.cache import ModelCache, ModelLoadError
 from apps.endpoints.serving.capture import CaptureWriter, body_field
 from apps.endpoints.serving.config import EMPTY, PRELOADED_TYPES, EndpointConfig, Snapshot, VariantConfig
@@ -144,6 +145,8 @@ class ServingApp:
         self.capture = CaptureWriter()
         self.pool = ThreadPoolExecutor(max_workers=int(settings.SERVING_THREADS), thread_name_prefix="serving")
         self.io_pool = ThreadPoolExecutor(max_workers=2, thread_name_prefix="serving-io")
+        self.batch_rows = int(settings.SERVING_BATCH_MAX_ROWS)
+        self.batchers: dict[int, Batcher] = {}
         self.active: dict[int, int] = {}
         self.random = random.Random()
         self._ready = threading.Event()
@@ -205,7 +208,9 @@ class ServingApp:
                     except ModelLoadError:
                         pass  # requests to it answer 503 naming the problem
         self.snapshot = snap
-        self.models.retain(snap.version_ids())
+        keep = snap.version_ids()
+        self.models.retain(keep)
+        self.batchers = {k: b for k, b in self.batchers.items() if k in keep}
         self._ready.set()
         return snap
 
@@ -307,15 +312,32 @@ class ServingApp:
 
     # --- real-time and serverless -------------------------------------------------------------------------------
 
-    def _predict(self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool
-                 ) -> tuple[bytes, bool, int]:
-        from apps.registry.loading import predictions_json
-
+    def _prepare(self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool
+                 ) -> tuple[Any, Any, bool, bool]:
+        """(predictor, checked rows, probabilities wanted, loaded now): everything before the model runs."""
         frame, params = protocol.parse(body, content_type, list(variant.input_names))
         want = probabilities or protocol.truthy(params.get("probabilities", False))
         predictor, cold = self.models.get(variant.version)
-        out = predictions_json(predictor, frame, probabilities=want)
-        return orjson.dumps(out, option=JSON_OPTIONS), cold, len(frame)
+        return predictor, predictor.check(frame), want, cold
+
+    def _batcher(self, version_id: int, predictor: Any) -> Batcher:
+        loop = asyncio.get_running_loop()
+        batcher = self.batchers.get(version_id)
+        if batcher is None or batcher.predictor is not predictor or batcher.loop is not loop:
+            # a reloaded model or a new loop: the old batcher finishes what it holds on its own
+            batcher = self.batchers[version_id] = Batcher(predictor, self.pool, self.batch_rows, loop)
+        return batcher
+
+    async def _predict(self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool
+                       ) -> tuple[bytes, bool]:
+        loop = asyncio.get_running_loop()
+        predictor, X, want, cold = await loop.run_in_executor(
+            self.pool, self._prepare, variant, body, content_type, probabilities)
+        if 0 < len(X) <= self.batch_rows:
+            labels, proba = await self._batcher(variant.version_id, predictor).predict(X)
+            return encode(predictor, labels, proba, want), cold
+        labels, proba = await loop.run_in_executor(self.pool, predictor.predict_checked, X)
+        return await loop.run_in_executor(self.pool, encode, predictor, labels, proba, want), cold
 
     async def invoke(self, scope: Scope, receive: Receive, send: Send, name: str, method: str) -> None:
         started = time.perf_counter()
@@ -364,10 +386,8 @@ class ServingApp:
             query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
             probabilities = protocol.truthy((query.get("probabilities") or ["0"])[0])
             timeout = float(cfg.timeout_s or settings.SERVING_TIMEOUT_S)
-            loop = asyncio.get_running_loop()
-            future = loop.run_in_executor(self.pool, self._predict, variant, body, content_type, probabilities)
             try:
-                out, cold, _rows = await asyncio.wait_for(future, timeout)
+                out, cold = await asyncio.wait_for(self._predict(variant, body, content_type, probabilities), timeout)
             except TimeoutError as exc:
                 message = f"The prediction took longer than the endpoint's timeout of {timeout:g} s."
                 raise HTTPError(504, message) from exc
@@ -522,6 +542,13 @@ class ServingApp:
                 os.remove(tmp)
         self.metrics.record(cfg.id, "", 202, 0.0, time.time())
         await respond(send, 202, orjson.dumps(data), [(b"x-inference-id", str(data["inference_id"]).encode())])
+
+
+def encode(predictor: Any, labels: Any, proba: Any, probabilities: bool) -> bytes:
+    from apps.registry.loading import predictions_answer
+
+    return orjson.dumps(predictions_answer(predictor, labels, proba, probabilities=probabilities),
+                        option=JSON_OPTIONS)
 
 
 def allow(method: str, expected: str) -> None:

@@ -532,3 +532,67 @@ def batch_transform_run(ctx: JobContext) -> dict[str, Any]:
     ctx.final_message = f"{rows:,} predictions saved as {new}."
     return {"dataset_version": new.pk, "rows": rows}
 
+
+
+# --- retention -------------------------------------------------------------------------------------------------
+
+
+def retention_sweep(*, now: datetime | None = None) -> dict[str, int]:
+    """Forget what has outlived its retention setting (0 keeps it forever): finished asynchronous requests with
+    their result files (SERVING_ASYNC_RETENTION_S after they finished), captured request files
+    (SERVING_CAPTURE_RETENTION_DAYS, by the hour they were captured), per-minute metrics
+    (SERVING_METRICS_RETENTION_DAYS). Run hourly by beat (`endpoints.retention`)."""
+    now = now or timezone.now()
+    counts = {"async_requests": 0, "capture_files": 0, "metric_minutes": 0}
+    keep_async = int(settings.SERVING_ASYNC_RETENTION_S)
+    if keep_async > 0:
+        old = AsyncInvocation.objects.filter(finished_at__lt=now - timedelta(seconds=keep_async))
+        for invocation in old.only("pk", "input_path", "output_path").iterator():
+            for path in (invocation.output_path, invocation.input_path):
+                if path:
+                    with contextlib.suppress(OSError):
+                        storage().delete(path)
+            invocation.delete()
+            counts["async_requests"] += 1
+    keep_capture = int(settings.SERVING_CAPTURE_RETENTION_DAYS)
+    if keep_capture > 0:
+        counts["capture_files"] = _sweep_capture(now - timedelta(days=keep_capture))
+    keep_metrics = int(settings.SERVING_METRICS_RETENTION_DAYS)
+    if keep_metrics > 0:
+        counts["metric_minutes"], _ = EndpointMetric.objects.filter(
+            minute__lt=now - timedelta(days=keep_metrics)).delete()
+    return counts
+
+
+def _sweep_capture(cutoff: datetime) -> int:
+    """Delete capture files of every hour that ended before `cutoff`, under every project's endpoints (deleted
+    endpoints included); the capture layout is .../capture/<yyyy>/<mm>/<dd>/<hh>/*.jsonl."""
+    from apps.core.storage import walk_files
+
+    store = storage()
+
+    def listdir(path: str) -> tuple[list[str], list[str]]:
+        try:
+            return store.listdir(path)
+        except (FileNotFoundError, NotADirectoryError):
+            return [], []
+
+    deleted = 0
+    for project in listdir("projects")[0]:
+        for name in listdir(f"projects/{project}/endpoints")[0]:
+            base = f"projects/{project}/endpoints/{name}/capture"
+            for year in listdir(base)[0]:
+                for month in listdir(f"{base}/{year}")[0]:
+                    for day in listdir(f"{base}/{year}/{month}")[0]:
+                        for hour in listdir(f"{base}/{year}/{month}/{day}")[0]:
+                            try:
+                                ended = datetime(int(year), int(month), int(day), int(hour), tzinfo=UTC)
+                            except ValueError:
+                                continue  # not ours: left alone
+                            if ended + timedelta(hours=1) > cutoff:
+                                continue
+                            for path, _size in list(walk_files(f"{base}/{year}/{month}/{day}/{hour}")):
+                                with contextlib.suppress(OSError):
+                                    store.delete(path)
+                                    deleted += 1
+    return deleted

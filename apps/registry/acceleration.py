@@ -5,7 +5,8 @@ normalisation and a locked accumulation for each tree): 4 ms for 100 trees, even
 small request. `FastForest` walks the same fitted trees (`tree_.apply`, compiled and free of the GIL) against leaf
 tables normalised once at load, and adds them up in the forest's own order, so its probabilities are bit-for-bit
 those of `predict_proba` (tests/registry/test_acceleration.py). Large batches are split by rows over
-SERVING_THREADS_PER_MODEL threads: each thread sums every tree for its rows, so the answer does not depend on the
+SERVING_THREADS_PER_MODEL threads while the machine has idle CPU (a lone large request answers sooner; under load
+the split would only add overhead): each thread sums every tree for its rows, so the answer does not depend on the
 split.
 
 `accelerate(estimator)` returns an estimator that predicts the same way: a forest (alone or at the end of a
@@ -16,6 +17,8 @@ from __future__ import annotations
 
 import itertools
 import logging
+import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -35,6 +38,33 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     if pool is None:
         pool = _pools.setdefault(threads, ThreadPoolExecutor(max_workers=threads, thread_name_prefix="forest"))
     return pool
+
+
+IDLE_TO_SPLIT = 0.5  # split a prediction over threads only while at least half of the machine's CPU time is idle
+_idle = {"at": 0.0, "value": 0.0, "busy": 0, "total": 0}
+_idle_lock = threading.Lock()
+
+
+def cpu_idle(max_age_s: float = 0.5) -> float:
+    """The machine's idle CPU fraction since the previous reading (at most `max_age_s` old); 0 where /proc/stat
+    cannot be read (then predictions are never split)."""
+    now = time.monotonic()
+    if now - _idle["at"] < max_age_s:
+        return float(_idle["value"])
+    with _idle_lock:
+        if now - _idle["at"] < max_age_s:
+            return float(_idle["value"])
+        try:
+            with open("/proc/stat", "rb") as handle:
+                fields = [int(v) for v in handle.readline().split()[1:]]
+        except (OSError, ValueError):
+            _idle.update(at=now, value=0.0)
+            return 0.0
+        total, idle = sum(fields), fields[3] + (fields[4] if len(fields) > 4 else 0)  # idle + iowait
+        d_total, d_busy = total - _idle["total"], (total - idle) - _idle["busy"]
+        value = 1.0 - d_busy / d_total if _idle["total"] and d_total > 0 else 0.0
+        _idle.update(at=now, value=value, busy=total - idle, total=total)
+        return value
 
 
 class FastForest:
@@ -64,9 +94,12 @@ class FastForest:
 
     def _sum(self, X: Any) -> np.ndarray:
         n = X.shape[0]
-        out = np.zeros((n, self.n_classes_) if self.is_classifier else n, dtype=np.float64)
+        shape = (n, self.n_classes_) if self.is_classifier else n
+        out = np.zeros(shape, dtype=np.float64)
+        buffer = np.empty(shape, dtype=np.float64)
         for tree, leaf in zip(self.trees, self.leaves, strict=True):
-            out += leaf[tree.apply(X)]
+            np.take(leaf, tree.apply(X), axis=0, out=buffer)  # into one buffer: no allocation per tree
+            out += buffer
         out /= len(self.trees)
         return out
 
@@ -74,6 +107,8 @@ class FastForest:
         X = self.forest._validate_X_predict(X)  # the forest's own checks and float32 conversion
         n = X.shape[0]
         parts = min(self.threads, n // MIN_ROWS_PER_THREAD)
+        if parts > 1 and cpu_idle() < IDLE_TO_SPLIT:
+            parts = 1  # the cores are busy with other requests: threads would only slow every one of them down
         if parts <= 1:
             return self._sum(X)
         bounds = np.linspace(0, n, parts + 1).astype(int)

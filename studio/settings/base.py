@@ -319,8 +319,10 @@ SERVING_ENABLED = env_bool("SERVING_ENABLED", True)  # False: this process leave
 SERVING_CONFIG_REFRESH_S = float(env("SERVING_CONFIG_REFRESH_S", "2"))
 SERVING_MAX_REQUEST_BYTES = env_int("SERVING_MAX_REQUEST_BYTES", 6 * 1024 * 1024)  # 413 above (as SageMaker)
 SERVING_TIMEOUT_S = float(env("SERVING_TIMEOUT_S", "60"))  # 504 after this (an endpoint may set its own)
-SERVING_THREADS = env_int("SERVING_THREADS", 4)  # prediction threads per serving process
-SERVING_THREADS_PER_MODEL = env_int("SERVING_THREADS_PER_MODEL", 2)  # threads one large prediction may use
+# prediction threads per serving process: predictions are CPU-bound, so run one process per core with one thread each
+# (more threads than cores only share the cores and lengthen every request's latency)
+SERVING_THREADS = env_int("SERVING_THREADS", 1)
+SERVING_THREADS_PER_MODEL = env_int("SERVING_THREADS_PER_MODEL", 2)  # threads for one large prediction while CPU idles
 SERVING_BATCH_MAX_ROWS = env_int("SERVING_BATCH_MAX_ROWS", 1000)  # adaptive batching of smaller requests; 0: off
 SERVING_METRICS_FLUSH_S = float(env("SERVING_METRICS_FLUSH_S", "10"))
 SERVING_CAPTURE_QUEUE = env_int("SERVING_CAPTURE_QUEUE", 10_000)  # records waiting; dropped beyond
@@ -328,6 +330,11 @@ SERVING_CAPTURE_FLUSH_S = float(env("SERVING_CAPTURE_FLUSH_S", "5"))
 SERVING_CAPTURE_MAX_RECORD_BYTES = env_int("SERVING_CAPTURE_MAX_RECORD_BYTES", 256 * 1024)
 SERVING_ASYNC_MAX_BYTES = env_int("SERVING_ASYNC_MAX_BYTES", 1024**3)  # async bodies, streamed to storage
 SERVING_ASYNC_TTL_S = env_int("SERVING_ASYNC_TTL_S", 6 * 3600)  # not started by then: expired
+# retention (hourly sweep, task endpoints.retention; 0 keeps forever): finished async requests and their results,
+# captured request files (by capture hour), per-minute endpoint metrics
+SERVING_ASYNC_RETENTION_S = env_int("SERVING_ASYNC_RETENTION_S", 7 * 24 * 3600)
+SERVING_CAPTURE_RETENTION_DAYS = env_int("SERVING_CAPTURE_RETENTION_DAYS", 30)
+SERVING_METRICS_RETENTION_DAYS = env_int("SERVING_METRICS_RETENTION_DAYS", 90)
 SERVING_BATCH_CHUNK_ROWS = env_int("SERVING_BATCH_CHUNK_ROWS", 20_000)  # rows a batch transform reads at once
 # Outbound webhooks (apps/core/ssrf.py): private, loopback, link-local, multicast and reserved addresses are
 # refused unless listed here (CIDRs, e.g. "10.0.0.0/8").
@@ -371,6 +378,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": JOB_REAPER_INTERVAL_S,
         "options": {"expires": JOB_REAPER_INTERVAL_S},
     },
+    "endpoints-retention": {"task": "endpoints.retention", "schedule": 3600.0, "options": {"expires": 3600}},
 }
 
 # Key for the HMAC on artifacts our workers write (apps/core/artifacts.py); derived from SECRET_KEY if unset.

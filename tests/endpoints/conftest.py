@@ -77,6 +77,17 @@ def serving() -> Iterator[ServingApp]:
     app.io_pool.shutdown(wait=False, cancel_futures=True)
 
 
+@pytest.fixture
+def deployed(serving, project_a, mlops_user, version):  # type: ignore[no-untyped-def]
+    """`version` on a real-time endpoint "churn-live" that the serving app has read: (endpoint, raw key)."""
+    from apps.endpoints import services
+
+    endpoint, key = services.endpoint_create(project=project_a, user=mlops_user, name="churn-live",
+                                             variants=[{"model_version": version}])
+    serving.refresh()
+    return endpoint, key
+
+
 def invoke(app: Any, name: str, payload: Any = None, *, key: str | None, content_type: str = "application/json",
            body: bytes | None = None, query: str = "", headers: dict[str, str] | None = None) -> Reply:
     data = body if body is not None else orjson.dumps(payload)

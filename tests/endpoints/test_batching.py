@@ -13,7 +13,6 @@ import pandas as pd
 import pytest
 
 from apps.automl import engine
-from apps.endpoints import services
 from apps.endpoints.serving.batching import Batcher, predict_many
 from tests.endpoints.conftest import acall, invoke
 from tests.endpoints.factories import binary_model
@@ -24,14 +23,6 @@ MODEL = binary_model()
 
 def rows(i: int) -> list[dict]:
     return [{"x1": (i % 13) / 3 - 2, "x2": (i % 7) / 2 - 1.5, "colour": ["red", "green", "blue"][i % 3]}]
-
-
-@pytest.fixture
-def deployed(serving, project_a, mlops_user, version):  # type: ignore[no-untyped-def]
-    endpoint, key = services.endpoint_create(project=project_a, user=mlops_user, name="churn-live",
-                                             variants=[{"model_version": version}])
-    serving.refresh()
-    return endpoint, key
 
 
 class Recording:

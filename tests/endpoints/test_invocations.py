@@ -22,14 +22,6 @@ pytestmark = pytest.mark.django_db
 EXPECTED = engine.predict(binary_model(), ROWS)
 
 
-@pytest.fixture
-def deployed(serving, project_a, mlops_user, version):  # type: ignore[no-untyped-def]
-    endpoint, key = services.endpoint_create(project=project_a, user=mlops_user, name="churn-live",
-                                             variants=[{"model_version": version}])
-    serving.refresh()
-    return endpoint, key
-
-
 JSON_FORMS = {
     "dataframe_split": {"dataframe_split": {"columns": ["x1", "x2", "colour"],
                                             "data": [[r["x1"], r["x2"], r["colour"]] for r in ROWS]}},

@@ -57,6 +57,7 @@ def test_large_batches_split_over_threads_give_the_same_answer(monkeypatch) -> N
     forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X[:1000], y[:1000])
     big = np.vstack([X, X, X])  # 9,000 rows: three parts of 3,000
     calls: list[int] = []
+    monkeypatch.setattr(acceleration, "cpu_idle", lambda: 1.0)
     fast = FastForest(forest, threads=3)
     real_sum = fast._sum
     monkeypatch.setattr(fast, "_sum", lambda part: calls.append(len(part)) or real_sum(part))
@@ -65,6 +66,17 @@ def test_large_batches_split_over_threads_give_the_same_answer(monkeypatch) -> N
     calls.clear()
     fast.predict_proba(big[: acceleration.MIN_ROWS_PER_THREAD])  # too few rows to split
     assert calls == [acceleration.MIN_ROWS_PER_THREAD]
+    calls.clear()
+    monkeypatch.setattr(acceleration, "cpu_idle", lambda: 0.2)  # the cores are busy: no split
+    assert np.array_equal(fast.predict_proba(big), forest.predict_proba(big))
+    assert calls == [9000]
+
+
+def test_cpu_idle_is_a_fraction_read_from_proc_stat() -> None:
+    acceleration._idle.update(at=0.0)
+    acceleration.cpu_idle(max_age_s=0)
+    value = acceleration.cpu_idle(max_age_s=0)
+    assert 0.0 <= value <= 1.0
 
 
 def test_pipeline_keeps_its_preprocessing_and_feature_checks() -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import os
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -40,7 +41,7 @@ def _pool(threads: int) -> ThreadPoolExecutor:
     return pool
 
 
-IDLE_TO_SPLIT = 0.5  # split a prediction over threads only while at least half of the machine's CPU time is idle
+CPUS = os.cpu_count() or 1
 _idle = {"at": 0.0, "value": 0.0, "busy": 0, "total": 0}
 _idle_lock = threading.Lock()
 
@@ -107,8 +108,8 @@ class FastForest:
         X = self.forest._validate_X_predict(X)  # the forest's own checks and float32 conversion
         n = X.shape[0]
         parts = min(self.threads, n // MIN_ROWS_PER_THREAD)
-        if parts > 1 and cpu_idle() < IDLE_TO_SPLIT:
-            parts = 1  # the cores are busy with other requests: threads would only slow every one of them down
+        if parts > 1:  # as many parts as there are idle cores to run them (busy cores: a split only adds overhead)
+            parts = min(parts, 1 + int(cpu_idle() * CPUS + 0.25))
         if parts <= 1:
             return self._sum(X)
         bounds = np.linspace(0, n, parts + 1).astype(int)

@@ -57,7 +57,8 @@ def test_large_batches_split_over_threads_give_the_same_answer(monkeypatch) -> N
     forest = RandomForestClassifier(n_estimators=20, random_state=0).fit(X[:1000], y[:1000])
     big = np.vstack([X, X, X])  # 9,000 rows: three parts of 3,000
     calls: list[int] = []
-    monkeypatch.setattr(acceleration, "cpu_idle", lambda: 1.0)
+    monkeypatch.setattr(acceleration, "CPUS", 2)
+    monkeypatch.setattr(acceleration, "cpu_idle", lambda: 1.0)  # two idle cores: three parts (this one and two)
     fast = FastForest(forest, threads=3)
     real_sum = fast._sum
     monkeypatch.setattr(fast, "_sum", lambda part: calls.append(len(part)) or real_sum(part))
@@ -67,7 +68,7 @@ def test_large_batches_split_over_threads_give_the_same_answer(monkeypatch) -> N
     fast.predict_proba(big[: acceleration.MIN_ROWS_PER_THREAD])  # too few rows to split
     assert calls == [acceleration.MIN_ROWS_PER_THREAD]
     calls.clear()
-    monkeypatch.setattr(acceleration, "cpu_idle", lambda: 0.2)  # the cores are busy: no split
+    monkeypatch.setattr(acceleration, "cpu_idle", lambda: 0.2)  # 0.4 of a core idle: no split
     assert np.array_equal(fast.predict_proba(big), forest.predict_proba(big))
     assert calls == [9000]
 

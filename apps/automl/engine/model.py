@@ -83,40 +83,32 @@ SCALAR_INFERRED = frozenset({"string", "integer", "floating", "mixed-integer-flo
                              "datetime", "datetime64", "date", "time", "timedelta", "timedelta64"})
 
 
-def _surely_valid(rows: pd.DataFrame, name: str, dtype: Any, kind: str) -> bool:
-    """True when the column's dtype alone shows every value fits `kind` (the check then costs no pass over rows)."""
-    if kind == NUMERIC:
-        return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
-    if kind in (CATEGORICAL, TEXT):
-        if not pd.api.types.is_object_dtype(dtype):
-            return True
-        return pd.api.types.infer_dtype(rows[name], skipna=True) in SCALAR_INFERRED
-    if kind == DATETIME:
-        return pd.api.types.is_datetime64_any_dtype(dtype)
-    return False
-
-
-def _bad_values(s: pd.Series, kind: str) -> pd.Series:
-    """Mask of present values that cannot be read as the column's kind."""
+def _bad_values(rows: pd.DataFrame, name: str, kind: str, dtype: Any) -> pd.Series | None:
+    """Mask of present values of column `name` that cannot be read as `kind`; None when the column's dtype already
+    shows that every value fits (then the check costs no pass over the rows)."""
+    if kind == NUMERIC and pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype):
+        return None
+    if kind == DATETIME and pd.api.types.is_datetime64_any_dtype(dtype):
+        return None
+    if kind in (CATEGORICAL, TEXT) and (not pd.api.types.is_object_dtype(dtype)
+                                        or pd.api.types.infer_dtype(rows[name], skipna=True) in SCALAR_INFERRED):
+        return None
+    s = rows[name]
     present = s.notna()
     if kind == NUMERIC:
-        if pd.api.types.is_bool_dtype(s.dtype):
+        if pd.api.types.is_bool_dtype(dtype):
             return present
-        if pd.api.types.is_numeric_dtype(s.dtype):
-            return pd.Series(False, index=s.index)
         return present & pd.to_numeric(s, errors="coerce").isna()
     if kind == BOOLEAN:
         return present & pd.Series(np.isnan(bool_to_float(s)), index=s.index)
     if kind == DATETIME:
-        if pd.api.types.is_datetime64_any_dtype(s.dtype):
-            return pd.Series(False, index=s.index)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             parsed = pd.to_datetime(s.astype("string"), errors="coerce", format="mixed")
         return present & parsed.isna()
     if kind in (CATEGORICAL, TEXT):  # anything scalar reads as a label; lists or dicts do not
         return present & s.map(lambda v: isinstance(v, (list, dict, set, tuple, bytes))).astype(bool)
-    return pd.Series(False, index=s.index)
+    return None
 
 
 def check_rows(model: AtelierModel, rows: pd.DataFrame, *, allow_extra: bool = False) -> pd.DataFrame:
@@ -139,13 +131,10 @@ def check_rows(model: AtelierModel, rows: pd.DataFrame, *, allow_extra: bool = F
     dtypes = rows.dtypes
     for f in model.features:
         name = f["name"]
-        if _surely_valid(rows, name, dtypes[name], f["kind"]):
-            continue
-        s = rows[name]
-        bad = _bad_values(s, f["kind"])
-        if bool(bad.any()):
+        bad = _bad_values(rows, name, f["kind"], dtypes[name])
+        if bad is not None and bool(bad.any()):
             wrong.append(name)
-            example = s[bad].iloc[0]
+            example = rows[name][bad].iloc[0]
             details.append(f"{name} expects {f['kind']} values, got {example!r}"
                            f" (row {int(np.flatnonzero(bad.to_numpy())[0])})")
     if wrong:

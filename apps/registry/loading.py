@@ -87,8 +87,15 @@ def check_frame(frame: pd.DataFrame, inputs: list[dict[str, Any]]) -> pd.DataFra
 # --- predictors ----------------------------------------------------------------------------------------------
 
 
+class CheckedPredictor:
+    """`predict` = `check`, then `predict_checked` (the serving path calls the two apart to batch checked rows)."""
+
+    def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+        return self.predict_checked(self.check(frame))  # type: ignore[attr-defined]
+
+
 @dataclass
-class AtelierPredictor:
+class AtelierPredictor(CheckedPredictor):
     model: AtelierModel
     feature_names: list[str] = field(init=False)
     classes: list[Any] = field(init=False)
@@ -100,9 +107,6 @@ class AtelierPredictor:
     def check(self, frame: pd.DataFrame) -> pd.DataFrame:
         return engine.check_rows(self.model, frame, allow_extra=True)
 
-    def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        return self.predict_checked(self.check(frame))
-
     def predict_checked(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         raw = self.model.raw(X) if len(X) else np.empty((0, max(1, len(self.classes))))
         if self.model.problem_type == "regression":
@@ -111,7 +115,7 @@ class AtelierPredictor:
 
 
 @dataclass
-class EstimatorPredictor:
+class EstimatorPredictor(CheckedPredictor):
     """A scikit-learn estimator or pipeline imported from a skops file."""
 
     estimator: Any
@@ -125,9 +129,6 @@ class EstimatorPredictor:
     def check(self, frame: pd.DataFrame) -> pd.DataFrame:
         return check_frame(frame, self.inputs)
 
-    def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        return self.predict_checked(self.check(frame))
-
     def predict_checked(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         if not len(X):
             return np.empty(0), None
@@ -138,7 +139,7 @@ class EstimatorPredictor:
 
 
 @dataclass
-class OnnxPredictor:
+class OnnxPredictor(CheckedPredictor):
     session: Any
     inputs: list[dict[str, Any]]
     classes: list[Any]
@@ -166,9 +167,6 @@ class OnnxPredictor:
 
     def check(self, frame: pd.DataFrame) -> pd.DataFrame:
         return check_frame(frame, self.inputs)
-
-    def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        return self.predict_checked(self.check(frame))
 
     def predict_checked(self, X: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
         if not len(X):

@@ -345,8 +345,7 @@ class ServingApp:
         if 0 < len(X) <= self.batch_rows:
             labels, proba = await self._batcher(variant.version_id, predictor).predict(X)
             return encode(predictor, labels, proba, want), cold
-        labels, proba = await loop.run_in_executor(self.pool, predictor.predict_checked, X)
-        return await loop.run_in_executor(self.pool, encode, predictor, labels, proba, want), cold
+        return await loop.run_in_executor(self.pool, predict_encoded, predictor, X, want), cold
 
     async def invoke(self, scope: Scope, receive: Receive, send: Send, name: str, method: str) -> None:
         started = time.perf_counter()
@@ -558,6 +557,12 @@ def encode(predictor: Any, labels: Any, proba: Any, probabilities: bool) -> byte
 
     return orjson.dumps(predictions_answer(predictor, labels, proba, probabilities=probabilities),
                         option=JSON_OPTIONS)
+
+
+def predict_encoded(predictor: Any, X: Any, probabilities: bool) -> bytes:
+    """A large request's prediction and its answer in one trip to the prediction thread."""
+    labels, proba = predictor.predict_checked(X)
+    return encode(predictor, labels, proba, probabilities)
 
 
 def allow(method: str, expected: str) -> None:

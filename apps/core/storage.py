@@ -47,13 +47,18 @@ def storage() -> Storage:
     return default_storage
 
 
+def list_dir(prefix: str) -> tuple[list[str], list[str]]:
+    """(directories, files) directly under `prefix` of the default storage; both empty when it does not exist."""
+    try:
+        return storage().listdir(prefix)
+    except (FileNotFoundError, NotADirectoryError):
+        return [], []
+
+
 def walk_files(prefix: str) -> Iterator[tuple[str, int]]:
     """Yield (path, size) for every file under `prefix` of the default storage."""
     store = storage()
-    try:
-        dirs, files = store.listdir(prefix)
-    except (FileNotFoundError, NotADirectoryError):
-        return
+    dirs, files = list_dir(prefix)
     for name in files:
         path = f"{prefix}/{name}"
         yield path, store.size(path)

@@ -12,6 +12,7 @@ import re
 import secrets
 import tempfile
 import uuid
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -30,7 +31,7 @@ from django.utils import timezone
 from apps.accounts import personas
 from apps.accounts.models import Project, User
 from apps.core import ssrf
-from apps.core.storage import project_path, storage
+from apps.core.storage import list_dir, project_path, storage
 from apps.endpoints.choices import AsyncStatus, EndpointType
 from apps.endpoints.models import (
     AsyncInvocation,
@@ -567,32 +568,29 @@ def retention_sweep(*, now: datetime | None = None) -> dict[str, int]:
 def _sweep_capture(cutoff: datetime) -> int:
     """Delete capture files of every hour that ended before `cutoff`, under every project's endpoints (deleted
     endpoints included); the capture layout is .../capture/<yyyy>/<mm>/<dd>/<hh>/*.jsonl."""
-    from apps.core.storage import walk_files
-
-    store = storage()
-
-    def listdir(path: str) -> tuple[list[str], list[str]]:
-        try:
-            return store.listdir(path)
-        except (FileNotFoundError, NotADirectoryError):
-            return [], []
-
     deleted = 0
-    for project in listdir("projects")[0]:
-        for name in listdir(f"projects/{project}/endpoints")[0]:
+    for project in list_dir("projects")[0]:
+        for name in list_dir(f"projects/{project}/endpoints")[0]:
             base = f"projects/{project}/endpoints/{name}/capture"
-            for year in listdir(base)[0]:
-                for month in listdir(f"{base}/{year}")[0]:
-                    for day in listdir(f"{base}/{year}/{month}")[0]:
-                        for hour in listdir(f"{base}/{year}/{month}/{day}")[0]:
-                            try:
-                                ended = datetime(int(year), int(month), int(day), int(hour), tzinfo=UTC)
-                            except ValueError:
-                                continue  # not ours: left alone
-                            if ended + timedelta(hours=1) > cutoff:
-                                continue
-                            for path, _size in list(walk_files(f"{base}/{year}/{month}/{day}/{hour}")):
-                                with contextlib.suppress(OSError):
-                                    store.delete(path)
-                                    deleted += 1
+            for parts in _dir_paths(base, 4):
+                try:
+                    ended = datetime(*(int(p) for p in parts), tzinfo=UTC) + timedelta(hours=1)
+                except ValueError:
+                    continue  # not ours: left alone
+                if ended > cutoff:
+                    continue
+                hour = "/".join([base, *parts])
+                for file in list_dir(hour)[1]:
+                    with contextlib.suppress(OSError):
+                        storage().delete(f"{hour}/{file}")
+                        deleted += 1
     return deleted
+
+
+def _dir_paths(base: str, depth: int, parts: tuple[str, ...] = ()) -> Iterator[tuple[str, ...]]:
+    """Every chain of `depth` directory names below `base` (as tuples), e.g. (yyyy, mm, dd, hh)."""
+    if depth == 0:
+        yield parts
+        return
+    for name in list_dir("/".join([base, *parts]))[0]:
+        yield from _dir_paths(base, depth - 1, (*parts, name))

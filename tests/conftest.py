@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from django.conf import settings
@@ -182,6 +183,21 @@ def wait_for(
             return value
         time.sleep(interval)
     raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def job_final(job_id: int, timeout: float = 90) -> Any:
+    """The Job row once it reached a final state (AssertionError after `timeout` seconds)."""
+    from apps.jobs.models import Job
+
+    return wait_for(lambda: (j := Job.objects.get(pk=job_id)).is_final and j, timeout=timeout, what=f"job {job_id}")
+
+
+def clean_project_storage(project: Any) -> None:
+    """Delete every stored file of the project (tests that run a real worker share storage between runs)."""
+    from apps.core.storage import project_root, storage, walk_files
+
+    for path, _ in list(walk_files(project_root(project.pk))):
+        storage().delete(path)
 
 
 @pytest.hookimpl(hookwrapper=True)

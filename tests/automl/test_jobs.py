@@ -7,28 +7,16 @@ from __future__ import annotations
 import pytest
 
 from apps.automl.models import AutomlBuild
-from apps.core.storage import project_root, storage, walk_files
 from apps.datasets.models import DatasetVersion
 from apps.jobs.choices import JobStatus
-from apps.jobs.models import Job
 from tests.automl.test_services import binary_frame, make_version, multiclass_frame, regression_frame
-from tests.conftest import wait_for
+from tests.conftest import clean_project_storage, job_final
 
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
 
 
-def _clean(project) -> None:  # type: ignore[no-untyped-def]
-    for path, _ in list(walk_files(project_root(project.pk))):
-        storage().delete(path)
-
-
-def _final(job_id: int) -> Job:
-    return wait_for(lambda: (j := Job.objects.get(pk=job_id)).is_final and j, timeout=90,  # type: ignore[return-value]
-                    what=f"job {job_id}")
-
-
 def test_three_problem_types_train_end_to_end_through_a_real_worker(start_worker, api_for, ds_user, project_a):
-    _clean(project_a)
+    clean_project_storage(project_a)
     api = api_for(ds_user)
     cases = [
         (binary_frame(), "churn", "binary", "roc_auc", {"x1": 2.0, "x2": -2.0, "colour": "red"}),
@@ -47,7 +35,7 @@ def test_three_problem_types_train_end_to_end_through_a_real_worker(start_worker
     start_worker()
     try:
         for body, (_, _target, problem_type, objective, row) in zip(started, cases, strict=True):
-            job = _final(body["job"])
+            job = job_final(body["job"])
             assert job.status == JobStatus.SUCCEEDED, (job.message, job.error)
             detail = api.get(f"/api/automl/{body['id']}/").json()
             assert detail["status"] == "succeeded"
@@ -79,11 +67,11 @@ def test_three_problem_types_train_end_to_end_through_a_real_worker(start_worker
         response = api.post(f"/api/automl/{build.pk}/batch-predict/", {"dataset_version": build.dataset_version_id},
                             format="json")
         assert response.status_code == 202, response.content
-        job = _final(response.json()["job"])
+        job = job_final(response.json()["job"])
         assert job.status == JobStatus.SUCCEEDED, (job.message, job.error)
         new = DatasetVersion.objects.get(pk=job.result["dataset_version"])
         assert new.kind == "prediction" and new.row_count == 120
         assert {"predicted_churn", "probability_yes", "probability_no"} <= set(new.column_names)
         assert list(new.parents.all()) == [build.dataset_version]
     finally:
-        _clean(project_a)
+        clean_project_storage(project_a)

@@ -8,11 +8,10 @@ import pytest
 
 from apps.automl.models import AutomlBuild, TuningJob
 from apps.automl.tuning import load_study
-from apps.core.storage import project_root, storage, walk_files
 from apps.jobs.choices import JobStatus
 from apps.jobs.models import Job
 from tests.automl.test_services import binary_frame, make_version, regression_frame
-from tests.conftest import wait_for
+from tests.conftest import clean_project_storage, job_final
 
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
 
@@ -20,16 +19,6 @@ LINEAR = {"algorithm": "linear", "strategy": "random",
           "ranges": {"alpha": {"type": "continuous", "min": 0.001, "max": 100, "scale": "log"}}}
 LOGISTIC = {"algorithm": "linear", "strategy": "random",
             "ranges": {"C": {"type": "continuous", "min": 0.001, "max": 100, "scale": "log"}}}
-
-
-def _final(job_id: int, timeout: float = 120) -> Job:
-    return wait_for(lambda: (j := Job.objects.get(pk=job_id)).is_final and j, timeout=timeout,  # type: ignore[return-value]
-                    what=f"job {job_id}")
-
-
-def _clean(project) -> None:  # type: ignore[no-untyped-def]
-    for path, _ in list(walk_files(project_root(project.pk))):
-        storage().delete(path)
 
 
 def _start(api, project, version, target, base=LOGISTIC, **spec):  # type: ignore[no-untyped-def]
@@ -45,7 +34,7 @@ def _start(api, project, version, target, base=LOGISTIC, **spec):  # type: ignor
 
 
 def test_trials_spread_over_two_workers_and_the_best_is_exported(start_worker, api_for, ds_user, project_a):
-    _clean(project_a)
+    clean_project_storage(project_a)
     api = api_for(ds_user)
     version = make_version(project_a, ds_user, regression_frame(600), name="houses")
     # forests take a second or so per trial, so both processes get a share
@@ -54,7 +43,7 @@ def test_trials_spread_over_two_workers_and_the_best_is_exported(start_worker, a
     start_worker()
     start_worker()
     try:
-        job = _final(started["job"])
+        job = job_final(started["job"], timeout=120)
         assert job.status == JobStatus.SUCCEEDED, (job.message, job.error)
         tuning = TuningJob.objects.get(pk=started["id"])
         study = load_study(tuning)
@@ -80,12 +69,12 @@ def test_trials_spread_over_two_workers_and_the_best_is_exported(start_worker, a
         assert out.status_code == 200, out.content
         assert 1.0 < out.json()["predictions"][0] < 5.0
     finally:
-        _clean(project_a)
+        clean_project_storage(project_a)
 
 
 def test_one_worker_slot_still_finishes_with_max_parallel_3_and_criteria_stop_early(
         start_worker, api_for, ds_user, project_a):
-    _clean(project_a)
+    clean_project_storage(project_a)
     api = api_for(ds_user)
     version = make_version(project_a, ds_user, binary_frame(), name="customers")
     # ROC AUC >= 0.5 is reached by the first trial: the target-value criterion stops the study at once.
@@ -93,31 +82,31 @@ def test_one_worker_slot_still_finishes_with_max_parallel_3_and_criteria_stop_ea
                    completion={"target_value": 0.5})
     start_worker()  # ONE process, concurrency 1: the helpers wait in the queue behind the coordinator
     try:
-        job = _final(first["job"])
+        job = job_final(first["job"], timeout=120)
         assert job.status == JobStatus.SUCCEEDED, (job.message, job.error)
         tuning = TuningJob.objects.get(pk=first["id"])
         assert tuning.stop_reason == "target_value_reached" and 1 <= tuning.trials_done < 30
         helpers = Job.objects.filter(kind="automl.tune_worker", params__tuning=tuning.pk)
         assert helpers.count() == 2
         for helper in helpers:  # cancelled while queued, or ran and found the study over
-            helper = _final(helper.pk)
+            helper = job_final(helper.pk, timeout=120)
             assert helper.status in (JobStatus.CANCELLED, JobStatus.SUCCEEDED), helper.status
         assert "target objective value was reached" in job.message
         # warm start: the new job's first trial is the earlier job's best setting
         second = _start(api, project_a, version, "churn", max_trials=3, warm_start_from=[tuning.pk])
-        job2 = _final(second["job"])
+        job2 = job_final(second["job"], timeout=120)
         assert job2.status == JobStatus.SUCCEEDED, (job2.message, job2.error)
         study2 = load_study(TuningJob.objects.get(pk=second["id"]))
         assert study2 is not None
         assert study2.trials[0].params["C"] == pytest.approx(tuning.best_params["C"])
         # no improvement of 1 % within 2 trials: stops before 12
         third = _start(api, project_a, version, "churn", max_trials=12, completion={"patience": 2})
-        job3 = _final(third["job"])
+        job3 = job_final(third["job"], timeout=120)
         assert job3.status == JobStatus.SUCCEEDED, (job3.message, job3.error)
         t3 = TuningJob.objects.get(pk=third["id"])
         assert t3.stop_reason == "no_improvement" and t3.trials_done < 12
     finally:
-        _clean(project_a)
+        clean_project_storage(project_a)
 
 
 @pytest.mark.parametrize(("spec", "field"), [

@@ -6,32 +6,18 @@ from __future__ import annotations
 
 import pytest
 
-from apps.core.storage import project_root, storage, walk_files
+from apps.core.storage import project_root, walk_files
 from apps.datasets.models import Dataset, DatasetVersion, ProfileReport
 from apps.jobs.choices import JobStatus
-from apps.jobs.models import Job
-from tests.conftest import wait_for
+from tests.conftest import clean_project_storage, job_final
 from tests.datasets.conftest import upload
 from tests.datasets.test_api import encode, frame_formats
 
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
 
 
-def _clean(project) -> None:  # type: ignore[no-untyped-def]
-    for path, _ in list(walk_files(project_root(project.pk))):
-        storage().delete(path)
-
-
-def _final(job_id: int) -> Job:
-    return wait_for(
-        lambda: (j := Job.objects.get(pk=job_id)).is_final and j,
-        timeout=90,  # type: ignore[return-value]
-        what=f"job {job_id}",
-    )
-
-
 def test_imports_of_every_format_and_a_profile_through_a_real_worker(start_worker, api_for, ds_user, project_a):
-    _clean(project_a)
+    clean_project_storage(project_a)
     api = api_for(ds_user)
     try:
         jobs = {}
@@ -54,21 +40,21 @@ def test_imports_of_every_format_and_a_profile_through_a_real_worker(start_worke
         ).json()
         start_worker()
         for fmt, accepted in jobs.items():
-            job = _final(accepted["job"])
+            job = job_final(accepted["job"])
             assert job.status == JobStatus.SUCCEEDED, (fmt, job.message)
             detail = api.get(f"/api/datasets/{accepted['id']}/").json()
             assert detail["latest_version"]["row_count"] == 4, fmt
             assert [c["name"] for c in detail["latest_version"]["schema"]] == ["id", "name", "score"], fmt
             rows = api.get(f"/api/dataset-versions/{detail['latest_version']['id']}/rows/").json()["rows"]
             assert [r["score"] for r in rows] == [0.5, 1.5, None, 3.0], fmt
-        failed = _final(bad["job"])
+        failed = job_final(bad["job"])
         assert failed.status == JobStatus.FAILED
         assert failed.message.startswith("Line 3 has 1 fields; expected 2")
         assert not Dataset.objects.filter(pk=bad["id"]).exists()
 
         version = DatasetVersion.objects.get(dataset__name="scores parquet")
         profile = api.post(f"/api/dataset-versions/{version.pk}/profile/", {"target": "score"}, format="json")
-        assert _final(profile.json()["job"]).status == JobStatus.SUCCEEDED
+        assert job_final(profile.json()["job"]).status == JobStatus.SUCCEEDED
         report = api.get(f"/api/dataset-versions/{version.pk}/profile/").json()
         assert report["summary"]["rows"] == 4 and report["target"]["name"] == "score"
 
@@ -77,4 +63,4 @@ def test_imports_of_every_format_and_a_profile_through_a_real_worker(start_worke
         assert names[1:] == ["v1.parquet"] * 6 and names[0].startswith("v1-profile-"), names
         assert ProfileReport.objects.count() == 1
     finally:
-        _clean(project_a)
+        clean_project_storage(project_a)

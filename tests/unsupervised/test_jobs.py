@@ -6,33 +6,18 @@ from __future__ import annotations
 
 import pytest
 
-from apps.core.storage import project_root, storage, walk_files
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
 from apps.jobs.choices import JobStatus
-from apps.jobs.models import Job
 from apps.unsupervised.models import UnsupervisedRun
-from tests.conftest import wait_for
+from tests.conftest import clean_project_storage, job_final
 from tests.unsupervised.data import blobs_frame, make_version
 
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
 
 
-def _clean(project) -> None:  # type: ignore[no-untyped-def]
-    for path, _ in list(walk_files(project_root(project.pk))):
-        storage().delete(path)
-
-
-def _final(job_id: int) -> Job:
-    return wait_for(
-        lambda: (j := Job.objects.get(pk=job_id)).is_final and j,
-        timeout=90,  # type: ignore[return-value]
-        what=f"job {job_id}",
-    )
-
-
 def test_each_algorithm_end_to_end_through_a_real_worker(start_worker, api_for, ds_user, project_a):
-    _clean(project_a)
+    clean_project_storage(project_a)
     api = api_for(ds_user)
     frame = blobs_frame()
     version = make_version(project_a, ds_user, frame)
@@ -75,7 +60,7 @@ def test_each_algorithm_end_to_end_through_a_real_worker(start_worker, api_for, 
     start_worker()
     try:
         for body, (algorithm, _, _, new_columns, version) in zip(started, cases, strict=True):
-            job = _final(body["job"])
+            job = job_final(body["job"])
             assert job.status == JobStatus.SUCCEEDED, (algorithm, job.message, job.error)
             detail = api.get(f"/api/unsupervised/{body['id']}/").json()
             assert detail["status"] == "succeeded" and detail["algorithm"] == algorithm
@@ -92,7 +77,7 @@ def test_each_algorithm_end_to_end_through_a_real_worker(start_worker, api_for, 
         forest = UnsupervisedRun.objects.get(pk=started[2]["id"])
         assert {r["row"] for r in forest.chart["top_rows"][:2]} == {0, 1}
 
-        job = _final(failing["job"])
+        job = job_final(failing["job"])
         assert job.status == JobStatus.FAILED
         assert job.message == "PCA failed: n_components must be between 1 and 3."
         assert job.attempts == 1  # a JobError is final: no retry
@@ -101,4 +86,4 @@ def test_each_algorithm_end_to_end_through_a_real_worker(start_worker, api_for, 
         assert detail["error"] == "PCA failed: n_components must be between 1 and 3."
         assert DatasetVersion.objects.filter(kind="model_output").count() == 3
     finally:
-        _clean(project_a)
+        clean_project_storage(project_a)

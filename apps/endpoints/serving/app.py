@@ -31,7 +31,7 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
@@ -104,8 +104,8 @@ async def respond(send: Send, status: int, body: bytes, headers: list[tuple[byte
     await send({"type": "http.response.body", "body": body})
 
 
-async def read_body(receive: Receive, limit: int) -> bytes:
-    chunks: list[bytes] = []
+async def body_chunks(receive: Receive, limit: int, too_large: str) -> AsyncIterator[bytes]:
+    """The request body's chunks as they arrive; 413 with `too_large` once more than `limit` bytes came."""
     size = 0
     while True:
         message = await receive()
@@ -114,11 +114,16 @@ async def read_body(receive: Receive, limit: int) -> bytes:
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
-            raise HTTPError(413, f"The request body is larger than the limit of {limit:,} bytes "
-                                 "(SERVING_MAX_REQUEST_BYTES); use an asynchronous endpoint or batch transform.")
-        chunks.append(chunk)
+            raise HTTPError(413, too_large)
+        yield chunk
         if not message.get("more_body"):
-            return b"".join(chunks)
+            return
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    too_large = (f"The request body is larger than the limit of {limit:,} bytes (SERVING_MAX_REQUEST_BYTES); use an "
+                 "asynchronous endpoint or batch transform.")
+    return b"".join([chunk async for chunk in body_chunks(receive, limit, too_large)])
 
 
 def content_length(scope: Scope) -> int | None:
@@ -524,20 +529,13 @@ class ServingApp:
         fd, tmp = tempfile.mkstemp(prefix="async-", suffix=".in", dir=settings.FILE_UPLOAD_TEMP_DIR)
         size = 0
         try:
+            too_large = (f"The request body is larger than the asynchronous limit of {limit:,} bytes "
+                         "(SERVING_ASYNC_MAX_BYTES).")
             with os.fdopen(fd, "wb") as handle:
-                while True:
-                    message = await receive()
-                    if message["type"] == "http.disconnect":
-                        raise ClientGone()
-                    chunk = message.get("body", b"")
+                async for chunk in body_chunks(receive, limit, too_large):
                     size += len(chunk)
-                    if size > limit:
-                        raise HTTPError(413, f"The request body is larger than the asynchronous limit of {limit:,} "
-                                             "bytes (SERVING_ASYNC_MAX_BYTES).")
                     if chunk:
                         await loop.run_in_executor(self.io_pool, handle.write, chunk)
-                    if not message.get("more_body"):
-                        break
             if size == 0:
                 raise HTTPError(400, "The request body is empty.")
             from apps.endpoints.services import async_invocation_create

@@ -18,8 +18,8 @@ from apps.datasets.models import DatasetVersion
 from apps.jobs.choices import JobStatus
 from apps.jobs.models import Job
 from apps.registry.models import ModelVersion
-from tests.automl.test_jobs import _clean, _final
 from tests.automl.test_services import binary_frame, make_version, trained_build
+from tests.conftest import clean_project_storage, job_final
 
 ROW = {"x1": 0.3, "x2": 0.1, "colour": "green"}
 
@@ -41,7 +41,7 @@ def _other(build: AutomlBuild) -> dict[str, Any]:
 def test_a_non_best_candidate_is_refitted_by_a_real_worker_then_serves_predictions_and_registration(
     start_worker, api_for, ds_user, labeler_user, outsider, project_a
 ) -> None:
-    _clean(project_a)
+    clean_project_storage(project_a)
     api = api_for(ds_user)
     version = make_version(project_a, ds_user, binary_frame())
     r = api.post("/api/automl/", {"project": project_a.pk, "dataset_version": version.pk, "target": "churn",
@@ -50,7 +50,7 @@ def test_a_non_best_candidate_is_refitted_by_a_real_worker_then_serves_predictio
     build_id = r.json()["id"]
     worker = start_worker()
     try:
-        job = _final(r.json()["job"])
+        job = job_final(r.json()["job"])
         assert job.status == JobStatus.SUCCEEDED, (job.message, job.error)
         worker.stop()  # the fit job waits in the broker while we select twice
         build = AutomlBuild.objects.get(pk=build_id)
@@ -77,7 +77,7 @@ def test_a_non_best_candidate_is_refitted_by_a_real_worker_then_serves_predictio
         assert detail["selected"] == best
 
         start_worker()
-        fit_job = _final(fit_job.pk)
+        fit_job = job_final(fit_job.pk)
         assert fit_job.status == JobStatus.SUCCEEDED, (fit_job.message, fit_job.error)
         build.refresh_from_db()
         assert build.selected_candidate == name
@@ -112,7 +112,7 @@ def test_a_non_best_candidate_is_refitted_by_a_real_worker_then_serves_predictio
         # A batch prediction uses the selected candidate too.
         r = api.post(f"/api/automl/{build.pk}/batch-predict/", {"dataset_version": version.pk}, format="json")
         assert r.status_code == 202, r.content
-        batch = _final(r.json()["job"])
+        batch = job_final(r.json()["job"])
         assert batch.status == JobStatus.SUCCEEDED, (batch.message, batch.error)
         assert DatasetVersion.objects.get(pk=batch.result["dataset_version"]).source["candidate"] == name
 
@@ -125,7 +125,7 @@ def test_a_non_best_candidate_is_refitted_by_a_real_worker_then_serves_predictio
         assert r.status_code == 200 and r.json()["selected"] == name
         assert Job.objects.filter(kind="automl.fit_candidate").count() == 1
     finally:
-        _clean(project_a)
+        clean_project_storage(project_a)
 
 
 # --- in process -------------------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ that drives the serving app in this process (no httpx here); tests about the ser
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -75,6 +76,7 @@ def serving() -> Iterator[ServingApp]:
     yield app
     app.pool.shutdown(wait=False, cancel_futures=True)
     app.io_pool.shutdown(wait=False, cancel_futures=True)
+    gc.unfreeze()  # loading froze the heap (cache.settle_heap); give the rest of the session its collector back
 
 
 @pytest.fixture

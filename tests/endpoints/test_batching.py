@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from apps.automl import engine
-from apps.endpoints.serving.batching import Batcher, predict_many
+from apps.endpoints.serving.batching import Batcher, Deferred, predict_many
 from tests.endpoints.conftest import acall, invoke
 from tests.endpoints.factories import binary_model
 
@@ -94,6 +94,44 @@ def test_a_request_that_breaks_the_model_fails_alone(serving, deployed, version)
     for i in (0, 6, 8, 11):
         assert replies[i].json()["predictions"] == engine.predict(MODEL, payloads[i])["predictions"]
     assert max(recording.calls) > 1  # it was batched, then retried one by one
+
+
+def test_csv_bodies_are_batched_and_a_bad_one_fails_alone(serving, deployed, version) -> None:
+    """CSV bodies are parsed in their batch's trip to the prediction thread (batching.Deferred): still one call for
+    many requests, each its own answer, and a body with a wrong value gets its own 400 naming the column."""
+    _, key = deployed
+    recording = wrap(serving, version)
+    payloads = [rows(i) for i in range(12)]
+    bodies = [pd.DataFrame(p).to_csv(index=False).encode() for p in payloads]
+    bodies[5] = b"x1,x2,colour\nlots,0.5,red\n"
+    headers = {"content-type": "text/csv", "authorization": f"Bearer {key}"}
+
+    async def send() -> list:
+        return await asyncio.gather(*(acall(serving, "POST", "/endpoints/churn-live/invocations", headers=headers,
+                                            body=b) for b in bodies))
+
+    replies = asyncio.run(send())
+    assert [r.status for r in replies] == [200] * 5 + [400] + [200] * 6
+    assert list(replies[5].json()["errors"]) == ["x1"]
+    for i in (0, 4, 6, 11):
+        assert replies[i].json()["predictions"] == engine.predict(MODEL, payloads[i])["predictions"]
+    assert sum(recording.calls) == 11
+    assert len(recording.calls) < 6, recording.calls
+
+
+def test_predict_many_makes_deferred_rows_and_keeps_their_errors_apart() -> None:
+    class Double:
+        def predict_checked(self, X):  # type: ignore[no-untyped-def]
+            return X["v"].to_numpy() * 2, None
+
+    def broken() -> pd.DataFrame:
+        raise ValueError("not a table")
+
+    items = [Deferred(lambda: pd.DataFrame({"v": [1, 2]}), rows=2), Deferred(broken, rows=1),
+             pd.DataFrame({"v": [3]})]
+    out = predict_many(Double(), items)
+    assert [list(out[0][0]), list(out[2][0])] == [[2, 4], [6]]
+    assert isinstance(out[1], ValueError)
 
 
 def test_schema_errors_are_answered_before_the_queue(serving, deployed, version) -> None:

@@ -45,8 +45,8 @@ from django.db import close_old_connections, connection
 from apps.automl.engine.model import SchemaError
 from apps.endpoints.choices import EndpointType
 from apps.endpoints.serving import protocol
-from apps.endpoints.serving.batching import Batcher
-from apps.endpoints.serving.cache import ModelCache, ModelLoadError
+from apps.endpoints.serving.batching import Batcher, Deferred
+from apps.endpoints.serving.cache import ModelCache, ModelLoadError, settle_heap
 from apps.endpoints.serving.capture import CaptureWriter, body_field
 from apps.endpoints.serving.config import EMPTY, PRELOADED_TYPES, EndpointConfig, Snapshot, VariantConfig
 from apps.endpoints.serving.metrics import MetricsBuffer
@@ -185,6 +185,7 @@ class ServingApp:
 
     def _loop(self) -> None:
         next_flush = time.monotonic() + float(settings.SERVING_METRICS_FLUSH_S)
+        settled = -1
         try:
             while not self._stop.is_set():
                 try:
@@ -196,10 +197,18 @@ class ServingApp:
                     self.flush_metrics()
                     next_flush = time.monotonic() + float(settings.SERVING_METRICS_FLUSH_S)
                 self.reap_idle()
+                settled = self.settle(settled)
                 self._stop.wait(float(settings.SERVING_CONFIG_REFRESH_S))
             self.flush_metrics()
         finally:
             connection.close()
+
+    def settle(self, settled: int) -> int:
+        """Freeze the heap once the process is up; thaw and collect it after models were dropped (cache.settle_heap).
+        `settled` is the drop count seen at the previous call (-1 at first); returns the current one."""
+        if settled != self.models.drops:
+            settle_heap(thaw=settled >= 0)
+        return self.models.drops
 
     def refresh(self) -> Snapshot:
         """Read the configuration, load the models of real-time variants, then switch to it (sync; a thread)."""
@@ -334,23 +343,35 @@ class ServingApp:
             batcher = self.batchers[version_id] = Batcher(predictor, self.pool, self.batch_rows, loop)
         return batcher
 
+    def _serve(self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool
+               ) -> tuple[bytes, bool]:
+        """A request's whole trip to the prediction thread: parse, check, load the model if need be, predict, encode."""
+        predictor, X, want, cold = self._prepare(variant, body, content_type, probabilities)
+        return predict_encoded(predictor, X, want), cold
+
     async def _predict(self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool
                        ) -> tuple[bytes, bool]:
         loop = asyncio.get_running_loop()
-        if (len(body) <= INLINE_BODY_BYTES and protocol.media_type(content_type) == "application/json"
-                and self.models.peek(variant.version_id) is not None):
+        predictor = self.models.loaded(variant.version_id)
+        kind = protocol.media_type(content_type)
+        if predictor is not None and kind == "application/json" and len(body) <= INLINE_BODY_BYTES:
             # a small JSON body for a loaded model: parsed here, in well under a millisecond, which costs less than a
             # hand-off to the thread. Not CSV: pandas' parser gives the GIL back and takes it again many times per
             # body, and each time waits up to the switch interval (5 ms) for a thread that is predicting (measured:
             # 1-row CSV parses took 20 ms at p50 next to a busy thread); in the prediction thread it waits for none.
-            predictor, X, want, cold = self._prepare(variant, body, content_type, probabilities)
-        else:
-            predictor, X, want, cold = await loop.run_in_executor(
-                self.pool, self._prepare, variant, body, content_type, probabilities)
-        if 0 < len(X) <= self.batch_rows:
-            labels, proba = await self._batcher(variant.version_id, predictor).predict(X)
-            return encode(predictor, labels, proba, want), cold
-        return await loop.run_in_executor(self.pool, predict_encoded, predictor, X, want), cold
+            frame, params = protocol.parse_json(body, list(variant.input_names))
+            want = probabilities or protocol.truthy(params.get("probabilities", False))
+            X = predictor.check(frame)
+            if 0 < len(X) <= self.batch_rows:
+                labels, proba = await self._batcher(variant.version_id, predictor).predict(X)
+                return encode(predictor, labels, proba, want), False
+            return await loop.run_in_executor(self.pool, predict_encoded, predictor, X, want), False
+        if predictor is not None and kind == "text/csv" and 0 < (lines := body.count(b"\n")) <= self.batch_rows:
+            # a small CSV body is parsed and checked in its batch's trip to the prediction thread (batching.Deferred)
+            deferred = Deferred(partial(csv_rows, predictor, body), rows=lines)
+            labels, proba = await self._batcher(variant.version_id, predictor).predict(deferred)
+            return encode(predictor, labels, proba, probabilities), False
+        return await loop.run_in_executor(self.pool, self._serve, variant, body, content_type, probabilities)
 
     async def invoke(self, scope: Scope, receive: Receive, send: Send, name: str, method: str) -> None:
         started = time.perf_counter()
@@ -555,6 +576,11 @@ def encode(predictor: Any, labels: Any, proba: Any, probabilities: bool) -> byte
 
     return orjson.dumps(predictions_answer(predictor, labels, proba, probabilities=probabilities),
                         option=JSON_OPTIONS)
+
+
+def csv_rows(predictor: Any, body: bytes) -> Any:
+    """A CSV body's rows, checked against the model's schema."""
+    return predictor.check(protocol.parse_csv(body))
 
 
 def predict_encoded(predictor: Any, X: Any, probabilities: bool) -> bytes:

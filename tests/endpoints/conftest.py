@@ -39,7 +39,10 @@ class Reply:
 
 
 async def acall(app: Any, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-                query: str = "", chunks: list[bytes] | None = None, content_length: bool = True) -> Reply:
+                query: str = "", chunks: list[bytes] | None = None, content_length: bool = True,
+                gone_after: float = 3600) -> Reply:
+    """One request to the ASGI app; the client disconnects `gone_after` seconds after sending its body (status 0 in
+    the reply if nothing was answered by then)."""
     pieces = list(chunks) if chunks is not None else [body]
     raw_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     if content_length and chunks is None:
@@ -53,14 +56,16 @@ async def acall(app: Any, method: str, path: str, body: bytes = b"", headers: di
         if pieces:
             piece = pieces.pop(0)
             return {"type": "http.request", "body": piece, "more_body": bool(pieces)}
-        await asyncio.sleep(3600)
+        await asyncio.sleep(gone_after)
         return {"type": "http.disconnect"}
 
     async def send(message: dict[str, Any]) -> None:
         sent.append(message)
 
     await app(scope, receive, send)
-    start = next(m for m in sent if m["type"] == "http.response.start")
+    start = next((m for m in sent if m["type"] == "http.response.start"), None)
+    if start is None:
+        return Reply(0, {}, b"")
     data = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
     return Reply(start["status"], {k.decode(): v.decode() for k, v in start["headers"]}, data)
 

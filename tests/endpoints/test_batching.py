@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import orjson
 import pandas as pd
@@ -154,6 +155,30 @@ def test_requests_over_the_batch_size_are_not_queued(serving, deployed, version)
     assert serving.batchers == {} and recording.calls == [3]
     invoke(serving, "churn-live", {"instances": rows(0)}, key=key)
     assert list(serving.batchers) == [version.pk]
+
+
+@pytest.mark.parametrize("batch_rows", [1000, 0], ids=["batched", "not-batched"])
+def test_a_client_that_disconnects_while_queued_is_never_predicted(serving, deployed, version, batch_rows) -> None:
+    """Work for clients that gave up is dropped before it runs, so that it does not delay the requests behind it."""
+    _, key = deployed
+    serving.batch_rows = batch_rows
+    serving.pool.shutdown()
+    serving.pool = ThreadPoolExecutor(1)  # one prediction thread: the second request queues behind the first
+    recording = wrap(serving, version, seconds=0.3)
+    headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
+
+    async def send() -> list:
+        first = asyncio.ensure_future(acall(serving, "POST", "/endpoints/churn-live/invocations", headers=headers,
+                                            body=orjson.dumps({"instances": rows(0)})))
+        await asyncio.sleep(0.05)
+        gone = acall(serving, "POST", "/endpoints/churn-live/invocations", headers=headers,
+                     body=orjson.dumps({"instances": rows(1) + rows(2)}), gone_after=0.05)
+        return list(await asyncio.gather(first, gone))
+
+    first, gone = asyncio.run(send())
+    assert first.status == 200 and gone.status == 0
+    time.sleep(0.4)  # anything still queued would have run by now
+    assert recording.calls == [1], "the two rows of the client that left were never predicted"
 
 
 def test_a_waiter_that_gives_up_leaves_the_others_their_answers() -> None:

@@ -35,7 +35,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import parse_qs
 
 import orjson
@@ -61,6 +61,7 @@ Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASYNC_CHUNK = 1 << 20
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
+T = TypeVar("T")
 INLINE_BODY_BYTES = 64 * 1024  # bodies up to this size are parsed on the event loop (see ServingApp._predict)
 
 
@@ -118,6 +119,26 @@ async def body_chunks(receive: Receive, limit: int, too_large: str) -> AsyncIter
         yield chunk
         if not message.get("more_body"):
             return
+
+
+async def unless_gone(receive: Receive, work: Awaitable[T]) -> T:
+    """`work`'s result, or ClientGone as soon as the client disconnects. The work is then cancelled: a prediction
+    still queued for the thread or a batch is never run, so that a burst of clients that gave up (their own timeout,
+    a load balancer's) does not keep the process busy with answers nobody reads while new requests wait."""
+    task = asyncio.ensure_future(work)
+    watch = asyncio.ensure_future(receive())  # after the body, the server's next message is the disconnect
+    try:
+        while True:
+            done, _ = await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+            if task in done:
+                return task.result()
+            if watch.result()["type"] == "http.disconnect":
+                raise ClientGone()
+            watch = asyncio.ensure_future(receive())  # not a disconnect: keep watching
+    finally:
+        for future in (task, watch):
+            if not future.done():
+                future.cancel()
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
@@ -421,7 +442,8 @@ class ServingApp:
             probabilities = protocol.truthy((query.get("probabilities") or ["0"])[0])
             timeout = float(cfg.timeout_s or settings.SERVING_TIMEOUT_S)
             try:
-                out, cold = await asyncio.wait_for(self._predict(variant, body, content_type, probabilities), timeout)
+                out, cold = await asyncio.wait_for(
+                    unless_gone(receive, self._predict(variant, body, content_type, probabilities)), timeout)
             except TimeoutError as exc:
                 message = f"The prediction took longer than the endpoint's timeout of {timeout:g} s."
                 raise HTTPError(504, message) from exc

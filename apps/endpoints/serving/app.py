@@ -128,13 +128,12 @@ async def unless_gone(receive: Receive, work: Awaitable[T]) -> T:
     task = asyncio.ensure_future(work)
     watch = asyncio.ensure_future(receive())  # after the body, the server's next message is the disconnect
     try:
-        while True:
-            done, _ = await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
-            if task in done:
-                return task.result()
-            if watch.result()["type"] == "http.disconnect":
-                raise ClientGone()
-            watch = asyncio.ensure_future(receive())  # not a disconnect: keep watching
+        done, _ = await asyncio.wait({task, watch}, return_when=asyncio.FIRST_COMPLETED)
+        if task in done:
+            return task.result()
+        if watch.result()["type"] == "http.disconnect":
+            raise ClientGone()
+        return await task  # a server that sends something else after the body: stop watching rather than spin
     finally:
         for future in (task, watch):
             if not future.done():

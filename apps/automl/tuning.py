@@ -13,8 +13,10 @@ from __future__ import annotations
 import math
 import os
 import tempfile
+import threading
 import time
 import uuid
+from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -77,10 +79,33 @@ def _open(tuning: TuningJob, spec: amt.TuningSpec, worker: str = "w0") -> optuna
     return amt.open_study(spec, tuning.study_name, storage_url(tuning.study_name), worker=number)
 
 
+READERS_KEPT = 16  # storages kept for reading (one per journal file; one for a database)
+_readers: OrderedDict[str, optuna.storages.BaseStorage] = OrderedDict()
+_readers_lock = threading.Lock()
+
+
+def _reader(url: str) -> optuna.storages.BaseStorage:
+    """A storage for reading `url`, made once per process: opening one costs a new engine, a table check and a schema
+    version query (a database) or a replay of the whole log (a journal), which the trials poll of a running job's page
+    paid every few seconds. Reading through it stays current: each `load_study` wraps it afresh (its trial cache
+    lives with the Study), and a journal catches up with what workers appended since."""
+    with _readers_lock:
+        storage = _readers.get(url)
+        if storage is not None:
+            _readers.move_to_end(url)
+            return storage
+    storage = amt.storage_for(url)
+    assert storage is not None
+    with _readers_lock:
+        storage = _readers.setdefault(url, storage)
+        while len(_readers) > READERS_KEPT:
+            _readers.popitem(last=False)
+    return storage
+
+
 def load_study(tuning: TuningJob) -> optuna.Study | None:
     """The job's study for reading, or None before the first worker created it."""
-    storage = amt.storage_for(storage_url(tuning.study_name))
-    assert storage is not None
+    storage = _reader(storage_url(tuning.study_name))
     try:
         return optuna.load_study(study_name=tuning.study_name, storage=storage)
     except KeyError:

@@ -78,3 +78,30 @@ def test_only_the_most_specific_module_is_active_in_the_nav(client_for, ds_user,
     assert html.count('class="active"') == 1 and '<a href="/canvas/tuning/" class="active"' in html
     html = client_for(ds_user).get("/canvas/").content.decode()
     assert html.count('class="active"') == 1 and '<a href="/canvas/" class="active"' in html
+
+
+def test_trial_polls_reuse_one_storage_and_still_see_new_trials(db, settings, tmp_path, monkeypatch):
+    """The running job's page polls trials every few seconds: the storage is opened once per process, and what
+    workers add after the first read still shows up."""
+    import uuid
+    from collections import OrderedDict
+    from types import SimpleNamespace
+
+    import optuna
+
+    from apps.automl import tuning as tuning_module
+    from apps.automl.engine import tuning as amt
+
+    settings.AUTOML_TUNING_DIR = str(tmp_path)
+    job = SimpleNamespace(study_name=f"poll-{uuid.uuid4().hex[:10]}")
+    url = tuning_module.storage_url(job.study_name)
+    worker_side = optuna.create_study(study_name=job.study_name, storage=amt.storage_for(url))
+    worker_side.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=1.0))
+    monkeypatch.setattr(tuning_module, "_readers", OrderedDict())  # as in a fresh process
+    opened = []
+    real = amt.storage_for
+    monkeypatch.setattr(amt, "storage_for", lambda u: opened.append(u) or real(u))
+    assert len(load_study(job).trials) == 1
+    worker_side.add_trial(optuna.trial.create_trial(params={}, distributions={}, value=2.0))
+    assert [t.value for t in load_study(job).trials] == [1.0, 2.0]
+    assert opened == [url]  # the second poll opened nothing

@@ -24,6 +24,7 @@ from apps.accounts.forms import (
 )
 from apps.accounts.models import Invitation, User
 from apps.core.mixins import AdminMixin, SignedInMixin, StudioMixin
+from apps.core.requests import request_project
 
 
 def _form_errors(form: Any, exc: ValidationError) -> None:
@@ -161,7 +162,7 @@ class ProjectSwitchView(SignedInMixin, View):
 class WorkTeamListView(StudioMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         teams = selectors.work_team_list_for_user(user=request.user)  # type: ignore[arg-type]
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         form = WorkTeamForm(project=project) if project else None
         can_manage = request.user.has_perm(personas.MANAGE_WORKTEAMS)
         return render(request, "accounts/workteam_list.html", {"teams": teams, "form": form, "can_manage": can_manage})
@@ -169,7 +170,7 @@ class WorkTeamListView(StudioMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm(personas.MANAGE_WORKTEAMS):
             raise PermissionDenied("Your persona may not manage work teams.")
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         form = WorkTeamForm(request.POST, project=project)

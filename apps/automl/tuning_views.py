@@ -18,7 +18,7 @@ from apps.automl.forms import TuningForm
 from apps.automl.models import TuningJob
 from apps.automl.tuning import STOP_LABELS
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_user, validation_messages
+from apps.core.requests import request_project, request_user, validation_messages
 from apps.datasets.models import DatasetVersion
 
 JOBS_SHOWN = 50
@@ -26,7 +26,7 @@ JOBS_SHOWN = 50
 
 class TuningListView(StudioMixin, View):
     def _form(self, request: HttpRequest, data: Any = None) -> TuningForm:
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         versions = (selectors.versions_for_project(user=request_user(request), project=project) if project
                     else DatasetVersion.objects.none())
         earlier = (selectors.tuning_list_for_user(user=request_user(request)).filter(project=project, trials_done__gt=0)
@@ -43,7 +43,7 @@ class TuningListView(StudioMixin, View):
 
     def _render(self, request: HttpRequest, form: TuningForm, errors: list[str] | None = None,
                 status: int = 200) -> HttpResponse:
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         jobs = (selectors.tuning_list_for_user(user=request_user(request)).filter(project=project)[:JOBS_SHOWN]
                 if project else [])
         versions = list(form.fields["dataset_version"].queryset)  # type: ignore[attr-defined]
@@ -61,7 +61,7 @@ class TuningListView(StudioMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm(personas.RUN_JOBS):
             raise PermissionDenied("Your persona does not allow this action.")
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         form = self._form(request, request.POST)

@@ -19,16 +19,12 @@ from apps.automl.forms import BuildForm
 from apps.automl.models import AutomlBuild
 from apps.core.artifacts import ArtifactTampered
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_user, require_perm, validation_messages
+from apps.core.requests import request_project, request_user, require_perm, validation_messages
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
 
 BUILDS_SHOWN = 50
 
-
-def _project(request: HttpRequest) -> Any:
-    project = request.project  # type: ignore[attr-defined]
-    return project if project else None
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -38,7 +34,7 @@ def _messages(exc: ValidationError) -> list[str]:
 class BuildListView(StudioMixin, View):
     def _render(self, request: HttpRequest, form: BuildForm | None = None, checks: list[dict[str, Any]] | None = None,
                 errors: list[str] | None = None, status: int = 200) -> HttpResponse:
-        project = _project(request)
+        project = request_project(request)
         versions = (selectors.versions_for_project(user=request_user(request), project=project) if project
                     else DatasetVersion.objects.none())
         builds = (selectors.build_list_for_user(user=request_user(request)).filter(project=project)[:BUILDS_SHOWN]
@@ -63,7 +59,7 @@ class BuildListView(StudioMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         require_perm(request, personas.RUN_JOBS)
-        project = _project(request)
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         versions = selectors.versions_for_project(user=request_user(request), project=project)

@@ -1,4 +1,4 @@
-"""Two helpers every view and API view uses: the signed-in user, typed, and the persona check."""
+"""Helpers every view and API view uses: the signed-in user, typed, the current project, the persona check."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, ValidationError
 
-from apps.accounts.models import User
+from apps.accounts.models import Project, User
 
 PERSONA_REFUSED = "Your persona does not allow this action."
 
@@ -14,6 +14,13 @@ PERSONA_REFUSED = "Your persona does not allow this action."
 def request_user(request: Any) -> User:
     """The signed-in user (the studio mixins and API permissions rule out anonymous requests first)."""
     return cast(User, request.user)
+
+
+def request_project(request: Any) -> Project | None:
+    """The project the user works in (the project switcher's choice, apps/core/middleware.py), or None if they are a
+    member of none."""
+    project = getattr(request, "project", None)
+    return project if project else None  # the lazy object, resolved: None stays None
 
 
 def require_perm(request: Any, perm: str, message: str = PERSONA_REFUSED) -> None:

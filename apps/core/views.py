@@ -11,6 +11,7 @@ from django.views.decorators.http import require_GET
 from apps.accounts import personas
 from apps.core.health import readiness
 from apps.core.mixins import SignedInMixin, StudioMixin
+from apps.core.requests import request_project
 from apps.core.selectors import notification_list_for_user
 from apps.core.services import notifications_mark_read
 
@@ -54,7 +55,7 @@ class HomeView(SignedInMixin, View):
             return redirect("accounts:my_work")
         from apps.jobs.selectors import job_list_for_user
 
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         jobs = job_list_for_user(user=request.user).filter(project=project)[:8] if project else []  # type: ignore[arg-type]
         return render(request, "core/home.html", {"project": project, "recent_jobs": jobs})
 
@@ -65,7 +66,7 @@ class StorageReportStartView(StudioMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         from apps.jobs.services import job_start
 
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         job = job_start(kind="core.storage_report", project=project, created_by=request.user)  # type: ignore[arg-type]

@@ -18,7 +18,8 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_user, require_perm
+from apps.core.requests import request_project, request_user, require_perm
+from apps.core.uploads import install_capped_upload_handler, refusal_message, upload_refusal
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
 from apps.datasets import storage as files
@@ -26,15 +27,10 @@ from apps.datasets.analyses import PARAMS as ANALYSIS_PARAMS
 from apps.datasets.api.views import attachment
 from apps.datasets.charts import report_figures
 from apps.datasets.models import Dataset, DatasetVersion, Flow
-from apps.datasets.uploads import install_capped_upload_handler, refusal_message, upload_refusal
 
 PAGE_ROWS = 50
 JOB_KINDS_OF_VERSION = ("datasets.profile", "datasets.retype")
 
-
-def _project(request: HttpRequest) -> Any:
-    project = request.project  # type: ignore[attr-defined]
-    return project if project else None
 
 
 _ISO = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$")
@@ -92,7 +88,7 @@ class DatasetListView(CappedUploadView):
     def _render(
         self, request: HttpRequest, form: Any = None, sql_form: Any = None, status: int = 200, upload_error: str = ""
     ) -> HttpResponse:
-        project = _project(request)
+        project = request_project(request)
         datasets = (
             selectors.dataset_list_for_user(user=request_user(request)).filter(project=project)
             if project
@@ -124,7 +120,7 @@ class DatasetListView(CappedUploadView):
         if limit is not None:
             return self._render(request, status=413, upload_error=refusal_message(limit))
         require_perm(request, personas.RUN_JOBS)
-        project = _project(request)
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         form = f.DatasetUploadForm(request.POST, request.FILES)
@@ -150,7 +146,7 @@ class DatasetSqlImportView(StudioMixin, View):
     capability = personas.RUN_JOBS
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        project = _project(request)
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         connections = selectors.connection_list_for_project(project=project)
@@ -417,7 +413,7 @@ class SqlEditorView(StudioMixin, View):
     def _render(
         self, request: HttpRequest, form: Any, result: Any = None, job: Any = None, status: int = 200
     ) -> HttpResponse:
-        project = _project(request)
+        project = request_project(request)
         tables = selectors.sql_table_listing(project=project) if project else []
         if job is None and request.GET.get("job") and project:
             job = selectors.recent_job(project=project, pk=request.GET["job"], kinds=("datasets.sql_save",))
@@ -435,13 +431,13 @@ class SqlEditorView(StudioMixin, View):
         return render(request, "datasets/sql.html", context, status=status)
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        project = _project(request)
+        project = request_project(request)
         tables = selectors.sql_table_listing(project=project) if project else []
         example = f"SELECT *\nFROM {tables[0]['name']}\nLIMIT 100" if tables else ""
         return self._render(request, f.SqlForm(initial={"query": request.GET.get("q") or example}))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        project = _project(request)
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         form = f.SqlForm(request.POST)
@@ -478,7 +474,7 @@ class SqlEditorView(StudioMixin, View):
 
 class FlowListView(StudioMixin, View):
     def _render(self, request: HttpRequest, form: Any = None, status: int = 200) -> HttpResponse:
-        project = _project(request)
+        project = request_project(request)
         flows = (
             selectors.flow_list_for_user(user=request_user(request)).filter(project=project)
             if project
@@ -507,7 +503,7 @@ class FlowListView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        project = _project(request)
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         versions = selectors.version_list_for_user(user=request_user(request)).filter(project=project)

@@ -18,7 +18,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_user, require_perm
+from apps.core.requests import request_project, request_user, require_perm
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import charts, selectors, services
 from apps.endpoints.choices import EndpointType
@@ -30,7 +30,7 @@ TRY_KEY_TTL = timedelta(hours=1)
 
 class EndpointListView(StudioMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         endpoints = (list(selectors.endpoint_list_for_user(user=request_user(request)).filter(project=project))
                      if project else [])
         return render(request, "endpoints/endpoint_list.html", {
@@ -43,7 +43,7 @@ class EndpointCreateView(StudioMixin, View):
     capability = personas.DEPLOY_MODELS
 
     def _render(self, request: HttpRequest, form: EndpointForm | None = None, status: int = 200) -> HttpResponse:
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         versions = (list(selectors.approved_versions_for_user(user=request_user(request), project=project))
                     if project else [])
         form = form or EndpointForm(versions=versions)
@@ -54,7 +54,7 @@ class EndpointCreateView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         versions = list(selectors.approved_versions_for_user(user=request_user(request), project=project))
@@ -203,7 +203,7 @@ class EndpointKeyRevokeView(StudioMixin, View):
 class BatchTransformListView(StudioMixin, View):
     def _render(self, request: HttpRequest, form: BatchTransformForm | None = None, status: int = 200
                 ) -> HttpResponse:
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         user = request_user(request)
         versions = list(selectors.approved_versions_for_user(user=user, project=project)) if project else []
         datasets = list(data_selectors.version_list_for_user(user=user).filter(project=project)
@@ -221,7 +221,7 @@ class BatchTransformListView(StudioMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         require_perm(request, personas.RUN_JOBS)
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         user = request_user(request)

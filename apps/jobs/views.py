@@ -8,6 +8,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
+from apps.core.requests import request_project
 from apps.jobs import charts
 from apps.jobs.filtersets import JobFilterSet
 from apps.jobs.selectors import job_get_for_user, job_list_for_user
@@ -16,7 +17,7 @@ from apps.jobs.services import job_cancel
 
 class JobListView(StudioMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         jobs = job_list_for_user(user=request.user)  # type: ignore[arg-type]
         if project is not None and "project" not in request.GET:
             jobs = jobs.filter(project=project)

@@ -18,18 +18,13 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from apps.accounts import personas
 from apps.core.artifacts import ArtifactTampered
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_user, validation_messages
-from apps.datasets.uploads import CappedUploadHandler, upload_refusal
+from apps.core.requests import request_project, request_user, validation_messages
+from apps.core.uploads import CappedUploadHandler, upload_refusal
 from apps.registry import charts, forms, importing, selectors, services
 from apps.registry.choices import ApprovalStatus
 from apps.registry.export import export_name, version_export_mlflow
 from apps.registry.loading import UnsafeModel
 from apps.registry.models import ModelGroup, ModelVersion
-
-
-def _project(request: HttpRequest) -> Any:
-    project = request.project  # type: ignore[attr-defined]
-    return project if project else None
 
 
 def _messages(exc: ValidationError) -> list[str]:
@@ -58,7 +53,7 @@ def download(handle: Any, filename: str, content_type: str) -> FileResponse:
 
 class GroupListView(StudioMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        project = _project(request)
+        project = request_project(request)
         groups = (selectors.group_list_for_user(user=request_user(request)).filter(project=project).order_by("name")
                   if project else ModelGroup.objects.none())
         return render(request, "registry/group_list.html", {"project": project, "groups": groups})
@@ -234,7 +229,7 @@ class VersionImportView(StudioMixin, View):
 
     def _render(self, request: HttpRequest, form: forms.ModelImportForm | None = None, status: int = 200,
                 untrusted: list[str] | None = None, error: str = "") -> HttpResponse:
-        project = _project(request)
+        project = request_project(request)
         groups = (selectors.group_list_for_user(user=request_user(request)).filter(project=project).order_by("name")
                   if project else ModelGroup.objects.none())
         initial = {"group": request.GET.get("group", "")}
@@ -251,7 +246,7 @@ class VersionImportView(StudioMixin, View):
         if upload_refusal(request) is not None:
             return self._render(request, status=413,
                                 error=importing.too_large_message(importing.max_import_bytes()))
-        project = _project(request)
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         form = forms.ModelImportForm(request.POST, request.FILES)

@@ -13,7 +13,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_user, require_perm
+from apps.core.requests import request_project, request_user, require_perm
 from apps.datasets import selectors as data_selectors
 from apps.unsupervised import charts, selectors, services
 from apps.unsupervised.choices import Algorithm
@@ -25,7 +25,7 @@ RUNS_SHOWN = 50
 
 class RunListView(StudioMixin, View):
     def _render(self, request: HttpRequest, form: RunForm | None = None, status: int = 200) -> HttpResponse:
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         versions = list(selectors.versions_for_project(user=request_user(request), project=project)) if project else []
         runs = (
             list(selectors.run_list_for_user(user=request_user(request)).filter(project=project)[:RUNS_SHOWN])
@@ -53,7 +53,7 @@ class RunListView(StudioMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         require_perm(request, personas.RUN_JOBS)
-        project = request.project  # type: ignore[attr-defined]
+        project = request_project(request)
         if project is None:
             raise PermissionDenied("Choose a project first.")
         versions = list(selectors.versions_for_project(user=request_user(request), project=project))

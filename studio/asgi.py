@@ -14,7 +14,7 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from apps.datasets.uploads import BodySizeLimitMiddleware  # noqa: E402
+from apps.core.uploads import BodySizeLimitMiddleware  # noqa: E402
 from apps.endpoints.serving.app import ServingApp  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 

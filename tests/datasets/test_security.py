@@ -14,9 +14,9 @@ from django.core.files.uploadhandler import StopUpload
 from django.test import RequestFactory
 from django.urls import NoReverseMatch, reverse
 
+from apps.core.uploads import BodySizeLimitMiddleware, CappedUploadHandler, upload_refusal
 from apps.datasets import services
 from apps.datasets import storage as files
-from apps.datasets.uploads import BodySizeLimitMiddleware, CappedUploadHandler, upload_refusal
 from tests.datasets.conftest import frame_sales, make_version
 
 pytestmark = pytest.mark.usefixtures("media")

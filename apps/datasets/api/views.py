@@ -8,7 +8,6 @@ from django.utils.text import slugify
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
@@ -17,14 +16,15 @@ from rest_framework.views import APIView
 
 from apps.accounts import personas
 from apps.accounts.selectors import project_get_for_user
+from apps.core.api.negotiation import AttachmentNegotiation
 from apps.core.permissions import IsStudioUser, has_capability
 from apps.core.requests import request_user, require_perm
+from apps.core.uploads import install_capped_upload_handler, refusal_message, upload_refusal
 from apps.datasets import selectors, services
 from apps.datasets import storage as files
 from apps.datasets.api import serializers as s
 from apps.datasets.filtersets import DatasetFilterSet, FlowFilterSet, VersionFilterSet
 from apps.datasets.models import DatasetVersion
-from apps.datasets.uploads import install_capped_upload_handler, refusal_message, upload_refusal
 
 RUN_JOBS: list[type[BasePermission]] = [IsStudioUser, has_capability(personas.RUN_JOBS)]
 
@@ -47,18 +47,11 @@ def _too_large(request: Request) -> Response | None:
 
 
 class CappedUploadMixin:
-    """Uploads stream to disk under our own cap (apps/datasets/uploads.py); set before anything parses the body."""
+    """Uploads stream to disk under our own cap (apps/core/uploads.py); set before anything parses the body."""
 
     def initialize_request(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         install_capped_upload_handler(request)
         return super().initialize_request(request, *args, **kwargs)  # type: ignore[misc]
-
-
-class AttachmentNegotiation(DefaultContentNegotiation):
-    """Downloads use `?format=csv|parquet` for the file format, not for DRF's renderer override."""
-
-    def select_renderer(self, request, renderers, format_suffix=None):  # type: ignore[no-untyped-def]
-        return renderers[0], renderers[0].media_type
 
 
 def attachment(response: HttpResponse | FileResponse | StreamingHttpResponse, filename: str) -> Any:

@@ -10,17 +10,17 @@ from django.http import FileResponse
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.negotiation import DefaultContentNegotiation
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts import personas
 from apps.accounts.selectors import project_get_for_user
+from apps.core.api.negotiation import AttachmentNegotiation
 from apps.core.artifacts import ArtifactTampered
 from apps.core.permissions import IsStudioUser, has_capability
 from apps.core.requests import request_user
-from apps.datasets.uploads import CappedUploadHandler, upload_refusal
+from apps.core.uploads import CappedUploadHandler, upload_refusal
 from apps.registry import importing, selectors, services
 from apps.registry.api import serializers as s
 from apps.registry.export import export_name, version_export_mlflow
@@ -38,11 +38,6 @@ def _too_large() -> Response:
     message = importing.too_large_message(importing.max_import_bytes())
     return Response({"detail": message, "errors": {"file": [message]}},
                     status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
-
-
-class AttachmentNegotiation(DefaultContentNegotiation):
-    def select_renderer(self, request, renderers, format_suffix=None):  # type: ignore[no-untyped-def]
-        return renderers[0], renderers[0].media_type
 
 
 class ModelGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):

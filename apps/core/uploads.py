@@ -21,6 +21,8 @@ from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandl
 from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
 
+from apps.core.units import human_bytes
+
 # Room for the multipart envelope and the form fields sent with the file.
 ENVELOPE_BYTES = 1024 * 1024
 REFUSAL_ATTR = "atelier_upload_refused"
@@ -29,13 +31,6 @@ REFUSAL_ATTR = "atelier_upload_refused"
 def max_upload_bytes() -> int:
     return int(settings.ATELIER_MAX_UPLOAD_BYTES)
 
-
-def human_bytes(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
 
 
 def refusal_message(limit: int) -> str:

@@ -26,6 +26,8 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from apps.core.units import human_bytes
+
 Format = Literal["csv", "tsv", "parquet", "json", "jsonl", "xlsx"]
 SampleMethod = Literal["all", "first", "random", "stratified"]
 
@@ -177,13 +179,6 @@ def detect_format(path: str, filename: str | None = None) -> Format:
 
 
 # --------------------------------------------------------------------------------------------------- size checks
-def _human(n: float) -> str:
-    for unit in ("bytes", "KB", "MB", "GB"):
-        if n < 1024 or unit == "GB":
-            return f"{n:.0f} {unit}" if unit == "bytes" else f"{n:.1f} {unit}"
-        n /= 1024
-    return f"{n:.1f} GB"
-
 
 def _check_file_size(path: str, limits: ReadLimits) -> None:
     try:
@@ -193,7 +188,7 @@ def _check_file_size(path: str, limits: ReadLimits) -> None:
     if size == 0:
         raise ReadError("The file is empty.")
     if size > limits.max_bytes:
-        raise ReadError(f"The file is {_human(size)}; the limit is {_human(limits.max_bytes)}.",
+        raise ReadError(f"The file is {human_bytes(size)}; the limit is {human_bytes(limits.max_bytes)}.",
                         size=size, limit=limits.max_bytes)
 
 
@@ -629,14 +624,14 @@ def check_xlsx_zip(path: str, limits: ReadLimits) -> None:
                 if ratio > limits.xlsx_max_ratio:
                     raise ReadError(
                         f"Refusing the workbook: member {info.filename!r} expands {ratio:.0f}x "
-                        f"({_human(info.compress_size)} to {_human(info.file_size)}); the limit is "
+                        f"({human_bytes(info.compress_size)} to {human_bytes(info.file_size)}); the limit is "
                         f"{limits.xlsx_max_ratio:.0f}x. It looks like a decompression bomb.",
                         member=info.filename, ratio=ratio,
                     )
         if total > limits.xlsx_max_uncompressed_bytes:
             raise ReadError(
-                f"Refusing the workbook: it expands to {_human(total)}; the limit is "
-                f"{_human(limits.xlsx_max_uncompressed_bytes)}.",
+                f"Refusing the workbook: it expands to {human_bytes(total)}; the limit is "
+                f"{human_bytes(limits.xlsx_max_uncompressed_bytes)}.",
                 uncompressed=total, limit=limits.xlsx_max_uncompressed_bytes,
             )
 

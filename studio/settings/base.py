@@ -329,6 +329,7 @@ SERVING_CAPTURE_QUEUE = env_int("SERVING_CAPTURE_QUEUE", 10_000)  # records wait
 SERVING_CAPTURE_FLUSH_S = float(env("SERVING_CAPTURE_FLUSH_S", "5"))
 SERVING_CAPTURE_MAX_RECORD_BYTES = env_int("SERVING_CAPTURE_MAX_RECORD_BYTES", 256 * 1024)
 SERVING_ASYNC_MAX_BYTES = env_int("SERVING_ASYNC_MAX_BYTES", 1024**3)  # async bodies, streamed to storage
+SERVING_ASYNC_JSON_MAX_BYTES = env_int("SERVING_ASYNC_JSON_MAX_BYTES", 256 * 1024**2)  # parsed whole (CSV: in chunks)
 SERVING_ASYNC_TTL_S = env_int("SERVING_ASYNC_TTL_S", 6 * 3600)  # not started by then: expired
 # retention (hourly sweep, task endpoints.retention; 0 keeps forever): finished async requests and their results,
 # captured request files (by capture hour), per-minute endpoint metrics

@@ -155,6 +155,30 @@ def test_async_submit_errors(serving, async_endpoint, settings, project_a, mlops
         assert call(serving, "GET", f"/endpoints/bulk/async-invocations/{bad}", headers=auth).status == 404
 
 
+@pytest.mark.django_db(transaction=True)  # the accepted request is stored from the serving app's own thread
+def test_a_json_body_over_its_own_limit_is_refused_with_advice_and_csv_is_not(serving, async_endpoint, settings
+                                                                               ) -> None:
+    """A worker parses a JSON body whole (CSV in chunks), so JSON has a lower limit; the 413 says to send CSV."""
+    _, key = async_endpoint
+    settings.SERVING_ASYNC_JSON_MAX_BYTES = 200
+    rows = [{"x1": 1.0, "x2": 2.0, "colour": "red"}] * 10
+    body = orjson.dumps({"dataframe_records": rows})
+    assert len(body) > 200
+    headers = {"authorization": f"Bearer {key}", "content-type": "application/json"}
+    for reply in (call(serving, "POST", "/endpoints/bulk/async-invocations", body=body, headers=headers),
+                  call(serving, "POST", "/endpoints/bulk/async-invocations", chunks=[body[:150], body[150:]],
+                       headers=headers)):
+        assert reply.status == 413
+        message = reply.json()["message"]
+        assert "SERVING_ASYNC_JSON_MAX_BYTES" in message and "text/csv" in message
+    assert not AsyncInvocation.objects.exists()
+    csv = pd.DataFrame(rows * 3).to_csv(index=False).encode()
+    assert len(csv) > 200
+    accepted = call(serving, "POST", "/endpoints/bulk/async-invocations", body=csv,
+                    headers={**headers, "content-type": "text/csv"})
+    assert accepted.status == 202
+
+
 def _invocation(endpoint, body: bytes, content_type: str = "text/csv", **fields):  # type: ignore[no-untyped-def]
     from django.core.files.base import ContentFile
 

@@ -559,11 +559,17 @@ class ServingApp:
             kind = protocol.check_content_type(content_type)
         except protocol.ProtocolError as exc:
             raise HTTPError(exc.status, exc.message, exc.errors, exc.code) from exc
-        limit = int(settings.SERVING_ASYNC_MAX_BYTES)
+        limit, setting = int(settings.SERVING_ASYNC_MAX_BYTES), "SERVING_ASYNC_MAX_BYTES"
+        advice = ""
+        if kind == "application/json" and int(settings.SERVING_ASYNC_JSON_MAX_BYTES) < limit:
+            # CSV is read in chunks of rows; a JSON document is parsed whole, at several times its size in memory
+            limit, setting = int(settings.SERVING_ASYNC_JSON_MAX_BYTES), "SERVING_ASYNC_JSON_MAX_BYTES"
+            advice = (" JSON bodies are parsed whole, so they have a lower limit than CSV: send the rows as text/csv "
+                      f"(read in chunks, up to {int(settings.SERVING_ASYNC_MAX_BYTES):,} bytes).")
         declared = content_length(scope)
         if declared is not None and declared > limit:
             raise HTTPError(413, f"The request body ({declared:,} bytes) is larger than the asynchronous limit of "
-                                 f"{limit:,} bytes (SERVING_ASYNC_MAX_BYTES).")
+                                 f"{limit:,} bytes ({setting}).{advice}")
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         probabilities = protocol.truthy((query.get("probabilities") or ["0"])[0])
         loop = asyncio.get_running_loop()
@@ -571,8 +577,8 @@ class ServingApp:
         fd, tmp = tempfile.mkstemp(prefix="async-", suffix=".in", dir=settings.FILE_UPLOAD_TEMP_DIR)
         size = 0
         try:
-            too_large = (f"The request body is larger than the asynchronous limit of {limit:,} bytes "
-                         "(SERVING_ASYNC_MAX_BYTES).")
+            too_large = f"The request body is larger than the asynchronous limit of {limit:,} bytes ({setting})."
+            too_large += advice
             with os.fdopen(fd, "wb") as handle:
                 async for chunk in body_chunks(receive, limit, too_large):
                     size += len(chunk)

@@ -7,8 +7,10 @@ no `..`, no URL schemes, no encoded separators, no control characters. Whatever 
 
 from __future__ import annotations
 
+import io
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import IO, Any
 from urllib.parse import unquote
 
 from django.core.files.storage import Storage, default_storage
@@ -64,3 +66,57 @@ def walk_files(prefix: str) -> Iterator[tuple[str, int]]:
         yield path, store.size(path)
     for name in dirs:
         yield from walk_files(f"{prefix}/{name}")
+
+
+# --- ranged reads ---------------------------------------------------------------------------------------------
+
+
+class RangeReader(io.RawIOBase):
+    """A seekable, read-only file whose reads fetch just the bytes asked for (`fetch(first, last)`, inclusive), so
+    that a Parquet reader on an object store downloads the footer and the row groups it needs, not the whole file."""
+
+    def __init__(self, fetch: Callable[[int, int], bytes], size: int) -> None:
+        super().__init__()
+        self._fetch, self._size, self._pos = fetch, size, 0
+        self.fetched = 0  # bytes downloaded so far (tests)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        n = min(len(view), self._size - self._pos)
+        if n <= 0:
+            return 0
+        data = self._fetch(self._pos, self._pos + n - 1)
+        view[: len(data)] = data
+        self._pos += len(data)
+        self.fetched += len(data)
+        return len(data)
+
+
+def open_ranged(name: str, buffer_size: int = 256 * 1024) -> IO[bytes] | None:
+    """`name` of the default storage as a seekable file read by byte ranges, for object stores (S3 and compatibles);
+    None for storages that open files cheaply themselves (local disk)."""
+    store = storage()
+    bucket = getattr(store, "bucket", None)
+    normalize = getattr(store, "_normalize_name", None)  # django-storages' S3Storage: the object key of a name
+    if bucket is None or normalize is None:
+        return None
+    obj = bucket.Object(normalize(name))
+
+    def fetch(first: int, last: int) -> bytes:
+        return bytes(obj.get(Range=f"bytes={first}-{last}")["Body"].read())
+
+    return io.BufferedReader(RangeReader(fetch, int(obj.content_length)), buffer_size=buffer_size)

@@ -31,7 +31,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 
-from apps.core.storage import project_path, storage, walk_files
+from apps.core.storage import open_ranged, project_path, storage, walk_files
 
 ROW_GROUP_SIZE = 65_536
 UPLOAD_EXTENSIONS = {".csv", ".txt", ".tsv", ".tab", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".xlsx", ".xlsm"}
@@ -177,6 +177,11 @@ def open_parquet(name: str) -> Iterator[pq.ParquetFile]:
             yield pf
         finally:
             pf.close()
+        return
+    ranged = open_ranged(name)  # an object store: only the footer and the row groups read are downloaded
+    if ranged is not None:
+        with ranged:
+            yield pq.ParquetFile(ranged)
         return
     with store.open(name, "rb") as handle:
         yield pq.ParquetFile(handle)

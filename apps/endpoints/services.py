@@ -574,15 +574,16 @@ def _sweep_capture(cutoff: datetime) -> int:
             base = f"projects/{project}/endpoints/{name}/capture"
             for parts in _dir_paths(base, 4):
                 try:
-                    ended = datetime(*(int(p) for p in parts), tzinfo=UTC) + timedelta(hours=1)
+                    year, month, day, hour = (int(p) for p in parts)
+                    ended = datetime(year, month, day, hour, tzinfo=UTC) + timedelta(hours=1)
                 except ValueError:
                     continue  # not ours: left alone
                 if ended > cutoff:
                     continue
-                hour = "/".join([base, *parts])
-                for file in list_dir(hour)[1]:
+                folder = "/".join([base, *parts])
+                for file in list_dir(folder)[1]:
                     with contextlib.suppress(OSError):
-                        storage().delete(f"{hour}/{file}")
+                        storage().delete(f"{folder}/{file}")
                         deleted += 1
     return deleted
 

@@ -21,7 +21,7 @@ import itertools
 from collections.abc import Callable
 from concurrent.futures import Executor
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 import pandas as pd
@@ -37,7 +37,7 @@ class Deferred:
     rows: int
 
 
-Item = pd.DataFrame | Deferred
+Item: TypeAlias = pd.DataFrame | Deferred
 
 
 def predict_many(predictor: Any, items: list[Item]) -> list[Result | BaseException]:
@@ -95,7 +95,8 @@ class Batcher:
         return await future
 
     def _take(self) -> list[tuple[Item, asyncio.Future[Result]]]:
-        batch, rows = [], 0
+        batch: list[tuple[Item, asyncio.Future[Result]]] = []
+        rows = 0
         while self.pending and (not batch or rows + size(self.pending[0][0]) <= self.max_rows):
             item, future = self.pending.pop(0)
             if not future.done():  # not cancelled by a timeout or a gone client

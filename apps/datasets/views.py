@@ -61,6 +61,12 @@ def _errors(exc: ValidationError) -> dict[str, str]:
     return {"__all__": " ".join(exc.messages)}
 
 
+def _flash(request: HttpRequest, exc: ValidationError) -> None:
+    """The error's messages as flash messages on the page the view redirects to."""
+    for message in _errors(exc).values():
+        messages.error(request, message)
+
+
 @method_decorator(csrf_exempt, name="dispatch")
 class CappedUploadView(StudioMixin, View):
     """Uploads stream to disk under our own cap. The handler must be set before anything reads the body, so the
@@ -314,8 +320,7 @@ class ProfileStartView(StudioMixin, View):
                 target=request.POST.get("target") or None,
             )
         except ValidationError as exc:
-            for message in _errors(exc).values():
-                messages.error(request, message)
+            _flash(request, exc)
             return redirect("datasets:report", pk=version.pk)
         return redirect(reverse("datasets:report", args=[version.pk]) + f"?job={job.pk}")
 
@@ -696,8 +701,7 @@ class FlowStepDeleteView(StudioMixin, View):
         try:
             services.flow_step_delete(flow=flow, step_id=step_id)
         except ValidationError as exc:
-            for message in _errors(exc).values():
-                messages.error(request, message)
+            _flash(request, exc)
         else:
             messages.success(request, f"Step {step_id} deleted.")
         return redirect("datasets:flow_detail", pk=flow.pk)
@@ -714,8 +718,7 @@ class FlowSourceAddView(StudioMixin, View):
         except (ValueError, DatasetVersion.DoesNotExist):
             messages.error(request, "Choose a dataset version of this project.")
         except ValidationError as exc:
-            for message in _errors(exc).values():
-                messages.error(request, message)
+            _flash(request, exc)
         return redirect("datasets:flow_detail", pk=flow.pk)
 
 
@@ -725,8 +728,7 @@ class FlowSourceDeleteView(StudioMixin, View):
         try:
             services.flow_source_remove(flow=flow, source_id=source_id)
         except ValidationError as exc:
-            for message in _errors(exc).values():
-                messages.error(request, message)
+            _flash(request, exc)
         return redirect("datasets:flow_detail", pk=flow.pk)
 
 
@@ -742,8 +744,7 @@ class FlowRunView(StudioMixin, View):
                 output_name=request.POST.get("output_name") or None,
             )
         except ValidationError as exc:
-            for message in _errors(exc).values():
-                messages.error(request, message)
+            _flash(request, exc)
             return redirect("datasets:flow_detail", pk=flow.pk)
         messages.info(request, f"Running {flow.name} on the full data.")
         return redirect(reverse("datasets:flow_detail", args=[flow.pk]) + f"?job={job.pk}")
@@ -755,8 +756,7 @@ class FlowExportView(StudioMixin, View):
         try:
             name, script = selectors.flow_script(flow=flow)
         except ValidationError as exc:
-            for message in _errors(exc).values():
-                messages.error(request, message)
+            _flash(request, exc)
             return redirect("datasets:flow_detail", pk=flow.pk)
         return attachment(HttpResponse(script, content_type="text/x-python; charset=utf-8"), name)
 

@@ -80,15 +80,13 @@ class ModelCache:
 
     def get(self, version: Any) -> tuple[Any, bool]:
         """(predictor, loaded_now) for a ModelVersion; ModelLoadError when it cannot be loaded."""
-        entry = self._entries.get(version.pk)
-        if entry is not None:
-            entry.last_used = time.monotonic()
-            return entry.predictor, False
+        predictor = self.loaded(version.pk)
+        if predictor is not None:
+            return predictor, False
         with self._version_lock(version.pk):
-            entry = self._entries.get(version.pk)
-            if entry is not None:
-                entry.last_used = time.monotonic()
-                return entry.predictor, False
+            predictor = self.loaded(version.pk)  # loaded by another request while this one waited for the lock
+            if predictor is not None:
+                return predictor, False
             failed = self._failed.get(version.pk)
             if failed is not None and time.monotonic() - failed[0] < FAILED_RETRY_S:
                 raise ModelLoadError(failed[1])

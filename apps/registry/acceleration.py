@@ -15,6 +15,7 @@ internals differ) is left as it is."""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import logging
 import os
@@ -68,6 +69,20 @@ def cpu_idle(max_age_s: float = 0.5) -> float:
         return value
 
 
+@functools.cache
+def tree_proba_normalises() -> bool:
+    """Whether this scikit-learn's DecisionTreeClassifier.predict_proba divides a leaf's values by their sum.
+    Older releases stored class counts and divided; newer ones store fractions and return them as they are, and
+    dividing fractions that add up to 0.9999999999999999 changes the last bit. Asked of scikit-learn itself with
+    one leaf whose fractions (0.5, 0.1, 0, 0.3, 0.1) do not add up to exactly 1."""
+    from sklearn.tree import DecisionTreeClassifier
+
+    labels = np.array([0] * 5 + [1] + [3] * 3 + [4])
+    tree = DecisionTreeClassifier(max_depth=1).fit(np.zeros((len(labels), 1)), labels)
+    value = np.array(tree.tree_.value[0, 0], dtype=np.float64)
+    return not np.array_equal(tree.predict_proba(np.zeros((1, 1)))[0], value)
+
+
 class FastForest:
     """A fitted forest's predict / predict_proba without the per-tree Python overhead (same results)."""
 
@@ -82,11 +97,14 @@ class FastForest:
             self.classes_ = forest.classes_
             self.n_classes_ = int(forest.n_classes_)
             self.leaves = []
+            normalise = tree_proba_normalises()
             for tree in self.trees:  # what DecisionTreeClassifier.predict_proba computes per leaf, once
                 value = np.array(tree.value[:, 0, : self.n_classes_], dtype=np.float64)
-                normalizer = value.sum(axis=1)[:, np.newaxis]
-                normalizer[normalizer == 0.0] = 1.0
-                self.leaves.append(value / normalizer)
+                if normalise:
+                    normalizer = value.sum(axis=1)[:, np.newaxis]
+                    normalizer[normalizer == 0.0] = 1.0
+                    value /= normalizer
+                self.leaves.append(value)
         else:
             self.leaves = [np.array(tree.value[:, 0, 0], dtype=np.float64) for tree in self.trees]
         self.n_features_in_ = forest.n_features_in_

@@ -40,7 +40,8 @@ def _signing_key() -> bytes:
     return hmac.new(settings.SECRET_KEY.encode(), b"atelier-artifact-signing-v1", hashlib.sha256).digest()
 
 
-def _signature(kind: str, path: str, sha256: str, size: int) -> str:
+def signature(kind: str, path: str, sha256: str, size: int) -> str:
+    """The HMAC that vouches for a file of this kind, name, content digest and size (artifacts, compiled models)."""
     message = f"{kind}\n{path}\n{sha256}\n{size}".encode()
     return hmac.new(_signing_key(), message, hashlib.sha256).hexdigest()
 
@@ -69,14 +70,14 @@ def artifact_store(
         path=saved,
         sha256=sha256,
         size=size,
-        signature=_signature(kind, saved, sha256, size),
+        signature=signature(kind, saved, sha256, size),
         created_by_id=created_by_id,
         meta=meta or {},
     )
 
 
 def artifact_verify_metadata(artifact: Artifact) -> None:
-    expected = _signature(artifact.kind, artifact.path, artifact.sha256, artifact.size)
+    expected = signature(artifact.kind, artifact.path, artifact.sha256, artifact.size)
     if not hmac.compare_digest(expected, artifact.signature):
         raise ArtifactTampered(f"Artifact {artifact.pk}: its signature does not match its record; refusing to load it.")
 

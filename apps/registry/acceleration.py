@@ -86,7 +86,7 @@ def tree_proba_normalises() -> bool:
 class FastForest:
     """A fitted forest's predict / predict_proba without the per-tree Python overhead (same results)."""
 
-    def __init__(self, forest: Any, threads: int = 1) -> None:
+    def __init__(self, forest: Any, threads: int = 1, native: bool = False) -> None:
         if getattr(forest, "n_outputs_", 1) != 1:
             raise ValueError("multi-output forests are served by scikit-learn itself")
         self.forest = forest
@@ -110,8 +110,29 @@ class FastForest:
         self.n_features_in_ = forest.n_features_in_
         if hasattr(forest, "feature_names_in_"):
             self.feature_names_in_ = forest.feature_names_in_
+        self.native: Any = None  # the compiled walk (apps/registry/native.py) once it is ready
+        self.native_status = "off"
+        if native:
+            from apps.registry import native as compiled
+
+            self.native_status = "compiling"
+            compiled.build_later(self.trees, self.leaves, int(self.n_features_in_), self._native_done)
+
+    def _native_done(self, result: Any) -> None:
+        if isinstance(result, str):
+            self.native_status = result
+        else:
+            self.native, self.native_status = result, "ready"
 
     def _sum(self, X: Any) -> np.ndarray:
+        native = self.native
+        if native is None or not isinstance(X, np.ndarray):  # not compiled (yet), or sparse input
+            return self._walk(X)
+        out = native.sum(X)
+        out /= len(self.trees)
+        return out
+
+    def _walk(self, X: Any) -> np.ndarray:
         n = X.shape[0]
         shape = (n, self.n_classes_) if self.is_classifier else n
         out = np.zeros(shape, dtype=np.float64)
@@ -162,13 +183,14 @@ class FastPipeline:
         return self.last.predict(self.prep.transform(X))
 
 
-def accelerate(estimator: Any, threads: int = 1) -> Any:
-    """A faster estimator with the same predictions, or `estimator` itself when there is none."""
+def accelerate(estimator: Any, threads: int = 1, native: bool = False) -> Any:
+    """A faster estimator with the same predictions, or `estimator` itself when there is none; with `native`, forests
+    are also compiled in the background (apps/registry/native.py) and switch to the compiled walk when it is ready."""
     try:
         if type(estimator) in FORESTS:
-            return FastForest(estimator, threads)
+            return FastForest(estimator, threads, native)
         if isinstance(estimator, Pipeline) and len(estimator.steps) > 1 and type(estimator.steps[-1][1]) in FORESTS:
-            return FastPipeline(estimator, FastForest(estimator.steps[-1][1], threads))
+            return FastPipeline(estimator, FastForest(estimator.steps[-1][1], threads, native))
     except (AttributeError, TypeError, ValueError, IndexError) as exc:
         logger.info("Serving %s without acceleration: %s", type(estimator).__name__, exc)
     return estimator

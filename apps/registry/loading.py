@@ -22,7 +22,7 @@ from django.conf import settings
 from apps.automl import engine
 from apps.automl.engine.model import AtelierModel, SchemaError
 from apps.core.artifacts import artifact_local_copy
-from apps.registry.acceleration import accelerate
+from apps.registry.acceleration import FastForest, accelerate
 from apps.registry.choices import ModelFormat
 
 NUMERIC_TYPES = ("double", "float", "integer", "long", "boolean")
@@ -196,11 +196,13 @@ def skops_untrusted(path: str) -> list[str]:
 
 
 def load_file(path: str, fmt: str, *, inputs: list[dict[str, Any]], classes: list[Any]) -> Predictor:
-    """A predictor from a local, already verified file (forests served by acceleration.FastForest: same answers)."""
+    """A predictor from a local, already verified file (forests served by acceleration.FastForest, compiled to native
+    code in the background where SERVING_NATIVE_TREES: same answers)."""
     threads = int(getattr(settings, "SERVING_THREADS_PER_MODEL", 1))
+    native = bool(getattr(settings, "SERVING_NATIVE_TREES", False))
     if fmt == ModelFormat.ATELIER:
         model = engine.load_model(path)
-        members = [dataclasses.replace(m, pipeline=accelerate(m.pipeline, threads)) for m in model.members]
+        members = [dataclasses.replace(m, pipeline=accelerate(m.pipeline, threads, native)) for m in model.members]
         return AtelierPredictor(dataclasses.replace(model, members=members))
     if fmt == ModelFormat.SKOPS:
         import skops.io
@@ -209,7 +211,7 @@ def load_file(path: str, fmt: str, *, inputs: list[dict[str, Any]], classes: lis
         if untrusted:
             raise UnsafeModel(untrusted)
         trusted = sorted(set(skops.io.get_untrusted_types(file=path)))
-        return EstimatorPredictor(accelerate(skops.io.load(path, trusted=trusted), threads), inputs, classes)
+        return EstimatorPredictor(accelerate(skops.io.load(path, trusted=trusted), threads, native), inputs, classes)
     if fmt == ModelFormat.ONNX:
         import onnxruntime
 
@@ -219,6 +221,18 @@ def load_file(path: str, fmt: str, *, inputs: list[dict[str, Any]], classes: lis
         session = onnxruntime.InferenceSession(path, sess_options=options, providers=["CPUExecutionProvider"])
         return OnnxPredictor(session, inputs, classes)
     raise ValueError(f"Unknown model format {fmt!r}.")
+
+
+def forests_of(predictor: Predictor) -> list[FastForest]:
+    """The accelerated forests a predictor serves with (to report or wait for their native code)."""
+    if isinstance(predictor, AtelierPredictor):
+        estimators = [m.pipeline for m in predictor.model.members]
+    elif isinstance(predictor, EstimatorPredictor):
+        estimators = [predictor.estimator]
+    else:
+        estimators = []
+    found = [getattr(e, "last", e) for e in estimators]
+    return [f for f in found if isinstance(f, FastForest)]
 
 
 def load_version(version: Any) -> Predictor:

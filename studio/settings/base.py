@@ -323,6 +323,11 @@ SERVING_TIMEOUT_S = float(env("SERVING_TIMEOUT_S", "60"))  # 504 after this (an 
 # (more threads than cores only share the cores and lengthen every request's latency)
 SERVING_THREADS = env_int("SERVING_THREADS", 1)
 SERVING_THREADS_PER_MODEL = env_int("SERVING_THREADS_PER_MODEL", 2)  # threads for one large prediction while CPU idles
+# forests compiled to native code in the background for faster large batches (same answers; needs a C compiler)
+SERVING_NATIVE_TREES = env_bool("SERVING_NATIVE_TREES", True)
+SERVING_NATIVE_DIR = Path(env("SERVING_NATIVE_DIR", str(VAR_DIR / "native")))  # compiled forests, signed, per machine
+SERVING_NATIVE_MAX_NODES = env_int("SERVING_NATIVE_MAX_NODES", 2_000_000)  # larger forests stay on FastForest
+SERVING_NATIVE_CC = env("SERVING_NATIVE_CC", "cc")
 SERVING_BATCH_MAX_ROWS = env_int("SERVING_BATCH_MAX_ROWS", 1000)  # adaptive batching of smaller requests; 0: off
 SERVING_METRICS_FLUSH_S = float(env("SERVING_METRICS_FLUSH_S", "10"))
 SERVING_CAPTURE_QUEUE = env_int("SERVING_CAPTURE_QUEUE", 10_000)  # records waiting; dropped beyond

@@ -58,3 +58,7 @@ JOB_MODULES = [
 SERVING_CONFIG_REFRESH_S = 0.3
 SERVING_METRICS_FLUSH_S = 0.5
 SERVING_CAPTURE_FLUSH_S = 0.3
+# Compiling every small forest the suite loads would keep a compiler busy in the background of unrelated tests;
+# tests/registry/test_native.py turns it on where it is the subject.
+SERVING_NATIVE_TREES = False
+SERVING_NATIVE_DIR = VAR_DIR / "test" / f"native-{TEST_RUN}-{XDIST}"

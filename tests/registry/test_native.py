@@ -1,0 +1,259 @@
+"""Forests compiled to native code (apps/registry/native.py): the same answers as scikit-learn bit for bit, compiled
+once and cached, never loaded from a file whose signature fails, and FastForest serving on where compiling cannot
+happen. Real compiles with the machine's C compiler, on small forests."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import threading
+from io import StringIO
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from sklearn.datasets import make_classification, make_regression
+from sklearn.ensemble import ExtraTreesClassifier, ExtraTreesRegressor, RandomForestClassifier, RandomForestRegressor
+
+from apps.automl.engine import AtelierModel, save_model
+from apps.automl.engine.model import Member
+from apps.endpoints.services import endpoint_create
+from apps.registry import native
+from apps.registry.acceleration import FastForest, FastPipeline, accelerate
+from apps.registry.loading import load_file
+from tests.endpoints.factories import FEATURES, _pipeline, register, training_frame
+
+pytestmark = pytest.mark.skipif(native.compiler("cc") is None, reason="needs a C compiler")
+
+
+@pytest.fixture(autouse=True)
+def native_dir(settings, tmp_path: Path) -> Path:
+    settings.SERVING_NATIVE_DIR = tmp_path / "native"
+    settings.SERVING_NATIVE_CC = "cc"
+    settings.SERVING_NATIVE_MAX_NODES = 2_000_000
+    return settings.SERVING_NATIVE_DIR
+
+
+def compiled(forest) -> native.NativeForest:
+    fast = FastForest(forest)
+    return native.build(fast.trees, fast.leaves, int(fast.n_features_in_))
+
+
+def data(n: int = 600, classes: int = 2, missing: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    X, y = make_classification(n_samples=n, n_features=8, n_informative=5, n_classes=classes, random_state=3)
+    X[:, 2] *= 1e-30  # thresholds far from 1: their hex literals must still be exact
+    if missing:
+        X[np.random.default_rng(1).random(X.shape) < 0.15] = np.nan
+    return X, y
+
+
+@pytest.mark.parametrize("cls", [RandomForestClassifier, ExtraTreesClassifier])
+@pytest.mark.parametrize("classes", [2, 5])
+@pytest.mark.parametrize("missing", [False, True])
+def test_classifier_probabilities_are_bit_identical(cls, classes: int, missing: bool) -> None:
+    X, y = data(classes=classes, missing=missing)
+    forest = cls(n_estimators=12, max_depth=8, random_state=0).fit(X[:400], y[:400])
+    fast = FastForest(forest)
+    fast.native = compiled(forest)
+    assert np.array_equal(fast.predict_proba(X), forest.predict_proba(X))
+    assert np.array_equal(fast.predict(X), forest.predict(X))
+
+
+@pytest.mark.parametrize("cls", [RandomForestRegressor, ExtraTreesRegressor])
+def test_regressor_values_are_bit_identical(cls) -> None:
+    X, y = make_regression(n_samples=500, n_features=6, noise=5.0, random_state=2)
+    X[np.random.default_rng(2).random(X.shape) < 0.1] = np.nan
+    forest = cls(n_estimators=10, max_depth=9, random_state=0).fit(X[:300], y[:300])
+    fast = FastForest(forest)
+    fast.native = compiled(forest)
+    assert np.array_equal(fast.predict(X), forest.predict(X))
+
+
+def test_missing_values_go_where_scikit_learn_sends_them() -> None:
+    """Trained with NaNs, some nodes send a missing value left and others right; both kinds must be honoured."""
+    X, y = data(n=800, missing=True)
+    forest = RandomForestClassifier(n_estimators=8, random_state=0).fit(X, y)
+    kinds = {bool(v) for e in forest.estimators_ for v, left in zip(e.tree_.missing_go_to_left, e.tree_.children_left,
+                                                                       strict=True) if left != -1}
+    assert kinds == {True, False}
+    nan_rows = np.full((5, X.shape[1]), np.nan)
+    nan_rows[1:, 0] = np.linspace(-2, 2, 4)
+    fast = FastForest(forest)
+    fast.native = compiled(forest)
+    assert np.array_equal(fast.predict_proba(nan_rows), forest.predict_proba(nan_rows))
+
+
+def test_threaded_row_split_uses_the_compiled_walk_and_agrees(monkeypatch) -> None:
+    from apps.registry import acceleration
+
+    X, y = data(n=3000)
+    forest = RandomForestClassifier(n_estimators=10, random_state=0).fit(X[:1000], y[:1000])
+    big = np.vstack([X, X, X])
+    monkeypatch.setattr(acceleration, "CPUS", 2)
+    monkeypatch.setattr(acceleration, "cpu_idle", lambda: 1.0)
+    fast = FastForest(forest, threads=3)
+    fast.native = compiled(forest)
+    walked: list[int] = []
+    monkeypatch.setattr(fast, "_walk", lambda rows: walked.append(len(rows)))  # must not be used
+    assert np.array_equal(fast.predict_proba(big), forest.predict_proba(big))
+    assert walked == []
+
+
+def test_fast_forest_switches_to_native_code_when_the_background_compile_is_done(settings) -> None:
+    X, y = data()
+    forest = RandomForestClassifier(n_estimators=6, random_state=0).fit(X, y)
+    fast = accelerate(forest, native=True)
+    assert native.wait(timeout=120)
+    assert isinstance(fast.native, native.NativeForest)
+    assert np.array_equal(fast.predict_proba(X), forest.predict_proba(X))
+
+
+def test_a_served_model_is_compiled_when_serving_native_trees_is_on(settings) -> None:
+    settings.SERVING_NATIVE_TREES = True
+    model = forest_model()
+    pipe = model.members[0].pipeline
+    df = training_frame(n=300)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.joblib"
+        save_model(model, path)
+        predictor = load_file(str(path), "atelier", inputs=[], classes=["no", "yes"])
+    assert native.wait(timeout=120)
+    served = predictor.model.members[0].pipeline
+    assert isinstance(served, FastPipeline) and isinstance(served.last.native, native.NativeForest)
+    rows = df[["x1", "x2", "colour"]]
+    assert np.array_equal(served.predict_proba(rows), pipe.predict_proba(rows))
+
+
+def test_compiled_once_then_taken_from_the_cache_even_by_concurrent_loads(monkeypatch, native_dir: Path) -> None:
+    X, y = data()
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    real = native._compile
+    calls: list[Path] = []
+    monkeypatch.setattr(native, "_compile", lambda *a: (calls.append(a[2]), real(*a)))
+    results: list[native.NativeForest] = []
+    threads = [threading.Thread(target=lambda: results.append(compiled(forest))) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(calls) == 1 and len(results) == 3
+    assert sorted(p.suffix for p in native_dir.iterdir()) == [".lock", ".sig", ".so"]
+    again = compiled(forest)
+    assert len(calls) == 1
+    assert np.array_equal(again.sum(X.astype(np.float32)), results[0].sum(X.astype(np.float32)))
+
+
+def test_a_changed_cached_object_is_never_loaded(monkeypatch, native_dir: Path, tmp_path: Path) -> None:
+    """Someone who can write to the cache puts their own shared object in place of a compiled forest: its signature
+    fails, it is removed without being loaded (its constructor would create the canary), and the forest is compiled
+    again."""
+    X, y = data()
+    forest = RandomForestClassifier(n_estimators=4, random_state=0).fit(X, y)
+    first = compiled(forest)
+    target = next(native_dir.glob("*.so"))
+    canary = tmp_path / "canary"
+    evil = tmp_path / "evil.c"
+    evil.write_text(f'#include <stdio.h>\n__attribute__((constructor)) static void run(void) '
+                    f'{{ FILE *f = fopen("{canary}", "w"); if (f) fclose(f); }}\n'
+                    f'void atelier_forest_sum(void) {{}}\n')
+    compiler_path = native.compiler("cc")[0]
+    subprocess.run([compiler_path, "-shared", "-fPIC", "-o", str(target), str(evil)], check=True)
+    calls: list[Path] = []
+    real = native._compile
+    monkeypatch.setattr(native, "_compile", lambda *a: (calls.append(a[2]), real(*a)))
+    again = compiled(forest)
+    assert not canary.exists()
+    assert calls == [target]  # refused, then compiled afresh
+    rows = X.astype(np.float32)
+    assert np.array_equal(again.sum(rows), first.sum(rows))
+
+    target.with_suffix(".sig").write_text("0" * 64)  # a forged signature on the good file: refused as well
+    compiled(forest)
+    assert len(calls) == 2
+
+
+def test_no_compiler_leaves_the_forest_on_fast_forest(settings) -> None:
+    settings.SERVING_NATIVE_CC = "no-such-compiler-here"
+    X, y = data()
+    forest = RandomForestClassifier(n_estimators=4, random_state=0).fit(X, y)
+    with pytest.raises(native.NativeUnavailable, match="no C compiler"):
+        compiled(forest)
+    fast = accelerate(forest, native=True)
+    assert native.wait(timeout=30)
+    assert fast.native is None
+    assert np.array_equal(fast.predict_proba(X), forest.predict_proba(X))
+
+
+def test_forests_over_the_node_budget_are_not_compiled(settings) -> None:
+    X, y = data()
+    forest = RandomForestClassifier(n_estimators=4, random_state=0).fit(X, y)
+    settings.SERVING_NATIVE_MAX_NODES = 10
+    with pytest.raises(native.NativeUnavailable, match="over SERVING_NATIVE_MAX_NODES"):
+        compiled(forest)
+
+
+def fake_tree(left, right, feature, threshold=None):
+    n = len(left)
+    return SimpleNamespace(children_left=np.array(left), children_right=np.array(right), feature=np.array(feature),
+                           threshold=np.array(threshold if threshold is not None else [0.5] * n), node_count=n,
+                           missing_go_to_left=np.zeros(n, dtype=np.uint8))
+
+
+@pytest.mark.parametrize(("tree", "reason"), [
+    (fake_tree([1, -1, -1], [2, -1, -1], [7, -2, -2]), "feature outside"),  # reads past the row
+    (fake_tree([1, -1, -1], [2, -1, -1], [-3, -2, -2]), "feature outside"),
+    (fake_tree([1, 0, -1], [2, 2, -1], [0, 0, -2]), "not in the order"),  # a cycle: the walk would never end
+    (fake_tree([1, -1, -1], [5, -1, -1], [0, -2, -2]), "not in the order"),  # a child outside the tree
+    (fake_tree([1, -1, -1], [-1, -1, -1], [0, -2, -2]), "inconsistent"),
+])
+def test_malformed_trees_are_refused_before_any_code_is_written(tree, reason: str) -> None:
+    with pytest.raises(native.NativeUnavailable, match=reason):
+        native.check_trees([tree], n_features=3)
+
+
+def test_thresholds_are_written_exactly() -> None:
+    tree = fake_tree([1, -1, 3, -1, -1], [2, -1, 4, -1, -1], [0, -2, 1, -2, -2],
+                     [0.1, 0.0, float("inf"), 0.0, 0.0])
+    source = native.tree_source(0, tree)
+    assert "(double)x[0] <= 0x1.999999999999ap-4" in source  # 0.1 as the exact double
+    assert "(double)x[1] <= INFINITY" in source
+    assert native.check_trees([tree], n_features=2) == 5
+
+
+def forest_model() -> AtelierModel:
+    df = training_frame(n=300)
+    pipe = _pipeline(RandomForestClassifier(n_estimators=8, random_state=0))
+    pipe.fit(df[["x1", "x2", "colour"]], (df["churn"] == "yes").astype(int))
+    return AtelierModel(problem_type="binary", target="churn", objective="roc_auc", classes=["no", "yes"],
+                        features=list(FEATURES), ignored_columns=["churn"],
+                        members=[Member("rf-0", "random_forest", 1.0, pipe)])
+
+
+@pytest.mark.django_db
+def test_prepare_serving_compiles_the_forests_of_deployed_models(settings, project_a, mlops_user) -> None:
+    settings.SERVING_NATIVE_TREES = True
+    version = register(project_a, mlops_user, forest_model(), approve_by=mlops_user)
+    endpoint_create(project=project_a, user=mlops_user, name="forest-live",
+                    variants=[{"model_version": version, "weight": 1}])
+    out = StringIO()
+    call_command("prepare_serving", "forest-live", stdout=out)
+    assert "1 forest(s): ready" in out.getvalue()
+    assert len(list(settings.SERVING_NATIVE_DIR.glob("*.so"))) == 1
+    with pytest.raises(CommandError, match="No endpoint named nope"):
+        call_command("prepare_serving", "nope")
+
+
+def test_several_forests_in_one_process_each_run_their_own_code() -> None:
+    """The dynamic loader hands back an already loaded library for a path it has seen: each load must use a path
+    of its own, or a second forest would silently run the first one's trees."""
+    X, y = data()
+    rows = X.astype(np.float32)
+    forests = [cls(n_estimators=3, max_depth=4, random_state=seed).fit(X, y)
+               for seed, cls in enumerate([RandomForestClassifier, ExtraTreesClassifier, RandomForestClassifier])]
+    for forest in forests:
+        fast = FastForest(forest)
+        fast.native = compiled(forest)
+        assert np.array_equal(fast.predict_proba(rows), forest.predict_proba(rows))

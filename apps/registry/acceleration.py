@@ -9,6 +9,9 @@ SERVING_THREADS_PER_MODEL threads while the machine has idle CPU (a lone large r
 the split would only add overhead): each thread sums every tree for its rows, so the answer does not depend on the
 split.
 
+Where a C compiler is at hand, each forest is also compiled to native code in the background (apps/registry/
+native.py); FastForest switches to it when it is ready (the same leaf tables summed in the same order).
+
 `accelerate(estimator)` returns an estimator that predicts the same way: a forest (alone or at the end of a
 Pipeline) wrapped, anything else unchanged. A forest it cannot read (several outputs, a scikit-learn whose
 internals differ) is left as it is."""

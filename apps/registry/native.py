@@ -26,12 +26,14 @@ import hmac
 import logging
 import math
 import os
+import queue
 import shutil
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -45,9 +47,11 @@ logger = logging.getLogger(__name__)
 
 CODEGEN = "atelier-forest-c-2"  # change when the generated code changes: cached objects are keyed by it
 SIGN_KIND = "native-forest"
-_executor: ThreadPoolExecutor | None = None
-_executor_lock = threading.Lock()
-_pending: set[Future[Any]] = set()
+_queue: queue.SimpleQueue[tuple[Callable[[], None], Future[None]]] = queue.SimpleQueue()
+_worker: threading.Thread | None = None
+_worker_lock = threading.Lock()
+_pending: set[Future[None]] = set()
+STALE_S = 3600.0  # work folders older than this were left by a process that died mid-compile
 
 
 class NativeUnavailable(Exception):
@@ -233,6 +237,14 @@ def _load_verified(path: Path, name: str) -> ctypes.CDLL | None:
         return ctypes.CDLL(str(copy))  # the mapping outlives the file
 
 
+def _remove_stale(folder: Path) -> None:
+    """Work folders of compiles whose process died before cleaning up."""
+    for work in [*folder.glob("forest-*"), *folder.glob("load-*")]:
+        with contextlib.suppress(OSError):
+            if work.is_dir() and time.time() - work.stat().st_mtime > STALE_S:
+                shutil.rmtree(work, ignore_errors=True)
+
+
 def _compile(source: str, compiler_path: str, target: Path) -> None:
     with tempfile.TemporaryDirectory(prefix="forest-", dir=target.parent) as work:
         c_file, so_file = Path(work) / "forest.c", Path(work) / "forest.so"
@@ -268,6 +280,7 @@ def build(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -
     with _locked(target.with_suffix(".lock")):
         library = _load_verified(target, target.name)
         if library is None:
+            _remove_stale(target.parent)
             logger.info("Compiling a forest of %d trees (%s nodes) to native code.", len(trees), f"{nodes:,}")
             _compile(forest_source(trees), compiler_path, target)
             library = _load_verified(target, target.name)
@@ -276,16 +289,35 @@ def build(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -
     return NativeForest(library, leaves, n_features)
 
 
-def _background() -> ThreadPoolExecutor:
-    global _executor
-    with _executor_lock:
-        if _executor is None:
-            _executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forest-compile")
-        return _executor
+def _work() -> None:
+    while True:
+        job, future = _queue.get()
+        if future.set_running_or_notify_cancel():
+            try:
+                job()
+            except Exception:  # the thread must go on for the next forest
+                logger.exception("A background forest compile failed.")
+            finally:
+                future.set_result(None)
+
+
+def _submit(job: Callable[[], None]) -> Future[None]:
+    """Run `job` on this process's compile thread: one at a time, and a daemon, so that a process stopping (a
+    serving worker restarted) does not wait minutes for a compile nobody will use."""
+    global _worker
+    future: Future[None] = Future()
+    _pending.add(future)
+    future.add_done_callback(_pending.discard)
+    with _worker_lock:
+        if _worker is None or not _worker.is_alive():
+            _worker = threading.Thread(target=_work, name="forest-compile", daemon=True)
+            _worker.start()
+    _queue.put((job, future))
+    return future
 
 
 def build_later(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int,
-                done: Callable[[NativeForest | str], None]) -> Future[Any]:
+                done: Callable[[NativeForest | str], None]) -> Future[None]:
     """Compile in the background (one forest at a time per process); `done` gets the NativeForest, or the reason
     there is none."""
 
@@ -299,10 +331,7 @@ def build_later(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: 
             logger.exception("Compiling a forest failed; it is served without native code.")
             done(f"compiling failed: {exc}")
 
-    future = _background().submit(run)
-    _pending.add(future)
-    future.add_done_callback(_pending.discard)
-    return future
+    return _submit(run)
 
 
 def wait(timeout: float | None = None) -> bool:

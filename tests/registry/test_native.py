@@ -4,9 +4,12 @@ happen. Real compiles with the machine's C compiler, on small forests."""
 
 from __future__ import annotations
 
+import os
 import subprocess
+import sys
 import tempfile
 import threading
+import time
 from io import StringIO
 from pathlib import Path
 from types import SimpleNamespace
@@ -257,3 +260,16 @@ def test_several_forests_in_one_process_each_run_their_own_code() -> None:
         fast = FastForest(forest)
         fast.native = compiled(forest)
         assert np.array_equal(fast.predict_proba(rows), forest.predict_proba(rows))
+
+
+def test_a_process_stops_without_waiting_for_a_background_compile() -> None:
+    """A serving worker told to stop must not sit out a compile of minutes (a non-daemon thread pool would)."""
+    code = ("import time, django; django.setup(); from apps.registry import native; "
+            "native._submit(lambda: time.sleep(60)); print('submitted', flush=True)")
+    started = time.monotonic()
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50,
+                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings.test"},
+                          cwd=Path(__file__).resolve().parents[2])
+    assert done.returncode == 0, done.stderr
+    assert "submitted" in done.stdout
+    assert time.monotonic() - started < 30

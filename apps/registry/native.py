@@ -28,6 +28,7 @@ import math
 import os
 import queue
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -253,13 +254,18 @@ def _compile(source: str, compiler_path: str, target: Path) -> None:
         nice = shutil.which("nice")
         if nice:
             command = [nice, "-n", "10", *command]  # below the serving threads' priority
+        timeout = float(settings.SERVING_NATIVE_TIMEOUT_S)
+        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                   start_new_session=True)  # its own group: a timeout stops the driver's children too
         try:
-            done = subprocess.run(command, capture_output=True, text=True, check=False,
-                                  timeout=float(getattr(settings, "SERVING_NATIVE_TIMEOUT_S", 600)))
+            _, stderr = process.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            raise NativeUnavailable(f"the compiler took over {exc.timeout:.0f} s") from exc
-        if done.returncode != 0:
-            raise NativeUnavailable(f"the compiler failed: {done.stderr.strip()[-500:]}")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise NativeUnavailable(f"the compiler took over {timeout:.0f} s") from exc
+        if process.returncode != 0:
+            raise NativeUnavailable(f"the compiler failed: {stderr.strip()[-500:]}")
         data = so_file.read_bytes()
         target.with_suffix(".sig").write_text(_sign(target.name, data))
         os.replace(so_file, target)  # whole or absent: a reader never sees half a file
@@ -277,12 +283,19 @@ def build(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -
         raise NativeUnavailable(f"{nodes:,} nodes, over SERVING_NATIVE_MAX_NODES ({limit:,})")
     key = forest_key(trees, n_features, compiler_id)
     target = _cache_dir() / f"{key}.so"
+    failed = target.with_suffix(".failed")
     with _locked(target.with_suffix(".lock")):
         library = _load_verified(target, target.name)
         if library is None:
+            if failed.exists():  # the same trees and compiler failed before: every restart would pay for it again
+                raise NativeUnavailable(f"an earlier compile failed ({failed.read_text().strip()[:300]})")
             _remove_stale(target.parent)
             logger.info("Compiling a forest of %d trees (%s nodes) to native code.", len(trees), f"{nodes:,}")
-            _compile(forest_source(trees), compiler_path, target)
+            try:
+                _compile(forest_source(trees), compiler_path, target)
+            except NativeUnavailable as exc:
+                failed.write_text(str(exc))
+                raise
             library = _load_verified(target, target.name)
             if library is None:
                 raise NativeUnavailable("the compiled forest could not be read back")

@@ -328,6 +328,7 @@ SERVING_NATIVE_TREES = env_bool("SERVING_NATIVE_TREES", True)
 SERVING_NATIVE_DIR = Path(env("SERVING_NATIVE_DIR", str(VAR_DIR / "native")))  # compiled forests, signed, per machine
 SERVING_NATIVE_MAX_NODES = env_int("SERVING_NATIVE_MAX_NODES", 2_000_000)  # larger forests stay on FastForest
 SERVING_NATIVE_CC = env("SERVING_NATIVE_CC", "cc")
+SERVING_NATIVE_TIMEOUT_S = float(env("SERVING_NATIVE_TIMEOUT_S", "600"))  # a compile stopped after this is not retried
 SERVING_BATCH_MAX_ROWS = env_int("SERVING_BATCH_MAX_ROWS", 1000)  # adaptive batching of smaller requests; 0: off
 SERVING_METRICS_FLUSH_S = float(env("SERVING_METRICS_FLUSH_S", "10"))
 SERVING_CAPTURE_QUEUE = env_int("SERVING_CAPTURE_QUEUE", 10_000)  # records waiting; dropped beyond

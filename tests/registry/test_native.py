@@ -273,3 +273,25 @@ def test_a_process_stops_without_waiting_for_a_background_compile() -> None:
     assert done.returncode == 0, done.stderr
     assert "submitted" in done.stdout
     assert time.monotonic() - started < 30
+
+
+def test_a_failed_compile_is_recorded_and_not_retried(settings, monkeypatch, native_dir: Path) -> None:
+    """A compile that failed or timed out would fail again for the same trees and compiler; every serving restart
+    paying for it again would waste minutes of CPU. A compiler that is killed at the timeout takes its children."""
+    settings.SERVING_NATIVE_TIMEOUT_S = 1
+    slow = native_dir.parent / "slow-cc"
+    slow.write_text("#!/bin/sh\nsleep 30 &\nwait\n")  # a driver whose child outlives a kill of the driver alone
+    slow.chmod(0o755)
+    monkeypatch.setattr(native, "compiler", lambda command: (str(slow), "slow 1 x86_64-linux-gnu"))
+    X, y = data()
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    started = time.monotonic()
+    with pytest.raises(native.NativeUnavailable, match="took over 1 s"):
+        compiled(forest)
+    assert time.monotonic() - started < 10
+    assert "sleep 30" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    calls: list[int] = []
+    monkeypatch.setattr(native, "_compile", lambda *a: calls.append(1))
+    with pytest.raises(native.NativeUnavailable, match="an earlier compile failed"):
+        compiled(forest)
+    assert calls == []

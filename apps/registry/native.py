@@ -46,12 +46,13 @@ from apps.core.artifacts import signature
 
 logger = logging.getLogger(__name__)
 
-CODEGEN = "atelier-forest-c-2"  # change when the generated code changes: cached objects are keyed by it
+CODEGEN = "atelier-forest-c-3"  # change when the generated code changes: cached objects are keyed by it
 SIGN_KIND = "native-forest"
 _queue: queue.SimpleQueue[tuple[Callable[[], None], Future[None]]] = queue.SimpleQueue()
 _worker: threading.Thread | None = None
 _worker_lock = threading.Lock()
 _pending: set[Future[None]] = set()
+NODES_PER_UNIT = 100_000  # trees are compiled in files of about this many nodes: gcc's memory grows with a file
 STALE_S = 3600.0  # work folders older than this were left by a process that died mid-compile
 
 
@@ -112,7 +113,7 @@ def tree_source(index: int, tree: Any) -> str:
     left, right = tree.children_left.tolist(), tree.children_right.tolist()
     feature, threshold = tree.feature.tolist(), tree.threshold.tolist()
     missing_left = _missing_left(tree).tolist()
-    lines = [f"static int32_t t{index}(const float *x) {{"]
+    lines = [f"HIDDEN int32_t t{index}(const float *x) {{"]
     for node in range(int(tree.node_count)):
         if left[node] == -1:
             lines.append(f"n{node}: return {node};")
@@ -151,11 +152,31 @@ void atelier_forest_sum(const float *X, int64_t n_rows, int64_t n_features, cons
 """
 
 
-def forest_source(trees: Sequence[Any]) -> str:
-    parts = ["#include <stdint.h>", "#include <math.h>", f"/* {CODEGEN} */"]
-    parts += [tree_source(i, tree) for i, tree in enumerate(trees)]
-    parts.append(FOREST_SUM % {"table": ", ".join(f"t{i}" for i in range(len(trees))), "n_trees": len(trees)})
-    return "\n".join(parts) + "\n"
+HEADER = f"""#include <stdint.h>
+#include <math.h>
+#define HIDDEN __attribute__((visibility("hidden")))
+/* {CODEGEN} */
+"""
+
+
+def forest_sources(trees: Sequence[Any]) -> list[str]:
+    """C files for the forest: the summing function first, then the trees in files of about NODES_PER_UNIT nodes
+    (one file for a large forest took gcc ~3 GB per million nodes; files are compiled one after the other)."""
+    declarations = "\n".join(f"HIDDEN int32_t t{i}(const float *x);" for i in range(len(trees)))
+    main = HEADER + declarations + FOREST_SUM % {"table": ", ".join(f"t{i}" for i in range(len(trees))),
+                                                 "n_trees": len(trees)}
+    units: list[str] = [main]
+    chunk: list[str] = []
+    nodes = 0
+    for i, tree in enumerate(trees):
+        chunk.append(tree_source(i, tree))
+        nodes += int(tree.node_count)
+        if nodes >= NODES_PER_UNIT:
+            units.append(HEADER + "\n".join(chunk) + "\n")
+            chunk, nodes = [], 0
+    if chunk:
+        units.append(HEADER + "\n".join(chunk) + "\n")
+    return units
 
 
 def forest_key(trees: Sequence[Any], n_features: int, compiler_id: str) -> str:
@@ -246,26 +267,35 @@ def _remove_stale(folder: Path) -> None:
                 shutil.rmtree(work, ignore_errors=True)
 
 
-def _compile(source: str, compiler_path: str, target: Path) -> None:
+def _run_compiler(command: list[str], deadline: float) -> None:
+    nice = shutil.which("nice")
+    if nice:
+        command = [nice, "-n", "10", *command]  # below the serving threads' priority
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)  # its own group: a timeout stops the driver's children too
+    try:
+        _, stderr = process.communicate(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired as exc:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.communicate()
+        raise NativeUnavailable(f"the compiler took over {settings.SERVING_NATIVE_TIMEOUT_S:.0f} s") from exc
+    if process.returncode != 0:
+        raise NativeUnavailable(f"the compiler failed: {stderr.strip()[-500:]}")
+
+
+def _compile(sources: Sequence[str], compiler_path: str, target: Path) -> None:
+    deadline = time.monotonic() + float(settings.SERVING_NATIVE_TIMEOUT_S)
     with tempfile.TemporaryDirectory(prefix="forest-", dir=target.parent) as work:
-        c_file, so_file = Path(work) / "forest.c", Path(work) / "forest.so"
-        c_file.write_text(source)
-        command = [compiler_path, "-O1", "-w", "-shared", "-fPIC", "-o", str(so_file), str(c_file)]
-        nice = shutil.which("nice")
-        if nice:
-            command = [nice, "-n", "10", *command]  # below the serving threads' priority
-        timeout = float(settings.SERVING_NATIVE_TIMEOUT_S)
-        process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                                   start_new_session=True)  # its own group: a timeout stops the driver's children too
-        try:
-            _, stderr = process.communicate(timeout=timeout)
-        except subprocess.TimeoutExpired as exc:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(process.pid, signal.SIGKILL)
-            process.communicate()
-            raise NativeUnavailable(f"the compiler took over {timeout:.0f} s") from exc
-        if process.returncode != 0:
-            raise NativeUnavailable(f"the compiler failed: {stderr.strip()[-500:]}")
+        objects = []
+        for number, source in enumerate(sources):
+            c_file, o_file = Path(work) / f"unit{number}.c", Path(work) / f"unit{number}.o"
+            c_file.write_text(source)
+            _run_compiler([compiler_path, "-O1", "-w", "-fPIC", "-c", "-o", str(o_file), str(c_file)], deadline)
+            c_file.unlink()
+            objects.append(str(o_file))
+        so_file = Path(work) / "forest.so"
+        _run_compiler([compiler_path, "-shared", "-o", str(so_file), *objects], deadline)
         data = so_file.read_bytes()
         target.with_suffix(".sig").write_text(_sign(target.name, data))
         os.replace(so_file, target)  # whole or absent: a reader never sees half a file
@@ -292,7 +322,7 @@ def build(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -
             _remove_stale(target.parent)
             logger.info("Compiling a forest of %d trees (%s nodes) to native code.", len(trees), f"{nodes:,}")
             try:
-                _compile(forest_source(trees), compiler_path, target)
+                _compile(forest_sources(trees), compiler_path, target)
             except NativeUnavailable as exc:
                 failed.write_text(str(exc))
                 raise

@@ -5,6 +5,7 @@ happen. Real compiles with the machine's C compiler, on small forests."""
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -295,3 +296,18 @@ def test_a_failed_compile_is_recorded_and_not_retried(settings, monkeypatch, nat
     with pytest.raises(native.NativeUnavailable, match="an earlier compile failed"):
         compiled(forest)
     assert calls == []
+
+
+def test_large_forests_are_compiled_in_several_files_with_the_same_answers(monkeypatch) -> None:
+    """gcc's memory grows with the size of a file (~3 GB per million nodes in one file), so the trees go into files
+    of about NODES_PER_UNIT nodes, compiled one after the other and linked together."""
+    monkeypatch.setattr(native, "NODES_PER_UNIT", 150)
+    X, y = data()
+    forest = RandomForestClassifier(n_estimators=9, max_depth=6, random_state=0).fit(X, y)
+    units = native.forest_sources(FastForest(forest).trees)
+    assert len(units) >= 4  # the summing function, then the trees in at least three files
+    defined = [re.findall(r"^HIDDEN int32_t t(\d+)\(const float \*x\) \{$", unit, re.MULTILINE) for unit in units]
+    assert defined[0] == [] and sorted(int(i) for d in defined[1:] for i in d) == list(range(9))
+    fast = FastForest(forest)
+    fast.native = compiled(forest)
+    assert np.array_equal(fast.predict_proba(X), forest.predict_proba(X))

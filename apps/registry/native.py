@@ -84,7 +84,8 @@ def check_trees(trees: Sequence[Any], n_features: int) -> int:
         count = int(tree.node_count)
         ids = np.arange(count)
         split = left != -1
-        if count < 1 or len(left) != count or bool(np.any((left == -1) != (right == -1))):
+        arrays = (left, right, feature, tree.threshold, _missing_left(tree))
+        if count < 1 or any(len(a) != count for a in arrays) or bool(np.any((left == -1) != (right == -1))):
             raise NativeUnavailable("a tree's children arrays are inconsistent")
         # children come after their parent and inside the tree: every walk moves forward and ends at a leaf
         if bool(np.any(split & ((left <= ids) | (right <= ids) | (left >= count) | (right >= count)))):
@@ -311,6 +312,8 @@ def build(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -
     limit = int(getattr(settings, "SERVING_NATIVE_MAX_NODES", 0))
     if nodes > limit:
         raise NativeUnavailable(f"{nodes:,} nodes, over SERVING_NATIVE_MAX_NODES ({limit:,})")
+    if len(leaves) != len(trees) or any(len(v) != t.node_count for v, t in zip(leaves, trees, strict=False)):
+        raise NativeUnavailable("a tree's leaf table does not match its nodes")  # the walk's answer indexes it
     key = forest_key(trees, n_features, compiler_id)
     target = _cache_dir() / f"{key}.so"
     failed = target.with_suffix(".failed")

@@ -212,10 +212,19 @@ def fake_tree(left, right, feature, threshold=None):
     (fake_tree([1, 0, -1], [2, 2, -1], [0, 0, -2]), "not in the order"),  # a cycle: the walk would never end
     (fake_tree([1, -1, -1], [5, -1, -1], [0, -2, -2]), "not in the order"),  # a child outside the tree
     (fake_tree([1, -1, -1], [-1, -1, -1], [0, -2, -2]), "inconsistent"),
+    (fake_tree([1, -1, -1], [2, -1], [0, -2, -2]), "inconsistent"),  # arrays shorter than node_count
 ])
 def test_malformed_trees_are_refused_before_any_code_is_written(tree, reason: str) -> None:
     with pytest.raises(native.NativeUnavailable, match=reason):
         native.check_trees([tree], n_features=3)
+
+
+def test_a_leaf_table_shorter_than_its_tree_is_refused() -> None:
+    X, y = data()
+    forest = RandomForestClassifier(n_estimators=2, random_state=0).fit(X, y)
+    fast = FastForest(forest)
+    with pytest.raises(native.NativeUnavailable, match="leaf table"):
+        native.build(fast.trees, [fast.leaves[0], fast.leaves[1][:-1]], int(fast.n_features_in_))
 
 
 def test_thresholds_are_written_exactly() -> None:

@@ -1,0 +1,126 @@
+"""The data quality report of a dataset version: start it, show it (charts, alerts), download it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views import View
+
+from apps.accounts import personas
+from apps.core.mixins import StudioMixin
+from apps.core.requests import request_user
+from apps.datasets import selectors, services
+from apps.datasets import storage as files
+from apps.datasets.api.views import attachment
+from apps.datasets.charts import report_figures
+from apps.datasets.views.common import (
+    flash_errors,
+    table_cell,
+)
+
+
+class ProfileStartView(StudioMixin, View):
+    capability = personas.RUN_JOBS
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        version = selectors.version_get_for_user(user=request_user(request), pk=pk)
+        try:
+            job = services.profile_start(
+                version=version,
+                created_by=request_user(request),
+                target=request.POST.get("target") or None,
+            )
+        except ValidationError as exc:
+            flash_errors(request, exc)
+            return redirect("datasets:report", pk=version.pk)
+        return redirect(reverse("datasets:report", args=[version.pk]) + f"?job={job.pk}")
+
+
+class ReportView(StudioMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        version = selectors.version_get_for_user(user=request_user(request), pk=pk)
+        reports = list(selectors.report_list_for_version(version=version))
+        wanted = request.GET.get("report")
+        report = next((r for r in reports if str(r.pk) == wanted), None) or (reports[0] if reports else None)
+        jobs = selectors.active_jobs_for_version(version=version, kinds=("datasets.profile",))
+        if request.GET.get("job"):
+            job = selectors.recent_job(project=version.project, pk=request.GET["job"], kinds=("datasets.profile",))
+            if job is not None and job not in jobs and job.status != "succeeded":
+                jobs.append(job)
+        context: dict[str, Any] = {
+            "version": version,
+            "dataset": version.dataset,
+            "reports": reports,
+            "report": report,
+            "jobs": jobs,
+            "can_run": request.user.has_perm(personas.RUN_JOBS),
+        }
+        if report is not None:
+            data = selectors.report_data(report=report)
+            figures = report_figures(data)
+            keys = (
+                "overview.missing",
+                "target.distribution",
+                "leakage.scores",
+                "quick_model.importance",
+                "correlations.pearson",
+                "correlations.spearman",
+                "correlations.cramers_v",
+                "correlations.correlation_ratio",
+                "multicollinearity.vif",
+            )
+            examples = (data.get("anomalies") or {}).get("examples") or []
+            context.update(
+                data=data,
+                charts=True,
+                anomaly_columns=list(examples[0]["values"]) if examples else [],
+                anomaly_rows=[
+                    {
+                        "row": ex["row"],
+                        "score": ex["score"],
+                        "cells": [table_cell(ex["values"].get(c)) for c in (examples[0]["values"] if examples else [])],
+                    }
+                    for ex in examples[:5]
+                ],
+                overview_figures=[
+                    {"id": f"fig-{i}", "key": key, "figure": figures[key]}
+                    for i, key in enumerate(keys)
+                    if key in figures
+                ],
+                columns=[
+                    {
+                        "col": col,
+                        "index": i,
+                        "histogram": figures.get(f"column.{i}.histogram"),
+                        "top": figures.get(f"column.{i}.top_values"),
+                        "hist_id": f"col-{i}-h",
+                        "top_id": f"col-{i}-t",
+                    }
+                    for i, col in enumerate(data.get("columns") or [])
+                ],
+            )
+        return render(request, "datasets/report.html", context)
+
+
+class ReportDownloadView(StudioMixin, View):
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from django.utils.text import slugify
+
+        from apps.datasets.report_html import report_to_html
+
+        report = selectors.report_get_for_user(user=request_user(request), pk=pk)
+        version = report.version
+        stem = f"{slugify(version.dataset.name) or 'dataset'}-v{version.number}-report"
+        fmt = request.GET.get("format", "json")
+        if fmt == "json":
+            with files.storage().open(report.file, "rb") as handle:
+                body = handle.read()
+            return attachment(HttpResponse(body, content_type="application/json"), f"{stem}.json")
+        if fmt == "html":
+            html = report_to_html(selectors.report_data(report=report), f"{version.dataset.name} v{version.number}")
+            return attachment(HttpResponse(html, content_type="text/html; charset=utf-8"), f"{stem}.html")
+        raise Http404("Unknown format; use json or html.")

@@ -1,0 +1,142 @@
+"""Data Wrangler writes: imports, versions, profiles, retyping, flows and their runs, SQL results.
+
+Rules that hold for every write here:
+* a version's Parquet file is written to a local temp file, then moved into place, and only then is the
+  DatasetVersion row created (inside one transaction that also points the dataset at it);
+* a failed first import deletes the dataset it created (and its upload): no dataset without versions stays;
+* job functions are idempotent: a retried job finds the version (or report) its earlier attempt made.
+"""
+
+from __future__ import annotations
+
+from apps.datasets import storage as files
+from apps.datasets.services.flows import (
+    _check_versions,
+    _clear_trained,
+    _flow_ids,
+    _flow_name_is_free,
+    _next_id,
+    _normalised_step,
+    _preview_or_error,
+    _save_definition,
+    _source_entry,
+    _step_error,
+    _store_trained,
+    flow_analysis_add,
+    flow_analysis_delete,
+    flow_create,
+    flow_delete,
+    flow_run_run,
+    flow_run_start,
+    flow_source_add,
+    flow_source_remove,
+    flow_step_add,
+    flow_step_delete,
+    flow_step_draft,
+    flow_step_update,
+)
+from apps.datasets.services.imports import (
+    ImportOptions,
+    _import_failed,
+    _option_params,
+    _read_limits,
+    _store_imported_frame,
+    _store_upload,
+    dataset_import_run,
+    dataset_import_start,
+    dataset_sql_import_run,
+    dataset_sql_import_start,
+    dataset_version_import_start,
+)
+from apps.datasets.services.profiles import (
+    _report_summary,
+    profile_run,
+    profile_start,
+)
+from apps.datasets.services.retype import (
+    version_retype_run,
+    version_retype_start,
+)
+from apps.datasets.services.sql import (
+    sql_save_run,
+    sql_save_start,
+)
+from apps.datasets.services.versions import (
+    HISTOGRAM_BINS,
+    HISTOGRAM_SAMPLE,
+    HISTOGRAM_TOP,
+    NAME_MAX,
+    _cast_summary,
+    _clean_name,
+    _local_sample,
+    _name_is_free,
+    _orphans_purge,
+    _store_frame_as_version,
+    _typed_schema,
+    _version_result,
+    dataset_delete,
+    dataset_version_create,
+    dataset_version_create_from_frame,
+    mini_histograms,
+)
+
+__all__ = [
+    "HISTOGRAM_BINS",
+    "HISTOGRAM_SAMPLE",
+    "HISTOGRAM_TOP",
+    "NAME_MAX",
+    "ImportOptions",
+    "_cast_summary",
+    "_check_versions",
+    "_clean_name",
+    "_clear_trained",
+    "_flow_ids",
+    "_flow_name_is_free",
+    "_import_failed",
+    "_local_sample",
+    "_name_is_free",
+    "_next_id",
+    "_normalised_step",
+    "_option_params",
+    "_orphans_purge",
+    "_preview_or_error",
+    "_read_limits",
+    "_report_summary",
+    "_save_definition",
+    "_source_entry",
+    "_step_error",
+    "_store_frame_as_version",
+    "_store_imported_frame",
+    "_store_trained",
+    "_store_upload",
+    "_typed_schema",
+    "_version_result",
+    "dataset_delete",
+    "dataset_import_run",
+    "dataset_import_start",
+    "dataset_sql_import_run",
+    "dataset_sql_import_start",
+    "dataset_version_create",
+    "dataset_version_create_from_frame",
+    "dataset_version_import_start",
+    "files",
+    "flow_analysis_add",
+    "flow_analysis_delete",
+    "flow_create",
+    "flow_delete",
+    "flow_run_run",
+    "flow_run_start",
+    "flow_source_add",
+    "flow_source_remove",
+    "flow_step_add",
+    "flow_step_delete",
+    "flow_step_draft",
+    "flow_step_update",
+    "mini_histograms",
+    "profile_run",
+    "profile_start",
+    "sql_save_run",
+    "sql_save_start",
+    "version_retype_run",
+    "version_retype_start",
+]

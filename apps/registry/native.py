@@ -368,14 +368,19 @@ def build_later(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: 
     there is none."""
 
     def run() -> None:
+        started = time.monotonic()
         try:
-            done(build(trees, leaves, n_features))
+            compiled = build(trees, leaves, n_features)
         except NativeUnavailable as exc:
             logger.info("Forest served without native code: %s.", exc)
             done(str(exc))
         except Exception as exc:  # a failed optimisation must never take the model down
             logger.exception("Compiling a forest failed; it is served without native code.")
             done(f"compiling failed: {exc}")
+        else:
+            logger.info("A forest of %d trees now runs native code (ready after %.1f s).", len(trees),
+                        time.monotonic() - started)
+            done(compiled)
 
     return _submit(run)
 

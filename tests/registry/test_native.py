@@ -106,12 +106,14 @@ def test_threaded_row_split_uses_the_compiled_walk_and_agrees(monkeypatch) -> No
     assert walked == []
 
 
-def test_fast_forest_switches_to_native_code_when_the_background_compile_is_done(settings) -> None:
+def test_fast_forest_switches_to_native_code_when_the_background_compile_is_done(settings, caplog) -> None:
+    caplog.set_level("INFO", logger="apps.registry.native")
     X, y = data()
     forest = RandomForestClassifier(n_estimators=6, random_state=0).fit(X, y)
     fast = accelerate(forest, native=True)
     assert native.wait(timeout=120)
-    assert isinstance(fast.native, native.NativeForest)
+    assert isinstance(fast.native, native.NativeForest) and fast.native_status == "ready"
+    assert "A forest of 6 trees now runs native code" in caplog.text  # what operators see in the serving log
     assert np.array_equal(fast.predict_proba(X), forest.predict_proba(X))
 
 

@@ -116,8 +116,11 @@ class FastForest:
         self.native: Any = None  # the compiled walk (apps/registry/native.py) once it is ready
         self.native_status = "off"
         if native:
-            from apps.registry import native as compiled
-
+            try:
+                from apps.registry import native as compiled
+            except ImportError as exc:  # a platform without fcntl: FastForest alone
+                self.native_status = f"unavailable on this platform ({exc})"
+                return
             self.native_status = "compiling"
             compiled.build_later(self.trees, self.leaves, int(self.n_features_in_), self._native_done)
 

@@ -66,14 +66,14 @@ def compiler(command: str) -> tuple[str, str] | None:
     path = shutil.which(command)
     if not path:
         return None
-    try:
-        version = subprocess.run([path, "-dumpfullversion", "-dumpversion"], capture_output=True, text=True,
-                                 timeout=30, check=True).stdout.split()
+    try:  # `--version` and `-dumpmachine`: both gcc and clang answer them
+        version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
+                                 check=True).stdout.strip().splitlines()
         machine = subprocess.run([path, "-dumpmachine"], capture_output=True, text=True, timeout=30,
                                  check=True).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
-    return path, f"{Path(path).name} {version[0] if version else '?'} {machine}"
+    return path, f"{version[0] if version else Path(path).name} / {machine}"
 
 
 def check_trees(trees: Sequence[Any], n_features: int) -> int:

@@ -130,3 +130,19 @@ def test_leaf_fractions_that_do_not_add_up_to_one_are_not_divided_again() -> Non
     sums = np.concatenate([e.tree_.value[:, 0].sum(axis=1) for e in forest.estimators_])
     assert np.any(sums != 1.0)  # the case this is about
     assert np.array_equal(FastForest(forest).predict_proba(X), forest.predict_proba(X))
+
+
+def test_a_platform_without_native_compiling_keeps_fast_forest(monkeypatch) -> None:
+    """apps/registry/native.py needs fcntl (POSIX); where it cannot be imported the forest is still served."""
+    import sys
+
+    import apps.registry
+
+    monkeypatch.setitem(sys.modules, "apps.registry.native", None)  # makes the import raise ImportError
+    monkeypatch.delattr(apps.registry, "native", raising=False)  # (once imported, it is also an attribute)
+    X, y = classification()
+    forest = RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y)
+    fast = accelerate(forest, native=True)
+    assert isinstance(fast, FastForest) and fast.native is None
+    assert fast.native_status.startswith("unavailable on this platform")
+    assert np.array_equal(fast.predict_proba(X), forest.predict_proba(X))

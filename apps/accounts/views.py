@@ -24,7 +24,7 @@ from apps.accounts.forms import (
 )
 from apps.accounts.models import Invitation, User
 from apps.core.mixins import AdminMixin, SignedInMixin, StudioMixin
-from apps.core.requests import request_project
+from apps.core.requests import request_project, required_project
 
 
 def _form_errors(form: Any, exc: ValidationError) -> None:
@@ -170,9 +170,7 @@ class WorkTeamListView(StudioMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm(personas.MANAGE_WORKTEAMS):
             raise PermissionDenied("Your persona may not manage work teams.")
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         form = WorkTeamForm(request.POST, project=project)
         if form.is_valid():
             try:

@@ -18,7 +18,7 @@ from apps.automl.forms import TuningForm
 from apps.automl.models import TuningJob
 from apps.automl.tuning import STOP_LABELS
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, validation_messages
+from apps.core.requests import request_project, request_user, required_project, validation_messages
 from apps.datasets.models import DatasetVersion
 
 JOBS_SHOWN = 50
@@ -61,9 +61,7 @@ class TuningListView(StudioMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         if not request.user.has_perm(personas.RUN_JOBS):
             raise PermissionDenied("Your persona does not allow this action.")
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         form = self._form(request, request.POST)
         if not form.is_valid():
             return self._render(request, form, status=400)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -19,7 +19,7 @@ from apps.automl.forms import BuildForm
 from apps.automl.models import AutomlBuild
 from apps.core.artifacts import ArtifactTampered
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, require_perm, validation_messages
+from apps.core.requests import request_project, request_user, require_perm, required_project, validation_messages
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
 
@@ -59,9 +59,7 @@ class BuildListView(StudioMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         require_perm(request, personas.RUN_JOBS)
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         versions = selectors.versions_for_project(user=request_user(request), project=project)
         form = BuildForm(request.POST, versions=versions)
         if not form.is_valid():

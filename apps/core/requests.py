@@ -23,6 +23,15 @@ def request_project(request: Any) -> Project | None:
     return project if project else None  # the lazy object, resolved: None stays None
 
 
+def required_project(request: Any) -> Project:
+    """The project the user works in; 403 "Choose a project first." when they are a member of none (a page that
+    writes into a project cannot do without one)."""
+    project = request_project(request)
+    if project is None:
+        raise PermissionDenied("Choose a project first.")
+    return project
+
+
 def require_perm(request: Any, perm: str, message: str = PERSONA_REFUSED) -> None:
     """403 (PermissionDenied, also for the API: apps/core/api/errors.py) unless the user's persona has `perm`."""
     if not request.user.has_perm(perm):

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views import View
@@ -11,7 +10,7 @@ from django.views.decorators.http import require_GET
 from apps.accounts import personas
 from apps.core.health import readiness
 from apps.core.mixins import SignedInMixin, StudioMixin
-from apps.core.requests import request_project
+from apps.core.requests import request_project, required_project
 from apps.core.selectors import notification_list_for_user
 from apps.core.services import notifications_mark_read
 
@@ -66,9 +65,7 @@ class StorageReportStartView(StudioMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         from apps.jobs.services import job_start
 
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         job = job_start(kind="core.storage_report", project=project, created_by=request.user)  # type: ignore[arg-type]
         messages.info(request, f"Storage report for {project.name} started.")
         return redirect("jobs:detail", pk=job.pk)

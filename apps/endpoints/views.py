@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -18,7 +18,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, require_perm
+from apps.core.requests import request_project, request_user, require_perm, required_project
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import charts, selectors, services
 from apps.endpoints.choices import EndpointType
@@ -54,9 +54,7 @@ class EndpointCreateView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         versions = list(selectors.approved_versions_for_user(user=request_user(request), project=project))
         form = EndpointForm(request.POST, versions=versions)
         if not form.is_valid():
@@ -221,9 +219,7 @@ class BatchTransformListView(StudioMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         require_perm(request, personas.RUN_JOBS)
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         user = request_user(request)
         versions = list(selectors.approved_versions_for_user(user=user, project=project))
         datasets = list(data_selectors.version_list_for_user(user=user).filter(project=project))

@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from apps.accounts import personas
 from apps.core.artifacts import ArtifactTampered
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, validation_messages
+from apps.core.requests import request_project, request_user, required_project, validation_messages
 from apps.core.uploads import CappedUploadHandler, upload_refusal
 from apps.registry import charts, forms, importing, selectors, services
 from apps.registry.choices import ApprovalStatus
@@ -246,9 +246,7 @@ class VersionImportView(StudioMixin, View):
         if upload_refusal(request) is not None:
             return self._render(request, status=413,
                                 error=importing.too_large_message(importing.max_import_bytes()))
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         form = forms.ModelImportForm(request.POST, request.FILES)
         if not form.is_valid():
             return self._render(request, form=form, status=400)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -13,7 +13,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, require_perm
+from apps.core.requests import request_project, request_user, require_perm, required_project
 from apps.datasets import selectors as data_selectors
 from apps.unsupervised import charts, selectors, services
 from apps.unsupervised.choices import Algorithm
@@ -53,9 +53,7 @@ class RunListView(StudioMixin, View):
 
     def post(self, request: HttpRequest) -> HttpResponse:
         require_perm(request, personas.RUN_JOBS)
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         versions = list(selectors.versions_for_project(user=request_user(request), project=project))
         form = RunForm(request.POST, versions=versions)
         if not form.is_valid():

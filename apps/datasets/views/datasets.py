@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -15,7 +15,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, require_perm
+from apps.core.requests import request_project, request_user, require_perm, required_project
 from apps.core.uploads import refusal_message
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
@@ -71,9 +71,7 @@ class DatasetListView(CappedUploadView):
         if limit is not None:
             return self._render(request, status=413, upload_error=refusal_message(limit))
         require_perm(request, personas.RUN_JOBS)
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         form = f.DatasetUploadForm(request.POST, request.FILES)
         if form.is_valid():
             try:
@@ -97,9 +95,7 @@ class DatasetSqlImportView(StudioMixin, View):
     capability = personas.RUN_JOBS
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         connections = selectors.connection_list_for_project(project=project)
         form = f.SqlImportForm(request.POST, connections=connections)
         if form.is_valid():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -13,7 +13,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user
+from apps.core.requests import request_project, request_user, required_project
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
 from apps.datasets.analyses import PARAMS as ANALYSIS_PARAMS
@@ -58,9 +58,7 @@ class FlowListView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         versions = selectors.version_list_for_user(user=request_user(request)).filter(project=project)
         form = f.FlowCreateForm(request.POST, versions=versions)
         if form.is_valid():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,7 +14,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, require_perm
+from apps.core.requests import request_project, request_user, require_perm, required_project
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
 from apps.datasets.views.common import (
@@ -51,9 +51,7 @@ class SqlEditorView(StudioMixin, View):
         return self._render(request, f.SqlForm(initial={"query": request.GET.get("q") or example}))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        project = request_project(request)
-        if project is None:
-            raise PermissionDenied("Choose a project first.")
+        project = required_project(request)
         form = f.SqlForm(request.POST)
         if not form.is_valid():
             return self._render(request, form, status=400)

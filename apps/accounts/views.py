@@ -24,15 +24,7 @@ from apps.accounts.forms import (
 )
 from apps.accounts.models import Invitation, User
 from apps.core.mixins import AdminMixin, SignedInMixin, StudioMixin
-from apps.core.requests import request_project, required_project
-
-
-def _form_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
+from apps.core.requests import form_add_errors, request_project, required_project
 
 
 class LoginView(auth_views.LoginView):
@@ -100,7 +92,7 @@ class ProjectListView(StudioMixin, View):
             try:
                 project = services.project_create(created_by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_add_errors(form, exc)
             else:
                 request.session["project_id"] = project.pk
                 messages.success(request, f"Project {project.name!r} created.")
@@ -176,7 +168,7 @@ class WorkTeamListView(StudioMixin, View):
             try:
                 services.work_team_save(project=project, **form.cleaned_data)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_add_errors(form, exc)
             else:
                 messages.success(request, f"Work team {form.cleaned_data['name']!r} saved.")
                 return redirect("accounts:workteam_list")
@@ -210,7 +202,7 @@ class WorkTeamDetailView(StudioMixin, View):
             try:
                 services.work_team_save(project=team.project, team=team, **form.cleaned_data)
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_add_errors(form, exc)
             else:
                 messages.success(request, "Work team saved.")
                 return redirect("accounts:workteam_detail", pk=team.pk)
@@ -281,7 +273,7 @@ class InvitationAcceptView(View):
                     token=token, username=form.cleaned_data["username"], password=form.cleaned_data["password1"]
                 )
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_add_errors(form, exc)
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 messages.success(request, f"Welcome to Atelier, {user.username}.")

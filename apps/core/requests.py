@@ -45,3 +45,14 @@ def validation_messages(exc: ValidationError, *, bare: tuple[str, ...] = ("__all
     if hasattr(exc, "error_dict"):
         return [m if k in bare else f"{k}: {m}" for k, v in exc.message_dict.items() if k not in skip for m in v]
     return list(exc.messages)
+
+
+def form_add_errors(form: Any, exc: ValidationError, *, skip: tuple[str, ...] = ()) -> None:
+    """A service's ValidationError onto a bound form: each field's messages on that field when the form has it, on
+    the form as a whole otherwise; fields in `skip` are left out (shown another way)."""
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            if field not in skip:
+                form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)

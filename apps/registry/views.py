@@ -18,7 +18,7 @@ from django.views.decorators.csrf import csrf_exempt, csrf_protect
 from apps.accounts import personas
 from apps.core.artifacts import ArtifactTampered
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, required_project, validation_messages
+from apps.core.requests import form_add_errors, request_project, request_user, required_project, validation_messages
 from apps.core.uploads import CappedUploadHandler, upload_refusal
 from apps.registry import charts, forms, importing, selectors, services
 from apps.registry.choices import ApprovalStatus
@@ -26,19 +26,11 @@ from apps.registry.export import export_name, version_export_mlflow
 from apps.registry.loading import UnsafeModel
 from apps.registry.models import ModelGroup, ModelVersion
 
+SHOWN_APART = ("untrusted_types",)  # an unsafe import's type names get their own list on the page
+
 
 def _messages(exc: ValidationError) -> list[str]:
-    return validation_messages(exc, bare=("__all__", "file"), skip=("untrusted_types",))
-
-
-def _form_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            if field == "untrusted_types":
-                continue
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
+    return validation_messages(exc, bare=("__all__", "file"), skip=SHOWN_APART)
 
 
 def download(handle: Any, filename: str, content_type: str) -> FileResponse:
@@ -85,7 +77,7 @@ class GroupDetailView(StudioMixin, View):
             services.group_update(group=group, description=form.cleaned_data["description"],
                                   tags=form.cleaned_data["tags"])
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_add_errors(form, exc, skip=SHOWN_APART)
             return self._render(request, group, form=form, status=400)
         messages.success(request, "Saved the group's description and tags.")
         return HttpResponseRedirect(reverse("registry:group", args=[group.pk]))
@@ -180,7 +172,7 @@ class VersionEditView(StudioMixin, View):
                 services.version_update(version=version, description=form.cleaned_data["description"],
                                         tags=form.cleaned_data["tags"], metadata=form.cleaned_data["metadata"])
             except ValidationError as exc:
-                _form_errors(form, exc)
+                form_add_errors(form, exc, skip=SHOWN_APART)
             else:
                 messages.success(request, "Saved the description, tags and metadata.")
                 return _back(version, "#details")
@@ -259,7 +251,7 @@ class VersionImportView(StudioMixin, View):
         except importing.ImportTooLarge as exc:
             return self._render(request, form=form, status=413, error=" ".join(_messages(exc)))
         except ValidationError as exc:
-            _form_errors(form, exc)
+            form_add_errors(form, exc, skip=SHOWN_APART)
             untrusted = exc.message_dict.get("untrusted_types") if hasattr(exc, "error_dict") else None
             return self._render(request, form=form, status=400, untrusted=untrusted)
         messages.success(request, f"Imported {version} ({version.get_format_display()}); it is pending approval.")

@@ -31,14 +31,6 @@ def table_cells(rows: list[dict[str, Any]], columns: list[str]) -> list[list[Any
     return [[table_cell(row.get(c)) for c in columns] for row in rows]
 
 
-def form_errors(form: Any, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
-
-
 def error_texts(exc: ValidationError) -> dict[str, str]:
     if hasattr(exc, "error_dict"):
         return {k: " ".join(v) for k, v in exc.message_dict.items()}

@@ -15,7 +15,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, require_perm, required_project
+from apps.core.requests import form_add_errors, request_project, request_user, require_perm, required_project
 from apps.core.uploads import refusal_message
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
@@ -25,7 +25,6 @@ from apps.datasets.views.common import (
     PAGE_ROWS,
     CappedUploadView,
     error_texts,
-    form_errors,
     table_cells,
 )
 
@@ -84,7 +83,7 @@ class DatasetListView(CappedUploadView):
                     description=form.cleaned_data.get("description") or "",
                 )
             except ValidationError as exc:
-                form_errors(form, exc)
+                form_add_errors(form, exc)
             else:
                 messages.info(request, f"Importing {dataset.name}: the table appears here when the job is done.")
                 return redirect(reverse("datasets:list") + f"?job={job.pk}")
@@ -108,7 +107,7 @@ class DatasetSqlImportView(StudioMixin, View):
                     name=form.cleaned_data["name"],
                 )
             except ValidationError as exc:
-                form_errors(form, exc)
+                form_add_errors(form, exc)
             else:
                 messages.info(request, f"Importing {dataset.name} from {form.cleaned_data['connection'].name}.")
                 return redirect("datasets:list")
@@ -202,7 +201,7 @@ class DatasetDetailView(CappedUploadView):
                     options=form.options(),
                 )
             except ValidationError as exc:
-                form_errors(form, exc)
+                form_add_errors(form, exc)
             else:
                 messages.info(request, "Importing a new version.")
                 return redirect(reverse("datasets:detail", args=[dataset.pk]) + f"?job={job.pk}")

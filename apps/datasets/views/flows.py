@@ -13,7 +13,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, required_project
+from apps.core.requests import form_add_errors, request_project, request_user, required_project
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
 from apps.datasets.analyses import PARAMS as ANALYSIS_PARAMS
@@ -22,7 +22,6 @@ from apps.datasets.models import DatasetVersion, Flow
 from apps.datasets.views.common import (
     error_texts,
     flash_errors,
-    form_errors,
     table_cells,
 )
 
@@ -71,7 +70,7 @@ class FlowListView(StudioMixin, View):
                     description=form.cleaned_data.get("description") or "",
                 )
             except ValidationError as exc:
-                form_errors(form, exc)
+                form_add_errors(form, exc)
             else:
                 return redirect("datasets:flow_detail", pk=flow.pk)
         return self._render(request, form, status=400)
@@ -338,7 +337,7 @@ class FlowAnalysisAddView(StudioMixin, View):
                     params=form.params(),
                 )
             except ValidationError as exc:
-                form_errors(form, exc)
+                form_add_errors(form, exc)
             else:
                 messages.success(request, f"Analysis saved: {analysis.title}.")
                 return redirect(reverse("datasets:flow_detail", args=[flow.pk]) + f"?step={step}#analyses")

@@ -14,11 +14,10 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, require_perm, required_project
+from apps.core.requests import form_add_errors, request_project, request_user, require_perm, required_project
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
 from apps.datasets.views.common import (
-    form_errors,
     table_cells,
 )
 
@@ -69,13 +68,13 @@ class SqlEditorView(StudioMixin, View):
                     name=form.cleaned_data["name"],
                 )
             except ValidationError as exc:
-                form_errors(form, exc)
+                form_add_errors(form, exc)
                 return self._render(request, form, status=400)
             messages.info(request, f"Saving the query result as {form.cleaned_data['name']}.")
             return redirect(reverse("datasets:sql") + f"?{urlencode({'job': job.pk, 'q': query})}")
         try:
             result = selectors.sql_preview(project=project, query=query)
         except ValidationError as exc:
-            form_errors(form, exc)
+            form_add_errors(form, exc)
             return self._render(request, form, status=400)
         return self._render(request, form, result=result)

@@ -238,7 +238,7 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def _load_verified(path: Path, name: str) -> ctypes.CDLL | None:
+def _load_verified(path: Path) -> ctypes.CDLL | None:
     """The cached object `path` loaded, if its signature holds; None when there is none. A file whose signature
     fails is removed and not loaded. The verified bytes are loaded from a private copy, so nothing can swap the file
     between the check and the load."""
@@ -247,7 +247,7 @@ def _load_verified(path: Path, name: str) -> ctypes.CDLL | None:
         recorded = path.with_suffix(".sig").read_text().strip()
     except FileNotFoundError:
         return None
-    if not hmac.compare_digest(_sign(name, data), recorded):
+    if not hmac.compare_digest(_sign(path.name, data), recorded):
         logger.warning("Compiled forest %s failed its signature check; removing it and compiling again.", path)
         path.unlink(missing_ok=True)
         return None
@@ -255,7 +255,7 @@ def _load_verified(path: Path, name: str) -> ctypes.CDLL | None:
     # which may be mounted noexec; a fresh name each time, because the loader returns an already loaded library for
     # a name it has seen (a reused /proc/self/fd/N of an in-memory file gave a previous forest's code).
     with tempfile.TemporaryDirectory(prefix="load-", dir=path.parent) as private:
-        copy = Path(private) / name
+        copy = Path(private) / path.name
         copy.write_bytes(data)
         return ctypes.CDLL(str(copy))  # the mapping outlives the file
 
@@ -304,12 +304,12 @@ def _compile(sources: Sequence[str], compiler_path: str, target: Path) -> None:
 
 def build(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -> NativeForest:
     """The forest compiled (or taken from the cache); NativeUnavailable with the reason when it cannot be."""
-    found = compiler(str(getattr(settings, "SERVING_NATIVE_CC", "cc")))
+    found = compiler(str(settings.SERVING_NATIVE_CC))
     if found is None:
         raise NativeUnavailable("no C compiler")
     compiler_path, compiler_id = found
     nodes = check_trees(trees, n_features)
-    limit = int(getattr(settings, "SERVING_NATIVE_MAX_NODES", 0))
+    limit = int(settings.SERVING_NATIVE_MAX_NODES)
     if nodes > limit:
         raise NativeUnavailable(f"{nodes:,} nodes, over SERVING_NATIVE_MAX_NODES ({limit:,})")
     if len(leaves) != len(trees) or any(len(v) != t.node_count for v, t in zip(leaves, trees, strict=False)):
@@ -318,7 +318,7 @@ def build(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -
     target = _cache_dir() / f"{key}.so"
     failed = target.with_suffix(".failed")
     with _locked(target.with_suffix(".lock")):
-        library = _load_verified(target, target.name)
+        library = _load_verified(target)
         if library is None:
             if failed.exists():  # the same trees and compiler failed before: every restart would pay for it again
                 raise NativeUnavailable(f"an earlier compile failed ({failed.read_text().strip()[:300]})")
@@ -329,7 +329,7 @@ def build(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -
             except NativeUnavailable as exc:
                 failed.write_text(str(exc))
                 raise
-            library = _load_verified(target, target.name)
+            library = _load_verified(target)
             if library is None:
                 raise NativeUnavailable("the compiled forest could not be read back")
     return NativeForest(library, leaves, n_features)

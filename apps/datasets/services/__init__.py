@@ -77,6 +77,7 @@ from apps.datasets.services.versions import (
     dataset_delete,
     dataset_version_create,
     dataset_version_create_from_frame,
+    job_input_version,
     mini_histograms,
 )
 
@@ -132,6 +133,7 @@ __all__ = [
     "flow_step_delete",
     "flow_step_draft",
     "flow_step_update",
+    "job_input_version",
     "mini_histograms",
     "profile_run",
     "profile_start",

@@ -9,6 +9,7 @@ from django.core.exceptions import ValidationError
 from apps.accounts.models import User
 from apps.datasets import storage as files
 from apps.datasets.models import DatasetVersion, ProfileReport
+from apps.datasets.services.versions import job_input_version
 from apps.jobs.models import Job
 from apps.jobs.runtime import JobContext, JobError
 from apps.jobs.services import job_start
@@ -56,13 +57,7 @@ def profile_run(ctx: JobContext) -> dict[str, Any]:
     done = ProfileReport.objects.filter(job_id=ctx.job_id).first()
     if done is not None:
         return {"report": done.pk, "version": done.version_id}
-    version = (
-        DatasetVersion.objects.select_related("dataset")
-        .filter(pk=ctx.params["version"], project_id=ctx.project_id)
-        .first()
-    )
-    if version is None:
-        raise JobError("The dataset version was deleted before its profile ran.")
+    version = job_input_version(ctx, gone="The dataset version was deleted before its profile ran.")
     target = ctx.params.get("target") or None
     ctx.progress(0.02, f"Reading {version.row_count:,} rows")
     frame = files.read_frame(version.file)

@@ -17,9 +17,10 @@ from apps.datasets.services.versions import (
     _store_frame_as_version,
     _typed_schema,
     _version_result,
+    job_input_version,
 )
 from apps.jobs.models import Job
-from apps.jobs.runtime import JobContext, JobError
+from apps.jobs.runtime import JobContext
 from apps.jobs.services import job_start
 
 # --- retype ---------------------------------------------------------------------------------------------------------
@@ -49,13 +50,7 @@ def version_retype_run(ctx: JobContext) -> dict[str, Any]:
     done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
     if done is not None:
         return _version_result(done)
-    version = (
-        DatasetVersion.objects.select_related("dataset")
-        .filter(pk=ctx.params["version"], project_id=ctx.project_id)
-        .first()
-    )
-    if version is None:
-        raise JobError("The dataset version was deleted before the job ran.")
+    version = job_input_version(ctx, gone="The dataset version was deleted before the job ran.")
     changes: dict[str, str] = ctx.params["columns"]
     ctx.progress(0.05, f"Reading {version.row_count:,} rows")
     frame = files.read_frame(version.file)

@@ -57,6 +57,19 @@ def _name_is_free(*, project: Project, name: str) -> None:
 # --- writing versions ---------------------------------------------------------------------------------------------
 
 
+def job_input_version(ctx: JobContext, *, gone: str) -> DatasetVersion:
+    """The dataset version a job was started on (params["version"], in the job's project); JobError(`gone`) when it
+    was deleted since."""
+    version = (
+        DatasetVersion.objects.select_related("dataset")
+        .filter(pk=ctx.params["version"], project_id=ctx.project_id)
+        .first()
+    )
+    if version is None:
+        raise JobError(gone)
+    return version
+
+
 def _version_result(version: DatasetVersion) -> dict[str, Any]:
     return {
         "dataset": version.dataset_id,

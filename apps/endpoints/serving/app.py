@@ -350,10 +350,15 @@ class ServingApp:
     def _prepare(self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool
                  ) -> tuple[Any, Any, bool, bool]:
         """(predictor, checked rows, probabilities wanted, loaded now): everything before the model runs."""
-        frame, params = protocol.parse(body, content_type, list(variant.input_names))
-        want = probabilities or protocol.truthy(params.get("probabilities", False))
+        frame, want = self._parse(variant, body, content_type, probabilities)  # a bad body loads no model
         predictor, cold = self.models.get(variant.version)
         return predictor, predictor.check(frame), want, cold
+
+    @staticmethod
+    def _parse(variant: VariantConfig, body: bytes, content_type: str, probabilities: bool) -> tuple[Any, bool]:
+        """(rows, probabilities wanted): the query's `probabilities` or the JSON body's own."""
+        frame, params = protocol.parse(body, content_type, list(variant.input_names))
+        return frame, probabilities or protocol.truthy(params.get("probabilities", False))
 
     def _batcher(self, version_id: int, predictor: Any) -> Batcher:
         loop = asyncio.get_running_loop()
@@ -379,8 +384,7 @@ class ServingApp:
             # hand-off to the thread. Not CSV: pandas' parser gives the GIL back and takes it again many times per
             # body, and each time waits up to the switch interval (5 ms) for a thread that is predicting (measured:
             # 1-row CSV parses took 20 ms at p50 next to a busy thread); in the prediction thread it waits for none.
-            frame, params = protocol.parse_json(body, list(variant.input_names))
-            want = probabilities or protocol.truthy(params.get("probabilities", False))
+            frame, want = self._parse(variant, body, content_type, probabilities)
             X = predictor.check(frame)
             if 0 < len(X) <= self.batch_rows:
                 labels, proba = await self._batcher(variant.version_id, predictor).predict(X)

@@ -39,3 +39,12 @@ def poison(ctx: JobContext) -> None:
     """Kills its own worker process on every attempt."""
     ctx.progress(0.1, "About to crash")
     os.kill(os.getpid(), signal.SIGKILL)
+
+
+@job_kind("tests.sleep", title="Test long silent step", max_attempts=1)
+def silent(ctx: JobContext) -> dict[str, Any]:
+    """One long step that reports nothing (a model fit inside C code): it cannot hand itself back in time."""
+    ctx.progress(0.1, "Fitting")
+    time.sleep(float(ctx.params.get("seconds", 30)))
+    ctx.progress(1.0, "Fitted")
+    return {"attempt": ctx.attempt}

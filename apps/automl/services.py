@@ -29,7 +29,7 @@ from apps.datasets import services as data_services
 from apps.datasets.choices import VersionKind
 from apps.datasets.models import DatasetVersion
 from apps.jobs.models import Job
-from apps.jobs.runtime import JobCancelled, JobContext, JobError
+from apps.jobs.runtime import JobCancelled, JobContext, JobError, JobInterrupted
 from apps.jobs.services import job_start
 from apps.registry.models import ModelVersion
 from apps.registry.services import version_from_canvas
@@ -210,7 +210,7 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
     def cancelled() -> bool:
         try:
             ctx.check_cancelled()
-        except JobCancelled:
+        except (JobCancelled, JobInterrupted):
             return True
         return False
 
@@ -222,6 +222,7 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
     try:
         result = engine.build(frame, config, progress=progress, cancel=cancelled)
     except engine.BuildCancelled as exc:
+        ctx.check_cancelled()  # JobInterrupted when it stopped because the worker is shutting down
         raise JobCancelled() from exc
     except engine.BuildError as exc:
         raise JobError(str(exc)) from exc

@@ -10,9 +10,11 @@ class JobsConfig(AppConfig):
     ]
 
     def ready(self) -> None:
-        from celery.signals import worker_ready, worker_shutdown
+        from celery.signals import worker_process_init, worker_ready, worker_shutdown, worker_shutting_down
 
         from apps.jobs import assets, signals  # noqa: F401 - assets registers the jobs asset counter
 
         worker_ready.connect(signals.on_worker_ready, dispatch_uid="jobs.worker_ready")
         worker_shutdown.connect(signals.on_worker_shutdown, dispatch_uid="jobs.worker_shutdown")
+        worker_shutting_down.connect(signals.on_worker_shutting_down, dispatch_uid="jobs.worker_shutting_down")
+        worker_process_init.connect(signals.on_pool_process_init, dispatch_uid="jobs.worker_process_init")

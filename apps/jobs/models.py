@@ -29,6 +29,9 @@ class Job(models.Model):
     worker = models.CharField(max_length=200, blank=True, help_text="host|boot|pid of the process running it")
     celery_task_id = models.CharField(max_length=64, blank=True)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
+    interrupted_at = models.DateTimeField(
+        null=True, blank=True, help_text="when an orderly worker shutdown asked this attempt to stop (not counted)"
+    )
     dispatched_at = models.DateTimeField(null=True, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True)

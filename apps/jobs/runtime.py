@@ -32,6 +32,32 @@ class JobCancelled(Exception):
     """Raised inside a job when someone asked to cancel it."""
 
 
+class JobInterrupted(BaseException):  # like KeyboardInterrupt: a job's `except Exception` must not eat it
+    """Raised inside a job when its worker is shutting down in an orderly way (a restart, Ctrl-C): the job is handed
+    back to the queue and the attempt is not counted."""
+
+
+# --- orderly shutdown of this worker process ----------------------------------------------------------------------
+# The worker's main process tells its pool processes (SIGURG, see apps/jobs/signals.py) when it is asked to stop.
+# Running jobs then stop at their next progress report, and their heartbeat thread records at once that the attempt
+# was interrupted, so that even a job that does not report in time (and is killed after the grace period) is retried
+# without counting the attempt.
+_shutdown = threading.Event()
+_active: set[JobContext] = set()
+_active_lock = threading.Lock()
+
+
+def shutdown_requested() -> bool:
+    return _shutdown.is_set()
+
+
+def request_shutdown() -> None:
+    """Ask every job running in this process to hand itself back (safe to call from a signal handler)."""
+    _shutdown.set()
+    for ctx in list(_active):
+        ctx._wake.set()
+
+
 @lru_cache(maxsize=1)
 def _boot_id() -> str:
     try:
@@ -80,6 +106,8 @@ class JobContext:
         self._message = job.message
         self._cancel_requested = False
         self._stop = threading.Event()
+        self._wake = threading.Event()  # the heartbeat thread's alarm: its interval passed, or stop, or shutdown
+        self._interrupt_recorded = False
         self._thread: threading.Thread | None = None
         self.final_message: str = ""  # set by a job to replace the default "Done in N s." summary
 
@@ -106,6 +134,8 @@ class JobContext:
     def check_cancelled(self) -> None:
         if self._cancel_requested:
             raise JobCancelled()
+        if _shutdown.is_set():
+            raise JobInterrupted()
 
     @property
     def log_text(self) -> str:
@@ -135,11 +165,23 @@ class JobContext:
         if Job.objects.filter(pk=self.job_id, cancel_requested_at__isnull=False).exists():
             self._cancel_requested = True
 
+    def _record_interrupt(self) -> None:
+        """Mark this attempt as interrupted by an orderly shutdown (once), before anything can kill the process."""
+        if not self._interrupt_recorded:
+            self._owned().update(interrupted_at=timezone.now(), message="Handing the job back: its worker is stopping")
+            self._interrupt_recorded = True
+
     def _beat(self) -> None:
         interval = settings.JOB_HEARTBEAT_INTERVAL_S
         try:
-            while not self._stop.wait(interval):
+            while True:
+                self._wake.wait(interval)
+                self._wake.clear()
+                if self._stop.is_set():
+                    break
                 try:
+                    if _shutdown.is_set():
+                        self._record_interrupt()
                     self._flush()
                 except Exception:  # noqa: BLE001 - the heartbeat must outlive a transient DB error
                     close_old_connections()
@@ -147,10 +189,17 @@ class JobContext:
             connection.close()
 
     def start_heartbeat(self) -> None:
+        with _active_lock:
+            _active.add(self)
         self._thread = threading.Thread(target=self._beat, name=f"job-{self.job_id}-heartbeat", daemon=True)
         self._thread.start()
+        if _shutdown.is_set():
+            self._wake.set()
 
     def stop_heartbeat(self) -> None:
+        with _active_lock:
+            _active.discard(self)
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout=10)

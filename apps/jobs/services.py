@@ -27,7 +27,7 @@ from apps.core.services import notification_create
 from apps.jobs.choices import FINAL_STATUSES, JobStatus
 from apps.jobs.models import Job, WorkerHeartbeat
 from apps.jobs.registry import get_kind
-from apps.jobs.runtime import JobCancelled, JobContext, JobError, owner_id, owner_is_dead
+from apps.jobs.runtime import JobCancelled, JobContext, JobError, JobInterrupted, owner_id, owner_is_dead
 
 logger = logging.getLogger(__name__)
 
@@ -134,6 +134,8 @@ def _claim(job_id: int) -> Job | None:
             stale = job.heartbeat_at is None or job.heartbeat_at < now - timedelta(seconds=settings.JOB_STALE_AFTER_S)
             if not (stale or owner_is_dead(job.worker)):
                 return None  # another live worker owns it (duplicate delivery)
+        if job.status == JobStatus.RUNNING and job.interrupted_at is not None:
+            job.attempts = max(0, job.attempts - 1)  # its worker was stopped in an orderly way: not the job's fault
         if job.cancel_requested_at is not None:
             job.status, job.finished_at, job.message = JobStatus.CANCELLED, now, "Cancelled before it started."
             job.save(update_fields=["status", "finished_at", "message", "updated_at"])
@@ -153,9 +155,43 @@ def _claim(job_id: int) -> Job | None:
         job.started_at = job.started_at or now
         job.heartbeat_at = now
         job.worker = owner_id()
+        job.interrupted_at = None
         job.message = "Starting" if job.attempts == 1 else f"Starting (attempt {job.attempts} of {job.max_attempts})"
-        job.save(update_fields=["attempts", "status", "started_at", "heartbeat_at", "worker", "message", "updated_at"])
+        job.save(
+            update_fields=[
+                "attempts",
+                "status",
+                "started_at",
+                "heartbeat_at",
+                "worker",
+                "interrupted_at",
+                "message",
+                "updated_at",
+            ]
+        )
         return job
+
+
+INTERRUPTED_MESSAGE = "Waiting for a worker: its worker was restarted or stopped (this does not count as an attempt)."
+
+
+def _hand_back(job_id: int, attempt: int, log: str) -> bool:
+    """Requeue a job whose worker is shutting down in an orderly way, without counting the attempt."""
+    stamp = timezone.now().strftime("%H:%M:%S")
+    with transaction.atomic():
+        updated = Job.objects.filter(pk=job_id, status=JobStatus.RUNNING, attempts=attempt).update(
+            status=JobStatus.QUEUED,
+            attempts=max(0, attempt - 1),
+            interrupted_at=None,
+            worker="",
+            heartbeat_at=None,
+            message=INTERRUPTED_MESSAGE,
+            log=f"{log}\n{stamp} Handed back to the queue: the worker is shutting down".strip(),
+            updated_at=timezone.now(),
+        )
+        if updated:
+            transaction.on_commit(partial(job_dispatch, job_id=job_id))
+    return bool(updated)
 
 
 def job_run(*, job_id: int) -> str | None:
@@ -182,6 +218,9 @@ def job_run(*, job_id: int) -> str | None:
             log=ctx.log_text,
         )
         return JobStatus.SUCCEEDED
+    except JobInterrupted:
+        _hand_back(job_id, ctx.attempt, ctx.log_text)
+        return JobStatus.QUEUED
     except JobCancelled:
         ctx.log("Cancelled")
         _finish(job_id, ctx.attempt, status=JobStatus.CANCELLED, message="Cancelled.", log=ctx.log_text)
@@ -248,6 +287,12 @@ def jobs_reap() -> dict[str, int]:
                     now,
                     "Cancelled (its worker had stopped).",
                 )
+            elif job.interrupted_at is not None:  # an orderly shutdown that ran past its grace period
+                job.status, job.attempts, job.interrupted_at = JobStatus.QUEUED, max(0, job.attempts - 1), None
+                job.message = INTERRUPTED_MESSAGE
+                job.log = (job.log + f"\n{timezone.now():%H:%M:%S} Worker stopped; requeued by the reaper").strip()
+                counts["requeued"] += 1
+                transaction.on_commit(partial(job_dispatch, job_id=job.pk))
             elif job.attempts >= job.max_attempts:
                 job.status, job.finished_at = JobStatus.FAILED, now
                 job.error = job.message = (

@@ -274,6 +274,10 @@ JOB_STALE_AFTER_S = float(env("JOB_STALE_AFTER_S", "60"))
 JOB_REAPER_INTERVAL_S = float(env("JOB_REAPER_INTERVAL_S", "30"))
 JOB_DEFAULT_MAX_ATTEMPTS = env_int("JOB_DEFAULT_MAX_ATTEMPTS", 3)
 WORKER_SEEN_WITHIN_S = float(env("WORKER_SEEN_WITHIN_S", "90"))
+# A stopping worker (SIGTERM, Ctrl-C) gives running jobs this long to hand themselves back before it is killed
+# (`manage.py serve`; give your process manager at least as long, e.g. systemd TimeoutStopSec).
+WORKER_SHUTDOWN_GRACE_S = float(env("WORKER_SHUTDOWN_GRACE_S", "10"))
+WORKER_FAST_EXIT = env_bool("WORKER_FAST_EXIT", True)  # skip the interpreter's teardown once the pool has stopped
 # Modules that define job kinds, imported by the worker and the web process.
 JOB_MODULES = [
     "apps.core.jobs",

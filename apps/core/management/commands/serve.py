@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -42,6 +43,8 @@ class Command(BaseCommand):
                 "websockets-sansio",
                 "--lifespan",
                 "off",
+                "--timeout-graceful-shutdown",
+                "3",  # open WebSockets (live job pages) must not hold up a stop
             ],
         }
         if not opts["no_worker"]:
@@ -97,17 +100,32 @@ class Command(BaseCommand):
                     exit_code = proc.returncode or 1
                     stopping = True
                     break
-            time.sleep(0.5)
-        for proc in procs.values():
-            if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
-        deadline = time.monotonic() + 20
+            time.sleep(0.1)
         for name, proc in procs.items():
-            try:
-                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                self.stderr.write(f"{name} did not stop in time; killing it.")
-                os.killpg(proc.pid, signal.SIGKILL)
-        self.stdout.write("Stopped.")
-        if exit_code:
-            sys.exit(exit_code)
+            if proc.poll() is None:
+                if name == "worker":
+                    # The worker's main process alone: it stops taking tasks, tells running jobs to hand themselves
+                    # back (apps/jobs/signals.py) and stops its pool. A SIGTERM to the whole group would kill the
+                    # pool processes under running jobs.
+                    proc.send_signal(signal.SIGTERM)
+                else:
+                    os.killpg(proc.pid, signal.SIGTERM)
+        began = time.monotonic()
+        deadline = began + float(settings.WORKER_SHUTDOWN_GRACE_S)
+        took: dict[str, float] = {}
+        while len(took) < len(procs) and time.monotonic() < deadline:
+            for name, proc in procs.items():
+                if name not in took and proc.poll() is not None:
+                    took[name] = time.monotonic() - began
+            time.sleep(0.05)
+        for name, proc in procs.items():
+            if name not in took:
+                self.stderr.write(f"{name} did not stop within {settings.WORKER_SHUTDOWN_GRACE_S:.0f} s; killing it.")
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its group (a job past the grace period)
+            proc.wait()
+        self.stdout.write(f"Stopped ({', '.join(f'{name} in {t:.1f} s' for name, t in took.items())}).")
+        self.stdout.flush()
+        sys.stderr.flush()
+        # Nothing is left to clean up; the interpreter's teardown of everything Django imported took seconds.
+        os._exit(exit_code)

@@ -12,5 +12,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "studio.settings.base")
 django.setup()
 
 from apps.endpoints.serving.app import ServingApp  # noqa: E402
+from apps.registry import native  # noqa: E402
+
+native.set_role(native.ROLE_SERVING)  # a dedicated serving process runs compiled forests (never compiles them)
 
 application = ServingApp()

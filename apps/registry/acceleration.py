@@ -121,7 +121,10 @@ class FastForest:
             except ImportError as exc:  # a platform without fcntl: FastForest alone
                 self.native_status = f"unavailable on this platform ({exc})"
                 return
-            self.native_status = "compiling"
+            if compiled.mode() == "off":
+                self.native_status = "off in this process (see SERVING_NATIVE_IN_WEB)"
+                return
+            self.native_status = "compiling" if compiled.mode() == "compile" else "waiting for a worker to compile it"
             compiled.build_later(self.trees, self.leaves, int(self.n_features_in_), self._native_done)
 
     def _native_done(self, result: Any) -> None:

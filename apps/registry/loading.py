@@ -40,16 +40,16 @@ class Predictor(Protocol):
         """(predictions (n,), class probabilities (n, K) or None) for rows that passed `check`."""
         ...
 
-    def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
-        ...
+    def predict(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]: ...
 
 
 class UnsafeModel(ValueError):
     """An imported file holds types outside the allowlist; ``types`` names them."""
 
     def __init__(self, types: list[str]) -> None:
-        super().__init__("The model file uses types that are not on the allowlist, so it is not loaded: "
-                         + ", ".join(types) + ".")
+        super().__init__(
+            "The model file uses types that are not on the allowlist, so it is not loaded: " + ", ".join(types) + "."
+        )
         self.types = types
 
 
@@ -195,11 +195,15 @@ def skops_untrusted(path: str) -> list[str]:
     return sorted(t for t in skops.io.get_untrusted_types(file=path) if t not in allowed)
 
 
-def load_file(path: str, fmt: str, *, inputs: list[dict[str, Any]], classes: list[Any]) -> Predictor:
-    """A predictor from a local, already verified file (forests served by acceleration.FastForest, compiled to native
-    code in the background where SERVING_NATIVE_TREES: same answers)."""
+def load_file(
+    path: str, fmt: str, *, inputs: list[dict[str, Any]], classes: list[Any], native_code: bool = True
+) -> Predictor:
+    """A predictor from a local, already verified file (forests served by acceleration.FastForest, switched to native
+    code where this process may run it, see native.mode(): same answers)."""
+    from apps.registry import native as compiled
+
     threads = int(getattr(settings, "SERVING_THREADS_PER_MODEL", 1))
-    native = bool(getattr(settings, "SERVING_NATIVE_TREES", False))
+    native = native_code and compiled.mode() != "off"
     if fmt == ModelFormat.ATELIER:
         model = engine.load_model(path)
         members = [dataclasses.replace(m, pipeline=accelerate(m.pipeline, threads, native)) for m in model.members]
@@ -235,11 +239,26 @@ def forests_of(predictor: Predictor) -> list[FastForest]:
     return [f for f in found if isinstance(f, FastForest)]
 
 
-def load_version(version: Any) -> Predictor:
-    """The version's predictor, from a verified copy of its signed artifact (ArtifactTampered otherwise)."""
+def load_version(version: Any, *, native_code: bool = True) -> Predictor:
+    """The version's predictor, from a verified copy of its signed artifact (ArtifactTampered otherwise). A serving
+    process that may run compiled forests but finds them not compiled asks a worker to compile them."""
+    from apps.registry import native
+
     with artifact_local_copy(version.artifact) as path:
-        return load_file(str(path), version.format, inputs=list((version.signature or {}).get("inputs") or []),
-                         classes=list(version.classes or []))
+        predictor = load_file(
+            str(path),
+            version.format,
+            inputs=list((version.signature or {}).get("inputs") or []),
+            classes=list(version.classes or []),
+            native_code=native_code,
+        )
+    if native_code and native.mode() == "load":
+        pending = [f for f in forests_of(predictor) if native.needs_compile(f.trees, f.leaves, int(f.n_features_in_))]
+        if pending:
+            from apps.registry.services import version_forests_compile_request
+
+            version_forests_compile_request(version=version)
+    return predictor
 
 
 def predictions_json(predictor: Predictor, frame: pd.DataFrame, *, probabilities: bool = False) -> dict[str, Any]:
@@ -248,8 +267,9 @@ def predictions_json(predictor: Predictor, frame: pd.DataFrame, *, probabilities
     return predictions_answer(predictor, labels, proba, probabilities=probabilities)
 
 
-def predictions_answer(predictor: Predictor, labels: np.ndarray, proba: np.ndarray | None, *,
-                       probabilities: bool = False) -> dict[str, Any]:
+def predictions_answer(
+    predictor: Predictor, labels: np.ndarray, proba: np.ndarray | None, *, probabilities: bool = False
+) -> dict[str, Any]:
     out: dict[str, Any] = {"predictions": labels.tolist()}
     if probabilities and proba is not None:
         keys = [str(c) for c in predictor.classes]

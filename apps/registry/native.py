@@ -14,7 +14,15 @@ signed with the artifact key: a cached file is verified (HMAC over its bytes) an
 is loaded, so a file put or changed in that folder is never run. The trees are checked before any code is written
 (feature indexes within the input's width, children after their parent, so every walk ends). Where there is no C
 compiler, a forest is over SERVING_NATIVE_MAX_NODES, or anything fails, FastForest goes on serving: same answers,
-slower."""
+slower.
+
+Where it runs (docs/adr/0003-native-forests.md): the C compiler runs only in Celery workers (a
+`registry.compile_forests` job, or in the background while a batch transform serves) and in `manage.py
+prepare_serving`; compiled code is loaded only in dedicated serving processes (studio/serving_asgi.py), workers and
+that command. The combined web process of `make run` serves forests with FastForest unless SERVING_NATIVE_IN_WEB is
+set, and never compiles. A serving process that loads a forest with no compiled code asks a worker for it and picks it
+up from the cache when it is there. A loaded library is kept once per forest key in a process, so reloading a model
+maps nothing new."""
 
 from __future__ import annotations
 
@@ -23,6 +31,7 @@ import ctypes
 import fcntl
 import hashlib
 import hmac
+import json
 import logging
 import math
 import os
@@ -54,6 +63,30 @@ _worker_lock = threading.Lock()
 _pending: set[Future[None]] = set()
 NODES_PER_UNIT = 100_000  # trees are compiled in files of about this many nodes: gcc's memory grows with a file
 STALE_S = 3600.0  # work folders older than this were left by a process that died mid-compile
+
+
+ROLE_WEB, ROLE_SERVING, ROLE_WORKER, ROLE_COMMAND = "web", "serving", "worker", "command"
+_role = ROLE_WEB
+_libraries: dict[str, ctypes.CDLL] = {}  # forest key -> its loaded library, once per process
+_libraries_lock = threading.Lock()
+POLL_S = 2.0  # how often a serving process looks in the cache for a forest a worker is compiling
+
+
+def set_role(role: str) -> None:
+    """Say what this process is (its entry point does: serving_asgi, the Celery worker, prepare_serving)."""
+    global _role
+    _role = role
+
+
+def mode() -> str:
+    """'compile' (compile here when needed, and load), 'load' (load what was compiled elsewhere) or 'off'."""
+    if not settings.SERVING_NATIVE_TREES:
+        return "off"
+    if _role in (ROLE_WORKER, ROLE_COMMAND):
+        return "compile"
+    if _role == ROLE_SERVING or settings.SERVING_NATIVE_IN_WEB:
+        return "load"
+    return "off"
 
 
 class NativeUnavailable(Exception):
@@ -241,7 +274,8 @@ def _locked(path: Path) -> Iterator[None]:
 def _load_verified(path: Path) -> ctypes.CDLL | None:
     """The cached object `path` loaded, if its signature holds; None when there is none. A file whose signature
     fails is removed and not loaded. The verified bytes are loaded from a private copy, so nothing can swap the file
-    between the check and the load."""
+    between the check and the load. A library is loaded once per process: later loads of the same forest (a model
+    reloaded) check the file again and reuse the library already mapped."""
     try:
         data = path.read_bytes()
         recorded = path.with_suffix(".sig").read_text().strip()
@@ -251,13 +285,19 @@ def _load_verified(path: Path) -> ctypes.CDLL | None:
         logger.warning("Compiled forest %s failed its signature check; removing it and compiling again.", path)
         path.unlink(missing_ok=True)
         return None
+    with _libraries_lock:
+        library = _libraries.get(path.name)
+    if library is not None:
+        return library
     # A private folder (mode 0700: no other user can swap the file in it before the load) inside the cache, not /tmp,
     # which may be mounted noexec; a fresh name each time, because the loader returns an already loaded library for
     # a name it has seen (a reused /proc/self/fd/N of an in-memory file gave a previous forest's code).
     with tempfile.TemporaryDirectory(prefix="load-", dir=path.parent) as private:
         copy = Path(private) / path.name
         copy.write_bytes(data)
-        return ctypes.CDLL(str(copy))  # the mapping outlives the file
+        library = ctypes.CDLL(str(copy))  # the mapping outlives the file
+    with _libraries_lock:
+        return _libraries.setdefault(path.name, library)
 
 
 def _remove_stale(folder: Path) -> None:
@@ -280,7 +320,7 @@ def _run_compiler(command: list[str], deadline: float) -> None:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, signal.SIGKILL)
         process.communicate()
-        raise NativeUnavailable(f"the compiler took over {settings.SERVING_NATIVE_TIMEOUT_S:.0f} s") from exc
+        raise CompileTimedOut(f"the compiler took over {settings.SERVING_NATIVE_TIMEOUT_S:.0f} s") from exc
     if process.returncode != 0:
         raise NativeUnavailable(f"the compiler failed: {stderr.strip()[-500:]}")
 
@@ -302,8 +342,34 @@ def _compile(sources: Sequence[str], compiler_path: str, target: Path) -> None:
         os.replace(so_file, target)  # whole or absent: a reader never sees half a file
 
 
-def build(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -> NativeForest:
-    """The forest compiled (or taken from the cache); NativeUnavailable with the reason when it cannot be."""
+class CompileTimedOut(NativeUnavailable):
+    """The compiler ran past SERVING_NATIVE_TIMEOUT_S (a busy machine, say): tried again after a while."""
+
+
+def _record_failure(failed: Path, exc: NativeUnavailable) -> None:
+    failed.write_text(json.dumps({"reason": str(exc), "timeout": isinstance(exc, CompileTimedOut), "at": time.time()}))
+
+
+def _earlier_failure(failed: Path) -> str | None:
+    """The reason an earlier compile of this forest failed, or None when there is none or it may be tried again (a
+    timeout, SERVING_NATIVE_RETRY_AFTER_S ago). A compiler error is final for these trees and this compiler."""
+    try:
+        text = failed.read_text()
+    except FileNotFoundError:
+        return None
+    try:
+        record = json.loads(text)
+        reason, timeout, at = str(record["reason"]), bool(record["timeout"]), float(record["at"])
+    except (ValueError, KeyError, TypeError):
+        reason, timeout, at = text.strip(), False, 0.0
+    if timeout and time.time() - at >= float(settings.SERVING_NATIVE_RETRY_AFTER_S):
+        failed.unlink(missing_ok=True)
+        return None
+    return reason[:300]
+
+
+def _target(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -> tuple[str, Path, int]:
+    """(compiler path, cache file, node count) of the forest, after every check that comes before writing code."""
     found = compiler(str(settings.SERVING_NATIVE_CC))
     if found is None:
         raise NativeUnavailable("no C compiler")
@@ -314,25 +380,44 @@ def build(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -
         raise NativeUnavailable(f"{nodes:,} nodes, over SERVING_NATIVE_MAX_NODES ({limit:,})")
     if len(leaves) != len(trees) or any(len(v) != t.node_count for v, t in zip(leaves, trees, strict=False)):
         raise NativeUnavailable("a tree's leaf table does not match its nodes")  # the walk's answer indexes it
-    key = forest_key(trees, n_features, compiler_id)
-    target = _cache_dir() / f"{key}.so"
+    return compiler_path, _cache_dir() / f"{forest_key(trees, n_features, compiler_id)}.so", nodes
+
+
+def build(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -> NativeForest:
+    """The forest compiled (or taken from the cache); NativeUnavailable with the reason when it cannot be.
+    Compiles: only for workers and commands (see mode())."""
+    compiler_path, target, nodes = _target(trees, leaves, n_features)
     failed = target.with_suffix(".failed")
     with _locked(target.with_suffix(".lock")):
         library = _load_verified(target)
         if library is None:
-            if failed.exists():  # the same trees and compiler failed before: every restart would pay for it again
-                raise NativeUnavailable(f"an earlier compile failed ({failed.read_text().strip()[:300]})")
+            earlier = _earlier_failure(failed)
+            if earlier is not None:  # the same trees and compiler failed before: every restart would pay again
+                raise NativeUnavailable(f"an earlier compile failed ({earlier})")
             _remove_stale(target.parent)
             logger.info("Compiling a forest of %d trees (%s nodes) to native code.", len(trees), f"{nodes:,}")
             try:
                 _compile(forest_sources(trees), compiler_path, target)
             except NativeUnavailable as exc:
-                failed.write_text(str(exc))
+                _record_failure(failed, exc)
                 raise
             library = _load_verified(target)
             if library is None:
                 raise NativeUnavailable("the compiled forest could not be read back")
     return NativeForest(library, leaves, n_features)
+
+
+def load(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -> NativeForest | None:
+    """The forest's compiled code from the cache, or None while nobody has compiled it; never compiles.
+    NativeUnavailable when it cannot be compiled (or compiling it failed)."""
+    _, target, _ = _target(trees, leaves, n_features)
+    library = _load_verified(target)
+    if library is not None:
+        return NativeForest(library, leaves, n_features)
+    earlier = _earlier_failure(target.with_suffix(".failed"))
+    if earlier is not None:
+        raise NativeUnavailable(f"an earlier compile failed ({earlier})")
+    return None
 
 
 def _work() -> None:
@@ -364,13 +449,28 @@ def _submit(job: Callable[[], None]) -> Future[None]:
 
 def build_later(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int,
                 done: Callable[[NativeForest | str], None]) -> Future[None]:
-    """Compile in the background (one forest at a time per process); `done` gets the NativeForest, or the reason
-    there is none."""
+    """In the background (one forest at a time per process): compile (workers, commands) or wait for the compiled code
+    to appear in the cache (serving processes: a worker compiles it, see `registry.compile_forests`); `done` gets the
+    NativeForest, or the reason there is none."""
+    started = time.monotonic()
+    compiling = mode() == "compile"
 
     def run() -> None:
-        started = time.monotonic()
         try:
-            compiled = build(trees, leaves, n_features)
+            if compiling:
+                compiled = build(trees, leaves, n_features)
+            else:
+                found = load(trees, leaves, n_features)
+                if found is None:
+                    waited = time.monotonic() - started
+                    if waited > float(settings.SERVING_NATIVE_TIMEOUT_S) + float(settings.SERVING_NATIVE_WAIT_EXTRA_S):
+                        done(f"not compiled after {waited:.0f} s (is a worker running?)")
+                        return
+                    timer = threading.Timer(POLL_S, _submit, args=(run,))
+                    timer.daemon = True
+                    timer.start()
+                    return
+                compiled = found
         except NativeUnavailable as exc:
             logger.info("Forest served without native code: %s.", exc)
             done(str(exc))
@@ -383,6 +483,14 @@ def build_later(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: 
             done(compiled)
 
     return _submit(run)
+
+
+def needs_compile(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int) -> bool:
+    """True when a worker should compile this forest: it can be compiled and is neither cached nor failed."""
+    try:
+        return load(trees, leaves, n_features) is None
+    except NativeUnavailable:
+        return False
 
 
 def wait(timeout: float | None = None) -> bool:

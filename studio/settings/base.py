@@ -285,6 +285,7 @@ JOB_MODULES = [
     "apps.automl.jobs",
     "apps.unsupervised.jobs",
     "apps.endpoints.jobs",
+    "apps.registry.jobs",
 ]
 
 # --- Channels -----------------------------------------------------------------------------------------
@@ -332,7 +333,12 @@ SERVING_NATIVE_TREES = env_bool("SERVING_NATIVE_TREES", True)
 SERVING_NATIVE_DIR = Path(env("SERVING_NATIVE_DIR", str(VAR_DIR / "native")))  # compiled forests, signed, per machine
 SERVING_NATIVE_MAX_NODES = env_int("SERVING_NATIVE_MAX_NODES", 2_000_000)  # larger forests stay on FastForest
 SERVING_NATIVE_CC = env("SERVING_NATIVE_CC", "cc")
-SERVING_NATIVE_TIMEOUT_S = float(env("SERVING_NATIVE_TIMEOUT_S", "600"))  # a compile stopped after this is not retried
+SERVING_NATIVE_TIMEOUT_S = float(env("SERVING_NATIVE_TIMEOUT_S", "600"))  # a compile is stopped after this long
+SERVING_NATIVE_RETRY_AFTER_S = float(env("SERVING_NATIVE_RETRY_AFTER_S", "3600"))  # a timed-out compile is tried again
+SERVING_NATIVE_WAIT_EXTRA_S = float(env("SERVING_NATIVE_WAIT_EXTRA_S", "600"))  # a serving process waits for a worker
+# The combined web process of `make run` serves forests with FastForest (no compiled code mapped into it) unless this
+# is on; dedicated serving processes (studio/serving_asgi.py) and workers load compiled forests (ADR 0003).
+SERVING_NATIVE_IN_WEB = env_bool("SERVING_NATIVE_IN_WEB", False)
 SERVING_BATCH_MAX_ROWS = env_int("SERVING_BATCH_MAX_ROWS", 1000)  # adaptive batching of smaller requests; 0: off
 SERVING_METRICS_FLUSH_S = float(env("SERVING_METRICS_FLUSH_S", "10"))
 SERVING_CAPTURE_QUEUE = env_int("SERVING_CAPTURE_QUEUE", 10_000)  # records waiting; dropped beyond

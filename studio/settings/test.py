@@ -53,6 +53,7 @@ JOB_MODULES = [
     "apps.automl.jobs",
     "apps.unsupervised.jobs",
     "apps.endpoints.jobs",
+    "apps.registry.jobs",
     "tests.jobkinds",
 ]
 SERVING_CONFIG_REFRESH_S = 0.3

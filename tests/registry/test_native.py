@@ -34,6 +34,14 @@ pytestmark = pytest.mark.skipif(native.compiler("cc") is None, reason="needs a C
 
 
 @pytest.fixture(autouse=True)
+def worker_role(monkeypatch) -> None:
+    """These tests run as a worker would (compile and load); tests of other roles set their own. Each test starts
+    with no library loaded, as a fresh process does."""
+    monkeypatch.setattr(native, "_role", native.ROLE_WORKER)
+    monkeypatch.setattr(native, "_libraries", {})
+
+
+@pytest.fixture(autouse=True)
 def native_dir(settings, tmp_path: Path) -> Path:
     settings.SERVING_NATIVE_DIR = tmp_path / "native"
     settings.SERVING_NATIVE_CC = "cc"
@@ -107,6 +115,7 @@ def test_threaded_row_split_uses_the_compiled_walk_and_agrees(monkeypatch) -> No
 
 
 def test_fast_forest_switches_to_native_code_when_the_background_compile_is_done(settings, caplog) -> None:
+    settings.SERVING_NATIVE_TREES = True
     caplog.set_level("INFO", logger="apps.registry.native")
     X, y = data()
     forest = RandomForestClassifier(n_estimators=6, random_state=0).fit(X, y)
@@ -322,3 +331,97 @@ def test_large_forests_are_compiled_in_several_files_with_the_same_answers(monke
     fast = FastForest(forest)
     fast.native = compiled(forest)
     assert np.array_equal(fast.predict_proba(X), forest.predict_proba(X))
+
+
+def test_a_timed_out_compile_is_tried_again_after_a_while(settings, monkeypatch, native_dir: Path) -> None:
+    """A compile that ran out of time (a busy machine) is not final, unlike a compiler error."""
+    X, y = data()
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    fast = FastForest(forest)
+    key_path = native._target(fast.trees, fast.leaves, int(fast.n_features_in_))[1]
+
+    def failing(exc: native.NativeUnavailable):  # type: ignore[no-untyped-def]
+        def run(*args):  # type: ignore[no-untyped-def]
+            raise exc
+        return run
+
+    monkeypatch.setattr(native, "_compile", failing(native.CompileTimedOut("the compiler took over 1 s")))
+    with pytest.raises(native.CompileTimedOut):
+        compiled(forest)
+    with pytest.raises(native.NativeUnavailable, match="an earlier compile failed"):
+        compiled(forest)  # not before SERVING_NATIVE_RETRY_AFTER_S
+    settings.SERVING_NATIVE_RETRY_AFTER_S = 0
+    monkeypatch.undo()  # the real compiler again (and the fixtures' settings stay)
+    monkeypatch.setattr(native, "_role", native.ROLE_WORKER)
+    assert isinstance(compiled(forest), native.NativeForest)
+    assert key_path.exists() and not key_path.with_suffix(".failed").exists()
+
+    other = RandomForestClassifier(n_estimators=2, random_state=1).fit(X, y)
+    monkeypatch.setattr(native, "_compile", failing(native.NativeUnavailable("the compiler failed: syntax error")))
+    with pytest.raises(native.NativeUnavailable, match="syntax error"):
+        compiled(other)
+    with pytest.raises(native.NativeUnavailable, match="an earlier compile failed"):
+        compiled(other)  # a compiler error is final for these trees and this compiler, however long ago
+
+
+def test_a_reloaded_forest_maps_its_library_once(monkeypatch) -> None:
+    """Serverless endpoints load a model again after each idle spell: that must not map another copy of its code."""
+    loads: list[str] = []
+    real = native.ctypes.CDLL
+    monkeypatch.setattr(native.ctypes, "CDLL", lambda path: loads.append(path) or real(path))
+    X, y = data()
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    first, second, third = compiled(forest), compiled(forest), compiled(forest)
+    assert len(loads) == 1
+    assert first._library is second._library is third._library
+    assert np.array_equal(first.sum(X.astype(np.float32)), third.sum(X.astype(np.float32)))
+
+
+def test_the_web_process_neither_compiles_nor_loads_native_code(settings, monkeypatch, native_dir: Path) -> None:
+    settings.SERVING_NATIVE_TREES = True
+    monkeypatch.setattr(native, "_role", native.ROLE_WEB)
+    calls: list[int] = []
+    monkeypatch.setattr(native, "_compile", lambda *a: calls.append(1))
+    X, y = data()
+    forest = RandomForestClassifier(n_estimators=3, random_state=0).fit(X, y)
+    fast = accelerate(forest, native=True)
+    assert native.mode() == "off" and fast.native is None and fast.native_status.startswith("off in this process")
+    settings.SERVING_NATIVE_IN_WEB = True  # may load what a worker compiled, still never compiles
+    fast = accelerate(forest, native=True)
+    assert native.wait(timeout=30)
+    assert native.mode() == "load" and calls == [] and fast.native is None
+    assert not list(native_dir.glob("*.so"))
+
+
+@pytest.mark.django_db
+def test_a_serving_process_asks_a_worker_to_compile_and_picks_the_code_up(settings, monkeypatch, project_a,
+                                                                           mlops_user, run_job) -> None:
+    from apps.jobs.models import Job
+    from apps.registry.loading import load_version
+    from apps.registry.services import COMPILE_KIND
+
+    settings.SERVING_NATIVE_TREES = True
+    monkeypatch.setattr(native, "POLL_S", 0.1)
+    version = register(project_a, mlops_user, forest_model(), approve_by=mlops_user)
+    monkeypatch.setattr(native, "_role", native.ROLE_SERVING)
+    compiles: list[int] = []
+    real = native._compile
+    monkeypatch.setattr(native, "_compile", lambda *a: compiles.append(1) or real(*a))
+    served = load_version(version)
+    load_version(version)  # a second serving process (or a reload): still one job
+    forest = served.model.members[0].pipeline.last
+    assert forest.native is None and forest.native_status == "waiting for a worker to compile it"
+    jobs = list(Job.objects.filter(kind=COMPILE_KIND))
+    assert len(jobs) == 1 and jobs[0].params == {"version": version.pk} and jobs[0].project_id == project_a.pk
+    assert compiles == [], "the serving process must not run the compiler"
+    done = run_job(jobs[0])  # the worker's side
+    assert done.status == "succeeded", done.message
+    assert compiles == [1] and done.result["forests"] == 1
+    deadline = time.monotonic() + 30
+    while forest.native is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert isinstance(forest.native, native.NativeForest) and forest.native_status == "ready"
+    rows = training_frame(n=50)[["x1", "x2", "colour"]]
+    assert np.array_equal(served.model.members[0].pipeline.predict_proba(rows),
+                          forest_model().members[0].pipeline.predict_proba(rows))
+    assert not native.needs_compile(forest.trees, forest.leaves, int(forest.n_features_in_))

@@ -1,8 +1,9 @@
 """`manage.py prepare_serving`: compile the forests of deployed models to native code before serving starts.
 
-Serving processes compile a forest in the background the first time they load it and serve it meanwhile; this
-command does the same work ahead of time, into the cache they read (SERVING_NATIVE_DIR on this machine), so that the
-first requests after a deploy or a restart already run the compiled code."""
+Serving processes never compile: the first time one loads a forest that is not compiled, it asks a worker to compile
+it (`registry.compile_forests`) and serves it with FastForest meanwhile. This command does that work ahead of time,
+into the cache they read (SERVING_NATIVE_DIR on this machine), so that the first requests after a deploy or a
+restart already run the compiled code; on a serving host with no worker beside it, it is the way to compile."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ class Command(BaseCommand):
         parser.add_argument("endpoints", nargs="*", help="endpoint names (default: every endpoint)")
 
     def handle(self, *args: Any, **opts: Any) -> None:
+        native.set_role(native.ROLE_COMMAND)  # this command compiles; serving processes only load
         if not settings.SERVING_NATIVE_TREES:
             self.stdout.write("SERVING_NATIVE_TREES is off: nothing to compile.")
             return

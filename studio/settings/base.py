@@ -292,6 +292,8 @@ else:
     # job rows in the database, so it works across processes without Redis.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 JOB_STREAM_POLL_S = float(env("JOB_STREAM_POLL_S", "0.5"))
+# How often an open job stream re-checks its user's sign-in, persona and membership (lost access closes it).
+JOB_STREAM_ACCESS_CHECK_S = float(env("JOB_STREAM_ACCESS_CHECK_S", "2"))
 
 # --- Canvas AutoML and tuning jobs --------------------------------------------------------------------------
 AUTOML_N_JOBS = env_int("AUTOML_N_JOBS", 2)  # threads one build or trial may use

@@ -132,6 +132,12 @@
     if (el && el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.submit();
   });
 
+  // Forms that ask before submitting: <form data-confirm="Delete X?"> (no inline handlers: the CSP forbids them).
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (form && form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) ev.preventDefault();
+  });
+
   window.Atelier = { renderCharts: renderCharts, applyJob: applyJob, subscribe: subscribe };
   document.addEventListener("DOMContentLoaded", function () { initUi(); renderCharts(); initJobs(); });
 })();

@@ -136,7 +136,7 @@
   document.addEventListener("submit", function (ev) {
     var form = ev.target;
     if (form && form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) ev.preventDefault();
-  });
+  }, true);
 
   window.Atelier = { renderCharts: renderCharts, applyJob: applyJob, subscribe: subscribe };
   document.addEventListener("DOMContentLoaded", function () { initUi(); renderCharts(); initJobs(); });

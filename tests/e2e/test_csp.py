@@ -89,6 +89,19 @@ def test_charts_swagger_job_and_admin_work_under_the_policy(browser) -> None:  #
     expect(page.locator(f"#analysis-{analyses['csp-scattergl']} .chart canvas").first).to_be_attached()
     expect(page.locator(f"#analysis-{analyses['csp-bar']} .chart g.point").first).to_be_attached()
     assert not _violations(page), _violations(page)
+    # Confirmations are data-confirm attributes handled once by atelier.js (no inline onsubmit): asked once, and
+    # dismissing it keeps the flow.
+    dialogs: list[str] = []
+
+    def dismiss(dialog: Any) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dismiss)
+    page.locator("form[data-confirm] button.danger").first.click()
+    page.remove_listener("dialog", dismiss)
+    assert dialogs == ["Delete this flow and its analyses? Dataset versions it wrote stay."]
+    expect(page.locator(f"#analysis-{analyses['csp-bar']}")).to_be_visible()
 
     # A job page: its live WebSocket (connect-src) opens and delivers the job's state.
     page.goto(f"/jobs/{job.pk}/")

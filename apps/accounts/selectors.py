@@ -6,10 +6,14 @@ The rule: a user sees a project's assets only as a member; admins see all. A for
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TypeVar
 
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
 from django.db.models import Model, QuerySet
 from django.http import Http404
+from django.utils.crypto import constant_time_compare
 
 from apps.accounts.models import APIToken, Invitation, Project, User, WorkTeam
 
@@ -18,6 +22,31 @@ M = TypeVar("M", bound=Model)
 
 def user_is_admin(user: object) -> bool:
     return bool(getattr(user, "is_authenticated", False) and getattr(user, "is_admin", False))
+
+
+def user_for_session(*, session_key: str | None) -> User | None:
+    """The user signed in with this session right now, or None: signed out, session expired or flushed, user
+    deactivated or deleted, password changed since. Read from the session store each call, for long-lived
+    connections (WebSockets) that must notice a lost sign-in. Read-only, unlike `django.contrib.auth.get_user`:
+    it never flushes or cycles the browser's session."""
+    if not session_key:
+        return None
+    session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)
+    try:
+        user_id = User._meta.pk.to_python(session[SESSION_KEY])  # type: ignore[union-attr]
+        backend_path = session[BACKEND_SESSION_KEY]
+    except (KeyError, ValueError, TypeError):
+        return None
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    user = load_backend(backend_path).get_user(user_id)  # None for an inactive user (ModelBackend)
+    session_hash = session.get(HASH_SESSION_KEY)
+    if user is None or not session_hash:
+        return None
+    hashes = [user.get_session_auth_hash(), *user.get_session_auth_fallback_hash()]
+    if not any(constant_time_compare(session_hash, known) for known in hashes):
+        return None
+    return user  # type: ignore[return-value]
 
 
 def project_list_for_user(*, user: User) -> QuerySet[Project]:

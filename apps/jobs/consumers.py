@@ -1,6 +1,14 @@
 """Live job updates over WebSocket: `/ws/jobs/?project=<id>` (every job of a project) or `?job=<id>` (one job,
 with its log tail). The consumer follows the job rows in the database, so it works across processes in
-both run shapes, with or without Redis. Membership and persona are checked on connect.
+both run shapes, with or without Redis.
+
+Access is checked on connect and again every JOB_STREAM_ACCESS_CHECK_S seconds while the socket is open, with the
+user read afresh from the session store and the same selector (`job_stream_allowed`) each time, so a sign-out,
+a deactivation, a password change, a removed persona or a removed membership ends the stream within that time.
+Close codes (the browser does not reconnect on 44xx, see static/js/atelier.js):
+  4400 neither ?job= nor ?project= given      4401 the session no longer signs anyone in (signed out, expired,
+  4403 not allowed (no studio persona; or,          deactivated, password changed): closed while streaming
+       while streaming, access was lost)    4404 no such job or project among the user's (on connect)
 """
 
 from __future__ import annotations
@@ -15,9 +23,14 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from apps.accounts import personas
-from apps.accounts.selectors import project_get_for_user
+from apps.accounts.selectors import user_for_session
 from apps.jobs.models import Job
-from apps.jobs.selectors import job_get_for_user, job_list_for_user, job_state
+from apps.jobs.selectors import job_list_for_user, job_state, job_stream_allowed
+
+CLOSE_BAD_REQUEST = 4400
+CLOSE_SIGNED_OUT = 4401
+CLOSE_FORBIDDEN = 4403
+CLOSE_NOT_FOUND = 4404
 
 
 class JobStreamConsumer(AsyncJsonWebsocketConsumer):
@@ -29,29 +42,39 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
             or not user.is_authenticated
             or not await database_sync_to_async(user.has_perm)(personas.USE_STUDIO)
         ):
-            await self.close(code=4403)
+            await self.close(code=CLOSE_FORBIDDEN)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
         try:
             self.job_id = int(query["job"][0]) if "job" in query else None
             self.project_id = int(query["project"][0]) if "project" in query else None
-            await database_sync_to_async(self._authorise)(user)
-        except Exception:  # noqa: BLE001 - bad ids and foreign objects look the same: not found
-            await self.close(code=4404)
+        except ValueError:
+            await self.close(code=CLOSE_NOT_FOUND)  # bad ids and foreign objects look the same: not found
             return
         if self.job_id is None and self.project_id is None:
-            await self.close(code=4400)
+            await self.close(code=CLOSE_BAD_REQUEST)
+            return
+        self.user = user
+        if not await database_sync_to_async(job_stream_allowed)(
+            user=user, job_id=self.job_id, project_id=self.project_id
+        ):
+            await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.accept()
         self.seen: dict[int, str] = {}
         self.poller = asyncio.create_task(self._poll())
 
-    def _authorise(self, user: Any) -> None:
-        self.user = user
-        if self.job_id is not None:
-            job_get_for_user(user=user, pk=self.job_id)
-        if self.project_id is not None:
-            project_get_for_user(user=user, pk=self.project_id)
+    def _access_lost(self) -> int | None:
+        """None while the session's user may still follow this stream, else the close code."""
+        close_old_connections()
+        session = self.scope.get("session")
+        user = user_for_session(session_key=getattr(session, "session_key", None))
+        if user is None:
+            return CLOSE_SIGNED_OUT
+        if not job_stream_allowed(user=user, job_id=self.job_id, project_id=self.project_id):
+            return CLOSE_FORBIDDEN
+        self.user = user  # fresh permissions and memberships for the project stream's query
+        return None
 
     def _changes(self) -> list[dict[str, Any]]:
         close_old_connections()
@@ -68,11 +91,19 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
         return out
 
     async def _poll(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_check = loop.time() + settings.JOB_STREAM_ACCESS_CHECK_S
         try:
             while True:
+                if loop.time() >= next_check:
+                    code = await database_sync_to_async(self._access_lost)()
+                    if code is not None:
+                        await self.close(code=code)
+                        return
+                    next_check = loop.time() + settings.JOB_STREAM_ACCESS_CHECK_S
                 for state in await database_sync_to_async(self._changes)():
                     await self.send_json({"type": "job", "job": state})
-                await asyncio.sleep(settings.JOB_STREAM_POLL_S)
+                await asyncio.sleep(max(0.0, min(settings.JOB_STREAM_POLL_S, next_check - loop.time())))
         except asyncio.CancelledError:
             pass
 

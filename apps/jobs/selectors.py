@@ -3,9 +3,11 @@ from __future__ import annotations
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import Http404
 
+from apps.accounts import personas
 from apps.accounts.models import User
-from apps.accounts.selectors import object_get_for_user, scope_to_user
+from apps.accounts.selectors import object_get_for_user, project_get_for_user, scope_to_user
 from apps.jobs.models import Job
 
 
@@ -15,6 +17,21 @@ def job_list_for_user(*, user: User) -> QuerySet[Job]:
 
 def job_get_for_user(*, user: User, pk: object) -> Job:
     return object_get_for_user(Job.objects.select_related("project", "created_by"), user=user, pk=pk)
+
+
+def job_stream_allowed(*, user: User | None, job_id: int | None, project_id: int | None) -> bool:
+    """May `user` follow the live updates of one job, or of every job of a project? The rules of the job pages:
+    the studio persona, and the job's (or the project's) project among the user's (admins: every project)."""
+    if user is None or not user.is_authenticated or not user.has_perm(personas.USE_STUDIO):
+        return False
+    try:
+        if job_id is not None:
+            job_get_for_user(user=user, pk=job_id)
+        if project_id is not None:
+            project_get_for_user(user=user, pk=project_id)
+    except Http404:
+        return False
+    return True
 
 
 def job_state(job: Job, *, with_log: bool = False) -> dict[str, Any]:

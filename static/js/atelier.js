@@ -76,17 +76,20 @@
   function subscribe(query) {
     var qs = query.job ? "job=" + query.job : "project=" + query.project;
     var proto = window.location.protocol === "https:" ? "wss://" : "ws://";
-    var opened = false, retries = 0;
+    var opened = false, retries = 0, renewed = false;
     function connect() {
       var ws;
       try { ws = new WebSocket(proto + window.location.host + "/ws/jobs/?" + qs); } catch (e) { pollFallback(query); return; }
-      ws.onopen = function () { opened = true; retries = 0; document.body.dataset.live = "ws"; };
+      ws.onopen = function () { opened = true; retries = 0; renewed = false; document.body.dataset.live = "ws"; };
       ws.onmessage = function (ev) {
         var msg = JSON.parse(ev.data);
         if (msg.type === "job") applyJob(msg.job);
       };
       ws.onclose = function (ev) {
-        if (ev.code >= 4400 && ev.code < 4500) return; // not allowed / not found: do not retry
+        // 4401: the session this socket opened with no longer signs anyone in. One new attempt with the current
+        // cookie (e.g. renewed by a password change in this browser); if signed out, the server refuses it (4403).
+        if (ev.code === 4401 && !renewed) { renewed = true; setTimeout(connect, 500); return; }
+        if (ev.code >= 4400 && ev.code < 4500) { document.body.dataset.live = "ended"; return; } // no access: stop
         if (!opened && retries >= 2) { document.body.dataset.live = "poll"; pollFallback(query); return; }
         retries += 1;
         setTimeout(connect, Math.min(10000, 500 * Math.pow(2, retries)));
@@ -128,6 +131,12 @@
     var el = ev.target;
     if (el && el.matches && el.matches("select[data-autosubmit]") && el.form) el.form.submit();
   });
+
+  // Forms that ask before submitting: <form data-confirm="Delete X?"> (no inline handlers: the CSP forbids them).
+  document.addEventListener("submit", function (ev) {
+    var form = ev.target;
+    if (form && form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) ev.preventDefault();
+  }, true);
 
   window.Atelier = { renderCharts: renderCharts, applyJob: applyJob, subscribe: subscribe };
   document.addEventListener("DOMContentLoaded", function () { initUi(); renderCharts(); initJobs(); });

@@ -1,5 +1,5 @@
-/* Data Wrangler page helpers: confirmations, charts drawn when their <details> opens, Ctrl+Enter in the SQL editor.
- * Plain JS, no framework; atelier.js does live jobs and the charts visible at load. */
+/* Data Wrangler page helpers: charts drawn when their <details> opens, Ctrl+Enter in the SQL editor.
+ * Plain JS, no framework; atelier.js does live jobs, confirmations (data-confirm) and the charts visible at load. */
 (function () {
   "use strict";
 
@@ -15,11 +15,6 @@
         { displaylogo: false, responsive: true });
     });
   }
-
-  document.addEventListener("submit", function (ev) {
-    var form = ev.target;
-    if (form && form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) ev.preventDefault();
-  }, true);
 
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("details").forEach(function (d) {

@@ -88,6 +88,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "apps.core.middleware.ContentSecurityPolicyMiddleware",  # CONTENT_SECURITY_POLICY below
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -148,6 +149,25 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy of every response (django-csp; this host's ws(s):// origin is added to connect-src per
+# request, apps/core/middleware.py). Scripts only from our static files: no inline script, no event-handler
+# attributes, no eval (plotly, Swagger UI and the admin work without). Inline styles stay allowed: plotly.js
+# injects a <style> element and sets style attributes, and so do Swagger UI and the admin. A view with other needs
+# sets its own header (the downloadable HTML report, apps/datasets/views/reports.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": ["'self'"],
+        "script-src": ["'self'"],
+        "style-src": ["'self'", "'unsafe-inline'"],
+        "img-src": ["'self'", "data:", "blob:"],
+        "font-src": ["'self'", "data:"],
+        "connect-src": ["'self'"],
+        "object-src": ["'none'"],
+        "base-uri": ["'self'"],
+        "frame-ancestors": ["'none'"],
+        "form-action": ["'self'"],
+    }
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 
@@ -214,6 +234,8 @@ SPECTACULAR_SETTINGS = {
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    # No online validator badge: it would send the schema URL to swagger.io (and the CSP refuses the image).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SERVE_PERMISSIONS": ["rest_framework.permissions.IsAuthenticated"],
@@ -297,6 +319,8 @@ else:
     # job rows in the database, so it works across processes without Redis.
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 JOB_STREAM_POLL_S = float(env("JOB_STREAM_POLL_S", "0.5"))
+# How often an open job stream re-checks its user's sign-in, persona and membership (lost access closes it).
+JOB_STREAM_ACCESS_CHECK_S = float(env("JOB_STREAM_ACCESS_CHECK_S", "2"))
 
 # --- Canvas AutoML and tuning jobs --------------------------------------------------------------------------
 AUTOML_N_JOBS = env_int("AUTOML_N_JOBS", 2)  # threads one build or trial may use

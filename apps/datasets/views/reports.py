@@ -110,7 +110,7 @@ class ReportDownloadView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         from django.utils.text import slugify
 
-        from apps.datasets.report_html import report_to_html
+        from apps.datasets.report_html import REPORT_CSP, report_to_html
 
         report = selectors.report_get_for_user(user=request_user(request), pk=pk)
         version = report.version
@@ -122,5 +122,8 @@ class ReportDownloadView(StudioMixin, View):
             return attachment(HttpResponse(body, content_type="application/json"), f"{stem}.json")
         if fmt == "html":
             html = report_to_html(selectors.report_data(report=report), f"{version.dataset.name} v{version.number}")
-            return attachment(HttpResponse(html, content_type="text/html; charset=utf-8"), f"{stem}.html")
+            response = HttpResponse(html, content_type="text/html; charset=utf-8")
+            # The self-contained report keeps its own policy (inline plotly, no network), not the app's.
+            response["Content-Security-Policy"] = REPORT_CSP
+            return attachment(response, f"{stem}.html")
         raise Http404("Unknown format; use json or html.")

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import time
+from pathlib import Path
 
 import pytest
 
@@ -47,3 +49,16 @@ def test_any_of_several_signatures_may_match_during_a_rotation() -> None:
 def test_secrets_are_random_and_prefixed() -> None:
     a, b = generate_secret(), generate_secret()
     assert a != b and a.startswith("whsec_") and len(a) >= 48
+
+
+def test_the_receiver_check_in_the_docs_agrees() -> None:
+    """docs/webhooks.md shows a stand-alone verify_signature for receivers: it must accept what we send."""
+    text = (Path(__file__).resolve().parents[2] / "docs" / "webhooks.md").read_text()
+    code = text.split("```python\n")[1].split("```")[0]
+    namespace: dict = {}
+    exec(compile(code, "docs/webhooks.md", "exec"), namespace)  # our own documentation
+    now = int(time.time())
+    header = signature_header(["whsec_new", SECRET], now, BODY)
+    assert namespace["verify_signature"](SECRET, header, BODY)
+    assert not namespace["verify_signature"]("whsec_other", header, BODY)
+    assert not namespace["verify_signature"](SECRET, signature_header([SECRET], now - 3600, BODY), BODY)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -90,6 +91,8 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                                                 name=data.validated_data.get("name", ""))
         return Response({**s.EndpointKeySerializer(row).data, "key": key}, status=status.HTTP_201_CREATED)
 
+    @extend_schema(responses=s.WebhookDeliverySerializer(many=True),
+                   parameters=[OpenApiParameter("limit", int, description="At most 200 (default 50).")])
     @action(detail=True, methods=["get"], url_path="webhook-deliveries", url_name="webhook-deliveries")
     def webhook_deliveries(self, request: Request, pk: str) -> Response:
         """The latest webhook delivery attempts (`?limit=`, at most 200): status code, latency, attempt, outcome."""
@@ -101,8 +104,8 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         rows = webhook_deliveries_for(subscriber=endpoint, limit=limit)
         return Response(s.WebhookDeliverySerializer(rows, many=True).data)
 
-    @action(detail=True, methods=["get", "post"], url_path="webhook-secret", url_name="webhook-secret",
-            serializer_class=s.WebhookSecretSerializer)
+    @extend_schema(request=None, responses=s.WebhookSecretSerializer)
+    @action(detail=True, methods=["get", "post"], url_path="webhook-secret", url_name="webhook-secret")
     def webhook_secret(self, request: Request, pk: str) -> Response:
         """GET: the secret deliveries are signed with; POST: rotate it (the previous one still signs beside the new
         one until `previous_valid_until`). Both need the DEPLOY_MODELS capability."""

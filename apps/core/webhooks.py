@@ -12,7 +12,8 @@
   after attempt n, WEBHOOK_MAX_ATTEMPTS in all — as a new pending row and a task with that countdown. A URL the
   guard refuses is not retried.
 - `webhook_deliveries_sweep` (beat, every few minutes) re-enqueues pending attempts whose task was lost (a broker
-  or worker restart) and forgets rows older than WEBHOOK_DELIVERY_RETENTION_DAYS.
+  or worker restart), concludes attempts a dying worker left unfinished (as failed, retried if allowed) and forgets
+  rows older than WEBHOOK_DELIVERY_RETENTION_DAYS.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 
 Outcome = WebhookDelivery.Outcome
 LOST_TASK_GRACE = timedelta(minutes=2)
+STUCK_AFTER = timedelta(minutes=10)  # far beyond one attempt's connect + read timeout
 
 
 def webhook_url_clean(raw: Any, *, field: str = "webhook_url") -> str:
@@ -147,10 +149,18 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
     else:
         code, error, retryable = _post(delivery, subscriber)
     delivery.latency_ms = round((time.monotonic() - started) * 1000, 2)
+    _conclude(delivery, code=code, error=error, retryable=retryable)
+    return delivery
+
+
+def _conclude(delivery: WebhookDelivery, *, code: int | None, error: str, retryable: bool) -> None:
+    """Log the attempt's result on its row and, when it failed and may be retried, schedule the next attempt."""
     delivery.status_code = code
     delivery.error = error[:2000]
     finished = timezone.now()
     with transaction.atomic():
+        if not WebhookDelivery.objects.select_for_update().filter(pk=delivery.pk, outcome=Outcome.PENDING).exists():
+            return  # concluded meanwhile (by the sweep, for a worker thought dead)
         if not error:
             delivery.outcome = Outcome.DELIVERED
         elif retryable and delivery.attempt < int(settings.WEBHOOK_MAX_ATTEMPTS):
@@ -168,7 +178,6 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
         delivery.save(update_fields=["outcome", "status_code", "latency_ms", "error", "next_attempt_at"])
     if error:
         logger.info("webhook %s attempt %s to %s: %s", delivery.delivery_id, delivery.attempt, delivery.url, error)
-    return delivery
 
 
 def webhook_deliveries_sweep(*, now: datetime | None = None) -> dict[str, int]:
@@ -179,12 +188,17 @@ def webhook_deliveries_sweep(*, now: datetime | None = None) -> dict[str, int]:
                                                   scheduled_at__lt=now - LOST_TASK_GRACE).order_by("pk")[:1000])
     for delivery in overdue:
         _enqueue(delivery)
+    # Claimed but never concluded (the worker died mid-attempt): counted as a failed attempt, retried if allowed.
+    stuck = WebhookDelivery.objects.filter(outcome=Outcome.PENDING, attempted_at__lt=now - STUCK_AFTER).order_by("pk")
+    stuck_rows = list(stuck[:1000])
+    for delivery in stuck_rows:
+        _conclude(delivery, code=None, error="The worker stopped during the attempt.", retryable=True)
     deleted = 0
     keep = int(settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
     if keep > 0:
         deleted, _ = WebhookDelivery.objects.filter(created_at__lt=now - timedelta(days=keep)).exclude(
             outcome=Outcome.PENDING).delete()
-    return {"requeued": len(overdue), "deleted": deleted}
+    return {"requeued": len(overdue), "stuck": len(stuck_rows), "deleted": deleted}
 
 
 def webhook_status_text(delivery: WebhookDelivery | None) -> str:

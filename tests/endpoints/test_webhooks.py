@@ -273,9 +273,25 @@ def test_the_sweep_requeues_lost_attempts_and_forgets_old_rows(hooked, enqueued,
     month_ago = timezone.now() - timedelta(days=31)
     WebhookDelivery.objects.filter(pk=old.pk).update(outcome="delivered", created_at=month_ago)
     with django_capture_on_commit_callbacks(execute=True):
-        assert webhooks.webhook_deliveries_sweep() == {"requeued": 1, "deleted": 1}
+        assert webhooks.webhook_deliveries_sweep() == {"requeued": 1, "stuck": 0, "deleted": 1}
     assert enqueued == [(lost.pk, 0.0)]
     assert not WebhookDelivery.objects.filter(pk=old.pk).exists()
+
+
+def test_an_attempt_a_dead_worker_left_unfinished_is_concluded_and_retried(hooked, enqueued,
+                                                                           django_capture_on_commit_callbacks) -> None:
+    from django.utils import timezone
+
+    stuck = _send(hooked)
+    WebhookDelivery.objects.filter(pk=stuck.pk).update(attempted_at=timezone.now() - timedelta(minutes=30))
+    with django_capture_on_commit_callbacks(execute=True):
+        assert webhooks.webhook_deliveries_sweep()["stuck"] == 1
+    row = WebhookDelivery.objects.get(pk=stuck.pk)
+    assert row.outcome == "retrying" and "worker stopped" in row.error and row.next_attempt_at is not None
+    following = WebhookDelivery.objects.get(delivery_id=stuck.delivery_id, attempt=2)
+    assert enqueued == [(following.pk, 40.0)]
+    webhook_deliver(following.pk)
+    assert WebhookDelivery.objects.get(pk=following.pk).outcome == "delivered" and len(Receiver.received) == 1
 
 
 # --- where deliveries are shown ---------------------------------------------------------------------------------

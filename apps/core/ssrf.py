@@ -37,6 +37,10 @@ class HostNotResolved(UnsafeURL):
     """The host name did not resolve (perhaps for a moment: a sender may try again later)."""
 
 
+class PrivateAddress(UnsafeURL):
+    """The host resolves to an address outside the public internet (and outside SSRF_ALLOWED_NETWORKS)."""
+
+
 @dataclass(frozen=True)
 class Target:
     scheme: str
@@ -132,8 +136,8 @@ def resolve(url: Any) -> Target:
         raise HostNotResolved(f"The host {host!r} does not resolve.")
     refused = [ip for ip in ips if not ip_allowed(ip)]
     if refused:
-        raise UnsafeURL(f"The host {host!r} resolves to a private, loopback, link-local or reserved address "
-                        f"({refused[0]}); such addresses are not called.")
+        raise PrivateAddress(f"The host {host!r} resolves to a private, loopback, link-local or reserved address "
+                             f"({refused[0]}); such addresses are not called.")
     return Target(scheme=scheme, host=host, port=port, ip=ips[0], path=path)
 
 

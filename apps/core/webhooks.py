@@ -53,7 +53,9 @@ def webhook_url_clean(raw: Any, *, field: str = "webhook_url") -> str:
     try:
         ssrf.resolve(url)
     except ssrf.UnsafeURL as exc:
-        raise ValidationError({field: f"This webhook URL cannot be used: {exc}"}, code="unsafe_url") from exc
+        hint = (" An administrator may allow a private network with SSRF_ALLOWED_NETWORKS."
+                if isinstance(exc, ssrf.PrivateAddress) else "")
+        raise ValidationError({field: f"This webhook URL cannot be used: {exc}{hint}"}, code="unsafe_url") from exc
     return url
 
 

@@ -56,7 +56,9 @@ def test_api_refuses_an_unsafe_webhook_url_when_saved(api_for, no_private, mlops
     assert response.status_code == 400, response.json()
     body = response.json()
     assert list(body["errors"]) == ["webhook_url"]
-    assert reason in body["errors"]["webhook_url"][0] and body["detail"].startswith("webhook_url: ")
+    message = body["errors"]["webhook_url"][0]
+    assert reason in message and body["detail"].startswith("webhook_url: ")
+    assert ("SSRF_ALLOWED_NETWORKS" in message) == (reason in ("loopback", "private", "link-local"))
     assert not Endpoint.objects.exists()
 
 

@@ -303,7 +303,7 @@ def async_status_payload(invocation: AsyncInvocation) -> dict[str, Any]:
         out.update(output_location=f"{base}/result", rows=invocation.rows, variant=invocation.variant)
     if invocation.error:
         out["error"] = invocation.error
-    if invocation.webhook_url:
+    if invocation.webhook_url and invocation.finished_at:  # notified once finished: no query before
         latest = webhook_latest_attempt(subscriber=invocation.endpoint, reference=invocation.inference_id.hex)
         if latest is not None:
             out["webhook"] = webhooks.webhook_status_text(latest)

@@ -33,6 +33,14 @@ class UnsafeURL(ValueError):
     """The URL may not be called from the server; the message says why."""
 
 
+class HostNotResolved(UnsafeURL):
+    """The host name did not resolve (perhaps for a moment: a sender may try again later)."""
+
+
+class PrivateAddress(UnsafeURL):
+    """The host resolves to an address outside the public internet (and outside SSRF_ALLOWED_NETWORKS)."""
+
+
 @dataclass(frozen=True)
 class Target:
     scheme: str
@@ -118,18 +126,18 @@ def resolve(url: Any) -> Target:
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise UnsafeURL(f"The host {host!r} does not resolve.") from exc
+        raise HostNotResolved(f"The host {host!r} does not resolve.") from exc
     ips = []
     for info in infos:
         ip = str(info[4][0]).split("%")[0]
         if ip not in ips:
             ips.append(ip)
     if not ips:
-        raise UnsafeURL(f"The host {host!r} does not resolve.")
+        raise HostNotResolved(f"The host {host!r} does not resolve.")
     refused = [ip for ip in ips if not ip_allowed(ip)]
     if refused:
-        raise UnsafeURL(f"The host {host!r} resolves to a private, loopback, link-local or reserved address "
-                        f"({refused[0]}); such addresses are not called.")
+        raise PrivateAddress(f"The host {host!r} resolves to a private, loopback, link-local or reserved address "
+                             f"({refused[0]}); such addresses are not called.")
     return Target(scheme=scheme, host=host, port=port, ip=ips[0], path=path)
 
 
@@ -153,6 +161,12 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
 def post_json(url: Any, payload: Any, *, timeout: float | None = None, headers: dict[str, str] | None = None
               ) -> int:
     """POST `payload` as JSON through the guard; returns the HTTP status (3xx is not followed)."""
+    return post(url, json.dumps(payload).encode(), timeout=timeout, headers=headers)
+
+
+def post(url: Any, body: bytes, *, timeout: float | None = None, headers: dict[str, str] | None = None) -> int:
+    """POST these exact bytes (JSON unless `headers` say otherwise) through the guard; returns the HTTP status (3xx
+    is not followed). A signed webhook needs the bytes it signed to be the bytes sent."""
     target = resolve(url)
     timeout = float(timeout if timeout is not None else getattr(settings, "SSRF_TIMEOUT_S", 5))
     conn: http.client.HTTPConnection
@@ -160,13 +174,12 @@ def post_json(url: Any, payload: Any, *, timeout: float | None = None, headers: 
         conn = _PinnedHTTPSConnection(target, timeout)
     else:
         conn = _PinnedHTTPConnection(target, timeout)
-    body = json.dumps(payload).encode()
     default_port = ALLOWED_SCHEMES[target.scheme]
     host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
     if ":" in target.host:
         host_header = f"[{target.host}]" if target.port == default_port else f"[{target.host}]:{target.port}"
-    all_headers = {"Content-Type": "application/json", "User-Agent": "Atelier-Webhook/1", "Host": host_header,
-                   **(headers or {})}
+    all_headers = {"Content-Type": "application/json", "User-Agent": "Atelier-Webhook/1", **(headers or {}),
+                   "Host": host_header}
     try:
         conn.request("POST", target.path, body=body, headers=all_headers)
         response = conn.getresponse()

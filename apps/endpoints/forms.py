@@ -3,7 +3,9 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.core.exceptions import ValidationError
 
+from apps.core.webhooks import webhook_url_clean
 from apps.endpoints.choices import EndpointType
 
 
@@ -26,6 +28,13 @@ class EndpointForm(forms.Form):
         choices = [(v.pk, f"{v.group.name} v{v.version}") for v in versions]
         cast(forms.ChoiceField, self.fields["model_version"]).choices = choices
         cast(forms.ChoiceField, self.fields["second_version"]).choices = [("", "—"), *choices]
+
+    def clean_webhook_url(self) -> str:
+        """Refused now, with the SSRF guard's reason, rather than at the first delivery."""
+        try:
+            return webhook_url_clean(self.cleaned_data.get("webhook_url"))
+        except ValidationError as exc:
+            raise ValidationError(exc.message_dict["webhook_url"], code="unsafe_url") from exc
 
     def variants(self) -> list[tuple[int, float]]:
         d = self.cleaned_data

@@ -12,13 +12,13 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from apps.core.models import ProjectOwnedModel, TimeStampedModel
+from apps.core.models import ProjectOwnedModel, TimeStampedModel, WebhookSubscriber
 from apps.endpoints.choices import AsyncStatus, EndpointStatus, EndpointType
 
 NAME_HELP = "1–63 letters, digits and hyphens, starting and ending with a letter or digit; unique (it is the URL)."
 
 
-class Endpoint(ProjectOwnedModel):
+class Endpoint(ProjectOwnedModel, WebhookSubscriber):
     name = models.CharField(max_length=63, unique=True, help_text=NAME_HELP)
     type = models.CharField(max_length=20, choices=EndpointType.choices, default=EndpointType.REALTIME)
     status = models.CharField(max_length=20, choices=EndpointStatus.choices, default=EndpointStatus.IN_SERVICE)
@@ -30,8 +30,8 @@ class Endpoint(ProjectOwnedModel):
     max_concurrency = models.PositiveIntegerField(default=5)
     # Data capture: this percentage of requests and responses is written to storage (0 = off).
     capture_percent = models.FloatField(default=0.0)
-    # Asynchronous: POSTed here (through the SSRF guard) when a request finishes; empty = no notification.
-    webhook_url = models.URLField(max_length=500, blank=True)
+    # Asynchronous: `webhook_url` (WebhookSubscriber) is POSTed, signed with `webhook_secret`, when a request
+    # finishes (apps/core/webhooks.py: retried, each attempt logged); empty = no notification.
     # Bumped on every change the serving processes must see.
     config_version = models.PositiveIntegerField(default=1)
 
@@ -126,8 +126,7 @@ class AsyncInvocation(TimeStampedModel):
     rows = models.BigIntegerField(null=True, blank=True)
     variant = models.CharField(max_length=63, blank=True)
     error = models.TextField(blank=True)
-    webhook_url = models.URLField(max_length=500, blank=True)
-    webhook_status = models.CharField(max_length=200, blank=True)
+    webhook_url = models.URLField(max_length=500, blank=True, help_text="The endpoint's webhook URL when submitted.")
     job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     expires_at = models.DateTimeField()
     finished_at = models.DateTimeField(null=True, blank=True)

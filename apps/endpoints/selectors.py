@@ -8,6 +8,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.utils import timezone
 
@@ -39,6 +40,16 @@ def endpoint_key_get_for_user(*, user: User, pk: object) -> EndpointKey:
 
 def endpoint_keys(*, endpoint: Endpoint) -> QuerySet[EndpointKey]:
     return endpoint.keys.select_related("created_by").order_by("-created_at", "-id")
+
+
+def endpoint_webhook_secret(*, endpoint: Endpoint) -> dict[str, Any]:
+    """{secret, previous_valid_until}: the signing secret, and until when the previous one still signs (or None)."""
+    until = None
+    if endpoint.webhook_secret_previous and endpoint.webhook_secret_rotated_at:
+        until = endpoint.webhook_secret_rotated_at + timedelta(seconds=float(settings.WEBHOOK_SECRET_GRACE_S))
+        if until <= timezone.now():
+            until = None
+    return {"secret": endpoint.webhook_secret, "previous_valid_until": until}
 
 
 def model_version_get_for_user(*, user: User, pk: object) -> ModelVersion:

@@ -30,7 +30,8 @@ from django.utils import timezone
 
 from apps.accounts import personas
 from apps.accounts.models import Project, User
-from apps.core import ssrf
+from apps.core import webhooks
+from apps.core.selectors import webhook_latest_attempt
 from apps.core.storage import list_dir, project_path, storage
 from apps.endpoints.choices import AsyncStatus, EndpointType
 from apps.endpoints.models import (
@@ -78,14 +79,8 @@ def _clean_number(value: Any, field: str, low: float, high: float, *, integer: b
 
 
 def clean_webhook_url(raw: Any) -> str:
-    url = str(raw or "").strip()
-    if not url:
-        return ""
-    try:
-        ssrf.check_url(url)
-    except ssrf.UnsafeURL as exc:
-        raise ValidationError({"webhook_url": str(exc)}) from exc
-    return url
+    """Checked through the SSRF guard now (form, resolution, address), not at the first delivery."""
+    return webhooks.webhook_url_clean(raw, field="webhook_url")
 
 
 def clean_variants(*, project: Project, variants: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -203,6 +198,13 @@ def endpoint_update(*, endpoint: Endpoint, user: User, variants: list[dict[str, 
     return locked
 
 
+def endpoint_webhook_secret_rotate(*, endpoint: Endpoint, user: User) -> str:
+    """A new webhook signing secret (returned); the previous one keeps signing beside it for
+    WEBHOOK_SECRET_GRACE_S so receivers can switch without losing deliveries."""
+    _need_deploy(user)
+    return webhooks.webhook_secret_rotate(subscriber=endpoint)
+
+
 def endpoint_delete(*, endpoint: Endpoint, user: User) -> None:
     _need_deploy(user)
     endpoint.delete()
@@ -301,25 +303,25 @@ def async_status_payload(invocation: AsyncInvocation) -> dict[str, Any]:
         out.update(output_location=f"{base}/result", rows=invocation.rows, variant=invocation.variant)
     if invocation.error:
         out["error"] = invocation.error
-    if invocation.webhook_status:
-        out["webhook"] = invocation.webhook_status
+    if invocation.webhook_url and invocation.finished_at:  # notified once finished: no query before
+        latest = webhook_latest_attempt(subscriber=invocation.endpoint, reference=invocation.inference_id.hex)
+        if latest is not None:
+            out["webhook"] = webhooks.webhook_status_text(latest)
     return out
 
 
+WEBHOOK_EVENT = "async_invocation.completed"
+
+
 def _notify(invocation: AsyncInvocation) -> None:
+    """Queue the signed notification (a worker sends it, retried and logged: apps/core/webhooks.py)."""
     if not invocation.webhook_url:
         return
     payload = {k: v for k, v in async_status_payload(invocation).items() if k != "webhook"}
     payload["endpoint"] = invocation.endpoint.name
-    try:
-        code = ssrf.post_json(invocation.webhook_url, payload)
-        result = f"delivered (HTTP {code})" if 200 <= code < 300 else f"answered HTTP {code}"
-    except ssrf.UnsafeURL as exc:
-        result = f"refused by the SSRF guard: {exc}"
-    except OSError as exc:
-        result = f"failed: {exc}"
-    invocation.webhook_status = result[:200]
-    invocation.save(update_fields=["webhook_status", "updated_at"])
+    webhooks.webhook_send(subscriber=invocation.endpoint, project_id=invocation.endpoint.project_id,
+                          url=invocation.webhook_url, event=WEBHOOK_EVENT, payload=payload,
+                          reference=invocation.inference_id.hex)
 
 
 def _finish(invocation: AsyncInvocation, status: str, *, error: str = "", **fields: Any) -> None:

@@ -19,6 +19,7 @@ from django.views import View
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
 from apps.core.requests import request_project, request_user, require_perm, required_project
+from apps.core.selectors import webhook_deliveries_for
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import charts, selectors, services
 from apps.endpoints.choices import EndpointType
@@ -96,7 +97,7 @@ def _snippets(request: HttpRequest, endpoint: Endpoint, example: dict[str, Any])
 
 
 def _detail(request: HttpRequest, endpoint: Endpoint, *, new_key: str = "", status: int = 200,
-            form_errors: list[str] | None = None) -> HttpResponse:
+            form_errors: list[str] | None = None, secret_rotated: bool = False) -> HttpResponse:
     user = request_user(request)
     variants = list(endpoint.variants.select_related("model_version__group").order_by("position", "id"))
     metrics = selectors.endpoint_metrics(endpoint=endpoint, minutes=60)
@@ -119,6 +120,10 @@ def _detail(request: HttpRequest, endpoint: Endpoint, *, new_key: str = "", stat
         "async_invocations": selectors.async_invocation_list(endpoint=endpoint)
         if endpoint.type == EndpointType.ASYNC else [],
         "form_errors": form_errors or [],
+        "webhook_deliveries": list(webhook_deliveries_for(subscriber=endpoint, limit=20)),
+        # The signing secret only for those who may rotate it (members who deploy).
+        "webhook_secret": selectors.endpoint_webhook_secret(endpoint=endpoint) if can_deploy else None,
+        "secret_rotated": secret_rotated,
         "charts": True,
     }
     return render(request, "endpoints/endpoint_detail.html", context, status=status)
@@ -145,11 +150,22 @@ class EndpointUpdateView(StudioMixin, View):
                 variants.append({"model_version": selectors.model_version_get_for_user(user=request_user(request),
                                                                                        pk=version_id),
                                  "weight": weight or 0, "name": name})
+            extra = {"webhook_url": request.POST["webhook_url"]} if "webhook_url" in request.POST else {}
             services.endpoint_update(endpoint=endpoint, user=request_user(request), variants=variants,
-                                     capture_percent=request.POST.get("capture_percent") or None)
+                                     capture_percent=request.POST.get("capture_percent") or None, **extra)
         except ValidationError as exc:
             return _detail(request, endpoint, status=400, form_errors=list(exc.messages))
         return HttpResponseRedirect(reverse("endpoints:detail", args=[endpoint.pk]))
+
+
+class EndpointWebhookSecretRotateView(StudioMixin, View):
+    """A new webhook signing secret, shown on the page this POST renders; the previous one still signs for a while."""
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
+        require_perm(request, personas.DEPLOY_MODELS)
+        services.endpoint_webhook_secret_rotate(endpoint=endpoint, user=request_user(request))
+        return _detail(request, endpoint, secret_rotated=True)
 
 
 class EndpointDeleteView(StudioMixin, View):

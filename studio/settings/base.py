@@ -381,6 +381,14 @@ SERVING_BATCH_CHUNK_ROWS = env_int("SERVING_BATCH_CHUNK_ROWS", 20_000)  # rows a
 # refused unless listed here (CIDRs, e.g. "10.0.0.0/8").
 SSRF_ALLOWED_NETWORKS = env_list("SSRF_ALLOWED_NETWORKS")
 SSRF_TIMEOUT_S = float(env("SSRF_TIMEOUT_S", "5"))
+# Webhook deliveries (apps/core/webhooks.py): attempts in all, and the wait after attempt n = BASE × FACTOR^(n-1)
+# (defaults: 40 s, 2 min, 6 min, 18 min: five attempts over ~27 min); a rotated secret keeps signing beside the new
+# one for WEBHOOK_SECRET_GRACE_S; the delivery log is kept WEBHOOK_DELIVERY_RETENTION_DAYS (0: forever).
+WEBHOOK_MAX_ATTEMPTS = env_int("WEBHOOK_MAX_ATTEMPTS", 5)
+WEBHOOK_RETRY_BASE_S = float(env("WEBHOOK_RETRY_BASE_S", "40"))
+WEBHOOK_RETRY_FACTOR = float(env("WEBHOOK_RETRY_FACTOR", "3"))
+WEBHOOK_SECRET_GRACE_S = env_int("WEBHOOK_SECRET_GRACE_S", 24 * 3600)
+WEBHOOK_DELIVERY_RETENTION_DAYS = env_int("WEBHOOK_DELIVERY_RETENTION_DAYS", 30)
 
 # --- Caches ---------------------------------------------------------------------------------------------
 if REDIS_URL:
@@ -420,6 +428,7 @@ CELERY_BEAT_SCHEDULE = {
         "options": {"expires": JOB_REAPER_INTERVAL_S},
     },
     "endpoints-retention": {"task": "endpoints.retention", "schedule": 3600.0, "options": {"expires": 3600}},
+    "webhook-sweep": {"task": "core.webhook_sweep", "schedule": 300.0, "options": {"expires": 300}},
 }
 
 # Key for the HMAC on artifacts our workers write (apps/core/artifacts.py); derived from SECRET_KEY if unset.

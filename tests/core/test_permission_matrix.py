@@ -251,7 +251,8 @@ class World:
         self.endpoints  # noqa: B018 - built before the "before" snapshot (and before the registry's)
         project = self.projects["b"]
         return (
-            sorted(Endpoint.objects.filter(project=project).values_list("pk", "name", "config_version")),
+            sorted(Endpoint.objects.filter(project=project).values_list("pk", "name", "config_version",
+                                                                        "webhook_secret")),
             sorted(EndpointVariant.objects.filter(endpoint__project=project).values_list("pk", "model_version_id",
                                                                                           "weight")),
             sorted(EndpointKey.objects.filter(endpoint__project=project).values_list("pk", "revoked_at")),
@@ -657,6 +658,7 @@ ROUTES: dict[str, Route] = {
     "endpoints:key_create": Route((post(DEPLOYERS, 200),), kwargs=endpoint_kw, foreign=PROJECT),  # shown once
     "endpoints:try_key": Route((post(DEPLOYERS, 201),), kwargs=endpoint_kw, foreign=PROJECT),
     "endpoints:key_revoke": Route((post(DEPLOYERS, 302),), kwargs=endpoint_key_kw, foreign=PROJECT),
+    "endpoints:webhook_secret_rotate": Route((post(DEPLOYERS, 200),), kwargs=endpoint_kw, foreign=PROJECT),
     "endpoints:batch_list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without data: the form's errors
     "endpoints:batch_detail": Route((get(STUDIO),), kwargs=batch_transform_kw, foreign=PROJECT),
     "api:endpoint-list": Route((get(STUDIO), post(DEPLOYERS, 400))),  # POST without project
@@ -664,6 +666,9 @@ ROUTES: dict[str, Route] = {
     "api:endpoint-update": Route((post(DEPLOYERS, 400),), kwargs=endpoint_kw, foreign=PROJECT),  # no version
     "api:endpoint-keys": Route((get(STUDIO), post(DEPLOYERS, 201)), kwargs=endpoint_kw, foreign=PROJECT),
     "api:endpoint-metrics": Route((get(STUDIO),), kwargs=endpoint_kw, foreign=PROJECT),
+    "api:endpoint-webhook-deliveries": Route((get(STUDIO),), kwargs=endpoint_kw, foreign=PROJECT),
+    "api:endpoint-webhook-secret": Route((get(DEPLOYERS), post(DEPLOYERS, 200)), kwargs=endpoint_kw,
+                                         foreign=PROJECT),
     "api:endpoint-key-revoke": Route((post(DEPLOYERS, 200),), kwargs=endpoint_key_kw, foreign=PROJECT),
     "api:batch-transform-list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without data
     "api:batch-transform-detail": Route((get(STUDIO),), kwargs=batch_transform_kw, foreign=PROJECT),
@@ -1067,7 +1072,16 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
         "endpoints.AsyncInvocation": lambda: world.endpoints["a"].async_invocations.create(
             content_type="text/csv", input_path="projects/1/endpoints/x/async/in", expires_at=timezone.now()),
         "endpoints.BatchTransform": lambda: world.batch_transforms["a"],
+        "core.WebhookDelivery": lambda: _webhook_delivery(world),
     }
+
+
+def _webhook_delivery(world: World) -> object:
+    from apps.core.webhooks import webhook_send
+
+    endpoint = world.endpoints["a"]
+    return webhook_send(subscriber=endpoint, project_id=endpoint.project_id, url="https://hooks.example.com/in",
+                        event="async_invocation.completed", payload={"status": "succeeded"})
 
 
 def _model_alias(world: World) -> object:

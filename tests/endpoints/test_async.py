@@ -19,7 +19,9 @@ import pytest
 from django.utils import timezone
 
 from apps.automl import engine
+from apps.core.models import WebhookDelivery
 from apps.core.storage import storage
+from apps.core.webhooks import webhook_delivery_attempt
 from apps.endpoints import services
 from apps.endpoints.choices import AsyncStatus
 from apps.endpoints.models import AsyncInvocation
@@ -51,9 +53,11 @@ def hook() -> Iterator[str]:
 
 
 @pytest.fixture
-def loopback_webhooks(monkeypatch):  # type: ignore[no-untyped-def]
-    """The worker (started after this) may call the test's webhook receiver on 127.0.0.1."""
+def loopback_webhooks(monkeypatch, settings):  # type: ignore[no-untyped-def]
+    """The worker (started after this) may call the test's webhook receiver on 127.0.0.1, and this process may save
+    it as an endpoint's webhook URL."""
     monkeypatch.setenv("SSRF_ALLOWED_NETWORKS", "127.0.0.1/32")
+    settings.SSRF_ALLOWED_NETWORKS = ["127.0.0.1/32"]
 
 
 def _request(base: str, method: str, path: str, key: str, body: bytes | None = None,
@@ -116,7 +120,10 @@ def test_large_async_request_through_a_real_worker(loopback_webhooks, hook, star
     wait_for(lambda: Hook.received, timeout=10, what="the webhook")
     assert Hook.received[0]["inference_id"] == accepted["inference_id"]
     assert Hook.received[0]["status"] == "succeeded" and Hook.received[0]["endpoint"] == "bulk"
-    assert invocation.webhook_status == "delivered (HTTP 200)"
+    delivered = wait_for(lambda: WebhookDelivery.objects.filter(reference=invocation.inference_id.hex,
+                                                                outcome="delivered").first(), timeout=10,
+                         what="the delivery to be logged")
+    assert delivered.status_code == 200 and delivered.attempt == 1 and delivered.latency_ms is not None
     other = _request(studio_server.url, "GET", location, rt_key)
     assert other[0] == 401, "another endpoint's key cannot read the result"
 
@@ -201,7 +208,13 @@ def test_requests_past_their_ttl_expire_unprocessed(async_endpoint, run_job, set
     invocation.refresh_from_db()
     assert job.status == "succeeded" and invocation.status == AsyncStatus.EXPIRED
     assert invocation.output_path == "" and not storage().exists(invocation.input_path)
-    assert invocation.webhook_status.startswith("refused by the SSRF guard"), "loopback is not called"
+    pending = WebhookDelivery.objects.get(reference=invocation.inference_id.hex)
+    assert pending.outcome == "pending", "queued for a worker, not sent from the job"
+    attempt = webhook_delivery_attempt(delivery_id=pending.pk)
+    assert attempt is not None and attempt.outcome == "failed" and attempt.status_code is None
+    assert attempt.error.startswith("Refused by the SSRF guard"), "loopback is not called"
+    assert attempt.next_attempt_at is None and WebhookDelivery.objects.count() == 1, "a refused URL is not retried"
+    assert services.async_status_payload(invocation)["webhook"].startswith("failed after 1 attempt(s): Refused")
 
 
 def test_json_async_request_and_schema_error(async_endpoint, run_job) -> None:

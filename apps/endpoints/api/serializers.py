@@ -2,8 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from apps.core.models import WebhookDelivery
+from apps.core.webhooks import webhook_url_clean
 from apps.endpoints.models import BatchTransform, Endpoint, EndpointKey
 
 
@@ -51,6 +54,13 @@ class EndpointSettingsSerializer(serializers.Serializer):
     max_concurrency = serializers.IntegerField(required=False, allow_null=True)
     capture_percent = serializers.FloatField(required=False, allow_null=True)
     webhook_url = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+    def validate_webhook_url(self, value: str) -> str:
+        """Refused now, with the SSRF guard's reason, rather than at the first delivery."""
+        try:
+            return webhook_url_clean(value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["webhook_url"], code="unsafe_url") from exc
 
 
 class EndpointCreateSerializer(EndpointSettingsSerializer):
@@ -115,3 +125,18 @@ class BatchTransformStartSerializer(serializers.Serializer):
     dataset_version = serializers.IntegerField()
     join_input_columns = serializers.BooleanField(required=False, default=False)
     probabilities = serializers.BooleanField(required=False, default=True)
+
+
+class WebhookDeliverySerializer(serializers.ModelSerializer):
+    """One attempt to deliver one webhook message (the attempts of a message share `delivery_id`)."""
+
+    class Meta:
+        model = WebhookDelivery
+        fields = ["id", "delivery_id", "event", "reference", "url", "attempt", "outcome", "status_code", "latency_ms",
+                  "error", "payload_sha256", "created_at", "scheduled_at", "attempted_at", "next_attempt_at"]
+        read_only_fields = fields
+
+
+class WebhookSecretSerializer(serializers.Serializer):
+    secret = serializers.CharField(read_only=True)
+    previous_valid_until = serializers.DateTimeField(read_only=True, allow_null=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -15,6 +16,7 @@ from apps.accounts import personas
 from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
 from apps.core.requests import request_user, require_perm
+from apps.core.selectors import webhook_deliveries_for
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import selectors, services
 from apps.endpoints.api import serializers as s
@@ -62,7 +64,8 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             **{k: v.get(k) for k in SETTINGS},
         )
         body = s.EndpointSerializer(selectors.endpoint_get_for_user(user=user, pk=endpoint.pk)).data
-        return Response({**body, "key": key}, status=status.HTTP_201_CREATED)
+        return Response({**body, "key": key, "webhook_secret": endpoint.webhook_secret},
+                        status=status.HTTP_201_CREATED)
 
     @action(detail=True, methods=["post"], url_path="update", url_name="update")
     def update_endpoint(self, request: Request, pk: str) -> Response:
@@ -87,6 +90,30 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         row, key = services.endpoint_key_create(endpoint=endpoint, user=request_user(request),
                                                 name=data.validated_data.get("name", ""))
         return Response({**s.EndpointKeySerializer(row).data, "key": key}, status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=s.WebhookDeliverySerializer(many=True),
+                   parameters=[OpenApiParameter("limit", int, description="At most 200 (default 50).")])
+    @action(detail=True, methods=["get"], url_path="webhook-deliveries", url_name="webhook-deliveries")
+    def webhook_deliveries(self, request: Request, pk: str) -> Response:
+        """The latest webhook delivery attempts (`?limit=`, at most 200): status code, latency, attempt, outcome."""
+        endpoint = self.get_object()
+        try:
+            limit = max(1, min(200, int(request.query_params.get("limit", 50))))
+        except ValueError:
+            limit = 50
+        rows = webhook_deliveries_for(subscriber=endpoint, limit=limit)
+        return Response(s.WebhookDeliverySerializer(rows, many=True).data)
+
+    @extend_schema(request=None, responses=s.WebhookSecretSerializer)
+    @action(detail=True, methods=["get", "post"], url_path="webhook-secret", url_name="webhook-secret")
+    def webhook_secret(self, request: Request, pk: str) -> Response:
+        """GET: the secret deliveries are signed with; POST: rotate it (the previous one still signs beside the new
+        one until `previous_valid_until`). Both need the DEPLOY_MODELS capability."""
+        endpoint = self.get_object()
+        require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
+        if request.method == "POST":
+            services.endpoint_webhook_secret_rotate(endpoint=endpoint, user=request_user(request))
+        return Response(selectors.endpoint_webhook_secret(endpoint=endpoint))
 
     @action(detail=True, methods=["get"], url_path="metrics", url_name="metrics")
     def metrics(self, request: Request, pk: str) -> Response:

@@ -163,41 +163,40 @@ def frame_to_csv_text(
         values = values.where(~quoted, '"' + values.str.replace('"', '""', regex=False) + '"')
         return values.where(~missing, "")
 
-    def data_cells(columns: list[pd.Series]) -> list[pd.Series] | None:
-        """pandas' own formatting of data columns, or None if a cell would need quoting (then they go as text)."""
+    def data_run(columns: list[pd.Series]) -> pd.Series | None:
+        """pandas' own formatting of adjacent data columns, one comma-joined piece per row, or None if a cell
+        would need quoting (then the columns are written as text)."""
         part = pd.concat(columns, axis=1, ignore_index=True)
         lines = part.to_csv(index=False, header=False, lineterminator="\n").split("\n")[:-1]
         if len(columns) == 1:
             lines = ["" if line == '""' else line for line in lines]
         if len(lines) != len(part) or any('"' in line for line in lines):
             return None
-        rows = [line.split(",") for line in lines]
-        if any(len(row) != len(columns) for row in rows):
-            return None
-        return [pd.Series([row[i] for row in rows], dtype="str") for i in range(len(columns))]
+        return pd.Series(lines, dtype="str")
 
     width = frame.shape[1]
     if width == 0:
         return ""
     frame = frame.reset_index(drop=True)
     kinds = list(text_columns) if text_columns is not None else [is_text(frame.iloc[:, i]) for i in range(width)]
-    cells: list[pd.Series | None] = [None] * width
-    data = [i for i in range(width) if not kinds[i]]
-    formatted = data_cells([frame.iloc[:, i] for i in data]) if data and len(frame) else None
-    for i in range(width):
-        if kinds[i]:
-            cells[i] = text_cells(frame.iloc[:, i], neutralise)
-        elif formatted is not None:
-            cells[i] = formatted[data.index(i)]
+    pieces: list[pd.Series] = []
+    i = 0
+    while i < width:
+        end = i + 1
+        while end < width and not kinds[i] and not kinds[end]:
+            end += 1
+        run = data_run([frame.iloc[:, j] for j in range(i, end)]) if not kinds[i] and len(frame) else None
+        if run is not None:
+            pieces.append(run)
         else:
-            cells[i] = text_cells(frame.iloc[:, i], False)
+            pieces.extend(text_cells(frame.iloc[:, j], neutralise and kinds[j]) for j in range(i, end))
+        i = end
     lines = []
     if header:
         names = text_cells(pd.Series([str(name) for name in frame.columns], dtype=object), neutralise)
         lines.append(",".join(names.tolist()))
     if len(frame):
-        columns = [c if c is not None else pd.Series(dtype=object) for c in cells]
-        rows = columns[0].str.cat(columns[1:], sep=",") if width > 1 else columns[0]
+        rows = pieces[0].str.cat(pieces[1:], sep=",") if len(pieces) > 1 else pieces[0]
         if width == 1:
             rows = rows.where(rows != "", '""')
         lines.extend(rows.tolist())

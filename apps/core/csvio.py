@@ -79,7 +79,8 @@ def csv_chunks(
     neutralise: bool,
     header: bool = True,
 ) -> Iterator[bytes]:
-    """`source` as UTF-8 CSV, one chunk per batch (the header in the first one, also for no rows at all).
+    """`source` as UTF-8 CSV, one chunk per batch, the header in the first one (give an empty batch for a file
+    with no rows: no batch at all writes nothing).
 
     Arrow input decides which columns are text from its schema (`is_text_type`), so every batch of one file follows
     the same rule; a DataFrame decides from its dtypes (`frame_to_csv_text`)."""

@@ -85,6 +85,8 @@ PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[Heal
 def test_raw_csv_reads_back_to_the_same_frame_with_pyarrow_pandas_and_the_csv_module(frame: pd.DataFrame) -> None:
     raw = csv_bytes(frame, neutralise=False)
     texts = text_names(frame)
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    assert b"".join(csv_chunks(arrow.to_batches(max_chunksize=3) or [arrow], neutralise=False)) == raw  # downloads
 
     table = read_arrow(raw, frame)
     assert table.column_names == list(frame.columns)
@@ -120,6 +122,8 @@ def test_raw_csv_reads_back_to_the_same_frame_with_pyarrow_pandas_and_the_csv_mo
 def test_neutralised_csv_defuses_text_and_gives_the_values_back_once_the_quote_is_dropped(frame: pd.DataFrame) -> None:
     texts = text_names(frame)
     people = csv_bytes(frame, neutralise=True)
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    assert b"".join(csv_chunks(arrow.to_batches(max_chunksize=3) or [arrow], neutralise=True)) == people
     table = read_arrow(people, frame) if not texts else None
     rows = list(csv.reader(io.StringIO(people.decode("utf-8"), newline="")))
     assert len(rows) == len(frame) + 1

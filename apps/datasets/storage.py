@@ -31,6 +31,7 @@ from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 
+from apps.core import csvio
 from apps.core.storage import open_ranged, project_path, storage, walk_files
 
 ROW_GROUP_SIZE = 65_536
@@ -247,17 +248,18 @@ def parquet_shape(local: str) -> tuple[int, int]:
     return int(meta.num_rows), int(meta.num_columns)
 
 
-def iter_csv_chunks(name: str) -> Iterator[bytes]:
-    """The version as CSV, one row group at a time (header first)."""
-    import io
+def iter_csv_chunks(name: str, *, neutralise: bool) -> Iterator[bytes]:
+    """The version as CSV, one row group at a time (header first), written by the one CSV writer
+    (apps/core/csvio.py): `neutralise=True` for people (spreadsheet formulas defused), False for the exact values."""
 
-    with open_parquet(name) as pf:
-        for i in range(max(pf.metadata.num_row_groups, 1)):
-            table = pf.read_row_group(i) if pf.metadata.num_row_groups else pf.schema_arrow.empty_table()
-            buffer = io.BytesIO()
-            frame = table.to_pandas()
-            frame.to_csv(buffer, index=False, header=(i == 0))
-            yield buffer.getvalue()
+    def tables() -> Iterator[pa.Table]:
+        with open_parquet(name) as pf:
+            if not pf.metadata.num_row_groups:
+                yield pf.schema_arrow.empty_table()
+            for i in range(pf.metadata.num_row_groups):
+                yield pf.read_row_group(i)
+
+    yield from csvio.csv_chunks(tables(), neutralise=neutralise)
 
 
 # --- JSON-safe values ---------------------------------------------------------------------------------------

@@ -207,3 +207,18 @@ def test_user_text_cannot_break_out_of_comments_or_literals(tmp_path: Path) -> N
     with pytest.raises(Exception, match="Syntax error"):
         flow_to_script(flow_of({"id": "s", "op": "filter_rows", "inputs": ["base"],
                                 "parameters": {"expression": sneaky}}), paths)
+
+
+def test_script_csv_output_reads_back_to_the_flow_result_whatever_the_cells_hold(tmp_path: Path) -> None:
+    notes = ["\r=1+1", "a\rb", "c\r\nd", 'q"uote, comma', "  padded ", "", None, "-1.5", "@x", "数据"] * 6
+    frame = pd.DataFrame({"note": notes, "amount": [-1.5 * i for i in range(60)]})
+    frame.to_parquet(tmp_path / "hostile.parquet", index=False)
+    paths = {"base": str(tmp_path / "hostile.parquet")}
+    flow = flow_of({"id": "s", "op": "head_rows", "inputs": ["base"], "parameters": {"n": 1000}})
+    result = run_flow(flow, {"base": frame}, refit=True)
+    (tmp_path / "flow.py").write_text(flow_to_script(result.flow, paths))
+    run_scripts(tmp_path, [[str(tmp_path / "flow.py"), str(tmp_path / "out.csv")]])
+    back = pd.read_csv(tmp_path / "out.csv", dtype={"note": object}, keep_default_na=False, na_values=[""])
+    assert len(back) == 60  # the exported script writes the exact values (no formula escaping), quoted safely
+    assert back["note"].where(back["note"].notna(), None).tolist() == [None if v in ("", None) else v for v in notes]
+    assert back["amount"].tolist() == frame["amount"].tolist()

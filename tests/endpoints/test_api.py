@@ -172,6 +172,38 @@ def test_batch_transform_output_equals_in_process_predictions(api_for, run_job, 
         assert list(out.columns) == ["predicted_churn", "probability_no", "probability_yes"]
 
 
+def test_batch_transform_output_downloads_as_csv_defused_for_people_and_exact_for_pipelines(
+        api_for, run_job, mlops_user, project_a, version) -> None:
+    import csv
+    import io
+
+    from apps.core.csvio import FORMULA_START, strip_neutralised
+    from apps.datasets.models import DatasetVersion
+
+    notes = ["\r=1+1", "=HYPERLINK(\"http://x\")", "-2+3", "@A1", "a\rb", "plain"] * 10
+    frame = training_frame(n=60, seed=4).drop(columns=["churn"]).assign(note=notes)
+    source = _dataset(project_a, mlops_user, frame)
+    api = api_for(mlops_user)
+    response = api.post("/api/batch-transforms/", {"model_version": version.pk, "dataset_version": source.pk,
+                                                   "join_input_columns": True}, format="json")
+    assert run_job(response.json()["job"]).status == "succeeded"
+    out_version = DatasetVersion.objects.get(pk=api.get(f"/api/batch-transforms/{response.json()['id']}/")
+                                             .json()["output_version"])
+    url = f"/api/dataset-versions/{out_version.pk}/download/"
+    raw = b"".join(api.get(url, {"format": "csv", "escape": "none"}).streaming_content).decode()
+    back = pd.read_csv(io.StringIO(raw), keep_default_na=False)
+    assert len(back) == 60 and back["note"].tolist() == notes
+    assert back["x1"].tolist() == frame["x1"].tolist()
+    people = list(csv.reader(io.StringIO(b"".join(api.get(url, {"format": "csv"}).streaming_content).decode(),
+                                         newline="")))
+    column = people[0].index("note")
+    cells = [row[column] for row in people[1:]]
+    assert len(cells) == 60 and not any(cell.startswith(FORMULA_START) for cell in cells)
+    assert [strip_neutralised(cell) for cell in cells] == notes
+    x1 = [float(row[people[0].index("x1")]) for row in people[1:]]
+    assert x1 == frame["x1"].tolist() and any(value < 0 for value in x1)  # negative numbers are left as numbers
+
+
 def test_batch_transform_refuses_unapproved_and_foreign(api_for, media, mlops_user, project_a, project_b,
                                                         admin_user) -> None:
     pending = register(project_a, mlops_user, binary_model())

@@ -63,14 +63,24 @@ def attachment(response: HttpResponse | FileResponse | StreamingHttpResponse, fi
     return response
 
 
-def version_download(version: DatasetVersion, fmt: str | None) -> Any:
+CSV_ESCAPES = ("formulas", "none")
+
+
+def version_download(version: DatasetVersion, fmt: str | None, escape: str | None = None) -> Any:
+    """The version as a file. CSV is written for people by default (`escape=formulas`: text cells and column names
+    that a spreadsheet would run as a formula get a leading single quote, apps/core/csvio.py); `escape=none` gives
+    the exact values for pipelines."""
     fmt = (fmt or "parquet").lower()
+    escape = (escape or "formulas").lower()
     stem = f"{slugify(version.dataset.name) or 'dataset'}-v{version.number}"
+    if escape not in CSV_ESCAPES:
+        raise ValidationError({"escape": f"Unknown CSV escape {escape!r}; use formulas (the default) or none."})
     if fmt == "parquet":
         parquet = FileResponse(files.storage().open(version.file, "rb"), content_type="application/vnd.apache.parquet")
         return attachment(parquet, f"{stem}.parquet")
     if fmt == "csv":
-        csv = StreamingHttpResponse(files.iter_csv_chunks(version.file), content_type="text/csv; charset=utf-8")
+        chunks = files.iter_csv_chunks(version.file, neutralise=escape == "formulas")
+        csv = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
         return attachment(csv, f"{stem}.csv")
     raise ValidationError({"format": f"Unknown download format {fmt!r}; use csv or parquet."})
 
@@ -256,11 +266,31 @@ class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         response["X-Profile-Report"] = str(report.pk)
         return response
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "parquet"])], responses={200: bytes})
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("format", str, enum=["csv", "parquet"], description="File format (default parquet)."),
+            OpenApiParameter(
+                "escape",
+                str,
+                enum=list(CSV_ESCAPES),
+                description=(
+                    "CSV only. `formulas` (default, for spreadsheets): a text cell or column name starting with "
+                    "`=`, `+`, `-`, `@`, tab, carriage return, line feed (or their full-width forms) or a single "
+                    "quote gets one leading single quote, so a spreadsheet shows it as text instead of running it "
+                    "(OWASP CSV injection); drop one leading single quote from text cells and names to get the "
+                    "values back. Numeric, boolean and date columns are never changed. `none`: the exact values, "
+                    "for pipelines."
+                ),
+            ),
+        ],
+        responses={200: bytes},
+    )
     @action(detail=True, methods=["get"], content_negotiation_class=AttachmentNegotiation)
     def download(self, request: Request, pk: str | None = None) -> Any:
-        """The version as a file attachment: `?format=parquet` (default) or `?format=csv`."""
-        return version_download(self.get_object(), request.query_params.get("format"))
+        """The version as a file attachment: `?format=parquet` (default) or `?format=csv` (`&escape=none` for the
+        exact values; by default spreadsheet formulas are defused)."""
+        params = request.query_params
+        return version_download(self.get_object(), params.get("format"), params.get("escape"))
 
     @extend_schema(request=s.RetypeSerializer, responses={202: s.JobStartedSerializer})
     @action(detail=True, methods=["post"], permission_classes=RUN_JOBS)

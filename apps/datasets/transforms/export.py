@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from apps.core.csvio import frame_to_csv_text
+
 from .base import FlowError, StepError, TransformError, collect_script_functions, comment, script_source
 from .flow import StepDef, parse_flow, prepare_source, resolve_operator, step_error
 
@@ -51,7 +53,8 @@ def read_source(path: str) -> pd.DataFrame:
 
 def write_output(df: pd.DataFrame, path: str) -> None:
     if path.lower().endswith(".csv"):
-        df.to_csv(path, index=False)
+        with open(path, "w", encoding="utf-8", newline="") as handle:
+            handle.write(frame_to_csv_text(df))
     else:
         df.to_parquet(path, index=False)
 
@@ -121,7 +124,7 @@ def flow_to_script(
     paths = _source_paths(used_sources, source_paths)
     variables = _variable_names([*used_sources, *(s.id for s in steps)])
 
-    functions: list[Callable[..., Any]] = [prepare_source]
+    functions: list[Callable[..., Any]] = [frame_to_csv_text, prepare_source]
     body = [f"    {variables[s]} = prepare_source(sources[{s!r}])" for s in used_sources]
     trained_all: dict[str, Any] = {}
     for step in steps:

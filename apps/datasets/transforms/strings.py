@@ -25,6 +25,10 @@ GROUP = "Format strings"
 TEXT_COLUMNS = Param("columns", "columns", required=True, kind="string")
 TEXT_COLUMN = Param("column", "column", required=True, kind="string")
 MAX_PARTS = 50
+PATTERN_HELP = (
+    "Python syntax, run in linear time; backreferences, lookahead/lookbehind, possessive quantifiers, atomic and "
+    "conditional groups are not supported."
+)
 
 
 def user_regex(pattern: str, ignore_case: bool = False) -> Regex:
@@ -225,8 +229,8 @@ class ReplaceRegex(Operator):
     description = "Replace every match of a regular expression; the replacement may refer to groups as \\1."
     params = (
         TEXT_COLUMNS,
-        Param("pattern", "string", required=True),
-        Param("replacement", "string", default=""),
+        Param("pattern", "string", required=True, description=PATTERN_HELP),
+        Param("replacement", "string", default="", description="Python's syntax: \\1, \\g<name>, \\g<0>, \\n."),
         Param("case_sensitive", "boolean", default=True),
     )
     kernel = replace_regex
@@ -268,7 +272,8 @@ class SplitColumn(Operator):
         Param("delimiter", "string", required=True),
         Param("max_parts", "integer", default=2, minimum=1, maximum=MAX_PARTS,
               description="Number of new columns; the last one keeps the rest of the text."),
-        Param("regex", "boolean", default=False, description="Treat the delimiter as a regular expression."),
+        Param("regex", "boolean", default=False,
+              description="Treat the delimiter as a regular expression: " + PATTERN_HELP),
         Param("drop_original", "boolean", default=False),
     )
     kernel = split_column
@@ -297,7 +302,7 @@ class ExtractRegex(Operator):
         "Create one column per capture group of a regular expression, e.g. (\\d+)-(\\d+). Named groups "
         "(?P<name>...) name their column; others are <column>_1, <column>_2, ..."
     )
-    params = (TEXT_COLUMN, Param("pattern", "string", required=True))
+    params = (TEXT_COLUMN, Param("pattern", "string", required=True, description=PATTERN_HELP))
     kernel = extract_regex
 
     def check_params(self, params: Params) -> None:

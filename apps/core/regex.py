@@ -102,6 +102,12 @@ def _categories(ascii_only: bool) -> dict[Any, tuple[tuple[int, int], ...]]:
     }
 
 
+@functools.cache
+def _category_body(category: Any, ascii_only: bool) -> str:
+    """A category's ranges written as the inside of an RE2 character class."""
+    return "".join(_class_item(low, high) for low, high in _category_ranges(category, ascii_only))
+
+
 def _complement(ranges: Ranges) -> Ranges:
     out, start = [], 0
     for low, high in ranges:
@@ -230,7 +236,7 @@ class _Translator:
             elif op is _c.RANGE:
                 parts.append(_class_item(*av))
             elif op is _c.CATEGORY:
-                parts.extend(_class_item(lo, hi) for lo, hi in _category_ranges(av, bool(flags & re.ASCII)))
+                parts.append(_category_body(av, bool(flags & re.ASCII)))
             else:
                 raise self.refuse(f"the class item {str(op).lower()}")
         body = "".join(parts)

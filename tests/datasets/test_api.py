@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import io
 import json
+import time
 import zipfile
 
 import numpy as np
@@ -368,6 +369,61 @@ def test_flow_api_create_steps_preview_run_and_export(api, project_a, run_job):
     script = api.get(url + "export/")
     assert script["Content-Disposition"] == 'attachment; filename="api-flow.py"'
     assert b"SOURCE_PATHS" in script.content
+
+
+REDOS_PREVIEWS = [  # (pattern, expected txt values): exponential for a backtracking engine on these near-matches
+    ("(a|a)*c", ["a" * 26, "a" * 28, "a" * 30 + "b", None]),
+    ("(?:a|a)+c", ["a" * 26, "a" * 28, "a" * 30 + "b", None]),
+    ("(a|aa)*c", ["a" * 26, "a" * 28, "a" * 30 + "b", None]),
+    ("(a?){25}a{25}", ["x", "x", "xb", None]),
+    ("(a{1,30}){1,30}c", ["a" * 26, "a" * 28, "a" * 30 + "b", None]),
+    ("(a+)+c", ["a" * 26, "a" * 28, "a" * 30 + "b", None]),
+]
+
+
+def _regex_flow(api, project, texts: tuple[str | None, ...] = ("a" * 26, "a" * 28, "a" * 30 + "b", None)) -> str:
+    frame = pd.DataFrame({"txt": list(texts), "n": range(len(texts))})
+    version = make_version(project, frame, name="redos")
+    flow = api.post("/api/flows/", {"project": project.pk, "name": "redos", "sources": [version.pk]}, format="json")
+    return f"/api/flows/{flow.json()['id']}/preview/"
+
+
+@pytest.mark.parametrize(("pattern", "expected"), REDOS_PREVIEWS, ids=[p for p, _ in REDOS_PREVIEWS])
+def test_flow_preview_with_an_exponential_regex_answers_at_once(api, project_a, pattern, expected):
+    """Issue 12 item 1: Python's re took 11 s on (a|a)*c and 26 characters, holding the GIL of the web process."""
+    url = _regex_flow(api, project_a)
+    warm = {"op": "replace_regex", "parameters": {"columns": ["txt"], "pattern": r"\w\s", "replacement": "x"}}
+    assert api.post(url, {"draft": warm}, format="json").status_code == 200  # lazy imports and tables, untimed
+    draft = {"op": "replace_regex", "parameters": {"columns": ["txt"], "pattern": pattern, "replacement": "x"}}
+    started = time.perf_counter()
+    response = api.post(url, {"draft": draft}, format="json")
+    elapsed = time.perf_counter() - started
+    assert response.status_code == 200, response.content[:500]
+    assert [row["txt"] for row in response.json()["rows"]] == expected
+    assert elapsed < 1.0, f"preview took {elapsed:.2f} s"
+
+
+@pytest.mark.parametrize(
+    ("op", "parameters", "field", "fragment"),
+    [
+        ("replace_regex", {"columns": ["txt"], "pattern": r"(a)\1"}, "pattern", "uses a backreference"),
+        ("replace_regex", {"columns": ["txt"], "pattern": "a(?=b)"}, "pattern", "uses a lookahead (?=...)"),
+        ("replace_regex", {"columns": ["txt"], "pattern": "(?<!b)a"}, "pattern", "uses a negative lookbehind"),
+        ("extract_regex", {"column": "txt", "pattern": "(?>(a+))b"}, "pattern", "uses an atomic group"),
+        ("extract_regex", {"column": "txt", "pattern": "(a++)"}, "pattern", "uses a possessive quantifier"),
+        ("split_column", {"column": "txt", "delimiter": "(a)?(?(1)b|c)", "regex": True}, "delimiter",
+         "uses a conditional group"),
+        ("replace_regex", {"columns": ["txt"], "pattern": "(a{1,999}){1,999}c"}, "pattern",
+         "repetition count is too large"),
+        ("replace_regex", {"columns": ["txt"], "pattern": "(a)", "replacement": r"\2"}, "replacement",
+         "invalid group reference 2"),
+    ],
+)
+def test_flow_preview_refuses_unsupported_regex_features_by_name(api, project_a, op, parameters, field, fragment):
+    url = _regex_flow(api, project_a, ("ab", "ba", None))  # short values: a regression fails fast instead of hanging
+    response = api.post(url, {"draft": {"op": op, "parameters": parameters}}, format="json")
+    data = assert_error(response, 400, {field}, fragment)
+    assert data["errors"][field] == data["detail"] or fragment in str(data["errors"][field])
 
 
 def test_sql_api_queries_and_saves(api, project_a, run_job):

@@ -222,3 +222,28 @@ def test_script_csv_output_reads_back_to_the_flow_result_whatever_the_cells_hold
     assert len(back) == 60  # the exported script writes the exact values (no formula escaping), quoted safely
     assert back["note"].where(back["note"].notna(), None).tolist() == [None if v in ("", None) else v for v in notes]
     assert back["amount"].tolist() == frame["amount"].tolist()
+
+
+def test_exported_regex_steps_use_pythons_re_and_give_the_executors_results(tmp_path: Path) -> None:
+    """The executor runs user patterns with RE2 (apps/core/regex.py); the script with Python's re: same output."""
+    paths = write_sources(tmp_path)
+    flow = flow_of(
+        {"id": "named", "op": "extract_regex", "inputs": ["base"],
+         "parameters": {"column": "code", "pattern": r"(?P<letter>\w)-(?P<digits>\d+)"}},
+        {"id": "swap", "op": "replace_regex", "inputs": ["named"],
+         "parameters": {"columns": ["code"], "pattern": r"(?P<l>[a-z])-(\d+)", "replacement": r"\2·\g<l>\n",
+                        "case_sensitive": False}},
+        {"id": "words", "op": "split_column", "inputs": ["swap"],
+         "parameters": {"column": "review", "delimiter": r"\s+", "regex": True, "max_parts": 3}},
+        {"id": "unicode", "op": "replace_regex", "inputs": ["words"],
+         "parameters": {"columns": ["city"], "pattern": r"(?i)^(\w)(\w*)$", "replacement": r"\2\1é"}},
+    )
+    result = run_flow(flow, read_sources(paths), refit=True)
+    script = flow_to_script(result.flow, paths)
+    assert "def user_regex(" in script and "re.compile(pattern" in script and "re2" not in script
+    (tmp_path / "flow.py").write_text(script)
+    run_scripts(tmp_path, [[str(tmp_path / "flow.py"), str(tmp_path / "out.parquet")]])
+    assert_same_parquet(result.output, tmp_path / "out.parquet", tmp_path, "regex")
+    assert result.output["code"].tolist()[:2] == ["1·A\n", "22·B\n"]
+    assert result.output["letter"].tolist()[:2] == ["A", "B"] and result.output["review_2"].tolist()[0] == "product"
+    assert result.output["city"].tolist()[:2] == ["arisPé", "yonLé"]

@@ -10,6 +10,7 @@ import builtins
 import dis
 import json
 import math
+import re
 from collections.abc import Callable
 from types import CodeType
 from typing import Any
@@ -184,7 +185,9 @@ def _all_script_functions() -> list[Callable[..., Any]]:
 
 
 def test_script_functions_only_use_the_script_header_names_and_their_declared_helpers() -> None:
-    allowed_modules = {"np", "pd", "math", "re", "json"}
+    from apps.datasets.transforms.export import HEADER_NAMES
+
+    allowed_modules = {"np", "pd", "math", "re", "json", *HEADER_NAMES}
     for fn in _all_script_functions():
         declared = {dep.__name__ for dep in script_dependencies(fn)}
         unknown = _globals_used(fn.__code__) - allowed_modules - declared - set(dir(builtins))
@@ -1105,13 +1108,94 @@ def test_every_operator_handles_fifty_thousand_rows_quickly() -> None:
     assert not slow, f"operators slower than 3 s on 50k rows: {slow}"
 
 
-@pytest.mark.parametrize("pattern", [r"(a+)+$", r"(\w*x?)*y", r"((ab)*c)+", r"(?:[a-z]+\s?)+!", r"(a|b+)*c"])
-def test_patterns_with_nested_repetition_are_refused(pattern):
-    """ReDoS guard: a pattern that can backtrack exponentially never reaches a worker or the web process."""
-    from apps.datasets.transforms.strings import compile_pattern
+# Patterns that make a backtracking engine take exponential time on a near-match: alternation under a star,
+# optional repeated then fixed, nested counted repeats, nested unbounded repeats.
+EXPONENTIAL = [r"(a|a)*c", r"(?:a|a)+c", r"(a|aa)+c", r"(a?){25}a{25}", r"(?:a?){27}a{27}", r"(a{1,999}){1,999}c",
+               r"(a{1,30}){1,30}c", r"(a+)+c", r"(\w*a?)*c", r"(?:[a-z]+\s?)+!"]
 
-    with pytest.raises(ParameterError, match="nested repetition"):
-        compile_pattern("pattern", pattern)
+
+def _regex_step(op: str, pattern: str, group: bool = True) -> dict[str, Any]:
+    if op == "replace_regex":
+        return {"columns": ["s"], "pattern": pattern, "replacement": "x"}
+    if op == "extract_regex":
+        return {"column": "s", "pattern": f"({pattern})" if group else pattern}
+    return {"column": "s", "delimiter": pattern, "regex": True, "max_parts": 3}
+
+
+@pytest.mark.parametrize("pattern", EXPONENTIAL)
+@pytest.mark.parametrize("op", ["replace_regex", "extract_regex", "split_column"])
+def test_exponential_patterns_finish_fast_through_the_operators(op: str, pattern: str) -> None:
+    """ReDoS: 26-30 characters of near-match through the operator take well under a second (Python's re: seconds to
+    hours, holding the GIL). A forked child runs it so that a regression fails at the 5 s cap instead of hanging."""
+    from tests import timing
+
+    df = frame(s=["a" * 28, "a" * 26 + "b", "b" + "a" * 29, None])
+    get_operator(op).apply(frame(s=["é1 x"]), _regex_step(op, r"\w\s"))  # one-time Unicode class table, untimed
+    timing.assert_fast(lambda: get_operator(op).apply(df, _regex_step(op, pattern)), limit=0.5, cap=5.0,
+                       expected=(ParameterError,))
+
+
+@pytest.mark.parametrize("op", ["replace_regex", "extract_regex", "split_column"])
+def test_nested_counted_repeats_beyond_the_engine_limit_are_refused_by_name(op: str) -> None:
+    param = "delimiter" if op == "split_column" else "pattern"
+    with pytest.raises(ParameterError, match=f"Parameter '{param}': a repetition count is too large") as caught:
+        run(op, frame(s=["aaa"]), _regex_step(op, r"(a{1,999}){1,999}c"))
+    assert caught.value.param == param
+
+
+@pytest.mark.parametrize(
+    ("pattern", "feature"),
+    [(r"(\w)\1", "a backreference"), (r"(?P<w>\w)(?P=w)", "a backreference"), (r"a(?=b)", "a lookahead (?=...)"),
+     (r"a(?!b)", "a negative lookahead (?!...)"), (r"(?<=a)b", "a lookbehind (?<=...)"),
+     (r"(?<!a)b", "a negative lookbehind (?<!...)"), (r"(a*+)", "a possessive quantifier"),
+     (r"(?>(a|ab))c", "an atomic group"), (r"(a)?(?(1)b|c)", "a conditional group")],
+)
+@pytest.mark.parametrize("op", ["replace_regex", "extract_regex", "split_column"])
+def test_python_only_features_are_refused_naming_feature_and_parameter(op: str, pattern: str, feature: str) -> None:
+    param = "delimiter" if op == "split_column" else "pattern"
+    with pytest.raises(ParameterError, match=re.escape(f"Parameter '{param}' uses {feature}")) as caught:
+        run(op, frame(s=["ab"]), _regex_step(op, pattern, group=False))
+    assert caught.value.param == param
+
+
+REGEX_VALUES = ["123-45", "Ab-7 cd-88", "josé_2 ÉCOLE-٣", "", "x\ny", None, "a,b;;c", "日本-語", "abab"]
+REGEX_CASES = [  # (pattern, replacement, case_sensitive)
+    (r"(\d+)-(\d+)", r"\2-\1", True),
+    (r"(?P<word>[a-z]+)-(?P<num>\d+)", r"\g<num>:\g<word>", False),
+    (r"(\w+)", r"<\1>", True),
+    (r"é|É", "e", False),
+    (r"école", r"[\g<0>]", False),
+    (r"x*", "-", True),
+    (r"[,;]+", r"\n", True),
+    (r"(a)(b)?", r"\2\1", True),
+    (r"(?m)^(\w)", r"\1\1", True),
+    (r"\s*-\s*", " to ", True),
+]
+
+
+@pytest.mark.parametrize("dtype", ["str", "string", object])
+@pytest.mark.parametrize(("pattern", "replacement", "case_sensitive"), REGEX_CASES)
+def test_regex_operators_give_what_pandas_with_pythons_re_gave(pattern: str, replacement: str, case_sensitive: bool,
+                                                               dtype: Any) -> None:
+    """Same values, same dtypes, missing values kept, as the former ``.str.replace/.split/.extract`` with ``re``."""
+    values = pd.Series(REGEX_VALUES, dtype=dtype, name="s")
+    df = frame(s=values, z=range(len(REGEX_VALUES)))
+    out = run("replace_regex", df, {"columns": ["s"], "pattern": pattern, "replacement": replacement,
+                                    "case_sensitive": case_sensitive})
+    compiled = re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
+    pd.testing.assert_series_equal(out["s"], values.str.replace(compiled, replacement, regex=True))
+
+    out = run("split_column", df, {"column": "s", "delimiter": pattern, "regex": True, "max_parts": 3})
+    before = values.str.split(pattern, n=2, expand=True, regex=True).reindex(columns=range(3)).astype("str")
+    before.columns = ["s_1", "s_2", "s_3"]
+    pd.testing.assert_frame_equal(out[["s_1", "s_2", "s_3"]], before)
+
+    if re.compile(pattern).groups:
+        out = run("extract_regex", df, {"column": "s", "pattern": pattern})
+        before = values.str.extract(pattern, expand=True).astype("str")
+        new_columns = [c for c in out.columns if c not in ("s", "z")]
+        before.columns = new_columns
+        pd.testing.assert_frame_equal(out[new_columns], before)
 
 
 @pytest.mark.parametrize("pattern", [r"(\d+)-(\d+)", r"^\s+|\s+$", r"[A-Z]{2}\d{4}", r"(ab){2,3}c+", r"(?:x|y)+"])

@@ -39,7 +39,16 @@ import sys
 
 import numpy as np
 import pandas as pd
+
+
+def user_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
+    """The flow's regular expressions. Atelier checked them and ran them with a linear-time engine (RE2) that
+    follows Python's syntax and meaning; Python's re runs them here."""
+    return re.compile(pattern, re.IGNORECASE if ignore_case else 0)
 '''
+
+# Names the header defines besides the imported modules; script functions may use them.
+HEADER_NAMES = ("user_regex",)
 
 MAIN = '''
 def read_source(path: str) -> pd.DataFrame:

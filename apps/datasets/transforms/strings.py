@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import re
-import re._constants as _sre  # the parsed form of a pattern, to refuse catastrophic ones
-import re._parser as _sre_parse
 from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
+
+from apps.core.regex import Regex, RegexError, compile_regex
 
 from .base import (
     Operator,
@@ -25,51 +24,40 @@ from .base import (
 GROUP = "Format strings"
 TEXT_COLUMNS = Param("columns", "columns", required=True, kind="string")
 TEXT_COLUMN = Param("column", "column", required=True, kind="string")
-MAX_PATTERN = 500
 MAX_PARTS = 50
+PATTERN_HELP = (
+    "Python syntax, run in linear time; backreferences, lookahead/lookbehind, possessive quantifiers, atomic and "
+    "conditional groups are not supported."
+)
 
 
-_REPEATS = {_sre.MAX_REPEAT, _sre.MIN_REPEAT, getattr(_sre, "POSSESSIVE_REPEAT", _sre.MAX_REPEAT)}
+def user_regex(pattern: str, ignore_case: bool = False) -> Regex:
+    """The kernels' regular expressions: linear-time (apps/core/regex.py). An exported script defines its own
+    ``user_regex`` with Python's ``re``, which gives the same results for the patterns accepted here."""
+    return compile_regex(pattern, ignore_case=ignore_case)
 
 
-def _unbounded_repeat_inside(items: Any, nested: bool) -> bool:
-    """True when a repeat without an upper bound sits inside another one, e.g. ``(a+)+`` or ``(\\w*x?)*``:
-    the shape that makes a backtracking engine take exponential time on a near-match."""
-    for op, av in items:
-        if op in _REPEATS:
-            _low, high, sub = av
-            unbounded = high == _sre.MAXREPEAT or high > 1000
-            if unbounded and nested:
-                return True
-            if _unbounded_repeat_inside(sub, nested or unbounded):
-                return True
-        elif op is _sre.SUBPATTERN:
-            if _unbounded_repeat_inside(av[-1], nested):
-                return True
-        elif op is _sre.BRANCH:
-            if any(_unbounded_repeat_inside(branch, nested) for branch in av[1]):
-                return True
-        elif op in (_sre.ASSERT, _sre.ASSERT_NOT):
-            if _unbounded_repeat_inside(av[1], nested):
-                return True
-    return False
-
-
-def compile_pattern(param: str, pattern: str, flags: int = 0) -> re.Pattern[str]:
-    """Compile a user's pattern, refusing ones that could hang a worker or the web process (ReDoS)."""
-    if len(pattern) > MAX_PATTERN:
-        raise ParameterError(f"Parameter '{param}' is too long (at most {MAX_PATTERN} characters).", param=param)
+def compile_pattern(param: str, pattern: str, ignore_case: bool = False) -> Regex:
+    """Compile a user's pattern for a parameter check: ParameterError naming the parameter and the problem."""
     try:
-        compiled = re.compile(pattern, flags)
-    except re.error as exc:
-        raise ParameterError(f"Parameter '{param}' is not a valid regular expression: {exc}.", param=param) from exc
-    if _unbounded_repeat_inside(_sre_parse.parse(pattern, flags), False):
-        raise ParameterError(
-            f"Parameter '{param}': nested repetition such as '(a+)+' can take exponential time; "
-            f"rewrite the pattern without a quantifier inside a repeated group.",
-            param=param,
-        )
-    return compiled
+        return compile_regex(pattern, ignore_case=ignore_case, param=param)
+    except RegexError as exc:
+        raise ParameterError(str(exc), param=exc.param) from exc
+
+
+@script_function()
+def per_text_value(values: pd.Series, fn: Any, missing: Any) -> list[Any]:
+    """``fn(value)`` for every text value of ``values``, computed once per distinct value; ``missing`` elsewhere."""
+    done: dict[str, Any] = {}
+    out = []
+    for value in values:
+        if isinstance(value, str):
+            if value not in done:
+                done[value] = fn(value)
+            out.append(done[value])
+        else:
+            out.append(missing)
+    return out
 
 
 @script_function()
@@ -107,15 +95,17 @@ def add_prefix_suffix(df: pd.DataFrame, columns: list[str], prefix: str = "", su
     return out
 
 
-@script_function()
+@script_function(per_text_value)
 def replace_regex(
     df: pd.DataFrame, columns: list[str], pattern: str, replacement: str = "", case_sensitive: bool = True,
 ) -> pd.DataFrame:
     """Python ``re`` semantics for the pattern and the replacement (``\\1``, ``\\g<name>``, ``\\n``)."""
-    compiled = re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
+    compiled = user_regex(pattern, not case_sensitive)
     out = df.copy(deep=False)
     for name in columns:
-        out[name] = df[name].str.replace(compiled, replacement, regex=True)
+        s = df[name]
+        new = pd.Series(per_text_value(s, lambda v: compiled.sub(replacement, v), None), index=s.index, dtype=object)
+        out[name] = s.where(s.isna(), new).astype(s.dtype)
     return out
 
 
@@ -130,23 +120,36 @@ def replace_values(df: pd.DataFrame, columns: list[str], mapping: dict[str, str 
     return out
 
 
-@script_function(place_columns)
+@script_function(place_columns, per_text_value)
 def split_column(
     df: pd.DataFrame, column: str, delimiter: str, max_parts: int = 2, regex: bool = False,
     drop_original: bool = False,
 ) -> pd.DataFrame:
     """Split on ``delimiter`` into exactly ``max_parts`` columns ``<column>_1..n`` (the last holds the rest)."""
-    parts = df[column].str.split(delimiter, n=max_parts - 1, expand=True, regex=regex)
+    if regex:
+        compiled = user_regex(delimiter)
+        rows = per_text_value(df[column], lambda v: compiled.split(v, maxsplit=max_parts - 1), [])
+        width = max(map(len, rows), default=0)
+        parts = pd.DataFrame([row + [None] * (width - len(row)) for row in rows], index=df.index, dtype=object)
+    else:
+        parts = df[column].str.split(delimiter, n=max_parts - 1, expand=True, regex=False)
     parts = parts.reindex(columns=range(max_parts)).astype("str")
     parts.columns = [f"{column}_{i + 1}" for i in range(max_parts)]
     return place_columns(df, column, parts, drop_anchor=drop_original)
 
 
-@script_function(place_columns)
+@script_function(place_columns, per_text_value)
 def extract_regex(df: pd.DataFrame, column: str, pattern: str, names: list[str]) -> pd.DataFrame:
     """One new column per capture group of ``pattern`` (first match per value; no match: missing)."""
-    found = df[column].str.extract(pattern, expand=True).astype("str")
-    found.columns = list(names)
+    compiled = user_regex(pattern)
+    none = (None,) * compiled.groups
+
+    def groups(value: str) -> tuple[str | None, ...]:
+        match = compiled.search(value)
+        return match.groups() if match else none
+
+    rows = per_text_value(df[column], groups, none)
+    found = pd.DataFrame(rows, index=df.index, columns=list(names), dtype=object).astype("str")
     return place_columns(df, column, found)
 
 
@@ -226,19 +229,18 @@ class ReplaceRegex(Operator):
     description = "Replace every match of a regular expression; the replacement may refer to groups as \\1."
     params = (
         TEXT_COLUMNS,
-        Param("pattern", "string", required=True),
-        Param("replacement", "string", default=""),
+        Param("pattern", "string", required=True, description=PATTERN_HELP),
+        Param("replacement", "string", default="", description="Python's syntax: \\1, \\g<name>, \\g<0>, \\n."),
         Param("case_sensitive", "boolean", default=True),
     )
     kernel = replace_regex
 
     def check_params(self, params: Params) -> None:
-        compiled = compile_pattern("pattern", params["pattern"], 0 if params["case_sensitive"] else re.IGNORECASE)
+        compiled = compile_pattern("pattern", params["pattern"], ignore_case=not params["case_sensitive"])
         try:
-            compiled.sub(params["replacement"], "")
-        except (re.error, IndexError) as exc:
-            raise ParameterError(f"Parameter 'replacement' is not valid for this pattern: {exc}.",
-                                 param="replacement") from exc
+            compiled.template(params["replacement"])
+        except RegexError as exc:
+            raise ParameterError(str(exc), param="replacement") from exc
 
 
 @register
@@ -270,7 +272,8 @@ class SplitColumn(Operator):
         Param("delimiter", "string", required=True),
         Param("max_parts", "integer", default=2, minimum=1, maximum=MAX_PARTS,
               description="Number of new columns; the last one keeps the rest of the text."),
-        Param("regex", "boolean", default=False, description="Treat the delimiter as a regular expression."),
+        Param("regex", "boolean", default=False,
+              description="Treat the delimiter as a regular expression: " + PATTERN_HELP),
         Param("drop_original", "boolean", default=False),
     )
     kernel = split_column
@@ -299,7 +302,7 @@ class ExtractRegex(Operator):
         "Create one column per capture group of a regular expression, e.g. (\\d+)-(\\d+). Named groups "
         "(?P<name>...) name their column; others are <column>_1, <column>_2, ..."
     )
-    params = (TEXT_COLUMN, Param("pattern", "string", required=True))
+    params = (TEXT_COLUMN, Param("pattern", "string", required=True, description=PATTERN_HELP))
     kernel = extract_regex
 
     def check_params(self, params: Params) -> None:
@@ -318,7 +321,7 @@ class ExtractRegex(Operator):
                                  param="pattern")
 
     def group_names(self, params: Params) -> list[str]:
-        compiled = re.compile(params["pattern"])
+        compiled = compile_pattern("pattern", params["pattern"])
         by_index = {index: name for name, index in compiled.groupindex.items()}
         return [by_index.get(i, f"{params['column']}_{i}") for i in range(1, compiled.groups + 1)]
 

@@ -170,11 +170,24 @@ def count_entries(fh: IO[bytes], limit: int) -> int:
             "too_many_entries",
         )
     fh.seek(cd_offset)
-    directory = fh.read(cd_size)
-    count, pos = 0, 0
-    while pos + 46 <= len(directory) and directory[pos : pos + 4] == _CENTRAL:
-        name_len, extra_len, comment_len = struct.unpack_from("<HHH", directory, pos + 28)
-        pos += 46 + name_len + extra_len + comment_len
+    remaining, buffer, pos, count = cd_size, b"", 0, 0
+
+    def have(n: int) -> bool:  # at least n bytes from pos, reading on in chunks
+        nonlocal buffer, pos, remaining
+        while len(buffer) - pos < n and remaining > 0:
+            more = fh.read(min(CHUNK, remaining))
+            if not more:
+                break
+            remaining -= len(more)
+            buffer, pos = buffer[pos:] + more, 0
+        return len(buffer) - pos >= n
+
+    while have(46) and buffer[pos : pos + 4] == _CENTRAL:
+        name_len, extra_len, comment_len = struct.unpack_from("<HHH", buffer, pos + 28)
+        record = 46 + name_len + extra_len + comment_len
+        if not have(record):
+            break
+        pos += record
         count += 1
         if count > limit:
             raise _too_many(count, limit, at_least=True)
@@ -294,7 +307,10 @@ class GuardedZip(zipfile.ZipFile):
     ) -> IO[bytes]:
         if mode != "r":
             raise ValueError("A GuardedZip is read-only.")
-        info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name)
+        try:
+            info = name if isinstance(name, zipfile.ZipInfo) else self.getinfo(name)
+        except KeyError as exc:
+            raise ArchiveError(f"The archive has no member {name!r}.", "missing_member", str(name)) from exc
         try:
             raw = super().open(info, "r", pwd)
         except (zipfile.BadZipFile, NotImplementedError, RuntimeError, OSError, EOFError) as exc:

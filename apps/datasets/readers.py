@@ -644,6 +644,16 @@ def open_xlsx_zip(source: Any, limits: ReadLimits) -> Iterator[GuardedZip]:
         raise _archive_error(exc) from exc
 
 
+def _guard_refusal(exc: BaseException | None) -> ArchiveError | None:
+    """The archive guard's refusal behind an exception (openpyxl re-raises what it reads as its own ValueError)."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, ArchiveError):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
 def check_xlsx_zip(source: Any, limits: ReadLimits) -> None:
     """Refuse a file that is not an xlsx zip, or whose members would inflate past the caps (zip bombs)."""
     with open_xlsx_zip(source, limits):
@@ -664,16 +674,18 @@ def _read_xlsx(
             reader.archive, reader.valid_files = guarded, guarded.namelist()
             reader.read()
             wb = reader.wb
-        except ArchiveError as exc:
-            raise _archive_error(exc) from exc
-        except Exception as exc:  # openpyxl raises many types for a broken workbook
-            raise ReadError(f"The workbook cannot be opened: {exc}") from exc
+        except Exception as exc:  # openpyxl raises many types for a broken workbook, and wraps ours
+            guard = _guard_refusal(exc)
+            raise (_archive_error(guard) if guard else ReadError(f"The workbook cannot be opened: {exc}")) from exc
         try:
             ws = _pick_sheet(wb, sheet)
             rows = _xlsx_rows(ws, limits)
             title = ws.title
-        except ArchiveError as exc:
-            raise _archive_error(exc) from exc
+        except Exception as exc:
+            guard = _guard_refusal(exc)
+            if guard is None:
+                raise
+            raise _archive_error(guard) from exc
         finally:
             wb.close()
     if not rows:

@@ -204,3 +204,14 @@ def test_a_schema_over_its_cap(api_for, project_a, ds_user, settings):
     settings.REGISTRY_SKOPS_MAX_SCHEMA_BYTES = 10_000
     data = refused(api_for(ds_user), project_a, model(), "the limit is 9.8 KB (REGISTRY_SKOPS_MAX_SCHEMA_BYTES)")
     assert data["errors"]["code"] == ["schema_too_large"]
+
+
+def test_the_import_page_names_the_problem_without_the_machine_keys(client_for, project_a, ds_user):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    response = client_for(ds_user).post(reverse("registry:import"), {
+        "group": "bomb", "file": SimpleUploadedFile("m.skops", npy_zeros_bomb())})
+    page = response.content.decode()
+    assert response.status_code == 400 and "It looks like a decompression bomb" in page
+    assert "code: ratio" not in page and ">ratio<" not in page
+    assert not ModelVersion.objects.exists()

@@ -215,3 +215,26 @@ def test_the_import_page_names_the_problem_without_the_machine_keys(client_for, 
     assert response.status_code == 400 and "It looks like a decompression bomb" in page
     assert "code: ratio" not in page and ">ratio<" not in page
     assert not ModelVersion.objects.exists()
+
+
+def test_sparse_matrices_nested_npz_load_and_a_bomb_inside_one_is_refused(tmp_path):
+    import scipy.sparse as sp
+    import skops.io
+
+    from apps.core.archives import ArchiveError
+    from apps.registry import skopsfile
+
+    matrix = sp.random(50, 40, density=0.1, format="csr", random_state=0)
+    path = tmp_path / "sparse.skops"
+    skops.io.dump({"m": matrix}, path)
+    loaded = skopsfile.load(path, skopsfile.untrusted_types(path))
+    assert (loaded["m"] != matrix).nnz == 0
+    archive = zipfile.ZipFile(path)
+    npz = next(n for n in archive.namelist() if n.endswith(".npz"))
+    inner = zipfile.ZipFile(io.BytesIO(archive.read(npz)))
+    array = next(n for n in inner.namelist() if n.endswith(".npy"))
+    bomb_npz = zeros_in_place_of(archive.read(npz), array, npy_header((8 * MB,)), 64 * MB)
+    (tmp_path / "bomb.skops").write_bytes(swap_member(path.read_bytes(), npz, bomb_npz))
+    with pytest.raises(ArchiveError) as err:
+        skopsfile.untrusted_types(tmp_path / "bomb.skops")
+    assert err.value.code == "ratio" and err.value.member == array

@@ -38,12 +38,18 @@ def require_perm(request: Any, perm: str, message: str = PERSONA_REFUSED) -> Non
         raise PermissionDenied(message)
 
 
+# Keys a service adds for programs beside the message (the API shows them; pages do not): a refusal's stable code and
+# the archive member at fault (apps/core/archives.py).
+MACHINE_KEYS = ("code", "member")
+
+
 def validation_messages(exc: ValidationError, *, bare: tuple[str, ...] = ("__all__",),
                         skip: tuple[str, ...] = ()) -> list[str]:
     """A ValidationError as lines for a page: `field: message`, or the bare message for the fields in `bare`
     (their messages already name what is wrong); fields in `skip` are left out."""
     if hasattr(exc, "error_dict"):
-        return [m if k in bare else f"{k}: {m}" for k, v in exc.message_dict.items() if k not in skip for m in v]
+        return [m if k in bare else f"{k}: {m}" for k, v in exc.message_dict.items()
+                if k not in skip and k not in MACHINE_KEYS for m in v]
     return list(exc.messages)
 
 
@@ -52,7 +58,7 @@ def form_add_errors(form: Any, exc: ValidationError, *, skip: tuple[str, ...] = 
     the form as a whole otherwise; fields in `skip` are left out (shown another way)."""
     if hasattr(exc, "error_dict"):
         for field, errors in exc.message_dict.items():
-            if field not in skip:
+            if field not in skip and field not in MACHINE_KEYS:
                 form.add_error(field if field in form.fields else None, errors)
     else:
         form.add_error(None, exc.messages)

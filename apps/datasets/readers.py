@@ -4,8 +4,8 @@ Plain module: no Django imports. Every failure a person can fix raises :class:`R
 message that names what is wrong (line, byte offset, column, limit) and the input ``field`` at fault.
 
 Supported formats: CSV/TSV (delimiter, encoding and header detection), Parquet, JSON (array of
-records or object of columns), JSON Lines and Excel ``.xlsx`` (openpyxl read-only, zip inspected for
-decompression bombs before parsing).
+records or object of columns), JSON Lines and Excel ``.xlsx`` (openpyxl read-only, its zip checked by the archive guard
+of apps/core/archives.py before parsing and counted while openpyxl reads it).
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ import io
 import json
 import os
 import re
-import zipfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from apps.core.archives import ArchiveError, ArchiveLimits, GuardedZip, open_zip
 from apps.core.units import human_bytes
 
 Format = Literal["csv", "tsv", "parquet", "json", "jsonl", "xlsx"]
@@ -64,6 +65,7 @@ class ReadLimits:
     max_bytes: int = 2 * 1024**3
     max_rows: int = 20_000_000
     max_columns: int = 2_000
+    xlsx_max_entries: int = 10_000
     xlsx_max_uncompressed_bytes: int = 1024**3
     xlsx_max_ratio: float = 200.0
     xlsx_ratio_floor_bytes: int = 1024 * 1024  # members smaller than this cannot bomb; ratio not checked
@@ -156,13 +158,17 @@ def read_with_info(
     return result
 
 
+def format_from_name(name: str) -> Format | None:
+    """The format a file name's extension says, if any."""
+    return _EXTENSIONS.get(os.path.splitext(name)[1].lower()) if name else None
+
+
 def detect_format(path: str, filename: str | None = None) -> Format:
     """Format from the file's extension (``filename`` first), else from its leading bytes."""
     for name in (filename, path):
-        if name:
-            ext = os.path.splitext(name)[1].lower()
-            if ext in _EXTENSIONS:
-                return _EXTENSIONS[ext]
+        fmt = format_from_name(name or "")
+        if fmt:
+            return fmt
     with open(path, "rb") as fh:
         head = fh.read(SNIFF_BYTES)
     if head.startswith(b"PAR1"):
@@ -605,53 +611,83 @@ def _iter_json_lines(path: str, encoding: str, limits: ReadLimits) -> Iterator[A
 
 
 # --------------------------------------------------------------------------------------------------- Excel
-def check_xlsx_zip(path: str, limits: ReadLimits) -> None:
-    """Refuse a file that is not an xlsx zip, or whose members would inflate past the caps (zip bombs)."""
+def xlsx_archive_limits(limits: ReadLimits) -> ArchiveLimits:
+    """The archive guard's limits for a workbook. Nested archives (embedded documents under xl/embeddings/) are
+    allowed: openpyxl never opens them, and their sizes still count towards the totals."""
+    return ArchiveLimits(
+        max_entries=limits.xlsx_max_entries, max_total_bytes=limits.xlsx_max_uncompressed_bytes,
+        max_member_bytes=limits.xlsx_max_uncompressed_bytes, max_ratio=limits.xlsx_max_ratio,
+        ratio_floor_bytes=limits.xlsx_ratio_floor_bytes, allow_nested=True,
+    )
+
+
+def _archive_error(exc: ArchiveError) -> ReadError:
+    details = {"code": exc.code, **exc.details}
+    if exc.member:
+        details["member"] = exc.member
+    return ReadError(exc.message, **details)
+
+
+@contextmanager
+def open_xlsx_zip(source: Any, limits: ReadLimits) -> Iterator[GuardedZip]:
+    """The workbook's zip, checked by the archive guard (apps/core/archives.py) before anything is parsed and
+    counted while it is read; ReadError for a file that is not a workbook or would inflate past the caps."""
     try:
-        zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError) as exc:
-        raise ReadError("The file is not an .xlsx workbook (it is not a zip archive).") from exc
-    with zf:
-        infos = zf.infolist()
-        names = {i.filename for i in infos}
-        if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
-            raise ReadError("The file is not an .xlsx workbook (no xl/workbook.xml inside).")
-        total = 0
-        for info in infos:
-            total += info.file_size
-            if info.file_size >= limits.xlsx_ratio_floor_bytes:
-                ratio = info.file_size / max(info.compress_size, 1)
-                if ratio > limits.xlsx_max_ratio:
-                    raise ReadError(
-                        f"Refusing the workbook: member {info.filename!r} expands {ratio:.0f}x "
-                        f"({human_bytes(info.compress_size)} to {human_bytes(info.file_size)}); the limit is "
-                        f"{limits.xlsx_max_ratio:.0f}x. It looks like a decompression bomb.",
-                        member=info.filename, ratio=ratio,
-                    )
-        if total > limits.xlsx_max_uncompressed_bytes:
-            raise ReadError(
-                f"Refusing the workbook: it expands to {human_bytes(total)}; the limit is "
-                f"{human_bytes(limits.xlsx_max_uncompressed_bytes)}.",
-                uncompressed=total, limit=limits.xlsx_max_uncompressed_bytes,
-            )
+        with open_zip(source, xlsx_archive_limits(limits)) as zf:
+            names = set(zf.NameToInfo)
+            if "[Content_Types].xml" not in names or "xl/workbook.xml" not in names:
+                raise ReadError("The file is not an .xlsx workbook (no xl/workbook.xml inside).")
+            yield zf
+    except ArchiveError as exc:
+        if exc.code == "not_a_zip":
+            raise ReadError("The file is not an .xlsx workbook (it is not a zip archive).", code=exc.code) from exc
+        raise _archive_error(exc) from exc
+
+
+def _guard_refusal(exc: BaseException | None) -> ArchiveError | None:
+    """The archive guard's refusal behind an exception (openpyxl re-raises what it reads as its own ValueError)."""
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, ArchiveError):
+            return exc
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return None
+
+
+def check_xlsx_zip(source: Any, limits: ReadLimits) -> None:
+    """Refuse a file that is not an xlsx zip, or whose members would inflate past the caps (zip bombs)."""
+    with open_xlsx_zip(source, limits):
+        pass
 
 
 def _read_xlsx(
     path: str, sheet: str | int | None, header: bool | None, limits: ReadLimits
 ) -> tuple[pd.DataFrame, str, bool]:
-    check_xlsx_zip(path, limits)  # zipfile reads at most the declared size, so the checked sizes hold
-    import openpyxl
+    from openpyxl.reader.excel import ExcelReader
 
-    try:
-        wb = openpyxl.load_workbook(path, read_only=True, data_only=True)
-    except Exception as exc:  # openpyxl raises many types for a broken workbook
-        raise ReadError(f"The workbook cannot be opened: {exc}") from exc
-    try:
-        ws = _pick_sheet(wb, sheet)
-        rows = _xlsx_rows(ws, limits)
-        title = ws.title
-    finally:
-        wb.close()
+    with open_xlsx_zip(path, limits) as guarded, open(path, "rb") as fh:
+        try:
+            # load_workbook() is ExcelReader(...).read(); the reader is handed our guarded zip so that every byte
+            # openpyxl reads (workbook, shared strings, the sheet, streamed in read-only mode) is counted.
+            reader = ExcelReader(fh, read_only=True, data_only=True)
+            reader.archive.close()
+            reader.archive, reader.valid_files = guarded, guarded.namelist()
+            reader.read()
+            wb = reader.wb
+        except Exception as exc:  # openpyxl raises many types for a broken workbook, and wraps ours
+            guard = _guard_refusal(exc)
+            raise (_archive_error(guard) if guard else ReadError(f"The workbook cannot be opened: {exc}")) from exc
+        try:
+            ws = _pick_sheet(wb, sheet)
+            rows = _xlsx_rows(ws, limits)
+            title = ws.title
+        except Exception as exc:
+            guard = _guard_refusal(exc)
+            if guard is None:
+                raise
+            raise _archive_error(guard) from exc
+        finally:
+            wb.close()
     if not rows:
         raise ReadError(f"Sheet {title!r} is empty.", "sheet")
     width = max(len(r) for r in rows)

@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.text import slugify
 
 from apps.core.artifacts import artifact_local_copy
+from apps.registry import skopsfile
 from apps.registry.choices import ModelFormat
 from apps.registry.loading import UnsafeModel, skops_untrusted
 from apps.registry.models import ModelVersion
@@ -131,12 +132,10 @@ def export_mlflow_dir(*, version: ModelVersion, target: Path) -> Path:
         shutil.copyfile(verified, model_file)
     trusted: list[str] = []
     if version.format == ModelFormat.SKOPS:
-        import skops.io
-
         untrusted = skops_untrusted(str(model_file))
         if untrusted:
             raise UnsafeModel(untrusted)
-        trusted = sorted(set(skops.io.get_untrusted_types(file=str(model_file))))
+        trusted = skopsfile.untrusted_types(str(model_file))
     sha256 = hashlib.sha256(model_file.read_bytes()).hexdigest()
     (data / "atelier.json").write_text(json.dumps(_meta(version, sha256=sha256, trusted=trusted), indent=2) + "\n")
     shutil.copyfile(Path(__file__).with_name("mlflow_pyfunc.py"), code / f"{LOADER_MODULE}.py")

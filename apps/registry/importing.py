@@ -20,7 +20,6 @@ from __future__ import annotations
 import importlib.metadata
 import os
 import tempfile
-import zipfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -31,12 +30,15 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 
 from apps.accounts.models import Project, User
+from apps.core.archives import ArchiveError, is_zip, open_zip
 from apps.core.artifacts import artifact_store
 from apps.core.storage import storage
+from apps.registry import skopsfile
 from apps.registry.choices import ModelFormat, SourceKind
 from apps.registry.loading import skops_untrusted
 from apps.registry.models import ModelVersion
 from apps.registry.services import clean_group_name, clean_tags, version_create
+from apps.registry.skopsfile import SkopsError
 
 ARTIFACT_KIND = "registry.model"
 CHUNK = 1 << 20
@@ -106,15 +108,23 @@ def upload_on_disk(uploaded: Any, *, max_bytes: int | None = None) -> Iterator[P
 # --- format detection ---------------------------------------------------------------------------------------
 
 
+def refusal(exc: ArchiveError | SkopsError) -> ValidationError:
+    """The 400 for an archive or a skops file we do not read: the message, its code and the member at fault."""
+    errors: dict[str, Any] = {"file": exc.message, "code": exc.code}
+    if getattr(exc, "member", None):
+        errors["member"] = exc.member  # type: ignore[union-attr]
+    return ValidationError(errors)
+
+
 def _is_skops(path: Path) -> bool:
-    with path.open("rb") as fh:
-        if fh.read(4) != b"PK\x03\x04":
-            return False
-    try:
-        with zipfile.ZipFile(path) as archive:
-            return "schema.json" in archive.namelist()
-    except (zipfile.BadZipFile, OSError):
+    """A zip archive (checked by the archive guard first: a bomb is refused whatever it holds) with schema.json."""
+    if not is_zip(path):
         return False
+    try:
+        with open_zip(path, skopsfile.limits()) as archive:
+            return skopsfile.SCHEMA in archive.NameToInfo
+    except ArchiveError as exc:
+        raise refusal(exc) from exc
 
 
 def _onnx_model(path: Path) -> Any | None:
@@ -237,8 +247,13 @@ def _skops_input_types(estimator: Any, names: list[str]) -> dict[str, str]:
 
 
 def inspect_skops(path: Path) -> Inspected:
-    import skops.io
+    try:
+        return _inspect_skops(path)
+    except (ArchiveError, SkopsError) as exc:
+        raise refusal(exc) from exc
 
+
+def _inspect_skops(path: Path) -> Inspected:
     untrusted = skops_untrusted(str(path))
     if untrusted:
         raise ValidationError({
@@ -247,11 +262,8 @@ def inspect_skops(path: Path) -> Inspected:
                     "(REGISTRY_SKOPS_TRUSTED_TYPES).",
             "untrusted_types": untrusted,
         })
-    trusted = sorted(set(skops.io.get_untrusted_types(file=str(path))))
-    try:
-        estimator = skops.io.load(str(path), trusted=trusted)
-    except Exception as exc:
-        raise ValidationError({"file": f"The skops file could not be loaded: {exc}"}) from exc
+    trusted = skopsfile.untrusted_types(path)
+    estimator = skopsfile.load(path, trusted)
     if not hasattr(estimator, "predict"):
         raise ValidationError({"file": f"The skops file holds a {type(estimator).__name__}, not a model with "
                                        "predict()."})

@@ -22,6 +22,7 @@ from django.conf import settings
 from apps.automl import engine
 from apps.automl.engine.model import AtelierModel, SchemaError
 from apps.core.artifacts import artifact_local_copy
+from apps.registry import skopsfile
 from apps.registry.acceleration import FastForest, accelerate
 from apps.registry.choices import ModelFormat
 
@@ -188,11 +189,10 @@ class OnnxPredictor(CheckedPredictor):
 
 
 def skops_untrusted(path: str) -> list[str]:
-    """Types in a skops file that neither skops trusts by default nor our allowlist admits."""
-    import skops.io
-
+    """Types in a skops file that neither skops trusts by default nor our allowlist admits (the file is read through
+    apps/registry/skopsfile.py: ArchiveError or SkopsError for a file that is not safe to read)."""
     allowed = set(getattr(settings, "REGISTRY_SKOPS_TRUSTED_TYPES", []))
-    return sorted(t for t in skops.io.get_untrusted_types(file=path) if t not in allowed)
+    return [t for t in skopsfile.untrusted_types(path) if t not in allowed]
 
 
 def load_file(
@@ -209,13 +209,11 @@ def load_file(
         members = [dataclasses.replace(m, pipeline=accelerate(m.pipeline, threads, native)) for m in model.members]
         return AtelierPredictor(dataclasses.replace(model, members=members))
     if fmt == ModelFormat.SKOPS:
-        import skops.io
-
         untrusted = skops_untrusted(path)
         if untrusted:
             raise UnsafeModel(untrusted)
-        trusted = sorted(set(skops.io.get_untrusted_types(file=path)))
-        return EstimatorPredictor(accelerate(skops.io.load(path, trusted=trusted), threads, native), inputs, classes)
+        trusted = skopsfile.untrusted_types(path)
+        return EstimatorPredictor(accelerate(skopsfile.load(path, trusted), threads, native), inputs, classes)
     if fmt == ModelFormat.ONNX:
         import onnxruntime
 

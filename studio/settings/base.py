@@ -205,6 +205,12 @@ if env("STORAGE_BACKEND") == "s3":
 # Our own upload caps (Django's FILE_UPLOAD_MAX_MEMORY_SIZE only decides memory vs disk).
 ATELIER_MAX_UPLOAD_BYTES = env_int("ATELIER_MAX_UPLOAD_BYTES", 2 * 1024**3)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
+# The one guard for uploaded zip archives (skops models, xlsx workbooks, labeling image zips): apps/core/archives.py.
+ARCHIVE_MAX_ENTRIES = env_int("ARCHIVE_MAX_ENTRIES", 10_000)
+ARCHIVE_MAX_UNCOMPRESSED_BYTES = env_int("ARCHIVE_MAX_UNCOMPRESSED_BYTES", 1024**3)  # declared total, and bytes read
+ARCHIVE_MAX_MEMBER_BYTES = env_int("ARCHIVE_MAX_MEMBER_BYTES", 512 * 1024**2)
+ARCHIVE_MAX_RATIO = float(env("ARCHIVE_MAX_RATIO", "200"))
+ARCHIVE_RATIO_FLOOR_BYTES = env_int("ARCHIVE_RATIO_FLOOR_BYTES", 1024**2)  # smaller members are not ratio-checked
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "uploads")
 Path(FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
@@ -339,6 +345,9 @@ AUTOML_TUNING_TRIAL_TIMEOUT_S = env_int("AUTOML_TUNING_TRIAL_TIMEOUT_S", 900)
 REGISTRY_SKOPS_TRUSTED_TYPES = [t.strip() for t in env("REGISTRY_SKOPS_TRUSTED_TYPES", "").split(",") if t.strip()]
 # Our own cap on an imported model file (skops or ONNX), enforced while the upload streams to disk.
 REGISTRY_MAX_IMPORT_BYTES = env_int("REGISTRY_MAX_IMPORT_BYTES", 1024**3)
+# skops' schema.json is checked before skops reads it: its size and its nesting depth.
+REGISTRY_SKOPS_MAX_SCHEMA_BYTES = env_int("REGISTRY_SKOPS_MAX_SCHEMA_BYTES", 16 * 1024**2)
+REGISTRY_SKOPS_MAX_SCHEMA_DEPTH = env_int("REGISTRY_SKOPS_MAX_SCHEMA_DEPTH", 200)
 
 # --- Endpoints (serving) -------------------------------------------------------------------------------------
 # The hot path (/endpoints/<name>/...) is a raw ASGI app in front of Django (apps/endpoints/serving/). It reads

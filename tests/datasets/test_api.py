@@ -20,6 +20,7 @@ from apps.datasets import services
 from apps.datasets.models import Dataset, DatasetVersion, ProfileReport
 from apps.jobs.choices import JobStatus
 from apps.jobs.models import Job
+from tests.core.bombs import MB, many_entries, peak_allocated
 from tests.datasets.conftest import csv_bytes, frame_sales, make_version, stored_files, upload
 
 pytestmark = pytest.mark.usefixtures("media")
@@ -149,7 +150,6 @@ BAD_FILES = {
         "data.csv",
         "Duplicate column names: 'a'. Rename them so each column has a unique name.",
     ),
-    "xlsx decompression bomb": (None, "book.xlsx", "It looks like a decompression bomb."),
     "not parquet": (b"PAR1 but not really", "data.parquet", "The file is not a valid Parquet file"),
     "malformed json": (b'[{"a": 1}, {"a": ', "data.json", "Malformed JSON at line 1"),
 }
@@ -158,7 +158,7 @@ BAD_FILES = {
 @pytest.mark.parametrize("case", BAD_FILES, ids=list(BAD_FILES))
 def test_bad_files_fail_the_job_with_a_clear_message_and_leave_nothing(api, project_a, run_job, case: str):
     content, filename, message = BAD_FILES[case]
-    response = post_file(api, project_a, "bad", content if content is not None else xlsx_bomb(), upload_name=filename)
+    response = post_file(api, project_a, "bad", content, upload_name=filename)
     assert response.status_code == 202
     assert len(stored_files(project_a)) == 1  # the upload, waiting for its job
     job = run_job(response.json()["job"])
@@ -167,6 +167,29 @@ def test_bad_files_fail_the_job_with_a_clear_message_and_leave_nothing(api, proj
     assert api.get(f"/api/jobs/{job.pk}/").json()["error"] == job.error
     assert api.get(f"/api/datasets/{response.json()['id']}/").status_code == 404
     nothing_left(project_a)
+
+
+XLSX_BOMBS = {
+    "a high-ratio sheet": (xlsx_bomb, "book.xlsx", {}, "It looks like a decompression bomb.", "ratio"),
+    "100,000 entries": (lambda: many_entries(100_000), "book.xlsx", {}, "the limit is 10,000", "too_many_entries"),
+    "a zip named .csv but sent as xlsx": (xlsx_bomb, "data.csv", {"format": "xlsx"}, "decompression bomb", "ratio"),
+    "a zip without a name that says xlsx": (xlsx_bomb, "upload", {}, "decompression bomb", "ratio"),
+}
+
+
+@pytest.mark.parametrize("case", XLSX_BOMBS, ids=list(XLSX_BOMBS))
+def test_workbook_bombs_are_a_400_at_upload_naming_the_problem(api, project_a, case: str):
+    """The archive guard reads only the zip's directory before anything is stored or queued."""
+    make, filename, fields, fragment, code = XLSX_BOMBS[case]
+    content = make()
+    post_file(api, project_a, "bomb", content, upload_name=filename, **fields)  # the first one imports modules
+    with peak_allocated() as peak:
+        response = post_file(api, project_a, "bomb", content, upload_name=filename, **fields)
+    data = assert_error(response, 400, {"file", "code", "member"} if code == "ratio" else {"file", "code"}, fragment)
+    assert data["errors"]["code"] == [code]
+    assert peak() < len(content) + 16 * MB
+    nothing_left(project_a)
+    assert Job.objects.count() == 0
 
 
 def test_wrong_encoding_imports_once_the_encoding_is_given(api, project_a, run_job):

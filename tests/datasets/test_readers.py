@@ -21,6 +21,7 @@ from apps.datasets.readers import (
     sniff_delimiter,
     stratified_allocation,
 )
+from tests.core.bombs import MB, lie_about_size, many_entries, peak_allocated, swap_member
 
 
 def write(tmp_path: Path, name: str, content: str | bytes) -> Path:
@@ -289,6 +290,27 @@ def test_xlsx_total_uncompressed_cap(tmp_path: Path) -> None:
     limits = ReadLimits(xlsx_max_uncompressed_bytes=4 * 1024 * 1024, xlsx_max_ratio=1e9)
     with pytest.raises(ReadError, match=r"expands to 7\.9 MB; the limit is 4\.0 MB"):
         read(bomb, limits=limits)
+
+
+def test_xlsx_with_too_many_entries(tmp_path: Path) -> None:
+    path = write(tmp_path, "many.xlsx", many_entries(20_000))
+    with pytest.raises(ReadError, match=r"20,000 entries; the limit is 10,000") as err:
+        read(path)
+    assert err.value.details["code"] == "too_many_entries"
+
+
+def test_xlsx_sheet_whose_declared_size_lies_is_not_read_past_it(tmp_path: Path) -> None:
+    """The sheet's directory entry says 2,000 bytes; its stream inflates to ~12 MB. The static checks pass, and the
+    guarded reads that openpyxl makes stop at the declared size and refuse the member."""
+    book = make_xlsx(tmp_path / "book.xlsx", [["n"], [1]]).read_bytes()
+    rows = b"".join(b'<row r="%d"><c r="A%d"><v>0</v></c></row>' % (i, i) for i in range(1, 300_000))
+    sheet = b'<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><sheetData>' + rows
+    big = swap_member(book, "xl/worksheets/sheet1.xml", sheet + b"</sheetData></worksheet>", zipfile.ZIP_DEFLATED)
+    lying = write(tmp_path, "lying.xlsx", lie_about_size(big, "xl/worksheets/sheet1.xml", 2000))
+    with peak_allocated() as peak, pytest.raises(ReadError, match=r"'xl/worksheets/sheet1\.xml' is damaged") as err:
+        read(lying)
+    assert err.value.details["code"] == "damaged" and err.value.details["member"] == "xl/worksheets/sheet1.xml"
+    assert peak() < 8 * MB
 
 
 # --------------------------------------------------------------------------------------------------- sampling

@@ -71,7 +71,32 @@ class ImportOptions:
 def _read_limits() -> Any:
     from apps.datasets.readers import ReadLimits
 
-    return ReadLimits(max_bytes=int(settings.ATELIER_MAX_UPLOAD_BYTES))
+    return ReadLimits(
+        max_bytes=int(settings.ATELIER_MAX_UPLOAD_BYTES),
+        xlsx_max_entries=int(settings.ARCHIVE_MAX_ENTRIES),
+        xlsx_max_uncompressed_bytes=int(settings.ARCHIVE_MAX_UNCOMPRESSED_BYTES),
+        xlsx_max_ratio=float(settings.ARCHIVE_MAX_RATIO),
+        xlsx_ratio_floor_bytes=int(settings.ARCHIVE_RATIO_FLOOR_BYTES),
+    )
+
+
+def _check_workbook(*, upload: UploadedFile, options: ImportOptions, filename: str | None) -> None:
+    """A workbook's zip goes through the archive guard before the upload is stored or queued (only its directory
+    is read): a decompression bomb is a 400 naming the problem now, not a failed job later."""
+    from apps.core.archives import is_zip
+    from apps.datasets.readers import ReadError, check_xlsx_zip, format_from_name
+
+    fmt = options.format or format_from_name(filename or upload.name or "")
+    if fmt not in (None, "xlsx") or not upload.size or upload.file is None:
+        return
+    if fmt is None and not is_zip(upload.file):
+        return
+    try:
+        check_xlsx_zip(upload.file, _read_limits())
+    except ReadError as exc:
+        errors: dict[str, Any] = {exc.field: exc.message}
+        errors.update({k: str(v) for k, v in exc.details.items() if k in ("code", "member")})
+        raise ValidationError(errors) from exc
 
 
 # --- starting imports -----------------------------------------------------------------------------------------
@@ -98,6 +123,7 @@ def dataset_import_start(
     options.check()
     if not upload.size:
         raise ValidationError({"file": "The file is empty."})
+    _check_workbook(upload=upload, options=options, filename=filename)
     stored: str | None = None
     try:
         with transaction.atomic():
@@ -135,6 +161,7 @@ def dataset_version_import_start(
 ) -> Job:
     """Queue the import of a new version of an existing dataset."""
     options.check()
+    _check_workbook(upload=upload, options=options, filename=filename)
     stored: str | None = None
     try:
         with transaction.atomic():

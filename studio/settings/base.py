@@ -208,6 +208,9 @@ if env("STORAGE_BACKEND") == "s3":
     }
 # Our own upload caps (Django's FILE_UPLOAD_MAX_MEMORY_SIZE only decides memory vs disk).
 ATELIER_MAX_UPLOAD_BYTES = env_int("ATELIER_MAX_UPLOAD_BYTES", 2 * 1024**3)
+# Bodies larger than this are read only from a signed-in session or with a valid API token (studio/asgi.py); a
+# sign-in form needs a few KiB. Others get 413 before their body is read.
+ATELIER_MAX_ANONYMOUS_BODY_BYTES = env_int("ATELIER_MAX_ANONYMOUS_BODY_BYTES", 64 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
 DATA_UPLOAD_MAX_MEMORY_SIZE = 10 * 1024**2
 FILE_UPLOAD_TEMP_DIR = str(VAR_DIR / "uploads")

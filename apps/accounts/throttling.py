@@ -47,19 +47,23 @@ def _meta_key(header: str) -> str:
     return key if key.startswith("HTTP_") or key == "REMOTE_ADDR" else f"HTTP_{key}"
 
 
-def client_ip(request: HttpRequest) -> str:
+def _address(value: object) -> str | None:
+    try:
+        return str(ipaddress.ip_address(str(value).strip()))
+    except ValueError:
+        return None
+
+
+def client_ip(request: HttpRequest) -> str | None:
     """The client address: CLIENT_IP_HEADER when configured (the last address in it, the one the trusted proxy
     added), else the peer address (which uvicorn --proxy-headers takes from X-Forwarded-For only for trusted proxies).
-    A header that holds no address falls back to the peer address."""
-    peer = str(request.META.get("REMOTE_ADDR") or "")
+    A header that holds no address falls back to the peer address; None when there is none (a unix socket)."""
     header = str(getattr(settings, "CLIENT_IP_HEADER", "") or "")
     if header:
-        value = str(request.META.get(_meta_key(header), "")).split(",")[-1].strip()
-        try:
-            return str(ipaddress.ip_address(value))
-        except ValueError:
-            pass
-    return peer or "unknown"
+        forwarded = _address(str(request.META.get(_meta_key(header), "")).split(",")[-1])
+        if forwarded is not None:
+            return forwarded
+    return _address(request.META.get("REMOTE_ADDR") or "")
 
 
 # --- counting ---------------------------------------------------------------------------------------------------

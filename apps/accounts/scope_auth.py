@@ -17,6 +17,7 @@ from asgiref.sync import sync_to_async
 from django.conf import settings
 from django.contrib import auth
 from django.core.handlers.asgi import ASGIRequest
+from django.db import close_old_connections
 from django.http.cookie import parse_cookie
 
 from apps.accounts import throttling
@@ -36,6 +37,20 @@ def _request(scope: Any) -> ASGIRequest:
     return ASGIRequest(dict(scope), io.BytesIO())  # headers only: the body is never read here
 
 
+def _outside_a_request(check: Any) -> Any:
+    """Like a request's own database work: the connection is closed when the settings say so (CONN_MAX_AGE)."""
+
+    def run(*args: Any) -> bool:
+        close_old_connections()
+        try:
+            return bool(check(*args))
+        finally:
+            close_old_connections()
+
+    return run
+
+
+@_outside_a_request
 def _token_user_ok(scope: Any, key: str) -> bool:
     request = _request(scope)
     if throttling.address_is_locked(request):
@@ -46,6 +61,7 @@ def _token_user_ok(scope: Any, key: str) -> bool:
     return False
 
 
+@_outside_a_request
 def _session_user_ok(scope: Any, session_key: str) -> bool:
     request = _request(scope)
     request.session = import_module(settings.SESSION_ENGINE).SessionStore(session_key)

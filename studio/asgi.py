@@ -14,14 +14,17 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from apps.accounts.scope_auth import signed_in  # noqa: E402
 from apps.core.uploads import BodySizeLimitMiddleware  # noqa: E402
 from apps.endpoints.serving.app import ServingApp  # noqa: E402
 from studio.routing import websocket_urlpatterns  # noqa: E402
 
 application = ProtocolTypeRouter(
     {
-        # /endpoints/... served directly; everything else through our upload cap (before Django spools the body)
-        "http": ServingApp(BodySizeLimitMiddleware(django_asgi_app)),
+        # /endpoints/... served directly (it checks the endpoint key before reading a body, and caps its own bodies);
+        # everything else through our body caps, decided before Django spools the body: the upload cap for signed-in
+        # senders (session or API token), ATELIER_MAX_ANONYMOUS_BODY_BYTES for anyone else
+        "http": ServingApp(BodySizeLimitMiddleware(django_asgi_app, signed_in=signed_in)),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from apps.accounts import throttling
 from apps.accounts.services import api_token_authenticate
 
 
@@ -21,8 +22,14 @@ class TokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("The token contains invalid characters.") from exc
+        # Bad keys count against the address (apps/accounts/throttling.py); a locked address gets 429 for every key.
+        django_request = request._request
+        if throttling.address_is_locked(django_request):
+            raise throttling.SignInLocked(django_request)
         user = api_token_authenticate(key=key)
         if user is None:
+            if throttling.record_anonymous_failure(django_request, sender=type(self)):
+                raise throttling.SignInLocked(django_request)
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")
         return (user, None)
 

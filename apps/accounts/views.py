@@ -2,9 +2,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.handlers.proxy import AxesProxyHandler
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
@@ -13,7 +15,7 @@ from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
 
-from apps.accounts import personas, selectors, services
+from apps.accounts import personas, selectors, services, throttling
 from apps.accounts.forms import (
     APITokenForm,
     InvitationAcceptForm,
@@ -39,6 +41,18 @@ class LogoutView(auth_views.LogoutView):
 class PasswordChangeView(SignedInMixin, auth_views.PasswordChangeView):
     template_name = "accounts/password_change.html"
     success_url = reverse_lazy("accounts:profile")
+
+    # The current password is a password like the sign-in's: wrong ones count towards the same lockout.
+    def post(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not AxesProxyHandler.is_allowed(request, {"username": request.user.get_username()}):
+            return throttling.lockout_response(request)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form: Any) -> HttpResponse:
+        if form.has_error("old_password", "password_incorrect"):
+            credentials = {"username": self.request.user.get_username()}
+            user_login_failed.send(sender=type(self), credentials=credentials, request=self.request)
+        return super().form_invalid(form)  # AxesMiddleware answers 429 instead if this failure locked the account
 
     def form_valid(self, form: Any) -> HttpResponse:
         messages.success(self.request, "Your password was changed.")
@@ -254,18 +268,29 @@ class InvitationRevokeView(AdminMixin, View):
 class InvitationAcceptView(View):
     """Public: the only way to get an account without an admin creating it (no open sign-up)."""
 
-    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+    def _open(self, request: HttpRequest, token: str) -> Invitation | HttpResponse:
+        """The open invitation, or the answer: unknown links count against the address like bad passwords."""
+        if throttling.address_is_locked(request):
+            return throttling.lockout_response(request)
         invitation = services.invitation_get_open(token=token)
         if invitation is None:
+            if throttling.record_anonymous_failure(request, sender=type(self)):
+                return throttling.lockout_response(request)
             return render(request, "accounts/invitation_invalid.html", status=404)
+        return invitation
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        invitation = self._open(request, token)
+        if isinstance(invitation, HttpResponse):
+            return invitation
         return render(
             request, "accounts/invitation_accept.html", {"invitation": invitation, "form": InvitationAcceptForm()}
         )
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:
-        invitation = services.invitation_get_open(token=token)
-        if invitation is None:
-            return render(request, "accounts/invitation_invalid.html", status=404)
+        invitation = self._open(request, token)
+        if isinstance(invitation, HttpResponse):
+            return invitation
         form = InvitationAcceptForm(request.POST)
         if form.is_valid():
             try:

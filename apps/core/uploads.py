@@ -7,12 +7,15 @@ Two layers, because Django reads request bodies in two places:
   the view answers 413 naming the limit (`upload_refusal(request)`).
 * `BodySizeLimitMiddleware` (ASGI): Django's ASGI handler spools the whole request body to a temp file before
   any view runs, so a body larger than the cap (plus room for the multipart envelope) is refused there with 413,
-  without reading further.
+  without reading further. Before that, a body is read past ATELIER_MAX_ANONYMOUS_BODY_BYTES (a sign-in form needs
+  a few KiB) only for a signed-in session or a valid API token (apps/accounts/scope_auth.py): anyone else gets 413
+  at once when Content-Length says more, or as soon as a streamed (chunked) body passes that size.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
@@ -20,8 +23,11 @@ from django.conf import settings
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
+from django.utils.html import escape
 
 from apps.core.units import human_bytes
+
+logger = logging.getLogger(__name__)
 
 # Room for the multipart envelope and the form fields sent with the file.
 ENVELOPE_BYTES = 1024 * 1024
@@ -31,6 +37,16 @@ REFUSAL_ATTR = "atelier_upload_refused"
 def max_upload_bytes() -> int:
     return int(settings.ATELIER_MAX_UPLOAD_BYTES)
 
+
+def max_anonymous_body_bytes() -> int:
+    return int(settings.ATELIER_MAX_ANONYMOUS_BODY_BYTES)
+
+
+def anonymous_refusal_message(limit: int) -> str:
+    return (
+        f"Request bodies larger than {human_bytes(limit)} ({limit:,} bytes, ATELIER_MAX_ANONYMOUS_BODY_BYTES) are "
+        "accepted only from a signed-in session or with a valid API token (`Authorization: Token <key>`)."
+    )
 
 
 def refusal_message(limit: int) -> str:
@@ -102,11 +118,22 @@ ASGIApp = Callable[[Scope, Callable[[], Awaitable[Message]], Callable[[Message],
 
 
 class BodySizeLimitMiddleware:
-    """Refuse HTTP request bodies larger than the upload cap (+ envelope) with 413, reading no further."""
+    """Refuse HTTP request bodies with 413, reading no further: larger than the upload cap (+ envelope) for everyone,
+    larger than the anonymous cap unless `signed_in(scope)` says the sender is signed in (asked only for such
+    bodies; None: no one is)."""
 
-    def __init__(self, app: Any, max_bytes: Callable[[], int] | None = None) -> None:
+    def __init__(
+        self,
+        app: Any,
+        max_bytes: Callable[[], int] | None = None,
+        *,
+        anonymous_max_bytes: Callable[[], int] | None = None,
+        signed_in: Callable[[Scope], Awaitable[bool]] | None = None,
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes or (lambda: max_upload_bytes() + ENVELOPE_BYTES)
+        self.anonymous_max_bytes = anonymous_max_bytes or max_anonymous_body_bytes
+        self.signed_in = signed_in
 
     async def __call__(
         self, scope: Scope, receive: Callable[[], Awaitable[Message]], send: Callable[[Message], Awaitable[None]]
@@ -115,9 +142,23 @@ class BodySizeLimitMiddleware:
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes()
+        small = min(self.anonymous_max_bytes(), limit)
+        sender: bool | None = None  # signed in? asked once, only for a body larger than `small`
+
+        async def cap() -> int:
+            nonlocal sender
+            if sender is None:
+                sender = await self._is_signed_in(scope)
+            return limit if sender else small
+
+        def refuse() -> Awaitable[None]:
+            if not sender and small < limit:
+                return _send_413(scope, send, anonymous_refusal_message(small), field="body")
+            return _send_413(scope, send, refusal_message(limit - ENVELOPE_BYTES))
+
         declared = _content_length(scope)
-        if declared is not None and declared > limit:
-            await _send_413(scope, send, limit)
+        if declared is not None and declared > small and declared > await cap():
+            await refuse()
             return
         received = 0
         refused = False
@@ -129,14 +170,23 @@ class BodySizeLimitMiddleware:
             message = await receive()
             if message.get("type") == "http.request":
                 received += len(message.get("body", b""))
-                if received > limit:
+                if received > small and received > await cap():
                     refused = True
                     return {"type": "http.disconnect"}  # Django drops (deletes) what it spooled so far
             return message
 
         await self.app(scope, limited_receive, send)
         if refused:
-            await _send_413(scope, send, limit)
+            await refuse()
+
+    async def _is_signed_in(self, scope: Scope) -> bool:
+        if self.signed_in is None:
+            return False
+        try:
+            return await self.signed_in(scope)
+        except Exception:  # e.g. the database is away: such a body waits for a sender we can recognise
+            logger.exception("Could not tell whether a request with a large body comes from a signed-in sender.")
+            return False
 
 
 def _content_length(scope: Scope) -> int | None:
@@ -149,14 +199,15 @@ def _content_length(scope: Scope) -> int | None:
     return None
 
 
-async def _send_413(scope: Scope, send: Callable[[Message], Awaitable[None]], limit: int) -> None:
-    cap = max(0, limit - ENVELOPE_BYTES)
-    message = refusal_message(cap)
+async def _send_413(
+    scope: Scope, send: Callable[[Message], Awaitable[None]], message: str, field: str = "file"
+) -> None:
     if str(scope.get("path", "")).startswith("/api/"):
-        body = json.dumps({"detail": message, "errors": {"file": [message]}}).encode()
+        body = json.dumps({"detail": message, "errors": {field: [message]}}).encode()
         content_type = b"application/json"
     else:
-        body = f"<!doctype html><title>Upload too large</title><h1>Upload too large</h1><p>{message}</p>".encode()
+        title = "Upload too large" if field == "file" else "Request body too large"
+        body = f"<!doctype html><title>{title}</title><h1>{title}</h1><p>{escape(message)}</p>".encode()
         content_type = b"text/html; charset=utf-8"
     await send(
         {

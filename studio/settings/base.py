@@ -76,6 +76,7 @@ INSTALLED_APPS = [
     "django_celery_results",
     "django_celery_beat",
     "channels",
+    "axes",
     "apps.core",
     "apps.accounts",
     "apps.jobs",
@@ -97,6 +98,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "apps.core.middleware.CurrentProjectMiddleware",
+    "axes.middleware.AxesMiddleware",  # turns a sign-in lockout into its 429 page (apps/accounts/throttling.py)
 ]
 
 ROOT_URLCONF = "studio.urls"
@@ -145,6 +147,28 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (django-axes, apps/accounts/throttling.py): failed sign-ins (login form, admin, password change)
+# and bad API tokens are counted per (username, address) and per address; past a limit that address, or that account
+# from that address, is refused (even with the right password) for the cool-off, or until an admin deletes the
+# attempt in the console (Axes > Access attempts) or runs `manage.py axes_reset` (or axes_reset_ip / _username).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",  # refuses locked-out sign-ins before the password is checked
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_HANDLER = "apps.accounts.throttling.SignInAttemptHandler"
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"], "ip_address"]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 5)  # per account from one address
+LOGIN_IP_FAILURE_LIMIT = env_int("LOGIN_IP_FAILURE_LIMIT", 20)  # per address, all accounts and bad tokens together
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_COOLOFF_MINUTES", 15))
+AXES_LOCKOUT_CALLABLE = "apps.accounts.throttling.lockout_response"
+AXES_CLIENT_IP_CALLABLE = "apps.accounts.throttling.client_ip"
+# The request header (as in request.META, e.g. HTTP_X_REAL_IP) holding the client address set by a reverse proxy you
+# trust. Unset: the peer address, which uvicorn --proxy-headers already takes from X-Forwarded-For for the proxies
+# listed in its --forwarded-allow-ips (127.0.0.1 by default) and from no one else.
+CLIENT_IP_HEADER = env("CLIENT_IP_HEADER")
+AXES_RESET_ON_SUCCESS = False  # a success clears only its own (username, address) failures: SignInAttemptHandler
+AXES_SENSITIVE_PARAMETERS = ["password"]  # never store passwords; usernames and addresses are what the console shows
+
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
@@ -204,6 +228,9 @@ if env("STORAGE_BACKEND") == "s3":
     }
 # Our own upload caps (Django's FILE_UPLOAD_MAX_MEMORY_SIZE only decides memory vs disk).
 ATELIER_MAX_UPLOAD_BYTES = env_int("ATELIER_MAX_UPLOAD_BYTES", 2 * 1024**3)
+# Bodies larger than this are read only from a signed-in session or with a valid API token (studio/asgi.py); a
+# sign-in form needs a few KiB. Others get 413 before their body is read.
+ATELIER_MAX_ANONYMOUS_BODY_BYTES = env_int("ATELIER_MAX_ANONYMOUS_BODY_BYTES", 64 * 1024)
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
 # The one guard for uploaded zip archives (skops models, xlsx workbooks, labeling image zips): apps/core/archives.py.
 ARCHIVE_MAX_ENTRIES = env_int("ARCHIVE_MAX_ENTRIES", 10_000)

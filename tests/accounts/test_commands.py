@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.http import HttpRequest  # axes needs a request to authenticate
 from django.test import Client
 from rest_framework.test import APIClient
 
@@ -33,7 +34,7 @@ def test_create_user_with_persona_and_project(project_a) -> None:
     assert lines[0] == "Created ines (Data Scientist)"
     password = lines[-1]  # generated, printed last
     assert len(password) >= 12
-    assert Client().login(username="ines", password=password)
+    assert Client().login(request=HttpRequest(), username="ines", password=password)
 
 
 def test_create_user_with_several_personas_and_a_project_id(project_a, project_b) -> None:
@@ -108,11 +109,11 @@ def test_bootstrap_admin_creates_the_first_admin_once(db) -> None:
     admin = User.objects.get(username="admin")
     assert admin.is_superuser and admin.is_staff and admin.persona_names == ["admin"]
     assert len(password) >= 16
-    assert Client().login(username="admin", password=password)
+    assert Client().login(request=HttpRequest(), username="admin", password=password)
     assert Project.objects.filter(name="Default", memberships__user=admin).exists()
     assert run("bootstrap_admin") == []  # a no-op once an admin exists
     assert User.objects.filter(is_superuser=True).count() == 1
-    assert Client().login(username="admin", password=password)
+    assert Client().login(request=HttpRequest(), username="admin", password=password)
 
 
 def test_bootstrap_admin_never_uses_a_fixed_password(db) -> None:
@@ -121,6 +122,6 @@ def test_bootstrap_admin_never_uses_a_fixed_password(db) -> None:
     second = bootstrap_password(run("bootstrap_admin", "--username", "root"))
     assert first != second
     assert User.objects.get().username == "root"
-    assert Client().login(username="root", password=second)
+    assert Client().login(request=HttpRequest(), username="root", password=second)
     source = Path(bootstrap_module.__file__).read_text()
     assert first not in source and second not in source

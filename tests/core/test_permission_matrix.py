@@ -1004,6 +1004,10 @@ def test_project_switcher_offers_only_member_projects(world: World) -> None:
 
 
 def _make_rows(world: World) -> dict[str, Callable[[], object]]:
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    attempt = {"username": "dana", "ip_address": "192.0.2.1", "user_agent": "probe", "http_accept": "*/*",
+               "path_info": "/accounts/login/"}
     from django_celery_beat.models import (
         ClockedSchedule,
         CrontabSchedule,
@@ -1073,6 +1077,10 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
             content_type="text/csv", input_path="projects/1/endpoints/x/async/in", expires_at=timezone.now()),
         "endpoints.BatchTransform": lambda: world.batch_transforms["a"],
         "core.WebhookDelivery": lambda: _webhook_delivery(world),
+        "axes.AccessAttempt": lambda: AccessAttempt.objects.create(
+            **attempt, get_data="", post_data="", failures_since_start=3),
+        "axes.AccessLog": lambda: AccessLog.objects.create(**attempt),
+        "axes.AccessFailureLog": lambda: AccessFailureLog.objects.create(**attempt),
     }
 
 

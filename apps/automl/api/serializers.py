@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from apps.automl import selectors
 from apps.automl.models import AutomlBuild
+from apps.core.api.fields import IdField
 from apps.registry.models import ModelVersion
 
 
@@ -60,8 +61,8 @@ class BuildDetailSerializer(BuildSerializer):
 
 
 class BuildStartSerializer(serializers.Serializer):
-    project = serializers.IntegerField()
-    dataset_version = serializers.IntegerField()
+    project = IdField()
+    dataset_version = IdField()
     target = serializers.CharField()
     problem_type = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     objective = serializers.CharField(required=False, allow_blank=True, allow_null=True)
@@ -72,7 +73,7 @@ class BuildStartSerializer(serializers.Serializer):
 
 
 class CheckSerializer(serializers.Serializer):
-    dataset_version = serializers.IntegerField()
+    dataset_version = IdField()
     target = serializers.CharField()
     problem_type = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     objective = serializers.CharField(required=False, allow_blank=True, allow_null=True)

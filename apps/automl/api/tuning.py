@@ -17,6 +17,7 @@ from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
 from apps.automl import charts, selectors, tuning
 from apps.automl.models import TuningJob
+from apps.core.api.fields import IdField
 from apps.datasets import selectors as data_selectors
 
 
@@ -41,17 +42,16 @@ class TuningJobSerializer(serializers.ModelSerializer):
 
 
 class TuningStartSerializer(serializers.Serializer):
-    project = serializers.IntegerField()
-    dataset_version = serializers.IntegerField()
+    project = IdField()
+    dataset_version = IdField()
     target = serializers.CharField()
     spec = serializers.JSONField(help_text="algorithm, ranges, strategy, max_trials, max_parallel, early_stopping, "
                                            "completion {target_value, patience, min_improvement}, max_runtime_s, seed")
-    warm_start_from = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    warm_start_from = serializers.ListField(child=IdField(), required=False, default=list)
     name = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class TuningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
     serializer_class = TuningJobSerializer
     filterset_fields = ["project"]
 

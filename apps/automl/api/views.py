@@ -26,7 +26,6 @@ def _tampered(exc: ArtifactTampered) -> Response:
 class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """`POST /api/automl/` starts a build (202 `{id, job}`); `GET /api/automl/{id}/` reads it."""
 
-    lookup_value_regex = r"\d+"
     serializer_class = s.BuildSerializer
     filterset_fields = ["project"]
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api.fields import IdField
 from apps.endpoints.models import BatchTransform, Endpoint, EndpointKey
 
 
@@ -39,7 +40,7 @@ class EndpointSerializer(serializers.ModelSerializer):
 
 
 class VariantInputSerializer(serializers.Serializer):
-    model_version = serializers.IntegerField()
+    model_version = IdField()
     weight = serializers.FloatField(required=False, default=1.0)
     name = serializers.CharField(required=False, allow_blank=True, max_length=63)
 
@@ -56,10 +57,10 @@ class EndpointSettingsSerializer(serializers.Serializer):
 class EndpointCreateSerializer(EndpointSettingsSerializer):
     """`model_version` for one variant, or `variants: [{model_version, weight, name?}]` for several."""
 
-    project = serializers.IntegerField()
+    project = IdField()
     name = serializers.CharField(max_length=100)
     type = serializers.CharField(required=False, default="realtime")
-    model_version = serializers.IntegerField(required=False)
+    model_version = IdField(required=False)
     variants = VariantInputSerializer(many=True, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -69,7 +70,7 @@ class EndpointCreateSerializer(EndpointSettingsSerializer):
 
 
 class EndpointUpdateSerializer(EndpointSettingsSerializer):
-    model_version = serializers.IntegerField(required=False)
+    model_version = IdField(required=False)
     variants = VariantInputSerializer(many=True, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -111,7 +112,7 @@ class BatchTransformSerializer(serializers.ModelSerializer):
 
 
 class BatchTransformStartSerializer(serializers.Serializer):
-    model_version = serializers.IntegerField()
-    dataset_version = serializers.IntegerField()
+    model_version = IdField()
+    dataset_version = IdField()
     join_input_columns = serializers.BooleanField(required=False, default=False)
     probabilities = serializers.BooleanField(required=False, default=True)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -14,6 +15,7 @@ from rest_framework.response import Response
 from apps.accounts import personas
 from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
+from apps.core.ids import int_param
 from apps.core.requests import request_user, require_perm
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import selectors, services
@@ -39,7 +41,6 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     """`POST /api/endpoints/` → 201 with the endpoint and `key` (shown once). `POST /api/endpoints/{id}/update/`
     replaces the variants (`model_version` or `variants: [{model_version, weight, name?}]`) and/or settings."""
 
-    lookup_value_regex = r"\d+"
     serializer_class = s.EndpointSerializer
     filterset_fields = ["project", "type", "status"]
 
@@ -88,18 +89,16 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                                                 name=data.validated_data.get("name", ""))
         return Response({**s.EndpointKeySerializer(row).data, "key": key}, status=status.HTTP_201_CREATED)
 
+    @extend_schema(parameters=[OpenApiParameter("minutes", {"type": "integer", "minimum": 1, "maximum": 24 * 60},
+                                                description="The last N minutes (default 60).")])
     @action(detail=True, methods=["get"], url_path="metrics", url_name="metrics")
     def metrics(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
-        try:
-            minutes = max(1, min(24 * 60, int(request.query_params.get("minutes", 60))))
-        except ValueError:
-            minutes = 60
+        minutes = int_param(request.query_params, "minutes", default=60, min_value=1, max_value=24 * 60)
         return Response(selectors.endpoint_metrics(endpoint=endpoint, minutes=minutes))
 
 
 class EndpointKeyViewSet(viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
     serializer_class = s.EndpointKeySerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -117,7 +116,6 @@ class BatchTransformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     """`POST /api/batch-transforms/` (`{model_version, dataset_version, join_input_columns?, probabilities?}`)
     → 202 `{id, job}`; the output is a new dataset version (`output_version` once the job succeeded)."""
 
-    lookup_value_regex = r"\d+"
     serializer_class = s.BatchTransformSerializer
     filterset_fields = ["project", "model_version", "dataset_version"]
 

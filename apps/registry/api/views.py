@@ -43,7 +43,6 @@ def _too_large() -> Response:
 class ModelGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Model groups (SageMaker model package groups) of the caller's projects, with version counts."""
 
-    lookup_value_regex = r"\d+"
     serializer_class = s.ModelGroupSerializer
     filterset_class = GroupFilterSet
     ordering_fields = ["name", "created_at"]
@@ -59,7 +58,6 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     """Model versions. `PATCH` edits description, tags and metadata; approval, aliases, import and export are
     their own actions."""
 
-    lookup_value_regex = r"\d+"
     serializer_class = s.ModelVersionSerializer
     filterset_class = VersionFilterSet
     ordering_fields = ["version", "created_at"]

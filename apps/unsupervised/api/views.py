@@ -19,7 +19,6 @@ class UnsupervisedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     """`POST /api/unsupervised/` starts a run (202 `{id, job}`); `GET /api/unsupervised/{id}/` reads it with
     its status, chart data, info and output dataset version."""
 
-    lookup_value_regex = r"\d+"
     filterset_fields = ["project", "algorithm"]
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]

@@ -153,7 +153,7 @@ async def _send_413(scope: Scope, send: Callable[[Message], Awaitable[None]], li
     cap = max(0, limit - ENVELOPE_BYTES)
     message = refusal_message(cap)
     if str(scope.get("path", "")).startswith("/api/"):
-        body = json.dumps({"detail": message, "errors": {"file": [message]}}).encode()
+        body = json.dumps({"detail": message, "errors": {"file": [message]}, "code": "too_large"}).encode()
         content_type = b"application/json"
     else:
         body = f"<!doctype html><title>Upload too large</title><h1>Upload too large</h1><p>{message}</p>".encode()

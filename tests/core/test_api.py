@@ -35,7 +35,7 @@ def assert_error_shape(response: Any) -> dict[str, Any]:
     assert 400 <= response.status_code < 500
     assert response["Content-Type"] == "application/json", response.content[:300]
     data = response.json()
-    assert set(data) == {"detail", "errors"}, data
+    assert set(data) == {"detail", "errors", "code"}, data
     assert isinstance(data["detail"], str) and data["detail"].strip(), data
     assert isinstance(data["errors"], dict), data
     return data

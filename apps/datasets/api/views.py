@@ -16,6 +16,7 @@ from rest_framework.views import APIView
 
 from apps.accounts import personas
 from apps.accounts.selectors import project_get_for_user
+from apps.core.api.errors import error_response
 from apps.core.api.negotiation import AttachmentNegotiation
 from apps.core.ids import ID_SCHEMA, int_param
 from apps.core.permissions import IsStudioUser, has_capability
@@ -44,7 +45,7 @@ def _too_large(request: Request) -> Response | None:
     if limit is None:
         return None
     message = refusal_message(limit)
-    return Response({"detail": message, "errors": {"file": [message]}}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    return error_response(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, message, code="too_large", field="file")
 
 
 class CappedUploadMixin:
@@ -252,7 +253,10 @@ class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         response["X-Profile-Report"] = str(report.pk)
         return response
 
-    @extend_schema(parameters=[OpenApiParameter("format", str, enum=["csv", "parquet"])], responses={200: bytes})
+    @extend_schema(
+        parameters=[OpenApiParameter("format", str, enum=["csv", "parquet"])],
+        responses={(200, "application/vnd.apache.parquet"): bytes, (200, "text/csv"): bytes},
+    )
     @action(detail=True, methods=["get"], content_negotiation_class=AttachmentNegotiation)
     def download(self, request: Request, pk: str | None = None) -> Any:
         """The version as a file attachment: `?format=parquet` (default) or `?format=csv`."""
@@ -371,7 +375,7 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
         return Response({"job": job.pk, "flow": flow.pk}, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={200: str})
+    @extend_schema(responses={(200, "text/x-python"): str})
     @action(detail=True, methods=["get"], content_negotiation_class=AttachmentNegotiation)
     def export(self, request: Request, pk: str | None = None) -> Any:
         """The flow as a standalone pandas script (an attachment)."""

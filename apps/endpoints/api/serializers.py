@@ -23,6 +23,7 @@ class EndpointSerializer(serializers.ModelSerializer):
     variants = VariantSerializer(many=True, read_only=True)
     invocation_url = serializers.SerializerMethodField()
     ping_url = serializers.SerializerMethodField()
+    webhook_url = serializers.CharField(read_only=True, help_text="Empty: no webhook.")
 
     class Meta:
         model = Endpoint

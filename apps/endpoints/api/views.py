@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -15,6 +16,7 @@ from rest_framework.response import Response
 from apps.accounts import personas
 from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
+from apps.core.api.schema import AcceptedSerializer
 from apps.core.ids import int_param
 from apps.core.requests import request_user, require_perm
 from apps.datasets import selectors as data_selectors
@@ -50,6 +52,7 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_object(self):  # type: ignore[no-untyped-def]
         return selectors.endpoint_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
+    @extend_schema(request=s.EndpointCreateSerializer, responses={201: s.EndpointSerializer})
     def create(self, request: Request) -> Response:
         require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
         data = s.EndpointCreateSerializer(data=request.data)
@@ -65,6 +68,7 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         body = s.EndpointSerializer(selectors.endpoint_get_for_user(user=user, pk=endpoint.pk)).data
         return Response({**body, "key": key}, status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=s.EndpointUpdateSerializer, responses=s.EndpointSerializer)
     @action(detail=True, methods=["post"], url_path="update", url_name="update")
     def update_endpoint(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
@@ -77,7 +81,9 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                                  **{k: v[k] for k in SETTINGS if k in v})
         return Response(s.EndpointSerializer(selectors.endpoint_get_for_user(user=user, pk=endpoint.pk)).data)
 
-    @action(detail=True, methods=["get", "post"], url_path="keys", url_name="keys")
+    @extend_schema(methods=["GET"], responses=s.EndpointKeySerializer(many=True))
+    @extend_schema(methods=["POST"], request=s.EndpointKeyCreateSerializer, responses={201: s.EndpointKeySerializer})
+    @action(detail=True, methods=["get", "post"], url_path="keys", url_name="keys", pagination_class=None)
     def keys(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
         if request.method == "GET":
@@ -90,7 +96,8 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response({**s.EndpointKeySerializer(row).data, "key": key}, status=status.HTTP_201_CREATED)
 
     @extend_schema(parameters=[OpenApiParameter("minutes", {"type": "integer", "minimum": 1, "maximum": 24 * 60},
-                                                description="The last N minutes (default 60).")])
+                                                description="The last N minutes (default 60).")],
+                   responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"], url_path="metrics", url_name="metrics")
     def metrics(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
@@ -104,6 +111,7 @@ class EndpointKeyViewSet(viewsets.GenericViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.endpoint_list_for_user(user=self.request.user).none()
 
+    @extend_schema(request=None, responses=s.EndpointKeySerializer)
     @action(detail=True, methods=["post"], url_path="revoke", url_name="revoke")
     def revoke(self, request: Request, pk: str) -> Response:
         key = selectors.endpoint_key_get_for_user(user=request_user(request), pk=pk)
@@ -125,6 +133,7 @@ class BatchTransformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     def get_object(self):  # type: ignore[no-untyped-def]
         return selectors.batch_transform_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
+    @extend_schema(request=s.BatchTransformStartSerializer, responses={202: AcceptedSerializer})
     def create(self, request: Request) -> Response:
         require_perm(request, personas.RUN_JOBS, "Your persona does not allow starting jobs.")
         data = s.BatchTransformStartSerializer(data=request.data)

@@ -101,6 +101,8 @@ def test_the_whole_api_meets_its_schema(db, wsgi_app, world, admin_user) -> None
     ]
     report = "\n".join([summary, *details])
     print(report)
-    (Path(django_settings.VAR_DIR) / "test" / f"schemathesis-{django_settings.TEST_RUN}.txt").write_text(report)
+    folder = Path(django_settings.VAR_DIR) / "test"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"schemathesis-{django_settings.TEST_RUN}.txt").write_text(report)  # for pytest's terminal summary
     assert server_errors == 0, report
     assert not failures, report

@@ -200,6 +200,14 @@ def clean_project_storage(project: Any) -> None:
         storage().delete(path)
 
 
+def pytest_terminal_summary(terminalreporter) -> None:  # type: ignore[no-untyped-def]
+    """The figures of this run's schemathesis pass (tests/core/test_schemathesis.py), for CI's log."""
+    report = Path(settings.VAR_DIR) / "test" / f"schemathesis-{settings.TEST_RUN}.txt"
+    if report.exists():
+        terminalreporter.write_line(report.read_text().splitlines()[0])
+        report.unlink()
+
+
 @pytest.hookimpl(hookwrapper=True)
 def pytest_runtest_makereport(item, call):  # type: ignore[no-untyped-def]
     """In CI (ATELIER_REQUIRE_E2E=1) a skipped browser test is a failure: CI must prove the UI works."""

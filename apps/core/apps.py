@@ -8,3 +8,8 @@ class CoreConfig(AppConfig):
     nav = [
         {"section": "Studio", "label": "Home", "url": "core:home", "perm": "accounts.use_studio", "order": 0},
     ]
+
+    def ready(self) -> None:
+        from apps.core import ids
+
+        ids.register()  # `<id:pk>` in every URLconf

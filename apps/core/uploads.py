@@ -203,7 +203,7 @@ async def _send_413(
     scope: Scope, send: Callable[[Message], Awaitable[None]], message: str, field: str = "file"
 ) -> None:
     if str(scope.get("path", "")).startswith("/api/"):
-        body = json.dumps({"detail": message, "errors": {field: [message]}}).encode()
+        body = json.dumps({"detail": message, "errors": {field: [message]}, "code": "too_large"}).encode()
         content_type = b"application/json"
     else:
         title = "Upload too large" if field == "file" else "Request body too large"

@@ -22,13 +22,14 @@ def _wants_json(request: HttpRequest) -> bool:
 def page_not_found(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
     """404: the API error shape under /api/, the HTML page elsewhere."""
     if _wants_json(request):
-        return JsonResponse({"detail": "Not found.", "errors": {}}, status=404)
+        return JsonResponse({"detail": "Not found.", "errors": {}, "code": "not_found"}, status=404)
     return render(request, "404.html", status=404)
 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"detail": "Internal server error; it was logged.", "errors": {}}, status=500)
+        return JsonResponse({"detail": "Internal server error; it was logged.", "errors": {}, "code": "server_error"},
+                            status=500)
     return render(request, "500.html", status=500)
 
 

@@ -1,11 +1,12 @@
 import django_filters
 
+from apps.core.filters import FilterSet, IdFilter
 from apps.datasets.choices import VersionKind
 from apps.datasets.models import Dataset, DatasetVersion, Flow
 
 
-class DatasetFilterSet(django_filters.FilterSet):
-    project = django_filters.NumberFilter(field_name="project_id")
+class DatasetFilterSet(FilterSet):
+    project = IdFilter(field_name="project_id")
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
 
     class Meta:
@@ -13,9 +14,9 @@ class DatasetFilterSet(django_filters.FilterSet):
         fields = ["project", "name"]
 
 
-class VersionFilterSet(django_filters.FilterSet):
-    project = django_filters.NumberFilter(field_name="project_id")
-    dataset = django_filters.NumberFilter(field_name="dataset_id")
+class VersionFilterSet(FilterSet):
+    project = IdFilter(field_name="project_id")
+    dataset = IdFilter(field_name="dataset_id")
     kind = django_filters.ChoiceFilter(choices=VersionKind.choices)
 
     class Meta:
@@ -23,8 +24,8 @@ class VersionFilterSet(django_filters.FilterSet):
         fields = ["project", "dataset", "kind"]
 
 
-class FlowFilterSet(django_filters.FilterSet):
-    project = django_filters.NumberFilter(field_name="project_id")
+class FlowFilterSet(FilterSet):
+    project = IdFilter(field_name="project_id")
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
 
     class Meta:

@@ -6,6 +6,6 @@ app_name = "jobs"
 
 urlpatterns = [
     path("", views.JobListView.as_view(), name="list"),
-    path("<int:pk>/", views.JobDetailView.as_view(), name="detail"),
-    path("<int:pk>/cancel/", views.JobCancelView.as_view(), name="cancel"),
+    path("<id:pk>/", views.JobDetailView.as_view(), name="detail"),
+    path("<id:pk>/cancel/", views.JobCancelView.as_view(), name="cancel"),
 ]

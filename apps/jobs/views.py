@@ -22,8 +22,11 @@ class JobListView(StudioMixin, View):
         if project is not None and "project" not in request.GET:
             jobs = jobs.filter(project=project)
         filterset = JobFilterSet(request.GET, queryset=jobs)
-        page = Paginator(filterset.qs, 50).get_page(request.GET.get("page"))
-        return render(request, "jobs/job_list.html", {"page": page, "filter": filterset, "project": project})
+        valid = filterset.is_valid()  # an out-of-range ?project= is a 400 naming it, not a query that overflows
+        page = Paginator(filterset.qs if valid else jobs.none(), 50).get_page(request.GET.get("page"))
+        errors = [f"{name}: {m}" for name, messages in filterset.errors.items() for m in messages]
+        context = {"page": page, "filter": filterset, "project": project, "errors": errors}
+        return render(request, "jobs/job_list.html", context, status=200 if valid else 400)
 
 
 class JobDetailView(StudioMixin, View):

@@ -1,11 +1,12 @@
 import django_filters
 
+from apps.core.filters import FilterSet, IdFilter
 from apps.registry.choices import ApprovalStatus, ModelFormat
 from apps.registry.models import ModelGroup, ModelVersion
 
 
-class GroupFilterSet(django_filters.FilterSet):
-    project = django_filters.NumberFilter(field_name="project_id")
+class GroupFilterSet(FilterSet):
+    project = IdFilter(field_name="project_id")
     name = django_filters.CharFilter(field_name="name", lookup_expr="icontains")
 
     class Meta:
@@ -13,9 +14,9 @@ class GroupFilterSet(django_filters.FilterSet):
         fields = ["project", "name"]
 
 
-class VersionFilterSet(django_filters.FilterSet):
-    project = django_filters.NumberFilter(field_name="project_id")
-    group = django_filters.NumberFilter(field_name="group_id")
+class VersionFilterSet(FilterSet):
+    project = IdFilter(field_name="project_id")
+    group = IdFilter(field_name="group_id")
     approval_status = django_filters.ChoiceFilter(choices=ApprovalStatus.choices)
     format = django_filters.ChoiceFilter(choices=ModelFormat.choices)
 

@@ -6,5 +6,5 @@ app_name = "unsupervised"
 
 urlpatterns = [
     path("", views.RunListView.as_view(), name="list"),
-    path("<int:pk>/", views.RunDetailView.as_view(), name="detail"),
+    path("<id:pk>/", views.RunDetailView.as_view(), name="detail"),
 ]

@@ -71,7 +71,9 @@ def test_unusable_token_gets_401(ds_user, state: str) -> None:
     response = me(with_header(f"Token {key}"))
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
-    assert response.json() == {"detail": "Invalid, expired or revoked API token.", "errors": {}}
+    assert response.json() == {
+        "detail": "Invalid, expired or revoked API token.", "errors": {}, "code": "authentication_failed"
+    }
 
 
 def test_token_with_a_future_expiry_works(ds_user) -> None:
@@ -91,7 +93,7 @@ def test_token_with_a_future_expiry_works(ds_user) -> None:
 def test_malformed_header_gets_401_with_a_clear_detail(db, header: str | bytes, detail: str) -> None:
     response = me(with_header(header))
     assert response.status_code == 401
-    assert response.json() == {"detail": detail, "errors": {}}
+    assert response.json() == {"detail": detail, "errors": {}, "code": "authentication_failed"}
 
 
 def test_other_schemes_are_not_mistaken_for_a_token(ds_user) -> None:

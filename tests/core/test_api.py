@@ -35,7 +35,7 @@ def assert_error_shape(response: Any) -> dict[str, Any]:
     assert 400 <= response.status_code < 500
     assert response["Content-Type"] == "application/json", response.content[:300]
     data = response.json()
-    assert set(data) == {"detail", "errors"}, data
+    assert set(data) == {"detail", "errors", "code"}, data
     assert isinstance(data["detail"], str) and data["detail"].strip(), data
     assert isinstance(data["errors"], dict), data
     return data
@@ -59,7 +59,7 @@ BAD_REQUESTS: dict[str, tuple[str | None, str, str, dict[str, Any], int, set[str
     "not an object": ("ds_user", "post", "/api/projects/", js(["a"]), 400, {"non_field_errors"}, "a dictionary"),
     "malformed JSON": ("ds_user", "post", "/api/projects/", raw("{bad", "application/json"), 400, set(), "JSON parse"),
     "bad filter": ("ds_user", "get", "/api/jobs/?status=bogus", {}, 400, {"status"}, "bogus"),
-    "bad filter type": ("ds_user", "get", "/api/jobs/?project=abc", {}, 400, {"project"}, "Enter a number."),
+    "bad filter type": ("ds_user", "get", "/api/jobs/?project=abc", {}, 400, {"project"}, "Enter a whole number."),
     "anonymous": (None, "get", "/api/jobs/", {}, 401, set(), "credentials were not provided"),
     "wrong persona": ("labeler_user", "get", "/api/jobs/", {}, 403, set(), "persona"),
     "wrong persona write": ("labeler_user", "post", "/api/projects/", js({"name": "X"}), 403, set(), "persona"),
@@ -113,6 +113,7 @@ def test_validation_error_names_the_field_and_says_what_is_wrong(api_for, ds_use
     assert response.json() == {
         "detail": "name: A project named 'alpha' already exists.",
         "errors": {"name": ["A project named 'alpha' already exists."]},
+        "code": "invalid",
     }
     assert Project.objects.filter(name__iexact="alpha").count() == 1
 

@@ -817,7 +817,7 @@ def outcome_problems(name: str, probe: Probe, persona: str, url: str, response: 
     if persona != ANON:
         if got != 403:
             return [f"{persona}: expected 403, got {got}: {body(response)[:300]}"]
-        if is_api(name) and (set(response.json()) != {"detail", "errors"} or not response.json()["detail"]):
+        if is_api(name) and (set(response.json()) != {"detail", "errors", "code"} or not response.json()["detail"]):
             return [f"{persona}: 403 without the error shape: {response.json()}"]
         return []
     if is_api(name):
@@ -825,7 +825,8 @@ def outcome_problems(name: str, probe: Probe, persona: str, url: str, response: 
         if response.get("WWW-Authenticate") != "Token":
             problems.append(f"anonymous: WWW-Authenticate is {response.get('WWW-Authenticate')!r}")
         if got == 401 and name not in NON_JSON_API:
-            if response.json() != {"detail": "Authentication credentials were not provided.", "errors": {}}:
+            if response.json() != {"detail": "Authentication credentials were not provided.", "errors": {},
+                                   "code": "not_authenticated"}:
                 problems.append(f"anonymous: {response.json()}")
         return problems
     if got != 302:

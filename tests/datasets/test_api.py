@@ -29,7 +29,7 @@ pytestmark = pytest.mark.usefixtures("media")
 def assert_error(response, status: int, errors: set[str], fragment: str) -> dict:
     assert response.status_code == status, response.content[:500]
     data = response.json()
-    assert set(data) == {"detail", "errors"}, data
+    assert set(data) == {"detail", "errors", "code"}, data
     assert set(data["errors"]) == errors, data
     assert fragment in data["detail"], data
     return data

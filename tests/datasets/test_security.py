@@ -63,7 +63,7 @@ def test_asgi_guard_refuses_a_declared_oversize_body_without_reading_it():
     assert seen["called"] is False
     assert sent[0]["status"] == 413
     body = json.loads(sent[1]["body"])
-    assert set(body) == {"detail", "errors"} and "The upload is larger than the limit" in body["detail"]
+    assert set(body) == {"detail", "errors", "code"} and "The upload is larger than the limit" in body["detail"]
 
 
 def test_asgi_guard_stops_a_streamed_body_at_the_cap():

@@ -25,7 +25,7 @@ pytestmark = pytest.mark.usefixtures("media")
 def error_of(response) -> dict:
     assert response.status_code == 400, response.content[:400]
     data = response.json()
-    assert set(data) == {"detail", "errors"} and list(data["errors"]) == ["query"], data
+    assert set(data) == {"detail", "errors", "code"} and list(data["errors"]) == ["query"], data
     return data
 
 

@@ -58,7 +58,7 @@ def test_version_detail_has_everything(api_for, version, mlops_user):
 def test_a_data_scientist_gets_403_on_approval(api_for, version, ds_user):
     response = api_for(ds_user).post(_approval(version), {"status": "Approved"}, format="json")
     assert response.status_code == 403
-    assert set(response.json()) == {"detail", "errors"}
+    assert set(response.json()) == {"detail", "errors", "code"}
     assert ModelVersion.objects.get(pk=version.pk).approval_status == "PendingManualApproval"
 
 

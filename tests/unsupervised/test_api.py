@@ -64,7 +64,7 @@ def test_errors_name_the_field_or_column(api_for, ds_user, project_a, media) -> 
     r = _start(api, project_a, version, algorithm="kmeans", columns=["a", "<b>nope"])
     assert r.status_code == 400
     body = r.json()
-    assert set(body) == {"detail", "errors"}
+    assert set(body) == {"detail", "errors", "code"}
     assert body["errors"]["columns"][0].startswith("Column '<b>nope' is not in points v1")
     assert body["detail"].startswith("columns: Column '<b>nope'")
     r = _start(api, project_a, version, algorithm="isolation_forest", options={"contamination": 2})
@@ -85,7 +85,8 @@ def test_foreign_projects_and_versions_are_404(api_for, ds_user, outsider, proje
     theirs = make_version(project_b, outsider, blobs_frame(), name="secret points")
     api = api_for(ds_user)
     r = _start(api, project_a, theirs, algorithm="kmeans")
-    assert r.status_code == 404 and r.json() == {"detail": "No such dataset version.", "errors": {}}
+    assert r.status_code == 404
+    assert r.json() == {"detail": "No such dataset version.", "errors": {}, "code": "not_found"}
     r = _start(api, project_b, mine, algorithm="kmeans")
     assert r.status_code == 404 and r.json()["detail"] == "No such project."
     foreign = _start(api_for(outsider), project_b, theirs, algorithm="pca")
@@ -112,7 +113,7 @@ def test_labelers_and_anonymous_cannot_start_or_read(request, api_for, ds_user, 
     api = api_for(user)
     r = _start(api, project_a, version, algorithm="kmeans")
     assert r.status_code == (401 if user is None else 403)
-    assert set(r.json()) == {"detail", "errors"}
+    assert set(r.json()) == {"detail", "errors", "code"}
     assert api.get("/api/unsupervised/").status_code == (401 if user is None else 403)
     assert UnsupervisedRun.objects.count() == 0
 

@@ -21,7 +21,6 @@ from apps.core.permissions import IsSignedIn
 
 
 class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
     serializer_class = ProjectSerializer
     filterset_fields = ["slug"]
     ordering_fields = ["name", "created_at"]
@@ -40,7 +39,6 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 
 class WorkTeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
     serializer_class = WorkTeamSerializer
     filterset_fields = ["project"]
 
@@ -50,8 +48,6 @@ class WorkTeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 class APITokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The caller's own API tokens. The key is returned once, on creation."""
-
-    lookup_value_regex = r"\d+"
 
     serializer_class = APITokenSerializer
     permission_classes = [IsSignedIn]

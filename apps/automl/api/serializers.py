@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from apps.automl import selectors
 from apps.automl.models import AutomlBuild
+from apps.core.api.fields import IdField
 from apps.registry.models import ModelVersion
 
 
@@ -18,7 +19,7 @@ class LeaderboardEntrySerializer(serializers.Serializer):
 
 class BuildSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
-    job = serializers.IntegerField(source="job_id", read_only=True)
+    job = serializers.IntegerField(source="job_id", read_only=True, allow_null=True)
     dataset_version = serializers.IntegerField(source="dataset_version_id", read_only=True)
     project = serializers.IntegerField(source="project_id", read_only=True)
     leaderboard = serializers.SerializerMethodField()
@@ -60,19 +61,19 @@ class BuildDetailSerializer(BuildSerializer):
 
 
 class BuildStartSerializer(serializers.Serializer):
-    project = serializers.IntegerField()
-    dataset_version = serializers.IntegerField()
+    project = IdField()
+    dataset_version = IdField()
     target = serializers.CharField()
     problem_type = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     objective = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     mode = serializers.CharField(required=False, default="quick")
     time_budget_s = serializers.FloatField(required=False, allow_null=True)
-    seed = serializers.IntegerField(required=False, default=0)
+    seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
     name = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class CheckSerializer(serializers.Serializer):
-    dataset_version = serializers.IntegerField()
+    dataset_version = IdField()
     target = serializers.CharField()
     problem_type = serializers.CharField(required=False, allow_blank=True, allow_null=True)
     objective = serializers.CharField(required=False, allow_blank=True, allow_null=True)

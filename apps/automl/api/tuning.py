@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -17,12 +19,14 @@ from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
 from apps.automl import charts, selectors, tuning
 from apps.automl.models import TuningJob
+from apps.core.api.fields import IdField
+from apps.core.api.schema import AcceptedSerializer
 from apps.datasets import selectors as data_selectors
 
 
 class TuningJobSerializer(serializers.ModelSerializer):
     status = serializers.CharField(read_only=True)
-    job = serializers.IntegerField(source="job_id", read_only=True)
+    job = serializers.IntegerField(source="job_id", read_only=True, allow_null=True)
     project = serializers.IntegerField(source="project_id", read_only=True)
     dataset_version = serializers.IntegerField(source="dataset_version_id", read_only=True)
     warm_start_from: serializers.Field = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
@@ -41,17 +45,16 @@ class TuningJobSerializer(serializers.ModelSerializer):
 
 
 class TuningStartSerializer(serializers.Serializer):
-    project = serializers.IntegerField()
-    dataset_version = serializers.IntegerField()
+    project = IdField()
+    dataset_version = IdField()
     target = serializers.CharField()
     spec = serializers.JSONField(help_text="algorithm, ranges, strategy, max_trials, max_parallel, early_stopping, "
                                            "completion {target_value, patience, min_improvement}, max_runtime_s, seed")
-    warm_start_from = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
+    warm_start_from = serializers.ListField(child=IdField(), required=False, default=list)
     name = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class TuningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
     serializer_class = TuningJobSerializer
     filterset_fields = ["project"]
 
@@ -61,10 +64,12 @@ class TuningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     def get_object(self):  # type: ignore[no-untyped-def]
         return selectors.tuning_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     def retrieve(self, request: Request, pk: str | None = None) -> Response:
         obj = self.get_object()
         return Response({**TuningJobSerializer(obj).data, "trials": tuning.tuning_trials(tuning=obj)})
 
+    @extend_schema(request=TuningStartSerializer, responses={202: AcceptedSerializer})
     def create(self, request: Request) -> Response:
         if not request.user.has_perm(personas.RUN_JOBS):
             raise PermissionDenied("Your persona does not allow this action.")
@@ -78,6 +83,7 @@ class TuningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
                                   spec=v["spec"], name=v["name"], warm_start_from=v["warm_start_from"])
         return Response({"id": job.pk, "job": job.job_id}, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"])
     def trials(self, request: Request, pk: str | None = None) -> Response:
         """Every trial so far (state, parameters, value, worker) and the best; live while the job runs."""
@@ -86,6 +92,8 @@ class TuningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         return Response({"status": obj.status, "stop_reason": obj.stop_reason, **summary,
                          "figure": charts.trials_figure(summary, obj.objective)})
 
+    @extend_schema(parameters=[OpenApiParameter("algorithm", str), OpenApiParameter("problem_type", str)],
+                   responses=OpenApiTypes.OBJECT)
     @action(detail=False, methods=["get"])
     def ranges(self, request: Request) -> Response:
         """Default ranges: `?algorithm=lightgbm&problem_type=binary`."""

@@ -1,8 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
 from apps.automl.api import tuning, views
+from apps.core.api.routers import Router
 
-router = SimpleRouter()
+router = Router()
 router.register("automl", views.AutomlBuildViewSet, basename="automl")
 router.register("tuning", tuning.TuningViewSet, basename="tuning")
 

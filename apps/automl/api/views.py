@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.request import Request
@@ -14,19 +16,20 @@ from apps.accounts import personas
 from apps.accounts.selectors import project_get_for_user
 from apps.automl import selectors, services
 from apps.automl.api import serializers as s
+from apps.core.api.errors import error_response
+from apps.core.api.schema import CONFLICT, AcceptedSerializer, QueuedSerializer
 from apps.core.artifacts import ArtifactTampered
 from apps.core.requests import request_user, require_perm
 from apps.datasets import selectors as data_selectors
 
 
 def _tampered(exc: ArtifactTampered) -> Response:
-    return Response({"detail": str(exc), "errors": {"artifact": [str(exc)]}}, status=status.HTTP_409_CONFLICT)
+    return error_response(status.HTTP_409_CONFLICT, str(exc), code="artifact_refused", field="artifact")
 
 
 class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """`POST /api/automl/` starts a build (202 `{id, job}`); `GET /api/automl/{id}/` reads it."""
 
-    lookup_value_regex = r"\d+"
     serializer_class = s.BuildSerializer
     filterset_fields = ["project"]
 
@@ -39,6 +42,7 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         return s.BuildDetailSerializer if self.action == "retrieve" else s.BuildSerializer
 
+    @extend_schema(request=s.BuildStartSerializer, responses={202: AcceptedSerializer})
     def create(self, request: Request) -> Response:
         require_perm(request, personas.RUN_JOBS)
         data = s.BuildStartSerializer(data=request.data)
@@ -53,6 +57,7 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         )
         return Response({"id": build.pk, "job": build.job_id}, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=s.CheckSerializer, responses=OpenApiTypes.OBJECT)
     @action(detail=False, methods=["post"])
     def check(self, request: Request) -> Response:
         """The validation checklist for a dataset version and target, before starting a build."""
@@ -65,11 +70,13 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         blocked = any(c["severity"] == "error" for c in checks)
         return Response({"ok": not blocked, "checks": checks, "target": options["target"]})
 
+    @extend_schema(responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"])
     def progress(self, request: Request, pk: str | None = None) -> Response:
         """Live state while the build runs: status, trials done, best score and its history."""
         return Response(selectors.build_progress(build=self.get_object()))
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT, 409: CONFLICT})
     @action(detail=True, methods=["post"])
     def predict(self, request: Request, pk: str | None = None) -> Response:
         build = self.get_object()
@@ -79,6 +86,7 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         except ArtifactTampered as exc:
             return _tampered(exc)
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={202: QueuedSerializer})
     @action(detail=True, methods=["post"], url_path="batch-predict")
     def batch_predict(self, request: Request, pk: str | None = None) -> Response:
         require_perm(request, personas.RUN_JOBS)
@@ -90,6 +98,7 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         job = services.automl_batch_predict_start(build=build, created_by=request_user(request), version=version)
         return Response({"job": job.pk}, status=status.HTTP_202_ACCEPTED)
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: s.BuildDetailSerializer, 202: OpenApiTypes.OBJECT})
     @action(detail=True, methods=["post"])
     def select(self, request: Request, pk: str | None = None) -> Response:
         """Select a candidate: 200 with the build when it has a fitted model, 202 `{job, candidate}` when a job
@@ -104,6 +113,7 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
                             status=status.HTTP_202_ACCEPTED)
         return Response(s.BuildDetailSerializer(selection.build).data)
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={201: s.RegisteredVersionSerializer, 409: CONFLICT})
     @action(detail=True, methods=["post"], url_path="register", url_name="package")
     def register(self, request: Request, pk: str | None = None) -> Response:
         build = self.get_object()

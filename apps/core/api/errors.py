@@ -1,4 +1,6 @@
-"""The API error shape: `{"detail": "...", "errors": {field_or_column: [messages]}}` for every 4xx."""
+"""The API error shape: `{"detail": "...", "errors": {field_or_column: [messages]}, "code": "..."}` for every 4xx;
+`code` is DRF's stable code of the exception (invalid, parse_error, not_authenticated, permission_denied, not_found,
+method_not_allowed, unsupported_media_type, throttled, ...). The schema documents it (apps/core/api/schema.py)."""
 
 from __future__ import annotations
 
@@ -29,6 +31,11 @@ def _first_message(errors: dict[str, Any]) -> str:
     return "Invalid input."
 
 
+def error_response(status: int, detail: str, *, code: str, field: str | None = None) -> Response:
+    """An error answered by a view itself (not raised), in the same shape: `errors` names `field` when given."""
+    return Response({"detail": detail, "errors": {field: [detail]} if field else {}, "code": code}, status=status)
+
+
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
@@ -41,11 +48,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if response is None:
         return None
     data = response.data
+    code = getattr(exc, "default_code", "error")
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(data)
-        response.data = {"detail": _first_message(errors), "errors": errors}
+        response.data = {"detail": _first_message(errors), "errors": errors, "code": code}
     elif isinstance(data, dict) and "detail" in data:
-        response.data = {"detail": str(data["detail"]), "errors": {k: v for k, v in data.items() if k != "detail"}}
+        others = {k: v for k, v in data.items() if k not in ("detail", "code")}
+        response.data = {"detail": str(data["detail"]), "errors": others, "code": code}
     else:
-        response.data = {"detail": str(data), "errors": {}}
+        response.data = {"detail": str(data), "errors": {}, "code": code}
     return response

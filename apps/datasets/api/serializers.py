@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api.fields import IdField
 from apps.datasets.analyses import PARAMS as ANALYSIS_PARAMS
 from apps.datasets.choices import ImportFormat, SampleMethod
 from apps.datasets.models import DataConnection, Dataset, DatasetVersion, Flow
@@ -114,7 +115,7 @@ class ImportOptionsSerializer(serializers.Serializer):
 class DatasetImportSerializer(ImportOptionsSerializer):
     file = serializers.FileField()
     name = serializers.CharField(max_length=100)
-    project = serializers.IntegerField()
+    project = IdField()
     description = serializers.CharField(required=False, allow_blank=True, default="")
 
 
@@ -123,8 +124,8 @@ class VersionImportSerializer(ImportOptionsSerializer):
 
 
 class SqlImportSerializer(serializers.Serializer):
-    project = serializers.IntegerField()
-    connection = serializers.IntegerField()
+    project = IdField()
+    connection = IdField()
     name = serializers.CharField(max_length=100)
     query = serializers.CharField(max_length=20_000, trim_whitespace=False)
     description = serializers.CharField(required=False, allow_blank=True, default="")
@@ -163,12 +164,12 @@ class FlowSerializer(serializers.ModelSerializer):
 
 
 class FlowCreateSerializer(serializers.Serializer):
-    project = serializers.IntegerField()
+    project = IdField()
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(required=False, allow_blank=True, default="")
     output_name = serializers.CharField(required=False, allow_blank=True, default="", max_length=100)
     sources = serializers.ListField(
-        child=serializers.IntegerField(), allow_empty=False, help_text="Dataset version ids the flow starts from."
+        child=IdField(), allow_empty=False, help_text="Dataset version ids the flow starts from."
     )
 
 
@@ -195,7 +196,7 @@ class AnalysisSerializer(serializers.Serializer):
 
 
 class SqlQuerySerializer(serializers.Serializer):
-    project = serializers.IntegerField()
+    project = IdField()
     query = serializers.CharField(max_length=20_000, trim_whitespace=False)
 
 

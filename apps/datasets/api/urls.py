@@ -1,9 +1,9 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
+from apps.core.api.routers import Router
 from apps.datasets.api import views
 
-router = SimpleRouter()
+router = Router()
 router.register("datasets", views.DatasetViewSet, basename="dataset")
 router.register("dataset-versions", views.DatasetVersionViewSet, basename="dataset-version")
 router.register("flows", views.FlowViewSet, basename="flow")

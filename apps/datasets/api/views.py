@@ -5,7 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpResponse, StreamingHttpResponse
 from django.utils.text import slugify
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -16,7 +16,9 @@ from rest_framework.views import APIView
 
 from apps.accounts import personas
 from apps.accounts.selectors import project_get_for_user
+from apps.core.api.errors import error_response
 from apps.core.api.negotiation import AttachmentNegotiation
+from apps.core.ids import ID_SCHEMA, int_param
 from apps.core.permissions import IsStudioUser, has_capability
 from apps.core.requests import request_user, require_perm
 from apps.core.uploads import install_capped_upload_handler, refusal_message, upload_refusal
@@ -31,10 +33,10 @@ RUN_JOBS: list[type[BasePermission]] = [IsStudioUser, has_capability(personas.RU
 
 def _project_of(request: Request) -> Any:
     """The project named in the request body: a foreign (or unknown) project is a 404, never a 403."""
-    raw = request.data.get("project") if hasattr(request.data, "get") else None
-    if raw in (None, ""):
+    pk = int_param(request.data, "project", min_value=1) if hasattr(request.data, "get") else None
+    if pk is None:
         raise ValidationError({"project": "This field is required."})
-    return project_get_for_user(user=request_user(request), pk=raw)
+    return project_get_for_user(user=request_user(request), pk=pk)
 
 
 def _too_large(request: Request) -> Response | None:
@@ -43,7 +45,7 @@ def _too_large(request: Request) -> Response | None:
     if limit is None:
         return None
     message = refusal_message(limit)
-    return Response({"detail": message, "errors": {"file": [message]}}, status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    return error_response(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, message, code="too_large", field="file")
 
 
 class CappedUploadMixin:
@@ -91,7 +93,6 @@ def version_download(version: DatasetVersion, fmt: str | None, escape: str | Non
 class DatasetViewSet(CappedUploadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Datasets of the caller's projects. `POST` (multipart) imports a file as a job: 202 `{id, job}`."""
 
-    lookup_value_regex = r"\d+"
     serializer_class = s.DatasetSerializer
     filterset_class = DatasetFilterSet
     ordering_fields = ["name", "created_at"]
@@ -168,6 +169,7 @@ class DatasetSqlImportApi(APIView):
         return Response({"id": dataset.pk, "job": job.pk}, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema_view(list=extend_schema(parameters=[OpenApiParameter("project", ID_SCHEMA)]))
 class DataConnectionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Database connections open to the caller's projects (`?project=` to pick one)."""
 
@@ -179,9 +181,9 @@ class DataConnectionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
         from apps.datasets.models import DataConnection
 
         projects = project_list_for_user(user=self.request.user)
-        wanted = self.request.query_params.get("project")
-        if wanted:
-            projects = projects.filter(pk=int(wanted)) if str(wanted).isdigit() else projects.none()
+        wanted = int_param(self.request.query_params, "project", min_value=1)
+        if wanted is not None:
+            projects = projects.filter(pk=wanted)
         return DataConnection.objects.filter(projects__in=projects).distinct().order_by("name")
 
 
@@ -189,7 +191,6 @@ class DataConnectionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
     serializer_class = s.DatasetVersionSerializer
     filterset_class = VersionFilterSet
     ordering_fields = ["created_at", "number"]
@@ -219,7 +220,7 @@ class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
     @extend_schema(
         methods=["GET"],
-        parameters=[OpenApiParameter("target", str), OpenApiParameter("report", int)],
+        parameters=[OpenApiParameter("target", str), OpenApiParameter("report", ID_SCHEMA)],
         responses={200: dict},
     )
     @extend_schema(methods=["POST"], request=s.ProfileStartSerializer, responses={202: s.JobStartedSerializer})
@@ -239,13 +240,9 @@ class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
             return Response({"job": job.pk, "version": version.pk}, status=status.HTTP_202_ACCEPTED)
         target = request.query_params.get("target")
         report = selectors.report_latest(version=version, target=target)
-        wanted = request.query_params.get("report")
-        if wanted:
-            report = (
-                selectors.report_list_for_version(version=version)
-                .filter(pk=int(wanted) if str(wanted).isdigit() else 0)
-                .first()
-            )
+        wanted = int_param(request.query_params, "report", min_value=1)
+        if wanted is not None:
+            report = selectors.report_list_for_version(version=version).filter(pk=wanted).first()
         if report is None:
             from rest_framework.exceptions import NotFound
 
@@ -283,7 +280,7 @@ class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
                 ),
             ),
         ],
-        responses={200: bytes},
+        responses={(200, "application/vnd.apache.parquet"): bytes, (200, "text/csv"): bytes},
     )
     @action(detail=True, methods=["get"], content_negotiation_class=AttachmentNegotiation)
     def download(self, request: Request, pk: str | None = None) -> Any:
@@ -311,7 +308,6 @@ class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
 
 class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
     serializer_class = s.FlowSerializer
     filterset_class = FlowFilterSet
     ordering_fields = ["name", "created_at"]
@@ -406,7 +402,7 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         )
         return Response({"job": job.pk, "flow": flow.pk}, status=status.HTTP_202_ACCEPTED)
 
-    @extend_schema(responses={200: str})
+    @extend_schema(responses={(200, "text/x-python"): str})
     @action(detail=True, methods=["get"], content_negotiation_class=AttachmentNegotiation)
     def export(self, request: Request, pk: str | None = None) -> Any:
         """The flow as a standalone pandas script (an attachment)."""

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.exceptions import ValidationError as DjangoValidationError
 from rest_framework import serializers
 
+from apps.core.api.fields import IdField
 from apps.core.models import WebhookDelivery
 from apps.core.webhooks import webhook_url_clean
 from apps.endpoints.models import BatchTransform, Endpoint, EndpointKey
@@ -25,6 +26,7 @@ class EndpointSerializer(serializers.ModelSerializer):
     variants = VariantSerializer(many=True, read_only=True)
     invocation_url = serializers.SerializerMethodField()
     ping_url = serializers.SerializerMethodField()
+    webhook_url = serializers.CharField(read_only=True, help_text="Empty: no webhook.")
 
     class Meta:
         model = Endpoint
@@ -42,7 +44,7 @@ class EndpointSerializer(serializers.ModelSerializer):
 
 
 class VariantInputSerializer(serializers.Serializer):
-    model_version = serializers.IntegerField()
+    model_version = IdField()
     weight = serializers.FloatField(required=False, default=1.0)
     name = serializers.CharField(required=False, allow_blank=True, max_length=63)
 
@@ -66,10 +68,10 @@ class EndpointSettingsSerializer(serializers.Serializer):
 class EndpointCreateSerializer(EndpointSettingsSerializer):
     """`model_version` for one variant, or `variants: [{model_version, weight, name?}]` for several."""
 
-    project = serializers.IntegerField()
+    project = IdField()
     name = serializers.CharField(max_length=100)
     type = serializers.CharField(required=False, default="realtime")
-    model_version = serializers.IntegerField(required=False)
+    model_version = IdField(required=False)
     variants = VariantInputSerializer(many=True, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -79,7 +81,7 @@ class EndpointCreateSerializer(EndpointSettingsSerializer):
 
 
 class EndpointUpdateSerializer(EndpointSettingsSerializer):
-    model_version = serializers.IntegerField(required=False)
+    model_version = IdField(required=False)
     variants = VariantInputSerializer(many=True, required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -121,8 +123,8 @@ class BatchTransformSerializer(serializers.ModelSerializer):
 
 
 class BatchTransformStartSerializer(serializers.Serializer):
-    model_version = serializers.IntegerField()
-    dataset_version = serializers.IntegerField()
+    model_version = IdField()
+    dataset_version = IdField()
     join_input_columns = serializers.BooleanField(required=False, default=False)
     probabilities = serializers.BooleanField(required=False, default=True)
 

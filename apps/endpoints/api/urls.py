@@ -1,8 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
+from apps.core.api.routers import Router
 from apps.endpoints.api import views
 
-router = SimpleRouter()
+router = Router()
 router.register("endpoints", views.EndpointViewSet, basename="endpoint")
 router.register("endpoint-keys", views.EndpointKeyViewSet, basename="endpoint-key")
 router.register("batch-transforms", views.BatchTransformViewSet, basename="batch-transform")

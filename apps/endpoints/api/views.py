@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
@@ -15,6 +16,8 @@ from rest_framework.response import Response
 from apps.accounts import personas
 from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
+from apps.core.api.schema import AcceptedSerializer
+from apps.core.ids import int_param
 from apps.core.requests import request_user, require_perm
 from apps.core.selectors import webhook_deliveries_for
 from apps.datasets import selectors as data_selectors
@@ -41,7 +44,6 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     """`POST /api/endpoints/` → 201 with the endpoint and `key` (shown once). `POST /api/endpoints/{id}/update/`
     replaces the variants (`model_version` or `variants: [{model_version, weight, name?}]`) and/or settings."""
 
-    lookup_value_regex = r"\d+"
     serializer_class = s.EndpointSerializer
     filterset_fields = ["project", "type", "status"]
 
@@ -51,6 +53,7 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_object(self):  # type: ignore[no-untyped-def]
         return selectors.endpoint_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
+    @extend_schema(request=s.EndpointCreateSerializer, responses={201: s.EndpointSerializer})
     def create(self, request: Request) -> Response:
         require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
         data = s.EndpointCreateSerializer(data=request.data)
@@ -67,6 +70,7 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response({**body, "key": key, "webhook_secret": endpoint.webhook_secret},
                         status=status.HTTP_201_CREATED)
 
+    @extend_schema(request=s.EndpointUpdateSerializer, responses=s.EndpointSerializer)
     @action(detail=True, methods=["post"], url_path="update", url_name="update")
     def update_endpoint(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
@@ -79,7 +83,9 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
                                  **{k: v[k] for k in SETTINGS if k in v})
         return Response(s.EndpointSerializer(selectors.endpoint_get_for_user(user=user, pk=endpoint.pk)).data)
 
-    @action(detail=True, methods=["get", "post"], url_path="keys", url_name="keys")
+    @extend_schema(methods=["GET"], responses=s.EndpointKeySerializer(many=True))
+    @extend_schema(methods=["POST"], request=s.EndpointKeyCreateSerializer, responses={201: s.EndpointKeySerializer})
+    @action(detail=True, methods=["get", "post"], url_path="keys", url_name="keys", pagination_class=None)
     def keys(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
         if request.method == "GET":
@@ -92,15 +98,13 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         return Response({**s.EndpointKeySerializer(row).data, "key": key}, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=s.WebhookDeliverySerializer(many=True),
-                   parameters=[OpenApiParameter("limit", int, description="At most 200 (default 50).")])
+                   parameters=[OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 200},
+                                                description="At most 200 (default 50).")])
     @action(detail=True, methods=["get"], url_path="webhook-deliveries", url_name="webhook-deliveries")
     def webhook_deliveries(self, request: Request, pk: str) -> Response:
         """The latest webhook delivery attempts (`?limit=`, at most 200): status code, latency, attempt, outcome."""
         endpoint = self.get_object()
-        try:
-            limit = max(1, min(200, int(request.query_params.get("limit", 50))))
-        except ValueError:
-            limit = 50
+        limit = int_param(request.query_params, "limit", default=50, min_value=1, max_value=200)
         rows = webhook_deliveries_for(subscriber=endpoint, limit=limit)
         return Response(s.WebhookDeliverySerializer(rows, many=True).data)
 
@@ -115,23 +119,23 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             services.endpoint_webhook_secret_rotate(endpoint=endpoint, user=request_user(request))
         return Response(selectors.endpoint_webhook_secret(endpoint=endpoint))
 
+    @extend_schema(parameters=[OpenApiParameter("minutes", {"type": "integer", "minimum": 1, "maximum": 24 * 60},
+                                                description="The last N minutes (default 60).")],
+                   responses=OpenApiTypes.OBJECT)
     @action(detail=True, methods=["get"], url_path="metrics", url_name="metrics")
     def metrics(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
-        try:
-            minutes = max(1, min(24 * 60, int(request.query_params.get("minutes", 60))))
-        except ValueError:
-            minutes = 60
+        minutes = int_param(request.query_params, "minutes", default=60, min_value=1, max_value=24 * 60)
         return Response(selectors.endpoint_metrics(endpoint=endpoint, minutes=minutes))
 
 
 class EndpointKeyViewSet(viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
     serializer_class = s.EndpointKeySerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.endpoint_list_for_user(user=self.request.user).none()
 
+    @extend_schema(request=None, responses=s.EndpointKeySerializer)
     @action(detail=True, methods=["post"], url_path="revoke", url_name="revoke")
     def revoke(self, request: Request, pk: str) -> Response:
         key = selectors.endpoint_key_get_for_user(user=request_user(request), pk=pk)
@@ -144,7 +148,6 @@ class BatchTransformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     """`POST /api/batch-transforms/` (`{model_version, dataset_version, join_input_columns?, probabilities?}`)
     → 202 `{id, job}`; the output is a new dataset version (`output_version` once the job succeeded)."""
 
-    lookup_value_regex = r"\d+"
     serializer_class = s.BatchTransformSerializer
     filterset_fields = ["project", "model_version", "dataset_version"]
 
@@ -154,6 +157,7 @@ class BatchTransformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
     def get_object(self):  # type: ignore[no-untyped-def]
         return selectors.batch_transform_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
+    @extend_schema(request=s.BatchTransformStartSerializer, responses={202: AcceptedSerializer})
     def create(self, request: Request) -> Response:
         require_perm(request, personas.RUN_JOBS, "Your persona does not allow starting jobs.")
         data = s.BatchTransformStartSerializer(data=request.data)

@@ -1,12 +1,12 @@
 from django.urls import path
-from rest_framework.routers import SimpleRouter
 
+from apps.core.api.routers import Router
 from apps.jobs.api import views
 
-router = SimpleRouter()
+router = Router()
 router.register("jobs", views.JobViewSet, basename="job")
 
 urlpatterns = [
-    path("projects/<int:pk>/storage-report/", views.StorageReportStartApi.as_view(), name="storage-report-start"),
+    path("projects/<id:pk>/storage-report/", views.StorageReportStartApi.as_view(), name="storage-report-start"),
     *router.urls,
 ]

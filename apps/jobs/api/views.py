@@ -16,7 +16,6 @@ from apps.jobs.services import job_cancel, job_start
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    lookup_value_regex = r"\d+"
     filterset_class = JobFilterSet
     ordering_fields = ["created_at", "status"]
 

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api.fields import IdField
 from apps.registry.choices import ApprovalStatus
 from apps.registry.models import ApprovalEvent, ModelGroup, ModelVersion
 
@@ -99,7 +100,7 @@ class AliasSerializer(serializers.Serializer):
 class ImportSerializer(serializers.Serializer):
     """Multipart. `signature` (JSON: {"inputs": [{name, type}]}) only when the file does not name its columns."""
 
-    project = serializers.IntegerField()
+    project = IdField()
     group = serializers.CharField(max_length=63)
     file = serializers.FileField()
     format = serializers.CharField(required=False, allow_blank=True, help_text="skops or onnx; detected when empty.")

@@ -1,8 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
+from apps.core.api.routers import Router
 from apps.registry.api import views
 
-router = SimpleRouter()
+router = Router()
 router.register("model-groups", views.ModelGroupViewSet, basename="model-group")
 router.register("model-versions", views.ModelVersionViewSet, basename="model-version")
 

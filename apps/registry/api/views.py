@@ -16,6 +16,7 @@ from rest_framework.response import Response
 
 from apps.accounts import personas
 from apps.accounts.selectors import project_get_for_user
+from apps.core.api.errors import error_response
 from apps.core.api.negotiation import AttachmentNegotiation
 from apps.core.artifacts import ArtifactTampered
 from apps.core.permissions import IsStudioUser, has_capability
@@ -31,19 +32,17 @@ from apps.registry.views import download
 
 def _conflict(exc: Exception) -> Response:
     """The stored artifact cannot be used (tampered, or no longer allowed): 409, nothing is loaded."""
-    return Response({"detail": str(exc), "errors": {"artifact": [str(exc)]}}, status=status.HTTP_409_CONFLICT)
+    return error_response(status.HTTP_409_CONFLICT, str(exc), code="artifact_refused", field="artifact")
 
 
 def _too_large() -> Response:
     message = importing.too_large_message(importing.max_import_bytes())
-    return Response({"detail": message, "errors": {"file": [message]}},
-                    status=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+    return error_response(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, message, code="too_large", field="file")
 
 
 class ModelGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Model groups (SageMaker model package groups) of the caller's projects, with version counts."""
 
-    lookup_value_regex = r"\d+"
     serializer_class = s.ModelGroupSerializer
     filterset_class = GroupFilterSet
     ordering_fields = ["name", "created_at"]
@@ -59,11 +58,11 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     """Model versions. `PATCH` edits description, tags and metadata; approval, aliases, import and export are
     their own actions."""
 
-    lookup_value_regex = r"\d+"
     serializer_class = s.ModelVersionSerializer
     filterset_class = VersionFilterSet
     ordering_fields = ["version", "created_at"]
     parser_classes = [JSONParser, MultiPartParser, FormParser]
+    content_negotiation_class = AttachmentNegotiation  # `?format=` filters on the model format here
 
     def initialize_request(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
         # Imports stream to disk under REGISTRY_MAX_IMPORT_BYTES; set before anything parses the body.

@@ -4,6 +4,7 @@ from typing import Any
 
 from rest_framework import serializers
 
+from apps.core.api.fields import IdField
 from apps.unsupervised.models import UnsupervisedRun
 
 
@@ -49,8 +50,8 @@ class RunSerializer(RunListSerializer):
 class RunStartSerializer(serializers.Serializer):
     """Types and ranges of the options are checked by the service (errors keyed by the option's name)."""
 
-    project = serializers.IntegerField()
-    dataset_version = serializers.IntegerField()
+    project = IdField()
+    dataset_version = IdField()
     algorithm = serializers.CharField()
     options = serializers.JSONField(required=False, default=dict)
     columns = serializers.JSONField(required=False, default=list)  # type: ignore[arg-type]

@@ -1,8 +1,7 @@
-from rest_framework.routers import SimpleRouter
-
+from apps.core.api.routers import Router
 from apps.unsupervised.api import views
 
-router = SimpleRouter()
+router = Router()
 router.register("unsupervised", views.UnsupervisedRunViewSet, basename="unsupervised")
 
 urlpatterns = [*router.urls]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
@@ -9,6 +10,7 @@ from rest_framework.response import Response
 
 from apps.accounts import personas
 from apps.accounts.selectors import project_get_for_user
+from apps.core.api.schema import AcceptedSerializer
 from apps.core.requests import request_user
 from apps.datasets import selectors as data_selectors
 from apps.unsupervised import selectors, services
@@ -19,7 +21,6 @@ class UnsupervisedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     """`POST /api/unsupervised/` starts a run (202 `{id, job}`); `GET /api/unsupervised/{id}/` reads it with
     its status, chart data, info and output dataset version."""
 
-    lookup_value_regex = r"\d+"
     filterset_fields = ["project", "algorithm"]
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
@@ -31,6 +32,7 @@ class UnsupervisedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     def get_object(self):  # type: ignore[no-untyped-def]
         return selectors.run_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
+    @extend_schema(request=s.RunStartSerializer, responses={202: AcceptedSerializer})
     def create(self, request: Request) -> Response:
         if not request.user.has_perm(personas.RUN_JOBS):
             raise PermissionDenied("Your persona does not allow this action.")

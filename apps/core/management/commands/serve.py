@@ -124,7 +124,7 @@ class Command(BaseCommand):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)  # whatever is left of its group (a job past the grace period)
             proc.wait()
-        self.stdout.write(f"Stopped ({', '.join(f'{name} in {t:.1f} s' for name, t in took.items())}).")
+        self.stdout.write(f"Stopped. ({', '.join(f'{name} in {t:.1f} s' for name, t in took.items())})")
         self.stdout.flush()
         sys.stderr.flush()
         # Nothing is left to clean up; the interpreter's teardown of everything Django imported took seconds.

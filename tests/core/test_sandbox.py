@@ -73,7 +73,7 @@ def test_returns_the_result_from_another_process(sandbox: Sandbox) -> None:
 def test_timeout_kills_the_worker_and_names_the_last_progress_and_the_next_call_works(sandbox: Sandbox) -> None:
     _, first_pid = sandbox.run(add, 0, 0, timeout_s=30)
     started = time.monotonic()
-    with pytest.raises(SandboxTimeout, match="longer than 0.5 s") as caught:
+    with pytest.raises(SandboxTimeout, match=r"longer than 0\.5 s") as caught:
         sandbox.run(spin, "step s7", timeout_s=0.5)
     assert time.monotonic() - started < 3
     assert caught.value.progress == "step s7"

@@ -126,6 +126,7 @@ def _worker_main(conn: Connection, preload: Sequence[str]) -> None:
     for name in preload:
         __import__(name)
     _conn = conn
+    conn.send(("ready", os.getpid()))
     while True:
         try:
             fn, args, kwargs, memory = conn.recv()
@@ -171,6 +172,7 @@ class Sandbox:
     size: int = 2
     preload: Sequence[str] = ()
     max_calls: int = 200  # a worker is replaced after this many calls (caches and fragmentation stay bounded)
+    start_timeout_s: float = 120.0
     _idle: queue.LifoQueue[_Worker] = field(default_factory=queue.LifoQueue, init=False, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
     _started: int = field(default=0, init=False, repr=False)
@@ -190,6 +192,18 @@ class Sandbox:
         )
         process.start()
         child.close()
+        # Starting (and the forkserver's first imports) is not charged to a call's time limit: wait for "ready".
+        if not parent.poll(self.start_timeout_s):
+            process.kill()
+            process.join(timeout=5)
+            parent.close()
+            raise SandboxCrashed(f"A sandbox worker did not start within {self.start_timeout_s:g} s.")
+        try:
+            parent.recv()
+        except (EOFError, OSError):
+            process.join(timeout=5)
+            parent.close()
+            raise SandboxCrashed(f"A sandbox worker died while starting (exit code {process.exitcode}).") from None
         return _Worker(process, parent)
 
     def warm(self) -> None:
@@ -206,13 +220,16 @@ class Sandbox:
             try:
                 return self._idle.get_nowait()
             except queue.Empty:
-                if self._started < self.size:
-                    self._started += 1
-                    try:
-                        return self._start_worker()
-                    except BaseException:
-                        self._started -= 1
-                        raise
+                start = self._started < self.size
+                if start:
+                    self._started += 1  # the slot is ours; the worker starts outside the lock
+        if start:
+            try:
+                return self._start_worker()
+            except BaseException:
+                with self._lock:
+                    self._started -= 1
+                raise
         try:
             return self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
         except queue.Empty:
@@ -251,8 +268,8 @@ class Sandbox:
         `fn` must be importable by name (a module-level function) and its arguments and result picklable.
         """
         request = ForkingPickler.dumps((fn, args, kwargs, int(memory_mb) * 1024 * 1024 if memory_mb else None))
+        worker = self._acquire(time.monotonic() + timeout_s)
         deadline = time.monotonic() + timeout_s
-        worker = self._acquire(deadline)
         progress: str | None = None
         try:
             worker.conn.send_bytes(request)

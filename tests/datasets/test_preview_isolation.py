@@ -39,8 +39,9 @@ class Client:
         parsed = urlparse(base)
         self.conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=timeout)
 
-    def request(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
-                ) -> tuple[int, Any, float]:
+    def request(
+        self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None
+    ) -> tuple[int, Any, float]:
         data = orjson.dumps(body) if body is not None else None
         started = time.perf_counter()
         self.conn.request(method, path, body=data, headers={"Content-Type": "application/json", **(headers or {})})
@@ -71,21 +72,29 @@ def preview_limit(monkeypatch):  # type: ignore[no-untyped-def]
 
 
 def test_a_slow_preview_stalls_neither_the_web_process_nor_serving_and_stops_at_its_limit(  # type: ignore[no-untyped-def]
-    preview_limit, studio_server, project_a, ds_user, mlops_user
+    preview_limit,
+    studio_server,
+    project_a,
+    ds_user,
+    mlops_user,  # noqa: F811
 ) -> None:
     try:
         version = make_version(project_a, long_texts(), name="reviews", user=ds_user)
         flow = datasets.flow_create(project=project_a, created_by=ds_user, name="slow", sources=[version])
         model = register(project_a, mlops_user, binary_model(), approve_by=mlops_user)
-        _, endpoint_key = endpoints.endpoint_create(project=project_a, user=mlops_user, name="live",
-                                                    variants=[{"model_version": model}])
+        _, endpoint_key = endpoints.endpoint_create(
+            project=project_a, user=mlops_user, name="live", variants=[{"model_version": model}]
+        )
         _, token = api_token_create(user=ds_user, name="preview")
 
         invocation = {"dataframe_records": ROWS}
         bearer = {"Authorization": f"Bearer {endpoint_key}"}
         health, serving = Client(studio_server.url), Client(studio_server.url)
-        wait_for(lambda: serving.request("POST", "/endpoints/live/invocations", invocation, bearer)[0] == 200,
-                 timeout=30, what="the endpoint to answer")
+        wait_for(
+            lambda: serving.request("POST", "/endpoints/live/invocations", invocation, bearer)[0] == 200,
+            timeout=30,
+            what="the endpoint to answer",
+        )
         assert health.request("GET", "/healthz")[0] == 200
 
         answer: dict[str, Any] = {}
@@ -94,7 +103,8 @@ def test_a_slow_preview_stalls_neither_the_web_process_nor_serving_and_stops_at_
             client = Client(studio_server.url)
             try:
                 answer["status"], answer["body"], answer["elapsed"] = client.request(
-                    "POST", f"/api/flows/{flow.pk}/preview/",
+                    "POST",
+                    f"/api/flows/{flow.pk}/preview/",
                     {"draft": {"op": "tfidf", "parameters": {"column": "review", "max_features": 50}}},
                     {"Authorization": f"Token {token}"},
                 )

@@ -119,6 +119,15 @@ def _error_payload(exc: BaseException) -> tuple[str, Any]:
     return "error", (data, f"{type(exc).__module__}.{type(exc).__qualname__}", str(exc), text)
 
 
+def _out_of_memory(exc: BaseException | None) -> bool:
+    seen = 0
+    while exc is not None and seen < 20:
+        if isinstance(exc, MemoryError):
+            return True
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return False
+
+
 def _worker_main(conn: Connection, preload: Sequence[str]) -> None:
     """Loop: receive (fn, args, kwargs, memory), answer ("ok", result) or ("error", ...)."""
     global _conn
@@ -139,10 +148,11 @@ def _worker_main(conn: Connection, preload: Sequence[str]) -> None:
                 answer: tuple[str, Any] = ("ok", fn(*args, **kwargs))
             finally:
                 _set_memory_limit(None)
-        except MemoryError as exc:
-            answer, recycle = ("memory", str(exc)), True  # a worker that ran out may be left in a bad state
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
-            answer = _error_payload(exc)
+            if _out_of_memory(exc):  # also when wrapped (a flow step wraps every failure in its own error)
+                answer, recycle = ("memory", str(exc)), True  # a worker that ran out may be left in a bad state
+            else:
+                answer = _error_payload(exc)
         try:
             conn.send(answer)
         except MemoryError:

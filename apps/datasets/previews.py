@@ -14,8 +14,18 @@ from functools import lru_cache
 from typing import Any, Literal
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from apps.core.sandbox import report
+from apps.datasets.inference import infer_schema
+from apps.datasets.storage import json_value, parquet_head, table_records
+from apps.datasets.transforms import preview_step
+from apps.datasets.transforms.sql import sql_time_limit
+
+# What the workers import before their first call (in the forkserver, once): a call's time limit is spent on the
+# preview, not on imports.
+PRELOAD = ("apps.datasets.previews", "duckdb", "sklearn.neighbors")
 
 Want = Literal["preview", "columns", "frame"]
 
@@ -29,10 +39,6 @@ class SourceFile:
 
 @lru_cache(maxsize=8)
 def _head(path: str, size: int, mtime_ns: int, rows: int) -> pd.DataFrame:
-    import pyarrow.parquet as pq
-
-    from apps.datasets.storage import parquet_head
-
     pf = pq.ParquetFile(path, memory_map=True)
     try:
         return parquet_head(pf, rows)
@@ -56,10 +62,10 @@ def step_output(
     rows: int,
     shown: int = 50,
     want: Want = "preview",
+    sql_timeout_s: float | None = None,
 ) -> dict[str, Any]:
-    """The output of `step_id` (or a source) on the first `rows` rows of each source."""
-    from apps.datasets.transforms import preview_step
-
+    """The output of `step_id` (or a source) on the first `rows` rows of each source; SQL steps are interrupted
+    after `sql_timeout_s` (a clearer message than the sandbox's kill, which stays the hard limit)."""
     frames = {}
     for source_id, source in sources.items():
         report(f"source:{source_id}")
@@ -68,7 +74,9 @@ def step_output(
     if step_id in frames:
         frame = frames[step_id]
     else:
-        frame = preview_step(definition, frames, step_id, rows=rows, on_step=lambda s: report(f"step:{s.id}")).output
+        with sql_time_limit(sql_timeout_s):
+            result = preview_step(definition, frames, step_id, rows=rows, on_step=lambda s: report(f"step:{s.id}"))
+        frame = result.output
     report(f"result:{step_id}")
     out: dict[str, Any] = {"source_rows": source_rows, "columns": [str(c) for c in frame.columns]}
     if want == "frame":
@@ -79,11 +87,6 @@ def step_output(
 
 
 def _preview(frame: pd.DataFrame, shown: int) -> dict[str, Any]:
-    import pyarrow as pa
-
-    from apps.datasets.inference import infer_schema
-    from apps.datasets.storage import json_value, table_records
-
     head = frame.head(shown)
     schema = [
         {"name": e["name"], "type": e["type"], "pandas_dtype": str(frame[e["name"]].dtype)}

@@ -296,8 +296,9 @@ def _preview_sandbox() -> Any:
     from django.conf import settings
 
     from apps.core.sandbox import shared_sandbox
+    from apps.datasets.previews import PRELOAD
 
-    return shared_sandbox("previews", size=settings.PREVIEW_WORKERS, preload=("apps.datasets.previews",))
+    return shared_sandbox("previews", size=settings.PREVIEW_WORKERS, preload=PRELOAD)
 
 
 def _limit_error(exc: Exception, definition: dict[str, Any], step_id: str) -> ValidationError:
@@ -362,6 +363,7 @@ def _sandboxed_step(
                 rows=rows,
                 shown=shown,
                 want=want,
+                sql_timeout_s=settings.PREVIEW_TIMEOUT_S * 0.8,  # DuckDB's watchdog first, with its own message
                 timeout_s=settings.PREVIEW_TIMEOUT_S,
                 memory_mb=settings.PREVIEW_MEMORY_MB,
             )

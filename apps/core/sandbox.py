@@ -9,11 +9,14 @@ limit (RLIMIT_AS) for the call, runs the function and sends back the result, or 
 limit the worker is killed (SIGKILL) and replaced. While it runs, the function may call `report("label")` so
 that a timeout can name what was running (a flow preview reports each step it starts).
 
-No Django import here: the callers read their limits from settings and pass plain data in and out.
+No Django import here: the callers read their limits from settings and pass plain data in and out. As with any
+forkserver or spawn pool, a worker imports the parent's main module when that is a script (not `-m`): uvicorn,
+celery and pytest run as `-m` or guard their entry point, as does manage.py (`if __name__ == "__main__"`).
 """
 
 from __future__ import annotations
 
+import errno
 import multiprocessing
 import os
 import pickle
@@ -77,7 +80,7 @@ def report(label: str) -> None:
     """Tell the caller what the call is doing now (no-op outside a sandbox worker)."""
     if _conn is not None:
         try:
-            _conn.send(("progress", str(label)))
+            _conn.send(("progress", str(label), False))
         except (OSError, ValueError):  # pragma: no cover - the parent went away; the next send ends the worker
             pass
 
@@ -95,34 +98,40 @@ def _vm_size() -> int:
         return 0
 
 
+_base_vm = 0  # the worker's address space once started (interpreter and preloaded modules)
+
+
 def _set_memory_limit(extra_bytes: int | None) -> None:
-    """Allow the call `extra_bytes` of address space on top of what the worker already maps."""
+    """Allow the worker `extra_bytes` of address space on top of what it mapped when it started (what earlier calls
+    left mapped counts too, so that a limit means the same on a fresh and on a used worker)."""
     if resource is None:  # pragma: no cover
         return
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if extra_bytes is None:
         resource.setrlimit(resource.RLIMIT_AS, (hard, hard))
         return
-    limit = _vm_size() + extra_bytes
+    limit = _base_vm + extra_bytes
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
 
 
-def _error_payload(exc: BaseException) -> tuple[str, Any]:
+def _error_payload(exc: BaseException) -> tuple[str, Any, bool]:
     text = "".join(traceback.format_exception(exc))
     try:
         data = pickle.dumps((type(exc), exc.args, getattr(exc, "__dict__", {})))
         pickle.loads(data)  # noqa: S301 - our own bytes, checked to load before they are sent
     except Exception:  # noqa: BLE001 - anything unpicklable travels as its name and message
         data = None
-    return "error", (data, f"{type(exc).__module__}.{type(exc).__qualname__}", str(exc), text)
+    return "error", (data, f"{type(exc).__module__}.{type(exc).__qualname__}", str(exc), text), False
 
 
 def _out_of_memory(exc: BaseException | None) -> bool:
     seen = 0
     while exc is not None and seen < 20:
-        if isinstance(exc, MemoryError):
+        if isinstance(exc, MemoryError) or (isinstance(exc, OSError) and exc.errno == errno.ENOMEM):
+            return True
+        if "Cannot allocate memory" in str(exc) or "bad_alloc" in str(exc):  # native code's words for ENOMEM
             return True
         exc, seen = exc.__cause__ or exc.__context__, seen + 1
     return False
@@ -130,36 +139,39 @@ def _out_of_memory(exc: BaseException | None) -> bool:
 
 def _worker_main(conn: Connection, preload: Sequence[str]) -> None:
     """Loop: receive (fn, args, kwargs, memory), answer ("ok", result) or ("error", ...)."""
-    global _conn
+    global _conn, _base_vm
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server; it ends its workers
     for name in preload:
         __import__(name)
     _conn = conn
-    conn.send(("ready", os.getpid()))
+    _base_vm = _vm_size()
+    conn.send(("ready", os.getpid(), False))
     while True:
         try:
             fn, args, kwargs, memory = conn.recv()
         except (EOFError, OSError, KeyboardInterrupt):
             return
-        recycle = False
         try:
             _set_memory_limit(memory)
             try:
-                answer: tuple[str, Any] = ("ok", fn(*args, **kwargs))
+                answer: tuple[str, Any, bool] = ("ok", fn(*args, **kwargs), False)
             finally:
                 _set_memory_limit(None)
         except BaseException as exc:  # noqa: BLE001 - everything goes back to the caller
             if _out_of_memory(exc):  # also when wrapped (a flow step wraps every failure in its own error)
-                answer, recycle = ("memory", str(exc)), True  # a worker that ran out may be left in a bad state
+                answer = ("memory", str(exc), True)  # a worker that ran out may be left in a bad state
             else:
                 answer = _error_payload(exc)
+        # A worker still holding more than half its allowance after a call (allocator arenas, caches) retires, so
+        # that the next call starts lean and the limit means the same on every worker.
+        retire = answer[2] or bool(memory and _vm_size() > _base_vm + memory // 2)
         try:
-            conn.send(answer)
+            conn.send((answer[0], answer[1], retire))
         except MemoryError:
-            conn.send(("memory", "the result was too big"))
+            conn.send(("memory", "the result was too big", True))
         except Exception as exc:  # noqa: BLE001 - e.g. an unpicklable result
-            conn.send(_error_payload(exc))
-        if recycle:
+            conn.send((*_error_payload(exc)[:2], retire))
+        if retire:
             return
 
 
@@ -288,7 +300,7 @@ class Sandbox:
                 if remaining <= 0 or not worker.conn.poll(remaining):
                     self._discard(worker)
                     raise SandboxTimeout(f"It took longer than {timeout_s:g} s and was stopped.", progress=progress)
-                kind, payload = worker.conn.recv()
+                kind, payload, retire = worker.conn.recv()
                 if kind != "progress":
                     break
                 progress = payload
@@ -307,15 +319,16 @@ class Sandbox:
         except BaseException:
             self._discard(worker)  # interrupted mid-call: the worker's state is unknown
             raise
-        if kind == "ok":
+        if retire:
+            self._discard(worker)
+        else:
             self._release(worker)
+        if kind == "ok":
             return payload
         if kind == "memory":
-            self._discard(worker)
             raise SandboxMemoryError(
                 f"It needed more than {memory_mb} MB of memory and was stopped.", progress=progress
             )
-        self._release(worker)
         raise _rebuild(payload, progress)
 
     def close(self) -> None:

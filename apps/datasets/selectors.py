@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import re
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import timedelta
-from functools import lru_cache
 from typing import Any
 
 import pandas as pd
@@ -243,16 +242,6 @@ def flow_outputs(*, flow: Flow, limit: int = 5) -> list[DatasetVersion]:
     )
 
 
-@lru_cache(maxsize=8)
-def _source_sample(version_pk: int, name: str, created: str, rows: int) -> pd.DataFrame:
-    return files.read_head(name, rows)
-
-
-def source_sample(version: DatasetVersion, rows: int = PREVIEW_ROWS) -> pd.DataFrame:
-    """The first `rows` rows of a version (versions are immutable, so samples are cached per process)."""
-    return _source_sample(version.pk, version.file, version.created_at.isoformat(), rows).copy(deep=False)
-
-
 @dataclass
 class Preview:
     step_id: str
@@ -263,7 +252,6 @@ class Preview:
     row_count: int
     source_rows: dict[str, int]
     elapsed_ms: float
-    frame: pd.DataFrame | None = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -277,7 +265,7 @@ class Preview:
         }
 
 
-def _sources_for(flow: Flow, definition: dict[str, Any], step_id: str, rows: int) -> dict[str, pd.DataFrame]:
+def _sources_for(flow: Flow, definition: dict[str, Any], step_id: str) -> dict[str, DatasetVersion]:
     from apps.datasets.transforms import parse_flow
 
     parsed = parse_flow(definition)
@@ -290,8 +278,8 @@ def _sources_for(flow: Flow, definition: dict[str, Any], step_id: str, rows: int
         v.pk: v
         for v in DatasetVersion.objects.filter(pk__in=[by_id[i] for i in needed if by_id.get(i)], project=flow.project)
     }
-    frames = {}
-    for source_id in needed:
+    found = {}
+    for source_id in sorted(needed):
         version = versions.get(by_id.get(source_id))  # type: ignore[arg-type]
         if version is None:
             raise ValidationError(
@@ -300,26 +288,97 @@ def _sources_for(flow: Flow, definition: dict[str, Any], step_id: str, rows: int
                     "remove the source or pick another version."
                 }
             )
-        frames[source_id] = source_sample(version, rows)
-    return frames
+        found[source_id] = version
+    return found
 
 
-def flow_step_frame(
-    *, flow: Flow, step_id: str, definition: dict[str, Any] | None = None, rows: int = PREVIEW_ROWS
-) -> tuple[pd.DataFrame, dict[str, int]]:
-    """The output of one step (or a source) on a sample of at most `rows` rows per source."""
-    from apps.datasets.transforms import preview_step
+def _preview_sandbox() -> Any:
+    from django.conf import settings
+
+    from apps.core.sandbox import shared_sandbox
+    from apps.datasets.previews import PRELOAD
+
+    return shared_sandbox("previews", size=settings.PREVIEW_WORKERS, preload=PRELOAD)
+
+
+def _limit_error(exc: Exception, definition: dict[str, Any], step_id: str) -> ValidationError:
+    """A preview stopped at its time or memory limit, as a 400 naming the step (or source) it was running."""
+    from django.conf import settings
+
+    from apps.core.sandbox import SandboxBusy, SandboxMemoryError, SandboxTimeout
+
+    if isinstance(exc, SandboxBusy):
+        return ValidationError({"step": f"Every preview worker is busy; try the preview of {step_id!r} again shortly."})
+    kind, _, running = (getattr(exc, "progress", None) or f"step:{step_id}").partition(":")
+    steps = {s["id"]: s for s in definition.get("steps") or []}
+    if kind == "source":
+        what = f"Reading source {running!r}"
+    elif running in steps:
+        step = steps[running]
+        label = step.get("label") or step.get("op")
+        what = f"Step {running!r} ({label})"
+    else:
+        what = f"The preview of {running!r}"
+    if isinstance(exc, SandboxTimeout):
+        limit = f"took longer than the preview limit of {settings.PREVIEW_TIMEOUT_S:g} s"
+    elif isinstance(exc, SandboxMemoryError):
+        limit = f"needed more than the preview memory limit of {settings.PREVIEW_MEMORY_MB} MB"
+    else:
+        limit = f"stopped the preview worker ({getattr(exc, 'message', exc)})"
+    return ValidationError(
+        {
+            "step": f"{what} {limit} on the sample and was stopped; nothing was saved. Make the step cheaper "
+            "(fewer columns, rows or features) or run the flow as a job."
+        },
+        code="preview_limit",
+    )
+
+
+def _sandboxed_step(
+    *, flow: Flow, step_id: str, definition: dict[str, Any] | None, rows: int, want: str, shown: int = PREVIEW_SHOWN
+) -> dict[str, Any]:
+    """Run what `step_id` needs on the sources' first `rows` rows in the preview sandbox (time and memory limits);
+    the worker reads the sources' Parquet files itself and never touches the database."""
+    import contextlib
+
+    from django.conf import settings
+
+    from apps.core.sandbox import RemoteError, SandboxError
+    from apps.datasets.previews import SourceFile, step_output
 
     definition = definition if definition is not None else flow.definition
     if step_id not in [s["id"] for s in definition.get("sources") or []] + [
         s["id"] for s in definition.get("steps") or []
     ]:
         raise ValidationError({"step": f"The flow has no step or source {step_id!r}."})
-    sources = _sources_for(flow, definition, step_id, rows)
-    source_rows = {k: len(v) for k, v in sources.items()}
-    if step_id in sources:
-        return sources[step_id], source_rows
-    return preview_step(definition, sources, step_id, rows=rows).output, source_rows
+    versions = _sources_for(flow, definition, step_id)
+    with contextlib.ExitStack() as stack:
+        sources = {k: SourceFile(stack.enter_context(files.local_path(v.file))) for k, v in versions.items()}
+        try:
+            return _preview_sandbox().run(  # type: ignore[no-any-return]
+                step_output,
+                definition,
+                sources,
+                step_id,
+                rows=rows,
+                shown=shown,
+                want=want,
+                sql_timeout_s=settings.PREVIEW_TIMEOUT_S * 0.8,  # DuckDB's watchdog first, with its own message
+                timeout_s=settings.PREVIEW_TIMEOUT_S,
+                memory_mb=settings.PREVIEW_MEMORY_MB,
+            )
+        except RemoteError as exc:
+            raise ValidationError({"step": exc.message}) from exc
+        except SandboxError as exc:
+            raise _limit_error(exc, definition, step_id) from exc
+
+
+def flow_step_frame(
+    *, flow: Flow, step_id: str, definition: dict[str, Any] | None = None, rows: int = PREVIEW_ROWS
+) -> tuple[pd.DataFrame, dict[str, int]]:
+    """The output of one step (or a source) on a sample of at most `rows` rows per source."""
+    out = _sandboxed_step(flow=flow, step_id=step_id, definition=definition, rows=rows, want="frame")
+    return out["frame"], out["source_rows"]
 
 
 def flow_preview(
@@ -330,31 +389,17 @@ def flow_preview(
     rows: int = PREVIEW_ROWS,
     shown: int = PREVIEW_SHOWN,
 ) -> Preview:
-    from apps.datasets.inference import infer_schema
-
     started = time.perf_counter()
-    frame, source_rows = flow_step_frame(flow=flow, step_id=step_id, definition=definition, rows=rows)
-    head = frame.head(shown)
-    schema = [
-        {"name": e["name"], "type": e["type"], "pandas_dtype": str(frame[e["name"]].dtype)}
-        for e in infer_schema(frame, sample_size=5_000)
-    ]
-    import pyarrow as pa
-
-    try:
-        records = files.table_records(pa.Table.from_pandas(head, preserve_index=False))
-    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError):
-        records = [{str(k): files.json_value(v) for k, v in row.items()} for row in head.to_dict("records")]
+    out = _sandboxed_step(flow=flow, step_id=step_id, definition=definition, rows=rows, want="preview", shown=shown)
     return Preview(
         step_id=step_id,
-        columns=[str(c) for c in frame.columns],
-        dtypes={str(c): str(t) for c, t in frame.dtypes.items()},
-        schema=schema,
-        rows=records,
-        row_count=len(frame),
-        source_rows=source_rows,
+        columns=out["columns"],
+        dtypes=out["dtypes"],
+        schema=out["schema"],
+        rows=out["rows"],
+        row_count=out["row_count"],
+        source_rows=out["source_rows"],
         elapsed_ms=(time.perf_counter() - started) * 1000,
-        frame=frame,
     )
 
 
@@ -378,9 +423,10 @@ def flow_input_columns(*, flow: Flow, input_ids: list[str]) -> dict[str, list[st
             out[input_id] = version.column_names if version is not None else []
             continue
         try:
-            frame, _ = flow_step_frame(flow=flow, step_id=input_id)
-            out[input_id] = [str(c) for c in frame.columns]
-        except Exception:  # noqa: BLE001 - a broken earlier step shows its error in its own preview
+            out[input_id] = _sandboxed_step(
+                flow=flow, step_id=input_id, definition=None, rows=PREVIEW_ROWS, want="columns"
+            )["columns"]
+        except Exception:  # noqa: BLE001 - a broken (or too slow) earlier step shows its error in its own preview
             out[input_id] = []
     return out
 

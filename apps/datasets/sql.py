@@ -13,7 +13,6 @@ PostgreSQL `default_transaction_read_only`), inside a transaction that is rolled
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -90,7 +89,10 @@ def referenced_names(query: str) -> set[str]:
 # --- DuckDB sandbox ------------------------------------------------------------------------------------------
 
 
-def duckdb_connection(*, memory_limit: str = "1GB", threads: int = 2):  # type: ignore[no-untyped-def]
+def duckdb_connection(memory_limit: str = "1GB", threads: int = 2):  # type: ignore[no-untyped-def]
+    """An in-memory DuckDB connection that cannot touch files, the network, extensions or Python variables, with
+    bounded memory and threads and its configuration locked. The SQL page and the flows' SQL step both use it
+    (and exported flow scripts carry a copy, so it uses nothing but the standard library and duckdb)."""
     import os
     import tempfile
 
@@ -115,24 +117,46 @@ def duckdb_connection(*, memory_limit: str = "1GB", threads: int = 2):  # type: 
     )
 
 
-def check_duckdb_query(connection: Any, query: str) -> None:
-    """Exactly one SELECT (or WITH ... SELECT) statement, or SqlError naming what is wrong."""
+def check_select(connection, query: str) -> None:  # type: ignore[no-untyped-def]
+    """Exactly one SELECT (or WITH ... SELECT) statement, or ValueError saying what is wrong."""
     import duckdb
 
+    try:
+        statements = connection.extract_statements(query)
+    except duckdb.Error as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ValueError(f"The query cannot be parsed: {first}") from exc
+    if len(statements) != 1:
+        raise ValueError(f"Only one statement is allowed (a SELECT query); found {len(statements)}.")
+    kind = statements[0].type
+    if kind != duckdb.StatementType.SELECT:
+        name = str(kind).rsplit(".", 1)[-1]
+        raise ValueError(f"Only SELECT queries (optionally starting with WITH) are allowed, not {name} statements.")
+
+
+def interrupt_after(connection, seconds):  # type: ignore[no-untyped-def]
+    """A watchdog: interrupts the connection's running query after `seconds` (DuckDB has no statement timeout).
+    Returns the timer to cancel once the query is done (None without a limit)."""
+    import threading
+
+    if not seconds:
+        return None
+    timer = threading.Timer(seconds, connection.interrupt)
+    timer.daemon = True
+    timer.start()
+    return timer
+
+
+def check_duckdb_query(connection: Any, query: str) -> None:
+    """Exactly one SELECT (or WITH ... SELECT) statement of a sane length, or SqlError naming what is wrong."""
     if not query or not query.strip():
         raise SqlError("Write a SELECT query.")
     if len(query) > MAX_QUERY_CHARS:
         raise SqlError(f"The query is too long ({len(query):,} characters; the limit is {MAX_QUERY_CHARS:,}).")
     try:
-        statements = connection.extract_statements(query)
-    except duckdb.Error as exc:
-        raise SqlError(f"The query cannot be parsed: {_first_line(exc)}") from exc
-    if len(statements) != 1:
-        raise SqlError(f"Only one statement is allowed (a SELECT query); found {len(statements)}.")
-    kind = statements[0].type
-    if kind != duckdb.StatementType.SELECT:
-        name = str(kind).rsplit(".", 1)[-1]
-        raise SqlError(f"Only SELECT queries (optionally starting with WITH) are allowed, not {name} statements.")
+        check_select(connection, query)
+    except ValueError as exc:
+        raise SqlError(str(exc)) from exc
 
 
 def _first_line(exc: BaseException) -> str:
@@ -163,12 +187,10 @@ class _Watchdog:
     """Interrupts a DuckDB query that runs too long (DuckDB has no statement timeout)."""
 
     def __init__(self, connection: Any, seconds: float | None) -> None:
-        self.timer = threading.Timer(seconds, connection.interrupt) if seconds else None
+        self.connection, self.seconds, self.timer = connection, seconds, None
 
     def __enter__(self) -> _Watchdog:
-        if self.timer:
-            self.timer.daemon = True
-            self.timer.start()
+        self.timer = interrupt_after(self.connection, self.seconds)
         return self
 
     def __exit__(self, *exc: object) -> None:

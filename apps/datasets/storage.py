@@ -196,14 +196,18 @@ def read_frame(name: str) -> pd.DataFrame:
 def read_head(name: str, rows: int) -> pd.DataFrame:
     """The first `rows` rows, reading only the row groups they are in."""
     with open_parquet(name) as pf:
-        groups, total = [], 0
-        for i in range(pf.metadata.num_row_groups):
-            if total >= rows:
-                break
-            groups.append(i)
-            total += pf.metadata.row_group(i).num_rows
-        table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
-        return table.slice(0, rows).to_pandas()
+        return parquet_head(pf, rows)
+
+
+def parquet_head(pf: pq.ParquetFile, rows: int) -> pd.DataFrame:
+    groups, total = [], 0
+    for i in range(pf.metadata.num_row_groups):
+        if total >= rows:
+            break
+        groups.append(i)
+        total += pf.metadata.row_group(i).num_rows
+    table = pf.read_row_groups(groups) if groups else pf.schema_arrow.empty_table()
+    return table.slice(0, rows).to_pandas()
 
 
 def read_sample(name: str, rows: int, seed: int = 0) -> pd.DataFrame:

@@ -358,6 +358,13 @@ JOB_STREAM_POLL_S = float(env("JOB_STREAM_POLL_S", "0.5"))
 JOB_STREAM_ACCESS_CHECK_S = float(env("JOB_STREAM_ACCESS_CHECK_S", "2"))
 
 # --- Canvas AutoML and tuning jobs --------------------------------------------------------------------------
+# Flow previews (every operator, formulas, the SQL step) run in sandbox worker processes, never in the web process:
+# stopped past this wall-clock time or this much memory (on top of the worker's own), answered with a 400 naming
+# the step. PREVIEW_WORKERS processes are kept warm per web process.
+PREVIEW_TIMEOUT_S = float(env("PREVIEW_TIMEOUT_S", "10"))
+PREVIEW_MEMORY_MB = env_int("PREVIEW_MEMORY_MB", 2048)
+PREVIEW_WORKERS = env_int("PREVIEW_WORKERS", 2)
+
 AUTOML_N_JOBS = env_int("AUTOML_N_JOBS", 2)  # threads one build or trial may use
 # Where tuning jobs keep their shared Optuna studies. Empty: the project database when it is PostgreSQL (workers on
 # every host share it), else one journal file per study under AUTOML_TUNING_DIR (workers on this host, or on hosts

@@ -148,7 +148,7 @@ def test_script_embeds_the_trained_parameters_and_needs_no_project_code(tmp_path
     result = run_flow(MANY_KINDS, read_sources(paths), refit=True)
     script = flow_to_script(result.flow, paths)
     assert "apps." not in script and "django" not in script.lower()
-    assert script.count("import duckdb") == 2  # inside the SQL helper functions only
+    assert script.count("import duckdb") == 3  # inside the SQL helper functions only
     (tmp_path / "flow.py").write_text(script)
     namespace = runpy.run_path(str(tmp_path / "flow.py"), run_name="exported")
     trained = {s["id"]: s["trained_parameters"] for s in result.flow["steps"] if s["trained_parameters"] is not None}

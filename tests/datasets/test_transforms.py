@@ -11,6 +11,7 @@ import dis
 import json
 import math
 import re
+import time
 from collections.abc import Callable
 from types import CodeType
 from typing import Any
@@ -989,7 +990,7 @@ def test_sql_single_input_is_df_and_multiple_inputs_are_named_by_id() -> None:
     ("query", "message"),
     [
         ("DROP TABLE df", "not DROP statements"),
-        ("SELECT 1; SELECT 2", "exactly one statement"),
+        ("SELECT 1; SELECT 2", "Only one statement is allowed"),
         ("COPY df TO 'out.csv'", "not COPY statements"),
         ("INSERT INTO df VALUES (1)", "not INSERT statements"),
         ("CREATE TABLE t AS SELECT 1", "not CREATE statements"),
@@ -1020,9 +1021,9 @@ def test_sql_cannot_reach_files_or_python_variables(query: str) -> None:
 
 
 def test_sql_connection_is_locked_down() -> None:
-    from apps.datasets.transforms.sql import sql_connection
+    from apps.datasets.sql import duckdb_connection
 
-    connection = sql_connection()
+    connection = duckdb_connection()
     try:
         settings = dict(connection.execute(
             "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', "
@@ -1034,6 +1035,27 @@ def test_sql_connection_is_locked_down() -> None:
             connection.execute("SET enable_external_access = true")
     finally:
         connection.close()
+
+
+def test_the_sql_step_runs_in_the_sql_pages_sandbox_with_its_memory_and_thread_limits() -> None:
+    out = get_operator("sql").apply(
+        {"src": frame(a=[1])},
+        {"query": "SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t, "
+                  "current_setting('lock_configuration') AS locked FROM df"},
+    )
+    assert out.to_dict("records") == [{"m": "953.6 MiB", "t": 2, "locked": True}]  # 1 GB, 2 threads, locked
+
+
+def test_the_sql_step_is_interrupted_past_its_time_limit() -> None:
+    from apps.datasets.transforms.sql import sql_time_limit
+
+    slow = "SELECT sum(a.range * b.range) AS s FROM range(200000) a, range(200000) b, df"
+    started = time.monotonic()
+    with sql_time_limit(0.3), pytest.raises(Exception, match=r"took longer than 0\.[123] s and was stopped"):
+        get_operator("sql").apply({"src": frame(a=[1])}, {"query": slow})
+    assert time.monotonic() - started < 5
+    quick = get_operator("sql").apply({"src": frame(a=[1, 2])}, {"query": "SELECT sum(a) AS s FROM df"})
+    assert quick["s"].tolist() == [3]  # no limit outside the block, and the next query is unaffected
 
 
 JOIN_LEFT = frame(k=[1, 2, 3, 3], v=["a", "b", "c", "d"])

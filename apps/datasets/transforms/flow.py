@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import copy
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -223,13 +223,15 @@ def run_flow(
     refit: bool,
     until: str | None = None,
     keep: Literal["all", "final"] = "all",
+    on_step: Callable[[StepDef], None] | None = None,
 ) -> FlowResult:
     """Run the flow (or only what step ``until`` needs) over ``sources`` (source id -> DataFrame).
 
     ``refit=True`` fits every stateful step on the data it receives now (a run on the full data);
     ``refit=False`` reuses the stored ``trained_parameters`` and fits only the steps that have none.
     The returned ``flow`` is a copy with ``trained_parameters`` filled in. ``keep='final'`` frees
-    intermediate outputs and keeps only ``until`` (or the steps nothing else consumes).
+    intermediate outputs and keeps only ``until`` (or the steps nothing else consumes). ``on_step`` is
+    called with each step before it runs (a sandbox uses it to name the step that ran out of time).
     """
     parsed = parse_flow(flow)
     target = until if until is not None else (parsed.steps[-1].id if parsed.steps else None)
@@ -243,6 +245,8 @@ def run_flow(
     raw_steps = {s["id"]: s for s in updated.get("steps") or []}
     timings: dict[str, float] = {}
     for index, step in enumerate(steps):
+        if on_step is not None:
+            on_step(step)
         started = time.perf_counter()
         output, trained = run_step(step, [frames[i] for i in step.inputs], refit=refit)
         frames[step.id] = output
@@ -338,6 +342,7 @@ def preview_step(
     rows: int = PREVIEW_ROWS,
     method: Literal["head", "random"] = "head",
     seed: int = 0,
+    on_step: Callable[[StepDef], None] | None = None,
 ) -> FlowResult:
     """Run what ``step_id`` needs on a sample of each source, fitting stateful steps on that sample.
 
@@ -345,4 +350,4 @@ def preview_step(
     parameters (a later ``run_flow(..., refit=True)`` on the full data replaces them).
     """
     sample = sample_sources(sources, rows=rows, method=method, seed=seed)
-    return run_flow(flow, sample, refit=True, until=step_id)
+    return run_flow(flow, sample, refit=True, until=step_id, on_step=on_step)

@@ -1,58 +1,67 @@
 """SQL step: one read-only DuckDB query over the step's inputs.
 
 A single input is the table ``df`` (and also its input id); several inputs are tables named by their
-input ids. The connection is hardened: no file, network or extension access
-(``enable_external_access=false``), no Python-variable scans, configuration locked, and only one
-SELECT (or WITH ... SELECT) statement is accepted.
+input ids. The step runs in the same DuckDB sandbox as the SQL page (``apps/datasets/sql.py``): no file,
+network or extension access, no Python-variable scans, bounded memory and threads, configuration locked,
+only one SELECT (or WITH ... SELECT) statement, and a watchdog that interrupts a query running longer than
+the limit set with ``sql_time_limit`` (previews set it; a flow job runs under the job's own limits).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import time
+from collections.abc import Iterator, Sequence
+from contextvars import ContextVar
 
 import pandas as pd
 
+from apps.datasets.sql import MAX_QUERY_CHARS, check_select, duckdb_connection, interrupt_after
+
 from .base import MultiInputOperator, Param, ParameterError, Params, Snippet, Trained, register, script_function
 
-MAX_QUERY = 20_000
+MAX_QUERY = MAX_QUERY_CHARS
+
+# The sandbox's pieces are copied into exported scripts too (they use only the standard library and duckdb).
+script_function()(duckdb_connection)
+script_function()(check_select)
+script_function()(interrupt_after)
+
+_deadline: ContextVar[float | None] = ContextVar("sql_step_deadline", default=None)
 
 
-@script_function()
-def sql_connection():  # type: ignore[no-untyped-def]
-    """An in-memory DuckDB connection that cannot touch files, the network, extensions or Python variables."""
-    import duckdb
-
-    return duckdb.connect(":memory:", config={
-        "enable_external_access": False,
-        "python_enable_replacements": False,
-        "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False,
-        "allow_community_extensions": False,
-        "lock_configuration": True,
-    })
-
-
-@script_function()
-def check_sql(connection, query: str) -> None:  # type: ignore[no-untyped-def]
-    """Accept exactly one read-only SELECT / WITH statement."""
-    import duckdb
-
-    statements = connection.extract_statements(query)
-    if len(statements) != 1:
-        raise ValueError(f"The SQL step takes exactly one statement (a SELECT query), found {len(statements)}")
-    if statements[0].type != duckdb.StatementType.SELECT:
-        kind = str(statements[0].type).rsplit(".", 1)[-1]
-        raise ValueError(f"Only SELECT queries (optionally starting with WITH) are allowed, not {kind} statements")
-
-
-@script_function(sql_connection, check_sql)
-def run_sql(tables: dict[str, pd.DataFrame], query: str) -> pd.DataFrame:
-    connection = sql_connection()
+@contextlib.contextmanager
+def sql_time_limit(seconds: float | None) -> Iterator[None]:
+    """SQL steps run inside this block are interrupted once `seconds` have passed since the block began."""
+    token = _deadline.set(time.monotonic() + seconds if seconds else None)
     try:
-        check_sql(connection, query)
+        yield
+    finally:
+        _deadline.reset(token)
+
+
+def _time_left() -> float | None:
+    deadline = _deadline.get()
+    return None if deadline is None else max(0.01, deadline - time.monotonic())
+
+
+@script_function(duckdb_connection, check_select, interrupt_after)
+def run_sql(tables: dict[str, pd.DataFrame], query: str, timeout_s: float | None = None) -> pd.DataFrame:
+    import duckdb
+
+    connection = duckdb_connection()
+    try:
+        check_select(connection, query)
         for name, frame in tables.items():
             connection.register(name, frame)
-        return connection.execute(query).df()
+        timer = interrupt_after(connection, timeout_s)
+        try:
+            return connection.execute(query).df()
+        except duckdb.InterruptException as exc:
+            raise TimeoutError(f"The SQL query took longer than {timeout_s:.1f} s and was stopped.") from exc
+        finally:
+            if timer is not None:
+                timer.cancel()
     finally:
         connection.close()
 
@@ -84,9 +93,9 @@ class SqlQuery(MultiInputOperator):
             raise ParameterError("Parameter 'query' must not be empty.", param="query")
         if len(query) > MAX_QUERY:
             raise ParameterError(f"Parameter 'query' is too long (at most {MAX_QUERY} characters).", param="query")
-        connection = sql_connection()
+        connection = duckdb_connection()
         try:
-            check_sql(connection, query)
+            check_select(connection, query)
         except (ValueError, duckdb.Error) as exc:
             raise ParameterError(f"Parameter 'query': {exc}", param="query") from exc
         finally:
@@ -98,7 +107,7 @@ class SqlQuery(MultiInputOperator):
     ) -> pd.DataFrame:
         ids = list(names) if names is not None else [f"input{i + 1}" for i in range(len(inputs))]
         frames = [inputs[0], *inputs] if len(inputs) == 1 else list(inputs)
-        return run_sql(dict(zip(table_names(ids), frames, strict=True)), params["query"])
+        return run_sql(dict(zip(table_names(ids), frames, strict=True)), params["query"], _time_left())
 
     def code(self, params: Params, trained_ref: str | None, input_vars: Sequence[str], input_ids: Sequence[str],
              output_var: str) -> Snippet:

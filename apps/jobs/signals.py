@@ -51,6 +51,9 @@ def on_worker_shutting_down(sig: str = "", how: str = "", **kwargs: Any) -> None
     themselves back (SIGURG; see on_pool_process_init)."""
     from billiard.process import active_children
 
+    from apps.jobs.broker import stop_draining
+
+    stop_draining()  # the embedded broker's wait for messages ends now, not at its next 2 s timeout
     for child in active_children():
         if child.pid:
             try:

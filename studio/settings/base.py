@@ -301,7 +301,10 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "processed_folder": str(BROKER_DIR / "processed"),
         "control_folder": str(BROKER_DIR / "control"),
         "store_processed": False,
+        "polling_interval": 0.2,  # a look at the queue folder: cheap, and jobs start within a fraction of a second
     }
+    # kombu's filesystem transport, stopping at once on shutdown (apps/jobs/broker.py)
+    CELERY_BROKER_TRANSPORT = "apps.jobs.broker:FilesystemTransport"
 # The longest job we allow; the broker must not redeliver a task that is still running.
 JOB_HARD_TIME_LIMIT_S = env_int("JOB_HARD_TIME_LIMIT_S", 6 * 3600)
 if CELERY_BROKER_URL.startswith(("redis", "rediss")):

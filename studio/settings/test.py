@@ -36,6 +36,7 @@ if CELERY_BROKER_URL.startswith("filesystem"):
         "processed_folder": str(folder / "processed"),
         "control_folder": str(folder / "control"),
         "store_processed": False,
+        "polling_interval": 0.2,
     }
 elif CELERY_BROKER_URL.startswith("redis"):
     CELERY_BROKER_URL = redis_db_url(CELERY_BROKER_URL, 1 + XDIST_INDEX)

@@ -22,12 +22,14 @@ class TokenAuthentication(authentication.BaseAuthentication):
             key = header[1].decode("ascii")
         except UnicodeDecodeError as exc:
             raise exceptions.AuthenticationFailed("The token contains invalid characters.") from exc
-        # Bad keys count against the address (apps/accounts/throttling.py); a locked address gets 429 for every key.
-        django_request = request._request
-        if throttling.address_is_locked(django_request):
-            raise throttling.SignInLocked(django_request)
+        # Bad keys count against the address (apps/accounts/throttling.py); a locked address gets 429 for every bad key
+        # without another look-up. A valid key (256 random bits: it cannot be guessed) is not checked, so an API
+        # request pays no lockout query.
         user = api_token_authenticate(key=key)
         if user is None:
+            django_request = request._request
+            if throttling.address_is_locked(django_request):
+                raise throttling.SignInLocked(django_request)
             if throttling.record_anonymous_failure(django_request, sender=type(self)):
                 raise throttling.SignInLocked(django_request)
             raise exceptions.AuthenticationFailed("Invalid, expired or revoked API token.")

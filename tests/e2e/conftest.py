@@ -205,9 +205,23 @@ def login(page: Any, username: str, password: str = PASSWORD) -> None:
     page.locator("#login-form button[type=submit]").click()
 
 
+def wait_until(page: Any, expression: str, timeout: float = 30_000) -> Any:
+    """Poll a JavaScript expression until it is truthy (its value), or fail after `timeout` ms. Playwright's own
+    wait_for_function evaluates its predicate with eval() inside the page, which our Content-Security-Policy (no
+    unsafe-eval) refuses; page.evaluate goes through the debugging protocol, which the policy does not cover."""
+    deadline = time.monotonic() + timeout / 1000
+    while True:
+        value = page.evaluate(expression)
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout / 1000:.0f} s waiting for: {expression}")
+        page.wait_for_timeout(100)
+
+
 def wait_for_scripts(page: Any) -> None:
     """Wait until the page's own scripts have run their DOMContentLoaded set-up (autosubmit, live jobs, charts)."""
-    page.wait_for_function("document.readyState !== 'loading' && !!window.Atelier", timeout=30_000)
+    wait_until(page, "document.readyState !== 'loading' && !!window.Atelier")
 
 
 def screenshot(page: Any, name: str) -> None:

@@ -12,7 +12,7 @@ from apps.accounts.models import Project
 from apps.datasets.models import FlowAnalysis
 from apps.jobs.models import Job
 from tests.core.test_permission_matrix import _build_data
-from tests.e2e.conftest import login, wait_for_scripts
+from tests.e2e.conftest import login, wait_for_scripts, wait_until
 from tests.factories import ProjectFactory, UserFactory
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
@@ -106,7 +106,7 @@ def test_charts_swagger_job_and_admin_work_under_the_policy(browser) -> None:  #
     # A job page: its live WebSocket (connect-src) opens and delivers the job's state.
     page.goto(f"/jobs/{job.pk}/")
     wait_for_scripts(page)
-    page.wait_for_function("document.body.dataset.live === 'ws'", timeout=15_000)
+    wait_until(page, "document.body.dataset.live === 'ws'", timeout=15_000)
     assert not _violations(page), _violations(page)
 
     # Swagger UI (drf-spectacular-sidecar's files and the split view's init script) renders the schema.

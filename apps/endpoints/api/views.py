@@ -100,7 +100,8 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(responses=s.WebhookDeliverySerializer(many=True),
                    parameters=[OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 200},
                                                 description="At most 200 (default 50).")])
-    @action(detail=True, methods=["get"], url_path="webhook-deliveries", url_name="webhook-deliveries")
+    @action(detail=True, methods=["get"], url_path="webhook-deliveries", url_name="webhook-deliveries",
+            pagination_class=None)
     def webhook_deliveries(self, request: Request, pk: str) -> Response:
         """The latest webhook delivery attempts (`?limit=`, at most 200): status code, latency, attempt, outcome."""
         endpoint = self.get_object()

@@ -17,17 +17,13 @@ from django.db import connection
 from apps.jobs.choices import JobStatus
 from apps.jobs.models import Job
 from apps.jobs.services import INTERRUPTED_MESSAGE, job_start, jobs_reap
-from tests.conftest import ROOT, wait_for
+from tests.conftest import ROOT, job_final, wait_for
 
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
 
 
 def _job(pk: int) -> Job:
     return Job.objects.get(pk=pk)
-
-
-def _final(pk: int, timeout: float = 60) -> Job:
-    return wait_for(lambda: (j := _job(pk)).is_final and j, timeout=timeout, what=f"job {pk} to finish")  # type: ignore[return-value]
 
 
 def test_sigterm_hands_a_running_job_back_without_counting_an_attempt(start_worker, project_a, ds_user):
@@ -46,7 +42,7 @@ def test_sigterm_hands_a_running_job_back_without_counting_an_attempt(start_work
     assert took < 10, f"the worker took {took:.1f} s to hand the job back and stop (a 30 s job)"
     assert "exited with" not in worker.log(), "no pool process may die under the job"
     start_worker()
-    job = _final(job.pk, timeout=90)
+    job = job_final(job.pk, timeout=90)
     assert job.status == JobStatus.SUCCEEDED, job.message
     assert job.attempts == 1 and job.result["attempt"] == 1
 
@@ -65,7 +61,7 @@ def test_a_job_killed_after_the_grace_period_is_retried_without_counting(start_w
     requeued = _job(job.pk)
     assert requeued.status == JobStatus.QUEUED and requeued.attempts == 0, requeued.message
     start_worker()
-    job = _final(job.pk, timeout=60)
+    job = job_final(job.pk, timeout=60)
     assert job.status == JobStatus.SUCCEEDED, job.message
     assert job.result["attempt"] == 1
 

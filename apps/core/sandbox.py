@@ -16,6 +16,7 @@ celery and pytest run as `-m` or guard their entry point, as does manage.py (`if
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import multiprocessing
 import os
@@ -141,6 +142,8 @@ def _worker_main(conn: Connection, preload: Sequence[str]) -> None:
     """Loop: receive (fn, args, kwargs, memory), answer ("ok", result) or ("error", ...)."""
     global _conn, _base_vm
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C goes to the server; it ends its workers
+    with contextlib.suppress(OSError):
+        os.nice(10)  # user-triggered work yields the CPU to the web and serving processes
     for name in preload:
         __import__(name)
     _conn = conn

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 
 from apps.core.csvio import FORMULA_START, strip_neutralised
-from apps.core.storage import project_root, storage, walk_files
+from tests.conftest import clean_project_storage
 from tests.e2e.conftest import login, off_loop, wait_for_scripts
 from tests.factories import ProjectFactory, UserFactory
 
@@ -36,13 +36,9 @@ def project() -> Iterator[object]:
     project = ProjectFactory(name="Exports", slug="exports")
     UserFactory(username="dana", personas=["data_scientist"], projects=[project])
 
-    def clean() -> None:
-        for path, _ in list(walk_files(project_root(project.pk))):
-            storage().delete(path)
-
-    clean()
+    clean_project_storage(project)
     yield project
-    off_loop(clean)
+    off_loop(clean_project_storage, project)
 
 
 def test_download_csv_from_the_dataset_page(browser, studio_worker, project, tmp_path):

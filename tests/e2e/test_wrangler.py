@@ -12,7 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from apps.core.storage import project_root, storage, walk_files
+from tests.conftest import clean_project_storage
 from tests.e2e.conftest import login, off_loop, screenshot, wait_for_scripts
 from tests.factories import ProjectFactory, UserFactory
 
@@ -37,13 +37,9 @@ def project() -> Iterator[object]:
     project = ProjectFactory(name="Retail analytics", slug="retail", description="Store sales, cleaned weekly.")
     UserFactory(username="dana", personas=["data_scientist"], projects=[project])
 
-    def clean() -> None:
-        for path, _ in list(walk_files(project_root(project.pk))):
-            storage().delete(path)
-
-    clean()
+    clean_project_storage(project)
     yield project
-    off_loop(clean)
+    off_loop(clean_project_storage, project)
 
 
 def test_upload_profile_and_build_a_flow(browser, studio_worker, project):

@@ -11,7 +11,7 @@ export PORT
 help:
 	@echo "make run    install into .venv, migrate, start web + worker + beat on http://127.0.0.1:$(PORT)"
 	@echo "make test   install dev requirements and run the whole suite"
-	@echo "make lint   ruff + mypy"
+	@echo "make lint   ruff check + ruff format --check + mypy (the same checks CI runs)"
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -38,7 +38,7 @@ test: install-dev
 
 lint: install-dev
 	$(VENV)/bin/ruff check .
-	$(VENV)/bin/ruff format --check apps studio tests
+	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy apps studio
 
 clean:

@@ -22,8 +22,17 @@ class AutomlCandidateModelAdmin(admin.ModelAdmin):
 
 @admin.register(TuningJob)
 class TuningJobAdmin(admin.ModelAdmin):
-    list_display = ("id", "project", "algorithm", "target", "strategy", "trials_done", "best_value", "stop_reason",
-                    "created_at")
+    list_display = (
+        "id",
+        "project",
+        "algorithm",
+        "target",
+        "strategy",
+        "trials_done",
+        "best_value",
+        "stop_reason",
+        "created_at",
+    )
     list_filter = ("algorithm", "strategy")
     search_fields = ("target", "name", "study_name")
     raw_id_fields = ("dataset_version", "job", "created_by")

@@ -7,8 +7,13 @@ class AutomlConfig(AppConfig):
     verbose_name = "Canvas (AutoML)"
     nav = [
         {"section": "Build", "label": "Canvas", "url": "automl:list", "perm": "accounts.use_studio", "order": 10},
-        {"section": "Build", "label": "Tuning jobs", "url": "automl:tuning_list", "perm": "accounts.use_studio",
-         "order": 15},
+        {
+            "section": "Build",
+            "label": "Tuning jobs",
+            "url": "automl:tuning_list",
+            "perm": "accounts.use_studio",
+            "order": 15,
+        },
     ]
 
     def ready(self) -> None:

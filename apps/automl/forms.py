@@ -25,10 +25,16 @@ class BuildForm(forms.Form):
     target = forms.CharField(max_length=300, label="Target column")
     problem_type = forms.ChoiceField(choices=[("", "Detect from the target"), *ProblemType.choices], required=False)
     objective = forms.ChoiceField(choices=(), required=False)
-    mode = forms.ChoiceField(choices=[(m.value, m.label) for m in (BuildMode.QUICK, BuildMode.STANDARD)],
-                             initial=BuildMode.QUICK)
-    time_budget_s = forms.FloatField(required=False, min_value=MIN_BUDGET_S, max_value=MAX_BUDGET_S,
-                                     label="Time budget (s)", help_text="Empty: the mode's default.")
+    mode = forms.ChoiceField(
+        choices=[(m.value, m.label) for m in (BuildMode.QUICK, BuildMode.STANDARD)], initial=BuildMode.QUICK
+    )
+    time_budget_s = forms.FloatField(
+        required=False,
+        min_value=MIN_BUDGET_S,
+        max_value=MAX_BUDGET_S,
+        label="Time budget (s)",
+        help_text="Empty: the mode's default.",
+    )
     seed = forms.IntegerField(initial=0, required=False)
 
     def __init__(self, *args: Any, versions: Any, **kwargs: Any) -> None:
@@ -49,19 +55,27 @@ class TuningForm(forms.Form):
     objective = forms.ChoiceField(choices=(), required=False)
     strategy = forms.ChoiceField(choices=TuningStrategy.choices, initial=TuningStrategy.BAYESIAN)
     max_trials = forms.IntegerField(min_value=1, initial=20, label="Max trials")
-    max_parallel = forms.IntegerField(min_value=1, initial=2, label="Max parallel trials",
-                                      help_text="Each runs as its own job on any free worker.")
+    max_parallel = forms.IntegerField(
+        min_value=1, initial=2, label="Max parallel trials", help_text="Each runs as its own job on any free worker."
+    )
     early_stopping = forms.BooleanField(required=False, label="Early stopping (median rule)")
     target_value = forms.FloatField(required=False, label="Stop at objective value")
     patience = forms.IntegerField(required=False, min_value=1, label="Stop after N trials without 1 % gain")
     max_runtime_s = forms.IntegerField(required=False, min_value=10, label="Max runtime (s)")
     seed = forms.IntegerField(initial=0, required=False)
-    warm_start_from = forms.ModelMultipleChoiceField(queryset=None, required=False,  # type: ignore[arg-type,var-annotated]
-                                                     label="Warm start from", help_text="Earlier jobs, same algorithm.")
-    ranges = forms.CharField(widget=forms.Textarea(attrs={"rows": 8, "class": "mono"}), required=False,
-                             label="Hyperparameter ranges (JSON)",
-                             help_text="Empty: the algorithm's defaults. Types: continuous, integer (min, max, "
-                                       "scale linear|log) or categorical (values).")
+    warm_start_from = forms.ModelMultipleChoiceField(
+        queryset=None,
+        required=False,  # type: ignore[arg-type,var-annotated]
+        label="Warm start from",
+        help_text="Earlier jobs, same algorithm.",
+    )
+    ranges = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 8, "class": "mono"}),
+        required=False,
+        label="Hyperparameter ranges (JSON)",
+        help_text="Empty: the algorithm's defaults. Types: continuous, integer (min, max, "
+        "scale linear|log) or categorical (values).",
+    )
 
     def __init__(self, *args: Any, versions: Any, earlier: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -83,15 +97,20 @@ class TuningForm(forms.Form):
         except json.JSONDecodeError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno}).") from None
         if not isinstance(value, dict):
-            raise forms.ValidationError("The ranges must be a JSON object: {\"name\": {\"type\": …}, …}.")
+            raise forms.ValidationError('The ranges must be a JSON object: {"name": {"type": …}, …}.')
         return value
 
     def spec(self) -> dict[str, Any]:
         d = self.cleaned_data
-        spec: dict[str, Any] = {"algorithm": d["algorithm"], "strategy": d["strategy"], "max_trials": d["max_trials"],
-                                "max_parallel": d["max_parallel"], "seed": d.get("seed") or 0,
-                                "early_stopping": "auto" if d.get("early_stopping") else "off",
-                                "completion": {"target_value": d.get("target_value"), "patience": d.get("patience")}}
+        spec: dict[str, Any] = {
+            "algorithm": d["algorithm"],
+            "strategy": d["strategy"],
+            "max_trials": d["max_trials"],
+            "max_parallel": d["max_parallel"],
+            "seed": d.get("seed") or 0,
+            "early_stopping": "auto" if d.get("early_stopping") else "off",
+            "completion": {"target_value": d.get("target_value"), "patience": d.get("patience")},
+        }
         for key in ("problem_type", "objective", "max_runtime_s"):
             if d.get(key) not in (None, ""):
                 spec[key] = d[key]

@@ -34,11 +34,19 @@ class AutomlBuild(ProjectOwnedModel):
     best_candidate = models.CharField(max_length=100, blank=True)
     selected_candidate = models.CharField(max_length=100, blank=True)
     artifact = models.ForeignKey(
-        "core.Artifact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+        "core.Artifact",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
         help_text="The fitted model of the best candidate (signed).",
     )
     tuning_job = models.ForeignKey(
-        "automl.TuningJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="exported_builds",
+        "automl.TuningJob",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="exported_builds",
         help_text="Set when this build is a tuning job's best trial exported as a candidate.",
     )
 
@@ -68,8 +76,7 @@ class AutomlCandidateModel(ProjectOwnedModel):
     build = models.ForeignKey(AutomlBuild, on_delete=models.CASCADE, related_name="fitted_candidates")
     name = models.CharField(max_length=100)
     job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    artifact = models.ForeignKey("core.Artifact", null=True, blank=True, on_delete=models.SET_NULL,
-                                 related_name="+")
+    artifact = models.ForeignKey("core.Artifact", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     report = models.JSONField(null=True, blank=True)
 
     class Meta:
@@ -85,9 +92,7 @@ class TuningJob(ProjectOwnedModel):
     trials are recorded in (any number of Celery workers join it by name), and the outcome."""
 
     name = models.CharField(max_length=200, blank=True)
-    dataset_version = models.ForeignKey(
-        "datasets.DatasetVersion", on_delete=models.PROTECT, related_name="tuning_jobs"
-    )
+    dataset_version = models.ForeignKey("datasets.DatasetVersion", on_delete=models.PROTECT, related_name="tuning_jobs")
     target = models.CharField(max_length=300)
     algorithm = models.CharField(max_length=40)
     problem_type = models.CharField(max_length=20)

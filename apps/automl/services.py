@@ -64,9 +64,11 @@ def _clean_options(
     if not target:
         errors["target"] = "Choose the target column (the column to predict)."
     elif target not in version.column_names:
-        errors["target"] = f"The target column {target!r} is not in {version}; its columns are: " + ", ".join(
-            version.column_names[:30]
-        ) + "."
+        errors["target"] = (
+            f"The target column {target!r} is not in {version}; its columns are: "
+            + ", ".join(version.column_names[:30])
+            + "."
+        )
     problem_type = str(problem_type or "").strip() or None
     if problem_type and problem_type not in ProblemType.values:
         errors["problem_type"] = f"Unknown problem type {problem_type!r}; choose binary, multiclass or regression."
@@ -94,18 +96,34 @@ def _clean_options(
                 errors["time_budget_s"] = f"The time budget must be between {MIN_BUDGET_S} and {MAX_BUDGET_S} s."
     if errors:
         raise ValidationError(errors)
-    return {"target": target, "problem_type": problem_type, "objective": objective, "mode": mode,
-            "time_budget_s": budget}
+    return {
+        "target": target,
+        "problem_type": problem_type,
+        "objective": objective,
+        "mode": mode,
+        "time_budget_s": budget,
+    }
 
 
 def automl_check(
-    *, version: DatasetVersion, target: Any, problem_type: Any = None, objective: Any = None,
-    mode: Any = None, time_budget_s: Any = None,
+    *,
+    version: DatasetVersion,
+    target: Any,
+    problem_type: Any = None,
+    objective: Any = None,
+    mode: Any = None,
+    time_budget_s: Any = None,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """Validate the options and run the engine's checklist on (a sample of) the version.
     Returns (clean options, checks); options that make no sense raise ValidationError naming the field."""
-    options = _clean_options(version=version, target=target, problem_type=problem_type, objective=objective,
-                             mode=mode, time_budget_s=time_budget_s)
+    options = _clean_options(
+        version=version,
+        target=target,
+        problem_type=problem_type,
+        objective=objective,
+        mode=mode,
+        time_budget_s=time_budget_s,
+    )
     frame = data_selectors.version_frame(version=version, max_rows=CHECK_SAMPLE_ROWS)
     leaky = _profile_leaky_columns(version=version, target=options["target"])
     checks = engine.check_data(frame, options["target"], problem_type=options["problem_type"], leaky_columns=leaky)
@@ -131,8 +149,17 @@ def checks_as_errors(checks: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def automl_build_start(
-    *, project: Project, created_by: User, version: DatasetVersion, target: Any, problem_type: Any = None,
-    objective: Any = None, mode: Any = None, time_budget_s: Any = None, seed: Any = 0, name: str = "",
+    *,
+    project: Project,
+    created_by: User,
+    version: DatasetVersion,
+    target: Any,
+    problem_type: Any = None,
+    objective: Any = None,
+    mode: Any = None,
+    time_budget_s: Any = None,
+    seed: Any = 0,
+    name: str = "",
 ) -> AutomlBuild:
     """Check the data (errors block the build), record the build and start its job."""
     if version.project_id != project.pk:
@@ -141,18 +168,37 @@ def automl_build_start(
         seed_value = int(seed or 0)
     except (TypeError, ValueError) as exc:
         raise ValidationError({"seed": "The seed must be a whole number."}) from exc
-    options, checks = automl_check(version=version, target=target, problem_type=problem_type, objective=objective,
-                                   mode=mode, time_budget_s=time_budget_s)
+    options, checks = automl_check(
+        version=version,
+        target=target,
+        problem_type=problem_type,
+        objective=objective,
+        mode=mode,
+        time_budget_s=time_budget_s,
+    )
     if engine.has_errors(checks):
         raise ValidationError(checks_as_errors(checks))
     with transaction.atomic():
         build = AutomlBuild.objects.create(
-            project=project, created_by=created_by, dataset_version=version, name=name[:200],
-            target=options["target"], problem_type=options["problem_type"] or "", objective=options["objective"] or "",
-            mode=options["mode"], time_budget_s=options["time_budget_s"], seed=seed_value, checks=checks,
+            project=project,
+            created_by=created_by,
+            dataset_version=version,
+            name=name[:200],
+            target=options["target"],
+            problem_type=options["problem_type"] or "",
+            objective=options["objective"] or "",
+            mode=options["mode"],
+            time_budget_s=options["time_budget_s"],
+            seed=seed_value,
+            checks=checks,
         )
-        job = job_start(kind="automl.build", project=project, created_by=created_by, params={"build": build.pk},
-                        title=f"AutoML build: {version.dataset.name} → {build.target}")
+        job = job_start(
+            kind="automl.build",
+            project=project,
+            created_by=created_by,
+            params={"build": build.pk},
+            title=f"AutoML build: {version.dataset.name} → {build.target}",
+        )
         build.job = job
         build.save(update_fields=["job", "updated_at"])
     return build
@@ -215,8 +261,13 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
         return False
 
     config = engine.BuildConfig(
-        target=build.target, problem_type=build.problem_type or None, objective=build.objective or None,
-        mode=build.mode, time_budget_s=build.time_budget_s, seed=build.seed, leaky_columns=leaky,
+        target=build.target,
+        problem_type=build.problem_type or None,
+        objective=build.objective or None,
+        mode=build.mode,
+        time_budget_s=build.time_budget_s,
+        seed=build.seed,
+        leaky_columns=leaky,
         n_jobs=int(getattr(settings, "AUTOML_N_JOBS", 2)),
     )
     try:
@@ -233,13 +284,22 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
     best = report.get("best") or ""
     with _saved_model(result.model) as tmp, transaction.atomic():
         artifact = artifact_store(
-            project_id=build.project_id, kind="automl.model", local_path=tmp, filename="model.joblib",
-            created_by_id=ctx.created_by_id, meta={"build": build.pk, "candidate": best},
+            project_id=build.project_id,
+            kind="automl.model",
+            local_path=tmp,
+            filename="model.joblib",
+            created_by_id=ctx.created_by_id,
+            meta={"build": build.pk, "candidate": best},
         )
         AutomlBuild.objects.filter(pk=build.pk).update(
-            report=report, best_candidate=best, artifact=artifact, problem_type=report["problem_type"],
-            objective=report["objective"], trials_done=max(state["trials"], report["trials"]["total"]),
-            best_score=report.get("best_score"), history=state["history"][-500:],
+            report=report,
+            best_candidate=best,
+            artifact=artifact,
+            problem_type=report["problem_type"],
+            objective=report["objective"],
+            trials_done=max(state["trials"], report["trials"]["total"]),
+            best_score=report.get("best_score"),
+            history=state["history"][-500:],
         )
     n = len(report.get("leaderboard") or [])
     ctx.final_message = f"{n} candidate(s); best {best} ({report['objective']} {report.get('best_score')})."
@@ -268,8 +328,9 @@ def _model_candidates(build: AutomlBuild) -> set[str]:
     """Candidates with a fitted model stored: the best (the build's own artifact) and those refitted on request."""
     names = {build.best_candidate} if build.artifact_id and build.best_candidate else set()
     if build.pk:
-        names |= set(AutomlCandidateModel.objects.filter(build=build, artifact__isnull=False)
-                     .values_list("name", flat=True))
+        names |= set(
+            AutomlCandidateModel.objects.filter(build=build, artifact__isnull=False).values_list("name", flat=True)
+        )
     return names
 
 
@@ -284,11 +345,20 @@ def automl_candidate_select(*, build: AutomlBuild, candidate: Any, created_by: U
         raise ValidationError({"candidate": "Choose a candidate from the leaderboard."})
     entry = selectors.candidate_entry(build=build, name=name)
     if entry is None:
-        raise ValidationError({"candidate": f"No candidate {name!r} in this build's leaderboard; its candidates are: "
-                               + ", ".join(str(e.get("name")) for e in build.leaderboard[:20]) + "."})
+        raise ValidationError(
+            {
+                "candidate": f"No candidate {name!r} in this build's leaderboard; its candidates are: "
+                + ", ".join(str(e.get("name")) for e in build.leaderboard[:20])
+                + "."
+            }
+        )
     if not candidate_is_selectable(build=build, entry=entry):
-        raise ValidationError({"candidate": f"Candidate {name!r} is a blend of other candidates and not the best; only "
-                               "the best blend is fitted. Select one of its members instead."})
+        raise ValidationError(
+            {
+                "candidate": f"Candidate {name!r} is a blend of other candidates and not the best; only "
+                "the best blend is fitted. Select one of its members instead."
+            }
+        )
     with transaction.atomic():
         locked = AutomlBuild.objects.select_for_update().get(pk=build.pk)  # one selection of this build at a time
         row = AutomlCandidateModel.objects.select_related("job").filter(build=locked, name=name).first()
@@ -298,12 +368,17 @@ def automl_candidate_select(*, build: AutomlBuild, candidate: Any, created_by: U
             return CandidateSelection(build=build, candidate=name)
         if row is not None and row.job is not None and not row.job.is_final:
             return CandidateSelection(build=build, candidate=name, job=row.job)
-        job = job_start(kind="automl.fit_candidate", project=build.project, created_by=created_by,
-                        params={"build": build.pk, "candidate": name},
-                        title=f"Fit candidate {name} of {build}"[:200])
+        job = job_start(
+            kind="automl.fit_candidate",
+            project=build.project,
+            created_by=created_by,
+            params={"build": build.pk, "candidate": name},
+            title=f"Fit candidate {name} of {build}"[:200],
+        )
         if row is None:
-            AutomlCandidateModel.objects.create(project=build.project, created_by=created_by, build=locked,
-                                                name=name, job=job)
+            AutomlCandidateModel.objects.create(
+                project=build.project, created_by=created_by, build=locked, name=name, job=job
+            )
         else:  # a previous fit failed or was cancelled: this job tries again
             row.job = job
             row.save(update_fields=["job", "updated_at"])
@@ -326,9 +401,12 @@ def automl_candidate_fit_run(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(0.02, f"Reading {version.row_count:,} rows", force=True)
     frame = data_selectors.version_frame(version=version)
     config = engine.BuildConfig(
-        target=build.target, problem_type=report.get("problem_type") or build.problem_type or None,
-        objective=report.get("objective") or build.objective or None, mode=build.mode,
-        time_budget_s=build.time_budget_s, seed=build.seed,
+        target=build.target,
+        problem_type=report.get("problem_type") or build.problem_type or None,
+        objective=report.get("objective") or build.objective or None,
+        mode=build.mode,
+        time_budget_s=build.time_budget_s,
+        seed=build.seed,
         leaky_columns=_profile_leaky_columns(version=version, target=build.target),
         n_jobs=int(getattr(settings, "AUTOML_N_JOBS", 2)),
         validation=(report.get("validation") or {}).get("method"),  # the build's folds
@@ -338,8 +416,9 @@ def automl_candidate_fit_run(ctx: JobContext) -> dict[str, Any]:
         ctx.progress(0.05 + 0.9 * fraction, f"{name}: {message}")
 
     try:
-        result = engine.fit_candidate(frame, config, str(entry["algorithm"]), dict(entry.get("params") or {}),
-                                      name=name, progress=progress)
+        result = engine.fit_candidate(
+            frame, config, str(entry["algorithm"]), dict(entry.get("params") or {}), name=name, progress=progress
+        )
     except engine.BuildError as exc:
         raise JobError(str(exc)) from exc
     except (ValueError, RuntimeError) as exc:
@@ -347,12 +426,18 @@ def automl_candidate_fit_run(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(0.96, "Saving the model", force=True)
     with _saved_model(result.model) as tmp, transaction.atomic():
         row, _ = AutomlCandidateModel.objects.select_for_update().get_or_create(
-            build=build, name=name, defaults={"project_id": build.project_id, "created_by_id": ctx.created_by_id,
-                                              "job_id": ctx.job_id})
+            build=build,
+            name=name,
+            defaults={"project_id": build.project_id, "created_by_id": ctx.created_by_id, "job_id": ctx.job_id},
+        )
         if not row.artifact_id:
             row.artifact = artifact_store(
-                project_id=build.project_id, kind="automl.model", local_path=tmp, filename="model.joblib",
-                created_by_id=ctx.created_by_id, meta={"build": build.pk, "candidate": name},
+                project_id=build.project_id,
+                kind="automl.model",
+                local_path=tmp,
+                filename="model.joblib",
+                created_by_id=ctx.created_by_id,
+                meta={"build": build.pk, "candidate": name},
             )
             row.report = result.report
             row.save(update_fields=["artifact", "report", "updated_at"])
@@ -368,11 +453,18 @@ def _model_artifact(build: AutomlBuild, candidate: str | None = None) -> tuple[s
         raise ValidationError({"build": "This build has no fitted model (it has not succeeded)."})
     if name == build.best_candidate:
         return name, build.artifact
-    row = (AutomlCandidateModel.objects.select_related("artifact")
-           .filter(build=build, name=name, artifact__isnull=False).first())
+    row = (
+        AutomlCandidateModel.objects.select_related("artifact")
+        .filter(build=build, name=name, artifact__isnull=False)
+        .first()
+    )
     if row is None or row.artifact is None:
-        raise ValidationError({"candidate": f"Candidate {name!r} has no fitted model in this build; select it first "
-                               "to refit it on all rows."})
+        raise ValidationError(
+            {
+                "candidate": f"Candidate {name!r} has no fitted model in this build; select it first "
+                "to refit it on all rows."
+            }
+        )
     return name, row.artifact
 
 
@@ -409,15 +501,20 @@ def automl_batch_predict_start(*, build: AutomlBuild, created_by: User, version:
     missing = [c for c in features if c not in columns]
     if missing:
         raise ValidationError({c: [f"Column {c!r} is missing from {version}; the model needs it."] for c in missing})
-    return job_start(kind="automl.batch_predict", project=build.project, created_by=created_by,
-                     params={"build": build.pk, "dataset_version": version.pk, "candidate": chosen},
-                     title=f"Batch prediction: {build} ({chosen}) on {version}")
+    return job_start(
+        kind="automl.batch_predict",
+        project=build.project,
+        created_by=created_by,
+        params={"build": build.pk, "dataset_version": version.pk, "candidate": chosen},
+        title=f"Batch prediction: {build} ({chosen}) on {version}",
+    )
 
 
 def automl_batch_predict_run(ctx: JobContext) -> dict[str, Any]:
     build = AutomlBuild.objects.select_related("artifact").get(pk=ctx.params["build"])
-    version = DatasetVersion.objects.select_related("dataset").get(pk=ctx.params["dataset_version"],
-                                                                   project_id=build.project_id)
+    version = DatasetVersion.objects.select_related("dataset").get(
+        pk=ctx.params["dataset_version"], project_id=build.project_id
+    )
     done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
     if done is not None:
         return {"dataset_version": done.pk}
@@ -440,9 +537,11 @@ def automl_batch_predict_run(ctx: JobContext) -> dict[str, Any]:
     for cls in model.classes if out.get("probabilities") else []:
         result[f"probability_{cls}"] = [p[str(cls)] for p in out["probabilities"]]
     new = data_services.dataset_version_create_from_frame(
-        ctx, frame=result, kind=VersionKind.PREDICTION, dataset_name=f"{version.dataset.name} predictions",
-        source={"kind": "automl_prediction", "build": build.pk, "dataset_version": version.pk,
-                "candidate": candidate},
+        ctx,
+        frame=result,
+        kind=VersionKind.PREDICTION,
+        dataset_name=f"{version.dataset.name} predictions",
+        source={"kind": "automl_prediction", "build": build.pk, "dataset_version": version.pk, "candidate": candidate},
         parents=[version],
     )
     ctx.final_message = f"{len(result):,} predictions saved as {new}."
@@ -458,25 +557,35 @@ def default_group_name(build: AutomlBuild) -> str:
     return re.sub(r"[^A-Za-z0-9]+", "-", raw).strip("-")[:63].strip("-") or "model"
 
 
-def automl_register(*, build: AutomlBuild, created_by: User, candidate: Any = None, name: Any = None
-                    ) -> ModelVersion:
+def automl_register(*, build: AutomlBuild, created_by: User, candidate: Any = None, name: Any = None) -> ModelVersion:
     """The selected (or named) candidate as the next version of a Model Registry group, pending approval: its
     signed artifact (verified before it is recorded), the metrics, parameters and schema of that candidate's own
     fit, the training data version, the build (or tuning job) and the library versions."""
     chosen, artifact = _model_artifact(build, str(candidate).strip() if candidate else None)
     load_build_model(build=build, candidate=chosen)  # refuses a tampered artifact (ArtifactTampered)
     _, report = selectors.candidate_report(build=build, name=chosen)
-    entry = (next((e for e in report.get("leaderboard") or [] if e.get("name") == chosen), None)
-             or selectors.candidate_entry(build=build, name=chosen) or {})
+    entry = (
+        next((e for e in report.get("leaderboard") or [] if e.get("name") == chosen), None)
+        or selectors.candidate_entry(build=build, name=chosen)
+        or {}
+    )
     group_name = str(name or "").strip() or default_group_name(build)
     return version_from_canvas(
-        project=build.project, created_by=created_by, group_name=group_name, artifact=artifact, report=report,
-        entry=entry, candidate=chosen, target=build.target, library_versions=_library_versions(),
-        dataset_version=build.dataset_version, automl_build=build, tuning_job=build.tuning_job,
+        project=build.project,
+        created_by=created_by,
+        group_name=group_name,
+        artifact=artifact,
+        report=report,
+        entry=entry,
+        candidate=chosen,
+        target=build.target,
+        library_versions=_library_versions(),
+        dataset_version=build.dataset_version,
+        automl_build=build,
+        tuning_job=build.tuning_job,
     )
 
 
 def frame_typical_row(build: AutomlBuild) -> dict[str, Any]:
     _, report = selectors.candidate_report(build=build)
     return dict(report.get("typical_values") or {})
-

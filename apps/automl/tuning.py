@@ -118,8 +118,9 @@ def load_study(tuning: TuningJob) -> optuna.Study | None:
 def default_ranges(*, algorithm: Any, problem_type: Any) -> dict[str, Any]:
     """The ranges a form starts from; ValidationError names a bad algorithm or problem type."""
     if str(algorithm) not in engine.ALGORITHMS:
-        raise ValidationError({"algorithm": f"Unknown algorithm {algorithm!r}; choose one of "
-                                            f"{', '.join(engine.ALGORITHMS)}."})
+        raise ValidationError(
+            {"algorithm": f"Unknown algorithm {algorithm!r}; choose one of {', '.join(engine.ALGORITHMS)}."}
+        )
     if str(problem_type) not in ("binary", "multiclass", "regression"):
         raise ValidationError({"problem_type": "Choose binary, multiclass or regression."})
     return amt.default_ranges(str(algorithm), str(problem_type))
@@ -152,23 +153,36 @@ def _parents(project: Project, raw: Any, algorithm: str) -> list[TuningJob]:
         except (TypeError, ValueError, TuningJob.DoesNotExist):
             raise ValidationError({"warm_start_from": f"No tuning job {pk!r} in this project."}) from None
         if parent.algorithm != algorithm:
-            raise ValidationError({"warm_start_from": f"Tuning job #{parent.pk} tuned {parent.algorithm}, not "
-                                                      f"{algorithm}; warm start needs the same algorithm."})
+            raise ValidationError(
+                {
+                    "warm_start_from": f"Tuning job #{parent.pk} tuned {parent.algorithm}, not "
+                    f"{algorithm}; warm start needs the same algorithm."
+                }
+            )
         if parent.trials_done == 0:
             raise ValidationError({"warm_start_from": f"Tuning job #{parent.pk} has no finished trial to start from."})
         parents.append(parent)
     return parents
 
 
-def tuning_start(*, project: Project, created_by: User, version: DatasetVersion, target: Any, spec: Any,
-                 name: str = "", warm_start_from: Any = None) -> TuningJob:
+def tuning_start(
+    *,
+    project: Project,
+    created_by: User,
+    version: DatasetVersion,
+    target: Any,
+    spec: Any,
+    name: str = "",
+    warm_start_from: Any = None,
+) -> TuningJob:
     """Check the data and the spec (errors name the field), record the job and start its coordinator."""
     if version.project_id != project.pk:
         raise ValidationError({"dataset_version": "The dataset version belongs to another project."})
     if not isinstance(spec, dict):
         raise ValidationError({"spec": "The tuning spec must be an object (algorithm, ranges, strategy …)."})
-    options, checks = automl_check(version=version, target=target, problem_type=spec.get("problem_type"),
-                                   objective=spec.get("objective"))
+    options, checks = automl_check(
+        version=version, target=target, problem_type=spec.get("problem_type"), objective=spec.get("objective")
+    )
     if engine.has_errors(checks):
         raise ValidationError(checks_as_errors(checks))
     problem_type = options["problem_type"]
@@ -186,20 +200,37 @@ def tuning_start(*, project: Project, created_by: User, version: DatasetVersion,
             raise ValidationError({f"spec.{key}": f"{key} must be at most {high} here."})
     runtime = _int_option(spec, "max_runtime_s", MIN_RUNTIME_S, MAX_RUNTIME_S)
     parents = _parents(project, warm_start_from, parsed.algorithm)
-    clean = {**raw, "objective": parsed.objective, "strategy": parsed.strategy, "max_trials": parsed.max_trials,
-             "max_parallel": parsed.max_parallel, "max_runtime_s": runtime,
-             "ranges": {k: r.as_dict() for k, r in parsed.ranges.items()}}
+    clean = {
+        **raw,
+        "objective": parsed.objective,
+        "strategy": parsed.strategy,
+        "max_trials": parsed.max_trials,
+        "max_parallel": parsed.max_parallel,
+        "max_runtime_s": runtime,
+        "ranges": {k: r.as_dict() for k, r in parsed.ranges.items()},
+    }
     with transaction.atomic():
         tuning = TuningJob.objects.create(
-            project=project, created_by=created_by, name=str(name or "")[:200], dataset_version=version,
-            target=options["target"], algorithm=parsed.algorithm, problem_type=parsed.problem_type,
-            objective=parsed.objective, strategy=parsed.strategy, spec=clean,
+            project=project,
+            created_by=created_by,
+            name=str(name or "")[:200],
+            dataset_version=version,
+            target=options["target"],
+            algorithm=parsed.algorithm,
+            problem_type=parsed.problem_type,
+            objective=parsed.objective,
+            strategy=parsed.strategy,
+            spec=clean,
             study_name=f"atelier-tuning-{uuid.uuid4().hex[:20]}",
         )
         tuning.warm_start_from.set(parents)
-        tuning.job = job_start(kind="automl.tune", project=project, created_by=created_by,
-                               params={"tuning": tuning.pk},
-                               title=f"Tuning {parsed.algorithm}: {version.dataset.name} → {tuning.target}")
+        tuning.job = job_start(
+            kind="automl.tune",
+            project=project,
+            created_by=created_by,
+            params={"tuning": tuning.pk},
+            title=f"Tuning {parsed.algorithm}: {version.dataset.name} → {tuning.target}",
+        )
         tuning.save(update_fields=["job", "updated_at"])
     return tuning
 
@@ -216,8 +247,9 @@ def _setup(tuning: TuningJob, ctx: JobContext) -> tuple[amt.TuningSpec, Any, amt
         raise JobError(f"The target column {tuning.target!r} is no longer in {version}.")
     X = frame.drop(columns=[tuning.target])
     try:
-        data = amt.prepare_data(X, frame[tuning.target], spec.problem_type, seed=spec.seed,
-                                n_jobs=int(settings.AUTOML_N_JOBS))
+        data = amt.prepare_data(
+            X, frame[tuning.target], spec.problem_type, seed=spec.seed, n_jobs=int(settings.AUTOML_N_JOBS)
+        )
     except ValueError as exc:
         raise JobError(f"The data cannot be tuned on: {exc}") from exc
     folds = amt.cv_folds(data, {"seed": spec.seed})
@@ -233,16 +265,28 @@ def _record(tuning: TuningJob, study: optuna.Study, stop_reason: str = "") -> di
     summary["trials"] = summary["trials"][-SUMMARY_TRIALS:]
     best = summary.get("best") or {}
     done = sum(1 for t in summary["trials"] if t["state"] == "complete")
-    fields: dict[str, Any] = {"summary": summary, "trials_done": done, "best_value": best.get("value"),
-                              "best_params": best.get("params")}
+    fields: dict[str, Any] = {
+        "summary": summary,
+        "trials_done": done,
+        "best_value": best.get("value"),
+        "best_params": best.get("params"),
+    }
     if stop_reason:
         fields["stop_reason"] = stop_reason
     TuningJob.objects.filter(pk=tuning.pk).update(**fields)
     return summary
 
 
-def _worker_loop(ctx: JobContext, tuning: TuningJob, study: optuna.Study, spec: amt.TuningSpec, data: amt.Data,
-                 folds: amt.Folds, worker: str, deadline: float | None) -> tuple[str, int]:
+def _worker_loop(
+    ctx: JobContext,
+    tuning: TuningJob,
+    study: optuna.Study,
+    spec: amt.TuningSpec,
+    data: amt.Data,
+    folds: amt.Folds,
+    worker: str,
+    deadline: float | None,
+) -> tuple[str, int]:
     """Trials one at a time (progress and cancel checks between them) until the study says stop."""
     ran = 0
     trial_timeout = float(settings.AUTOML_TUNING_TRIAL_TIMEOUT_S)
@@ -250,8 +294,16 @@ def _worker_loop(ctx: JobContext, tuning: TuningJob, study: optuna.Study, spec: 
         left = None if deadline is None else deadline - time.monotonic()
         if left is not None and left <= 0:
             return "timeout", ran
-        out = amt.run_worker(study, spec, data, folds, n_trials=1, worker=worker, timeout_s=None,
-                             trial_timeout_s=min(trial_timeout, left) if left is not None else trial_timeout)
+        out = amt.run_worker(
+            study,
+            spec,
+            data,
+            folds,
+            n_trials=1,
+            worker=worker,
+            timeout_s=None,
+            trial_timeout_s=min(trial_timeout, left) if left is not None else trial_timeout,
+        )
         ran += out["trials_run"]
         if out["stop_reason"] != "trials":
             return out["stop_reason"], ran
@@ -273,9 +325,13 @@ def _start_helpers(tuning: TuningJob, spec: amt.TuningSpec, ctx: JobContext) -> 
     for i in range(1, spec.max_parallel):
         worker = f"w{i}"
         if worker not in have:
-            job_start(kind="automl.tune_worker", project=tuning.project, created_by=tuning.created_by,
-                      params={"tuning": tuning.pk, "worker": worker},
-                      title=f"Tuning job #{tuning.pk}: worker {i + 1} of {spec.max_parallel}")
+            job_start(
+                kind="automl.tune_worker",
+                project=tuning.project,
+                created_by=tuning.created_by,
+                params={"tuning": tuning.pk, "worker": worker},
+                title=f"Tuning job #{tuning.pk}: worker {i + 1} of {spec.max_parallel}",
+            )
 
 
 def _wait_for_others(tuning: TuningJob, study: optuna.Study, ctx: JobContext) -> None:
@@ -328,14 +384,17 @@ def tuning_run(ctx: JobContext) -> dict[str, Any]:
     best = summary.get("best")
     if not best:
         errors = sorted({t["error"] for t in summary["trials"] if t.get("error")})
-        raise JobError("No trial finished, so there is no best setting to export. "
-                       + (f"Trial errors: {'; '.join(errors[:3])}" if errors else
-                          "Allow more trials or a longer runtime."))
+        raise JobError(
+            "No trial finished, so there is no best setting to export. "
+            + (f"Trial errors: {'; '.join(errors[:3])}" if errors else "Allow more trials or a longer runtime.")
+        )
     ctx.progress(0.88, f"Fitting the best setting (trial {best['number']}) on all rows", force=True)
     build = _export(ctx, tuning, spec, frame, best)
     why = STOP_LABELS.get(reason, reason)
-    ctx.final_message = (f"{summary_count(summary)} trial(s); stopped because {why}. Best {spec.objective} "
-                         f"{best['value']:.4f} (trial {best['number']}), exported as build #{build.pk}.")
+    ctx.final_message = (
+        f"{summary_count(summary)} trial(s); stopped because {why}. Best {spec.objective} "
+        f"{best['value']:.4f} (trial {best['number']}), exported as build #{build.pk}."
+    )
     return {"tuning": tuning.pk, "candidate": build.pk, "best": best, "stop_reason": reason}
 
 
@@ -343,18 +402,27 @@ def summary_count(summary: dict[str, Any]) -> int:
     return sum(1 for t in summary.get("trials", []) if t["state"] in ("complete", "pruned", "fail"))
 
 
-def _export(ctx: JobContext, tuning: TuningJob, spec: amt.TuningSpec, frame: Any, best: dict[str, Any]
-            ) -> AutomlBuild:
+def _export(ctx: JobContext, tuning: TuningJob, spec: amt.TuningSpec, frame: Any, best: dict[str, Any]) -> AutomlBuild:
     """The best trial as a Canvas candidate: a build of one model, with its analysis, what-if and register."""
     params = {**spec.fixed, **best["params"]}
     name = f"{spec.algorithm}-tuned-{best['number']}"
-    config = engine.BuildConfig(target=tuning.target, problem_type=spec.problem_type, objective=spec.objective,
-                                seed=spec.seed, n_jobs=int(settings.AUTOML_N_JOBS))
+    config = engine.BuildConfig(
+        target=tuning.target,
+        problem_type=spec.problem_type,
+        objective=spec.objective,
+        seed=spec.seed,
+        n_jobs=int(settings.AUTOML_N_JOBS),
+    )
     try:
         result = engine.fit_candidate(
-            frame, config, spec.algorithm, params, name=name,
+            frame,
+            config,
+            spec.algorithm,
+            params,
+            name=name,
             progress=lambda f, m: ctx.progress(0.88 + 0.1 * f, m),
-            extra_report={"tuning_job": tuning.pk, "tuning_best_trial": best["number"]})
+            extra_report={"tuning_job": tuning.pk, "tuning_best_trial": best["number"]},
+        )
     except engine.BuildError as exc:
         raise JobError(str(exc)) from exc
     report = result.report
@@ -363,15 +431,32 @@ def _export(ctx: JobContext, tuning: TuningJob, spec: amt.TuningSpec, frame: Any
     try:
         engine.save_model(result.model, tmp)
         with transaction.atomic():
-            artifact = artifact_store(project_id=tuning.project_id, kind="automl.model", local_path=tmp,
-                                      filename="model.joblib", created_by_id=ctx.created_by_id,
-                                      meta={"tuning_job": tuning.pk, "candidate": name})
+            artifact = artifact_store(
+                project_id=tuning.project_id,
+                kind="automl.model",
+                local_path=tmp,
+                filename="model.joblib",
+                created_by_id=ctx.created_by_id,
+                meta={"tuning_job": tuning.pk, "candidate": name},
+            )
             return AutomlBuild.objects.create(
-                project_id=tuning.project_id, created_by_id=ctx.created_by_id, dataset_version=tuning.dataset_version,
-                name=f"Tuning job #{tuning.pk}: best trial", target=tuning.target, problem_type=spec.problem_type,
-                objective=spec.objective, mode=BuildMode.TUNED, seed=spec.seed, checks=report.get("checks") or [],
-                job_id=ctx.job_id, trials_done=tuning.trials_done, best_score=report.get("best_score"),
-                report=report, best_candidate=name, artifact=artifact, tuning_job=tuning,
+                project_id=tuning.project_id,
+                created_by_id=ctx.created_by_id,
+                dataset_version=tuning.dataset_version,
+                name=f"Tuning job #{tuning.pk}: best trial",
+                target=tuning.target,
+                problem_type=spec.problem_type,
+                objective=spec.objective,
+                mode=BuildMode.TUNED,
+                seed=spec.seed,
+                checks=report.get("checks") or [],
+                job_id=ctx.job_id,
+                trials_done=tuning.trials_done,
+                best_score=report.get("best_score"),
+                report=report,
+                best_candidate=name,
+                artifact=artifact,
+                tuning_job=tuning,
             )
     finally:
         os.unlink(tmp)

@@ -27,28 +27,45 @@ JOBS_SHOWN = 50
 class TuningListView(StudioMixin, View):
     def _form(self, request: HttpRequest, data: Any = None) -> TuningForm:
         project = request_project(request)
-        versions = (selectors.versions_for_project(user=request_user(request), project=project) if project
-                    else DatasetVersion.objects.none())
-        earlier = (selectors.tuning_list_for_user(user=request_user(request)).filter(project=project, trials_done__gt=0)
-                   if project else TuningJob.objects.none())
+        versions = (
+            selectors.versions_for_project(user=request_user(request), project=project)
+            if project
+            else DatasetVersion.objects.none()
+        )
+        earlier = (
+            selectors.tuning_list_for_user(user=request_user(request)).filter(project=project, trials_done__gt=0)
+            if project
+            else TuningJob.objects.none()
+        )
         initial = {}
         warm = request.GET.get("warm")
         if data is None and warm and warm.isdigit():
             parent = earlier.filter(pk=int(warm)).first()
             if parent is not None:
-                initial = {"dataset_version": parent.dataset_version_id, "target": parent.target,
-                           "algorithm": parent.algorithm, "warm_start_from": [parent.pk],
-                           "ranges": json.dumps(parent.spec.get("ranges") or {}, indent=1)}
+                initial = {
+                    "dataset_version": parent.dataset_version_id,
+                    "target": parent.target,
+                    "algorithm": parent.algorithm,
+                    "warm_start_from": [parent.pk],
+                    "ranges": json.dumps(parent.spec.get("ranges") or {}, indent=1),
+                }
         return TuningForm(data, versions=versions, earlier=earlier, initial=initial)
 
-    def _render(self, request: HttpRequest, form: TuningForm, errors: list[str] | None = None,
-                status: int = 200) -> HttpResponse:
+    def _render(
+        self, request: HttpRequest, form: TuningForm, errors: list[str] | None = None, status: int = 200
+    ) -> HttpResponse:
         project = request_project(request)
-        jobs = (selectors.tuning_list_for_user(user=request_user(request)).filter(project=project)[:JOBS_SHOWN]
-                if project else [])
+        jobs = (
+            selectors.tuning_list_for_user(user=request_user(request)).filter(project=project)[:JOBS_SHOWN]
+            if project
+            else []
+        )
         versions = list(form.fields["dataset_version"].queryset)  # type: ignore[attr-defined]
         context = {
-            "project": project, "form": form, "jobs": jobs, "errors": errors or [],
+            "project": project,
+            "form": form,
+            "jobs": jobs,
+            "errors": errors or [],
             "has_versions": bool(versions),
             "columns": sorted({c["name"] for v in versions for c in v.schema}),
             "can_run": request.user.has_perm(personas.RUN_JOBS),
@@ -67,9 +84,14 @@ class TuningListView(StudioMixin, View):
             return self._render(request, form, status=400)
         d = form.cleaned_data
         try:
-            job = tuning.tuning_start(project=project, created_by=request_user(request), version=d["dataset_version"],
-                                      target=d["target"], spec=form.spec(),
-                                      warm_start_from=[t.pk for t in d["warm_start_from"]])
+            job = tuning.tuning_start(
+                project=project,
+                created_by=request_user(request),
+                version=d["dataset_version"],
+                target=d["target"],
+                spec=form.spec(),
+                warm_start_from=[t.pk for t in d["warm_start_from"]],
+            )
         except ValidationError as exc:
             errors = validation_messages(exc, bare=("__all__", "dataset_version"))
             return self._render(request, form, errors=errors, status=400)
@@ -82,8 +104,12 @@ class TuningDetailView(StudioMixin, View):
         summary = tuning.tuning_trials(tuning=job)
         trials = summary.get("trials") or []
         context = {
-            "tuning": job, "job": job.job, "summary": summary, "trials": list(reversed(trials)),
-            "best": summary.get("best"), "candidate": job.candidate,
+            "tuning": job,
+            "job": job.job,
+            "summary": summary,
+            "trials": list(reversed(trials)),
+            "best": summary.get("best"),
+            "candidate": job.candidate,
             "stop_label": STOP_LABELS.get(job.stop_reason, job.stop_reason),
             "counts": {s: sum(1 for t in trials if t["state"] == s) for s in ("complete", "pruned", "fail", "running")},
             "figure": charts.trials_figure(summary, job.objective),

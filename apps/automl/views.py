@@ -26,19 +26,30 @@ from apps.datasets.models import DatasetVersion
 BUILDS_SHOWN = 50
 
 
-
 def _messages(exc: ValidationError) -> list[str]:
     return validation_messages(exc, bare=("__all__", "dataset_version"))
 
 
 class BuildListView(StudioMixin, View):
-    def _render(self, request: HttpRequest, form: BuildForm | None = None, checks: list[dict[str, Any]] | None = None,
-                errors: list[str] | None = None, status: int = 200) -> HttpResponse:
+    def _render(
+        self,
+        request: HttpRequest,
+        form: BuildForm | None = None,
+        checks: list[dict[str, Any]] | None = None,
+        errors: list[str] | None = None,
+        status: int = 200,
+    ) -> HttpResponse:
         project = request_project(request)
-        versions = (selectors.versions_for_project(user=request_user(request), project=project) if project
-                    else DatasetVersion.objects.none())
-        builds = (selectors.build_list_for_user(user=request_user(request)).filter(project=project)[:BUILDS_SHOWN]
-                  if project else [])
+        versions = (
+            selectors.versions_for_project(user=request_user(request), project=project)
+            if project
+            else DatasetVersion.objects.none()
+        )
+        builds = (
+            selectors.build_list_for_user(user=request_user(request)).filter(project=project)[:BUILDS_SHOWN]
+            if project
+            else []
+        )
         version_list = list(versions)
         columns = sorted({c["name"] for v in version_list for c in v.schema})
         context = {
@@ -65,14 +76,24 @@ class BuildListView(StudioMixin, View):
         if not form.is_valid():
             return self._render(request, form=form, status=400)
         d = form.cleaned_data
-        options = {"target": d["target"], "problem_type": d["problem_type"], "objective": d["objective"],
-                   "mode": d["mode"], "time_budget_s": d["time_budget_s"]}
+        options = {
+            "target": d["target"],
+            "problem_type": d["problem_type"],
+            "objective": d["objective"],
+            "mode": d["mode"],
+            "time_budget_s": d["time_budget_s"],
+        }
         try:
             if request.POST.get("action") == "check":
                 _, checks = services.automl_check(version=d["dataset_version"], **options)
                 return self._render(request, form=form, checks=checks)
-            build = services.automl_build_start(project=project, created_by=request_user(request),
-                                                version=d["dataset_version"], seed=d["seed"] or 0, **options)
+            build = services.automl_build_start(
+                project=project,
+                created_by=request_user(request),
+                version=d["dataset_version"],
+                seed=d["seed"] or 0,
+                **options,
+            )
         except ValidationError as exc:
             return self._render(request, form=form, errors=_messages(exc), status=400)
         return HttpResponseRedirect(reverse("automl:detail", args=[build.pk]))
@@ -93,11 +114,15 @@ class BuildDetailView(StudioMixin, View):
         for e in build.leaderboard:
             name = str(e.get("name"))
             fit = fits.get(name)  # the job refitting it on all rows (live progress), or its last failed one
-            leaderboard.append({
-                **e, "fitted": name in kept, "selectable": services.candidate_is_selectable(build=build, entry=e),
-                "fit_job": fit if fit is not None and not fit.is_final else None,
-                "fit_failed": fit if fit is not None and fit.is_final and name not in kept else None,
-            })
+            leaderboard.append(
+                {
+                    **e,
+                    "fitted": name in kept,
+                    "selectable": services.candidate_is_selectable(build=build, entry=e),
+                    "fit_job": fit if fit is not None and not fit.is_final else None,
+                    "fit_failed": fit if fit is not None and fit.is_final and name not in kept else None,
+                }
+            )
         context = {
             "build": build,
             "job": build.job,
@@ -108,8 +133,11 @@ class BuildDetailView(StudioMixin, View):
             "figures": charts.analysis_figures(chosen_report),
             "history_figure": history_fig,
             "features": [{**f, "value": typical.get(f["name"])} for f in features],
-            "versions": (data_selectors.version_list_for_user(user=request_user(request))
-                         .filter(project_id=build.project_id).order_by("dataset__name", "-number")),
+            "versions": (
+                data_selectors.version_list_for_user(user=request_user(request))
+                .filter(project_id=build.project_id)
+                .order_by("dataset__name", "-number")
+            ),
             "registered": selectors.model_versions_for_build(build=build),
             "warnings": [c for c in build.checks if c["severity"] == "warning"],
             "charts": True,
@@ -131,18 +159,25 @@ class CandidateSelectView(_BuildAction):
         require_perm(request, personas.RUN_JOBS)  # selecting may start a job that refits the candidate
         build = self.build(request, pk)
         try:
-            selection = services.automl_candidate_select(build=build, candidate=request.POST.get("candidate"),
-                                                         created_by=request_user(request))
+            selection = services.automl_candidate_select(
+                build=build, candidate=request.POST.get("candidate"), created_by=request_user(request)
+            )
         except ValidationError as exc:
             messages.error(request, " ".join(_messages(exc)))
         else:
             if selection.job is None:
                 messages.success(request, f"{selection.candidate} is now the selected candidate.")
             else:
-                messages.success(request, format_html(
-                    'Job <a href="{}">#{}</a> started to refit {} on all rows; it becomes the selected candidate '
-                    "when the job finishes.", reverse("jobs:detail", args=[selection.job.pk]), selection.job.pk,
-                    selection.candidate))
+                messages.success(
+                    request,
+                    format_html(
+                        'Job <a href="{}">#{}</a> started to refit {} on all rows; it becomes the selected candidate '
+                        "when the job finishes.",
+                        reverse("jobs:detail", args=[selection.job.pk]),
+                        selection.job.pk,
+                        selection.candidate,
+                    ),
+                )
         return self.back(build, "#leaderboard")
 
 
@@ -156,8 +191,11 @@ class BatchPredictView(_BuildAction):
                 raise ValidationError({"dataset_version": "Choose a dataset version to predict."})
             version = data_selectors.version_get_for_user(user=request_user(request), pk=raw)
             job = services.automl_batch_predict_start(build=build, created_by=request_user(request), version=version)
-            messages.success(request, f"Batch prediction started (job #{job.pk}); the result becomes a new "
-                                      "dataset version in the Data Wrangler.")
+            messages.success(
+                request,
+                f"Batch prediction started (job #{job.pk}); the result becomes a new "
+                "dataset version in the Data Wrangler.",
+            )
         except ValidationError as exc:
             messages.error(request, " ".join(_messages(exc)))
         return self.back(build, "#batch")
@@ -167,10 +205,14 @@ class RegisterView(_BuildAction):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         build = self.build(request, pk)
         try:
-            version = services.automl_register(build=build, created_by=request_user(request),
-                                               name=request.POST.get("name"))
-            messages.success(request, f"Registered {version} in the Model Registry, pending approval "
-                                      f"(artifact {version.artifact.sha256[:12]}…).")
+            version = services.automl_register(
+                build=build, created_by=request_user(request), name=request.POST.get("name")
+            )
+            messages.success(
+                request,
+                f"Registered {version} in the Model Registry, pending approval "
+                f"(artifact {version.artifact.sha256[:12]}…).",
+            )
         except ValidationError as exc:
             messages.error(request, " ".join(_messages(exc)))
         except ArtifactTampered as exc:

@@ -26,14 +26,41 @@ class ArtifactAdmin(admin.ModelAdmin):
 class WebhookDeliveryAdmin(admin.ModelAdmin):
     """The delivery log: one row per attempt (read-only; deliveries are made by workers)."""
 
-    list_display = ["id", "created_at", "project", "event", "url", "attempt", "outcome", "status_code", "latency_ms",
-                    "next_attempt_at"]
+    list_display = [
+        "id",
+        "created_at",
+        "project",
+        "event",
+        "url",
+        "attempt",
+        "outcome",
+        "status_code",
+        "latency_ms",
+        "next_attempt_at",
+    ]
     list_filter = ["outcome", "event", "project"]
     search_fields = ["url", "reference", "delivery_id", "error"]
     list_select_related = ["project"]
-    readonly_fields = ["project", "target_type", "target_id", "delivery_id", "event", "reference", "url", "body",
-                       "payload_sha256", "attempt", "outcome", "status_code", "latency_ms", "error", "created_at",
-                       "scheduled_at", "attempted_at", "next_attempt_at"]
+    readonly_fields = [
+        "project",
+        "target_type",
+        "target_id",
+        "delivery_id",
+        "event",
+        "reference",
+        "url",
+        "body",
+        "payload_sha256",
+        "attempt",
+        "outcome",
+        "status_code",
+        "latency_ms",
+        "error",
+        "created_at",
+        "scheduled_at",
+        "attempted_at",
+        "next_attempt_at",
+    ]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

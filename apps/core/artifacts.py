@@ -56,7 +56,12 @@ def _digest_file(path: str | os.PathLike[str]) -> tuple[str, int]:
 
 
 def artifact_store(
-    *, project_id: int, kind: str, local_path: str | os.PathLike[str], filename: str, created_by_id: int | None = None,
+    *,
+    project_id: int,
+    kind: str,
+    local_path: str | os.PathLike[str],
+    filename: str,
+    created_by_id: int | None = None,
     meta: dict[str, Any] | None = None,
 ) -> Artifact:
     """Copy a local file into project storage under a fresh name and record its signature."""

@@ -107,8 +107,9 @@ class WebhookDelivery(models.Model):
     target = GenericForeignKey("target_type", "target_id")
     delivery_id = models.UUIDField(db_index=True)
     event = models.CharField(max_length=100, help_text="e.g. async_invocation.completed")
-    reference = models.CharField(max_length=100, blank=True, db_index=True,
-                                 help_text="What the event is about, e.g. an inference id.")
+    reference = models.CharField(
+        max_length=100, blank=True, db_index=True, help_text="What the event is about, e.g. an inference id."
+    )
     url = models.URLField(max_length=500)
     body = models.TextField(help_text="The JSON sent (the same bytes on every attempt).")
     payload_sha256 = models.CharField(max_length=64)

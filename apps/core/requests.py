@@ -43,13 +43,18 @@ def require_perm(request: Any, perm: str, message: str = PERSONA_REFUSED) -> Non
 MACHINE_KEYS = ("code", "member")
 
 
-def validation_messages(exc: ValidationError, *, bare: tuple[str, ...] = ("__all__",),
-                        skip: tuple[str, ...] = ()) -> list[str]:
+def validation_messages(
+    exc: ValidationError, *, bare: tuple[str, ...] = ("__all__",), skip: tuple[str, ...] = ()
+) -> list[str]:
     """A ValidationError as lines for a page: `field: message`, or the bare message for the fields in `bare`
     (their messages already name what is wrong); fields in `skip` are left out."""
     if hasattr(exc, "error_dict"):
-        return [m if k in bare else f"{k}: {m}" for k, v in exc.message_dict.items()
-                if k not in skip and k not in MACHINE_KEYS for m in v]
+        return [
+            m if k in bare else f"{k}: {m}"
+            for k, v in exc.message_dict.items()
+            if k not in skip and k not in MACHINE_KEYS
+            for m in v
+        ]
     return list(exc.messages)
 
 

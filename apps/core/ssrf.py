@@ -65,8 +65,15 @@ def ip_is_public(ip: str) -> bool:
             return ip_is_public(str(mapped))
         if addr.teredo is not None:
             return False
-    blocked = (addr.is_private or addr.is_loopback or addr.is_link_local or addr.is_multicast or addr.is_reserved
-               or addr.is_unspecified or not addr.is_global)
+    blocked = (
+        addr.is_private
+        or addr.is_loopback
+        or addr.is_link_local
+        or addr.is_multicast
+        or addr.is_reserved
+        or addr.is_unspecified
+        or not addr.is_global
+    )
     return not blocked
 
 
@@ -136,8 +143,10 @@ def resolve(url: Any) -> Target:
         raise HostNotResolved(f"The host {host!r} does not resolve.")
     refused = [ip for ip in ips if not ip_allowed(ip)]
     if refused:
-        raise PrivateAddress(f"The host {host!r} resolves to a private, loopback, link-local or reserved address "
-                             f"({refused[0]}); such addresses are not called.")
+        raise PrivateAddress(
+            f"The host {host!r} resolves to a private, loopback, link-local or reserved address "
+            f"({refused[0]}); such addresses are not called."
+        )
     return Target(scheme=scheme, host=host, port=port, ip=ips[0], path=path)
 
 
@@ -158,8 +167,7 @@ class _PinnedHTTPSConnection(http.client.HTTPSConnection):
         self.sock = self._context.wrap_socket(sock, server_hostname=self._server_name)  # type: ignore[attr-defined]
 
 
-def post_json(url: Any, payload: Any, *, timeout: float | None = None, headers: dict[str, str] | None = None
-              ) -> int:
+def post_json(url: Any, payload: Any, *, timeout: float | None = None, headers: dict[str, str] | None = None) -> int:
     """POST `payload` as JSON through the guard; returns the HTTP status (3xx is not followed)."""
     return post(url, json.dumps(payload).encode(), timeout=timeout, headers=headers)
 
@@ -178,8 +186,12 @@ def post(url: Any, body: bytes, *, timeout: float | None = None, headers: dict[s
     host_header = target.host if target.port == default_port else f"{target.host}:{target.port}"
     if ":" in target.host:
         host_header = f"[{target.host}]" if target.port == default_port else f"[{target.host}]:{target.port}"
-    all_headers = {"Content-Type": "application/json", "User-Agent": "Atelier-Webhook/1", **(headers or {}),
-                   "Host": host_header}
+    all_headers = {
+        "Content-Type": "application/json",
+        "User-Agent": "Atelier-Webhook/1",
+        **(headers or {}),
+        "Host": host_header,
+    }
     try:
         conn.request("POST", target.path, body=body, headers=all_headers)
         response = conn.getresponse()

@@ -28,8 +28,9 @@ def page_not_found(request: HttpRequest, exception: Exception | None = None) -> 
 
 def server_error(request: HttpRequest) -> HttpResponse:
     if _wants_json(request):
-        return JsonResponse({"detail": "Internal server error; it was logged.", "errors": {}, "code": "server_error"},
-                            status=500)
+        return JsonResponse(
+            {"detail": "Internal server error; it was logged.", "errors": {}, "code": "server_error"}, status=500
+        )
     return render(request, "500.html", status=500)
 
 

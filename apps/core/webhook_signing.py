@@ -63,8 +63,9 @@ def parse_header(header: str) -> tuple[int | None, list[str]]:
     return timestamp, signatures
 
 
-def verify_signature(secret: str, header: str, body: bytes, tolerance: float = DEFAULT_TOLERANCE_S,
-                     now: float | None = None) -> bool:
+def verify_signature(
+    secret: str, header: str, body: bytes, tolerance: float = DEFAULT_TOLERANCE_S, now: float | None = None
+) -> bool:
     """True when `header` (the X-Atelier-Signature value) holds a v1 signature of `body` (the raw bytes received)
     made with `secret`, and its timestamp is within `tolerance` seconds of `now` (default: the current time).
     Compares in constant time. False for a wrong secret, a changed body, a malformed header or a stale timestamp."""

@@ -53,8 +53,11 @@ def webhook_url_clean(raw: Any, *, field: str = "webhook_url") -> str:
     try:
         ssrf.resolve(url)
     except ssrf.UnsafeURL as exc:
-        hint = (" An administrator may allow a private network with SSRF_ALLOWED_NETWORKS."
-                if isinstance(exc, ssrf.PrivateAddress) else "")
+        hint = (
+            " An administrator may allow a private network with SSRF_ALLOWED_NETWORKS."
+            if isinstance(exc, ssrf.PrivateAddress)
+            else ""
+        )
         raise ValidationError({field: f"This webhook URL cannot be used: {exc}{hint}"}, code="unsafe_url") from exc
     return url
 
@@ -63,8 +66,8 @@ def webhook_secret_rotate(*, subscriber: WebhookSubscriber) -> str:
     """A new secret for the subscriber (returned); the old one keeps signing alongside for WEBHOOK_SECRET_GRACE_S."""
     new = generate_secret()
     type(subscriber).objects.filter(pk=subscriber.pk).update(  # type: ignore[attr-defined]
-        webhook_secret=new, webhook_secret_previous=subscriber.webhook_secret,
-        webhook_secret_rotated_at=timezone.now())
+        webhook_secret=new, webhook_secret_previous=subscriber.webhook_secret, webhook_secret_rotated_at=timezone.now()
+    )
     subscriber.webhook_secret_previous = subscriber.webhook_secret
     subscriber.webhook_secret = new
     subscriber.webhook_secret_rotated_at = timezone.now()
@@ -93,8 +96,9 @@ def _enqueue(delivery: WebhookDelivery, countdown: float = 0.0) -> None:
     transaction.on_commit(lambda: webhook_deliver.apply_async((pk,), countdown=max(0.0, countdown)))
 
 
-def webhook_send(*, subscriber: models.Model, project_id: int, url: str, event: str, payload: Any,
-                 reference: str = "") -> WebhookDelivery | None:
+def webhook_send(
+    *, subscriber: models.Model, project_id: int, url: str, event: str, payload: Any, reference: str = ""
+) -> WebhookDelivery | None:
     """Record the message as a pending first attempt and have a worker deliver it (after this transaction
     commits). None when there is no URL."""
     if not url:
@@ -102,9 +106,18 @@ def webhook_send(*, subscriber: models.Model, project_id: int, url: str, event: 
     body = json.dumps(payload, separators=(",", ":"), sort_keys=True, default=str)
     now = timezone.now()
     delivery = WebhookDelivery.objects.create(
-        project_id=project_id, target_type=ContentType.objects.get_for_model(subscriber), target_id=subscriber.pk,
-        delivery_id=uuid.uuid4(), event=event[:100], reference=str(reference)[:100], url=url[:500], body=body,
-        payload_sha256=hashlib.sha256(body.encode()).hexdigest(), attempt=1, created_at=now, scheduled_at=now,
+        project_id=project_id,
+        target_type=ContentType.objects.get_for_model(subscriber),
+        target_id=subscriber.pk,
+        delivery_id=uuid.uuid4(),
+        event=event[:100],
+        reference=str(reference)[:100],
+        url=url[:500],
+        body=body,
+        payload_sha256=hashlib.sha256(body.encode()).hexdigest(),
+        attempt=1,
+        created_at=now,
+        scheduled_at=now,
     )
     _enqueue(delivery)
     return delivery
@@ -139,8 +152,9 @@ def webhook_delivery_attempt(*, delivery_id: int) -> WebhookDelivery | None:
     """Make the attempt this pending row stands for, once (a second call, or a duplicate task, does nothing), log
     it, and schedule the next attempt if it failed and may be retried."""
     now = timezone.now()
-    claimed = WebhookDelivery.objects.filter(pk=delivery_id, outcome=Outcome.PENDING,
-                                             attempted_at__isnull=True).update(attempted_at=now)
+    claimed = WebhookDelivery.objects.filter(pk=delivery_id, outcome=Outcome.PENDING, attempted_at__isnull=True).update(
+        attempted_at=now
+    )
     if not claimed:
         return None
     delivery = WebhookDelivery.objects.get(pk=delivery_id)
@@ -170,10 +184,19 @@ def _conclude(delivery: WebhookDelivery, *, code: int | None, error: str, retrya
             delivery.outcome = Outcome.RETRYING
             delivery.next_attempt_at = finished + timedelta(seconds=delay)
             following = WebhookDelivery.objects.create(
-                project_id=delivery.project_id, target_type_id=delivery.target_type_id, target_id=delivery.target_id,
-                delivery_id=delivery.delivery_id, event=delivery.event, reference=delivery.reference,
-                url=delivery.url, body=delivery.body, payload_sha256=delivery.payload_sha256,
-                attempt=delivery.attempt + 1, created_at=finished, scheduled_at=delivery.next_attempt_at)
+                project_id=delivery.project_id,
+                target_type_id=delivery.target_type_id,
+                target_id=delivery.target_id,
+                delivery_id=delivery.delivery_id,
+                event=delivery.event,
+                reference=delivery.reference,
+                url=delivery.url,
+                body=delivery.body,
+                payload_sha256=delivery.payload_sha256,
+                attempt=delivery.attempt + 1,
+                created_at=finished,
+                scheduled_at=delivery.next_attempt_at,
+            )
             _enqueue(following, countdown=delay)
         else:
             delivery.outcome = Outcome.FAILED
@@ -186,8 +209,11 @@ def webhook_deliveries_sweep(*, now: datetime | None = None) -> dict[str, int]:
     """Re-enqueue pending attempts overdue by more than a couple of minutes (their task was lost); delete rows older
     than WEBHOOK_DELIVERY_RETENTION_DAYS (0 keeps them)."""
     now = now or timezone.now()
-    overdue = list(WebhookDelivery.objects.filter(outcome=Outcome.PENDING, attempted_at__isnull=True,
-                                                  scheduled_at__lt=now - LOST_TASK_GRACE).order_by("pk")[:1000])
+    overdue = list(
+        WebhookDelivery.objects.filter(
+            outcome=Outcome.PENDING, attempted_at__isnull=True, scheduled_at__lt=now - LOST_TASK_GRACE
+        ).order_by("pk")[:1000]
+    )
     for delivery in overdue:
         _enqueue(delivery)
     # Claimed but never concluded (the worker died mid-attempt): counted as a failed attempt, retried if allowed.
@@ -198,8 +224,11 @@ def webhook_deliveries_sweep(*, now: datetime | None = None) -> dict[str, int]:
     deleted = 0
     keep = int(settings.WEBHOOK_DELIVERY_RETENTION_DAYS)
     if keep > 0:
-        deleted, _ = WebhookDelivery.objects.filter(created_at__lt=now - timedelta(days=keep)).exclude(
-            outcome=Outcome.PENDING).delete()
+        deleted, _ = (
+            WebhookDelivery.objects.filter(created_at__lt=now - timedelta(days=keep))
+            .exclude(outcome=Outcome.PENDING)
+            .delete()
+        )
     return {"requeued": len(overdue), "stuck": len(stuck_rows), "deleted": deleted}
 
 

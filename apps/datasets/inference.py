@@ -22,10 +22,12 @@ TRUE_TOKENS = frozenset({"true", "t", "yes", "y", "1"})
 FALSE_TOKENS = frozenset({"false", "f", "no", "n", "0"})
 DEFAULT_SAMPLE = 100_000
 
-_ID_NAME = re.compile(r"(^|[_\s.-])(id|uuid|guid|key|code)$|^id[_\s.-]|[a-z](Id|ID|Uuid|Key)$|^(id|uuid|guid)$",
-                      re.IGNORECASE)
-_DATE_LIKE = re.compile(r"\d{1,4}[-/.]\d{1,2}|\d{1,2}:\d{2}|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)",
-                        re.IGNORECASE)
+_ID_NAME = re.compile(
+    r"(^|[_\s.-])(id|uuid|guid|key|code)$|^id[_\s.-]|[a-z](Id|ID|Uuid|Key)$|^(id|uuid|guid)$", re.IGNORECASE
+)
+_DATE_LIKE = re.compile(
+    r"\d{1,4}[-/.]\d{1,2}|\d{1,2}:\d{2}|\b(?:jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", re.IGNORECASE
+)
 _LEADING_ZERO = re.compile(r"^\s*0\d")
 
 THRESHOLD_PARSE = 0.95  # share of values that must parse as numbers
@@ -62,8 +64,10 @@ def infer_schema(df: pd.DataFrame, *, sample_size: int = DEFAULT_SAMPLE, seed: i
     """One entry per column: ``{name, type, pandas_dtype, nullable, reason}`` (+ ``format`` for parsed dates)."""
     df = with_string_names(df)
     sample = _sample(df, sample_size, seed)
-    return [infer_column(sample[name], name=str(name), total_rows=len(df), nullable=bool(df[name].isna().any()))
-            for name in df.columns]
+    return [
+        infer_column(sample[name], name=str(name), total_rows=len(df), nullable=bool(df[name].isna().any()))
+        for name in df.columns
+    ]
 
 
 def _sample(df: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
@@ -73,14 +77,20 @@ def _sample(df: pd.DataFrame, size: int, seed: int) -> pd.DataFrame:
     return df.take(idx)
 
 
-def infer_column(s: pd.Series, *, name: str, total_rows: int | None = None, nullable: bool | None = None
-                 ) -> dict[str, Any]:
+def infer_column(
+    s: pd.Series, *, name: str, total_rows: int | None = None, nullable: bool | None = None
+) -> dict[str, Any]:
     """Infer the semantic type of one (sampled) column."""
     nullable = bool(s.isna().any()) if nullable is None else nullable
     total_rows = len(s) if total_rows is None else total_rows
     type_, reason, extra = _classify(s, name, total_rows)
-    entry = {"name": name, "type": type_, "pandas_dtype": pandas_dtype_for(type_, s.dtype),
-             "nullable": nullable, "reason": reason}
+    entry = {
+        "name": name,
+        "type": type_,
+        "pandas_dtype": pandas_dtype_for(type_, s.dtype),
+        "nullable": nullable,
+        "reason": reason,
+    }
     entry.update(extra)
     return entry
 
@@ -184,8 +194,9 @@ def _classify_strings(values: _Values, name: str, total_rows: int) -> tuple[str,
     return _classify_free_strings(text, values, name, leading_zero)
 
 
-def _classify_free_strings(text: pd.Series, values: _Values, name: str, leading_zero: float
-                           ) -> tuple[str, str, dict[str, Any]]:
+def _classify_free_strings(
+    text: pd.Series, values: _Values, name: str, leading_zero: float
+) -> tuple[str, str, dict[str, Any]]:
     ratio = values.distinct / values.n
     lengths = text.str.len().to_numpy(dtype=float)
     mean_len = float(np.average(lengths, weights=values.counts))
@@ -293,8 +304,7 @@ def apply_schema(df: pd.DataFrame, schema: list[dict[str, Any]]) -> pd.DataFrame
             continue
         cast, failed = cast_series(df[name], entry["type"], fmt=entry.get("format"))
         columns[name] = cast
-        report[name] = {"type": entry["type"], "failed": int(failed.sum()),
-                        "examples": _examples(df[name], failed)}
+        report[name] = {"type": entry["type"], "failed": int(failed.sum()), "examples": _examples(df[name], failed)}
     out = pd.DataFrame(columns, index=df.index, copy=False)
     out.attrs["cast_report"] = report
     return out
@@ -317,8 +327,12 @@ def cast_series(s: pd.Series, type_: str, *, fmt: str | None = None) -> tuple[pd
     if type_ in ("text", "categorical") or (type_ == "identifier" and not ptypes.is_numeric_dtype(s.dtype)):
         out = _to_category(s) if type_ == "categorical" else _to_text(s)
         return out, np.zeros(len(s), dtype=bool)
-    if ptypes.is_numeric_dtype(s.dtype) or ptypes.is_bool_dtype(s.dtype) or ptypes.is_datetime64_any_dtype(s.dtype) \
-            or ptypes.is_timedelta64_dtype(s.dtype):
+    if (
+        ptypes.is_numeric_dtype(s.dtype)
+        or ptypes.is_bool_dtype(s.dtype)
+        or ptypes.is_datetime64_any_dtype(s.dtype)
+        or ptypes.is_timedelta64_dtype(s.dtype)
+    ):
         out = _CASTERS[type_](s, fmt)
     else:
         out = _cast_via_uniques(s, type_, fmt)
@@ -422,6 +436,11 @@ def _to_identifier(s: pd.Series, fmt: str | None) -> pd.Series:
 
 
 _CASTERS = {
-    "numeric": _to_float, "integer": _to_int, "boolean": _to_bool, "datetime": _to_datetime_series,
-    "identifier": _to_identifier, "text": lambda s, _f: _to_text(s), "categorical": lambda s, _f: _to_category(s),
+    "numeric": _to_float,
+    "integer": _to_int,
+    "boolean": _to_bool,
+    "datetime": _to_datetime_series,
+    "identifier": _to_identifier,
+    "text": lambda s, _f: _to_text(s),
+    "categorical": lambda s, _f: _to_category(s),
 }

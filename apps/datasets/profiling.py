@@ -92,10 +92,17 @@ def profile_dataframe(
     report_progress = progress or (lambda _f, _m: None)
     report_progress(0.0, "Reading the schema")
     schema = schema if schema is not None else infer_schema(df, seed=seed)
-    ctx = _Context(df=df, schema={e["name"]: e for e in schema}, config=config, seed=seed, target=target,
-                   progress=report_progress)
-    report: dict[str, Any] = {"version": REPORT_VERSION, "generated_at": datetime.now(UTC).isoformat(),
-                              "seed": seed, "target": None, "leakage": None, "quick_model": None}
+    ctx = _Context(
+        df=df, schema={e["name"]: e for e in schema}, config=config, seed=seed, target=target, progress=report_progress
+    )
+    report: dict[str, Any] = {
+        "version": REPORT_VERSION,
+        "generated_at": datetime.now(UTC).isoformat(),
+        "seed": seed,
+        "target": None,
+        "leakage": None,
+        "quick_model": None,
+    }
     report["summary"] = _timed(ctx, "summary", lambda: _summary(ctx))
     ctx.progress(0.1, "Profiling columns")
     report["columns"] = _timed(ctx, "columns", lambda: _columns(ctx, 0.1, 0.55))
@@ -186,7 +193,8 @@ def _summary(ctx: _Context) -> dict[str, Any]:
         types[entry["type"]] = types.get(entry["type"], 0) + 1
     duplicates = _duplicates(df, ctx.config.duplicate_examples)
     return {
-        "rows": n_rows, "columns": n_cols,
+        "rows": n_rows,
+        "columns": n_cols,
         "memory_bytes": int(df.memory_usage(deep=True, index=True).sum()),
         "missing_cells": missing_cells,
         "missing_cells_ratio": missing_cells / (n_rows * n_cols) if n_rows and n_cols else 0.0,
@@ -202,8 +210,12 @@ def _duplicates(df: pd.DataFrame, n_examples: int) -> dict[str, Any]:
     hashes = _row_hashes(df)
     candidates = np.flatnonzero(pd.Series(hashes).duplicated(keep=False).to_numpy())
     if len(candidates) == 0:
-        return {"duplicate_rows": 0, "duplicate_ratio": 0.0, "duplicate_examples": [],
-                "duplicate_method": "64-bit row hash, confirmed exactly on candidate rows"}
+        return {
+            "duplicate_rows": 0,
+            "duplicate_ratio": 0.0,
+            "duplicate_examples": [],
+            "duplicate_method": "64-bit row hash, confirmed exactly on candidate rows",
+        }
     subset = df.iloc[candidates]
     try:
         is_dup = subset.duplicated(keep="first").to_numpy()
@@ -214,10 +226,20 @@ def _duplicates(df: pd.DataFrame, n_examples: int) -> dict[str, Any]:
     n_dup = int(is_dup.sum())
     group_size = pd.Series(hashes[candidates][in_group]).value_counts()
     firsts = np.flatnonzero(in_group & ~is_dup)[:n_examples]
-    examples = [{"row": _display(subset.index[i]), "count": int(group_size.get(hashes[candidates][i], 0)),
-                 "values": {str(k): _display(v) for k, v in subset.iloc[i].items()}} for i in firsts]
-    return {"duplicate_rows": n_dup, "duplicate_ratio": n_dup / len(df), "duplicate_examples": examples,
-            "duplicate_method": "64-bit row hash, confirmed exactly on candidate rows"}
+    examples = [
+        {
+            "row": _display(subset.index[i]),
+            "count": int(group_size.get(hashes[candidates][i], 0)),
+            "values": {str(k): _display(v) for k, v in subset.iloc[i].items()},
+        }
+        for i in firsts
+    ]
+    return {
+        "duplicate_rows": n_dup,
+        "duplicate_ratio": n_dup / len(df),
+        "duplicate_examples": examples,
+        "duplicate_method": "64-bit row hash, confirmed exactly on candidate rows",
+    }
 
 
 def _column_hash(s: pd.Series) -> np.ndarray:
@@ -272,9 +294,14 @@ def _profile_column(ctx: _Context, name: str, entry: dict[str, Any]) -> dict[str
     missing = int(full.isna().sum())
     s, exact = _column_sample(ctx, full)
     col: dict[str, Any] = {
-        "name": name, "type": type_, "pandas_dtype": str(full.dtype), "declared_dtype": entry.get("pandas_dtype"),
-        "missing": missing, "missing_ratio": missing / n if n else 0.0,
-        "stats_sample_size": len(s), "stats_exact": exact,
+        "name": name,
+        "type": type_,
+        "pandas_dtype": str(full.dtype),
+        "declared_dtype": entry.get("pandas_dtype"),
+        "missing": missing,
+        "missing_ratio": missing / n if n else 0.0,
+        "stats_sample_size": len(s),
+        "stats_exact": exact,
     }
     labels = _label_counts(s)
     col.update(_string_checks(labels))
@@ -292,8 +319,10 @@ def _profile_column(ctx: _Context, name: str, entry: dict[str, Any]) -> dict[str
         col["boolean"] = _boolean_counts(s, labels)
     if not exact:
         col["distinct"] = int(pd.unique(_column_hash(full)[full.notna().to_numpy()]).size)
-        col["distinct_note"] = ("statistics from a sample; distinct counted on all rows through 64-bit value hashes "
-                                "(approximate: two values could share a hash)")
+        col["distinct_note"] = (
+            "statistics from a sample; distinct counted on all rows through 64-bit value hashes "
+            "(approximate: two values could share a hash)"
+        )
     present = n - missing
     col["distinct_ratio"] = col["distinct"] / present if present else 0.0
     col["is_unique"] = bool(present and col["distinct"] == present and exact)
@@ -347,8 +376,11 @@ def _invalid_values(ctx: _Context, name: str, type_: str, entry: dict[str, Any],
     """Values present but not parseable as the declared type (from apply_schema's report, or checked here)."""
     cast_report = ctx.df.attrs.get("cast_report", {}).get(name)
     if cast_report is not None:
-        return {"invalid": int(cast_report.get("failed", 0)), "invalid_examples": cast_report.get("examples", []),
-                "invalid_source": "apply_schema"}
+        return {
+            "invalid": int(cast_report.get("failed", 0)),
+            "invalid_examples": cast_report.get("examples", []),
+            "invalid_source": "apply_schema",
+        }
     if type_ in ("text", "categorical", "identifier") or not labels.is_string or labels.uniques is None:
         return {"invalid": 0, "invalid_examples": []}
     assert labels.counts is not None
@@ -422,8 +454,10 @@ def _top(values: np.ndarray, counts: np.ndarray, k: int, total: int) -> list[dic
     k = min(k, len(counts))
     idx = np.argpartition(-counts, k - 1)[:k]
     idx = idx[np.lexsort((idx, -counts[idx]))]
-    return [{"value": _display(values[i]), "count": int(counts[i]), "ratio": float(counts[i]) / total if total else 0.0}
-            for i in idx]
+    return [
+        {"value": _display(values[i]), "count": int(counts[i]), "ratio": float(counts[i]) / total if total else 0.0}
+        for i in idx
+    ]
 
 
 def _moments(xs: np.ndarray) -> tuple[float | None, float | None]:
@@ -482,10 +516,14 @@ def _numeric_stats(values: np.ndarray, config: ProfileConfig, *, integral: bool)
     median = _quantile_sorted(xs, 0.5)
     skew, kurt = _moments(xs)
     stats = {
-        "min": float(xs[0]), "max": float(xs[-1]), "mean": float(xs.mean()), "median": median,
+        "min": float(xs[0]),
+        "max": float(xs[-1]),
+        "mean": float(xs.mean()),
+        "median": median,
         "std": float(xs.std(ddof=1)) if len(xs) > 1 else None,
         "quantiles": {f"p{round(q * 100)}": _quantile_sorted(xs, q) for q in QUANTILES},
-        "skew": skew, "kurtosis": kurt,
+        "skew": skew,
+        "kurtosis": kurt,
         "zeros": int(np.searchsorted(xs, 0, side="right") - np.searchsorted(xs, 0, side="left")),
         "negatives": int(np.searchsorted(xs, 0, side="left")),
         "histogram": _histogram_sorted(xs, config.histogram_bins, integral),
@@ -506,7 +544,9 @@ def _datetime_stats(values: np.ndarray, config: ProfileConfig) -> dict[str, Any]
 
     hist = _histogram_sorted(xs, config.histogram_bins, integral=False)
     stats = {
-        "min": iso(xs[0]), "max": iso(xs[-1]), "median": iso(_quantile_sorted(xs, 0.5)),
+        "min": iso(xs[0]),
+        "max": iso(xs[-1]),
+        "median": iso(_quantile_sorted(xs, 0.5)),
         "quantiles": {f"p{round(q * 100)}": iso(_quantile_sorted(xs, q)) for q in QUANTILES},
         "range_days": (xs[-1] - xs[0]) / 86_400e9,
         "histogram": {"edges": [iso(e) for e in hist["edges"]], "counts": hist["counts"]},
@@ -536,14 +576,19 @@ def _label_stats(labels: _Labels, config: ProfileConfig, total: int) -> dict[str
         return {"distinct": 0, "top_values": []}
     present = labels.counts > 0
     values = np.asarray(labels.uniques, dtype=object)
-    out: dict[str, Any] = {"distinct": int(present.sum()),
-                           "top_values": _top(values, labels.counts, config.top_k, total)}
+    out: dict[str, Any] = {
+        "distinct": int(present.sum()),
+        "top_values": _top(values, labels.counts, config.top_k, total),
+    }
     if labels.is_string and len(values):
         lengths = _uniques_as_text(labels).str.len().to_numpy(dtype=float)
         weights = labels.counts
         if weights.sum():
-            out["text"] = {"min_length": float(lengths[present].min()), "max_length": float(lengths[present].max()),
-                           "mean_length": float(np.average(lengths, weights=weights))}
+            out["text"] = {
+                "min_length": float(lengths[present].min()),
+                "max_length": float(lengths[present].max()),
+                "mean_length": float(np.average(lengths, weights=weights)),
+            }
     return out
 
 
@@ -591,8 +636,11 @@ def _pooled_codes(labels: _Labels, max_levels: int) -> np.ndarray:
 
 
 def _feature_names(ctx: _Context, types: frozenset[str]) -> list[str]:
-    return [name for name in ctx.df.columns
-            if name in ctx.encoded and (ctx.schema.get(name) or {}).get("type") in types and name != ctx.target]
+    return [
+        name
+        for name in ctx.df.columns
+        if name in ctx.encoded and (ctx.schema.get(name) or {}).get("type") in types and name != ctx.target
+    ]
 
 
 def _usable(ctx: _Context, name: str) -> bool:
@@ -636,14 +684,20 @@ def _correlations(ctx: _Context) -> dict[str, Any]:
         numeric.append(ctx.target)
     numeric = numeric[: cfg.max_numeric_columns]
     n = min(cfg.sample_size, len(ctx.sample_index))
-    out: dict[str, Any] = {"sample_size": n, "max_columns": cfg.max_numeric_columns,
-                           "note": "Pearson on pairwise-complete rows; Spearman ranks each column on its own rows"}
+    out: dict[str, Any] = {
+        "sample_size": n,
+        "max_columns": cfg.max_numeric_columns,
+        "note": "Pearson on pairwise-complete rows; Spearman ranks each column on its own rows",
+    }
     if len(numeric) >= 2:
         x = np.column_stack([ctx.encoded[c][:n] for c in numeric])
         out["pearson"] = _matrix(numeric, _pairwise_pearson(x))
         out["spearman"] = _matrix(numeric, _pairwise_pearson(_ranks(x)))
-    labels = [c for c in ctx.df.columns if c in ctx.encoded and _usable(ctx, c)
-              and (ctx.schema.get(c) or {}).get("type") in ("categorical", "boolean")][: cfg.max_categorical_columns]
+    labels = [
+        c
+        for c in ctx.df.columns
+        if c in ctx.encoded and _usable(ctx, c) and (ctx.schema.get(c) or {}).get("type") in ("categorical", "boolean")
+    ][: cfg.max_categorical_columns]
     if ctx.target and ctx.target not in labels and (ctx.schema.get(ctx.target) or {}).get("type") == "categorical":
         labels.append(ctx.target)
     if len(labels) >= 2:
@@ -651,8 +705,9 @@ def _correlations(ctx: _Context) -> dict[str, Any]:
         out["cramers_v"] = _matrix(labels, _cramers_v_matrix([codes[c] for c in labels]))
     if labels and numeric:
         codes = {c: _level_codes(ctx.encoded[c][:n], cfg.max_levels) for c in labels}
-        eta = np.array([[_correlation_ratio(codes[c], ctx.encoded[v][:n]) if c != v else np.nan for v in numeric]
-                        for c in labels])
+        eta = np.array(
+            [[_correlation_ratio(codes[c], ctx.encoded[v][:n]) if c != v else np.nan for v in numeric] for c in labels]
+        )
         out["correlation_ratio"] = {"rows": labels, "columns": numeric, "values": np.round(eta, 6).tolist()}
     out["max_levels"] = cfg.max_levels
     return out
@@ -737,22 +792,29 @@ def _target_analysis(ctx: _Context) -> dict[str, Any]:
     assert name is not None
     col = ctx.columns[name]
     problem = _problem_type(col["type"], col["distinct"])
-    out: dict[str, Any] = {"name": name, "type": col["type"], "problem_type": problem, "missing": col["missing"],
-                           "guess_reason": _problem_reason(col["type"], col["distinct"], problem)}
+    out: dict[str, Any] = {
+        "name": name,
+        "type": col["type"],
+        "problem_type": problem,
+        "missing": col["missing"],
+        "guess_reason": _problem_reason(col["type"], col["distinct"], problem),
+    }
     if problem in ("binary", "multiclass"):
         counts = _class_counts(ctx.df[name])
         sizes = [c for _, c in counts]
         total = sum(sizes)
-        out["classes"] = [{"value": _display(v), "count": c, "ratio": c / total if total else 0.0}
-                          for v, c in counts[:100]]
+        out["classes"] = [
+            {"value": _display(v), "count": c, "ratio": c / total if total else 0.0} for v, c in counts[:100]
+        ]
         out["class_count"] = len(counts)
         smallest, largest = (min(sizes), max(sizes)) if sizes else (0, 0)
         out["imbalance_ratio"] = largest / smallest if smallest else None
         out["minority_ratio"] = smallest / total if total else None
     elif problem == "regression":
         num = col.get("numeric") or {}
-        out["distribution"] = {k: num.get(k) for k in ("min", "max", "mean", "median", "std", "skew", "kurtosis",
-                                                         "quantiles", "histogram")}
+        out["distribution"] = {
+            k: num.get(k) for k in ("min", "max", "mean", "median", "std", "skew", "kurtosis", "quantiles", "histogram")
+        }
     return out
 
 
@@ -784,8 +846,9 @@ def _target_in_sample(ctx: _Context, target: dict[str, Any]) -> _Target | None:
         codes = np.minimum(codes, 20)  # codes are frequency ranks for label columns
     if len(np.unique(codes)) < 2:
         return None
-    return _Target(name, "binary" if len(np.unique(codes)) == 2 else "multiclass", codes.astype(np.int64), rows,
-                   classes.tolist())
+    return _Target(
+        name, "binary" if len(np.unique(codes)) == 2 else "multiclass", codes.astype(np.int64), rows, classes.tolist()
+    )
 
 
 # --------------------------------------------------------------------------------------------------- leakage
@@ -794,8 +857,9 @@ def _leakage_bins(values: np.ndarray, type_: str, n_bins: int, max_levels: int =
     (the rest pooled); missing values get the last bin."""
     finite = np.isfinite(values)
     if type_ in NUMERIC_TYPES or type_ in ("datetime", "identifier"):
-        edges = (np.unique(np.quantile(values[finite], np.linspace(0, 1, n_bins + 1)[1:-1])) if finite.any()
-                 else np.zeros(0))
+        edges = (
+            np.unique(np.quantile(values[finite], np.linspace(0, 1, n_bins + 1)[1:-1])) if finite.any() else np.zeros(0)
+        )
         bins = np.searchsorted(edges, values, side="right")
         top = len(edges) + 1
     else:
@@ -808,8 +872,7 @@ def _leakage_bins(values: np.ndarray, type_: str, n_bins: int, max_levels: int =
     return np.where(finite, bins, top).astype(np.int64)
 
 
-def _oof_predictions(bins: np.ndarray, y: np.ndarray, folds: np.ndarray, n_folds: int, n_classes: int
-                     ) -> np.ndarray:
+def _oof_predictions(bins: np.ndarray, y: np.ndarray, folds: np.ndarray, n_folds: int, n_classes: int) -> np.ndarray:
     """Out-of-fold target means per bin (smoothed towards the training prior), one column per class."""
     nb = int(bins.max()) + 1
     key = folds * nb + bins
@@ -818,13 +881,17 @@ def _oof_predictions(bins: np.ndarray, y: np.ndarray, folds: np.ndarray, n_folds
         sums = np.bincount(key, weights=y, minlength=n_folds * nb).reshape(n_folds, nb)[..., None]
         targets = y[:, None]
     else:
-        sums = np.bincount(key * n_classes + y, minlength=n_folds * nb * n_classes
-                           ).reshape(n_folds, nb, n_classes).astype(float)
+        sums = (
+            np.bincount(key * n_classes + y, minlength=n_folds * nb * n_classes)
+            .reshape(n_folds, nb, n_classes)
+            .astype(float)
+        )
         targets = np.eye(n_classes)[y]
     train_count = count.sum(0) - count
     train_sums = sums.sum(0) - sums
     prior = (targets.sum(0) - np.stack([targets[folds == f].sum(0) for f in range(n_folds)])) / np.maximum(
-        (len(y) - np.bincount(folds, minlength=n_folds))[:, None], 1)
+        (len(y) - np.bincount(folds, minlength=n_folds))[:, None], 1
+    )
     smoothing = 1.0
     pred = (train_sums + smoothing * prior[:, None, :]) / (train_count[..., None] + smoothing)
     return pred[folds, bins]
@@ -865,14 +932,19 @@ def _leakage(ctx: _Context, target: dict[str, Any]) -> dict[str, Any]:
         bins = _leakage_bins(ctx.encoded[name][rows], type_, cfg.leakage_bins)
         pred = _oof_predictions(bins, y, folds, cfg.leakage_folds, n_classes)
         score, metric = _score(tgt.problem_type, y, pred)
-        features.append({"column": name, "score": round(score, 6), "metric": metric,
-                         "flag": score >= cfg.leakage_threshold})
+        features.append(
+            {"column": name, "score": round(score, 6), "metric": metric, "flag": score >= cfg.leakage_threshold}
+        )
     features.sort(key=lambda f: -f["score"])
     return {
-        "method": (f"single-feature model per column: {cfg.leakage_bins} quantile bins for numbers, dates and numeric "
-                   "ids, the 255 most frequent levels for labels (the rest pooled), out-of-fold smoothed target "
-                   f"mean, {cfg.leakage_folds}-fold cross-validation"),
-        "sample_size": len(rows), "threshold": cfg.leakage_threshold, "problem_type": tgt.problem_type,
+        "method": (
+            f"single-feature model per column: {cfg.leakage_bins} quantile bins for numbers, dates and numeric "
+            "ids, the 255 most frequent levels for labels (the rest pooled), out-of-fold smoothed target "
+            f"mean, {cfg.leakage_folds}-fold cross-validation"
+        ),
+        "sample_size": len(rows),
+        "threshold": cfg.leakage_threshold,
+        "problem_type": tgt.problem_type,
         "features": features,
     }
 
@@ -915,9 +987,17 @@ def _quick_model(ctx: _Context, target: dict[str, Any]) -> dict[str, Any]:
     ranked = sorted(zip(used, importance / total, strict=True), key=lambda t: -t[1])
     metric = {"binary": "ROC AUC", "multiclass": "accuracy", "regression": "R²"}[tgt.problem_type]
     return {
-        "algorithm": algorithm, "metric": metric, "score": float(np.mean(scores)), "score_std": float(np.std(scores)),
-        "fold_scores": scores, "folds": cfg.model_folds, "sample_size": len(rows), "problem_type": tgt.problem_type,
-        "baseline": _baseline(y, tgt.problem_type), "features_used": used, "excluded": excluded,
+        "algorithm": algorithm,
+        "metric": metric,
+        "score": float(np.mean(scores)),
+        "score_std": float(np.std(scores)),
+        "fold_scores": scores,
+        "folds": cfg.model_folds,
+        "sample_size": len(rows),
+        "problem_type": tgt.problem_type,
+        "baseline": _baseline(y, tgt.problem_type),
+        "features_used": used,
+        "excluded": excluded,
         "feature_importance": [{"column": c, "importance": float(v)} for c, v in ranked],
         "importance_type": "total gain, normalised to sum to 1",
     }
@@ -941,8 +1021,9 @@ def _baseline(y: np.ndarray, problem: str) -> dict[str, Any]:
     return {"description": "predict the majority class", "score": float(np.bincount(y).max() / len(y))}
 
 
-def _cross_validate(x: np.ndarray, y: np.ndarray, problem: str, folds: np.ndarray, categorical: list[int],
-                    cfg: ProfileConfig, seed: int) -> tuple[list[float], np.ndarray, str]:
+def _cross_validate(
+    x: np.ndarray, y: np.ndarray, problem: str, folds: np.ndarray, categorical: list[int], cfg: ProfileConfig, seed: int
+) -> tuple[list[float], np.ndarray, str]:
     scores: list[float] = []
     importance = np.zeros(x.shape[1])
     algorithm = "LightGBM"
@@ -960,15 +1041,32 @@ def _cross_validate(x: np.ndarray, y: np.ndarray, problem: str, folds: np.ndarra
     return scores, importance, algorithm
 
 
-def _fit_lightgbm(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, problem: str, categorical: list[int],
-                  cfg: ProfileConfig, seed: int) -> tuple[np.ndarray, np.ndarray]:
+def _fit_lightgbm(
+    x: np.ndarray,
+    y: np.ndarray,
+    x_test: np.ndarray,
+    problem: str,
+    categorical: list[int],
+    cfg: ProfileConfig,
+    seed: int,
+) -> tuple[np.ndarray, np.ndarray]:
     import lightgbm as lgb
 
     n_classes = int(y.max()) + 1 if problem == "multiclass" else 1
     # One thread: OpenMP threads spin-wait and slow down badly when Celery workers share the cores.
-    params = {"objective": problem, "num_leaves": 31, "learning_rate": 0.1, "min_data_in_leaf": 20,
-              "max_bin": 63, "feature_fraction": 0.9, "num_threads": 1, "verbose": -1, "seed": seed,
-              "deterministic": True, "force_col_wise": True}
+    params = {
+        "objective": problem,
+        "num_leaves": 31,
+        "learning_rate": 0.1,
+        "min_data_in_leaf": 20,
+        "max_bin": 63,
+        "feature_fraction": 0.9,
+        "num_threads": 1,
+        "verbose": -1,
+        "seed": seed,
+        "deterministic": True,
+        "force_col_wise": True,
+    }
     if problem == "multiclass":
         params["num_class"] = n_classes
     data = lgb.Dataset(x, label=y, categorical_feature=categorical or "auto", free_raw_data=True)
@@ -977,8 +1075,9 @@ def _fit_lightgbm(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, problem: str
     return np.asarray(pred), booster.feature_importance(importance_type="gain")
 
 
-def _fit_hgb(x: np.ndarray, y: np.ndarray, x_test: np.ndarray, problem: str, categorical: list[int], seed: int
-             ) -> tuple[np.ndarray, np.ndarray]:
+def _fit_hgb(
+    x: np.ndarray, y: np.ndarray, x_test: np.ndarray, problem: str, categorical: list[int], seed: int
+) -> tuple[np.ndarray, np.ndarray]:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     mask = np.zeros(x.shape[1], dtype=bool)
@@ -1005,8 +1104,11 @@ def _model_score(problem: str, y: np.ndarray, pred: np.ndarray) -> float:
 def _anomalies(ctx: _Context) -> dict[str, Any]:
     cfg = ctx.config
     n = min(cfg.anomaly_sample, len(ctx.sample_index))
-    names = [c for c in ctx.df.columns if c in ctx.encoded and _usable(ctx, c)
-             and (ctx.schema.get(c) or {}).get("type") not in ("identifier", "text")]
+    names = [
+        c
+        for c in ctx.df.columns
+        if c in ctx.encoded and _usable(ctx, c) and (ctx.schema.get(c) or {}).get("type") not in ("identifier", "text")
+    ]
     if n < 50 or not names:
         return {"skipped": "fewer than 50 rows or no usable columns", "sample_size": n}
     from sklearn.ensemble import IsolationForest
@@ -1023,13 +1125,21 @@ def _anomalies(ctx: _Context) -> dict[str, Any]:
     top = np.argsort(-scores, kind="stable")[: cfg.anomaly_examples]
     positions = ctx.sample_index[:n][top]
     rows = ctx.df.iloc[positions]
-    examples = [{"row": _display(index), "score": float(scores[t]),
-                 "values": {str(k): _display(v) for k, v in row.items()}}
-                for t, (index, row) in zip(top, rows.iterrows(), strict=True)]
-    return {"method": "IsolationForest (100 trees, 256 rows each); labels as frequency-rank codes, missing as the "
-                      "column median", "sample_size": n, "features": names, "score_cutoff": cutoff,
-            "count_rule": "anomaly score above median + 3.5 * MAD / 0.6745 of the sample's scores",
-            "anomaly_count": flagged, "anomaly_ratio": flagged / n, "examples": examples}
+    examples = [
+        {"row": _display(index), "score": float(scores[t]), "values": {str(k): _display(v) for k, v in row.items()}}
+        for t, (index, row) in zip(top, rows.iterrows(), strict=True)
+    ]
+    return {
+        "method": "IsolationForest (100 trees, 256 rows each); labels as frequency-rank codes, missing as the "
+        "column median",
+        "sample_size": n,
+        "features": names,
+        "score_cutoff": cutoff,
+        "count_rule": "anomaly score above median + 3.5 * MAD / 0.6745 of the sample's scores",
+        "anomaly_count": flagged,
+        "anomaly_ratio": flagged / n,
+        "examples": examples,
+    }
 
 
 # --------------------------------------------------------------------------------------------------- VIF
@@ -1049,10 +1159,15 @@ def _multicollinearity(ctx: _Context) -> dict[str, Any]:
     else:
         x = x[complete]
     vif = variance_inflation_factors(x)
-    cols = [{"column": c, "vif": min(float(v), 1e9), "perfect": not math.isfinite(float(v)) or v > 1e9}
-            for c, v in zip(names, vif, strict=True)]
-    return {"method": f"VIF_j = 1 / (1 - R²_j) from the correlation matrix ({method}); 1e9 means perfect collinearity",
-            "sample_size": len(x), "columns": cols}
+    cols = [
+        {"column": c, "vif": min(float(v), 1e9), "perfect": not math.isfinite(float(v)) or v > 1e9}
+        for c, v in zip(names, vif, strict=True)
+    ]
+    return {
+        "method": f"VIF_j = 1 / (1 - R²_j) from the correlation matrix ({method}); 1e9 means perfect collinearity",
+        "sample_size": len(x),
+        "columns": cols,
+    }
 
 
 def variance_inflation_factors(x: np.ndarray) -> np.ndarray:
@@ -1086,19 +1201,37 @@ def _warnings(ctx: _Context, report: dict[str, Any]) -> list[dict[str, Any]]:
     summary = report["summary"]
     if summary["duplicate_rows"]:
         ratio = summary["duplicate_ratio"]
-        out.append(_warn("medium" if ratio >= 0.05 else "low", "duplicates", None,
-                         f"{summary['duplicate_rows']:,} duplicate rows ({ratio:.1%})."))
+        out.append(
+            _warn(
+                "medium" if ratio >= 0.05 else "low",
+                "duplicates",
+                None,
+                f"{summary['duplicate_rows']:,} duplicate rows ({ratio:.1%}).",
+            )
+        )
     for col in report["columns"]:
         out.extend(_column_warnings(col, summary["rows"]))
     out.extend(_correlation_warnings(report.get("correlations") or {}, ctx.target))
     out.extend(_target_warnings(report))
     for item in (report.get("multicollinearity") or {}).get("columns", []):
         if item["perfect"]:
-            out.append(_warn("high", "perfect_collinearity", item["column"],
-                             f"{item['column']} is a linear combination of other numeric columns."))
+            out.append(
+                _warn(
+                    "high",
+                    "perfect_collinearity",
+                    item["column"],
+                    f"{item['column']} is a linear combination of other numeric columns.",
+                )
+            )
         elif item["vif"] is not None and item["vif"] > 10:
-            out.append(_warn("medium", "high_vif", item["column"], f"VIF {item['vif']:.1f} (> 10): "
-                             "strongly explained by other numeric columns."))
+            out.append(
+                _warn(
+                    "medium",
+                    "high_vif",
+                    item["column"],
+                    f"VIF {item['vif']:.1f} (> 10): strongly explained by other numeric columns.",
+                )
+            )
     order = {"high": 0, "medium": 1, "low": 2}
     out.sort(key=lambda w: order[w["severity"]])
     return out
@@ -1122,8 +1255,14 @@ def _column_warnings(col: dict[str, Any], rows: int) -> list[dict[str, Any]]:
     if col["type"] == "categorical" and (col["distinct"] > 1000 or col["distinct_ratio"] > 0.5):
         out.append(_warn("medium", "high_cardinality", name, f"{name} has {col['distinct']:,} distinct values."))
     if col.get("invalid"):
-        out.append(_warn("medium", "invalid_values", name,
-                         f"{col['invalid']:,} values of {name} are not valid {col['type']} values."))
+        out.append(
+            _warn(
+                "medium",
+                "invalid_values",
+                name,
+                f"{col['invalid']:,} values of {name} are not valid {col['type']} values.",
+            )
+        )
     blanks = col.get("empty_strings", 0) + col.get("whitespace_only", 0)
     if blanks:
         out.append(_warn("low", "blank_strings", name, f"{blanks:,} values of {name} are empty or only spaces."))
@@ -1150,8 +1289,14 @@ def _correlation_warnings(corr: dict[str, Any], target: str | None) -> list[dict
             if target in (cols[i], cols[j]):
                 continue
             if v is not None and math.isfinite(v) and abs(v) >= 0.95:
-                out.append(_warn("medium", "high_correlation", cols[i],
-                                 f"{cols[i]} and {cols[j]} are highly correlated (Pearson {v:.3f})."))
+                out.append(
+                    _warn(
+                        "medium",
+                        "high_correlation",
+                        cols[i],
+                        f"{cols[i]} and {cols[j]} are highly correlated (Pearson {v:.3f}).",
+                    )
+                )
     return out
 
 
@@ -1167,12 +1312,23 @@ def _target_warnings(report: dict[str, Any]) -> list[dict[str, Any]]:
         out.append(_warn("medium", "target_missing", name, f"{target['missing']:,} rows have no target value."))
     minority = target.get("minority_ratio")
     if minority is not None and minority < 0.1:
-        out.append(_warn("high" if minority < 0.01 else "medium", "imbalance", name,
-                         f"The smallest class is {minority:.1%} of rows (imbalance ratio "
-                         f"{target['imbalance_ratio']:.1f})."))
+        out.append(
+            _warn(
+                "high" if minority < 0.01 else "medium",
+                "imbalance",
+                name,
+                f"The smallest class is {minority:.1%} of rows (imbalance ratio {target['imbalance_ratio']:.1f}).",
+            )
+        )
     for feature in (report.get("leakage") or {}).get("features", []):
         if feature["flag"]:
-            out.append(_warn("high", "target_leakage", feature["column"],
-                             f"{feature['column']} alone predicts {name} almost perfectly "
-                             f"({feature['metric']} {feature['score']:.3f}); check it is known at prediction time."))
+            out.append(
+                _warn(
+                    "high",
+                    "target_leakage",
+                    feature["column"],
+                    f"{feature['column']} alone predicts {name} almost perfectly "
+                    f"({feature['metric']} {feature['score']:.3f}); check it is known at prediction time.",
+                )
+            )
     return out

@@ -36,12 +36,24 @@ DELIMITERS: tuple[str, ...] = (",", ";", "\t", "|")
 SNIFF_BYTES = 64 * 1024
 _CHUNK = 1 << 20
 _EXTENSIONS: dict[str, Format] = {
-    ".csv": "csv", ".txt": "csv", ".tsv": "tsv", ".tab": "tsv", ".parquet": "parquet", ".pq": "parquet",
-    ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl", ".xlsx": "xlsx", ".xlsm": "xlsx",
+    ".csv": "csv",
+    ".txt": "csv",
+    ".tsv": "tsv",
+    ".tab": "tsv",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+    ".json": "json",
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".xlsx": "xlsx",
+    ".xlsm": "xlsx",
 }
 _BOMS: tuple[tuple[bytes, str], ...] = (
-    (codecs.BOM_UTF8, "utf-8-sig"), (codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"),
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
 )
 
 
@@ -108,8 +120,15 @@ def read(
 ) -> pd.DataFrame:
     """Read ``path`` into a DataFrame; see :func:`read_with_info` for the parameters."""
     return read_with_info(
-        path, filename=filename, format=format, delimiter=delimiter, encoding=encoding, header=header,
-        sheet=sheet, limits=limits, sampling=sampling,
+        path,
+        filename=filename,
+        format=format,
+        delimiter=delimiter,
+        encoding=encoding,
+        header=header,
+        sheet=sheet,
+        limits=limits,
+        sampling=sampling,
     ).frame
 
 
@@ -153,8 +172,14 @@ def read_with_info(
     _check_shape(frame, limits)
     result.total_rows = len(frame)
     result.frame = sample_frame(frame, sampling)
-    result.sampling = {"method": sampling.method, "size": sampling.size, "seed": sampling.seed,
-                       "column": sampling.column, "rows_before": len(frame), "rows_after": len(result.frame)}
+    result.sampling = {
+        "method": sampling.method,
+        "size": sampling.size,
+        "seed": sampling.seed,
+        "column": sampling.column,
+        "rows_before": len(frame),
+        "rows_after": len(result.frame),
+    }
     return result
 
 
@@ -186,6 +211,7 @@ def detect_format(path: str, filename: str | None = None) -> Format:
 
 # --------------------------------------------------------------------------------------------------- size checks
 
+
 def _check_file_size(path: str, limits: ReadLimits) -> None:
     try:
         size = os.path.getsize(path)
@@ -194,16 +220,22 @@ def _check_file_size(path: str, limits: ReadLimits) -> None:
     if size == 0:
         raise ReadError("The file is empty.")
     if size > limits.max_bytes:
-        raise ReadError(f"The file is {human_bytes(size)}; the limit is {human_bytes(limits.max_bytes)}.",
-                        size=size, limit=limits.max_bytes)
+        raise ReadError(
+            f"The file is {human_bytes(size)}; the limit is {human_bytes(limits.max_bytes)}.",
+            size=size,
+            limit=limits.max_bytes,
+        )
 
 
 def _check_columns(n_columns: int, limits: ReadLimits) -> None:
     if n_columns == 0:
         raise ReadError("The file has no columns.")
     if n_columns > limits.max_columns:
-        raise ReadError(f"The file has {n_columns} columns; the limit is {limits.max_columns}.",
-                        columns=n_columns, limit=limits.max_columns)
+        raise ReadError(
+            f"The file has {n_columns} columns; the limit is {limits.max_columns}.",
+            columns=n_columns,
+            limit=limits.max_columns,
+        )
 
 
 def _check_rows(n_rows: int, limits: ReadLimits) -> None:
@@ -234,8 +266,9 @@ def normalise_column_names(names: Sequence[Any]) -> list[str]:
     dupes = [name for name, count in seen.items() if count > 1]
     if dupes:
         listed = ", ".join(repr(d) for d in dupes[:10])
-        raise ReadError(f"Duplicate column names: {listed}. Rename them so each column has a unique name.",
-                        "header", columns=dupes)
+        raise ReadError(
+            f"Duplicate column names: {listed}. Rename them so each column has a unique name.", "header", columns=dupes
+        )
     return out
 
 
@@ -303,7 +336,9 @@ def detect_encoding(path: str, declared: str | None = None) -> str:
     raise ReadError(
         f"The file is not valid {tried}: byte 0x{byte.hex()} at offset {offset} (line {line}) cannot be decoded "
         f"({reason}).{hint}",
-        "encoding", offset=offset, line=line,
+        "encoding",
+        offset=offset,
+        line=line,
     )
 
 
@@ -402,8 +437,9 @@ def _read_delimited(
     has_header = sniff_header(rows) if header is None else header
     _check_columns(len(first), limits)
     names = normalise_column_names(first) if has_header else [f"column_{i}" for i in range(1, len(first) + 1)]
-    frame = _arrow_to_pandas(_checked_rows(_arrow_csv(path, enc, delim, names, first_lines if has_header else 0),
-                                           limits))
+    frame = _arrow_to_pandas(
+        _checked_rows(_arrow_csv(path, enc, delim, names, first_lines if has_header else 0), limits)
+    )
     return ReadResult(frame, fmt, encoding=enc, delimiter=delim, header=has_header)
 
 
@@ -421,7 +457,9 @@ def _arrow_csv(path: str, encoding: str, delimiter: str, names: list[str], skip_
                 path,
                 read_options=pa_csv.ReadOptions(
                     encoding="utf8" if encoding in ("utf-8", "utf-8-sig") else encoding,
-                    column_names=placeholders, skip_rows=skip_lines, block_size=4 << 20,
+                    column_names=placeholders,
+                    skip_rows=skip_lines,
+                    block_size=4 << 20,
                 ),
                 parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
                 convert_options=pa_csv.ConvertOptions(column_types=as_text, strings_can_be_null=True),
@@ -452,7 +490,9 @@ def _ragged_error(path: str, encoding: str, delimiter: str, expected: int, skip_
                 return ReadError(
                     f"Line {start} has {len(row)} fields; expected {expected} like the first row. "
                     "Check the delimiter and quoting on that line.",
-                    line=start, expected=expected, found=len(row),
+                    line=start,
+                    expected=expected,
+                    found=len(row),
                 )
     return ReadError(f"A row has {found} fields; expected {expected}.", expected=expected, found=found)
 
@@ -499,7 +539,9 @@ def _read_parquet(path: str, limits: ReadLimits) -> pd.DataFrame:
 def _json_error(exc: json.JSONDecodeError, what: str = "JSON") -> ReadError:
     return ReadError(
         f"Malformed {what} at line {exc.lineno}, column {exc.colno} (character {exc.pos}): {exc.msg}.",
-        line=exc.lineno, column=exc.colno, position=exc.pos,
+        line=exc.lineno,
+        column=exc.colno,
+        position=exc.pos,
     )
 
 
@@ -529,14 +571,17 @@ def _frame_from_json(data: Any, limits: ReadLimits) -> pd.DataFrame:
         lengths = {k: len(v) for k, v in data.items() if isinstance(v, (list, dict))}
         if len(lengths) != len(data):
             scalar = next(k for k in data if k not in lengths)
-            raise ReadError(f"Expected an array of records or an object of columns; key {scalar!r} holds a single "
-                            "value, not a column.")
+            raise ReadError(
+                f"Expected an array of records or an object of columns; key {scalar!r} holds a single "
+                "value, not a column."
+            )
         if len(set(lengths.values())) > 1:
             detail = ", ".join(f"{k!r}: {n}" for k, n in list(lengths.items())[:10])
             raise ReadError(f"Columns have different lengths ({detail}).")
         names = normalise_column_names(list(data))
-        frame = pd.DataFrame({n: list(v.values()) if isinstance(v, dict) else v
-                              for n, v in zip(names, data.values(), strict=True)})
+        frame = pd.DataFrame(
+            {n: list(v.values()) if isinstance(v, dict) else v for n, v in zip(names, data.values(), strict=True)}
+        )
         return _flatten_nested(frame)
     raise ReadError("Expected a JSON array of records or an object of columns.")
 
@@ -615,9 +660,12 @@ def xlsx_archive_limits(limits: ReadLimits) -> ArchiveLimits:
     """The archive guard's limits for a workbook. Nested archives (embedded documents under xl/embeddings/) are
     allowed: openpyxl never opens them, and their sizes still count towards the totals."""
     return ArchiveLimits(
-        max_entries=limits.xlsx_max_entries, max_total_bytes=limits.xlsx_max_uncompressed_bytes,
-        max_member_bytes=limits.xlsx_max_uncompressed_bytes, max_ratio=limits.xlsx_max_ratio,
-        ratio_floor_bytes=limits.xlsx_ratio_floor_bytes, allow_nested=True,
+        max_entries=limits.xlsx_max_entries,
+        max_total_bytes=limits.xlsx_max_uncompressed_bytes,
+        max_member_bytes=limits.xlsx_max_uncompressed_bytes,
+        max_ratio=limits.xlsx_max_ratio,
+        ratio_floor_bytes=limits.xlsx_ratio_floor_bytes,
+        allow_nested=True,
     )
 
 

@@ -16,8 +16,9 @@ from typing import Any
 
 from apps.datasets.charts import report_figures
 
-REPORT_CSP = ("default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; "
-        "font-src data:")
+REPORT_CSP = (
+    "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:; font-src data:"
+)
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2433;background:#f6f7fb}
 header{background:#1d2433;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
@@ -67,8 +68,13 @@ def _plotly_js() -> str:
 def json_for_script(data: Any) -> str:
     """JSON that is safe inside a <script> element: no ``</``, ``<!--``, ``]]>`` or raw U+2028/U+2029."""
     text = json.dumps(data, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
-    for char, escape in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026"), ("\u2028", "\\u2028"),
-                         ("\u2029", "\\u2029")):
+    for char, escape in (
+        ("<", "\\u003c"),
+        (">", "\\u003e"),
+        ("&", "\\u0026"),
+        ("\u2028", "\\u2028"),
+        ("\u2029", "\\u2029"),
+    ):
         text = text.replace(char, escape)
     return text
 
@@ -109,19 +115,26 @@ def _fig(key: str, figures: dict[str, Any]) -> str:
 def _overview(report: dict[str, Any], figures: dict[str, Any]) -> str:
     s = report["summary"]
     types = ", ".join(f"{_e(k)}: {v}" for k, v in sorted(s.get("column_types", {}).items()))
-    rows = [("Rows", _num(s["rows"])), ("Columns", _num(s["columns"])),
-            ("Memory", f"{s['memory_bytes'] / 1e6:,.1f} MB"),
-            ("Missing cells", f"{_num(s['missing_cells'])} ({_pct(s['missing_cells_ratio'])})"),
-            ("Duplicate rows", f"{_num(s['duplicate_rows'])} ({_pct(s['duplicate_ratio'])})"),
-            ("Column types", types)]
+    rows = [
+        ("Rows", _num(s["rows"])),
+        ("Columns", _num(s["columns"])),
+        ("Memory", f"{s['memory_bytes'] / 1e6:,.1f} MB"),
+        ("Missing cells", f"{_num(s['missing_cells'])} ({_pct(s['missing_cells_ratio'])})"),
+        ("Duplicate rows", f"{_num(s['duplicate_rows'])} ({_pct(s['duplicate_ratio'])})"),
+        ("Column types", types),
+    ]
     dupes = ""
     if s.get("duplicate_examples"):
-        items = "".join(f"<li>row {_e(d['row'])} appears {d['count']} times: "
-                        f"<code>{_e(json.dumps(d['values'], ensure_ascii=False), 400)}</code></li>"
-                        for d in s["duplicate_examples"])
+        items = "".join(
+            f"<li>row {_e(d['row'])} appears {d['count']} times: "
+            f"<code>{_e(json.dumps(d['values'], ensure_ascii=False), 400)}</code></li>"
+            for d in s["duplicate_examples"]
+        )
         dupes = f"<h3>Duplicate row examples</h3><ul>{items}</ul>"
-    return (f'<section id="overview"><h2>Overview</h2><div class="grid"><div>{_table(rows)}{dupes}</div>'
-            f"<div>{_fig('overview.missing', figures)}</div></div></section>")
+    return (
+        f'<section id="overview"><h2>Overview</h2><div class="grid"><div>{_table(rows)}{dupes}</div>'
+        f"<div>{_fig('overview.missing', figures)}</div></div></section>"
+    )
 
 
 def _warnings_section(report: dict[str, Any]) -> str:
@@ -130,35 +143,47 @@ def _warnings_section(report: dict[str, Any]) -> str:
         return '<section id="warnings"><h2>Warnings</h2><p>No warnings.</p></section>'
     items = "".join(
         f'<tr><td class="sev-{_e(w["severity"])}">{_e(w["severity"])}</td><td><span class="tag">{_e(w["code"])}'
-        f'</span></td><td>{_e(w["column"] or "")}</td><td>{_e(w["message"])}</td></tr>' for w in warnings)
-    return (f'<section id="warnings"><h2>Warnings ({len(warnings)})</h2><table><tr><th>severity</th><th>code</th>'
-            f"<th>column</th><th>message</th></tr>{items}</table></section>")
+        f"</span></td><td>{_e(w['column'] or '')}</td><td>{_e(w['message'])}</td></tr>"
+        for w in warnings
+    )
+    return (
+        f'<section id="warnings"><h2>Warnings ({len(warnings)})</h2><table><tr><th>severity</th><th>code</th>'
+        f"<th>column</th><th>message</th></tr>{items}</table></section>"
+    )
 
 
 def _column_rows(col: dict[str, Any]) -> list[tuple[str, str]]:
-    rows = [("Type", f"{_e(col['type'])} <span class='note'>({_e(col['pandas_dtype'])})</span>"),
-            ("Missing", f"{_num(col['missing'])} ({_pct(col['missing_ratio'])})"),
-            ("Empty strings", _num(col.get("empty_strings", 0))),
-            ("Whitespace only", _num(col.get("whitespace_only", 0))),
-            ("Invalid", _num(col.get("invalid", 0))),
-            ("Distinct", f"{_num(col['distinct'])}" + ("" if col.get("stats_exact", True) else " (estimated)"))]
+    rows = [
+        ("Type", f"{_e(col['type'])} <span class='note'>({_e(col['pandas_dtype'])})</span>"),
+        ("Missing", f"{_num(col['missing'])} ({_pct(col['missing_ratio'])})"),
+        ("Empty strings", _num(col.get("empty_strings", 0))),
+        ("Whitespace only", _num(col.get("whitespace_only", 0))),
+        ("Invalid", _num(col.get("invalid", 0))),
+        ("Distinct", f"{_num(col['distinct'])}" + ("" if col.get("stats_exact", True) else " (estimated)")),
+    ]
     if col.get("invalid_examples"):
         rows.append(("Invalid examples", ", ".join(f"<code>{_e(v)}</code>" for v in col["invalid_examples"])))
     num = col.get("numeric")
     if num:
-        rows += [(k.capitalize(), _num(num.get(k))) for k in ("min", "max", "mean", "median", "std", "skew",
-                                                               "kurtosis")]
+        rows += [
+            (k.capitalize(), _num(num.get(k))) for k in ("min", "max", "mean", "median", "std", "skew", "kurtosis")
+        ]
         rows.append(("Quantiles", ", ".join(f"{_e(k)} {_num(v)}" for k, v in (num.get("quantiles") or {}).items())))
         out = num.get("outliers") or {}
-        rows.append(("Outliers", f"{_num(out.get('count'))} ({_pct(out.get('ratio'))}) "
-                                 f"<span class='note'>{_e(out.get('rule'))}</span>"))
+        rows.append(
+            (
+                "Outliers",
+                f"{_num(out.get('count'))} ({_pct(out.get('ratio'))}) <span class='note'>{_e(out.get('rule'))}</span>",
+            )
+        )
     dt = col.get("datetime")
     if dt:
         rows += [("Min", _e(dt["min"])), ("Max", _e(dt["max"])), ("Median", _e(dt["median"]))]
     text = col.get("text")
     if text:
-        rows.append(("Length", f"{_num(text['min_length'])} to {_num(text['max_length'])}, mean "
-                               f"{_num(text['mean_length'], 3)}"))
+        rows.append(
+            ("Length", f"{_num(text['min_length'])} to {_num(text['max_length'])}, mean {_num(text['mean_length'], 3)}")
+        )
     if not col.get("stats_exact", True):
         rows.append(("Sample", f"statistics from {_num(col['stats_sample_size'])} rows"))
     return rows
@@ -168,9 +193,11 @@ def _columns_section(report: dict[str, Any], figures: dict[str, Any]) -> str:
     parts = []
     for i, col in enumerate(report.get("columns") or []):
         charts = _fig(f"column.{i}.histogram", figures) + _fig(f"column.{i}.top_values", figures)
-        parts.append(f"<details{' open' if i < 3 else ''}><summary><b>{_e(col['name'])}</b> "
-                     f"<span class='tag'>{_e(col['type'])}</span></summary><div class='grid'>"
-                     f"<div>{_table(_column_rows(col))}</div><div>{charts}</div></div></details>")
+        parts.append(
+            f"<details{' open' if i < 3 else ''}><summary><b>{_e(col['name'])}</b> "
+            f"<span class='tag'>{_e(col['type'])}</span></summary><div class='grid'>"
+            f"<div>{_table(_column_rows(col))}</div><div>{charts}</div></div></details>"
+        )
     return f'<section id="columns"><h2>Columns</h2>{"".join(parts)}</section>'
 
 
@@ -185,37 +212,46 @@ def _sample_note(part: dict[str, Any] | None) -> str:
 
 def _correlations_section(report: dict[str, Any], figures: dict[str, Any]) -> str:
     corr = report.get("correlations") or {}
-    keys = ("correlations.pearson", "correlations.spearman", "correlations.cramers_v",
-            "correlations.correlation_ratio")
+    keys = ("correlations.pearson", "correlations.spearman", "correlations.cramers_v", "correlations.correlation_ratio")
     charts = "".join(_fig(k, figures) for k in keys)
     if not charts:
         return ""
-    return f'<section id="correlations"><h2>Correlations</h2>{_sample_note(corr)}<div class="grid">{charts}</div>' \
-           "</section>"
+    return (
+        f'<section id="correlations"><h2>Correlations</h2>{_sample_note(corr)}<div class="grid">{charts}</div>'
+        "</section>"
+    )
 
 
 def _target_section(report: dict[str, Any], figures: dict[str, Any]) -> str:
     target = report.get("target")
     if not target:
         return ""
-    rows = [("Target", _e(target["name"])), ("Problem type", _e(target["problem_type"])),
-            ("Why", _e(target.get("guess_reason"))), ("Missing", _num(target.get("missing")))]
+    rows = [
+        ("Target", _e(target["name"])),
+        ("Problem type", _e(target["problem_type"])),
+        ("Why", _e(target.get("guess_reason"))),
+        ("Missing", _num(target.get("missing"))),
+    ]
     if target.get("imbalance_ratio") is not None:
         rows.append(("Imbalance ratio", _num(target["imbalance_ratio"])))
     leak = report.get("leakage") or {}
     model = report.get("quick_model") or {}
     model_rows = []
     if model.get("score") is not None:
-        model_rows = [("Algorithm", _e(model["algorithm"])), ("Score", f"{_e(model['metric'])} {_num(model['score'])} "
-                                                                       f"± {_num(model['score_std'])}"),
-                      ("Baseline", f"{_e(model['baseline']['description'])}: {_num(model['baseline']['score'])}"),
-                      ("Sample", f"{_num(model['sample_size'])} rows, {model['folds']}-fold cross-validation")]
+        model_rows = [
+            ("Algorithm", _e(model["algorithm"])),
+            ("Score", f"{_e(model['metric'])} {_num(model['score'])} ± {_num(model['score_std'])}"),
+            ("Baseline", f"{_e(model['baseline']['description'])}: {_num(model['baseline']['score'])}"),
+            ("Sample", f"{_num(model['sample_size'])} rows, {model['folds']}-fold cross-validation"),
+        ]
     elif model.get("skipped"):
         model_rows = [("Quick model", _e(model["skipped"]))]
-    return (f'<section id="target"><h2>Target: {_e(target["name"])}</h2><div class="grid"><div>{_table(rows)}</div>'
-            f"<div>{_fig('target.distribution', figures)}</div></div><h3>Target leakage</h3>{_sample_note(leak)}"
-            f"{_fig('leakage.scores', figures)}<h3>Quick model</h3>{_table(model_rows)}"
-            f"{_fig('quick_model.importance', figures)}</section>")
+    return (
+        f'<section id="target"><h2>Target: {_e(target["name"])}</h2><div class="grid"><div>{_table(rows)}</div>'
+        f"<div>{_fig('target.distribution', figures)}</div></div><h3>Target leakage</h3>{_sample_note(leak)}"
+        f"{_fig('leakage.scores', figures)}<h3>Quick model</h3>{_table(model_rows)}"
+        f"{_fig('quick_model.importance', figures)}</section>"
+    )
 
 
 def _anomalies_section(report: dict[str, Any]) -> str:
@@ -224,35 +260,48 @@ def _anomalies_section(report: dict[str, Any]) -> str:
         return ""
     names = list(part["examples"][0]["values"])
     head = "".join(f"<th>{_e(n)}</th>" for n in names)
-    body = "".join(f"<tr><td>{_e(ex['row'])}</td><td>{_num(ex['score'], 3)}</td>"
-                   + "".join(f"<td>{_e(ex['values'].get(n), 60)}</td>" for n in names) + "</tr>"
-                   for ex in part["examples"])
-    return (f'<section id="anomalies"><h2>Anomalous rows</h2>{_sample_note(part)}<p>{_num(part["anomaly_count"])} '
-            f"rows ({_pct(part['anomaly_ratio'])} of the sample) score above the cutoff.</p>"
-            f'<div style="overflow-x:auto"><table><tr><th>row</th><th>score</th>{head}</tr>{body}</table></div>'
-            "</section>")
+    body = "".join(
+        f"<tr><td>{_e(ex['row'])}</td><td>{_num(ex['score'], 3)}</td>"
+        + "".join(f"<td>{_e(ex['values'].get(n), 60)}</td>" for n in names)
+        + "</tr>"
+        for ex in part["examples"]
+    )
+    return (
+        f'<section id="anomalies"><h2>Anomalous rows</h2>{_sample_note(part)}<p>{_num(part["anomaly_count"])} '
+        f"rows ({_pct(part['anomaly_ratio'])} of the sample) score above the cutoff.</p>"
+        f'<div style="overflow-x:auto"><table><tr><th>row</th><th>score</th>{head}</tr>{body}</table></div>'
+        "</section>"
+    )
 
 
 def _vif_section(report: dict[str, Any], figures: dict[str, Any]) -> str:
     part = report.get("multicollinearity") or {}
     if not part.get("columns"):
         return ""
-    return f'<section id="multicollinearity"><h2>Multicollinearity</h2>{_sample_note(part)}' \
-           f"{_fig('multicollinearity.vif', figures)}</section>"
+    return (
+        f'<section id="multicollinearity"><h2>Multicollinearity</h2>{_sample_note(part)}'
+        f"{_fig('multicollinearity.vif', figures)}</section>"
+    )
 
 
 # --------------------------------------------------------------------------------------------------- entry point
 def report_to_html(report: dict[str, Any], title: str) -> str:
     """A self-contained HTML page for a report from :func:`apps.datasets.profiling.profile_dataframe`."""
     figures = report_figures(report)
-    body = "".join([
-        _overview(report, figures), _warnings_section(report), _target_section(report, figures),
-        _columns_section(report, figures), _correlations_section(report, figures), _anomalies_section(report),
-        _vif_section(report, figures),
-    ])
+    body = "".join(
+        [
+            _overview(report, figures),
+            _warnings_section(report),
+            _target_section(report, figures),
+            _columns_section(report, figures),
+            _correlations_section(report, figures),
+            _anomalies_section(report),
+            _vif_section(report, figures),
+        ]
+    )
     generated = _e(report.get("generated_at", ""))
     return (
-        "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f'<meta http-equiv="Content-Security-Policy" content="{REPORT_CSP}">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{_e(title)}</title><style>{_STYLE}</style></head><body>"

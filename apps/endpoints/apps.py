@@ -6,8 +6,18 @@ class EndpointsConfig(AppConfig):
     label = "endpoints"
     verbose_name = "Endpoints"
     nav = [
-        {"section": "Deploy", "label": "Endpoints", "url": "endpoints:list", "perm": "accounts.use_studio",
-         "order": 20},
-        {"section": "Deploy", "label": "Batch transform", "url": "endpoints:batch_list", "perm": "accounts.use_studio",
-         "order": 30},
+        {
+            "section": "Deploy",
+            "label": "Endpoints",
+            "url": "endpoints:list",
+            "perm": "accounts.use_studio",
+            "order": 20,
+        },
+        {
+            "section": "Deploy",
+            "label": "Batch transform",
+            "url": "endpoints:batch_list",
+            "perm": "accounts.use_studio",
+            "order": 30,
+        },
     ]

@@ -29,15 +29,31 @@ def _layout(title: str, ytitle: str, minutes: list[str], **extra: Any) -> dict[s
 
 
 def invocations_figure(metrics: dict[str, Any]) -> Figure:
-    data = [{"type": "bar", "name": label(variant), "x": metrics["minutes"], "y": counts,
-             "marker": {"color": PALETTE[i % len(PALETTE)]}}
-            for i, (variant, counts) in enumerate(sorted(metrics["invocations"].items()))]
+    data = [
+        {
+            "type": "bar",
+            "name": label(variant),
+            "x": metrics["minutes"],
+            "y": counts,
+            "marker": {"color": PALETTE[i % len(PALETTE)]},
+        }
+        for i, (variant, counts) in enumerate(sorted(metrics["invocations"].items()))
+    ]
     return {"data": data, "layout": _layout("Invocations per minute", "requests", metrics["minutes"], barmode="stack")}
 
 
 def error_rate_figure(metrics: dict[str, Any]) -> Figure:
-    data = [{"type": "scatter", "mode": "lines+markers", "name": "errors (4xx + 5xx)", "x": metrics["minutes"],
-             "y": metrics["error_rate"], "line": {"color": DANGER}, "connectgaps": False}]
+    data = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "errors (4xx + 5xx)",
+            "x": metrics["minutes"],
+            "y": metrics["error_rate"],
+            "line": {"color": DANGER},
+            "connectgaps": False,
+        }
+    ]
     layout = _layout("Error rate", "% of requests", metrics["minutes"])
     layout["yaxis"]["range"] = [0, 100]
     return {"data": data, "layout": layout}
@@ -45,14 +61,29 @@ def error_rate_figure(metrics: dict[str, Any]) -> Figure:
 
 def latency_figure(metrics: dict[str, Any]) -> Figure:
     data = [
-        {"type": "scatter", "mode": "lines+markers", "name": "p50", "x": metrics["minutes"], "y": metrics["p50"],
-         "line": {"color": ACCENT}},
-        {"type": "scatter", "mode": "lines+markers", "name": "p99", "x": metrics["minutes"], "y": metrics["p99"],
-         "line": {"color": "#ff7f0e", "dash": "dot"}},
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "p50",
+            "x": metrics["minutes"],
+            "y": metrics["p50"],
+            "line": {"color": ACCENT},
+        },
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "name": "p99",
+            "x": metrics["minutes"],
+            "y": metrics["p99"],
+            "line": {"color": "#ff7f0e", "dash": "dot"},
+        },
     ]
     return {"data": data, "layout": _layout("Latency", "milliseconds", metrics["minutes"])}
 
 
 def endpoint_figures(metrics: dict[str, Any]) -> list[tuple[str, Figure]]:
-    return [("invocations", invocations_figure(metrics)), ("errors", error_rate_figure(metrics)),
-            ("latency", latency_figure(metrics))]
+    return [
+        ("invocations", invocations_figure(metrics)),
+        ("errors", error_rate_figure(metrics)),
+        ("latency", latency_figure(metrics)),
+    ]

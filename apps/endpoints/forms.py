@@ -13,8 +13,9 @@ class EndpointForm(forms.Form):
     name = forms.CharField(max_length=63, help_text="Letters, digits and hyphens; it becomes /endpoints/<name>/.")
     type = forms.ChoiceField(choices=EndpointType.choices, initial=EndpointType.REALTIME)
     model_version = forms.TypedChoiceField(coerce=int, label="Approved model version")
-    second_version = forms.TypedChoiceField(coerce=int, required=False, empty_value=None,
-                                            label="Second variant (optional, A/B)")
+    second_version = forms.TypedChoiceField(
+        coerce=int, required=False, empty_value=None, label="Second variant (optional, A/B)"
+    )
     weight = forms.FloatField(initial=1.0, min_value=0, label="Weight of the first")
     second_weight = forms.FloatField(initial=0.0, min_value=0, required=False, label="Weight of the second")
     capture_percent = forms.FloatField(initial=0, min_value=0, max_value=100, label="Data capture (% of requests)")
@@ -59,9 +60,11 @@ class BatchTransformForm(forms.Form):
     def __init__(self, *args: Any, versions: list[Any], datasets: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         cast(forms.ChoiceField, self.fields["model_version"]).choices = [
-            (v.pk, f"{v.group.name} v{v.version}") for v in versions]
+            (v.pk, f"{v.group.name} v{v.version}") for v in versions
+        ]
         cast(forms.ChoiceField, self.fields["dataset_version"]).choices = [
-            (d.pk, f"{d.dataset.name} v{d.number} ({d.row_count:,} rows)") for d in datasets]
+            (d.pk, f"{d.dataset.name} v{d.number} ({d.row_count:,} rows)") for d in datasets
+        ]
 
     def add_service_errors(self, exc: Any) -> None:
         for field, messages in getattr(exc, "message_dict", {"__all__": getattr(exc, "messages", [str(exc)])}).items():

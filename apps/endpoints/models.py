@@ -67,8 +67,9 @@ class EndpointKey(models.Model):
     name = models.CharField(max_length=100)
     prefix = models.CharField(max_length=16, help_text="The first characters, to recognise a key.")
     key_hash = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now)
     expires_at = models.DateTimeField(null=True, blank=True)
     revoked_at = models.DateTimeField(null=True, blank=True)
@@ -143,13 +144,15 @@ class BatchTransform(ProjectOwnedModel):
 
     model_version = models.ForeignKey("registry.ModelVersion", on_delete=models.PROTECT, related_name="+")
     # SET_NULL: deleting the input dataset keeps the record (and its output) of the transform.
-    dataset_version = models.ForeignKey("datasets.DatasetVersion", null=True, on_delete=models.SET_NULL,
-                                        related_name="+")
+    dataset_version = models.ForeignKey(
+        "datasets.DatasetVersion", null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     join_input_columns = models.BooleanField(default=False, help_text="Copy the input columns into the output.")
     probabilities = models.BooleanField(default=True, help_text="Add one probability column per class.")
     job = models.ForeignKey("jobs.Job", null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
-    output_version = models.ForeignKey("datasets.DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL,
-                                       related_name="+")
+    output_version = models.ForeignKey(
+        "datasets.DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     rows = models.BigIntegerField(null=True, blank=True)
 
     class Meta:

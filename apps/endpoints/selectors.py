@@ -20,8 +20,15 @@ from apps.endpoints.serving.metrics import N_BUCKETS, merge_hist, percentile
 from apps.registry.choices import ApprovalStatus
 from apps.registry.models import ModelVersion
 
-EXAMPLE_VALUES = {"double": 0.0, "float": 0.0, "integer": 0, "long": 0, "boolean": False, "datetime": "2024-01-01",
-                  "string": "text"}
+EXAMPLE_VALUES = {
+    "double": 0.0,
+    "float": 0.0,
+    "integer": 0,
+    "long": 0,
+    "boolean": False,
+    "datetime": "2024-01-01",
+    "string": "text",
+}
 
 
 def endpoint_list_for_user(*, user: User) -> QuerySet[Endpoint]:
@@ -59,15 +66,17 @@ def model_version_get_for_user(*, user: User, pk: object) -> ModelVersion:
 
 def approved_versions_for_user(*, user: User, project: Project | None = None) -> QuerySet[ModelVersion]:
     qs = scope_to_user(ModelVersion.objects.select_related("group", "project"), user=user).filter(
-        approval_status=ApprovalStatus.APPROVED)
+        approval_status=ApprovalStatus.APPROVED
+    )
     if project is not None:
         qs = qs.filter(project=project)
     return qs.order_by("group__name", "-version")
 
 
 def batch_transform_list_for_user(*, user: User) -> QuerySet[BatchTransform]:
-    qs = BatchTransform.objects.select_related("project", "job", "model_version__group", "dataset_version__dataset",
-                                               "output_version__dataset", "created_by")
+    qs = BatchTransform.objects.select_related(
+        "project", "job", "model_version__group", "dataset_version__dataset", "output_version__dataset", "created_by"
+    )
     return scope_to_user(qs, user=user)
 
 
@@ -164,8 +173,9 @@ def _async_get(endpoint_id: int, inference_id: str) -> AsyncInvocation | None:
         wanted = uuid.UUID(inference_id)
     except ValueError:
         return None
-    return AsyncInvocation.objects.select_related("endpoint").filter(endpoint_id=endpoint_id,
-                                                                     inference_id=wanted).first()
+    return (
+        AsyncInvocation.objects.select_related("endpoint").filter(endpoint_id=endpoint_id, inference_id=wanted).first()
+    )
 
 
 def async_invocation_status(*, endpoint_id: int, inference_id: str) -> dict[str, Any] | None:
@@ -184,4 +194,3 @@ def async_invocation_output(*, endpoint_id: int, inference_id: str) -> str | Non
 
 def async_invocation_list(*, endpoint: Endpoint, limit: int = 20) -> list[AsyncInvocation]:
     return list(endpoint.async_invocations.select_related("job").order_by("-created_at", "-id")[:limit])
-

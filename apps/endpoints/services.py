@@ -63,8 +63,12 @@ def _need_deploy(user: User) -> None:
 def clean_endpoint_name(raw: Any) -> str:
     name = str(raw or "").strip()
     if not NAME_RE.fullmatch(name):
-        raise ValidationError({"name": f"{name!r} is not a valid endpoint name: use 1–63 letters, digits and "
-                                       "hyphens, starting and ending with a letter or digit."})
+        raise ValidationError(
+            {
+                "name": f"{name!r} is not a valid endpoint name: use 1–63 letters, digits and "
+                "hyphens, starting and ending with a letter or digit."
+            }
+        )
     return name
 
 
@@ -96,9 +100,13 @@ def clean_variants(*, project: Project, variants: list[dict[str, Any]]) -> list[
         if version.project_id != project.pk:
             raise ValidationError({"model_version": f"Model version {version} belongs to another project."})
         if version.approval_status != ApprovalStatus.APPROVED:
-            raise ValidationError({"model_version": f"Model version {version} (id {version.pk}) is "
-                                                    f"{version.get_approval_status_display().lower()}: only Approved "
-                                                    "versions can be deployed."})
+            raise ValidationError(
+                {
+                    "model_version": f"Model version {version} (id {version.pk}) is "
+                    f"{version.get_approval_status_display().lower()}: only Approved "
+                    "versions can be deployed."
+                }
+            )
         weight = _clean_number(raw.get("weight", 1.0), "weight", 0.0, 1e6)
         name = str(raw.get("name") or f"variant-{i + 1}").strip()
         if not NAME_RE.fullmatch(name):
@@ -117,8 +125,9 @@ def endpoint_key_create(*, endpoint: Endpoint, user: User, name: Any = "") -> tu
     _need_deploy(user)
     raw = KEY_PREFIX + secrets.token_urlsafe(32)
     label = str(name or "").strip()[:100] or "key"
-    key = EndpointKey.objects.create(endpoint=endpoint, name=label, prefix=raw[:10], key_hash=key_hash(raw),
-                                     created_by=user)
+    key = EndpointKey.objects.create(
+        endpoint=endpoint, name=label, prefix=raw[:10], key_hash=key_hash(raw), created_by=user
+    )
     return key, raw
 
 
@@ -131,23 +140,45 @@ def endpoint_key_revoke(*, key: EndpointKey, user: User) -> EndpointKey:
     return key
 
 
-def endpoint_create(*, project: Project, user: User, name: Any, endpoint_type: Any = EndpointType.REALTIME,
-                    variants: list[dict[str, Any]], description: Any = "", idle_timeout_s: Any = None,
-                    max_concurrency: Any = None, capture_percent: Any = None, timeout_s: Any = None,
-                    webhook_url: Any = "") -> tuple[Endpoint, str]:
+def endpoint_create(
+    *,
+    project: Project,
+    user: User,
+    name: Any,
+    endpoint_type: Any = EndpointType.REALTIME,
+    variants: list[dict[str, Any]],
+    description: Any = "",
+    idle_timeout_s: Any = None,
+    max_concurrency: Any = None,
+    capture_percent: Any = None,
+    timeout_s: Any = None,
+    webhook_url: Any = "",
+) -> tuple[Endpoint, str]:
     """The endpoint, its variants and a first key; returns (endpoint, raw key shown once)."""
     _need_deploy(user)
     clean_name = clean_endpoint_name(name)
     if endpoint_type not in EndpointType.values:
-        raise ValidationError({"type": f"Unknown endpoint type {endpoint_type!r}; use one of "
-                                       f"{', '.join(EndpointType.values)}."})
+        raise ValidationError(
+            {"type": f"Unknown endpoint type {endpoint_type!r}; use one of {', '.join(EndpointType.values)}."}
+        )
     checked = clean_variants(project=project, variants=variants)
-    fields = _clean_settings(idle_timeout_s=idle_timeout_s, max_concurrency=max_concurrency,
-                             capture_percent=capture_percent, timeout_s=timeout_s, webhook_url=webhook_url)
+    fields = _clean_settings(
+        idle_timeout_s=idle_timeout_s,
+        max_concurrency=max_concurrency,
+        capture_percent=capture_percent,
+        timeout_s=timeout_s,
+        webhook_url=webhook_url,
+    )
     try:
         with transaction.atomic():
-            endpoint = Endpoint.objects.create(project=project, created_by=user, name=clean_name, type=endpoint_type,
-                                               description=str(description or "")[:2000], **fields)
+            endpoint = Endpoint.objects.create(
+                project=project,
+                created_by=user,
+                name=clean_name,
+                type=endpoint_type,
+                description=str(description or "")[:2000],
+                **fields,
+            )
             _replace_variants(endpoint, checked)
             _, raw = endpoint_key_create(endpoint=endpoint, user=user, name="default")
     except IntegrityError as exc:
@@ -172,15 +203,19 @@ def _clean_settings(**raw: Any) -> dict[str, Any]:
 
 def _replace_variants(endpoint: Endpoint, checked: list[dict[str, Any]]) -> None:
     endpoint.variants.all().delete()
-    EndpointVariant.objects.bulk_create([
-        EndpointVariant(endpoint=endpoint, name=v["name"], model_version=v["model_version"], weight=v["weight"],
-                        position=i)
-        for i, v in enumerate(checked)
-    ])
+    EndpointVariant.objects.bulk_create(
+        [
+            EndpointVariant(
+                endpoint=endpoint, name=v["name"], model_version=v["model_version"], weight=v["weight"], position=i
+            )
+            for i, v in enumerate(checked)
+        ]
+    )
 
 
-def endpoint_update(*, endpoint: Endpoint, user: User, variants: list[dict[str, Any]] | None = None,
-                    **settings_: Any) -> Endpoint:
+def endpoint_update(
+    *, endpoint: Endpoint, user: User, variants: list[dict[str, Any]] | None = None, **settings_: Any
+) -> Endpoint:
     """New variants and weights (and/or settings). Serving processes load the new versions' models before they
     switch, and requests in flight finish on the old ones: no request is dropped."""
     _need_deploy(user)
@@ -223,11 +258,15 @@ def endpoint_metrics_merge(*, entries: list[tuple[int, str, int, Any]]) -> None:
         for _attempt in range(2):
             try:
                 with transaction.atomic():
-                    row = EndpointMetric.objects.select_for_update().filter(
-                        endpoint_id=endpoint_id, variant=variant, minute=minute).first()
+                    row = (
+                        EndpointMetric.objects.select_for_update()
+                        .filter(endpoint_id=endpoint_id, variant=variant, minute=minute)
+                        .first()
+                    )
                     if row is None:
-                        EndpointMetric.objects.create(endpoint_id=endpoint_id, variant=variant, minute=minute,
-                                                      **counts.as_dict())
+                        EndpointMetric.objects.create(
+                            endpoint_id=endpoint_id, variant=variant, minute=minute, **counts.as_dict()
+                        )
                     else:
                         row.invocations += counts.invocations
                         row.client_errors += counts.client_errors
@@ -262,8 +301,9 @@ def async_dir(endpoint: Endpoint) -> str:
     return project_path(endpoint.project_id, "endpoints", endpoint.name, "async")
 
 
-def async_invocation_create(*, endpoint_id: int, local_file: str, size: int, content_type: str,
-                            probabilities: bool = False) -> dict[str, Any]:
+def async_invocation_create(
+    *, endpoint_id: int, local_file: str, size: int, content_type: str, probabilities: bool = False
+) -> dict[str, Any]:
     """Called by the serving process once the body is on local disk: the body moves into storage, the row and its
     job are created. Returns the 202 answer."""
     endpoint = Endpoint.objects.select_related("project").get(pk=endpoint_id)
@@ -272,12 +312,22 @@ def async_invocation_create(*, endpoint_id: int, local_file: str, size: int, con
     try:
         with transaction.atomic():
             invocation = AsyncInvocation.objects.create(
-                endpoint=endpoint, inference_id=inference_id, content_type=content_type, probabilities=probabilities,
-                input_path=saved, input_bytes=size, webhook_url=endpoint.webhook_url,
+                endpoint=endpoint,
+                inference_id=inference_id,
+                content_type=content_type,
+                probabilities=probabilities,
+                input_path=saved,
+                input_bytes=size,
+                webhook_url=endpoint.webhook_url,
                 expires_at=timezone.now() + timedelta(seconds=int(settings.SERVING_ASYNC_TTL_S)),
             )
-            job = job_start(kind="endpoints.async_invoke", project=endpoint.project, created_by=None,
-                            params={"invocation": invocation.pk}, title=f"Async request to {endpoint.name}")
+            job = job_start(
+                kind="endpoints.async_invoke",
+                project=endpoint.project,
+                created_by=None,
+                params={"invocation": invocation.pk},
+                title=f"Async request to {endpoint.name}",
+            )
             invocation.job = job
             invocation.save(update_fields=["job", "updated_at"])
     except BaseException:
@@ -293,8 +343,11 @@ def async_status_payload(invocation: AsyncInvocation) -> dict[str, Any]:
     if status == AsyncStatus.QUEUED and invocation.expires_at < timezone.now():
         status = AsyncStatus.EXPIRED
     out: dict[str, Any] = {
-        "inference_id": invocation.inference_id.hex, "status": status, "location": base,
-        "created_at": invocation.created_at.isoformat(), "expires_at": invocation.expires_at.isoformat(),
+        "inference_id": invocation.inference_id.hex,
+        "status": status,
+        "location": base,
+        "created_at": invocation.created_at.isoformat(),
+        "expires_at": invocation.expires_at.isoformat(),
         "input_bytes": invocation.input_bytes,
     }
     if invocation.finished_at:
@@ -319,9 +372,14 @@ def _notify(invocation: AsyncInvocation) -> None:
         return
     payload = {k: v for k, v in async_status_payload(invocation).items() if k != "webhook"}
     payload["endpoint"] = invocation.endpoint.name
-    webhooks.webhook_send(subscriber=invocation.endpoint, project_id=invocation.endpoint.project_id,
-                          url=invocation.webhook_url, event=WEBHOOK_EVENT, payload=payload,
-                          reference=invocation.inference_id.hex)
+    webhooks.webhook_send(
+        subscriber=invocation.endpoint,
+        project_id=invocation.endpoint.project_id,
+        url=invocation.webhook_url,
+        event=WEBHOOK_EVENT,
+        payload=payload,
+        reference=invocation.inference_id.hex,
+    )
 
 
 def _finish(invocation: AsyncInvocation, status: str, *, error: str = "", **fields: Any) -> None:
@@ -351,7 +409,7 @@ def _frames(path: str, content_type: str, input_names: list[str], chunk_rows: in
             return
         frame, _params = protocol.parse_json(handle.read(), input_names)
     for start in range(0, max(len(frame), 1), chunk_rows):
-        yield frame.iloc[start:start + chunk_rows], min(0.95, (start + chunk_rows) / max(len(frame), 1))
+        yield frame.iloc[start : start + chunk_rows], min(0.95, (start + chunk_rows) / max(len(frame), 1))
 
 
 def async_invocation_run(ctx: JobContext) -> dict[str, Any]:
@@ -363,14 +421,18 @@ def async_invocation_run(ctx: JobContext) -> dict[str, Any]:
     if invocation.status in (AsyncStatus.SUCCEEDED, AsyncStatus.FAILED, AsyncStatus.EXPIRED):
         return {"status": invocation.status}
     if invocation.expires_at < timezone.now():
-        _finish(invocation, AsyncStatus.EXPIRED, error="The request expired before a worker took it "
-                                                       "(SERVING_ASYNC_TTL_S).")
+        _finish(
+            invocation, AsyncStatus.EXPIRED, error="The request expired before a worker took it (SERVING_ASYNC_TTL_S)."
+        )
         ctx.final_message = "Expired before it started."
         return {"status": AsyncStatus.EXPIRED}
     invocation.status = AsyncStatus.RUNNING
     invocation.save(update_fields=["status", "updated_at"])
-    variants = list(invocation.endpoint.variants.select_related("model_version__artifact", "model_version__group")
-                    .filter(model_version__approval_status=ApprovalStatus.APPROVED, weight__gt=0))
+    variants = list(
+        invocation.endpoint.variants.select_related("model_version__artifact", "model_version__group").filter(
+            model_version__approval_status=ApprovalStatus.APPROVED, weight__gt=0
+        )
+    )
     if not variants:
         _finish(invocation, AsyncStatus.FAILED, error="The endpoint has no approved model version to serve.")
         raise JobError("The endpoint has no approved model version to serve.")
@@ -383,8 +445,13 @@ def async_invocation_run(ctx: JobContext) -> dict[str, Any]:
     with _temp(".pred") as pred_file, _temp(".proba") as proba_file, _temp(".json") as out_file:
         try:
             with open(pred_file, "wb") as preds, open(proba_file, "wb") as probas:
-                for frame, done in _frames(invocation.input_path, invocation.content_type, input_names,
-                                           int(settings.SERVING_BATCH_CHUNK_ROWS), ctx):
+                for frame, done in _frames(
+                    invocation.input_path,
+                    invocation.content_type,
+                    input_names,
+                    int(settings.SERVING_BATCH_CHUNK_ROWS),
+                    ctx,
+                ):
                     labels, proba = predictor.predict(frame)
                     for value in labels.tolist():
                         preds.write((b"," if rows else b"") + orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY))
@@ -435,8 +502,9 @@ def _copy(path: str, out: Any) -> None:
 # --- batch transform ------------------------------------------------------------------------------------------
 
 
-def batch_transform_start(*, user: User, model_version: Any, dataset_version: Any, join_input_columns: Any = False,
-                          probabilities: Any = True) -> BatchTransform:
+def batch_transform_start(
+    *, user: User, model_version: Any, dataset_version: Any, join_input_columns: Any = False, probabilities: Any = True
+) -> BatchTransform:
     """Predictions of an Approved model version for every row of a dataset version of the same project (a job);
     the output is a new dataset version."""
     if not user.has_perm(personas.RUN_JOBS):
@@ -444,18 +512,29 @@ def batch_transform_start(*, user: User, model_version: Any, dataset_version: An
     if dataset_version.project_id != model_version.project_id:
         raise ValidationError({"dataset_version": "The dataset version belongs to another project than the model."})
     if model_version.approval_status != ApprovalStatus.APPROVED:
-        raise ValidationError({"model_version": f"Model version {model_version} (id {model_version.pk}) is "
-                                                f"{model_version.get_approval_status_display().lower()}: only "
-                                                "Approved versions run batch transforms."})
+        raise ValidationError(
+            {
+                "model_version": f"Model version {model_version} (id {model_version.pk}) is "
+                f"{model_version.get_approval_status_display().lower()}: only "
+                "Approved versions run batch transforms."
+            }
+        )
     with transaction.atomic():
         transform = BatchTransform.objects.create(
-            project_id=model_version.project_id, created_by=user, model_version=model_version,
-            dataset_version=dataset_version, join_input_columns=bool(join_input_columns),
+            project_id=model_version.project_id,
+            created_by=user,
+            model_version=model_version,
+            dataset_version=dataset_version,
+            join_input_columns=bool(join_input_columns),
             probabilities=bool(probabilities),
         )
-        transform.job = job_start(kind="endpoints.batch_transform", project=transform.project, created_by=user,
-                                  params={"transform": transform.pk},
-                                  title=f"Batch transform: {model_version} on {dataset_version}")
+        transform.job = job_start(
+            kind="endpoints.batch_transform",
+            project=transform.project,
+            created_by=user,
+            params={"transform": transform.pk},
+            title=f"Batch transform: {model_version} on {dataset_version}",
+        )
         transform.save(update_fields=["job", "updated_at"])
     return transform
 
@@ -476,8 +555,9 @@ def batch_transform_run(ctx: JobContext) -> dict[str, Any]:
     from apps.datasets.models import DatasetVersion
     from apps.registry.loading import load_version
 
-    transform = BatchTransform.objects.select_related("model_version__artifact", "model_version__group",
-                                                      "dataset_version__dataset").get(pk=ctx.params["transform"])
+    transform = BatchTransform.objects.select_related(
+        "model_version__artifact", "model_version__group", "dataset_version__dataset"
+    ).get(pk=ctx.params["transform"])
     done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
     if done is not None:
         BatchTransform.objects.filter(pk=transform.pk).update(output_version=done, rows=done.row_count)
@@ -504,8 +584,11 @@ def batch_transform_run(ctx: JobContext) -> dict[str, Any]:
                         labels, proba = predictor.predict(frame)
                     except SchemaError as exc:
                         raise JobError(f"{exc.message} (columns: {', '.join(exc.columns)})") from exc
-                    out = frame.reset_index(drop=True) if transform.join_input_columns else pd.DataFrame(
-                        index=range(len(frame)))
+                    out = (
+                        frame.reset_index(drop=True)
+                        if transform.join_input_columns
+                        else pd.DataFrame(index=range(len(frame)))
+                    )
                     out[predicted] = labels
                     if transform.probabilities and proba is not None:
                         for i, cls in enumerate(keys):
@@ -525,16 +608,24 @@ def batch_transform_run(ctx: JobContext) -> dict[str, Any]:
             raise JobError("The dataset version has no rows to predict.")
         ctx.progress(0.9, "Saving the predictions as a dataset version", force=True)
         new = data_services.dataset_version_create(
-            project_id=transform.project_id, local_file=out_path, kind=VersionKind.PREDICTION,
+            project_id=transform.project_id,
+            local_file=out_path,
+            kind=VersionKind.PREDICTION,
             dataset_name=f"{source.dataset.name} predictions",
-            source={"kind": "batch_transform", "transform": transform.pk, "model_version": version.pk,
-                    "dataset_version": source.pk, "join_input_columns": transform.join_input_columns},
-            parents=[source], job_id=ctx.job_id, created_by_id=ctx.created_by_id,
+            source={
+                "kind": "batch_transform",
+                "transform": transform.pk,
+                "model_version": version.pk,
+                "dataset_version": source.pk,
+                "join_input_columns": transform.join_input_columns,
+            },
+            parents=[source],
+            job_id=ctx.job_id,
+            created_by_id=ctx.created_by_id,
         )
     BatchTransform.objects.filter(pk=transform.pk).update(output_version=new, rows=rows, updated_at=timezone.now())
     ctx.final_message = f"{rows:,} predictions saved as {new}."
     return {"dataset_version": new.pk, "rows": rows}
-
 
 
 # --- retention -------------------------------------------------------------------------------------------------
@@ -563,7 +654,8 @@ def retention_sweep(*, now: datetime | None = None) -> dict[str, int]:
     keep_metrics = int(settings.SERVING_METRICS_RETENTION_DAYS)
     if keep_metrics > 0:
         counts["metric_minutes"], _ = EndpointMetric.objects.filter(
-            minute__lt=now - timedelta(days=keep_metrics)).delete()
+            minute__lt=now - timedelta(days=keep_metrics)
+        ).delete()
     return counts
 
 

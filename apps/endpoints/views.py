@@ -32,12 +32,20 @@ TRY_KEY_TTL = timedelta(hours=1)
 class EndpointListView(StudioMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         project = request_project(request)
-        endpoints = (list(selectors.endpoint_list_for_user(user=request_user(request)).filter(project=project))
-                     if project else [])
-        return render(request, "endpoints/endpoint_list.html", {
-            "project": project, "endpoints": endpoints,
-            "can_deploy": request.user.has_perm(personas.DEPLOY_MODELS),
-        })
+        endpoints = (
+            list(selectors.endpoint_list_for_user(user=request_user(request)).filter(project=project))
+            if project
+            else []
+        )
+        return render(
+            request,
+            "endpoints/endpoint_list.html",
+            {
+                "project": project,
+                "endpoints": endpoints,
+                "can_deploy": request.user.has_perm(personas.DEPLOY_MODELS),
+            },
+        )
 
 
 class EndpointCreateView(StudioMixin, View):
@@ -45,11 +53,16 @@ class EndpointCreateView(StudioMixin, View):
 
     def _render(self, request: HttpRequest, form: EndpointForm | None = None, status: int = 200) -> HttpResponse:
         project = request_project(request)
-        versions = (list(selectors.approved_versions_for_user(user=request_user(request), project=project))
-                    if project else [])
+        versions = (
+            list(selectors.approved_versions_for_user(user=request_user(request), project=project)) if project else []
+        )
         form = form or EndpointForm(versions=versions)
-        return render(request, "endpoints/endpoint_form.html", {"project": project, "versions": versions,
-                                                                 "form": form}, status=status)
+        return render(
+            request,
+            "endpoints/endpoint_form.html",
+            {"project": project, "versions": versions, "form": form},
+            status=status,
+        )
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._render(request)
@@ -61,13 +74,22 @@ class EndpointCreateView(StudioMixin, View):
         if not form.is_valid():
             return self._render(request, form=form, status=400)
         d = form.cleaned_data
-        variants = [{"model_version": selectors.model_version_get_for_user(user=request_user(request), pk=pk),
-                     "weight": weight} for pk, weight in form.variants()]
+        variants = [
+            {"model_version": selectors.model_version_get_for_user(user=request_user(request), pk=pk), "weight": weight}
+            for pk, weight in form.variants()
+        ]
         try:
             endpoint, key = services.endpoint_create(
-                project=project, user=request_user(request), name=d["name"], endpoint_type=d["type"], variants=variants,
-                capture_percent=d["capture_percent"], idle_timeout_s=d["idle_timeout_s"],
-                max_concurrency=d["max_concurrency"], timeout_s=d.get("timeout_s"), webhook_url=d.get("webhook_url"),
+                project=project,
+                user=request_user(request),
+                name=d["name"],
+                endpoint_type=d["type"],
+                variants=variants,
+                capture_percent=d["capture_percent"],
+                idle_timeout_s=d["idle_timeout_s"],
+                max_concurrency=d["max_concurrency"],
+                timeout_s=d.get("timeout_s"),
+                webhook_url=d.get("webhook_url"),
             )
         except ValidationError as exc:
             form.add_service_errors(exc)
@@ -79,25 +101,36 @@ def _snippets(request: HttpRequest, endpoint: Endpoint, example: dict[str, Any])
     suffix = "async-invocations" if endpoint.type == EndpointType.ASYNC else "invocations"
     url = request.build_absolute_uri(f"/endpoints/{endpoint.name}/{suffix}")
     body = json.dumps(example)
-    curl = (f"curl -X POST '{url}' \\\n  -H \"Authorization: Bearer $ATELIER_ENDPOINT_KEY\" \\\n"
-            f"  -H 'Content-Type: application/json' \\\n  -d '{body}'")
+    curl = (
+        f"curl -X POST '{url}' \\\n  -H \"Authorization: Bearer $ATELIER_ENDPOINT_KEY\" \\\n"
+        f"  -H 'Content-Type: application/json' \\\n  -d '{body}'"
+    )
     pretty = json.dumps(example, indent=4).replace("\n", "\n    ")
     python = (
         "import os\n\nimport requests\n\n"
-        f"response = requests.post(\n    \"{url}\",\n"
-        "    headers={\"Authorization\": f\"Bearer {os.environ['ATELIER_ENDPOINT_KEY']}\"},\n"
+        f'response = requests.post(\n    "{url}",\n'
+        '    headers={"Authorization": f"Bearer {os.environ[\'ATELIER_ENDPOINT_KEY\']}"},\n'
         f"    json={pretty},\n    timeout=60,\n)\nresponse.raise_for_status()\n"
     )
     if endpoint.type == EndpointType.ASYNC:
-        python += ("location = response.json()[\"location\"]  # poll GET <host><location> until status is succeeded,\n"
-                   "# then GET <host><location>/result for {\"predictions\": [...]}\n")
+        python += (
+            'location = response.json()["location"]  # poll GET <host><location> until status is succeeded,\n'
+            '# then GET <host><location>/result for {"predictions": [...]}\n'
+        )
     else:
-        python += "print(response.json()[\"predictions\"])\n"
+        python += 'print(response.json()["predictions"])\n'
     return {"url": url, "curl": curl, "python": python}
 
 
-def _detail(request: HttpRequest, endpoint: Endpoint, *, new_key: str = "", status: int = 200,
-            form_errors: list[str] | None = None, secret_rotated: bool = False) -> HttpResponse:
+def _detail(
+    request: HttpRequest,
+    endpoint: Endpoint,
+    *,
+    new_key: str = "",
+    status: int = 200,
+    form_errors: list[str] | None = None,
+    secret_rotated: bool = False,
+) -> HttpResponse:
     user = request_user(request)
     variants = list(endpoint.variants.select_related("model_version__group").order_by("position", "id"))
     metrics = selectors.endpoint_metrics(endpoint=endpoint, minutes=60)
@@ -115,10 +148,12 @@ def _detail(request: HttpRequest, endpoint: Endpoint, *, new_key: str = "", stat
         "snippets": _snippets(request, endpoint, example),
         "can_deploy": can_deploy,
         "new_key": new_key,
-        "versions": list(selectors.approved_versions_for_user(user=user, project=endpoint.project)) if can_deploy
+        "versions": list(selectors.approved_versions_for_user(user=user, project=endpoint.project))
+        if can_deploy
         else [],
         "async_invocations": selectors.async_invocation_list(endpoint=endpoint)
-        if endpoint.type == EndpointType.ASYNC else [],
+        if endpoint.type == EndpointType.ASYNC
+        else [],
         "form_errors": form_errors or [],
         "webhook_deliveries": list(webhook_deliveries_for(subscriber=endpoint, limit=20)),
         # The signing secret only for those who may rotate it (members who deploy).
@@ -140,19 +175,34 @@ class EndpointUpdateView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
         require_perm(request, personas.DEPLOY_MODELS)
-        rows = zip(request.POST.getlist("variant_version"), request.POST.getlist("variant_weight"),
-                   request.POST.getlist("variant_name"), strict=False)
+        rows = zip(
+            request.POST.getlist("variant_version"),
+            request.POST.getlist("variant_weight"),
+            request.POST.getlist("variant_name"),
+            strict=False,
+        )
         variants = []
         try:
             for version_id, weight, name in rows:
                 if not version_id:
                     continue
-                variants.append({"model_version": selectors.model_version_get_for_user(user=request_user(request),
-                                                                                       pk=version_id),
-                                 "weight": weight or 0, "name": name})
+                variants.append(
+                    {
+                        "model_version": selectors.model_version_get_for_user(
+                            user=request_user(request), pk=version_id
+                        ),
+                        "weight": weight or 0,
+                        "name": name,
+                    }
+                )
             extra = {"webhook_url": request.POST["webhook_url"]} if "webhook_url" in request.POST else {}
-            services.endpoint_update(endpoint=endpoint, user=request_user(request), variants=variants,
-                                     capture_percent=request.POST.get("capture_percent") or None, **extra)
+            services.endpoint_update(
+                endpoint=endpoint,
+                user=request_user(request),
+                variants=variants,
+                capture_percent=request.POST.get("capture_percent") or None,
+                **extra,
+            )
         except ValidationError as exc:
             return _detail(request, endpoint, status=400, form_errors=list(exc.messages))
         return HttpResponseRedirect(reverse("endpoints:detail", args=[endpoint.pk]))
@@ -182,8 +232,9 @@ class EndpointKeyCreateView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
         require_perm(request, personas.DEPLOY_MODELS)
-        _, key = services.endpoint_key_create(endpoint=endpoint, user=request_user(request),
-                                              name=request.POST.get("name"))
+        _, key = services.endpoint_key_create(
+            endpoint=endpoint, user=request_user(request), name=request.POST.get("name")
+        )
         return _detail(request, endpoint, new_key=key)
 
 
@@ -193,14 +244,22 @@ class EndpointTryKeyView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
         require_perm(request, personas.DEPLOY_MODELS)
-        row, key = services.endpoint_key_create(endpoint=endpoint, user=request_user(request),
-                                                name=f"try it ({request.user.get_username()})")
+        row, key = services.endpoint_key_create(
+            endpoint=endpoint, user=request_user(request), name=f"try it ({request.user.get_username()})"
+        )
         row.expires_at = timezone.now() + TRY_KEY_TTL
         row.save(update_fields=["expires_at"])
         # Serving processes see the key at their next configuration refresh.
         active_within_s = float(settings.SERVING_CONFIG_REFRESH_S) + 0.5
-        return JsonResponse({"key": key, "expires_at": row.expires_at.isoformat(), "name": row.name,
-                             "active_within_s": active_within_s}, status=201)
+        return JsonResponse(
+            {
+                "key": key,
+                "expires_at": row.expires_at.isoformat(),
+                "name": row.name,
+                "active_within_s": active_within_s,
+            },
+            status=201,
+        )
 
 
 class EndpointKeyRevokeView(StudioMixin, View):
@@ -215,20 +274,35 @@ class EndpointKeyRevokeView(StudioMixin, View):
 
 
 class BatchTransformListView(StudioMixin, View):
-    def _render(self, request: HttpRequest, form: BatchTransformForm | None = None, status: int = 200
-                ) -> HttpResponse:
+    def _render(self, request: HttpRequest, form: BatchTransformForm | None = None, status: int = 200) -> HttpResponse:
         project = request_project(request)
         user = request_user(request)
         versions = list(selectors.approved_versions_for_user(user=user, project=project)) if project else []
-        datasets = list(data_selectors.version_list_for_user(user=user).filter(project=project)
-                        .order_by("dataset__name", "-number")[:200]) if project else []
-        transforms = list(selectors.batch_transform_list_for_user(user=user).filter(project=project)[:50]) \
-            if project else []
-        return render(request, "endpoints/batch_list.html", {
-            "project": project, "form": form or BatchTransformForm(versions=versions, datasets=datasets),
-            "versions": versions, "datasets": datasets, "transforms": transforms,
-            "can_run": request.user.has_perm(personas.RUN_JOBS),
-        }, status=status)
+        datasets = (
+            list(
+                data_selectors.version_list_for_user(user=user)
+                .filter(project=project)
+                .order_by("dataset__name", "-number")[:200]
+            )
+            if project
+            else []
+        )
+        transforms = (
+            list(selectors.batch_transform_list_for_user(user=user).filter(project=project)[:50]) if project else []
+        )
+        return render(
+            request,
+            "endpoints/batch_list.html",
+            {
+                "project": project,
+                "form": form or BatchTransformForm(versions=versions, datasets=datasets),
+                "versions": versions,
+                "datasets": datasets,
+                "transforms": transforms,
+                "can_run": request.user.has_perm(personas.RUN_JOBS),
+            },
+            status=status,
+        )
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._render(request)
@@ -245,9 +319,12 @@ class BatchTransformListView(StudioMixin, View):
         d = form.cleaned_data
         try:
             transform = services.batch_transform_start(
-                user=user, model_version=selectors.model_version_get_for_user(user=user, pk=d["model_version"]),
+                user=user,
+                model_version=selectors.model_version_get_for_user(user=user, pk=d["model_version"]),
                 dataset_version=data_selectors.version_get_for_user(user=user, pk=d["dataset_version"]),
-                join_input_columns=d["join_input_columns"], probabilities=d["probabilities"])
+                join_input_columns=d["join_input_columns"],
+                probabilities=d["probabilities"],
+            )
         except ValidationError as exc:
             form.add_service_errors(exc)
             return self._render(request, form=form, status=400)

@@ -27,13 +27,20 @@ class ModelGroupAdmin(admin.ModelAdmin):
 
 @admin.register(ModelVersion)
 class ModelVersionAdmin(admin.ModelAdmin):
-    list_display = ("group", "version", "project", "format", "source_kind", "approval_status", "approval_by",
-                    "created_at")
+    list_display = (
+        "group",
+        "version",
+        "project",
+        "format",
+        "source_kind",
+        "approval_status",
+        "approval_by",
+        "created_at",
+    )
     list_display_links = ("group", "version")
     list_filter = ("approval_status", "format", "source_kind")
     search_fields = ("group__name", "description", "candidate")
-    raw_id_fields = ("group", "artifact", "dataset_version", "automl_build", "tuning_job", "created_by",
-                     "approval_by")
+    raw_id_fields = ("group", "artifact", "dataset_version", "automl_build", "tuning_job", "created_by", "approval_by")
     # Approval changes only through the studio (the service checks the persona and writes the history).
     readonly_fields = ("approval_status", "approval_description", "approval_by", "approval_at")
     list_select_related = ("project", "group", "approval_by")

@@ -12,7 +12,8 @@ from apps.registry.models import ModelGroup, ModelVersion
 @register_asset_counter("registry")
 def count_registry(project_id: int) -> list[AssetCount]:
     versions = ModelVersion.objects.filter(project_id=project_id).aggregate(
-        n=Count("pk"), size=Coalesce(Sum("artifact__size"), 0))
+        n=Count("pk"), size=Coalesce(Sum("artifact__size"), 0)
+    )
     counts = [
         AssetCount("model groups", ModelGroup.objects.filter(project_id=project_id).count(), 0),
         AssetCount("model versions", versions["n"], int(versions["size"])),

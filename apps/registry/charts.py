@@ -11,8 +11,11 @@ PALETTE = ["#3b6fd4", "#e08a2c", "#2f9e6f", "#a855f7", "#d4493b", "#64748b"]
 
 def metrics_figure(names: list[str], rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     """A grouped bar chart: one group per metric, one bar per version (`names`, in column order)."""
-    numeric = [r for r in rows if any(isinstance(c["value"], int | float) and not isinstance(c["value"], bool)
-                                      for c in r["cells"])]
+    numeric = [
+        r
+        for r in rows
+        if any(isinstance(c["value"], int | float) and not isinstance(c["value"], bool) for c in r["cells"])
+    ]
     if not numeric:
         return None
     x = [label(r["label"]) for r in numeric]
@@ -22,11 +25,24 @@ def metrics_figure(names: list[str], rows: list[dict[str, Any]]) -> dict[str, An
         for r in numeric:
             value = r["cells"][i]["value"]
             ys.append(value if isinstance(value, int | float) and not isinstance(value, bool) else None)
-        data.append({"type": "bar", "name": label(name), "x": x, "y": ys,
-                     "marker": {"color": PALETTE[i % len(PALETTE)]},
-                     "hovertemplate": "%{x}: %{y:.4f}<extra>" + label(name) + "</extra>"})
-    return {"data": data,
-            "layout": {"title": {"text": "Metrics by version", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
-                       "barmode": "group", "height": 360, "template": "plotly_white",
-                       "margin": {"l": 60, "r": 20, "t": 48, "b": 40},
-                       "legend": {"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"}}}
+        data.append(
+            {
+                "type": "bar",
+                "name": label(name),
+                "x": x,
+                "y": ys,
+                "marker": {"color": PALETTE[i % len(PALETTE)]},
+                "hovertemplate": "%{x}: %{y:.4f}<extra>" + label(name) + "</extra>",
+            }
+        )
+    return {
+        "data": data,
+        "layout": {
+            "title": {"text": "Metrics by version", "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
+            "barmode": "group",
+            "height": 360,
+            "template": "plotly_white",
+            "margin": {"l": 60, "r": 20, "t": 48, "b": 40},
+            "legend": {"orientation": "h", "y": 1.12, "x": 1, "xanchor": "right"},
+        },
+    }

@@ -81,10 +81,15 @@ def mlmodel(version: ModelVersion, *, sha256: str) -> dict[str, Any]:
     python = platform.python_version()
     return {
         "artifact_path": "model",
-        "flavors": {"python_function": {
-            "loader_module": LOADER_MODULE, "code": "code", "data": "model", "python_version": python,
-            "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
-        }},
+        "flavors": {
+            "python_function": {
+                "loader_module": LOADER_MODULE,
+                "code": "code",
+                "data": "model",
+                "python_version": python,
+                "env": {"conda": "conda.yaml", "virtualenv": "python_env.yaml"},
+            }
+        },
         "model_uuid": uuid.uuid4().hex,
         "utc_time_created": timezone.now().strftime("%Y-%m-%d %H:%M:%S.%f"),
         "signature": {
@@ -92,22 +97,36 @@ def mlmodel(version: ModelVersion, *, sha256: str) -> dict[str, Any]:
             "outputs": json.dumps([_colspec(s) for s in signature.get("outputs") or []]),
             "params": None,
         },
-        "metadata": {"atelier_model_group": version.group.name, "atelier_version": version.version,
-                     "atelier_approval_status": str(version.approval_status), "atelier_format": str(version.format),
-                     "sha256": sha256},
+        "metadata": {
+            "atelier_model_group": version.group.name,
+            "atelier_version": version.version,
+            "atelier_approval_status": str(version.approval_status),
+            "atelier_format": str(version.format),
+            "sha256": sha256,
+        },
     }
 
 
 def _meta(version: ModelVersion, *, sha256: str, trusted: list[str]) -> dict[str, Any]:
     return {
-        "format": str(version.format), "model_file": MODEL_FILES[ModelFormat(version.format)], "sha256": sha256,
-        "inputs": (version.signature or {}).get("inputs") or [], "classes": list(version.classes or []),
-        "problem_type": str(version.problem_type), "target": version.target, "trusted_types": trusted,
-        "model_group": version.group.name, "version": version.version,
+        "format": str(version.format),
+        "model_file": MODEL_FILES[ModelFormat(version.format)],
+        "sha256": sha256,
+        "inputs": (version.signature or {}).get("inputs") or [],
+        "classes": list(version.classes or []),
+        "problem_type": str(version.problem_type),
+        "target": version.target,
+        "trusted_types": trusted,
+        "model_group": version.group.name,
+        "version": version.version,
         "approval_status": str(version.approval_status),
-        "lineage": {"dataset_version": version.dataset_version_id, "automl_build": version.automl_build_id,
-                    "tuning_job": version.tuning_job_id, "candidate": version.candidate,
-                    "source": str(version.source_kind)},
+        "lineage": {
+            "dataset_version": version.dataset_version_id,
+            "automl_build": version.automl_build_id,
+            "tuning_job": version.tuning_job_id,
+            "candidate": version.candidate,
+            "source": str(version.source_kind),
+        },
     }
 
 
@@ -144,11 +163,21 @@ def export_mlflow_dir(*, version: ModelVersion, target: Path) -> Path:
     reqs = requirements(version)
     python = platform.python_version()
     (target / "requirements.txt").write_text("\n".join(reqs) + "\n")
-    (target / "python_env.yaml").write_text(yaml.safe_dump(
-        {"python": python, "build_dependencies": ["pip"], "dependencies": ["-r requirements.txt"]}, sort_keys=False))
-    (target / "conda.yaml").write_text(yaml.safe_dump(
-        {"name": "mlflow-env", "channels": ["conda-forge"],
-         "dependencies": [f"python={python}", "pip", {"pip": reqs}]}, sort_keys=False))
+    (target / "python_env.yaml").write_text(
+        yaml.safe_dump(
+            {"python": python, "build_dependencies": ["pip"], "dependencies": ["-r requirements.txt"]}, sort_keys=False
+        )
+    )
+    (target / "conda.yaml").write_text(
+        yaml.safe_dump(
+            {
+                "name": "mlflow-env",
+                "channels": ["conda-forge"],
+                "dependencies": [f"python={python}", "pip", {"pip": reqs}],
+            },
+            sort_keys=False,
+        )
+    )
     (target / "MLmodel").write_text(yaml.safe_dump(mlmodel(version, sha256=sha256), sort_keys=False))
     return target
 

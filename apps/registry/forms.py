@@ -43,14 +43,23 @@ class ModelImportForm(forms.Form):
     file = forms.FileField(help_text="A skops file (skops.io.dump) or an ONNX model. Pickles are refused.")
     group = forms.CharField(max_length=63, label="Model group", help_text=NAME_HELP)
     signature = forms.CharField(
-        required=False, label="Input columns (JSON)",
-        widget=forms.Textarea(attrs={"rows": 3, "class": "mono",
-                                     "placeholder": '{"inputs": [{"name": "age", "type": "double"}]}'}),
-        help_text="Needed only when the file does not name its columns (no feature_names_in_, one ONNX tensor).")
+        required=False,
+        label="Input columns (JSON)",
+        widget=forms.Textarea(
+            attrs={"rows": 3, "class": "mono", "placeholder": '{"inputs": [{"name": "age", "type": "double"}]}'}
+        ),
+        help_text="Needed only when the file does not name its columns (no feature_names_in_, one ONNX tensor).",
+    )
     classes = forms.CharField(required=False, help_text="Optional: class labels, comma-separated, in model order.")
-    problem_type = forms.ChoiceField(required=False, choices=[("", "Detect from the model"), ("binary", "Binary"),
-                                                              ("multiclass", "Multiclass"),
-                                                              ("regression", "Regression")])
+    problem_type = forms.ChoiceField(
+        required=False,
+        choices=[
+            ("", "Detect from the model"),
+            ("binary", "Binary"),
+            ("multiclass", "Multiclass"),
+            ("regression", "Regression"),
+        ],
+    )
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 2}))
     tags = TagsField()
 
@@ -58,8 +67,9 @@ class ModelImportForm(forms.Form):
 class VersionEditForm(forms.Form):
     description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
     tags = TagsField()
-    metadata = forms.CharField(required=False, label="Metadata (JSON object)",
-                               widget=forms.Textarea(attrs={"rows": 4, "class": "mono"}))
+    metadata = forms.CharField(
+        required=False, label="Metadata (JSON object)", widget=forms.Textarea(attrs={"rows": 4, "class": "mono"})
+    )
 
     def clean_metadata(self) -> dict[str, Any]:
         raw = self.cleaned_data.get("metadata") or ""

@@ -45,8 +45,10 @@ CHUNK = 1 << 20
 SIGNATURE_TYPES = ("double", "float", "integer", "long", "boolean", "string", "datetime")
 PROBLEM_TYPES = ("binary", "multiclass", "regression")
 MAX_COLUMNS = 10_000
-NOT_A_MODEL = ("The file is not a skops or ONNX file; pickles are never loaded. Export scikit-learn models with "
-               "skops.io.dump, or convert them to ONNX (skl2onnx).")
+NOT_A_MODEL = (
+    "The file is not a skops or ONNX file; pickles are never loaded. Export scikit-learn models with "
+    "skops.io.dump, or convert them to ONNX (skl2onnx)."
+)
 
 
 class ImportTooLarge(ValidationError):
@@ -189,8 +191,9 @@ def clean_signature(raw: Any) -> list[dict[str, str]] | None:
         if name in seen:
             raise ValidationError({"signature": f"Column {name!r} is named twice."})
         if kind not in SIGNATURE_TYPES:
-            raise ValidationError({"signature": f"Column {name!r}: unknown type {kind!r}; use one of "
-                                                f"{', '.join(SIGNATURE_TYPES)}."})
+            raise ValidationError(
+                {"signature": f"Column {name!r}: unknown type {kind!r}; use one of {', '.join(SIGNATURE_TYPES)}."}
+            )
         seen.add(name)
         out.append({"name": name, "type": kind})
     return out
@@ -214,8 +217,9 @@ def clean_classes(raw: Any) -> list[Any] | None:
 def clean_problem_type(raw: Any) -> str:
     value = str(raw or "").strip().lower()
     if value and value not in PROBLEM_TYPES:
-        raise ValidationError({"problem_type": f"Unknown problem type {value!r}; use one of "
-                                               f"{', '.join(PROBLEM_TYPES)}."})
+        raise ValidationError(
+            {"problem_type": f"Unknown problem type {value!r}; use one of {', '.join(PROBLEM_TYPES)}."}
+        )
     return value
 
 
@@ -234,15 +238,22 @@ def _skops_input_types(estimator: Any, names: list[str]) -> dict[str, str]:
     for _, transformer, columns in getattr(first, "transformers_", []) or []:
         categories = getattr(transformer, "categories_", None)
         if categories is None and hasattr(transformer, "steps"):
-            categories = next((getattr(s, "categories_", None) for _, s in transformer.steps
-                               if getattr(s, "categories_", None) is not None), None)
+            categories = next(
+                (
+                    getattr(s, "categories_", None)
+                    for _, s in transformer.steps
+                    if getattr(s, "categories_", None) is not None
+                ),
+                None,
+            )
         if categories is None or isinstance(columns, str | slice) or callable(columns):
             continue
         for column, cats in zip(list(columns), categories, strict=False):
             name = names[column] if isinstance(column, int) and column < len(names) else str(column)
             if name in types:
-                types[name] = "double" if getattr(cats, "dtype", None) is not None and cats.dtype.kind in "iufb" \
-                    else "string"
+                types[name] = (
+                    "double" if getattr(cats, "dtype", None) is not None and cats.dtype.kind in "iufb" else "string"
+                )
     return types
 
 
@@ -256,17 +267,20 @@ def inspect_skops(path: Path) -> Inspected:
 def _inspect_skops(path: Path) -> Inspected:
     untrusted = skops_untrusted(str(path))
     if untrusted:
-        raise ValidationError({
-            "file": f"The skops file uses types that are not on the allowlist, so it is not loaded: "
-                    f"{', '.join(untrusted)}. Convert the model to ONNX, or ask an admin to review these types "
-                    "(REGISTRY_SKOPS_TRUSTED_TYPES).",
-            "untrusted_types": untrusted,
-        })
+        raise ValidationError(
+            {
+                "file": f"The skops file uses types that are not on the allowlist, so it is not loaded: "
+                f"{', '.join(untrusted)}. Convert the model to ONNX, or ask an admin to review these types "
+                "(REGISTRY_SKOPS_TRUSTED_TYPES).",
+                "untrusted_types": untrusted,
+            }
+        )
     trusted = skopsfile.untrusted_types(path)
     estimator = skopsfile.load(path, trusted)
     if not hasattr(estimator, "predict"):
-        raise ValidationError({"file": f"The skops file holds a {type(estimator).__name__}, not a model with "
-                                       "predict()."})
+        raise ValidationError(
+            {"file": f"The skops file holds a {type(estimator).__name__}, not a model with predict()."}
+        )
     names = getattr(estimator, "feature_names_in_", None)
     inputs = None
     if names is not None:
@@ -275,9 +289,15 @@ def _inspect_skops(path: Path) -> Inspected:
         inputs = [{"name": n, "type": types[n]} for n in names]
     classes = [_python(c) for c in getattr(estimator, "classes_", [])]
     problem = ("binary" if len(classes) == 2 else "multiclass") if classes else "regression"
-    return Inspected(fmt=ModelFormat.SKOPS, inputs=inputs, n_inputs=getattr(estimator, "n_features_in_", None),
-                     classes=classes, problem_type=problem, libraries=_versions("skops", "scikit-learn"),
-                     metadata={"estimator": type(estimator).__name__, "trusted_types": trusted})
+    return Inspected(
+        fmt=ModelFormat.SKOPS,
+        inputs=inputs,
+        n_inputs=getattr(estimator, "n_features_in_", None),
+        classes=classes,
+        problem_type=problem,
+        libraries=_versions("skops", "scikit-learn"),
+        metadata={"estimator": type(estimator).__name__, "trusted_types": trusted},
+    )
 
 
 # --- ONNX ---------------------------------------------------------------------------------------------------
@@ -305,8 +325,21 @@ def _attribute_tensors(node: Any) -> Iterator[Any]:
             yield from _tensors(sub)
 
 
-ONNX_TYPES = {1: "float", 11: "double", 6: "integer", 7: "long", 9: "boolean", 8: "string", 10: "float",
-              2: "integer", 3: "integer", 4: "integer", 5: "integer", 12: "long", 13: "long"}
+ONNX_TYPES = {
+    1: "float",
+    11: "double",
+    6: "integer",
+    7: "long",
+    9: "boolean",
+    8: "string",
+    10: "float",
+    2: "integer",
+    3: "integer",
+    4: "integer",
+    5: "integer",
+    12: "long",
+    13: "long",
+}
 
 
 def _class_labels(model: Any) -> list[Any]:
@@ -326,8 +359,12 @@ def _refuse_external_data(model: Any) -> None:
     functions_tensors = (t for f in model.functions for n in f.node for t in _attribute_tensors(n))
     for tensor in (*_tensors(model.graph), *functions_tensors):
         if tensor.data_location == onnx.TensorProto.EXTERNAL or tensor.external_data:
-            raise ValidationError({"file": "The ONNX model keeps tensors in external files; only self-contained "
-                                           "models are imported (save it with save_as_external_data=False)."})
+            raise ValidationError(
+                {
+                    "file": "The ONNX model keeps tensors in external files; only self-contained "
+                    "models are imported (save it with save_as_external_data=False)."
+                }
+            )
 
 
 def inspect_onnx(path: Path, model: Any) -> Inspected:
@@ -353,10 +390,19 @@ def inspect_onnx(path: Path, model: Any) -> Inspected:
     classes = _class_labels(model)
     problem = ("binary" if len(classes) == 2 else "multiclass") if classes else ""
     opsets = {o.domain or "ai.onnx": o.version for o in model.opset_import}
-    return Inspected(fmt=ModelFormat.ONNX, inputs=inputs, n_inputs=n_inputs, classes=classes, problem_type=problem,
-                     libraries=_versions("onnx", "onnxruntime"),
-                     metadata={"producer": f"{model.producer_name} {model.producer_version}".strip(),
-                               "opsets": opsets, "ir_version": model.ir_version})
+    return Inspected(
+        fmt=ModelFormat.ONNX,
+        inputs=inputs,
+        n_inputs=n_inputs,
+        classes=classes,
+        problem_type=problem,
+        libraries=_versions("onnx", "onnxruntime"),
+        metadata={
+            "producer": f"{model.producer_name} {model.producer_version}".strip(),
+            "opsets": opsets,
+            "ir_version": model.ir_version,
+        },
+    )
 
 
 # --- the import ---------------------------------------------------------------------------------------------
@@ -377,22 +423,41 @@ def _signature(found: Inspected, given: list[dict[str, str]] | None) -> list[dic
         if given is None:
             return found.inputs
         if [g["name"] for g in given] != [f["name"] for f in found.inputs]:
-            raise ValidationError({"signature": "The model reads the columns "
-                                                f"{', '.join(f['name'] for f in found.inputs)}; the signature names "
-                                                f"{', '.join(g['name'] for g in given)}."})
+            raise ValidationError(
+                {
+                    "signature": "The model reads the columns "
+                    f"{', '.join(f['name'] for f in found.inputs)}; the signature names "
+                    f"{', '.join(g['name'] for g in given)}."
+                }
+            )
         return given
     if given is None:
-        raise ValidationError({"signature": "The model file does not name its input columns: give them as "
-                                            '{"inputs": [{"name": ..., "type": ...}]}.'})
+        raise ValidationError(
+            {
+                "signature": "The model file does not name its input columns: give them as "
+                '{"inputs": [{"name": ..., "type": ...}]}.'
+            }
+        )
     if found.n_inputs is not None and found.n_inputs != len(given):
-        raise ValidationError({"signature": f"The model reads {found.n_inputs} columns; the signature names "
-                                            f"{len(given)}."})
+        raise ValidationError(
+            {"signature": f"The model reads {found.n_inputs} columns; the signature names {len(given)}."}
+        )
     return given
 
 
-def version_import(*, project: Project, created_by: User | None, group_name: Any, uploaded_file: Any,
-                   fmt: Any = None, signature: Any = None, classes: Any = None, problem_type: Any = None,
-                   description: Any = "", tags: Any = None) -> ModelVersion:
+def version_import(
+    *,
+    project: Project,
+    created_by: User | None,
+    group_name: Any,
+    uploaded_file: Any,
+    fmt: Any = None,
+    signature: Any = None,
+    classes: Any = None,
+    problem_type: Any = None,
+    description: Any = "",
+    tags: Any = None,
+) -> ModelVersion:
     """A skops or ONNX file as the next version of the group, pending approval. ValidationError (400) names what
     is wrong; ImportTooLarge past REGISTRY_MAX_IMPORT_BYTES. Nothing is stored unless the whole import succeeds."""
     if uploaded_file is None:
@@ -413,22 +478,39 @@ def version_import(*, project: Project, created_by: User | None, group_name: Any
         found = inspect_skops(path) if detected == ModelFormat.SKOPS else inspect_onnx(path, onnx_model)
         inputs = _signature(found, given)
         model_classes = given_classes if given_classes is not None else found.classes
-        problem = given_problem or found.problem_type or (
-            ("binary" if len(model_classes) == 2 else "multiclass") if model_classes else "regression")
+        problem = (
+            given_problem
+            or found.problem_type
+            or (("binary" if len(model_classes) == 2 else "multiclass") if model_classes else "regression")
+        )
         if problem == "regression":
             model_classes = []
         label_type = "long" if model_classes and all(isinstance(c, int) for c in model_classes) else "string"
         outputs = [{"name": "prediction", "type": "double" if problem == "regression" else label_type}]
         extension = "skops" if detected == ModelFormat.SKOPS else "onnx"
-        artifact = artifact_store(project_id=project.pk, kind=ARTIFACT_KIND, local_path=path,
-                                  filename=f"model.{extension}", created_by_id=getattr(created_by, "pk", None),
-                                  meta={"format": detected, "filename": original})
+        artifact = artifact_store(
+            project_id=project.pk,
+            kind=ARTIFACT_KIND,
+            local_path=path,
+            filename=f"model.{extension}",
+            created_by_id=getattr(created_by, "pk", None),
+            meta={"format": detected, "filename": original},
+        )
     try:
         return version_create(
-            project=project, created_by=created_by, group_name=group_name, artifact=artifact, fmt=detected,
-            source_kind=SourceKind.IMPORT, signature={"inputs": inputs, "outputs": outputs}, classes=model_classes,
-            problem_type=problem, library_versions=found.libraries, description=str(description or "")[:10_000],
-            tags=tags, metadata={"imported_file": original, **found.metadata},
+            project=project,
+            created_by=created_by,
+            group_name=group_name,
+            artifact=artifact,
+            fmt=detected,
+            source_kind=SourceKind.IMPORT,
+            signature={"inputs": inputs, "outputs": outputs},
+            classes=model_classes,
+            problem_type=problem,
+            library_versions=found.libraries,
+            description=str(description or "")[:10_000],
+            tags=tags,
+            metadata={"imported_file": original, **found.metadata},
         )
     except Exception:
         with suppress(Exception):

@@ -44,19 +44,24 @@ class ModelVersion(ProjectOwnedModel):
     library_versions = models.JSONField(default=dict, blank=True)
     source_kind = models.CharField(max_length=20, choices=SourceKind.choices)
     candidate = models.CharField(max_length=100, blank=True, help_text="The Canvas candidate it came from.")
-    dataset_version = models.ForeignKey("datasets.DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL,
-                                        related_name="+")
-    automl_build = models.ForeignKey("automl.AutomlBuild", null=True, blank=True, on_delete=models.SET_NULL,
-                                     related_name="model_versions")
-    tuning_job = models.ForeignKey("automl.TuningJob", null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="model_versions")
+    dataset_version = models.ForeignKey(
+        "datasets.DatasetVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    automl_build = models.ForeignKey(
+        "automl.AutomlBuild", null=True, blank=True, on_delete=models.SET_NULL, related_name="model_versions"
+    )
+    tuning_job = models.ForeignKey(
+        "automl.TuningJob", null=True, blank=True, on_delete=models.SET_NULL, related_name="model_versions"
+    )
     tags = models.JSONField(default=dict, blank=True)
     metadata = models.JSONField(default=dict, blank=True)
-    approval_status = models.CharField(max_length=30, choices=ApprovalStatus.choices,
-                                       default=ApprovalStatus.PENDING, db_index=True)
+    approval_status = models.CharField(
+        max_length=30, choices=ApprovalStatus.choices, default=ApprovalStatus.PENDING, db_index=True
+    )
     approval_description = models.TextField(blank=True)
-    approval_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    approval_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     approval_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -98,8 +103,9 @@ class ApprovalEvent(models.Model):
     from_status = models.CharField(max_length=30, choices=ApprovalStatus.choices)
     to_status = models.CharField(max_length=30, choices=ApprovalStatus.choices)
     description = models.TextField(blank=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

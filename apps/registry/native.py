@@ -100,10 +100,14 @@ def compiler(command: str) -> tuple[str, str] | None:
     if not path:
         return None
     try:  # `--version` and `-dumpmachine`: both gcc and clang answer them
-        version = subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30,
-                                 check=True).stdout.strip().splitlines()
-        machine = subprocess.run([path, "-dumpmachine"], capture_output=True, text=True, timeout=30,
-                                 check=True).stdout.strip()
+        version = (
+            subprocess.run([path, "--version"], capture_output=True, text=True, timeout=30, check=True)
+            .stdout.strip()
+            .splitlines()
+        )
+        machine = subprocess.run(
+            [path, "-dumpmachine"], capture_output=True, text=True, timeout=30, check=True
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
     return path, f"{version[0] if version else Path(path).name} / {machine}"
@@ -197,8 +201,11 @@ def forest_sources(trees: Sequence[Any]) -> list[str]:
     """C files for the forest: the summing function first, then the trees in files of about NODES_PER_UNIT nodes
     (one file for a large forest took gcc ~3 GB per million nodes; files are compiled one after the other)."""
     declarations = "\n".join(f"HIDDEN int32_t t{i}(const float *x);" for i in range(len(trees)))
-    main = HEADER + declarations + FOREST_SUM % {"table": ", ".join(f"t{i}" for i in range(len(trees))),
-                                                 "n_trees": len(trees)}
+    main = (
+        HEADER
+        + declarations
+        + FOREST_SUM % {"table": ", ".join(f"t{i}" for i in range(len(trees))), "n_trees": len(trees)}
+    )
     units: list[str] = [main]
     chunk: list[str] = []
     nodes = 0
@@ -233,8 +240,14 @@ class NativeForest:
         self.n_features = n_features
         function = library.atelier_forest_sum
         function.restype = None
-        function.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64,
-                             ctypes.c_void_p]
+        function.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int64,
+            ctypes.c_int64,
+            ctypes.c_void_p,
+            ctypes.c_int64,
+            ctypes.c_void_p,
+        ]
         self._function = function
 
     def sum(self, X: np.ndarray) -> np.ndarray:
@@ -245,8 +258,9 @@ class NativeForest:
         n = X.shape[0]
         out = np.zeros((n, self.n_outputs) if self._leaves[0].ndim == 2 else n)
         if n:
-            self._function(X.ctypes.data, n, self.n_features, ctypes.addressof(self._table), self.n_outputs,
-                           out.ctypes.data)
+            self._function(
+                X.ctypes.data, n, self.n_features, ctypes.addressof(self._table), self.n_outputs, out.ctypes.data
+            )
         return out
 
 
@@ -312,8 +326,9 @@ def _run_compiler(command: list[str], deadline: float) -> None:
     nice = shutil.which("nice")
     if nice:
         command = [nice, "-n", "10", *command]  # below the serving threads' priority
-    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)  # its own group: a timeout stops the driver's children too
+    process = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )  # its own group: a timeout stops the driver's children too
     try:
         _, stderr = process.communicate(timeout=max(0.0, deadline - time.monotonic()))
     except subprocess.TimeoutExpired as exc:
@@ -447,8 +462,9 @@ def _submit(job: Callable[[], None]) -> Future[None]:
     return future
 
 
-def build_later(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int,
-                done: Callable[[NativeForest | str], None]) -> Future[None]:
+def build_later(
+    trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: int, done: Callable[[NativeForest | str], None]
+) -> Future[None]:
     """In the background (one forest at a time per process): compile (workers, commands) or wait for the compiled code
     to appear in the cache (serving processes: a worker compiles it, see `registry.compile_forests`); `done` gets the
     NativeForest, or the reason there is none."""
@@ -478,8 +494,11 @@ def build_later(trees: Sequence[Any], leaves: Sequence[np.ndarray], n_features: 
             logger.exception("Compiling a forest failed; it is served without native code.")
             done(f"compiling failed: {exc}")
         else:
-            logger.info("A forest of %d trees now runs native code (ready after %.1f s).", len(trees),
-                        time.monotonic() - started)
+            logger.info(
+                "A forest of %d trees now runs native code (ready after %.1f s).",
+                len(trees),
+                time.monotonic() - started,
+            )
             done(compiled)
 
     return _submit(run)

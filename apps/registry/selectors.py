@@ -19,10 +19,11 @@ MAX_COMPARED = 6
 def group_list_for_user(*, user: User) -> QuerySet[ModelGroup]:
     """Groups with `version_count`, and their latest version's number and approval state."""
     latest = ModelVersion.objects.filter(group=OuterRef("pk")).order_by("-version")
-    qs = (ModelGroup.objects.select_related("project")
-          .annotate(version_count=Count("versions", distinct=True),
-                    latest_version=Subquery(latest.values("version")[:1]),
-                    latest_status=Subquery(latest.values("approval_status")[:1])))
+    qs = ModelGroup.objects.select_related("project").annotate(
+        version_count=Count("versions", distinct=True),
+        latest_version=Subquery(latest.values("version")[:1]),
+        latest_status=Subquery(latest.values("approval_status")[:1]),
+    )
     return scope_to_user(qs, user=user)
 
 
@@ -31,22 +32,32 @@ def group_get_for_user(*, user: User, pk: object) -> ModelGroup:
 
 
 def version_list_for_user(*, user: User) -> QuerySet[ModelVersion]:
-    qs = (ModelVersion.objects.select_related("group", "project", "artifact", "approval_by", "created_by")
-          .prefetch_related(Prefetch("aliases", queryset=ModelAlias.objects.order_by("name"))))
+    qs = ModelVersion.objects.select_related(
+        "group", "project", "artifact", "approval_by", "created_by"
+    ).prefetch_related(Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")))
     return scope_to_user(qs, user=user)
 
 
 def version_get_for_user(*, user: User, pk: object) -> ModelVersion:
-    qs = version_list_for_user(user=user).select_related(
-        "dataset_version__dataset", "automl_build", "tuning_job",
-    ).prefetch_related(Prefetch("approval_events", queryset=ApprovalEvent.objects.select_related("created_by")))
+    qs = (
+        version_list_for_user(user=user)
+        .select_related(
+            "dataset_version__dataset",
+            "automl_build",
+            "tuning_job",
+        )
+        .prefetch_related(Prefetch("approval_events", queryset=ApprovalEvent.objects.select_related("created_by")))
+    )
     return object_get_for_user(qs, user=user, pk=pk)
 
 
 def versions_of_group(*, group: ModelGroup) -> QuerySet[ModelVersion]:
-    return (ModelVersion.objects.filter(group=group).select_related("approval_by", "created_by")
-            .prefetch_related(Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")))
-            .order_by("-version"))
+    return (
+        ModelVersion.objects.filter(group=group)
+        .select_related("approval_by", "created_by")
+        .prefetch_related(Prefetch("aliases", queryset=ModelAlias.objects.order_by("name")))
+        .order_by("-version")
+    )
 
 
 def aliases_of_group(*, group: ModelGroup) -> QuerySet[ModelAlias]:
@@ -87,17 +98,23 @@ def comparison(*, versions: list[ModelVersion]) -> dict[str, Any]:
         metric = METRICS.get(name)
         higher = metric.greater_is_better if metric else True
         best = (max(known) if higher else min(known)) if len(known) > 1 else None
-        metric_rows.append({
-            "name": name, "label": metric.label if metric else name, "higher_is_better": higher,
-            "cells": [{"value": x, "best": best is not None and n == best} for x, n in zip(values, numbers,
-                                                                                           strict=True)],
-        })
+        metric_rows.append(
+            {
+                "name": name,
+                "label": metric.label if metric else name,
+                "higher_is_better": higher,
+                "cells": [
+                    {"value": x, "best": best is not None and n == best} for x, n in zip(values, numbers, strict=True)
+                ],
+            }
+        )
     param_names = sorted({k for v in versions for k in (v.hyperparameters or {})})
     param_rows = []
     for name in param_names:
         missing = object()
         values = [(v.hyperparameters or {}).get(name, missing) for v in versions]
         reprs = [None if x is missing else repr(x) for x in values]
-        param_rows.append({"name": name, "differs": len(set(reprs)) > 1,
-                           "cells": [None if x is missing else x for x in values]})
+        param_rows.append(
+            {"name": name, "differs": len(set(reprs)) > 1, "cells": [None if x is missing else x for x in values]}
+        )
     return {"metrics": metric_rows, "params": param_rows}

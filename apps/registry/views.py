@@ -46,22 +46,26 @@ def download(handle: Any, filename: str, content_type: str) -> FileResponse:
 class GroupListView(StudioMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         project = request_project(request)
-        groups = (selectors.group_list_for_user(user=request_user(request)).filter(project=project).order_by("name")
-                  if project else ModelGroup.objects.none())
+        groups = (
+            selectors.group_list_for_user(user=request_user(request)).filter(project=project).order_by("name")
+            if project
+            else ModelGroup.objects.none()
+        )
         return render(request, "registry/group_list.html", {"project": project, "groups": groups})
 
 
 class GroupDetailView(StudioMixin, View):
-    def _render(self, request: HttpRequest, group: ModelGroup, form: forms.GroupEditForm | None = None,
-                status: int = 200) -> HttpResponse:
+    def _render(
+        self, request: HttpRequest, group: ModelGroup, form: forms.GroupEditForm | None = None, status: int = 200
+    ) -> HttpResponse:
         versions = list(selectors.versions_of_group(group=group))
         context = {
             "group": group,
             "versions": versions,
             "aliases": selectors.aliases_of_group(group=group),
-            "form": form or forms.GroupEditForm(initial={"description": group.description,
-                                                         "tags": forms.tag_lines(group.tags)}),
-            "compare_all": ",".join(str(v.pk) for v in versions[:selectors.MAX_COMPARED]),
+            "form": form
+            or forms.GroupEditForm(initial={"description": group.description, "tags": forms.tag_lines(group.tags)}),
+            "compare_all": ",".join(str(v.pk) for v in versions[: selectors.MAX_COMPARED]),
         }
         return render(request, "registry/group_detail.html", context, status=status)
 
@@ -74,8 +78,9 @@ class GroupDetailView(StudioMixin, View):
         if not form.is_valid():
             return self._render(request, group, form=form, status=400)
         try:
-            services.group_update(group=group, description=form.cleaned_data["description"],
-                                  tags=form.cleaned_data["tags"])
+            services.group_update(
+                group=group, description=form.cleaned_data["description"], tags=form.cleaned_data["tags"]
+            )
         except ValidationError as exc:
             form_add_errors(form, exc, skip=SHOWN_APART)
             return self._render(request, group, form=form, status=400)
@@ -99,11 +104,16 @@ def version_context(request: HttpRequest, version: ModelVersion, **extra: Any) -
         "group_aliases": selectors.aliases_of_group(group=version.group),
         "can_approve": can_approve,
         "statuses": ApprovalStatus.choices,
-        "approval_form": extra.pop("approval_form", None) or forms.ApprovalForm(
-            initial={"status": version.approval_status}),
-        "edit_form": extra.pop("edit_form", None) or forms.VersionEditForm(initial={
-            "description": version.description, "tags": forms.tag_lines(version.tags),
-            "metadata": _json(version.metadata)}),
+        "approval_form": extra.pop("approval_form", None)
+        or forms.ApprovalForm(initial={"status": version.approval_status}),
+        "edit_form": extra.pop("edit_form", None)
+        or forms.VersionEditForm(
+            initial={
+                "description": version.description,
+                "tags": forms.tag_lines(version.tags),
+                "metadata": _json(version.metadata),
+            }
+        ),
         "siblings": selectors.versions_of_group(group=version.group).exclude(pk=version.pk)[:5],
         "metadata_json": _json(version.metadata),
         **extra,
@@ -139,9 +149,12 @@ class VersionApprovalView(StudioMixin, View):
         if not form.is_valid():
             context = version_context(request, version, approval_form=form)
             return render(request, "registry/version_detail.html", context, status=400)
-        updated = services.version_approval_update(version=version, user=request_user(request),
-                                                   status=form.cleaned_data["status"],
-                                                   description=form.cleaned_data["description"])
+        updated = services.version_approval_update(
+            version=version,
+            user=request_user(request),
+            status=form.cleaned_data["status"],
+            description=form.cleaned_data["description"],
+        )
         messages.success(request, f"{updated} is now {updated.get_approval_status_display().lower()}.")
         return _back(updated, "#approval")
 
@@ -156,8 +169,7 @@ class VersionAliasView(StudioMixin, View):
                 messages.success(request, f"Removed the alias {name!r}.")
             else:
                 alias = services.alias_set(version=version, name=name)
-                messages.success(request, f"{version.group.name}@{alias.name} now points to version "
-                                          f"{version.version}.")
+                messages.success(request, f"{version.group.name}@{alias.name} now points to version {version.version}.")
         except ValidationError as exc:
             messages.error(request, " ".join(_messages(exc)))
         return _back(version, "#aliases")
@@ -169,8 +181,12 @@ class VersionEditView(StudioMixin, View):
         form = forms.VersionEditForm(request.POST)
         if form.is_valid():
             try:
-                services.version_update(version=version, description=form.cleaned_data["description"],
-                                        tags=form.cleaned_data["tags"], metadata=form.cleaned_data["metadata"])
+                services.version_update(
+                    version=version,
+                    description=form.cleaned_data["description"],
+                    tags=form.cleaned_data["tags"],
+                    metadata=form.cleaned_data["metadata"],
+                )
             except ValidationError as exc:
                 form_add_errors(form, exc, skip=SHOWN_APART)
             else:
@@ -196,14 +212,22 @@ class VersionCompareView(StudioMixin, View):
         try:
             versions = selectors.compared_versions(user=request_user(request), raw=request.GET.get("versions"))
         except ValidationError as exc:
-            return render(request, "registry/version_compare.html", {"errors": _messages(exc), "versions": []},
-                          status=400)
+            return render(
+                request, "registry/version_compare.html", {"errors": _messages(exc), "versions": []}, status=400
+            )
         table = selectors.comparison(versions=versions)
         names = [str(v) for v in versions]
-        return render(request, "registry/version_compare.html", {
-            "versions": versions, "table": table, "figure": charts.metrics_figure(names, table["metrics"]),
-            "charts": True, "inputs_differ": len({repr((v.signature or {}).get("inputs")) for v in versions}) > 1,
-        })
+        return render(
+            request,
+            "registry/version_compare.html",
+            {
+                "versions": versions,
+                "table": table,
+                "figure": charts.metrics_figure(names, table["metrics"]),
+                "charts": True,
+                "inputs_differ": len({repr((v.signature or {}).get("inputs")) for v in versions}) > 1,
+            },
+        )
 
 
 # --- import -------------------------------------------------------------------------------------------------
@@ -219,16 +243,34 @@ class VersionImportView(StudioMixin, View):
             request.upload_handlers = [CappedUploadHandler(request, max_bytes=importing.max_import_bytes())]
         return csrf_protect(super().dispatch)(request, *args, **kwargs)
 
-    def _render(self, request: HttpRequest, form: forms.ModelImportForm | None = None, status: int = 200,
-                untrusted: list[str] | None = None, error: str = "") -> HttpResponse:
+    def _render(
+        self,
+        request: HttpRequest,
+        form: forms.ModelImportForm | None = None,
+        status: int = 200,
+        untrusted: list[str] | None = None,
+        error: str = "",
+    ) -> HttpResponse:
         project = request_project(request)
-        groups = (selectors.group_list_for_user(user=request_user(request)).filter(project=project).order_by("name")
-                  if project else ModelGroup.objects.none())
+        groups = (
+            selectors.group_list_for_user(user=request_user(request)).filter(project=project).order_by("name")
+            if project
+            else ModelGroup.objects.none()
+        )
         initial = {"group": request.GET.get("group", "")}
-        return render(request, "registry/version_import.html", {
-            "project": project, "form": form or forms.ModelImportForm(initial=initial), "groups": groups,
-            "untrusted": untrusted or [], "max_bytes": importing.max_import_bytes(), "error": error,
-        }, status=status)
+        return render(
+            request,
+            "registry/version_import.html",
+            {
+                "project": project,
+                "form": form or forms.ModelImportForm(initial=initial),
+                "groups": groups,
+                "untrusted": untrusted or [],
+                "max_bytes": importing.max_import_bytes(),
+                "error": error,
+            },
+            status=status,
+        )
 
     def get(self, request: HttpRequest) -> HttpResponse:
         return self._render(request)
@@ -236,8 +278,7 @@ class VersionImportView(StudioMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         request.POST  # noqa: B018 - parse the body now, through the capped handler
         if upload_refusal(request) is not None:
-            return self._render(request, status=413,
-                                error=importing.too_large_message(importing.max_import_bytes()))
+            return self._render(request, status=413, error=importing.too_large_message(importing.max_import_bytes()))
         project = required_project(request)
         form = forms.ModelImportForm(request.POST, request.FILES)
         if not form.is_valid():
@@ -245,9 +286,16 @@ class VersionImportView(StudioMixin, View):
         d = form.cleaned_data
         try:
             version = importing.version_import(
-                project=project, created_by=request_user(request), group_name=d["group"], uploaded_file=d["file"],
-                signature=d["signature"], classes=d["classes"], problem_type=d["problem_type"],
-                description=d["description"], tags=d["tags"])
+                project=project,
+                created_by=request_user(request),
+                group_name=d["group"],
+                uploaded_file=d["file"],
+                signature=d["signature"],
+                classes=d["classes"],
+                problem_type=d["problem_type"],
+                description=d["description"],
+                tags=d["tags"],
+            )
         except importing.ImportTooLarge as exc:
             return self._render(request, form=form, status=413, error=" ".join(_messages(exc)))
         except ValidationError as exc:

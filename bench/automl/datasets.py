@@ -51,8 +51,15 @@ def _anes96() -> Loaded:
     from statsmodels.datasets import anes96
 
     df = anes96.load_pandas().data
-    party = {0: "strong-dem", 1: "weak-dem", 2: "lean-dem", 3: "independent", 4: "lean-rep", 5: "weak-rep",
-             6: "strong-rep"}
+    party = {
+        0: "strong-dem",
+        1: "weak-dem",
+        2: "lean-dem",
+        3: "independent",
+        4: "lean-rep",
+        5: "weak-rep",
+        6: "strong-rep",
+    }
     df["PID"] = df["PID"].astype(int).map(party).astype("string")
     y = df["vote"].map({0.0: "Clinton", 1.0: "Dole"}).rename("vote")
     return BINARY, df.drop(columns=["vote"]), y

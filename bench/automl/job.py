@@ -33,8 +33,11 @@ def outer_split(y: pd.Series, task: str, folds: int, fold: int, seed: int) -> tu
     if folds <= 1:
         tr, te = train_test_split(idx, test_size=0.25, random_state=seed, stratify=strat)
         return np.sort(tr), np.sort(te)
-    splitter = StratifiedKFold(folds, shuffle=True, random_state=seed) if strat is not None else \
-        KFold(folds, shuffle=True, random_state=seed)
+    splitter = (
+        StratifiedKFold(folds, shuffle=True, random_state=seed)
+        if strat is not None
+        else KFold(folds, shuffle=True, random_state=seed)
+    )
     tr, te = list(splitter.split(idx, strat))[fold]
     return tr, te
 
@@ -55,19 +58,30 @@ def _as_category(X: pd.DataFrame) -> pd.DataFrame:
     return X
 
 
-def run_atelier(task: str, Xtr: pd.DataFrame, ytr: pd.Series, Xte: pd.DataFrame, classes: list, budget: float,
-                seed: int, n_jobs: int) -> tuple[np.ndarray, dict]:
+def run_atelier(
+    task: str,
+    Xtr: pd.DataFrame,
+    ytr: pd.Series,
+    Xte: pd.DataFrame,
+    classes: list,
+    budget: float,
+    seed: int,
+    n_jobs: int,
+) -> tuple[np.ndarray, dict]:
     from apps.automl.engine import BuildConfig, build
 
     df = Xtr.copy()
     target = "__target__"
     df[target] = ytr.to_numpy()
-    cfg = BuildConfig(target=target, problem_type=task, mode="quick", time_budget_s=budget, seed=seed,
-                      n_jobs=n_jobs)
+    cfg = BuildConfig(target=target, problem_type=task, mode="quick", time_budget_s=budget, seed=seed, n_jobs=n_jobs)
     res = build(df, cfg)
     raw = res.model.raw(Xte[res.model.feature_names])
-    info = {"best": res.report["best"], "trials": res.report["trials"], "timings": res.report["timings"],
-            "ensemble_kept": bool(res.report["ensemble"] and res.report["ensemble"]["kept"])}
+    info = {
+        "best": res.report["best"],
+        "trials": res.report["trials"],
+        "timings": res.report["timings"],
+        "ensemble_kept": bool(res.report["ensemble"] and res.report["ensemble"]["kept"]),
+    }
     if task == REGRESSION:
         return raw, info
     order = [classes.index(c) for c in res.model.classes]  # model's class order → bench's sorted order
@@ -76,14 +90,30 @@ def run_atelier(task: str, Xtr: pd.DataFrame, ytr: pd.Series, Xte: pd.DataFrame,
     return out, info
 
 
-def run_flaml(task: str, Xtr: pd.DataFrame, ytr: pd.Series, Xte: pd.DataFrame, classes: list, budget: float,
-              seed: int, n_jobs: int) -> tuple[np.ndarray, dict]:
+def run_flaml(
+    task: str,
+    Xtr: pd.DataFrame,
+    ytr: pd.Series,
+    Xte: pd.DataFrame,
+    classes: list,
+    budget: float,
+    seed: int,
+    n_jobs: int,
+) -> tuple[np.ndarray, dict]:
     from flaml import AutoML
 
     automl = AutoML()
     kind = "regression" if task == REGRESSION else "classification"
-    automl.fit(_as_category(Xtr), ytr.astype(object) if task != REGRESSION else ytr, task=kind,
-               metric=TASK_METRIC[task], time_budget=budget, n_jobs=n_jobs, seed=seed, verbose=0)
+    automl.fit(
+        _as_category(Xtr),
+        ytr.astype(object) if task != REGRESSION else ytr,
+        task=kind,
+        metric=TASK_METRIC[task],
+        time_budget=budget,
+        n_jobs=n_jobs,
+        seed=seed,
+        verbose=0,
+    )
     info = {"best": automl.best_estimator, "best_config": automl.best_config}
     if task == REGRESSION:
         return np.asarray(automl.predict(_as_category(Xte)), dtype=float), info
@@ -95,8 +125,16 @@ def run_flaml(task: str, Xtr: pd.DataFrame, ytr: pd.Series, Xte: pd.DataFrame, c
     return out, info
 
 
-def run_hgb(task: str, Xtr: pd.DataFrame, ytr: pd.Series, Xte: pd.DataFrame, classes: list, budget: float,
-            seed: int, n_jobs: int) -> tuple[np.ndarray, dict]:
+def run_hgb(
+    task: str,
+    Xtr: pd.DataFrame,
+    ytr: pd.Series,
+    Xte: pd.DataFrame,
+    classes: list,
+    budget: float,
+    seed: int,
+    n_jobs: int,
+) -> tuple[np.ndarray, dict]:
     from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 
     Xc, Xt = _as_category(Xtr), _as_category(Xte)
@@ -114,8 +152,16 @@ def run_hgb(task: str, Xtr: pd.DataFrame, ytr: pd.Series, Xte: pd.DataFrame, cla
     return out, {}
 
 
-def run_constant(task: str, Xtr: pd.DataFrame, ytr: pd.Series, Xte: pd.DataFrame, classes: list, budget: float,
-                 seed: int, n_jobs: int) -> tuple[np.ndarray, dict]:
+def run_constant(
+    task: str,
+    Xtr: pd.DataFrame,
+    ytr: pd.Series,
+    Xte: pd.DataFrame,
+    classes: list,
+    budget: float,
+    seed: int,
+    n_jobs: int,
+) -> tuple[np.ndarray, dict]:
     if task == REGRESSION:
         return np.full(len(Xte), float(ytr.mean())), {}
     freq = ytr.value_counts(normalize=True)
@@ -145,9 +191,17 @@ def main() -> None:
         classes = sorted(ytr.unique().tolist()) if task != REGRESSION else []
         t0 = time.monotonic()
         pred, info = SYSTEMS[args.system](task, Xtr, ytr, Xte, classes, args.budget, args.seed, args.n_jobs)
-        out.update({"task": task, "metric": TASK_METRIC[task], "score": score(task, yte, pred, classes),
-                    "fit_predict_s": round(time.monotonic() - t0, 3), "n_train": len(tr), "n_test": len(te),
-                    "info": info})
+        out.update(
+            {
+                "task": task,
+                "metric": TASK_METRIC[task],
+                "score": score(task, yte, pred, classes),
+                "fit_predict_s": round(time.monotonic() - t0, 3),
+                "n_train": len(tr),
+                "n_test": len(te),
+                "info": info,
+            }
+        )
     except Exception as exc:
         out.update({"error": f"{type(exc).__name__}: {exc}", "traceback": traceback.format_exc()[-2000:]})
     print(json.dumps(out, default=str))

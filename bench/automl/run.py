@@ -54,20 +54,48 @@ def ensure_venv() -> None:
 
 
 def run_job(system: str, dataset: str, budget: float, fold: int, outer_folds: int, seed: int, n_jobs: int) -> dict:
-    cmd = [str(PY), str(HERE / "job.py"), "--system", system, "--dataset", dataset, "--budget", str(budget),
-           "--fold", str(fold), "--outer-folds", str(outer_folds), "--seed", str(seed), "--n-jobs", str(n_jobs)]
+    cmd = [
+        str(PY),
+        str(HERE / "job.py"),
+        "--system",
+        system,
+        "--dataset",
+        dataset,
+        "--budget",
+        str(budget),
+        "--fold",
+        str(fold),
+        "--outer-folds",
+        str(outer_folds),
+        "--seed",
+        str(seed),
+        "--n-jobs",
+        str(n_jobs),
+    ]
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONHASHSEED": "0"}
     start = time.monotonic()
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, cwd=ROOT, env=env, timeout=budget * 3 + 120)
     except subprocess.TimeoutExpired:
-        return {"system": system, "dataset": dataset, "budget": budget, "fold": fold,
-                "error": "killed: ran past 3x the budget + 120 s", "wall_s": time.monotonic() - start}
+        return {
+            "system": system,
+            "dataset": dataset,
+            "budget": budget,
+            "fold": fold,
+            "error": "killed: ran past 3x the budget + 120 s",
+            "wall_s": time.monotonic() - start,
+        }
     wall = time.monotonic() - start
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if not lines:
-        return {"system": system, "dataset": dataset, "budget": budget, "fold": fold, "wall_s": wall,
-                "error": f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}"}
+        return {
+            "system": system,
+            "dataset": dataset,
+            "budget": budget,
+            "fold": fold,
+            "wall_s": wall,
+            "error": f"exit {proc.returncode}: {proc.stderr.strip()[-500:]}",
+        }
     out = json.loads(lines[-1])
     out["wall_s"] = round(wall, 2)
     return out
@@ -85,9 +113,12 @@ def summarise(results: list[dict], budgets: list[float], datasets: list[str]) ->
                 ok = [r["score"] for r in mine if "score" in r]
                 failed = len(mine) - len(ok)
                 metric = next((r["metric"] for r in rows if "metric" in r), None)
-                cell[s] = {"score": sum(ok) / len(ok) if ok and not failed else None, "failed": failed,
-                           "metric": metric,
-                           "wall_s": round(sum(r.get("wall_s", 0.0) for r in mine) / max(1, len(mine)), 1)}
+                cell[s] = {
+                    "score": sum(ok) / len(ok) if ok and not failed else None,
+                    "failed": failed,
+                    "metric": metric,
+                    "wall_s": round(sum(r.get("wall_s", 0.0) for r in mine) / max(1, len(mine)), 1),
+                }
             metric = next((c["metric"] for c in cell.values() if c["metric"]), "rmse")
             sign = 1.0 if HIGHER_IS_BETTER[metric] else -1.0
             const = cell["constant"]["score"]
@@ -103,10 +134,14 @@ def summarise(results: list[dict], budgets: list[float], datasets: list[str]) ->
             table.setdefault(str(b), {})[d] = {"metric": metric, "systems": cell, "winners": winners}
     summary: dict = {}
     for b, per in table.items():
-        summary[b] = {s: {"mean_normalised": sum(c["systems"][s]["normalised"] for c in per.values()) / len(per),
-                          "wins": sum(1 for c in per.values() if s in c["winners"]),
-                          "failures": sum(c["systems"][s]["failed"] for c in per.values())}
-                      for s in COMPETITORS}
+        summary[b] = {
+            s: {
+                "mean_normalised": sum(c["systems"][s]["normalised"] for c in per.values()) / len(per),
+                "wins": sum(1 for c in per.values() if s in c["winners"]),
+                "failures": sum(c["systems"][s]["failed"] for c in per.values()),
+            }
+            for s in COMPETITORS
+        }
     return {"table": table, "summary": summary}
 
 
@@ -124,8 +159,10 @@ def print_report(report: dict) -> None:
                 norm = f" ({c['normalised']:.2f})" if s in COMPETITORS else ""
                 parts.append(f"{c['score']:>13.4f}{norm:>7}")
             print(f"{d:<18} {cell['metric']:<8} " + " ".join(parts))
-        print(f"{'mean normalised':<27} " + " ".join(
-            f"{report['summary'][b][s]['mean_normalised']:>20.3f}" for s in COMPETITORS))
+        print(
+            f"{'mean normalised':<27} "
+            + " ".join(f"{report['summary'][b][s]['mean_normalised']:>20.3f}" for s in COMPETITORS)
+        )
         print(f"{'wins':<27} " + " ".join(f"{report['summary'][b][s]['wins']:>20d}" for s in COMPETITORS))
         print(f"{'failures':<27} " + " ".join(f"{report['summary'][b][s]['failures']:>20d}" for s in COMPETITORS))
         walls = {s: [c["systems"][s]["wall_s"] for c in per.values()] for s in COMPETITORS}
@@ -162,11 +199,19 @@ def main() -> None:
                     r = run_job(s, d, b, fold, args.outer_folds, args.seed, args.n_jobs)
                     results.append(r)
                     shown = f"{r['score']:.4f}" if "score" in r else f"ERROR {r.get('error', '')[:200]}"
-                    print(f"[{n}/{total}] budget={b:g} {d} fold={fold} {s}: {shown}  ({r.get('wall_s', 0):.1f} s)",
-                          flush=True)
+                    print(
+                        f"[{n}/{total}] budget={b:g} {d} fold={fold} {s}: {shown}  ({r.get('wall_s', 0):.1f} s)",
+                        flush=True,
+                    )
     report = summarise(results, budgets, datasets)
-    report["config"] = {"budgets": budgets, "datasets": datasets, "outer_folds": args.outer_folds,
-                        "seed": args.seed, "n_jobs": args.n_jobs, "load_avg_end": os.getloadavg()}
+    report["config"] = {
+        "budgets": budgets,
+        "datasets": datasets,
+        "outer_folds": args.outer_folds,
+        "seed": args.seed,
+        "n_jobs": args.n_jobs,
+        "load_avg_end": os.getloadavg(),
+    }
     report["runs"] = results
     print_report(report)
     path = Path(args.out) if args.out else OUT / ("results_quick.json" if args.quick else "results.json")

@@ -91,16 +91,28 @@ def main() -> None:
 
     results.append(("scikit-learn predict_proba", timed(lambda: forest.predict_proba(rows), args.repeat), True, "-"))
     fast = FastForest(forest)
-    results.append(("Atelier FastForest (numpy walk)", timed(lambda: fast.predict_proba(rows), args.repeat),
-                    bool(np.array_equal(fast.predict_proba(rows), expected)), "-"))
+    results.append(
+        (
+            "Atelier FastForest (numpy walk)",
+            timed(lambda: fast.predict_proba(rows), args.repeat),
+            bool(np.array_equal(fast.predict_proba(rows), expected)),
+            "-",
+        )
+    )
 
     settings.SERVING_NATIVE_DIR = Path(tempfile.mkdtemp(prefix="native-"))
     native.set_role(native.ROLE_COMMAND)
     started = time.perf_counter()
     fast.native = native.build(fast.trees, fast.leaves, int(fast.n_features_in_))
     built = f"compile {time.perf_counter() - started:.1f} s"
-    results.append(("Atelier native (C per tree, gcc -O1)", timed(lambda: fast.predict_proba(rows), args.repeat),
-                    bool(np.array_equal(fast.predict_proba(rows), expected)), built))
+    results.append(
+        (
+            "Atelier native (C per tree, gcc -O1)",
+            timed(lambda: fast.predict_proba(rows), args.repeat),
+            bool(np.array_equal(fast.predict_proba(rows), expected)),
+            built,
+        )
+    )
 
     try:
         import onnxruntime
@@ -110,13 +122,20 @@ def main() -> None:
         onx = to_onnx(forest, rows[:1], options={id(forest): {"zipmap": False}})
         options = onnxruntime.SessionOptions()
         options.intra_op_num_threads = 1
-        session = onnxruntime.InferenceSession(onx.SerializeToString(), sess_options=options,
-                                               providers=["CPUExecutionProvider"])
+        session = onnxruntime.InferenceSession(
+            onx.SerializeToString(), sess_options=options, providers=["CPUExecutionProvider"]
+        )
         built = f"convert {time.perf_counter() - started:.1f} s"
         name = session.get_inputs()[0].name
         proba = session.run(None, {name: rows})[1]
-        results.append(("onnxruntime (skl2onnx)", timed(lambda: session.run(None, {name: rows}), args.repeat),
-                        bool(np.array_equal(np.asarray(proba, dtype=np.float64), expected)), built))
+        results.append(
+            (
+                "onnxruntime (skl2onnx)",
+                timed(lambda: session.run(None, {name: rows}), args.repeat),
+                bool(np.array_equal(np.asarray(proba, dtype=np.float64), expected)),
+                built,
+            )
+        )
         print(f"onnxruntime max |diff| vs scikit-learn: {np.abs(np.asarray(proba) - expected).max():.2e}")
     except ImportError as exc:
         print(f"onnxruntime: not measured ({exc})")
@@ -124,14 +143,27 @@ def main() -> None:
     # tl2cgen 1.0 bundles an older treelite than the one that imports the model: run it in a child process, so that
     # a crash there is reported instead of ending the benchmark
     try:
-        child = subprocess.run([sys.executable, __file__, "--tl2cgen", "--trees", str(args.trees), "--rows",
-                                str(args.rows), "--repeat", str(args.repeat)], capture_output=True, text=True,
-                               timeout=args.tl2cgen_timeout)
+        child = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--tl2cgen",
+                "--trees",
+                str(args.trees),
+                "--rows",
+                str(args.rows),
+                "--repeat",
+                str(args.repeat),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=args.tl2cgen_timeout,
+        )
     except subprocess.TimeoutExpired as exc:
         child = subprocess.CompletedProcess(exc.cmd, -1, str(exc.stdout or ""), f"timed out after {exc.timeout} s")
     line = [x for x in child.stdout.splitlines() if x.startswith("TL2CGEN ")]
     if line:
-        ms, same, built = json.loads(line[-1][len("TL2CGEN "):])
+        ms, same, built = json.loads(line[-1][len("TL2CGEN ") :])
         results.append(("treelite + tl2cgen", ms, same, built))
     else:
         print(f"treelite + tl2cgen: not measured (exit {child.returncode}: {(child.stdout + child.stderr)[-300:]})")

@@ -64,8 +64,10 @@ def ensure_venv() -> None:
     print(f"setting up {VENV} (a few minutes the first time) …", flush=True)
     if not PEER_PY.exists():
         subprocess.run(["python3.11", "-m", "venv", str(VENV)], check=True)
-    subprocess.run([str(PEER_PY), "-m", "pip", "install", "-q", "-r", str(BENCH / "requirements-serving-peers.txt"),
-                    *pins], check=True)
+    subprocess.run(
+        [str(PEER_PY), "-m", "pip", "install", "-q", "-r", str(BENCH / "requirements-serving-peers.txt"), *pins],
+        check=True,
+    )
     stamp.write_text(digest)
 
 
@@ -100,40 +102,84 @@ NATIVE = {"on": True}
 
 
 def atelier_env(work: Path) -> dict[str, str]:
-    return {**os.environ, "ATELIER_VAR_DIR": str(work / "var"), "DJANGO_SETTINGS_MODULE": "studio.settings.base",
-            "PYTHONPATH": str(ROOT), "LOG_LEVEL": "WARNING", "SERVING_NATIVE_TREES": "1" if NATIVE["on"] else "0"}
+    return {
+        **os.environ,
+        "ATELIER_VAR_DIR": str(work / "var"),
+        "DJANGO_SETTINGS_MODULE": "studio.settings.base",
+        "PYTHONPATH": str(ROOT),
+        "LOG_LEVEL": "WARNING",
+        "SERVING_NATIVE_TREES": "1" if NATIVE["on"] else "0",
+    }
 
 
 def setup_atelier(work: Path, models: list[str]) -> dict:
     """A fresh Atelier (own DB and var/), the models registered, approved and deployed, and their MLflow exports."""
     env = atelier_env(work)
     subprocess.run([str(MAIN_PY), "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    out = subprocess.run([str(MAIN_PY), str(HERE / "setup_atelier.py"), str(work), ",".join(models)], cwd=ROOT,
-                         env=env, check=True, capture_output=True, text=True)
+    out = subprocess.run(
+        [str(MAIN_PY), str(HERE / "setup_atelier.py"), str(work), ",".join(models)],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        text=True,
+    )
     # Forests compiled to native code ahead of serving, as a deploy would (`manage.py prepare_serving`); the serving
     # workers then find them in the cache. Its time is printed: it is paid once per model and machine.
     started = time.monotonic()
-    prepared = subprocess.run([str(MAIN_PY), "manage.py", "prepare_serving"], cwd=ROOT, env=env, check=True,
-                              capture_output=True, text=True)
+    prepared = subprocess.run(
+        [str(MAIN_PY), "manage.py", "prepare_serving"], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    )
     print(f"prepare_serving ({time.monotonic() - started:.1f} s):\n{prepared.stdout.strip()}", flush=True)
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
 def start_atelier(work: Path, workers: int, port: int) -> subprocess.Popen:
-    cmd = [str(MAIN_PY), "-m", "uvicorn", "studio.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-           "--workers", str(workers), "--no-access-log", "--log-level", "warning", "--ws", "none"]
+    cmd = [
+        str(MAIN_PY),
+        "-m",
+        "uvicorn",
+        "studio.asgi:application",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        str(workers),
+        "--no-access-log",
+        "--log-level",
+        "warning",
+        "--ws",
+        "none",
+    ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=atelier_env(work), start_new_session=True)
     wait_http(f"http://127.0.0.1:{port}/healthz")
     return proc
 
 
 def start_mlflow(model_dir: str, workers: int, port: int) -> subprocess.Popen:
-    cmd = [str(PEER_PY), "-m", "mlflow", "models", "serve", "-m", model_dir, "-h", "127.0.0.1", "-p", str(port),
-           "-w", str(workers), "--env-manager", "local"]
+    cmd = [
+        str(PEER_PY),
+        "-m",
+        "mlflow",
+        "models",
+        "serve",
+        "-m",
+        model_dir,
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        str(workers),
+        "--env-manager",
+        "local",
+    ]
     env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_SETTINGS_MODULE", "PYTHONPATH")}
     env["PATH"] = f"{VENV / 'bin'}{os.pathsep}{env.get('PATH', '')}"  # mlflow execs `uvicorn` from PATH
-    proc = subprocess.Popen(cmd, cwd=model_dir, env=env, start_new_session=True, stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        cmd, cwd=model_dir, env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     wait_http(f"http://127.0.0.1:{port}/ping")
     return proc
 
@@ -164,14 +210,31 @@ def predictions(url: str, key: str, payload: Path) -> list:
 
 def run_wrk(url: str, payload: Path, content_type: str, key: str, connections: int, duration: float) -> dict:
     env = {**os.environ, "BENCH_PAYLOAD": str(payload), "BENCH_CONTENT_TYPE": content_type, "BENCH_KEY": key}
-    cmd = ["wrk", "-t", str(min(connections, 2)), "-c", str(connections), "-d", f"{duration:g}s", "--timeout", "30s",
-           "-s", str(HERE / "load.lua"), url]
+    cmd = [
+        "wrk",
+        "-t",
+        str(min(connections, 2)),
+        "-c",
+        str(connections),
+        "-d",
+        f"{duration:g}s",
+        "--timeout",
+        "30s",
+        "-s",
+        str(HERE / "load.lua"),
+        url,
+    ]
     out = subprocess.run(cmd, env=env, capture_output=True, text=True, check=True).stdout
     line = next(ln for ln in out.splitlines() if ln.startswith("JSON "))
     r = json.loads(line[5:])
     errors = r["non2xx"] + r["connect"] + r["read"] + r["write"] + r["timeout"]
-    return {"rps": r["requests"] / (r["duration_us"] / 1e6), "p50_ms": r["p50_us"] / 1000,
-            "p99_ms": r["p99_us"] / 1000, "errors": errors, "requests": r["requests"]}
+    return {
+        "rps": r["requests"] / (r["duration_us"] / 1e6),
+        "p50_ms": r["p50_us"] / 1000,
+        "p99_ms": r["p99_us"] / 1000,
+        "errors": errors,
+        "requests": r["requests"],
+    }
 
 
 def main() -> None:
@@ -217,8 +280,9 @@ def main() -> None:
                     got = predictions(url, key, payloads[(rows[-1], "json")])
                     reference = reference if system == "mlflow" else got
                     if got != reference:
-                        raise SystemExit(f"{model}: MLflow and Atelier predict differently: {got[:5]} vs "
-                                         f"{reference[:5]}")
+                        raise SystemExit(
+                            f"{model}: MLflow and Atelier predict differently: {got[:5]} vs {reference[:5]}"
+                        )
                     for n in rows:
                         for fmt in formats:
                             run_wrk(url, payloads[(n, fmt)], FORMATS[fmt], key, 1, 1.0)  # warm up
@@ -226,9 +290,11 @@ def main() -> None:
                                 r = run_wrk(url, payloads[(n, fmt)], FORMATS[fmt], key, c, args.duration)
                                 r.update(system=system, model=model, rows=n, format=fmt, connections=c)
                                 results.append(r)
-                                print(f"{system:8} {model:3} rows={n:<6} {fmt:4} c={c:<3} {r['rps']:9.1f} req/s "
-                                      f"p50 {r['p50_ms']:8.2f} ms p99 {r['p99_ms']:8.2f} ms errors {r['errors']}",
-                                      flush=True)
+                                print(
+                                    f"{system:8} {model:3} rows={n:<6} {fmt:4} c={c:<3} {r['rps']:9.1f} req/s "
+                                    f"p50 {r['p50_ms']:8.2f} ms p99 {r['p99_ms']:8.2f} ms errors {r['errors']}",
+                                    flush=True,
+                                )
                 finally:
                     stop(proc)
     finally:
@@ -240,9 +306,11 @@ def main() -> None:
 def report(results: list[dict], args: argparse.Namespace, path: Path) -> None:
     by = {(r["system"], r["model"], r["rows"], r["format"], r["connections"]): r for r in results}
     print("\nthroughput ratio = Atelier / MLflow; latency ratios = MLflow / Atelier (above 1: Atelier better)")
-    head = (f"{'model':5} {'rows':>6} {'fmt':4} {'conn':>4} | {'Atelier rps':>11} {'p50 ms':>8} {'p99 ms':>8} "
-            f"{'err':>4} | {'MLflow rps':>10} {'p50 ms':>8} {'p99 ms':>8} {'err':>4} | {'rps x':>6} {'p50 x':>6} "
-            f"{'p99 x':>6}")
+    head = (
+        f"{'model':5} {'rows':>6} {'fmt':4} {'conn':>4} | {'Atelier rps':>11} {'p50 ms':>8} {'p99 ms':>8} "
+        f"{'err':>4} | {'MLflow rps':>10} {'p50 ms':>8} {'p99 ms':>8} {'err':>4} | {'rps x':>6} {'p50 x':>6} "
+        f"{'p99 x':>6}"
+    )
     print(head)
     print("-" * len(head))
     ratios = []
@@ -250,22 +318,28 @@ def report(results: list[dict], args: argparse.Namespace, path: Path) -> None:
         if system != "atelier" or ("mlflow", model, n, fmt, c) not in by:
             continue
         m = by[("mlflow", model, n, fmt, c)]
-        rr = (a["rps"] / m["rps"] if m["rps"] else float("inf"),
-              m["p50_ms"] / a["p50_ms"] if a["p50_ms"] else float("inf"),
-              m["p99_ms"] / a["p99_ms"] if a["p99_ms"] else float("inf"))
+        rr = (
+            a["rps"] / m["rps"] if m["rps"] else float("inf"),
+            m["p50_ms"] / a["p50_ms"] if a["p50_ms"] else float("inf"),
+            m["p99_ms"] / a["p99_ms"] if a["p99_ms"] else float("inf"),
+        )
         ratios.append(rr)
-        print(f"{model:5} {n:>6} {fmt:4} {c:>4} | {a['rps']:>11.1f} {a['p50_ms']:>8.2f} {a['p99_ms']:>8.2f} "
-              f"{a['errors']:>4} | {m['rps']:>10.1f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} {m['errors']:>4} | "
-              f"{rr[0]:>6.2f} {rr[1]:>6.2f} {rr[2]:>6.2f}")
+        print(
+            f"{model:5} {n:>6} {fmt:4} {c:>4} | {a['rps']:>11.1f} {a['p50_ms']:>8.2f} {a['p99_ms']:>8.2f} "
+            f"{a['errors']:>4} | {m['rps']:>10.1f} {m['p50_ms']:>8.2f} {m['p99_ms']:>8.2f} {m['errors']:>4} | "
+            f"{rr[0]:>6.2f} {rr[1]:>6.2f} {rr[2]:>6.2f}"
+        )
     if ratios:
         import statistics
 
         geo = [statistics.geometric_mean([r[i] for r in ratios]) for i in range(3)]
-        print(f"geometric mean over {len(ratios)} cells: throughput x{geo[0]:.2f}, p50 x{geo[1]:.2f}, "
-              f"p99 x{geo[2]:.2f}; "
-              f"cells with throughput >= 1.5x: {sum(r[0] >= 1.5 for r in ratios)}/{len(ratios)}; "
-              f"errors Atelier {sum(r['errors'] for r in results if r['system'] == 'atelier')}, "
-              f"MLflow {sum(r['errors'] for r in results if r['system'] == 'mlflow')}")
+        print(
+            f"geometric mean over {len(ratios)} cells: throughput x{geo[0]:.2f}, p50 x{geo[1]:.2f}, "
+            f"p99 x{geo[2]:.2f}; "
+            f"cells with throughput >= 1.5x: {sum(r[0] >= 1.5 for r in ratios)}/{len(ratios)}; "
+            f"errors Atelier {sum(r['errors'] for r in results if r['system'] == 'atelier')}, "
+            f"MLflow {sum(r['errors'] for r in results if r['system'] == 'mlflow')}"
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps({"config": vars(args), "load_avg_end": os.getloadavg(), "results": results}, indent=1))
     print(f"\nresults: {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}")

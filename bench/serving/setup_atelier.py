@@ -51,13 +51,22 @@ def model(kind: str, frame: pd.DataFrame) -> AtelierModel:
     kinds = dict.fromkeys(features, "numeric")
     algorithm = "random_forest" if kind == "rf" else "linear"
     prep = build_preprocessor(kinds, get_algorithm(algorithm).prep, len(frame))
-    estimator = (RandomForestClassifier(n_estimators=100, n_jobs=1, random_state=0) if kind == "rf"
-                 else LogisticRegression(max_iter=1000))
+    estimator = (
+        RandomForestClassifier(n_estimators=100, n_jobs=1, random_state=0)
+        if kind == "rf"
+        else LogisticRegression(max_iter=1000)
+    )
     y = (frame["label"] == "yes").astype(int).to_numpy()
     pipe = Pipeline([("prep", prep), ("model", estimator)]).fit(frame[features], y)
-    return AtelierModel("binary", "label", "roc_auc", ["no", "yes"],
-                        [{"name": c, "kind": "numeric", "dtype": "float64"} for c in features], [],
-                        [Member(kind, algorithm, 1.0, pipe)])
+    return AtelierModel(
+        "binary",
+        "label",
+        "roc_auc",
+        ["no", "yes"],
+        [{"name": c, "kind": "numeric", "dtype": "float64"} for c in features],
+        [],
+        [Member(kind, algorithm, 1.0, pipe)],
+    )
 
 
 def main() -> None:
@@ -73,17 +82,35 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             path = Path(tmp) / "model.joblib"
             save_model(model(kind, frame), path)
-            artifact = artifact_store(project_id=project.pk, kind="automl.model", local_path=path,
-                                      filename="model.joblib", created_by_id=user.pk)
-        signature = {"inputs": [{"name": f"f{i}", "type": "double"} for i in range(N_FEATURES)],
-                     "outputs": [{"name": "prediction", "type": "string"}]}
-        version = version_create(project=project, created_by=user, group_name=f"bench-{kind}", artifact=artifact,
-                                 fmt=ModelFormat.ATELIER, source_kind=SourceKind.AUTOML, signature=signature,
-                                 classes=["no", "yes"], problem_type="binary", target="label")
-        version = version_approval_update(version=version, user=user, status=ApprovalStatus.APPROVED,
-                                          description="bench")
-        endpoint, key = endpoint_create(project=project, user=user, name=f"bench-{kind}",
-                                        variants=[{"model_version": version, "weight": 1}])
+            artifact = artifact_store(
+                project_id=project.pk,
+                kind="automl.model",
+                local_path=path,
+                filename="model.joblib",
+                created_by_id=user.pk,
+            )
+        signature = {
+            "inputs": [{"name": f"f{i}", "type": "double"} for i in range(N_FEATURES)],
+            "outputs": [{"name": "prediction", "type": "string"}],
+        }
+        version = version_create(
+            project=project,
+            created_by=user,
+            group_name=f"bench-{kind}",
+            artifact=artifact,
+            fmt=ModelFormat.ATELIER,
+            source_kind=SourceKind.AUTOML,
+            signature=signature,
+            classes=["no", "yes"],
+            problem_type="binary",
+            target="label",
+        )
+        version = version_approval_update(
+            version=version, user=user, status=ApprovalStatus.APPROVED, description="bench"
+        )
+        endpoint, key = endpoint_create(
+            project=project, user=user, name=f"bench-{kind}", variants=[{"model_version": version, "weight": 1}]
+        )
         mlflow_dir = export_mlflow_dir(version=version, target=work / f"mlflow-{kind}")
         out["models"][kind] = {"endpoint": endpoint.name, "key": key, "mlflow_dir": str(mlflow_dir)}
     print(json.dumps(out))

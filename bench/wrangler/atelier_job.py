@@ -35,11 +35,20 @@ def main() -> None:
     t_profile = time.perf_counter()
     if args.out:
         args.out.write_text(text)
-    print(json.dumps({
-        "import_s": t_import - t0, "read_s": t_read - t_import, "types_s": t_types - t_read,
-        "profile_s": t_profile - t_types, "report_bytes": len(text), "warnings": len(report["warnings"]),
-        "rows": report["summary"]["rows"], "sections": report["timings"],
-    }))
+    print(
+        json.dumps(
+            {
+                "import_s": t_import - t0,
+                "read_s": t_read - t_import,
+                "types_s": t_types - t_read,
+                "profile_s": t_profile - t_types,
+                "report_bytes": len(text),
+                "warnings": len(report["warnings"]),
+                "rows": report["summary"]["rows"],
+                "sections": report["timings"],
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -32,7 +32,7 @@ def _words(rng: np.random.Generator, n: int) -> np.ndarray:
     words = WORDS[picks].tolist()
     out, pos = [], 0
     for length in lengths.tolist():
-        out.append(" ".join(words[pos:pos + length]))
+        out.append(" ".join(words[pos : pos + length]))
         pos += length
     return np.array(out, dtype=object)
 
@@ -64,8 +64,9 @@ def build_columns(n: int, seed: int) -> dict[str, pa.Array]:
         "user_key": _labels("u", rng.integers(0, 100_000, n)),
         "member": pa.array(np.where(rng.random(n) < 0.3, "yes", "no")),
         "signup_date": pc.strftime(pa.array(seconds, pa.timestamp("s")), format="%Y-%m-%d"),
-        "last_seen": pc.strftime(pa.array(seconds + rng.integers(0, 86_400 * 30, n), pa.timestamp("s")),
-                                 format="%Y-%m-%d %H:%M:%S"),
+        "last_seen": pc.strftime(
+            pa.array(seconds + rng.integers(0, 86_400 * 30, n), pa.timestamp("s")), format="%Y-%m-%d %H:%M:%S"
+        ),
         "comment": pa.array(_words(rng, n), pa.string()),
         "city": _labels("city_", rng.integers(0, 200, n)),
         "temperature": pa.array(np.round(rng.normal(15, 8, n), 1)),

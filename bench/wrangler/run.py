@@ -143,8 +143,10 @@ def print_table(runs: list[Run], rows: int, csv_path: Path) -> dict:
     print(f"{'system':<22}{'wall s':>9}{'CPU s':>9}{'peak RSS MB':>13}{'load s':>9}{'types s':>9}{'profile s':>11}")
     for r in runs:
         p = r.phases
-        print(f"{r.system:<22}{r.wall_s:>9.2f}{r.cpu_s:>9.2f}{r.peak_rss_mb:>13.0f}{p.get('read_s', 0):>9.2f}"
-              f"{p.get('types_s', 0):>9.2f}{p.get('profile_s', 0):>11.2f}")
+        print(
+            f"{r.system:<22}{r.wall_s:>9.2f}{r.cpu_s:>9.2f}{r.peak_rss_mb:>13.0f}{p.get('read_s', 0):>9.2f}"
+            f"{p.get('types_s', 0):>9.2f}{p.get('profile_s', 0):>11.2f}"
+        )
     summary: dict = {"rows": rows, "runs": [asdict(r) for r in runs]}
     if len(runs) == 2:
         ours, peer = runs
@@ -152,16 +154,27 @@ def print_table(runs: list[Run], rows: int, csv_path: Path) -> dict:
         cpu_ratio = ours.cpu_s / peer.cpu_s
         mem_ratio = ours.peak_rss_mb / peer.peak_rss_mb
         time_ok, mem_ok = time_ratio <= TIME_GOAL, mem_ratio <= MEMORY_GOAL
-        print(f"time ratio   (Atelier / ydata): {time_ratio:.3f}  ({1 / time_ratio:.1f}x faster)  "
-              f"goal <= {TIME_GOAL:.2f}: {'MET' if time_ok else 'MISSED'}")
+        print(
+            f"time ratio   (Atelier / ydata): {time_ratio:.3f}  ({1 / time_ratio:.1f}x faster)  "
+            f"goal <= {TIME_GOAL:.2f}: {'MET' if time_ok else 'MISSED'}"
+        )
         print(f"CPU ratio    (Atelier / ydata): {cpu_ratio:.3f}  (for reference: steadier on a busy machine)")
-        print(f"memory ratio (Atelier / ydata): {mem_ratio:.3f}  goal <= {MEMORY_GOAL:.2f}: "
-              f"{'MET' if mem_ok else 'MISSED'}")
-        summary.update(time_ratio=time_ratio, cpu_ratio=cpu_ratio, memory_ratio=mem_ratio, time_goal_met=time_ok,
-                       memory_goal_met=mem_ok)
+        print(
+            f"memory ratio (Atelier / ydata): {mem_ratio:.3f}  goal <= {MEMORY_GOAL:.2f}: "
+            f"{'MET' if mem_ok else 'MISSED'}"
+        )
+        summary.update(
+            time_ratio=time_ratio,
+            cpu_ratio=cpu_ratio,
+            memory_ratio=mem_ratio,
+            time_goal_met=time_ok,
+            memory_goal_met=mem_ok,
+        )
     loads = [r.load_before for r in runs]
-    print(f"1-min load average at the start of the reported runs: {', '.join(f'{x:.1f}' for x in loads)} "
-          f"on {os.cpu_count()} cores")
+    print(
+        f"1-min load average at the start of the reported runs: {', '.join(f'{x:.1f}' for x in loads)} "
+        f"on {os.cpu_count()} cores"
+    )
     return summary
 
 
@@ -176,18 +189,43 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     csv_path = ensure_data(args.workdir, args.rows, args.seed)
     peer_python = None if args.skip_peer else ensure_peer_venv()
-    jobs = [("Atelier", [sys.executable, str(HERE / "atelier_job.py"), str(csv_path), "--target", "target",
-                         "--out", str(args.workdir / "atelier_report.json")])]
+    jobs = [
+        (
+            "Atelier",
+            [
+                sys.executable,
+                str(HERE / "atelier_job.py"),
+                str(csv_path),
+                "--target",
+                "target",
+                "--out",
+                str(args.workdir / "atelier_report.json"),
+            ],
+        )
+    ]
     if peer_python is not None:
-        jobs.append(("ydata-profiling 4.18", [str(peer_python), str(HERE / "ydata_job.py"), str(csv_path),
-                                              "--out", str(args.workdir / "ydata_report.json")]))
+        jobs.append(
+            (
+                "ydata-profiling 4.18",
+                [
+                    str(peer_python),
+                    str(HERE / "ydata_job.py"),
+                    str(csv_path),
+                    "--out",
+                    str(args.workdir / "ydata_report.json"),
+                ],
+            )
+        )
     runs: dict[str, list[Run]] = {system: [] for system, _ in jobs}
     for i in range(args.repeat):  # interleaved, so both systems see the same conditions on a shared machine
         for system, cmd in jobs:
             print(f"running {system} ({i + 1}/{args.repeat}) ...", flush=True)
             run = measure(system, cmd)
-            print(f"  {run.wall_s:.1f} s wall, {run.cpu_s:.1f} s CPU, peak {run.peak_rss_mb:.0f} MB "
-                  f"(load {run.load_before:.1f})", flush=True)
+            print(
+                f"  {run.wall_s:.1f} s wall, {run.cpu_s:.1f} s CPU, peak {run.peak_rss_mb:.0f} MB "
+                f"(load {run.load_before:.1f})",
+                flush=True,
+            )
             runs[system].append(run)
     results = [median_run(runs[system]) for system, _ in jobs]
     summary = print_table(results, args.rows, csv_path)

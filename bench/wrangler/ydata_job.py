@@ -30,10 +30,17 @@ def main() -> None:
     t_profile = time.perf_counter()
     if args.out:
         args.out.write_text(text)
-    print(json.dumps({
-        "import_s": t_import - t0, "read_s": t_read - t_import, "profile_s": t_profile - t_read,
-        "report_bytes": len(text), "rows": len(frame),
-    }))
+    print(
+        json.dumps(
+            {
+                "import_s": t_import - t0,
+                "read_s": t_read - t_import,
+                "profile_s": t_profile - t_read,
+                "report_bytes": len(text),
+                "rows": len(frame),
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

@@ -72,7 +72,9 @@ def test_unusable_token_gets_401(ds_user, state: str) -> None:
     assert response.status_code == 401
     assert response["WWW-Authenticate"] == "Token"
     assert response.json() == {
-        "detail": "Invalid, expired or revoked API token.", "errors": {}, "code": "authentication_failed"
+        "detail": "Invalid, expired or revoked API token.",
+        "errors": {},
+        "code": "authentication_failed",
     }
 
 

@@ -102,9 +102,15 @@ def test_permissions_labeler_foreign_anonymous(api_for, ds_user, labeler_user, o
     r = api_for(outsider).post(f"/api/automl/{build.pk}/predict/", {"rows": [{"x1": 1}]}, format="json")
     assert r.status_code == 404
     # Starting a build on another project's data version is a 404 too.
-    r = api_for(outsider).post("/api/automl/", {"project": outsider.memberships.first().project_id,
-                                                "dataset_version": build.dataset_version_id, "target": "churn"},
-                               format="json")
+    r = api_for(outsider).post(
+        "/api/automl/",
+        {
+            "project": outsider.memberships.first().project_id,
+            "dataset_version": build.dataset_version_id,
+            "target": "churn",
+        },
+        format="json",
+    )
     assert r.status_code == 404
 
 

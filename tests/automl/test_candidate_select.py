@@ -24,7 +24,6 @@ from tests.conftest import clean_project_storage, job_final
 ROW = {"x1": 0.3, "x2": 0.1, "colour": "green"}
 
 
-
 def _other(build: AutomlBuild) -> dict[str, Any]:
     """A non-best, non-blend leaderboard entry, of another algorithm than the best when there is one."""
     best = next(e for e in build.leaderboard if e["name"] == build.best_candidate)
@@ -44,8 +43,17 @@ def test_a_non_best_candidate_is_refitted_by_a_real_worker_then_serves_predictio
     clean_project_storage(project_a)
     api = api_for(ds_user)
     version = make_version(project_a, ds_user, binary_frame())
-    r = api.post("/api/automl/", {"project": project_a.pk, "dataset_version": version.pk, "target": "churn",
-                                  "mode": "quick", "time_budget_s": 5}, format="json")
+    r = api.post(
+        "/api/automl/",
+        {
+            "project": project_a.pk,
+            "dataset_version": version.pk,
+            "target": "churn",
+            "mode": "quick",
+            "time_budget_s": 5,
+        },
+        format="json",
+    )
     assert r.status_code == 202, r.content
     build_id = r.json()["id"]
     worker = start_worker()
@@ -107,7 +115,8 @@ def test_a_non_best_candidate_is_refitted_by_a_real_worker_then_serves_predictio
         assert registered.hyperparameters == entry["params"]
         assert registered.metrics == row.report["leaderboard"][0]["metrics"] and "roc_auc" in registered.metrics
         assert [i["name"] for i in registered.signature["inputs"]] == [
-            f["name"] for f in row.report["schema"]["features"]]
+            f["name"] for f in row.report["schema"]["features"]
+        ]
 
         # A batch prediction uses the selected candidate too.
         r = api.post(f"/api/automl/{build.pk}/batch-predict/", {"dataset_version": version.pk}, format="json")
@@ -179,10 +188,13 @@ def test_the_fit_job_is_idempotent_and_a_failed_fit_can_be_retried(project_a, ds
     from apps.jobs.runtime import JobContext
 
     assert services.automl_candidate_fit_run(JobContext(Job.objects.get(pk=retry.pk))) == {
-        "build": build.pk, "candidate": name}
+        "build": build.pk,
+        "candidate": name,
+    }
     assert AutomlCandidateModel.objects.get(pk=row.pk).artifact_id == artifact
     assert services.automl_predict(build=build, rows=[ROW]) == engine.predict(
-        services.load_build_model(build=build, candidate=name), [ROW])
+        services.load_build_model(build=build, candidate=name), [ROW]
+    )
 
 
 def test_leaderboard_select_buttons_fit_progress_and_the_selected_candidates_analysis(

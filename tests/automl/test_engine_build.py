@@ -33,8 +33,11 @@ def _check_report(report: dict, problem_type: str) -> None:
     assert report["best"] == board[0]["name"]
     ens = report["ensemble"]
     if ens is not None and ens["kept"]:  # kept only when better than the best single model out of fold
-        better = ens["score"] < ens["best_single_score"] if report["objective_direction"] == "minimize" \
+        better = (
+            ens["score"] < ens["best_single_score"]
+            if report["objective_direction"] == "minimize"
             else ens["score"] > ens["best_single_score"]
+        )
         assert better and board[0]["algorithm"] == "ensemble"
     elif ens is not None:
         assert board[0]["algorithm"] != "ensemble"
@@ -43,8 +46,11 @@ def _check_report(report: dict, problem_type: str) -> None:
 def test_binary_build_beats_constant_and_reports_everything() -> None:
     train, test = _split(make_binary(500))
     progress: list[tuple[float, str, float | None, int]] = []
-    res = build(train, BuildConfig(target="churn", time_budget_s=6, seed=1),
-                progress=lambda f, m, b, n: progress.append((f, m, b, n)))
+    res = build(
+        train,
+        BuildConfig(target="churn", time_budget_s=6, seed=1),
+        progress=lambda f, m, b, n: progress.append((f, m, b, n)),
+    )
     r = res.report
     assert r["problem_type"] == "binary" and r["objective"] == "roc_auc"
     _check_report(r, "binary")
@@ -57,8 +63,13 @@ def test_binary_build_beats_constant_and_reports_everything() -> None:
     assert {"identifier_column", "constant_column"} <= codes
     assert "customer_id" not in res.model.feature_names and "const" not in res.model.feature_names
     kinds = {f["name"]: f["kind"] for f in r["schema"]["features"]}
-    assert kinds == {"x1": "numeric", "x2": "numeric", "colour": "categorical", "member": "boolean",
-                     "signup": "datetime"}
+    assert kinds == {
+        "x1": "numeric",
+        "x2": "numeric",
+        "colour": "categorical",
+        "member": "boolean",
+        "signup": "datetime",
+    }
     # analysis: permutation importance per original column, binary curves, confusion matrix
     importance = r["analysis"]["permutation_importance"]
     assert 50 <= importance["rows"] <= 1000 and importance["repeats"] >= 1
@@ -168,8 +179,16 @@ def test_caruana_blend_beats_single_only_when_blending_helps() -> None:
 
 def test_ensemble_kept_in_a_build_when_it_is_better() -> None:
     train, _ = _split(make_binary(600, seed=3))
-    r = build(train, BuildConfig(target="churn", time_budget_s=6, objective="log_loss", seed=2,
-                                 algorithms=["linear", "extra_trees", "lightgbm"])).report
+    r = build(
+        train,
+        BuildConfig(
+            target="churn",
+            time_budget_s=6,
+            objective="log_loss",
+            seed=2,
+            algorithms=["linear", "extra_trees", "lightgbm"],
+        ),
+    ).report
     ens = r["ensemble"]
     assert ens is not None
     if ens["kept"]:
@@ -196,15 +215,33 @@ def test_text_and_datetime_columns_go_through_every_algorithm_family() -> None:
     bad = ["terrible support slow refund", "broken on arrival very poor", "awful experience never again"]
     y = rng.random(n) < 0.5
     text = [f"{rng.choice(good if t else bad)} order {i} note" for i, t in enumerate(y)]
-    df = pd.DataFrame({"review": pd.array(text, "string"), "stars": rng.integers(1, 6, n),
-                       "when": pd.date_range("2024-01-01 08:00", periods=n, freq="37h"),
-                       "label": np.where(y, "pos", "neg")})
-    cfg = BuildConfig(target="label", time_budget_s=20, max_trials=6, ensemble=False,
-                      algorithms=["lightgbm", "linear", "hist_gradient_boosting", "extra_trees", "knn"])
+    df = pd.DataFrame(
+        {
+            "review": pd.array(text, "string"),
+            "stars": rng.integers(1, 6, n),
+            "when": pd.date_range("2024-01-01 08:00", periods=n, freq="37h"),
+            "label": np.where(y, "pos", "neg"),
+        }
+    )
+    cfg = BuildConfig(
+        target="label",
+        time_budget_s=20,
+        max_trials=6,
+        ensemble=False,
+        algorithms=["lightgbm", "linear", "hist_gradient_boosting", "extra_trees", "knn"],
+    )
     r = build(df, cfg).report
-    assert {f["name"]: f["kind"] for f in r["schema"]["features"]} == {"review": "text", "stars": "numeric",
-                                                                        "when": "datetime"}
+    assert {f["name"]: f["kind"] for f in r["schema"]["features"]} == {
+        "review": "text",
+        "stars": "numeric",
+        "when": "datetime",
+    }
     assert r["trials"]["failed"] == 0 and r["trials"]["complete"] == 6
-    assert {e["algorithm"] for e in r["leaderboard"]} == {"lightgbm", "linear", "hist_gradient_boosting",
-                                                           "extra_trees", "knn"}
+    assert {e["algorithm"] for e in r["leaderboard"]} == {
+        "lightgbm",
+        "linear",
+        "hist_gradient_boosting",
+        "extra_trees",
+        "knn",
+    }
     assert r["leaderboard"][0]["metrics"]["roc_auc"] > 0.95  # the words give the label away

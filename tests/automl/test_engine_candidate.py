@@ -14,8 +14,9 @@ from tests.automl.test_engine_fixtures import make_binary, make_regression
 
 def test_a_non_best_candidate_is_refitted_with_its_own_parameters() -> None:
     df = make_binary(400)
-    config = BuildConfig(target="churn", time_budget_s=6, seed=3, algorithms=["linear", "random_forest"],
-                         ensemble=False)
+    config = BuildConfig(
+        target="churn", time_budget_s=6, seed=3, algorithms=["linear", "random_forest"], ensemble=False
+    )
     res = build(df, config)
     others = [e for e in res.report["leaderboard"] if not e["best"] and e["algorithm"] != "ensemble"]
     assert others, res.report["leaderboard"]

@@ -103,14 +103,24 @@ def test_regression_on_text_target_and_no_features() -> None:
 
 def test_column_kinds() -> None:
     df = make_binary()
-    df["note"] = [f"customer wrote a long comment number {i} about the service and the delivery" for i in
-                  range(len(df))]
+    df["note"] = [
+        f"customer wrote a long comment number {i} about the service and the delivery" for i in range(len(df))
+    ]
     df["flag"] = pd.array(np.where(np.arange(len(df)) % 2, "yes", "no"), "string")
     df["when"] = pd.array([f"2024-03-{1 + i % 28:02d}" for i in range(len(df))], "string")
     kinds = {k: v.kind for k, v in infer_columns(df, "churn").items()}
-    assert kinds == {"customer_id": "identifier", "x1": "numeric", "x2": "numeric", "colour": "categorical",
-                     "member": "boolean", "signup": "datetime", "const": "constant", "note": "text",
-                     "flag": "boolean", "when": "datetime"}
+    assert kinds == {
+        "customer_id": "identifier",
+        "x1": "numeric",
+        "x2": "numeric",
+        "colour": "categorical",
+        "member": "boolean",
+        "signup": "datetime",
+        "const": "constant",
+        "note": "text",
+        "flag": "boolean",
+        "when": "datetime",
+    }
 
 
 def test_problem_type_detection_and_objectives() -> None:
@@ -127,7 +137,11 @@ def test_problem_type_detection_and_objectives() -> None:
         resolve_objective("regression", "accuracy")
     cat = metric_catalogue()
     assert cat["binary"][0]["name"] == "roc_auc" and {m["name"] for m in cat["regression"]} == {
-        "rmse", "mae", "r2", "mape"}
+        "rmse",
+        "mae",
+        "r2",
+        "mape",
+    }
 
 
 def test_duplicate_column_names_are_an_error() -> None:

@@ -19,10 +19,18 @@ def make_binary(n: int = 400, seed: int = 0) -> pd.DataFrame:
     y = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
     x1_missing = x1.copy()
     x1_missing[rng.random(n) < 0.1] = np.nan
-    return pd.DataFrame({
-        "customer_id": np.arange(1000, 1000 + n), "x1": x1_missing, "x2": x2, "colour": pd.array(colour, "string"),
-        "member": member, "signup": signup, "const": 7, "churn": y,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(1000, 1000 + n),
+            "x1": x1_missing,
+            "x2": x2,
+            "colour": pd.array(colour, "string"),
+            "member": member,
+            "signup": signup,
+            "const": 7,
+            "churn": y,
+        }
+    )
 
 
 def make_regression(n: int = 400, seed: int = 1) -> pd.DataFrame:

@@ -15,14 +15,17 @@ _MODEL = {}
 def _model():  # type: ignore[no-untyped-def]
     if "m" not in _MODEL:
         df = make_binary(300)
-        _MODEL["m"] = build(df, BuildConfig(target="churn", time_budget_s=3, max_trials=3,
-                                            algorithms=["linear", "lightgbm"])).model
+        _MODEL["m"] = build(
+            df, BuildConfig(target="churn", time_budget_s=3, max_trials=3, algorithms=["linear", "lightgbm"])
+        ).model
     return _MODEL["m"]
 
 
 def _rows() -> list[dict]:
-    return [{"x1": 0.5, "x2": -1.0, "colour": "red", "member": True, "signup": "2024-05-01"},
-            {"x1": None, "x2": 2.0, "colour": "never-seen", "member": "no", "signup": "2024-07-09"}]
+    return [
+        {"x1": 0.5, "x2": -1.0, "colour": "red", "member": True, "signup": "2024-05-01"},
+        {"x1": None, "x2": 2.0, "colour": "never-seen", "member": "no", "signup": "2024-07-09"},
+    ]
 
 
 def test_predict_returns_labels_and_probabilities_as_json() -> None:
@@ -94,8 +97,9 @@ def test_mixed_scalar_categories_pass_the_quick_check() -> None:
 def test_duplicate_columns_are_named() -> None:
     import pandas as pd
 
-    frame = pd.DataFrame([[0.5, -1.0, 1.0, "red", True, "2024-05-01"]],
-                         columns=["x1", "x2", "x2", "colour", "member", "signup"])
+    frame = pd.DataFrame(
+        [[0.5, -1.0, 1.0, "red", True, "2024-05-01"]], columns=["x1", "x2", "x2", "colour", "member", "signup"]
+    )
     with pytest.raises(SchemaError) as err:
         predict(_model(), frame)
     assert err.value.columns == ["x2"] and "Duplicate column(s): x2" in err.value.message

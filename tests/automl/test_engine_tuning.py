@@ -33,23 +33,32 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _spec(**over):  # type: ignore[no-untyped-def]
-    raw = {"algorithm": "linear", "problem_type": "regression", "objective": "rmse", "strategy": "bayesian",
-           "max_trials": 6, "ranges": {"alpha": {"type": "continuous", "min": 1e-3, "max": 100, "scale": "log"}}}
+    raw = {
+        "algorithm": "linear",
+        "problem_type": "regression",
+        "objective": "rmse",
+        "strategy": "bayesian",
+        "max_trials": 6,
+        "ranges": {"alpha": {"type": "continuous", "min": 1e-3, "max": 100, "scale": "log"}},
+    }
     raw.update(over)
     return raw
 
 
-@pytest.mark.parametrize(("change", "field"), [
-    ({"algorithm": "svm"}, "algorithm"),
-    ({"strategy": "genetic"}, "strategy"),
-    ({"objective": "accuracy"}, "objective"),
-    ({"ranges": {"gamma": {"type": "continuous", "min": 0, "max": 1}}}, "ranges.gamma"),
-    ({"ranges": {"alpha": {"type": "continuous", "min": 0, "max": 1, "scale": "log"}}}, "ranges.alpha.min"),
-    ({"ranges": {"alpha": {"type": "continuous", "min": 5, "max": 1}}}, "ranges.alpha"),
-    ({"ranges": {"alpha": {"type": "float", "min": 1, "max": 2}}}, "ranges.alpha.type"),
-    ({"max_trials": 0}, "max_trials"),
-    ({"completion": {"patience": "ten"}}, "completion.patience"),
-])
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"algorithm": "svm"}, "algorithm"),
+        ({"strategy": "genetic"}, "strategy"),
+        ({"objective": "accuracy"}, "objective"),
+        ({"ranges": {"gamma": {"type": "continuous", "min": 0, "max": 1}}}, "ranges.gamma"),
+        ({"ranges": {"alpha": {"type": "continuous", "min": 0, "max": 1, "scale": "log"}}}, "ranges.alpha.min"),
+        ({"ranges": {"alpha": {"type": "continuous", "min": 5, "max": 1}}}, "ranges.alpha"),
+        ({"ranges": {"alpha": {"type": "float", "min": 1, "max": 2}}}, "ranges.alpha.type"),
+        ({"max_trials": 0}, "max_trials"),
+        ({"completion": {"patience": "ten"}}, "completion.patience"),
+    ],
+)
 def test_spec_errors_name_the_field(change: dict, field: str) -> None:
     with pytest.raises(SpecError) as err:
         parse_spec(_spec(**change))
@@ -57,10 +66,17 @@ def test_spec_errors_name_the_field(change: dict, field: str) -> None:
 
 
 def test_spec_parses_all_range_types() -> None:
-    spec = parse_spec({"algorithm": "lightgbm", "problem_type": "binary", "ranges": {
-        "num_leaves": {"type": "integer", "min": 4, "max": 64, "scale": "log"},
-        "learning_rate": {"type": "continuous", "min": 0.01, "max": 0.3},
-        "colsample_bytree": {"type": "categorical", "values": [0.5, 0.8, 1.0]}}})
+    spec = parse_spec(
+        {
+            "algorithm": "lightgbm",
+            "problem_type": "binary",
+            "ranges": {
+                "num_leaves": {"type": "integer", "min": 4, "max": 64, "scale": "log"},
+                "learning_rate": {"type": "continuous", "min": 0.01, "max": 0.3},
+                "colsample_bytree": {"type": "categorical", "values": [0.5, 0.8, 1.0]},
+            },
+        }
+    )
     assert spec.objective == "roc_auc" and spec.direction == "maximize"
     assert spec.ranges["num_leaves"].grid(3) == [4, 16, 64]
     assert set(default_ranges("lightgbm", "binary")) >= {"learning_rate", "num_leaves"}
@@ -103,9 +119,13 @@ def test_warm_start_enqueues_the_best_of_earlier_studies() -> None:
     spec = parse_spec(_spec())
     parent = optuna.create_study(direction="minimize")
     for alpha, value in [(0.5, 3.0), (2.0, 1.0), (1000.0, 0.5)]:  # 1000 is outside this spec's range
-        parent.add_trial(optuna.trial.create_trial(
-            params={"alpha": alpha}, value=value,
-            distributions={"alpha": optuna.distributions.FloatDistribution(1e-3, 1e4, log=True)}))
+        parent.add_trial(
+            optuna.trial.create_trial(
+                params={"alpha": alpha},
+                value=value,
+                distributions={"alpha": optuna.distributions.FloatDistribution(1e-3, 1e4, log=True)},
+            )
+        )
     study = open_study(spec, "warm")
     assert warm_start(study, spec, [parent], top=3) == 2
     trial = study.ask()
@@ -132,8 +152,17 @@ def test_two_processes_share_one_sqlite_study(tmp_path) -> None:
     spec = parse_spec(_spec(max_trials=50))
     open_study(spec, "shared", url)  # create the schema once, as the job's first task would
     env = {"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin"}
-    procs = [subprocess.Popen([sys.executable, "-c", WORKER, url, f"w{i}"], cwd=ROOT, env=env,
-                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(2)]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WORKER, url, f"w{i}"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(2)
+    ]
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [o[1][-800:] for o in outs]
     study = optuna.load_study(study_name="shared", storage=url)

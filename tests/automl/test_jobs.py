@@ -26,8 +26,17 @@ def test_three_problem_types_train_end_to_end_through_a_real_worker(start_worker
     started = []
     for i, (frame, target, _, _, _) in enumerate(cases):
         version = make_version(project_a, ds_user, frame, name=f"data {i}")
-        response = api.post("/api/automl/", {"project": project_a.pk, "dataset_version": version.pk, "target": target,
-                                             "mode": "quick", "time_budget_s": 4}, format="json")
+        response = api.post(
+            "/api/automl/",
+            {
+                "project": project_a.pk,
+                "dataset_version": version.pk,
+                "target": target,
+                "mode": "quick",
+                "time_budget_s": 4,
+            },
+            format="json",
+        )
         assert response.status_code == 202, response.content
         body = response.json()
         assert set(body) == {"id", "job"}
@@ -64,8 +73,9 @@ def test_three_problem_types_train_end_to_end_through_a_real_worker(start_worker
                 assert "probabilities" not in out.json()
         # A batch prediction of the binary build on its own data: a new dataset version with predictions.
         build = AutomlBuild.objects.get(pk=started[0]["id"])
-        response = api.post(f"/api/automl/{build.pk}/batch-predict/", {"dataset_version": build.dataset_version_id},
-                            format="json")
+        response = api.post(
+            f"/api/automl/{build.pk}/batch-predict/", {"dataset_version": build.dataset_version_id}, format="json"
+        )
         assert response.status_code == 202, response.content
         job = job_final(response.json()["job"])
         assert job.status == JobStatus.SUCCEEDED, (job.message, job.error)

@@ -47,16 +47,24 @@ def make_version(project: Any, user: Any, frame: pd.DataFrame, name: str = "cust
     with data_files.local_temp_file(".parquet") as tmp:
         data_files.write_frame(frame, tmp)
         return data_services.dataset_version_create(
-            project_id=project.pk, dataset_name=name, local_file=tmp, kind="import",
-            source={"kind": "import", "filename": f"{name}.csv"}, created_by_id=user.pk,
+            project_id=project.pk,
+            dataset_name=name,
+            local_file=tmp,
+            kind="import",
+            source={"kind": "import", "filename": f"{name}.csv"},
+            created_by_id=user.pk,
         )
 
 
 def trained_build(project: Any, user: Any, frame: pd.DataFrame, target: str, budget: float = 2.0) -> AutomlBuild:
     """A finished build whose model was trained here (the job's own path is covered by test_jobs)."""
     version = make_version(project, user, frame)
-    result = engine.build(frame, engine.BuildConfig(target=target, time_budget_s=budget, seed=0, max_trials=4,
-                                                    algorithms=["linear", "lightgbm"]))
+    result = engine.build(
+        frame,
+        engine.BuildConfig(
+            target=target, time_budget_s=budget, seed=0, max_trials=4, algorithms=["linear", "lightgbm"]
+        ),
+    )
     fd, tmp = tempfile.mkstemp(prefix="test-model-", suffix=".joblib", dir=data_files.temp_dir())
     os.close(fd)
     engine.save_model(result.model, tmp)
@@ -66,9 +74,16 @@ def trained_build(project: Any, user: Any, frame: pd.DataFrame, target: str, bud
         os.unlink(tmp)
     report = result.report
     return AutomlBuild.objects.create(
-        project=project, created_by=user, dataset_version=version, target=target,
-        problem_type=report["problem_type"], objective=report["objective"], report=report,
-        best_candidate=report["best"], artifact=artifact, best_score=report["best_score"],
+        project=project,
+        created_by=user,
+        dataset_version=version,
+        target=target,
+        problem_type=report["problem_type"],
+        objective=report["objective"],
+        report=report,
+        best_candidate=report["best"],
+        artifact=artifact,
+        best_score=report["best_score"],
     )
 
 
@@ -99,8 +114,14 @@ def test_check_includes_leakage_from_the_quality_report(project_a, ds_user, medi
 
     version = make_version(project_a, ds_user, binary_frame())
     name, size = data_files.write_json(
-        {"leakage": {"features": [{"column": "x2", "score": 0.99, "metric": "auc", "flag": True},
-                                  {"column": "x1", "score": 0.6, "metric": "auc", "flag": False}]}},
+        {
+            "leakage": {
+                "features": [
+                    {"column": "x2", "score": 0.99, "metric": "auc", "flag": True},
+                    {"column": "x1", "score": 0.6, "metric": "auc", "flag": False},
+                ]
+            }
+        },
         data_files.report_path(project_a.pk, version.dataset_id, 1, None),
     )
     ProfileReport.objects.create(project=project_a, version=version, target="churn", file=name, bytes=size)
@@ -145,8 +166,10 @@ def test_register_records_a_registry_version_and_refuses_a_tampered_artifact(pro
     assert (version.group.name, version.version, version.candidate) == ("customers-price", 1, build.best_candidate)
     assert version.approval_status == "PendingManualApproval" and version.format == "atelier"
     assert version.artifact.sha256 == build.artifact.sha256 and len(version.artifact.sha256) == 64
-    assert version.metrics["rmse"] == next(e for e in build.leaderboard if e["name"] == build.best_candidate)[
-        "metrics"]["rmse"]
+    assert (
+        version.metrics["rmse"]
+        == next(e for e in build.leaderboard if e["name"] == build.best_candidate)["metrics"]["rmse"]
+    )
     assert version.dataset_version == build.dataset_version and version.automl_build == build
     assert set(version.library_versions) >= {"scikit-learn", "lightgbm", "pandas", "numpy"}
     assert version.target == "price" and {i["name"] for i in version.signature["inputs"]} == {"a", "b"}

@@ -15,15 +15,20 @@ from tests.conftest import clean_project_storage, job_final
 
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
 
-LINEAR = {"algorithm": "linear", "strategy": "random",
-          "ranges": {"alpha": {"type": "continuous", "min": 0.001, "max": 100, "scale": "log"}}}
-LOGISTIC = {"algorithm": "linear", "strategy": "random",
-            "ranges": {"C": {"type": "continuous", "min": 0.001, "max": 100, "scale": "log"}}}
+LINEAR = {
+    "algorithm": "linear",
+    "strategy": "random",
+    "ranges": {"alpha": {"type": "continuous", "min": 0.001, "max": 100, "scale": "log"}},
+}
+LOGISTIC = {
+    "algorithm": "linear",
+    "strategy": "random",
+    "ranges": {"C": {"type": "continuous", "min": 0.001, "max": 100, "scale": "log"}},
+}
 
 
 def _start(api, project, version, target, base=LOGISTIC, **spec):  # type: ignore[no-untyped-def]
-    body = {"project": project.pk, "dataset_version": version.pk, "target": target,
-            "spec": {**base, **spec}}
+    body = {"project": project.pk, "dataset_version": version.pk, "target": target, "spec": {**base, **spec}}
     warm = spec.pop("warm_start_from", None)
     if warm:
         body["warm_start_from"] = warm
@@ -38,8 +43,15 @@ def test_trials_spread_over_two_workers_and_the_best_is_exported(start_worker, a
     api = api_for(ds_user)
     version = make_version(project_a, ds_user, regression_frame(600), name="houses")
     # forests take a second or so per trial, so both processes get a share
-    started = _start(api, project_a, version, "price", base={"algorithm": "random_forest", "strategy": "bayesian"},
-                     max_trials=10, max_parallel=2)
+    started = _start(
+        api,
+        project_a,
+        version,
+        "price",
+        base={"algorithm": "random_forest", "strategy": "bayesian"},
+        max_trials=10,
+        max_parallel=2,
+    )
     start_worker()
     start_worker()
     try:
@@ -73,13 +85,13 @@ def test_trials_spread_over_two_workers_and_the_best_is_exported(start_worker, a
 
 
 def test_one_worker_slot_still_finishes_with_max_parallel_3_and_criteria_stop_early(
-        start_worker, api_for, ds_user, project_a):
+    start_worker, api_for, ds_user, project_a
+):
     clean_project_storage(project_a)
     api = api_for(ds_user)
     version = make_version(project_a, ds_user, binary_frame(), name="customers")
     # ROC AUC >= 0.5 is reached by the first trial: the target-value criterion stops the study at once.
-    first = _start(api, project_a, version, "churn", max_trials=30, max_parallel=3,
-                   completion={"target_value": 0.5})
+    first = _start(api, project_a, version, "churn", max_trials=30, max_parallel=3, completion={"target_value": 0.5})
     start_worker()  # ONE process, concurrency 1: the helpers wait in the queue behind the coordinator
     try:
         job = job_final(first["job"], timeout=120)
@@ -109,14 +121,17 @@ def test_one_worker_slot_still_finishes_with_max_parallel_3_and_criteria_stop_ea
         clean_project_storage(project_a)
 
 
-@pytest.mark.parametrize(("spec", "field"), [
-    ({"algorithm": "svm"}, "spec.algorithm"),
-    ({"ranges": {"gamma": {"type": "continuous", "min": 0, "max": 1}}}, "spec.ranges.gamma"),
-    ({"strategy": "genetic"}, "spec.strategy"),
-    ({"max_parallel": 99}, "spec.max_parallel"),
-    ({"max_runtime_s": "soon"}, "max_runtime_s"),
-    ({"objective": "accuracy"}, "objective"),
-])
+@pytest.mark.parametrize(
+    ("spec", "field"),
+    [
+        ({"algorithm": "svm"}, "spec.algorithm"),
+        ({"ranges": {"gamma": {"type": "continuous", "min": 0, "max": 1}}}, "spec.ranges.gamma"),
+        ({"strategy": "genetic"}, "spec.strategy"),
+        ({"max_parallel": 99}, "spec.max_parallel"),
+        ({"max_runtime_s": "soon"}, "max_runtime_s"),
+        ({"objective": "accuracy"}, "objective"),
+    ],
+)
 def test_bad_specs_name_the_field(api_for, ds_user, project_a, spec, field):  # type: ignore[no-untyped-def]
     version = make_version(project_a, ds_user, regression_frame(), name="houses")
     body = {"project": project_a.pk, "dataset_version": version.pk, "target": "price", "spec": {**LINEAR, **spec}}

@@ -22,8 +22,15 @@ def test_empty_list_and_form(client_for, ds_user, project_a):
 
 def test_bad_ranges_and_bad_spec_come_back_with_the_reason(client_for, ds_user, project_a):
     version = make_version(project_a, ds_user, regression_frame(), name="houses")
-    form = {"dataset_version": version.pk, "target": "price", "algorithm": "linear", "strategy": "random",
-            "max_trials": 5, "max_parallel": 1, "ranges": "{not json"}
+    form = {
+        "dataset_version": version.pk,
+        "target": "price",
+        "algorithm": "linear",
+        "strategy": "random",
+        "max_trials": 5,
+        "max_parallel": 1,
+        "ranges": "{not json",
+    }
     page = client_for(ds_user).post("/canvas/tuning/", form)
     assert page.status_code == 400 and "Not valid JSON" in page.content.decode()
     form["ranges"] = json.dumps({"<b>gamma</b>": {"type": "continuous", "min": 0, "max": 1}})
@@ -34,11 +41,17 @@ def test_bad_ranges_and_bad_spec_come_back_with_the_reason(client_for, ds_user, 
     assert not TuningJob.objects.exists()
 
 
-def test_start_redirects_and_a_finished_job_page_shows_trials(client_for, ds_user, labeler_user, outsider,
-                                                              project_a):
+def test_start_redirects_and_a_finished_job_page_shows_trials(client_for, ds_user, labeler_user, outsider, project_a):
     version = make_version(project_a, ds_user, regression_frame(), name="houses")
-    form = {"dataset_version": version.pk, "target": "price", "algorithm": "linear", "strategy": "grid",
-            "max_trials": 4, "max_parallel": 1, "ranges": ""}
+    form = {
+        "dataset_version": version.pk,
+        "target": "price",
+        "algorithm": "linear",
+        "strategy": "grid",
+        "max_trials": 4,
+        "max_parallel": 1,
+        "ranges": "",
+    }
     assert client_for(labeler_user).post("/canvas/tuning/", form).status_code == 403
     response = client_for(ds_user).post("/canvas/tuning/", form)
     assert response.status_code == 302
@@ -46,13 +59,39 @@ def test_start_redirects_and_a_finished_job_page_shows_trials(client_for, ds_use
     assert response["Location"] == f"/canvas/tuning/{job.pk}/"
     assert job.spec["ranges"] and job.strategy == "grid"  # empty ranges: the algorithm's defaults
     # a finished study summary, as the coordinator saves it
-    job.summary = {"direction": "minimize", "best": {"number": 1, "params": {"alpha": 0.1}, "value": 0.5},
-                   "trials": [{"number": 0, "state": "complete", "params": {"alpha": 1.0}, "value": 0.7,
-                               "worker": "w0", "metrics": None, "error": None},
-                              {"number": 1, "state": "complete", "params": {"alpha": 0.1}, "value": 0.5,
-                               "worker": "w1", "metrics": None, "error": None},
-                              {"number": 2, "state": "pruned", "params": {"alpha": 9.0}, "value": None,
-                               "worker": "w0", "metrics": None, "error": None}]}
+    job.summary = {
+        "direction": "minimize",
+        "best": {"number": 1, "params": {"alpha": 0.1}, "value": 0.5},
+        "trials": [
+            {
+                "number": 0,
+                "state": "complete",
+                "params": {"alpha": 1.0},
+                "value": 0.7,
+                "worker": "w0",
+                "metrics": None,
+                "error": None,
+            },
+            {
+                "number": 1,
+                "state": "complete",
+                "params": {"alpha": 0.1},
+                "value": 0.5,
+                "worker": "w1",
+                "metrics": None,
+                "error": None,
+            },
+            {
+                "number": 2,
+                "state": "pruned",
+                "params": {"alpha": 9.0},
+                "value": None,
+                "worker": "w0",
+                "metrics": None,
+                "error": None,
+            },
+        ],
+    }
     job.trials_done, job.stop_reason = 2, "max_trials"
     job.save()
     job.job.status = "succeeded"
@@ -67,8 +106,13 @@ def test_start_redirects_and_a_finished_job_page_shows_trials(client_for, ds_use
 
 def test_tuning_start_checks_the_target_and_detects_the_problem_type(ds_user, project_a):
     version = make_version(project_a, ds_user, regression_frame(), name="houses")
-    job = tuning_start(project=project_a, created_by=ds_user, version=version, target="price",
-                       spec={"algorithm": "lightgbm", "max_trials": 3})
+    job = tuning_start(
+        project=project_a,
+        created_by=ds_user,
+        version=version,
+        target="price",
+        spec={"algorithm": "lightgbm", "max_trials": 3},
+    )
     assert job.problem_type == "regression" and job.objective == "rmse" and job.job.kind == "automl.tune"
     assert load_study(job) is None  # the study is created by the coordinator job, not by the request
 

@@ -75,8 +75,13 @@ def test_regression_page_has_residual_charts(client_for, ds_user, project_a, med
 
 def test_failed_build_shows_its_message(client_for, ds_user, project_a, media) -> None:
     version = make_version(project_a, ds_user, binary_frame())
-    job = Job.objects.create(kind="automl.build", project=project_a, status="failed", message="Failed.",
-                             error="The build failed: no candidate finished within the time budget.")
+    job = Job.objects.create(
+        kind="automl.build",
+        project=project_a,
+        status="failed",
+        message="Failed.",
+        error="The build failed: no candidate finished within the time budget.",
+    )
     build = AutomlBuild.objects.create(project=project_a, dataset_version=version, target="churn", job=job)
     html = client_for(ds_user).get(f"/canvas/builds/{build.pk}/").content.decode()
     assert "no candidate finished within the time budget" in html and "No leaderboard" in html

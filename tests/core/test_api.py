@@ -313,8 +313,13 @@ def admin_rows(label: str, i: int, ctx: dict[str, Any]) -> None:
         from apps.core.models import Artifact
 
         Artifact.objects.create(
-            project=project_a, kind="automl.model", path=f"projects/{project_a.pk}/artifacts/x/{i}.bin",
-            sha256="0" * 64, size=i, signature="0" * 64, created_by=ds_user,
+            project=project_a,
+            kind="automl.model",
+            path=f"projects/{project_a.pk}/artifacts/x/{i}.bin",
+            sha256="0" * 64,
+            size=i,
+            signature="0" * 64,
+            created_by=ds_user,
         )
     elif label == "core.WebhookDelivery":
         import uuid
@@ -324,9 +329,17 @@ def admin_rows(label: str, i: int, ctx: dict[str, Any]) -> None:
         from apps.core.models import WebhookDelivery
 
         WebhookDelivery.objects.create(
-            project=project_a, target_type=ContentType.objects.get_for_model(project_a), target_id=project_a.pk,
-            delivery_id=uuid.uuid4(), event="test.event", url="https://hooks.example.com/in", body="{}",
-            payload_sha256="0" * 64, attempt=1 + i % 5, status_code=500, latency_ms=12.5,
+            project=project_a,
+            target_type=ContentType.objects.get_for_model(project_a),
+            target_id=project_a.pk,
+            delivery_id=uuid.uuid4(),
+            event="test.event",
+            url="https://hooks.example.com/in",
+            body="{}",
+            payload_sha256="0" * 64,
+            attempt=1 + i % 5,
+            status_code=500,
+            latency_ms=12.5,
         )
     elif label == "jobs.Job":
         Job.objects.create(kind="core.storage_report", project=project_a, created_by=ds_user)

@@ -149,11 +149,28 @@ class World:
         out = {}
         for side in ("a", "b"):
             out[side] = AutomlBuild.objects.create(
-                project=self.projects[side], dataset_version=self.data.versions[side], target="kind",
-                problem_type="binary", objective="roc_auc", best_candidate="linear-0",
-                report={"leaderboard": [{"name": "linear-0", "algorithm": "linear", "metrics": {}, "fit_time_s": 0.1,
-                                         "best": True, "rank": 1, "score": 0.5}], "problem_type": "binary",
-                        "objective": "roc_auc", "schema": {"features": []}},
+                project=self.projects[side],
+                dataset_version=self.data.versions[side],
+                target="kind",
+                problem_type="binary",
+                objective="roc_auc",
+                best_candidate="linear-0",
+                report={
+                    "leaderboard": [
+                        {
+                            "name": "linear-0",
+                            "algorithm": "linear",
+                            "metrics": {},
+                            "fit_time_s": 0.1,
+                            "best": True,
+                            "rank": 1,
+                            "score": 0.5,
+                        }
+                    ],
+                    "problem_type": "binary",
+                    "objective": "roc_auc",
+                    "schema": {"features": []},
+                },
             )
         return out
 
@@ -166,11 +183,17 @@ class World:
         for side in ("a", "b"):
             column = "alpha_column" if side == "a" else "bravo_secret_column"
             out[side] = UnsupervisedRun.objects.create(
-                project=self.projects[side], dataset_version=self.data.versions[side], algorithm="kmeans",
-                options={"k": 2, "seed": 0}, columns=[column],
-                chart={"k_scores": [], "suggested_k": 2, "sizes": [2, 1],
-                       "scatter": {"x": [0.0, 1.0, 2.0], "y": [0.0, 0.5, 1.0], "cluster": [0, 0, 1],
-                                   "rows": [0, 1, 2]}},
+                project=self.projects[side],
+                dataset_version=self.data.versions[side],
+                algorithm="kmeans",
+                options={"k": 2, "seed": 0},
+                columns=[column],
+                chart={
+                    "k_scores": [],
+                    "suggested_k": 2,
+                    "sizes": [2, 1],
+                    "scatter": {"x": [0.0, 1.0, 2.0], "y": [0.0, 0.5, 1.0], "cluster": [0, 0, 1], "rows": [0, 1, 2]},
+                },
                 info={"columns_used": [column], "k": 2, "method": "given", "new_columns": ["cluster"], "rows": 3},
             )
         return out
@@ -183,11 +206,20 @@ class World:
         out = {}
         for side in ("a", "b"):
             out[side] = TuningJob.objects.create(
-                project=self.projects[side], dataset_version=self.data.versions[side], target="kind",
-                algorithm="linear", problem_type="binary", objective="roc_auc", study_name=f"matrix-{side}",
-                spec={"max_trials": 2, "max_parallel": 1, "ranges": {}}, trials_done=1,
-                summary={"direction": "maximize", "best": {"number": 0, "params": {"C": 1.0}, "value": 0.5},
-                         "trials": [{"number": 0, "state": "complete", "params": {"C": 1.0}, "value": 0.5}]},
+                project=self.projects[side],
+                dataset_version=self.data.versions[side],
+                target="kind",
+                algorithm="linear",
+                problem_type="binary",
+                objective="roc_auc",
+                study_name=f"matrix-{side}",
+                spec={"max_trials": 2, "max_parallel": 1, "ranges": {}},
+                trials_done=1,
+                summary={
+                    "direction": "maximize",
+                    "best": {"number": 0, "params": {"C": 1.0}, "value": 0.5},
+                    "trials": [{"number": 0, "state": "complete", "params": {"C": 1.0}, "value": 0.5}],
+                },
             )
         return out
 
@@ -204,10 +236,15 @@ class World:
             with tempfile.NamedTemporaryFile(suffix=".onnx") as tmp:
                 tmp.write(b"probe model bytes")
                 tmp.flush()
-                artifact = artifact_store(project_id=self.projects[side].pk, kind="registry.model",
-                                          local_path=tmp.name, filename="model.onnx")
+                artifact = artifact_store(
+                    project_id=self.projects[side].pk, kind="registry.model", local_path=tmp.name, filename="model.onnx"
+                )
             out[side] = version_create(
-                project=self.projects[side], created_by=None, artifact=artifact, fmt="onnx", source_kind="import",
+                project=self.projects[side],
+                created_by=None,
+                artifact=artifact,
+                fmt="onnx",
+                source_kind="import",
                 group_name="alpha-model" if side == "a" else "bravo-secret-model",
                 signature={"inputs": [{"name": "x", "type": "double"}]},
                 description="Alpha model" if side == "a" else "Bravo secret model",
@@ -225,16 +262,25 @@ class World:
         for side in ("a", "b"):
             base = self.model_versions[side]
             approved = ModelVersion.objects.create(
-                project=base.project, group=base.group, version=base.version + 100, artifact=base.artifact,
-                format=base.format, source_kind=base.source_kind, signature=base.signature,
-                approval_status="Approved")
-            endpoint = Endpoint.objects.create(project=base.project,
-                                               name="alpha-endpoint" if side == "a" else "bravo-secret-endpoint")
+                project=base.project,
+                group=base.group,
+                version=base.version + 100,
+                artifact=base.artifact,
+                format=base.format,
+                source_kind=base.source_kind,
+                signature=base.signature,
+                approval_status="Approved",
+            )
+            endpoint = Endpoint.objects.create(
+                project=base.project, name="alpha-endpoint" if side == "a" else "bravo-secret-endpoint"
+            )
             EndpointVariant.objects.create(endpoint=endpoint, name="variant-1", model_version=approved)
-            EndpointKey.objects.create(endpoint=endpoint, name=f"probe-{side}", prefix="ep_probe",
-                                       key_hash=f"{side}" * 64)
-            BatchTransform.objects.create(project=base.project, model_version=approved,
-                                          dataset_version=self.data.versions[side])
+            EndpointKey.objects.create(
+                endpoint=endpoint, name=f"probe-{side}", prefix="ep_probe", key_hash=f"{side}" * 64
+            )
+            BatchTransform.objects.create(
+                project=base.project, model_version=approved, dataset_version=self.data.versions[side]
+            )
             out[side] = endpoint
         return out
 
@@ -251,10 +297,14 @@ class World:
         self.endpoints  # noqa: B018 - built before the "before" snapshot (and before the registry's)
         project = self.projects["b"]
         return (
-            sorted(Endpoint.objects.filter(project=project).values_list("pk", "name", "config_version",
-                                                                        "webhook_secret")),
-            sorted(EndpointVariant.objects.filter(endpoint__project=project).values_list("pk", "model_version_id",
-                                                                                          "weight")),
+            sorted(
+                Endpoint.objects.filter(project=project).values_list("pk", "name", "config_version", "webhook_secret")
+            ),
+            sorted(
+                EndpointVariant.objects.filter(endpoint__project=project).values_list(
+                    "pk", "model_version_id", "weight"
+                )
+            ),
             sorted(EndpointKey.objects.filter(endpoint__project=project).values_list("pk", "revoked_at")),
             BatchTransform.objects.filter(project=project).count(),
         )
@@ -641,11 +691,13 @@ ROUTES: dict[str, Route] = {
     "api:model-group-list": Route((get(STUDIO),)),
     "api:model-group-detail": Route((get(STUDIO),), kwargs=model_group_kw, foreign=PROJECT),
     "api:model-version-list": Route((get(STUDIO),)),
-    "api:model-version-detail": Route((get(STUDIO), Probe(STUDIO, "patch")), kwargs=model_version_kw,
-                                      foreign=PROJECT),  # PATCH {}: nothing changes
+    "api:model-version-detail": Route(
+        (get(STUDIO), Probe(STUDIO, "patch")), kwargs=model_version_kw, foreign=PROJECT
+    ),  # PATCH {}: nothing changes
     "api:model-version-approval": Route((post(APPROVERS, 400),), kwargs=model_version_kw, foreign=PROJECT),
-    "api:model-version-aliases": Route((post(STUDIO, 400), Probe(STUDIO, "delete", 400)), kwargs=model_version_kw,
-                                       foreign=PROJECT),  # no alias given
+    "api:model-version-aliases": Route(
+        (post(STUDIO, 400), Probe(STUDIO, "delete", 400)), kwargs=model_version_kw, foreign=PROJECT
+    ),  # no alias given
     "api:model-version-import": Route((post(STUDIO, 400),)),  # no project
     "api:model-version-export-mlflow": Route((get(STUDIO),), kwargs=model_version_kw, foreign=PROJECT),
     # Endpoints (UI under /deployments/; /endpoints/ is the serving path, outside Django): studio personas read;
@@ -667,8 +719,7 @@ ROUTES: dict[str, Route] = {
     "api:endpoint-keys": Route((get(STUDIO), post(DEPLOYERS, 201)), kwargs=endpoint_kw, foreign=PROJECT),
     "api:endpoint-metrics": Route((get(STUDIO),), kwargs=endpoint_kw, foreign=PROJECT),
     "api:endpoint-webhook-deliveries": Route((get(STUDIO),), kwargs=endpoint_kw, foreign=PROJECT),
-    "api:endpoint-webhook-secret": Route((get(DEPLOYERS), post(DEPLOYERS, 200)), kwargs=endpoint_kw,
-                                         foreign=PROJECT),
+    "api:endpoint-webhook-secret": Route((get(DEPLOYERS), post(DEPLOYERS, 200)), kwargs=endpoint_kw, foreign=PROJECT),
     "api:endpoint-key-revoke": Route((post(DEPLOYERS, 200),), kwargs=endpoint_key_kw, foreign=PROJECT),
     "api:batch-transform-list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without data
     "api:batch-transform-detail": Route((get(STUDIO),), kwargs=batch_transform_kw, foreign=PROJECT),
@@ -825,8 +876,11 @@ def outcome_problems(name: str, probe: Probe, persona: str, url: str, response: 
         if response.get("WWW-Authenticate") != "Token":
             problems.append(f"anonymous: WWW-Authenticate is {response.get('WWW-Authenticate')!r}")
         if got == 401 and name not in NON_JSON_API:
-            if response.json() != {"detail": "Authentication credentials were not provided.", "errors": {},
-                                   "code": "not_authenticated"}:
+            if response.json() != {
+                "detail": "Authentication credentials were not provided.",
+                "errors": {},
+                "code": "not_authenticated",
+            }:
                 problems.append(f"anonymous: {response.json()}")
         return problems
     if got != 302:
@@ -1007,8 +1061,13 @@ def test_project_switcher_offers_only_member_projects(world: World) -> None:
 def _make_rows(world: World) -> dict[str, Callable[[], object]]:
     from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 
-    attempt = {"username": "dana", "ip_address": "192.0.2.1", "user_agent": "probe", "http_accept": "*/*",
-               "path_info": "/accounts/login/"}
+    attempt = {
+        "username": "dana",
+        "ip_address": "192.0.2.1",
+        "user_agent": "probe",
+        "http_accept": "*/*",
+        "path_info": "/accounts/login/",
+    }
     from django_celery_beat.models import (
         ClockedSchedule,
         CrontabSchedule,
@@ -1072,14 +1131,17 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
         "endpoints.Endpoint": lambda: world.endpoints["a"],
         "endpoints.EndpointVariant": lambda: world.endpoints["a"].variants.first(),
         "endpoints.EndpointKey": lambda: world.endpoints["a"].keys.first(),
-        "endpoints.EndpointMetric": lambda: world.endpoints["a"].metrics.create(variant="variant-1",
-                                                                                minute=timezone.now()),
+        "endpoints.EndpointMetric": lambda: world.endpoints["a"].metrics.create(
+            variant="variant-1", minute=timezone.now()
+        ),
         "endpoints.AsyncInvocation": lambda: world.endpoints["a"].async_invocations.create(
-            content_type="text/csv", input_path="projects/1/endpoints/x/async/in", expires_at=timezone.now()),
+            content_type="text/csv", input_path="projects/1/endpoints/x/async/in", expires_at=timezone.now()
+        ),
         "endpoints.BatchTransform": lambda: world.batch_transforms["a"],
         "core.WebhookDelivery": lambda: _webhook_delivery(world),
         "axes.AccessAttempt": lambda: AccessAttempt.objects.create(
-            **attempt, get_data="", post_data="", failures_since_start=3),
+            **attempt, get_data="", post_data="", failures_since_start=3
+        ),
         "axes.AccessLog": lambda: AccessLog.objects.create(**attempt),
         "axes.AccessFailureLog": lambda: AccessFailureLog.objects.create(**attempt),
     }
@@ -1089,8 +1151,13 @@ def _webhook_delivery(world: World) -> object:
     from apps.core.webhooks import webhook_send
 
     endpoint = world.endpoints["a"]
-    return webhook_send(subscriber=endpoint, project_id=endpoint.project_id, url="https://hooks.example.com/in",
-                        event="async_invocation.completed", payload={"status": "succeeded"})
+    return webhook_send(
+        subscriber=endpoint,
+        project_id=endpoint.project_id,
+        url="https://hooks.example.com/in",
+        event="async_invocation.completed",
+        payload={"status": "succeeded"},
+    )
 
 
 def _model_alias(world: World) -> object:

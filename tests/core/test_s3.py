@@ -21,10 +21,20 @@ def s3(settings):  # type: ignore[no-untyped-def]
 
     with moto.mock_aws():
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="atelier-test")
-        settings.STORAGES = {**settings.STORAGES, "default": {
-            "BACKEND": "storages.backends.s3.S3Storage",
-            "OPTIONS": {"bucket_name": "atelier-test", "region_name": "us-east-1", "access_key": "test",
-                        "secret_key": "test", "default_acl": None, "file_overwrite": False}}}
+        settings.STORAGES = {
+            **settings.STORAGES,
+            "default": {
+                "BACKEND": "storages.backends.s3.S3Storage",
+                "OPTIONS": {
+                    "bucket_name": "atelier-test",
+                    "region_name": "us-east-1",
+                    "access_key": "test",
+                    "secret_key": "test",
+                    "default_acl": None,
+                    "file_overwrite": False,
+                },
+            },
+        }
         storages._storages.pop("default", None)  # the setting_changed signal resets it too; be sure
         from apps.core.storage import storage
 
@@ -34,8 +44,9 @@ def s3(settings):  # type: ignore[no-untyped-def]
 
 
 def parquet_bytes(rows: int, group_rows: int) -> bytes:
-    frame = pd.DataFrame({"i": np.arange(rows), "x": np.random.default_rng(0).normal(size=rows),
-                          "s": [f"row {i}" for i in range(rows)]})
+    frame = pd.DataFrame(
+        {"i": np.arange(rows), "x": np.random.default_rng(0).normal(size=rows), "s": [f"row {i}" for i in range(rows)]}
+    )
     buffer = io.BytesIO()
     pq.write_table(pa.Table.from_pandas(frame, preserve_index=False), buffer, row_group_size=group_rows)
     return buffer.getvalue()

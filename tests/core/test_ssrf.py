@@ -16,16 +16,44 @@ import pytest
 from apps.core import ssrf
 
 BAD_FORMS = [
-    "file:///etc/passwd", "ftp://example.com/x", "gopher://example.com/", "javascript:alert(1)", "data:text/plain,hi",
-    "dict://example.com:11211/", "//example.com/hook", "example.com/hook", "", "http://", "http:///hook",
-    "http://user@example.com/hook", "http://user:pw@example.com/hook", "http://example.com@evil.test/hook",
-    "http://example.com/hook#frag", "http://example.com/#", "http://exa mple.com/", "http://example.com/a b",
-    "http://example.com\\@evil.test/", "http://example.com/a\\..\\b", "http://example.com/\x00",
-    "http://example.com/\r\nHost: evil", "http://example.com/../admin", "http://example.com/a/../../etc/passwd",
-    "http://example.com/%2e%2e/admin", "http://example.com/%2E%2E%2Fadmin", "http://example.com/%252e%252e/admin",
-    "http://example.com/a%2fb", "http://example.com/a%5cb", "http://example.com/./x", "http://example.com:22/",
-    "http://example.com:25/", "http://example.com:0/", "http://example.com:99999/", "http://example.com:abc/",
-    "https://exa%6dple.com/", "http://exämple.com/", "http://" + "a" * 2100 + ".com/",
+    "file:///etc/passwd",
+    "ftp://example.com/x",
+    "gopher://example.com/",
+    "javascript:alert(1)",
+    "data:text/plain,hi",
+    "dict://example.com:11211/",
+    "//example.com/hook",
+    "example.com/hook",
+    "",
+    "http://",
+    "http:///hook",
+    "http://user@example.com/hook",
+    "http://user:pw@example.com/hook",
+    "http://example.com@evil.test/hook",
+    "http://example.com/hook#frag",
+    "http://example.com/#",
+    "http://exa mple.com/",
+    "http://example.com/a b",
+    "http://example.com\\@evil.test/",
+    "http://example.com/a\\..\\b",
+    "http://example.com/\x00",
+    "http://example.com/\r\nHost: evil",
+    "http://example.com/../admin",
+    "http://example.com/a/../../etc/passwd",
+    "http://example.com/%2e%2e/admin",
+    "http://example.com/%2E%2E%2Fadmin",
+    "http://example.com/%252e%252e/admin",
+    "http://example.com/a%2fb",
+    "http://example.com/a%5cb",
+    "http://example.com/./x",
+    "http://example.com:22/",
+    "http://example.com:25/",
+    "http://example.com:0/",
+    "http://example.com:99999/",
+    "http://example.com:abc/",
+    "https://exa%6dple.com/",
+    "http://exämple.com/",
+    "http://" + "a" * 2100 + ".com/",
 ]
 
 
@@ -39,11 +67,29 @@ def test_bad_url_forms_are_refused_before_any_lookup(url: str, monkeypatch) -> N
         ssrf.resolve(url)
 
 
-PRIVATE = ["http://127.0.0.1/", "http://localhost/", "http://127.1/", "http://2130706433/", "http://0x7f000001/",
-           "http://0177.0.0.1/", "http://0.0.0.0/", "http://10.0.0.1/", "http://172.16.5.4/", "http://192.168.1.1/",
-           "http://169.254.169.254/latest/meta-data/", "http://100.64.0.1/", "http://224.0.0.1/",
-           "http://240.0.0.1/", "http://[::1]/", "http://[::ffff:127.0.0.1]/", "http://[::ffff:a9fe:a9fe]/",
-           "http://[fc00::1]/", "http://[fe80::1]/", "http://[::]/", "http://[2002:7f00:1::]/"]
+PRIVATE = [
+    "http://127.0.0.1/",
+    "http://localhost/",
+    "http://127.1/",
+    "http://2130706433/",
+    "http://0x7f000001/",
+    "http://0177.0.0.1/",
+    "http://0.0.0.0/",
+    "http://10.0.0.1/",
+    "http://172.16.5.4/",
+    "http://192.168.1.1/",
+    "http://169.254.169.254/latest/meta-data/",
+    "http://100.64.0.1/",
+    "http://224.0.0.1/",
+    "http://240.0.0.1/",
+    "http://[::1]/",
+    "http://[::ffff:127.0.0.1]/",
+    "http://[::ffff:a9fe:a9fe]/",
+    "http://[fc00::1]/",
+    "http://[fe80::1]/",
+    "http://[::]/",
+    "http://[2002:7f00:1::]/",
+]
 
 
 @pytest.mark.parametrize("url", PRIVATE)
@@ -67,8 +113,10 @@ def fake_dns(monkeypatch):  # type: ignore[no-untyped-def]
         calls.append(host)
         if host not in answers:
             raise socket.gaierror("no such host")
-        return [(socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
-                for ip in answers[host]]
+        return [
+            (socket.AF_INET6 if ":" in ip else socket.AF_INET, socket.SOCK_STREAM, 6, "", (ip, port))
+            for ip in answers[host]
+        ]
 
     monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
     return answers, calls
@@ -82,8 +130,12 @@ def test_every_address_of_a_name_must_be_public(fake_dns, settings) -> None:  # 
     with pytest.raises(ssrf.UnsafeURL, match=r"10\.1\.2\.3"):
         ssrf.resolve("https://mixed.example.test/hook")
     target = ssrf.resolve("https://public.example.test:8443/hook?x=1")
-    assert (target.ip, target.host, target.port, target.path) == ("93.184.216.34", "public.example.test", 8443,
-                                                                  "/hook?x=1")
+    assert (target.ip, target.host, target.port, target.path) == (
+        "93.184.216.34",
+        "public.example.test",
+        8443,
+        "/hook?x=1",
+    )
     with pytest.raises(ssrf.UnsafeURL, match="does not resolve"):
         ssrf.resolve("https://nowhere.example.test/")
 

@@ -33,8 +33,10 @@ def test_verify_accepts_the_right_secret_within_tolerance_only() -> None:
     assert not verify_signature("", header, BODY, now=NOW)
 
 
-@pytest.mark.parametrize("header", ["", "garbage", "t=abc,v1=00", f"v1={'0' * 64}", f"t={NOW}",
-                                   f"t={NOW},v0=" + "0" * 64, f"t={NOW},v1=" + "0" * 64])
+@pytest.mark.parametrize(
+    "header",
+    ["", "garbage", "t=abc,v1=00", f"v1={'0' * 64}", f"t={NOW}", f"t={NOW},v0=" + "0" * 64, f"t={NOW},v1=" + "0" * 64],
+)
 def test_malformed_or_forged_headers_fail(header: str) -> None:
     assert not verify_signature(SECRET, header, BODY, now=NOW)
 

@@ -15,7 +15,7 @@ import pytest
 from apps.datasets.transforms import FlowError, StepError, flow_to_script, run_flow
 from tests.datasets.test_transforms import EXAMPLES, base_frame, other_frame
 
-DRIVER = '''
+DRIVER = """
 import runpy, sys, traceback
 jobs = [line.split("\\t") for line in open(sys.argv[1]).read().splitlines()]
 failed = 0
@@ -32,7 +32,7 @@ for script, *argv in jobs:
         print("FAILED", script, file=sys.stderr)
         traceback.print_exc()
 sys.exit(1 if failed else 0)
-'''
+"""
 
 
 def write_sources(directory: Path) -> dict[str, str]:
@@ -49,39 +49,74 @@ def read_sources(paths: dict[str, str]) -> dict[str, pd.DataFrame]:
 def flow_of(*steps: dict[str, Any]) -> dict[str, Any]:
     return {
         "format": 1,
-        "sources": [{"id": "base", "name": "Base", "dataset_version": 3}, {"id": "other", "name": "Other",
-                                                                             "dataset_version": None}],
+        "sources": [
+            {"id": "base", "name": "Base", "dataset_version": 3},
+            {"id": "other", "name": "Other", "dataset_version": None},
+        ],
         "steps": [{"op_version": 1, "trained_parameters": None, **s} for s in steps],
     }
 
 
 MANY_KINDS = flow_of(
     {"id": "typed", "op": "cast_columns", "inputs": ["base"], "parameters": {"columns": ["qty"], "to": "float"}},
-    {"id": "filled", "op": "impute_missing", "inputs": ["typed"], "parameters": {"columns": ["price"],
-                                                                                 "strategy": "median"}},
+    {
+        "id": "filled",
+        "op": "impute_missing",
+        "inputs": ["typed"],
+        "parameters": {"columns": ["price"], "strategy": "median"},
+    },
     {"id": "places", "op": "rename_columns", "inputs": ["other"], "parameters": {"mapping": {"city": "place"}}},
     {"id": "joined", "op": "join", "inputs": ["filled", "places"], "parameters": {"how": "left", "on": ["id"]}},
     {"id": "stacked", "op": "concatenate", "inputs": ["joined", "other"], "parameters": {"source_column": "src"}},
-    {"id": "kept", "op": "filter_rows", "inputs": ["stacked"],
-     "parameters": {"expression": "src == 'joined' and (price < 100 or `label` in ['yes'])"}},
-    {"id": "total", "op": "custom_formula", "inputs": ["kept"],
-     "parameters": {"new_column": "total", "expression": "round(price * qty, 1) if notnull(score) else -1"}},
+    {
+        "id": "kept",
+        "op": "filter_rows",
+        "inputs": ["stacked"],
+        "parameters": {"expression": "src == 'joined' and (price < 100 or `label` in ['yes'])"},
+    },
+    {
+        "id": "total",
+        "op": "custom_formula",
+        "inputs": ["kept"],
+        "parameters": {"new_column": "total", "expression": "round(price * qty, 1) if notnull(score) else -1"},
+    },
     {"id": "clipped", "op": "outliers_robust_std", "inputs": ["total"], "parameters": {"columns": ["price"]}},
-    {"id": "cities", "op": "group_rare_categories", "inputs": ["clipped"],
-     "parameters": {"columns": ["city"], "min_count": 2}},
+    {
+        "id": "cities",
+        "op": "group_rare_categories",
+        "inputs": ["clipped"],
+        "parameters": {"columns": ["city"], "min_count": 2},
+    },
     {"id": "onehot", "op": "one_hot_encode", "inputs": ["cities"], "parameters": {"columns": ["city"]}},
     {"id": "words", "op": "tfidf", "inputs": ["onehot"], "parameters": {"column": "review", "max_features": 3}},
-    {"id": "parts", "op": "extract_datetime_parts", "inputs": ["words"],
-     "parameters": {"column": "when", "parts": ["month", "is_weekend"]}},
+    {
+        "id": "parts",
+        "op": "extract_datetime_parts",
+        "inputs": ["words"],
+        "parameters": {"column": "when", "parts": ["month", "is_weekend"]},
+    },
     {"id": "codes", "op": "split_column", "inputs": ["parts"], "parameters": {"column": "code", "delimiter": "-"}},
     {"id": "scaled", "op": "standard_scale", "inputs": ["codes"], "parameters": {"columns": ["qty", "total"]}},
-    {"id": "pca", "op": "pca", "inputs": ["scaled"],
-     "parameters": {"columns": ["qty", "total", "price"], "n_components": 2, "drop_original": False}},
-    {"id": "sql", "op": "sql", "inputs": ["pca"],
-     "parameters": {"query": "SELECT * EXCLUDE (ended) FROM df ORDER BY id DESC"}},
+    {
+        "id": "pca",
+        "op": "pca",
+        "inputs": ["scaled"],
+        "parameters": {"columns": ["qty", "total", "price"], "n_components": 2, "drop_original": False},
+    },
+    {
+        "id": "sql",
+        "op": "sql",
+        "inputs": ["pca"],
+        "parameters": {"query": "SELECT * EXCLUDE (ended) FROM df ORDER BY id DESC"},
+    },
     {"id": "balanced", "op": "random_oversample", "inputs": ["sql"], "parameters": {"target": "label", "seed": 5}},
-    {"id": "final", "op": "drop_columns", "inputs": ["balanced"], "parameters": {"columns": ["src"]},
-     "label": "tidy up"},
+    {
+        "id": "final",
+        "op": "drop_columns",
+        "inputs": ["balanced"],
+        "parameters": {"columns": ["src"]},
+        "label": "tidy up",
+    },
 )
 
 
@@ -94,7 +129,10 @@ def run_scripts(directory: Path, jobs: list[list[str]]) -> None:
     (directory / "jobs.tsv").write_text("\n".join("\t".join(job) for job in jobs))
     completed = subprocess.run(
         [sys.executable, str(directory / "driver.py"), str(directory / "jobs.tsv")],
-        cwd=directory, capture_output=True, text=True, timeout=240,
+        cwd=directory,
+        capture_output=True,
+        text=True,
+        timeout=240,
         env={"PATH": "/usr/bin:/bin", "HOME": str(directory)},
     )
     assert completed.returncode == 0, completed.stderr[-6000:]
@@ -135,8 +173,10 @@ def test_script_reads_another_source_file_given_on_the_command_line(tmp_path: Pa
     (tmp_path / "flow.py").write_text(flow_to_script(fitted.flow, paths))
     other_data = base_frame().assign(qty=[10, 20, 30, 40, 50, 60, 70, 80])
     other_data.to_parquet(tmp_path / "new.parquet", index=False)
-    run_scripts(tmp_path, [[str(tmp_path / "flow.py"), str(tmp_path / "out.parquet"),
-                            "--source", f"base={tmp_path / 'new.parquet'}"]])
+    run_scripts(
+        tmp_path,
+        [[str(tmp_path / "flow.py"), str(tmp_path / "out.parquet"), "--source", f"base={tmp_path / 'new.parquet'}"]],
+    )
     expected = run_flow(fitted.flow, {"base": pd.read_parquet(tmp_path / "new.parquet")}, refit=False).output
     produced = pd.read_parquet(tmp_path / "out.parquet")
     pd.testing.assert_frame_equal(produced, expected)
@@ -178,8 +218,9 @@ def test_output_step_exports_only_what_that_step_needs(tmp_path: Path) -> None:
 
 def test_export_errors(tmp_path: Path) -> None:
     paths = write_sources(tmp_path)
-    unfitted = flow_of({"id": "s", "op": "minmax_scale", "inputs": ["base"], "parameters": {"columns": ["qty"]},
-                        "label": "scale it"})
+    unfitted = flow_of(
+        {"id": "s", "op": "minmax_scale", "inputs": ["base"], "parameters": {"columns": ["qty"]}, "label": "scale it"}
+    )
     with pytest.raises(StepError, match="Step 's' \\(scale it, Min-max scaler\\): has no trained parameters"):
         flow_to_script(unfitted, paths)
     stateless = flow_of({"id": "s", "op": "head_rows", "inputs": ["base"], "parameters": {"n": 2}})
@@ -196,17 +237,28 @@ def test_export_errors(tmp_path: Path) -> None:
 def test_user_text_cannot_break_out_of_comments_or_literals(tmp_path: Path) -> None:
     paths = write_sources(tmp_path)
     sneaky = "qty > 2\nimport os\nos.system('echo pwned')"
-    flow = flow_of({"id": "s\nimport os", "op": "custom_formula", "inputs": ["base"],
-                    "parameters": {"new_column": "x'\nimport os", "expression": "1 if qty > 2 else 0"},
-                    "label": "label\r\nos.system('x')"},
-                   {"id": "t", "op": "replace_regex", "inputs": ["s\nimport os"],
-                    "parameters": {"columns": ["city"], "pattern": "'''", "replacement": '"""\\n'}})
+    flow = flow_of(
+        {
+            "id": "s\nimport os",
+            "op": "custom_formula",
+            "inputs": ["base"],
+            "parameters": {"new_column": "x'\nimport os", "expression": "1 if qty > 2 else 0"},
+            "label": "label\r\nos.system('x')",
+        },
+        {
+            "id": "t",
+            "op": "replace_regex",
+            "inputs": ["s\nimport os"],
+            "parameters": {"columns": ["city"], "pattern": "'''", "replacement": '"""\\n'},
+        },
+    )
     script = flow_to_script(run_flow(flow, read_sources(paths), refit=True).flow, paths)
     tree_lines = [line for line in script.splitlines() if line.strip().startswith(("import os", "os.system"))]
     assert not tree_lines
     with pytest.raises(Exception, match="Syntax error"):
-        flow_to_script(flow_of({"id": "s", "op": "filter_rows", "inputs": ["base"],
-                                "parameters": {"expression": sneaky}}), paths)
+        flow_to_script(
+            flow_of({"id": "s", "op": "filter_rows", "inputs": ["base"], "parameters": {"expression": sneaky}}), paths
+        )
 
 
 def test_script_csv_output_reads_back_to_the_flow_result_whatever_the_cells_hold(tmp_path: Path) -> None:
@@ -228,15 +280,35 @@ def test_exported_regex_steps_use_pythons_re_and_give_the_executors_results(tmp_
     """The executor runs user patterns with RE2 (apps/core/regex.py); the script with Python's re: same output."""
     paths = write_sources(tmp_path)
     flow = flow_of(
-        {"id": "named", "op": "extract_regex", "inputs": ["base"],
-         "parameters": {"column": "code", "pattern": r"(?P<letter>\w)-(?P<digits>\d+)"}},
-        {"id": "swap", "op": "replace_regex", "inputs": ["named"],
-         "parameters": {"columns": ["code"], "pattern": r"(?P<l>[a-z])-(\d+)", "replacement": r"\2·\g<l>\n",
-                        "case_sensitive": False}},
-        {"id": "words", "op": "split_column", "inputs": ["swap"],
-         "parameters": {"column": "review", "delimiter": r"\s+", "regex": True, "max_parts": 3}},
-        {"id": "unicode", "op": "replace_regex", "inputs": ["words"],
-         "parameters": {"columns": ["city"], "pattern": r"(?i)^(\w)(\w*)$", "replacement": r"\2\1é"}},
+        {
+            "id": "named",
+            "op": "extract_regex",
+            "inputs": ["base"],
+            "parameters": {"column": "code", "pattern": r"(?P<letter>\w)-(?P<digits>\d+)"},
+        },
+        {
+            "id": "swap",
+            "op": "replace_regex",
+            "inputs": ["named"],
+            "parameters": {
+                "columns": ["code"],
+                "pattern": r"(?P<l>[a-z])-(\d+)",
+                "replacement": r"\2·\g<l>\n",
+                "case_sensitive": False,
+            },
+        },
+        {
+            "id": "words",
+            "op": "split_column",
+            "inputs": ["swap"],
+            "parameters": {"column": "review", "delimiter": r"\s+", "regex": True, "max_parts": 3},
+        },
+        {
+            "id": "unicode",
+            "op": "replace_regex",
+            "inputs": ["words"],
+            "parameters": {"columns": ["city"], "pattern": r"(?i)^(\w)(\w*)$", "replacement": r"\2\1é"},
+        },
     )
     result = run_flow(flow, read_sources(paths), refit=True)
     script = flow_to_script(result.flow, paths)

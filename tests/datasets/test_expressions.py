@@ -17,14 +17,16 @@ NAN = np.nan
 
 @pytest.fixture
 def df() -> pd.DataFrame:
-    return pd.DataFrame({
-        "a": [1, 2, 3, 4],
-        "b": [0.5, NAN, 2.0, -3.0],
-        "s": ["apple", "Banana", None, "cherry pie"],
-        "my col": [True, False, True, False],
-        "d": pd.to_datetime(["2024-01-31", "2023-06-01", None, "2022-12-25"]),
-        "n": pd.array([1, None, 3, 4], dtype="Int64"),
-    })
+    return pd.DataFrame(
+        {
+            "a": [1, 2, 3, 4],
+            "b": [0.5, NAN, 2.0, -3.0],
+            "s": ["apple", "Banana", None, "cherry pie"],
+            "my col": [True, False, True, False],
+            "d": pd.to_datetime(["2024-01-31", "2023-06-01", None, "2022-12-25"]),
+            "n": pd.array([1, None, 3, 4], dtype="Int64"),
+        }
+    )
 
 
 def values(result: Any) -> list[Any]:
@@ -233,8 +235,18 @@ def test_no_eval_exec_or_query_anywhere_in_the_engine() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["a + b * 2", "'big' if a > 2 and not `my col` else s", "a in [1, -3]", "1 < a < 4", "upper(fillna(s, 'x'))",
-     "round(abs(b), 1)", "where(isnull(b), 0, b) ** 2", "year(d) - month(d)", "n % 2 == 0", "min(a, 2) // 1"],
+    [
+        "a + b * 2",
+        "'big' if a > 2 and not `my col` else s",
+        "a in [1, -3]",
+        "1 < a < 4",
+        "upper(fillna(s, 'x'))",
+        "round(abs(b), 1)",
+        "where(isnull(b), 0, b) ** 2",
+        "year(d) - month(d)",
+        "n % 2 == 0",
+        "min(a, 2) // 1",
+    ],
 )
 def test_generated_code_computes_the_same_as_the_interpreter(df: pd.DataFrame, text: str) -> None:
     parsed = parse_expression(text)

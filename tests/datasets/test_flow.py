@@ -14,11 +14,13 @@ from apps.datasets.transforms import FlowError, StepError, preview_step, run_flo
 
 
 def orders() -> pd.DataFrame:
-    return pd.DataFrame({
-        "order_id": [10, 11, 12, 13, 14],
-        "customer": [1, 2, 1, 3, 9],
-        "amount": [20.0, np.nan, 40.0, 60.0, 5.0],
-    })
+    return pd.DataFrame(
+        {
+            "order_id": [10, 11, 12, 13, 14],
+            "customer": [1, 2, 1, 3, 9],
+            "amount": [20.0, np.nan, 40.0, 60.0, 5.0],
+        }
+    )
 
 
 def customers() -> pd.DataFrame:
@@ -29,18 +31,27 @@ def returns() -> pd.DataFrame:
     return pd.DataFrame({"order_id": [99], "customer": [2], "amount": [-15.0], "country": ["DE"]})
 
 
-def step(step_id: str, op: str, inputs: list[str], trained: dict[str, Any] | None = None,
-         **parameters: Any) -> dict[str, Any]:
-    return {"id": step_id, "op": op, "op_version": 1, "inputs": inputs, "parameters": parameters,
-            "trained_parameters": trained}
+def step(
+    step_id: str, op: str, inputs: list[str], trained: dict[str, Any] | None = None, **parameters: Any
+) -> dict[str, Any]:
+    return {
+        "id": step_id,
+        "op": op,
+        "op_version": 1,
+        "inputs": inputs,
+        "parameters": parameters,
+        "trained_parameters": trained,
+    }
 
 
 def make_flow(*steps: dict[str, Any]) -> dict[str, Any]:
     return {
         "format": 1,
-        "sources": [{"id": "orders", "name": "Orders", "dataset_version": 1},
-                    {"id": "customers", "name": "Customers", "dataset_version": 2},
-                    {"id": "returns", "name": "Returns", "dataset_version": None}],
+        "sources": [
+            {"id": "orders", "name": "Orders", "dataset_version": 1},
+            {"id": "customers", "name": "Customers", "dataset_version": 2},
+            {"id": "returns", "name": "Returns", "dataset_version": None},
+        ],
         "steps": list(steps),
     }
 
@@ -51,8 +62,13 @@ DAG = make_flow(
     step("imputed", "impute_missing", ["orders"], columns=["amount"], strategy="mean"),
     step("joined", "join", ["imputed", "customers"], how="inner", on=["customer"]),
     step("all_rows", "concatenate", ["joined", "returns"], source_column="origin"),
-    step("by_country", "group_by_aggregate", ["all_rows"], keys=["country"],
-         aggregations=[{"column": "amount", "func": "sum", "as": "total"}, {"column": "order_id", "func": "count"}]),
+    step(
+        "by_country",
+        "group_by_aggregate",
+        ["all_rows"],
+        keys=["country"],
+        aggregations=[{"column": "amount", "func": "sum", "as": "total"}, {"column": "order_id", "func": "count"}],
+    ),
     step("big", "filter_rows", ["joined"], expression="amount > 30"),
 )
 
@@ -66,7 +82,10 @@ def test_dag_with_join_and_concat_computes_every_step() -> None:
     all_rows = result.outputs["all_rows"]
     assert all_rows["origin"].tolist() == ["joined"] * 4 + ["returns"]
     assert result.outputs["by_country"].to_dict("list") == {
-        "country": ["DE", "FR"], "total": [31.25 - 15.0, 120.0], "order_id_count": [2, 3]}
+        "country": ["DE", "FR"],
+        "total": [31.25 - 15.0, 120.0],
+        "order_id_count": [2, 3],
+    }
     assert result.output["order_id"].tolist() == [11, 12, 13]  # the last step is the default output
     assert set(result.timings) == set(result.outputs) and all(t >= 0 for t in result.timings.values())
 
@@ -100,8 +119,13 @@ def test_keep_final_frees_intermediate_outputs() -> None:
 def test_a_self_join_and_a_step_feeding_several_steps() -> None:
     flow = make_flow(
         step("pairs", "join", ["customers", "customers"], how="inner", on=["country"]),
-        step("count", "group_by_aggregate", ["pairs"], keys=["country"],
-             aggregations=[{"column": "customer_left", "func": "size", "as": "n"}]),
+        step(
+            "count",
+            "group_by_aggregate",
+            ["pairs"],
+            keys=["country"],
+            aggregations=[{"column": "customer_left", "func": "size", "as": "n"}],
+        ),
     )
     result = run_flow(flow, SOURCES, refit=False)
     assert result.output.to_dict("list") == {"country": ["DE", "FR"], "n": [1, 4]}
@@ -131,8 +155,10 @@ def test_missing_source_data_and_bad_documents_are_flow_errors() -> None:
         (step("x", "sample_rows", ["orders"], n=3, seed="abc"), "Parameter 'seed' must be an integer"),
         (step("x", "filter_rows", ["orders"], expression="amount.__class__"), "Attribute access is not allowed"),
         (step("x", "filter_rows", ["orders"], expression="amount * 2"), "must give true/false values"),
-        (step("x", "cast_columns", ["customers"], columns=["country"], to="integer", errors="fail"),
-         "3 value(s) cannot be converted to integer"),
+        (
+            step("x", "cast_columns", ["customers"], columns=["country"], to="integer", errors="fail"),
+            "3 value(s) cannot be converted to integer",
+        ),
         (step("x", "sql", ["orders"], query="DELETE FROM df"), "Only SELECT queries"),
         (step("x", "sql", ["orders"], query="SELECT * FROM nowhere"), "nowhere does not exist"),
     ],
@@ -157,8 +183,13 @@ def test_step_error_details_name_the_column_and_the_available_ones() -> None:
         "Step 's1' (Standard scaler): Parameter 'columns': column 'revenue' not found. "
         "Available columns: 'customer', 'country'."
     )
-    assert error.details == {"step_id": "s1", "op": "standard_scale", "param": "columns", "columns": ["revenue"],
-                             "available": ["customer", "country"]}
+    assert error.details == {
+        "step_id": "s1",
+        "op": "standard_scale",
+        "param": "columns",
+        "columns": ["revenue"],
+        "available": ["customer", "country"],
+    }
 
 
 def test_validate_flow_checks_parameters_without_data() -> None:
@@ -219,8 +250,9 @@ def test_preview_random_sample_is_reproducible_and_keeps_row_order() -> None:
 
 def test_sources_with_a_custom_index_are_used_positionally() -> None:
     shuffled = orders().set_index(pd.Index([5, 3, 1, 9, 7]))
-    result = run_flow(make_flow(step("f", "forward_fill", ["orders"], columns=["amount"])), {"orders": shuffled},
-                      refit=True)
+    result = run_flow(
+        make_flow(step("f", "forward_fill", ["orders"], columns=["amount"])), {"orders": shuffled}, refit=True
+    )
     assert result.output.index.tolist() == [0, 1, 2, 3, 4]
     assert result.output["amount"].tolist() == [20.0, 20.0, 40.0, 60.0, 5.0]
 
@@ -230,10 +262,14 @@ def test_preview_of_a_multi_step_flow_on_fifty_thousand_rows_is_fast() -> None:
 
     rng = np.random.default_rng(0)
     n = 60_000
-    data = pd.DataFrame({
-        "order_id": np.arange(n), "customer": rng.integers(1, 4, n), "amount": rng.normal(50, 10, n),
-        "note": rng.choice(["fast delivery", "late", "broken box", None], n),
-    })
+    data = pd.DataFrame(
+        {
+            "order_id": np.arange(n),
+            "customer": rng.integers(1, 4, n),
+            "amount": rng.normal(50, 10, n),
+            "note": rng.choice(["fast delivery", "late", "broken box", None], n),
+        }
+    )
     flow = make_flow(
         step("imputed", "impute_missing", ["orders"], columns=["amount"]),
         step("joined", "join", ["imputed", "customers"], how="left", on=["customer"]),

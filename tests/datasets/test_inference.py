@@ -19,29 +19,41 @@ def types_of(df: pd.DataFrame) -> dict[str, str]:
 def mixed() -> pd.DataFrame:
     n = 200
     rng = np.random.default_rng(0)
-    return pd.DataFrame({
-        "customer_id": np.arange(1000, 1000 + n),
-        "age": rng.integers(18, 80, n),
-        "price": rng.normal(10, 2, n).round(2),
-        "price_text": [f"{v:.2f}" for v in rng.normal(10, 2, n)],
-        "count_text": [str(v) for v in rng.integers(0, 50, n)],
-        "flag01": rng.integers(0, 2, n),
-        "yes_no": rng.choice(["Yes", "no"], n),
-        "colour": rng.choice(["red", "green", "blue"], n),
-        "iso_date": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
-        "dmy": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%d/%m/%Y"),
-        "review": [f"This product was number {i} and I would buy it again next year" for i in range(n)],
-        "code": [f"AB{i:06d}" for i in range(n)],
-        "zip": [f"{i:05d}" for i in rng.integers(0, 2000, n)],
-        "empty": [None] * n,
-    })
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(1000, 1000 + n),
+            "age": rng.integers(18, 80, n),
+            "price": rng.normal(10, 2, n).round(2),
+            "price_text": [f"{v:.2f}" for v in rng.normal(10, 2, n)],
+            "count_text": [str(v) for v in rng.integers(0, 50, n)],
+            "flag01": rng.integers(0, 2, n),
+            "yes_no": rng.choice(["Yes", "no"], n),
+            "colour": rng.choice(["red", "green", "blue"], n),
+            "iso_date": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%Y-%m-%d"),
+            "dmy": pd.date_range("2020-01-01", periods=n, freq="D").strftime("%d/%m/%Y"),
+            "review": [f"This product was number {i} and I would buy it again next year" for i in range(n)],
+            "code": [f"AB{i:06d}" for i in range(n)],
+            "zip": [f"{i:05d}" for i in rng.integers(0, 2000, n)],
+            "empty": [None] * n,
+        }
+    )
 
 
 def test_infers_each_semantic_type(mixed: pd.DataFrame) -> None:
     assert types_of(mixed) == {
-        "customer_id": "identifier", "age": "integer", "price": "numeric", "price_text": "numeric",
-        "count_text": "integer", "flag01": "boolean", "yes_no": "boolean", "colour": "categorical",
-        "iso_date": "datetime", "dmy": "datetime", "review": "text", "code": "identifier", "zip": "categorical",
+        "customer_id": "identifier",
+        "age": "integer",
+        "price": "numeric",
+        "price_text": "numeric",
+        "count_text": "integer",
+        "flag01": "boolean",
+        "yes_no": "boolean",
+        "colour": "categorical",
+        "iso_date": "datetime",
+        "dmy": "datetime",
+        "review": "text",
+        "code": "identifier",
+        "zip": "categorical",
         "empty": "text",
     }
 
@@ -81,14 +93,20 @@ def test_mixed_numbers_and_strings_do_not_crash() -> None:
 
 
 def test_apply_schema_counts_failures_not_blanks() -> None:
-    df = pd.DataFrame({
-        "n": ["1", "2.5", "x", "", "  ", None, "7"],
-        "i": ["1", "2", "3.5", "4", None, "6", "oops"],
-        "b": ["yes", "NO", "maybe", None, "y", "n", "true"],
-        "d": ["2020-01-01", "2020-02-30", "2020-03-01", None, "", "2021-12-31", "2022-01-01"],
-    })
-    schema = [{"name": "n", "type": "numeric"}, {"name": "i", "type": "integer"}, {"name": "b", "type": "boolean"},
-              {"name": "d", "type": "datetime", "format": "ISO8601"}]
+    df = pd.DataFrame(
+        {
+            "n": ["1", "2.5", "x", "", "  ", None, "7"],
+            "i": ["1", "2", "3.5", "4", None, "6", "oops"],
+            "b": ["yes", "NO", "maybe", None, "y", "n", "true"],
+            "d": ["2020-01-01", "2020-02-30", "2020-03-01", None, "", "2021-12-31", "2022-01-01"],
+        }
+    )
+    schema = [
+        {"name": "n", "type": "numeric"},
+        {"name": "i", "type": "integer"},
+        {"name": "b", "type": "boolean"},
+        {"name": "d", "type": "datetime", "format": "ISO8601"},
+    ]
     out = apply_schema(df, schema)
     assert cast_failures(out) == {"n": 1, "i": 2, "b": 1, "d": 1}
     assert out.attrs["cast_report"]["i"]["examples"] == ["3.5", "oops"]
@@ -100,8 +118,15 @@ def test_apply_schema_counts_failures_not_blanks() -> None:
 
 def test_apply_schema_other_types_and_errors() -> None:
     df = pd.DataFrame({"c": ["a", "b", "a"], "t": [1, 2, 3], "f": [0.0, 1.0, 1.0], "e": [1.6e9, 1.7e9, None]})
-    out = apply_schema(df, [{"name": "c", "type": "categorical"}, {"name": "t", "type": "text"},
-                            {"name": "f", "type": "boolean"}, {"name": "e", "type": "datetime"}])
+    out = apply_schema(
+        df,
+        [
+            {"name": "c", "type": "categorical"},
+            {"name": "t", "type": "text"},
+            {"name": "f", "type": "boolean"},
+            {"name": "e", "type": "datetime"},
+        ],
+    )
     assert isinstance(out["c"].dtype, pd.CategoricalDtype) and out["t"].tolist() == ["1", "2", "3"]
     assert out["f"].tolist() == [False, True, True]
     assert out["e"].iloc[0] == pd.Timestamp("2020-09-13 12:26:40")  # epoch seconds
@@ -119,12 +144,14 @@ def test_cast_series_datetime_guesses_format_when_not_given() -> None:
 def test_infer_and_cast_a_million_rows_fast() -> None:
     n = 1_000_000
     rng = np.random.default_rng(2)
-    df = pd.DataFrame({
-        "num_text": pd.Series(rng.normal(size=n).round(3).astype(str), dtype="str"),
-        "cat": pd.Series(rng.choice(["a", "b", "c"], n), dtype="str"),
-        "when": pd.Series(pd.date_range("2020-01-01", periods=n, freq="min").astype(str), dtype="str"),
-        "x": rng.normal(size=n),
-    })
+    df = pd.DataFrame(
+        {
+            "num_text": pd.Series(rng.normal(size=n).round(3).astype(str), dtype="str"),
+            "cat": pd.Series(rng.choice(["a", "b", "c"], n), dtype="str"),
+            "when": pd.Series(pd.date_range("2020-01-01", periods=n, freq="min").astype(str), dtype="str"),
+            "x": rng.normal(size=n),
+        }
+    )
     started = time.perf_counter()
     schema = infer_schema(df)
     out = apply_schema(df, schema)
@@ -135,8 +162,12 @@ def test_infer_and_cast_a_million_rows_fast() -> None:
 
 
 def test_unhashable_values_non_string_names_and_durations() -> None:
-    df = pd.DataFrame({0: pd.Series([{"x": 1}, [1], "a", None] * 10, dtype=object),
-                       "td": pd.to_timedelta([*range(39), None], unit="s")})
+    df = pd.DataFrame(
+        {
+            0: pd.Series([{"x": 1}, [1], "a", None] * 10, dtype=object),
+            "td": pd.to_timedelta([*range(39), None], unit="s"),
+        }
+    )
     schema = {e["name"]: e for e in infer_schema(df)}
     assert set(schema) == {"0", "td"} and schema["td"]["type"] == "numeric"
     out = apply_schema(df, list(schema.values()))

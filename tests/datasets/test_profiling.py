@@ -33,19 +33,21 @@ def frame() -> pd.DataFrame:
     target = (a + rng.normal(0, 1, N) > 0).astype(int)
     text = np.array(["alpha", "beta", "gamma"], dtype=object)[rng.integers(0, 3, N)]
     text[:4] = ["", "  ", None, "\t"]
-    df = pd.DataFrame({
-        "id": np.arange(N),
-        "x": np.arange(N, dtype=float) % 101,  # 0..100 repeated: known quantiles
-        "a": a,
-        "b": 2 * a + 1 + rng.normal(0, 1e-3, N),  # collinear with a
-        "c": rng.normal(0, 1, N),
-        "const": 7,
-        "label": text,
-        "leak": target.astype(float),  # equals the target
-        "target": target,
-    })
+    df = pd.DataFrame(
+        {
+            "id": np.arange(N),
+            "x": np.arange(N, dtype=float) % 101,  # 0..100 repeated: known quantiles
+            "a": a,
+            "b": 2 * a + 1 + rng.normal(0, 1e-3, N),  # collinear with a
+            "c": rng.normal(0, 1, N),
+            "const": 7,
+            "label": text,
+            "leak": target.astype(float),  # equals the target
+            "target": target,
+        }
+    )
     df.loc[5:14, "c"] = np.nan  # 10 missing values
-    df.iloc[N - 3:] = df.iloc[:3].to_numpy()  # 3 exact duplicate rows
+    df.iloc[N - 3 :] = df.iloc[:3].to_numpy()  # 3 exact duplicate rows
     return df
 
 
@@ -60,8 +62,19 @@ def report(frame: pd.DataFrame) -> dict[str, Any]:
 def test_report_is_plain_json(report: dict[str, Any]) -> None:
     text = json.dumps({k: v for k, v in report.items() if k != "_progress"}, allow_nan=False)
     assert json.loads(text)["summary"]["rows"] == N
-    assert set(report) >= {"version", "summary", "columns", "correlations", "target", "leakage", "quick_model",
-                           "anomalies", "multicollinearity", "warnings", "timings"}
+    assert set(report) >= {
+        "version",
+        "summary",
+        "columns",
+        "correlations",
+        "target",
+        "leakage",
+        "quick_model",
+        "anomalies",
+        "multicollinearity",
+        "warnings",
+        "timings",
+    }
 
 
 def test_progress_is_reported_in_order(report: dict[str, Any]) -> None:
@@ -111,8 +124,9 @@ def test_top_values_and_distinct(report: dict[str, Any]) -> None:
     lab = column(report, "label")
     assert lab["distinct"] == 6  # alpha, beta, gamma, "", "  ", "\t"
     assert [t["value"] for t in lab["top_values"][:3]] == sorted(
-        [t["value"] for t in lab["top_values"][:3]], key=lambda v: -next(
-            t["count"] for t in lab["top_values"] if t["value"] == v))
+        [t["value"] for t in lab["top_values"][:3]],
+        key=lambda v: -next(t["count"] for t in lab["top_values"] if t["value"] == v),
+    )
     assert sum(t["count"] for t in lab["top_values"]) == N - 2
 
 
@@ -175,9 +189,15 @@ def test_cramers_v_and_correlation_ratio() -> None:
     rng = np.random.default_rng(4)
     g = rng.choice(["p", "q", "r"], 300)
     noise = rng.choice(["u", "v"], 300)
-    df = pd.DataFrame({"g": g, "g2": pd.Series(g).map({"p": "P", "q": "Q", "r": "R"}), "noise": noise,
-                       "by_group": pd.Series(g).map({"p": 1.0, "q": 5.0, "r": 9.0}) + rng.normal(0, 0.01, 300),
-                       "other": rng.normal(size=300)})
+    df = pd.DataFrame(
+        {
+            "g": g,
+            "g2": pd.Series(g).map({"p": "P", "q": "Q", "r": "R"}),
+            "noise": noise,
+            "by_group": pd.Series(g).map({"p": 1.0, "q": 5.0, "r": 9.0}) + rng.normal(0, 0.01, 300),
+            "other": rng.normal(size=300),
+        }
+    )
     corr = profile_dataframe(df)["correlations"]
     names = corr["cramers_v"]["columns"]
     v = corr["cramers_v"]["values"]
@@ -212,8 +232,9 @@ def test_multiclass_target() -> None:
 
 def test_invalid_values_for_declared_type() -> None:
     df = pd.DataFrame({"n": ["1", "2", "x", "3", "", None, "y", "x"]})
-    result = profile_dataframe(df, schema=[{"name": "n", "type": "numeric", "pandas_dtype": "float64",
-                                            "nullable": True, "reason": "user"}])
+    result = profile_dataframe(
+        df, schema=[{"name": "n", "type": "numeric", "pandas_dtype": "float64", "nullable": True, "reason": "user"}]
+    )
     col = column(result, "n")
     assert col["invalid"] == 3 and col["invalid_examples"] == ["x", "y"]
     assert col["numeric"]["max"] == 3 and col["empty_strings"] == 1
@@ -234,8 +255,9 @@ def test_no_target_and_tiny_frames() -> None:
 def test_samples_are_stated_and_used() -> None:
     rng = np.random.default_rng(7)
     n = 3000
-    df = pd.DataFrame({"a": rng.normal(size=n), "b": rng.normal(size=n), "k": rng.integers(0, 2000, n),
-                       "t": rng.integers(0, 2, n)})
+    df = pd.DataFrame(
+        {"a": rng.normal(size=n), "b": rng.normal(size=n), "k": rng.integers(0, 2000, n), "t": rng.integers(0, 2, n)}
+    )
     cfg = ProfileConfig(sample_size=1000, model_sample=500, anomaly_sample=300, vif_sample=400, stats_exact_rows=2000)
     result = profile_dataframe(df, target="t", config=cfg)
     assert result["correlations"]["sample_size"] == 1000
@@ -247,8 +269,15 @@ def test_samples_are_stated_and_used() -> None:
 
 
 def test_to_jsonable_cleans_numpy_and_nan() -> None:
-    value = to_jsonable({"a": np.float64("nan"), "b": np.int64(3), "c": [np.inf, np.bool_(True)],
-                         "d": pd.Timestamp("2020-01-01"), "e": pd.NA})
+    value = to_jsonable(
+        {
+            "a": np.float64("nan"),
+            "b": np.int64(3),
+            "c": [np.inf, np.bool_(True)],
+            "d": pd.Timestamp("2020-01-01"),
+            "e": pd.NA,
+        }
+    )
     assert value == {"a": None, "b": 3, "c": [None, True], "d": "2020-01-01T00:00:00", "e": None}
     assert type(value["b"]) is int
 
@@ -260,15 +289,26 @@ HOSTILE = "<script>alert(1)</script>"
 @pytest.fixture(scope="module")
 def hostile_report() -> dict[str, Any]:
     rng = np.random.default_rng(8)
-    df = pd.DataFrame({HOSTILE: rng.normal(size=120), "cat": rng.choice(["<b>x</b>", "</script><!--", "ok"], 120),
-                       "y": rng.integers(0, 2, 120)})
+    df = pd.DataFrame(
+        {
+            HOSTILE: rng.normal(size=120),
+            "cat": rng.choice(["<b>x</b>", "</script><!--", "ok"], 120),
+            "y": rng.integers(0, 2, 120),
+        }
+    )
     return profile_dataframe(df, target="y")
 
 
 def test_charts_build_plain_figures(hostile_report: dict[str, Any]) -> None:
     figures = report_figures(hostile_report)
-    assert {"overview.missing", "column.0.histogram", "column.1.top_values", "target.distribution",
-            "leakage.scores", "quick_model.importance"} <= set(figures)
+    assert {
+        "overview.missing",
+        "column.0.histogram",
+        "column.1.top_values",
+        "target.distribution",
+        "leakage.scores",
+        "quick_model.importance",
+    } <= set(figures)
     hist = figures["column.0.histogram"]
     assert hist["data"][0]["type"] == "bar" and sum(hist["data"][0]["y"]) == 120
     assert HOSTILE not in json.dumps(figures)  # labels are escaped for plotly's pseudo-HTML
@@ -282,8 +322,9 @@ def test_html_is_self_contained_and_escaped(hostile_report: dict[str, Any]) -> N
     assert re.search(r"<(script|link|img|iframe)[^>]*\b(src|href)=", page) is None  # nothing loaded from outside
     assert page.count("<script") == 3 and "Plotly.newPlot" in page and len(page) > 3_000_000
     start = page.index('<script type="application/json" id="atelier-figures">') + len(
-        '<script type="application/json" id="atelier-figures">')
-    embedded = page[start:page.index("</script>", start)]
+        '<script type="application/json" id="atelier-figures">'
+    )
+    embedded = page[start : page.index("</script>", start)]
     assert "<" not in embedded and json.loads(embedded)["column.0.histogram"]["data"][0]["type"] == "bar"
 
 

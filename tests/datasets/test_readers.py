@@ -240,8 +240,11 @@ def make_xlsx(path: Path, rows: list[list[object]], sheets: tuple[str, ...] = ("
 
 
 def test_xlsx_reads_with_header_and_sheet(tmp_path: Path) -> None:
-    path = make_xlsx(tmp_path / "w.xlsx", [["name", "n", None], ["a", 1, None], [None, None], ["b", 2.5, None]],
-                     sheets=("Data", "Second"))
+    path = make_xlsx(
+        tmp_path / "w.xlsx",
+        [["name", "n", None], ["a", 1, None], [None, None], ["b", 2.5, None]],
+        sheets=("Data", "Second"),
+    )
     info = read_with_info(path)
     assert info.header is True and info.sheet == "Data"
     assert info.frame.to_dict("list") == {"name": ["a", "b"], "n": [1.0, 2.5]}

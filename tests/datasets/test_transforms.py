@@ -35,24 +35,44 @@ NAN = np.nan
 
 
 def base_frame() -> pd.DataFrame:
-    return pd.DataFrame({
-        "id": [1, 2, 3, 4, 5, 6, 7, 8],
-        "price": [10.0, 12.5, NAN, 11.0, 250.0, 9.5, 10.5, 13.0],
-        "qty": [1, 2, 3, 4, 5, 6, 7, 8],
-        "city": ["Paris", "Lyon", None, "Paris", "Nice", "Paris", "Lyon", "Brest"],
-        "code": ["A-1", "B-22", "C-3", None, "A-4", "B-5", "C-66", "A-7"],
-        "when": pd.to_datetime(
-            ["2024-01-01", "2024-03-09 14:30:05", None, "2023-12-31 23:00", "2024-06-15", "2024-02-29 06:00",
-             "2024-07-04", "2024-10-10 10:10"], format="ISO8601",
-        ),
-        "ended": pd.to_datetime(
-            ["2024-01-02 12:00", "2024-03-10", "2024-01-01", None, "2024-06-15", "2024-03-01", "2024-07-05",
-             "2024-10-11"], format="ISO8601",
-        ),
-        "review": ["great product", "bad", None, "great great value", "ok product", "bad value", "fine", "great"],
-        "label": ["yes", "no", "no", "no", "no", "yes", "no", "no"],
-        "flag": [True, False, True, True, False, False, True, False],
-    })
+    return pd.DataFrame(
+        {
+            "id": [1, 2, 3, 4, 5, 6, 7, 8],
+            "price": [10.0, 12.5, NAN, 11.0, 250.0, 9.5, 10.5, 13.0],
+            "qty": [1, 2, 3, 4, 5, 6, 7, 8],
+            "city": ["Paris", "Lyon", None, "Paris", "Nice", "Paris", "Lyon", "Brest"],
+            "code": ["A-1", "B-22", "C-3", None, "A-4", "B-5", "C-66", "A-7"],
+            "when": pd.to_datetime(
+                [
+                    "2024-01-01",
+                    "2024-03-09 14:30:05",
+                    None,
+                    "2023-12-31 23:00",
+                    "2024-06-15",
+                    "2024-02-29 06:00",
+                    "2024-07-04",
+                    "2024-10-10 10:10",
+                ],
+                format="ISO8601",
+            ),
+            "ended": pd.to_datetime(
+                [
+                    "2024-01-02 12:00",
+                    "2024-03-10",
+                    "2024-01-01",
+                    None,
+                    "2024-06-15",
+                    "2024-03-01",
+                    "2024-07-05",
+                    "2024-10-11",
+                ],
+                format="ISO8601",
+            ),
+            "review": ["great product", "bad", None, "great great value", "ok product", "bad value", "fine", "great"],
+            "label": ["yes", "no", "no", "no", "no", "yes", "no", "no"],
+            "flag": [True, False, True, True, False, False, True, False],
+        }
+    )
 
 
 def other_frame() -> pd.DataFrame:
@@ -113,8 +133,14 @@ EXAMPLES: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     ("random_undersample", {"target": "label", "seed": 3}, ("base",)),
     ("smote", {"target": "label", "features": ["qty", "price"], "k_neighbors": 1, "seed": 3}, ("base",)),
     ("pca", {"columns": ["qty", "id", "price"], "n_components": 2}, ("base",)),
-    ("group_by_aggregate", {"keys": ["label"], "aggregations": [
-        {"column": "price", "func": "mean", "as": "avg_price"}, {"column": "id", "func": "count"}]}, ("base",)),
+    (
+        "group_by_aggregate",
+        {
+            "keys": ["label"],
+            "aggregations": [{"column": "price", "func": "mean", "as": "avg_price"}, {"column": "id", "func": "count"}],
+        },
+        ("base",),
+    ),
     ("custom_formula", {"new_column": "total", "expression": "fillna(price, 0) * qty"}, ("base",)),
     ("sql", {"query": "SELECT label, SUM(qty) AS qty FROM df GROUP BY label ORDER BY label"}, ("base",)),
     ("join", {"how": "left", "on": ["id"]}, ("base", "other")),
@@ -179,8 +205,14 @@ def _all_script_functions() -> list[Callable[..., Any]]:
     roots = [type(op).kernel for op in list_operators()] + [f.helper for f in FUNCTIONS.values()]
     from apps.datasets.transforms import expression_functions, flow, formula, join, rows, sql
 
-    roots += [rows.filter_by_mask, formula.assign_column, join.join_frames, join.concatenate_frames, sql.run_sql,
-              flow.prepare_source]
+    roots += [
+        rows.filter_by_mask,
+        formula.assign_column,
+        join.join_frames,
+        join.concatenate_frames,
+        sql.run_sql,
+        flow.prepare_source,
+    ]
     roots += [getattr(expression_functions, n) for n in dir(expression_functions) if n.startswith("xf_")]
     return collect_script_functions(roots)
 
@@ -203,13 +235,18 @@ def test_script_function_names_are_unique() -> None:
 
 @pytest.mark.parametrize(("name", "params", "inputs"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
 def test_every_example_runs_and_returns_a_clean_frame(
-    name: str, params: dict[str, Any], inputs: tuple[str, ...],
+    name: str,
+    params: dict[str, Any],
+    inputs: tuple[str, ...],
 ) -> None:
     op = get_operator(name)
     frames = example_inputs(inputs)
     originals = [f.copy() for f in frames]
-    out = op.apply(dict(zip(inputs, frames, strict=True)), params) if len(inputs) > 1 or name == "sql" else op.apply(
-        frames[0], params)
+    out = (
+        op.apply(dict(zip(inputs, frames, strict=True)), params)
+        if len(inputs) > 1 or name == "sql"
+        else op.apply(frames[0], params)
+    )
     assert isinstance(out.index, pd.RangeIndex) and out.index.start == 0
     assert all(isinstance(c, str) for c in out.columns) and out.columns.is_unique
     for before, after in zip(originals, frames, strict=True):
@@ -221,8 +258,15 @@ def test_every_example_runs_and_returns_a_clean_frame(
 # --------------------------------------------------------------------------------------------
 
 BAD_VALUES: dict[str, Any] = {
-    "column": 5, "columns": "not-a-list", "string": 5, "number": "ten", "integer": 2.5, "boolean": "yes",
-    "choice": "not-a-choice", "expression": 5, "json": float("nan"),
+    "column": 5,
+    "columns": "not-a-list",
+    "string": 5,
+    "number": "ten",
+    "integer": 2.5,
+    "boolean": "yes",
+    "choice": "not-a-choice",
+    "expression": 5,
+    "json": float("nan"),
 }
 
 
@@ -274,7 +318,9 @@ def test_an_unknown_column_is_named_and_the_available_ones_listed(name: str, par
 
 @pytest.mark.parametrize(("name", "params", "inputs"), EXAMPLES, ids=[e[0] for e in EXAMPLES])
 def test_unknown_and_missing_parameters_are_rejected(
-    name: str, params: dict[str, Any], inputs: tuple[str, ...],
+    name: str,
+    params: dict[str, Any],
+    inputs: tuple[str, ...],
 ) -> None:
     op = get_operator(name)
     with pytest.raises(ParameterError, match=r"Unknown parameter.*'bogus'"):
@@ -306,10 +352,16 @@ def test_unknown_and_missing_parameters_are_rejected(
         ("fill_missing", {"columns": ["price"], "value": "zero"}, "'zero' does not fit column 'price'"),
         ("impute_missing", {"columns": ["city"], "strategy": "mean"}, "numeric column is required"),
         ("cast_columns", {"columns": ["qty"], "to": "float", "date_format": "%Y"}, "only when 'to' is 'datetime'"),
-        ("group_by_aggregate", {"keys": ["label"], "aggregations": [{"column": "qty", "func": "explode"}]},
-         "'func' must be one of"),
-        ("group_by_aggregate", {"keys": ["label"], "aggregations": [{"column": "city", "func": "sum"}]},
-         "'city' is str; a numeric column"),
+        (
+            "group_by_aggregate",
+            {"keys": ["label"], "aggregations": [{"column": "qty", "func": "explode"}]},
+            "'func' must be one of",
+        ),
+        (
+            "group_by_aggregate",
+            {"keys": ["label"], "aggregations": [{"column": "city", "func": "sum"}]},
+            "'city' is str; a numeric column",
+        ),
         ("group_by_aggregate", {"keys": ["label"], "aggregations": []}, "non-empty list"),
         ("pca", {"columns": ["qty", "id"], "n_components": 3}, "cannot exceed the number of columns"),
         ("random_oversample", {"target": "price"}, "distinct values; balancing needs a class column"),
@@ -374,15 +426,26 @@ def test_move_column(column: str, position: int, expected: list[str]) -> None:
         (["1", "2.0", "2.5", None], "integer", {}, [1, 2, pd.NA, pd.NA], "Int64"),
         (["yes", "No", " 1 ", "maybe", None, "F"], "boolean", {}, [True, False, True, pd.NA, pd.NA, False], "boolean"),
         ([1, 0, 2], "boolean", {}, [True, False, pd.NA], "boolean"),
-        (["31/12/2024", "01/02/2023", "bad"], "datetime", {"date_format": "%d/%m/%Y"},
-         [pd.Timestamp("2024-12-31"), pd.Timestamp("2023-02-01"), pd.NaT], None),
-        (["2024-01-01", "2024-06-15 13:45"], "datetime", {},
-         [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-06-15 13:45")], None),
+        (
+            ["31/12/2024", "01/02/2023", "bad"],
+            "datetime",
+            {"date_format": "%d/%m/%Y"},
+            [pd.Timestamp("2024-12-31"), pd.Timestamp("2023-02-01"), pd.NaT],
+            None,
+        ),
+        (
+            ["2024-01-01", "2024-06-15 13:45"],
+            "datetime",
+            {},
+            [pd.Timestamp("2024-01-01"), pd.Timestamp("2024-06-15 13:45")],
+            None,
+        ),
         ([1.5, None], "string", {}, ["1.5", NAN], "str"),
     ],
 )
-def test_cast_columns_values(values: list[Any], to: str, extra: dict[str, Any], expected: list[Any],
-                             dtype: str | None) -> None:
+def test_cast_columns_values(
+    values: list[Any], to: str, extra: dict[str, Any], expected: list[Any], dtype: str | None
+) -> None:
     out = run("cast_columns", frame(v=values), {"columns": ["v"], "to": to, **extra})["v"]
     if dtype is not None:
         assert out.dtype == pd.api.types.pandas_dtype(dtype)
@@ -435,8 +498,12 @@ def test_sort_rows_is_stable_and_places_missing_values() -> None:
 
 @pytest.mark.parametrize(
     ("subset", "keep", "expected"),
-    [(None, "first", ["a", "b", "c", "e"]), (["k"], "first", ["a", "b", "c"]), (["k"], "last", ["c", "a", "e"]),
-     (["k"], "none", ["c"])],
+    [
+        (None, "first", ["a", "b", "c", "e"]),
+        (["k"], "first", ["a", "b", "c"]),
+        (["k"], "last", ["c", "a", "e"]),
+        (["k"], "none", ["c"]),
+    ],
 )
 def test_drop_duplicates(subset: list[str] | None, keep: str, expected: list[str]) -> None:
     df = frame(k=[1, 2, 3, 1, 2], v=[0, 0, 0, 0, 1], tag=["a", "b", "c", "a", "e"])
@@ -455,7 +522,8 @@ def test_sample_rows_is_reproducible_ordered_and_sized() -> None:
 
 
 @pytest.mark.parametrize(
-    ("n", "from_end", "expected"), [(2, False, [0, 1]), (2, True, [3, 4]), (9, False, [0, 1, 2, 3, 4])],
+    ("n", "from_end", "expected"),
+    [(2, False, [0, 1]), (2, True, [3, 4]), (9, False, [0, 1, 2, 3, 4])],
 )
 def test_head_rows(n: int, from_end: bool, expected: list[int]) -> None:
     out = run("head_rows", frame(i=[0, 1, 2, 3, 4]), {"n": n, "from_end": from_end})
@@ -477,12 +545,13 @@ def test_drop_missing(params: dict[str, Any], expected: list[int]) -> None:
 
 
 def test_fill_missing_adapts_to_column_types() -> None:
-    df = frame(f=[1.0, NAN], s=["a", None], n=pd.array([1, None], dtype="Int64"),
-               c=pd.Categorical(["x", None]))
+    df = frame(f=[1.0, NAN], s=["a", None], n=pd.array([1, None], dtype="Int64"), c=pd.Categorical(["x", None]))
     out = run("fill_missing", df, {"columns": ["f"], "value": 0})
     assert out["f"].tolist() == [1.0, 0.0]
     assert run("fill_missing", df, {"columns": ["s", "c"], "value": "?"})[["s", "c"]].astype(str).values.tolist() == [
-        ["a", "x"], ["?", "?"]]
+        ["a", "x"],
+        ["?", "?"],
+    ]
     filled = run("fill_missing", df, {"columns": ["n"], "value": 2.5})["n"]
     assert filled.tolist() == [1.0, 2.5] and filled.dtype == "Float64"
 
@@ -491,8 +560,9 @@ def test_fill_missing_adapts_to_column_types() -> None:
     ("strategy", "column", "fitted", "expected_fill"),
     [("mean", "x", 3.0, 3.0), ("median", "x", 1.5, 1.5), ("mode", "s", "b", "b"), ("mode", "x", 1.0, 1.0)],
 )
-def test_impute_missing_fits_on_one_frame_and_applies_to_another(strategy: str, column: str, fitted: Any,
-                                                                   expected_fill: Any) -> None:
+def test_impute_missing_fits_on_one_frame_and_applies_to_another(
+    strategy: str, column: str, fitted: Any, expected_fill: Any
+) -> None:
     train = frame(x=[1.0, 1.0, 2.0, 8.0, NAN], s=["a", "b", "b", None, "c"])
     test = frame(x=[NAN, 5.0], s=[None, "z"])
     op = get_operator("impute_missing")
@@ -528,7 +598,12 @@ def test_forward_and_backward_fill_with_limit() -> None:
     df = frame(a=[1.0, NAN, NAN, 4.0, NAN], b=[None, "x", None, None, "y"])
     assert run("forward_fill", df, {"columns": ["a"]})["a"].tolist()[1:] == [1.0, 1.0, 4.0, 4.0]
     assert run("forward_fill", df, {"columns": ["a"], "limit": 1})["a"].isna().tolist() == [
-        False, False, True, False, False]
+        False,
+        False,
+        True,
+        False,
+        False,
+    ]
     out = run("backward_fill", df, {})
     assert out["b"].tolist() == ["x", "x", "y", "y", "y"] and out["a"].isna().tolist()[-1]
 
@@ -571,8 +646,11 @@ def test_quantile_outliers_fitted_thresholds_apply_to_new_data() -> None:
 
 @pytest.mark.parametrize(
     ("params", "expected"),
-    [({"min": 2, "max": 4, "action": "remove"}, [2.0, 3.0, NAN]), ({"max": 2}, [1.0, 2.0, 2.0, 2.0, NAN]),
-     ({"min": 3}, [3.0, 3.0, 3.0, 5.0, NAN])],
+    [
+        ({"min": 2, "max": 4, "action": "remove"}, [2.0, 3.0, NAN]),
+        ({"max": 2}, [1.0, 2.0, 2.0, 2.0, NAN]),
+        ({"min": 3}, [3.0, 3.0, 3.0, 5.0, NAN]),
+    ],
 )
 def test_minmax_outliers(params: dict[str, Any], expected: list[float]) -> None:
     out = run("outliers_minmax", frame(x=pd.array([1, 2, 3, 5, None], dtype="Int64")), {"columns": ["x"], **params})
@@ -594,8 +672,9 @@ TEST_CATS = frame(c=["a", "d", None], k=[7, 8, 9])
         ("indicator", ["c_a", "c_b", "c_c", "c_other", "k"], [[1, 0, 0, 0], [0, 0, 0, 1], [0, 0, 0, 0]]),
     ],
 )
-def test_one_hot_encode_with_fitted_categories(unknown: str, expected_columns: list[str],
-                                               expected_rows: list[list[int]]) -> None:
+def test_one_hot_encode_with_fitted_categories(
+    unknown: str, expected_columns: list[str], expected_rows: list[list[int]]
+) -> None:
     op = get_operator("one_hot_encode")
     params = {"columns": ["c"], "unknown": unknown}
     trained = op.fit(TRAIN_CATS, params)
@@ -639,9 +718,11 @@ def test_ordinal_encode_numeric_categories_and_missing_unknown_value() -> None:
 
 @pytest.mark.parametrize(
     ("params", "kept", "expected"),
-    [({"min_count": 2}, ["b"], ["Other", "Other", None]),
-     ({"min_fraction": 0.2}, ["b", "a", "c"], ["a", "Other", None]),
-     ({"min_count": 1, "min_fraction": 0.3, "other_label": "rare"}, ["b"], ["rare", "rare", None])],
+    [
+        ({"min_count": 2}, ["b"], ["Other", "Other", None]),
+        ({"min_fraction": 0.2}, ["b", "a", "c"], ["a", "Other", None]),
+        ({"min_count": 1, "min_fraction": 0.3, "other_label": "rare"}, ["b"], ["rare", "rare", None]),
+    ],
 )
 def test_group_rare_categories(params: dict[str, Any], kept: list[str], expected: list[Any]) -> None:
     op = get_operator("group_rare_categories")
@@ -684,8 +765,9 @@ def test_count_encode(normalize: bool, expected: list[float]) -> None:
         ("maxabs_scale", {}, [-4.0, 2.0], [-4.0, 1.0, 8.0], [-1.0, 0.25, 2.0]),
     ],
 )
-def test_scalers_fit_then_apply(name: str, params: dict[str, Any], train: list[float], test: list[float],
-                                expected: list[float]) -> None:
+def test_scalers_fit_then_apply(
+    name: str, params: dict[str, Any], train: list[float], test: list[float], expected: list[float]
+) -> None:
     op = get_operator(name)
     trained = op.fit(frame(x=train), {"columns": ["x"], **params})
     assert json.loads(json.dumps(trained)) == trained
@@ -696,8 +778,12 @@ def test_scalers_fit_then_apply(name: str, params: dict[str, Any], train: list[f
 
 @pytest.mark.parametrize(
     ("method", "values", "expected"),
-    [("log1p", [0.0, math.e - 1, -1.0], [0.0, 1.0, NAN]), ("log", [-1.0, 0.0, 1.0, math.e], [NAN, NAN, 0.0, 1.0]),
-     ("log10", [10.0, 100.0], [1.0, 2.0]), ("log2", [8.0], [3.0])],
+    [
+        ("log1p", [0.0, math.e - 1, -1.0], [0.0, 1.0, NAN]),
+        ("log", [-1.0, 0.0, 1.0, math.e], [NAN, NAN, 0.0, 1.0]),
+        ("log10", [10.0, 100.0], [1.0, 2.0]),
+        ("log2", [8.0], [3.0]),
+    ],
 )
 def test_log_transform(method: str, values: list[float], expected: list[float]) -> None:
     out = run("log_transform", frame(x=values), {"columns": ["x"], "method": method})["x"]
@@ -727,8 +813,13 @@ TEXT = frame(s=["hello World", "  padded  ", None])
 
 @pytest.mark.parametrize(
     ("case", "expected"),
-    [("lower", "hello world"), ("upper", "HELLO WORLD"), ("title", "Hello World"), ("capitalize", "Hello world"),
-     ("swapcase", "HELLO wORLD")],
+    [
+        ("lower", "hello world"),
+        ("upper", "HELLO WORLD"),
+        ("title", "Hello World"),
+        ("capitalize", "Hello world"),
+        ("swapcase", "HELLO wORLD"),
+    ],
 )
 def test_change_case(case: str, expected: str) -> None:
     out = run("change_case", TEXT, {"columns": ["s"], "case": case})["s"]
@@ -737,8 +828,12 @@ def test_change_case(case: str, expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("params", "expected"),
-    [({"side": "both"}, "padded"), ({"side": "left"}, "padded  "), ({"side": "right"}, "  padded"),
-     ({"characters": " d"}, "padde")],
+    [
+        ({"side": "both"}, "padded"),
+        ({"side": "left"}, "padded  "),
+        ({"side": "right"}, "  padded"),
+        ({"characters": " d"}, "padde"),
+    ],
 )
 def test_strip_text(params: dict[str, Any], expected: str) -> None:
     assert run("strip_text", TEXT, {"columns": ["s"], **params})["s"][1] == expected
@@ -757,17 +852,22 @@ def test_prefix_suffix_keeps_missing_values() -> None:
 
 @pytest.mark.parametrize(
     ("params", "expected"),
-    [({"pattern": r"(\d+)-(\d+)", "replacement": r"\2-\1"}, ["45-123", "x"]),
-     ({"pattern": "X", "replacement": "y", "case_sensitive": False}, ["123-45", "y"]),
-     ({"pattern": "X", "replacement": "y"}, ["123-45", "x"])],
+    [
+        ({"pattern": r"(\d+)-(\d+)", "replacement": r"\2-\1"}, ["45-123", "x"]),
+        ({"pattern": "X", "replacement": "y", "case_sensitive": False}, ["123-45", "y"]),
+        ({"pattern": "X", "replacement": "y"}, ["123-45", "x"]),
+    ],
 )
 def test_replace_regex(params: dict[str, Any], expected: list[str]) -> None:
     assert run("replace_regex", frame(s=["123-45", "x"]), {"columns": ["s"], **params})["s"].tolist() == expected
 
 
 def test_replace_values_matches_whole_values_only() -> None:
-    out = run("replace_values", frame(s=["yes", "yes sir", "N/A", None]),
-              {"columns": ["s"], "mapping": {"yes": "y", "N/A": None}})["s"]
+    out = run(
+        "replace_values",
+        frame(s=["yes", "yes sir", "N/A", None]),
+        {"columns": ["s"], "mapping": {"yes": "y", "N/A": None}},
+    )["s"]
     assert [None if pd.isna(v) else v for v in out] == ["y", "yes sir", None, None]
 
 
@@ -776,12 +876,16 @@ def test_replace_values_matches_whole_values_only() -> None:
     [
         ({"max_parts": 2}, ["s", "s_1", "s_2", "z"], [["a", "b,c"], ["x", None], [None, None]]),
         ({"max_parts": 3}, ["s", "s_1", "s_2", "s_3", "z"], [["a", "b", "c"], ["x", None, None], [None, None, None]]),
-        ({"max_parts": 3, "delimiter": "[,;]", "regex": True, "drop_original": True}, ["s_1", "s_2", "s_3", "z"],
-         [["a", "b", "c"], ["x", None, None], [None, None, None]]),
+        (
+            {"max_parts": 3, "delimiter": "[,;]", "regex": True, "drop_original": True},
+            ["s_1", "s_2", "s_3", "z"],
+            [["a", "b", "c"], ["x", None, None], [None, None, None]],
+        ),
     ],
 )
-def test_split_column_always_makes_max_parts_columns(params: dict[str, Any], columns: list[str],
-                                                     rows: list[list[Any]]) -> None:
+def test_split_column_always_makes_max_parts_columns(
+    params: dict[str, Any], columns: list[str], rows: list[list[Any]]
+) -> None:
     df = frame(s=["a,b,c", "x", None], z=[1, 2, 3])
     out = run("split_column", df, {"column": "s", "delimiter": ",", **params})
     assert list(out.columns) == columns
@@ -789,20 +893,25 @@ def test_split_column_always_makes_max_parts_columns(params: dict[str, Any], col
     assert [[None if pd.isna(v) else v for v in row] for row in out[parts].to_numpy().tolist()] == rows
     if params.get("regex"):
         assert run("split_column", frame(s=["a;b"], z=[1]), {"column": "s", **params, "delimiter": "[,;]"})[
-            "s_2"].tolist() == ["b"]
+            "s_2"
+        ].tolist() == ["b"]
 
 
 def test_extract_regex_names_columns_after_groups() -> None:
     params = {"column": "s", "pattern": r"(?P<letter>[A-Z])-(\d+)"}
     out = run("extract_regex", frame(s=["A-12", "nothing", None]), params)
     assert list(out.columns) == ["s", "letter", "s_2"]
-    assert out["letter"].tolist()[0] == "A" and out["s_2"].tolist()[0] == "12" and out["letter"].isna().tolist() == [
-        False, True, True]
+    assert (
+        out["letter"].tolist()[0] == "A"
+        and out["s_2"].tolist()[0] == "12"
+        and out["letter"].isna().tolist() == [False, True, True]
+    )
 
 
 def test_combine_columns_treats_missing_as_empty() -> None:
-    out = run("combine_columns", frame(a=["x", None], b=[1, 2]), {"columns": ["a", "b"], "new_column": "ab",
-                                                                   "separator": "-"})
+    out = run(
+        "combine_columns", frame(a=["x", None], b=[1, 2]), {"columns": ["a", "b"], "new_column": "ab", "separator": "-"}
+    )
     assert out["ab"].tolist() == ["x-1", "-2"]
 
 
@@ -830,11 +939,13 @@ def test_cyclic_encode_datetime() -> None:
 
 
 @pytest.mark.parametrize(
-    ("unit", "expected"), [("days", [1.5, NAN]), ("hours", [36.0, NAN]), ("minutes", [2160.0, NAN])],
+    ("unit", "expected"),
+    [("days", [1.5, NAN]), ("hours", [36.0, NAN]), ("minutes", [2160.0, NAN])],
 )
 def test_datetime_difference(unit: str, expected: list[float]) -> None:
-    df = frame(a=pd.to_datetime(["2024-01-01", None]),
-               b=pd.to_datetime(["2024-01-02 12:00", "2024-01-01"], format="ISO8601"))
+    df = frame(
+        a=pd.to_datetime(["2024-01-01", None]), b=pd.to_datetime(["2024-01-02 12:00", "2024-01-01"], format="ISO8601")
+    )
     out = run("datetime_difference", df, {"start": "a", "end": "b", "new_column": "gap", "unit": unit})
     np.testing.assert_allclose(out["gap"].to_numpy(), expected)
 
@@ -871,8 +982,13 @@ def test_tfidf_min_df_drops_rare_terms() -> None:
 # Balance, reduce, aggregate, formula, SQL, join, concatenate
 # --------------------------------------------------------------------------------------------
 
-IMBALANCED = frame(x=[0.0, 1.0, 2.0, 3.0, 10.0, 12.0], y=[0.0, 2.0, 4.0, 6.0, 20.0, 24.0],
-                   n=[1, 2, 3, 4, 5, 9], tag=["p", "q", "r", "s", "t", "u"], label=["a", "a", "a", "a", "b", "b"])
+IMBALANCED = frame(
+    x=[0.0, 1.0, 2.0, 3.0, 10.0, 12.0],
+    y=[0.0, 2.0, 4.0, 6.0, 20.0, 24.0],
+    n=[1, 2, 3, 4, 5, 9],
+    tag=["p", "q", "r", "s", "t", "u"],
+    label=["a", "a", "a", "a", "b", "b"],
+)
 
 
 def test_random_oversample() -> None:
@@ -947,10 +1063,18 @@ def test_pca_agrees_with_scikit_learn_up_to_sign() -> None:
 
 def test_group_by_aggregate_values() -> None:
     df = frame(g=["a", "b", "a", None, "a"], v=[1.0, 2.0, 3.0, 4.0, NAN], s=["x", "y", "x", "z", "w"])
-    params = {"keys": ["g"], "aggregations": [
-        {"column": "v", "func": "sum"}, {"column": "v", "func": "mean", "as": "avg"}, {"column": "v", "func": "count"},
-        {"column": "v", "func": "size", "as": "rows"}, {"column": "s", "func": "nunique"},
-        {"column": "s", "func": "first"}, {"column": "v", "func": "max"}]}
+    params = {
+        "keys": ["g"],
+        "aggregations": [
+            {"column": "v", "func": "sum"},
+            {"column": "v", "func": "mean", "as": "avg"},
+            {"column": "v", "func": "count"},
+            {"column": "v", "func": "size", "as": "rows"},
+            {"column": "s", "func": "nunique"},
+            {"column": "s", "func": "first"},
+            {"column": "v", "func": "max"},
+        ],
+    }
     out = run("group_by_aggregate", df, params)
     assert list(out.columns) == ["g", "v_sum", "avg", "v_count", "rows", "s_nunique", "s_first", "v_max"]
     assert out.iloc[0].tolist() == ["a", 4.0, 2.0, 2, 3, 2, "x", 3.0]
@@ -961,8 +1085,13 @@ def test_group_by_aggregate_values() -> None:
 
 @pytest.mark.parametrize(
     ("expression", "expected"),
-    [("a * 2 + b", [3.0, 6.0, NAN]), ("1", [1, 1, 1]), ("upper(s) + '!'", ["X!", "Y!", NAN]),
-     ("'big' if a > 1 else 'small'", ["small", "big", "big"]), ("round(a / 3, 2)", [0.33, 0.67, 1.0])],
+    [
+        ("a * 2 + b", [3.0, 6.0, NAN]),
+        ("1", [1, 1, 1]),
+        ("upper(s) + '!'", ["X!", "Y!", NAN]),
+        ("'big' if a > 1 else 'small'", ["small", "big", "big"]),
+        ("round(a / 3, 2)", [0.33, 0.67, 1.0]),
+    ],
 )
 def test_custom_formula(expression: str, expected: list[Any]) -> None:
     df = frame(a=[1, 2, 3], b=[1.0, 2.0, NAN], s=["x", "y", None])
@@ -978,11 +1107,15 @@ def test_custom_formula_replaces_an_existing_column_in_place() -> None:
 
 def test_sql_single_input_is_df_and_multiple_inputs_are_named_by_id() -> None:
     sql = get_operator("sql")
-    out = sql.apply({"src": frame(a=[1, 2, 3], b=["x", "y", "z"])},
-                    {"query": "SELECT a * 10 AS a10, b FROM df WHERE a > 1 ORDER BY a"})
+    out = sql.apply(
+        {"src": frame(a=[1, 2, 3], b=["x", "y", "z"])},
+        {"query": "SELECT a * 10 AS a10, b FROM df WHERE a > 1 ORDER BY a"},
+    )
     assert out.to_dict("list") == {"a10": [20, 30], "b": ["y", "z"]}
-    joined = sql.apply({"orders": frame(k=[1, 2], v=["a", "b"]), "prices": frame(k=[2, 3], w=[0.5, 0.7])},
-                       {"query": "WITH j AS (SELECT * FROM orders JOIN prices USING (k)) SELECT k, v, w FROM j"})
+    joined = sql.apply(
+        {"orders": frame(k=[1, 2], v=["a", "b"]), "prices": frame(k=[2, 3], w=[0.5, 0.7])},
+        {"query": "WITH j AS (SELECT * FROM orders JOIN prices USING (k)) SELECT k, v, w FROM j"},
+    )
     assert joined.to_dict("list") == {"k": [2], "v": ["b"], "w": [0.5]}
 
 
@@ -1008,8 +1141,12 @@ def test_sql_rejects_anything_but_one_select(query: str, message: str) -> None:
 
 @pytest.mark.parametrize(
     "query",
-    ["SELECT * FROM read_csv('/etc/passwd')", "SELECT * FROM read_parquet('/tmp/x.parquet')",
-     "SELECT * FROM secret_frame", "SELECT getenv('HOME')"],
+    [
+        "SELECT * FROM read_csv('/etc/passwd')",
+        "SELECT * FROM read_parquet('/tmp/x.parquet')",
+        "SELECT * FROM secret_frame",
+        "SELECT getenv('HOME')",
+    ],
 )
 def test_sql_cannot_reach_files_or_python_variables(query: str) -> None:
     secret_frame = frame(password=["hunter2"])
@@ -1025,10 +1162,13 @@ def test_sql_connection_is_locked_down() -> None:
 
     connection = duckdb_connection()
     try:
-        settings = dict(connection.execute(
-            "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', "
-            "'python_enable_replacements', 'lock_configuration', 'autoinstall_known_extensions', "
-            "'autoload_known_extensions', 'allow_community_extensions')").fetchall())
+        settings = dict(
+            connection.execute(
+                "SELECT name, value FROM duckdb_settings() WHERE name IN ('enable_external_access', "
+                "'python_enable_replacements', 'lock_configuration', 'autoinstall_known_extensions', "
+                "'autoload_known_extensions', 'allow_community_extensions')"
+            ).fetchall()
+        )
         assert settings == {name: "false" for name in settings} | {"lock_configuration": "true"}
         assert len(settings) == 6
         with pytest.raises(Exception, match="locked"):
@@ -1040,8 +1180,10 @@ def test_sql_connection_is_locked_down() -> None:
 def test_the_sql_step_runs_in_the_sql_pages_sandbox_with_its_memory_and_thread_limits() -> None:
     out = get_operator("sql").apply(
         {"src": frame(a=[1])},
-        {"query": "SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t, "
-                  "current_setting('lock_configuration') AS locked FROM df"},
+        {
+            "query": "SELECT current_setting('memory_limit') AS m, current_setting('threads') AS t, "
+            "current_setting('lock_configuration') AS locked FROM df"
+        },
     )
     assert out.to_dict("records") == [{"m": "953.6 MiB", "t": 2, "locked": True}]  # 1 GB, 2 threads, locked
 
@@ -1082,10 +1224,18 @@ def test_join_types(how: str, expected: dict[str, list[Any]]) -> None:
 def test_join_on_several_keys_with_different_names_and_suffixes() -> None:
     left = frame(a=[1, 1, 2], b=["x", "y", "x"], v=[1, 2, 3])
     right = frame(a2=[1, 2], b2=["y", "x"], v=[10, 30])
-    out = get_operator("join").apply({"l": left, "r": right}, {
-        "left_on": ["a", "b"], "right_on": ["a2", "b2"], "left_suffix": "_l", "right_suffix": "_r"})
-    assert out.to_dict("list") == {"a": [1, 2], "b": ["y", "x"], "v_l": [2, 3], "a2": [1, 2], "b2": ["y", "x"],
-                                   "v_r": [10, 30]}
+    out = get_operator("join").apply(
+        {"l": left, "r": right},
+        {"left_on": ["a", "b"], "right_on": ["a2", "b2"], "left_suffix": "_l", "right_suffix": "_r"},
+    )
+    assert out.to_dict("list") == {
+        "a": [1, 2],
+        "b": ["y", "x"],
+        "v_l": [2, 3],
+        "a2": [1, 2],
+        "b2": ["y", "x"],
+        "v_r": [10, 30],
+    }
 
 
 @pytest.mark.parametrize(
@@ -1113,8 +1263,9 @@ def test_every_operator_handles_fifty_thousand_rows_quickly() -> None:
     big = {name: pd.concat([make()] * 6250, ignore_index=True) for name, make in FRAMES.items()}
     rng = np.random.default_rng(0)
     n = len(big["base"])
-    big["base"] = big["base"].assign(id=np.arange(n), qty=rng.integers(0, 1000, n),
-                                     price=big["base"]["price"] * rng.uniform(0.5, 1.5, n))
+    big["base"] = big["base"].assign(
+        id=np.arange(n), qty=rng.integers(0, 1000, n), price=big["base"]["price"] * rng.uniform(0.5, 1.5, n)
+    )
     slow = {}
     for name, params, inputs in EXAMPLES:
         op = get_operator(name)
@@ -1132,8 +1283,18 @@ def test_every_operator_handles_fifty_thousand_rows_quickly() -> None:
 
 # Patterns that make a backtracking engine take exponential time on a near-match: alternation under a star,
 # optional repeated then fixed, nested counted repeats, nested unbounded repeats.
-EXPONENTIAL = [r"(a|a)*c", r"(?:a|a)+c", r"(a|aa)+c", r"(a?){25}a{25}", r"(?:a?){27}a{27}", r"(a{1,999}){1,999}c",
-               r"(a{1,30}){1,30}c", r"(a+)+c", r"(\w*a?)*c", r"(?:[a-z]+\s?)+!"]
+EXPONENTIAL = [
+    r"(a|a)*c",
+    r"(?:a|a)+c",
+    r"(a|aa)+c",
+    r"(a?){25}a{25}",
+    r"(?:a?){27}a{27}",
+    r"(a{1,999}){1,999}c",
+    r"(a{1,30}){1,30}c",
+    r"(a+)+c",
+    r"(\w*a?)*c",
+    r"(?:[a-z]+\s?)+!",
+]
 
 
 def _regex_step(op: str, pattern: str, group: bool = True) -> dict[str, Any]:
@@ -1153,8 +1314,9 @@ def test_exponential_patterns_finish_fast_through_the_operators(op: str, pattern
 
     df = frame(s=["a" * 28, "a" * 26 + "b", "b" + "a" * 29, None])
     get_operator(op).apply(frame(s=["é1 x"]), _regex_step(op, r"\w\s"))  # one-time Unicode class table, untimed
-    timing.assert_fast(lambda: get_operator(op).apply(df, _regex_step(op, pattern)), limit=0.5, cap=5.0,
-                       expected=(ParameterError,))
+    timing.assert_fast(
+        lambda: get_operator(op).apply(df, _regex_step(op, pattern)), limit=0.5, cap=5.0, expected=(ParameterError,)
+    )
 
 
 @pytest.mark.parametrize("op", ["replace_regex", "extract_regex", "split_column"])
@@ -1167,10 +1329,17 @@ def test_nested_counted_repeats_beyond_the_engine_limit_are_refused_by_name(op: 
 
 @pytest.mark.parametrize(
     ("pattern", "feature"),
-    [(r"(\w)\1", "a backreference"), (r"(?P<w>\w)(?P=w)", "a backreference"), (r"a(?=b)", "a lookahead (?=...)"),
-     (r"a(?!b)", "a negative lookahead (?!...)"), (r"(?<=a)b", "a lookbehind (?<=...)"),
-     (r"(?<!a)b", "a negative lookbehind (?<!...)"), (r"(a*+)", "a possessive quantifier"),
-     (r"(?>(a|ab))c", "an atomic group"), (r"(a)?(?(1)b|c)", "a conditional group")],
+    [
+        (r"(\w)\1", "a backreference"),
+        (r"(?P<w>\w)(?P=w)", "a backreference"),
+        (r"a(?=b)", "a lookahead (?=...)"),
+        (r"a(?!b)", "a negative lookahead (?!...)"),
+        (r"(?<=a)b", "a lookbehind (?<=...)"),
+        (r"(?<!a)b", "a negative lookbehind (?<!...)"),
+        (r"(a*+)", "a possessive quantifier"),
+        (r"(?>(a|ab))c", "an atomic group"),
+        (r"(a)?(?(1)b|c)", "a conditional group"),
+    ],
 )
 @pytest.mark.parametrize("op", ["replace_regex", "extract_regex", "split_column"])
 def test_python_only_features_are_refused_naming_feature_and_parameter(op: str, pattern: str, feature: str) -> None:
@@ -1197,13 +1366,17 @@ REGEX_CASES = [  # (pattern, replacement, case_sensitive)
 
 @pytest.mark.parametrize("dtype", ["str", "string", object])
 @pytest.mark.parametrize(("pattern", "replacement", "case_sensitive"), REGEX_CASES)
-def test_regex_operators_give_what_pandas_with_pythons_re_gave(pattern: str, replacement: str, case_sensitive: bool,
-                                                               dtype: Any) -> None:
+def test_regex_operators_give_what_pandas_with_pythons_re_gave(
+    pattern: str, replacement: str, case_sensitive: bool, dtype: Any
+) -> None:
     """Same values, same dtypes, missing values kept, as the former ``.str.replace/.split/.extract`` with ``re``."""
     values = pd.Series(REGEX_VALUES, dtype=dtype, name="s")
     df = frame(s=values, z=range(len(REGEX_VALUES)))
-    out = run("replace_regex", df, {"columns": ["s"], "pattern": pattern, "replacement": replacement,
-                                    "case_sensitive": case_sensitive})
+    out = run(
+        "replace_regex",
+        df,
+        {"columns": ["s"], "pattern": pattern, "replacement": replacement, "case_sensitive": case_sensitive},
+    )
     compiled = re.compile(pattern, 0 if case_sensitive else re.IGNORECASE)
     pd.testing.assert_series_equal(out["s"], values.str.replace(compiled, replacement, regex=True))
 

@@ -32,9 +32,15 @@ def churn_frame(n: int = 200) -> pd.DataFrame:
     plan = rng.choice(["basic", "plus", "pro"], n)
     logit = -0.06 * tenure + 0.03 * (monthly - 70) + (plan == "basic") * 1.0 + 1.0
     churn = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
-    return pd.DataFrame({"customer_id": np.arange(5000, 5000 + n), "tenure_months": tenure, "monthly_fee": monthly,
-                         "plan": pd.array(plan, "string"),
-                         "churn": churn})
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(5000, 5000 + n),
+            "tenure_months": tenure,
+            "monthly_fee": monthly,
+            "plan": pd.array(plan, "string"),
+            "churn": churn,
+        }
+    )
 
 
 @pytest.fixture

@@ -76,8 +76,12 @@ def test_deploy_try_it_and_latency_chart(browser, world) -> None:  # type: ignor
         page.locator("#try-send").click()
         expect(page.locator("#try-status")).to_contain_text("HTTP 200")
     expect(page.locator("#try-response")).to_contain_text('"probabilities"')
-    wait_until(page, "(() => { const el = document.getElementById('chart-latency');"
-                     " return el && el.data && el.data[0].y.some(v => v !== null); })()", timeout=20_000)
+    wait_until(
+        page,
+        "(() => { const el = document.getElementById('chart-latency');"
+        " return el && el.data && el.data[0].y.some(v => v !== null); })()",
+        timeout=20_000,
+    )
     expect(page.locator("#total-invocations")).not_to_have_text("0", timeout=10_000)
     p50 = page.evaluate("document.getElementById('chart-latency').data[0].y.filter(v => v !== null)")
     assert p50 and all(v > 0 for v in p50)

@@ -43,8 +43,15 @@ def versions() -> Iterator[list[ModelVersion]]:
 
     clean()
     data = make_version(project, dana, churn_frame(), name="subscribers")
-    build = AutomlBuild.objects.create(project=project, created_by=dana, dataset_version=data, target="churn",
-                                       problem_type="binary", objective="roc_auc", name="Churn build")
+    build = AutomlBuild.objects.create(
+        project=project,
+        created_by=dana,
+        dataset_version=data,
+        target="churn",
+        problem_type="binary",
+        objective="roc_auc",
+        name="Churn build",
+    )
     v1 = canvas_version(project, dana, group="churn-model", seed=0, dataset_version=data, automl_build=build)
     v2 = canvas_version(project, dana, group="churn-model", seed=1, dataset_version=data, automl_build=build)
     services.alias_set(version=v1, name="champion")

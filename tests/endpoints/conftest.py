@@ -38,18 +38,36 @@ class Reply:
         return orjson.loads(self.body)
 
 
-async def acall(app: Any, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None,
-                query: str = "", chunks: list[bytes] | None = None, content_length: bool = True,
-                gone_after: float = 3600) -> Reply:
+async def acall(
+    app: Any,
+    method: str,
+    path: str,
+    body: bytes = b"",
+    headers: dict[str, str] | None = None,
+    query: str = "",
+    chunks: list[bytes] | None = None,
+    content_length: bool = True,
+    gone_after: float = 3600,
+) -> Reply:
     """One request to the ASGI app; the client disconnects `gone_after` seconds after sending its body (status 0 in
     the reply if nothing was answered by then)."""
     pieces = list(chunks) if chunks is not None else [body]
     raw_headers = [(k.lower().encode(), v.encode()) for k, v in (headers or {}).items()]
     if content_length and chunks is None:
         raw_headers.append((b"content-length", str(len(body)).encode()))
-    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": query.encode(),
-             "headers": raw_headers, "http_version": "1.1", "scheme": "http", "server": ("testserver", 80),
-             "client": ("127.0.0.1", 1234), "root_path": ""}
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "headers": raw_headers,
+        "http_version": "1.1",
+        "scheme": "http",
+        "server": ("testserver", 80),
+        "client": ("127.0.0.1", 1234),
+        "root_path": "",
+    }
     sent: list[dict[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
@@ -89,14 +107,24 @@ def deployed(serving, project_a, mlops_user, version):  # type: ignore[no-untype
     """`version` on a real-time endpoint "churn-live" that the serving app has read: (endpoint, raw key)."""
     from apps.endpoints import services
 
-    endpoint, key = services.endpoint_create(project=project_a, user=mlops_user, name="churn-live",
-                                             variants=[{"model_version": version}])
+    endpoint, key = services.endpoint_create(
+        project=project_a, user=mlops_user, name="churn-live", variants=[{"model_version": version}]
+    )
     serving.refresh()
     return endpoint, key
 
 
-def invoke(app: Any, name: str, payload: Any = None, *, key: str | None, content_type: str = "application/json",
-           body: bytes | None = None, query: str = "", headers: dict[str, str] | None = None) -> Reply:
+def invoke(
+    app: Any,
+    name: str,
+    payload: Any = None,
+    *,
+    key: str | None,
+    content_type: str = "application/json",
+    body: bytes | None = None,
+    query: str = "",
+    headers: dict[str, str] | None = None,
+) -> Reply:
     data = body if body is not None else orjson.dumps(payload)
     hdrs = {"content-type": content_type, **(headers or {})}
     if key is not None:

@@ -21,15 +21,18 @@ pytestmark = pytest.mark.django_db
 
 
 def test_create_returns_the_endpoint_and_a_key_that_works(api_for, serving, mlops_user, project_a, version) -> None:
-    response = api_for(mlops_user).post("/api/endpoints/", {"project": project_a.pk, "name": "churn-api",
-                                                            "model_version": version.pk, "type": "realtime"},
-                                        format="json")
+    response = api_for(mlops_user).post(
+        "/api/endpoints/",
+        {"project": project_a.pk, "name": "churn-api", "model_version": version.pk, "type": "realtime"},
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     data = response.json()
     assert data["name"] == "churn-api" and data["type"] == "realtime" and data["status"] == "InService"
     assert data["invocation_url"] == "/endpoints/churn-api/invocations"
-    assert data["variants"] == [{"name": "variant-1", "model_version": version.pk,
-                                 "model_version_label": str(version), "weight": 1.0}]
+    assert data["variants"] == [
+        {"name": "variant-1", "model_version": version.pk, "model_version_label": str(version), "weight": 1.0}
+    ]
     key = data["key"]
     assert EndpointKey.objects.get(endpoint_id=data["id"]).key_hash == key_hash(key)
     serving.refresh()
@@ -40,8 +43,9 @@ def test_create_returns_the_endpoint_and_a_key_that_works(api_for, serving, mlop
 
 def test_only_approved_versions_deploy(api_for, media, mlops_user, project_a) -> None:
     pending = register(project_a, mlops_user, binary_model())
-    response = api_for(mlops_user).post("/api/endpoints/", {"project": project_a.pk, "name": "nope",
-                                                            "model_version": pending.pk}, format="json")
+    response = api_for(mlops_user).post(
+        "/api/endpoints/", {"project": project_a.pk, "name": "nope", "model_version": pending.pk}, format="json"
+    )
     assert response.status_code == 400
     body = response.json()
     assert f"id {pending.pk}" in body["errors"]["model_version"][0] and "only Approved" in body["detail"]
@@ -51,25 +55,29 @@ def test_only_approved_versions_deploy(api_for, media, mlops_user, project_a) ->
 
 
 def test_data_scientists_may_not_deploy(api_for, ds_user, project_a, version) -> None:
-    response = api_for(ds_user).post("/api/endpoints/", {"project": project_a.pk, "name": "x",
-                                                         "model_version": version.pk}, format="json")
+    response = api_for(ds_user).post(
+        "/api/endpoints/", {"project": project_a.pk, "name": "x", "model_version": version.pk}, format="json"
+    )
     assert response.status_code == 403
 
 
 def test_another_projects_version_is_404(api_for, media, mlops_user, project_a, project_b, admin_user) -> None:
     foreign = register(project_b, admin_user, binary_model(), approve_by=admin_user)
-    response = api_for(mlops_user).post("/api/endpoints/", {"project": project_a.pk, "name": "x",
-                                                            "model_version": foreign.pk}, format="json")
+    response = api_for(mlops_user).post(
+        "/api/endpoints/", {"project": project_a.pk, "name": "x", "model_version": foreign.pk}, format="json"
+    )
     assert response.status_code == 404
-    admin = api_for(admin_user).post("/api/endpoints/", {"project": project_a.pk, "name": "x",
-                                                         "model_version": foreign.pk}, format="json")
+    admin = api_for(admin_user).post(
+        "/api/endpoints/", {"project": project_a.pk, "name": "x", "model_version": foreign.pk}, format="json"
+    )
     assert admin.status_code == 400 and "another project" in admin.json()["detail"]
 
 
 @pytest.mark.parametrize("name", ["", "-a", "a-", "a_b", "a" * 64, "../x", "a/b", "a b", "é"])
 def test_bad_names_are_400(api_for, mlops_user, project_a, version, name: str) -> None:
-    response = api_for(mlops_user).post("/api/endpoints/", {"project": project_a.pk, "name": name,
-                                                            "model_version": version.pk}, format="json")
+    response = api_for(mlops_user).post(
+        "/api/endpoints/", {"project": project_a.pk, "name": name, "model_version": version.pk}, format="json"
+    )
     assert response.status_code == 400 and "name" in response.json()["errors"]
 
 
@@ -83,25 +91,41 @@ def test_names_are_unique(api_for, mlops_user, project_a, version) -> None:
 
 def test_variants_and_update(api_for, serving, mlops_user, project_a, version, version_b) -> None:
     client = api_for(mlops_user)
-    created = client.post("/api/endpoints/", {"project": project_a.pk, "name": "ab", "variants": [
-        {"model_version": version.pk, "weight": 3, "name": "a"}, {"model_version": version_b.pk, "weight": 1}]},
-        format="json").json()
+    created = client.post(
+        "/api/endpoints/",
+        {
+            "project": project_a.pk,
+            "name": "ab",
+            "variants": [
+                {"model_version": version.pk, "weight": 3, "name": "a"},
+                {"model_version": version_b.pk, "weight": 1},
+            ],
+        },
+        format="json",
+    ).json()
     assert [(v["name"], v["weight"]) for v in created["variants"]] == [("a", 3.0), ("variant-2", 1.0)]
     updated = client.post(f"/api/endpoints/{created['id']}/update/", {"model_version": version_b.pk}, format="json")
     assert updated.status_code == 200
     assert [v["model_version"] for v in updated.json()["variants"]] == [version_b.pk]
     assert updated.json()["config_version"] == created["config_version"] + 1
-    weights = client.post(f"/api/endpoints/{created['id']}/update/", {"variants": [
-        {"model_version": version.pk, "weight": 0}]}, format="json")
+    weights = client.post(
+        f"/api/endpoints/{created['id']}/update/",
+        {"variants": [{"model_version": version.pk, "weight": 0}]},
+        format="json",
+    )
     assert weights.status_code == 400 and "weight above 0" in weights.json()["detail"]
-    bad_type = client.post("/api/endpoints/", {"project": project_a.pk, "name": "t", "model_version": version.pk,
-                                               "type": "gpu"}, format="json")
+    bad_type = client.post(
+        "/api/endpoints/",
+        {"project": project_a.pk, "name": "t", "model_version": version.pk, "type": "gpu"},
+        format="json",
+    )
     assert bad_type.status_code == 400 and "type" in bad_type.json()["errors"]
 
 
 def test_keys_create_list_revoke(api_for, serving, mlops_user, ds_user, project_a, version) -> None:
-    endpoint, _ = services.endpoint_create(project=project_a, user=mlops_user, name="k",
-                                           variants=[{"model_version": version}])
+    endpoint, _ = services.endpoint_create(
+        project=project_a, user=mlops_user, name="k", variants=[{"model_version": version}]
+    )
     client = api_for(mlops_user)
     created = client.post(f"/api/endpoints/{endpoint.pk}/keys/", {"name": "app"}, format="json")
     assert created.status_code == 201
@@ -118,8 +142,9 @@ def test_keys_create_list_revoke(api_for, serving, mlops_user, ds_user, project_
 
 
 def test_metrics_api(api_for, serving, mlops_user, project_a, version) -> None:
-    endpoint, key = services.endpoint_create(project=project_a, user=mlops_user, name="m",
-                                             variants=[{"model_version": version}])
+    endpoint, key = services.endpoint_create(
+        project=project_a, user=mlops_user, name="m", variants=[{"model_version": version}]
+    )
     serving.refresh()
     for _ in range(3):
         invoke(serving, "m", {"instances": ROWS}, key=key)
@@ -139,20 +164,29 @@ def test_metrics_api(api_for, serving, mlops_user, project_a, version) -> None:
 def _dataset(project, user, frame):  # type: ignore[no-untyped-def]
     with data_files.local_temp_file(".parquet") as tmp:
         data_files.write_frame(frame, tmp)
-        return data_services.dataset_version_create(project_id=project.pk, dataset_name="customers", local_file=tmp,
-                                                    kind="import", source={"kind": "import"}, created_by_id=user.pk)
+        return data_services.dataset_version_create(
+            project_id=project.pk,
+            dataset_name="customers",
+            local_file=tmp,
+            kind="import",
+            source={"kind": "import"},
+            created_by_id=user.pk,
+        )
 
 
 @pytest.mark.parametrize("join", [False, True])
-def test_batch_transform_output_equals_in_process_predictions(api_for, run_job, settings, mlops_user, project_a,
-                                                               version, join: bool) -> None:
+def test_batch_transform_output_equals_in_process_predictions(
+    api_for, run_job, settings, mlops_user, project_a, version, join: bool
+) -> None:
     settings.SERVING_BATCH_CHUNK_ROWS = 64  # several chunks
     frame = training_frame(n=500, seed=3).drop(columns=["churn"])
     frame.insert(0, "customer_id", np.arange(500))
     source = _dataset(project_a, mlops_user, frame)
-    response = api_for(mlops_user).post("/api/batch-transforms/", {"model_version": version.pk,
-                                                                   "dataset_version": source.pk,
-                                                                   "join_input_columns": join}, format="json")
+    response = api_for(mlops_user).post(
+        "/api/batch-transforms/",
+        {"model_version": version.pk, "dataset_version": source.pk, "join_input_columns": join},
+        format="json",
+    )
     assert response.status_code == 202, response.json()
     job = run_job(response.json()["job"])
     assert job.status == "succeeded", job.error
@@ -173,29 +207,35 @@ def test_batch_transform_output_equals_in_process_predictions(api_for, run_job, 
 
 
 def test_batch_transform_output_downloads_as_csv_defused_for_people_and_exact_for_pipelines(
-        api_for, run_job, mlops_user, project_a, version) -> None:
+    api_for, run_job, mlops_user, project_a, version
+) -> None:
     import csv
     import io
 
     from apps.core.csvio import FORMULA_START, strip_neutralised
     from apps.datasets.models import DatasetVersion
 
-    notes = ["\r=1+1", "=HYPERLINK(\"http://x\")", "-2+3", "@A1", "a\rb", "plain"] * 10
+    notes = ["\r=1+1", '=HYPERLINK("http://x")', "-2+3", "@A1", "a\rb", "plain"] * 10
     frame = training_frame(n=60, seed=4).drop(columns=["churn"]).assign(note=notes)
     source = _dataset(project_a, mlops_user, frame)
     api = api_for(mlops_user)
-    response = api.post("/api/batch-transforms/", {"model_version": version.pk, "dataset_version": source.pk,
-                                                   "join_input_columns": True}, format="json")
+    response = api.post(
+        "/api/batch-transforms/",
+        {"model_version": version.pk, "dataset_version": source.pk, "join_input_columns": True},
+        format="json",
+    )
     assert run_job(response.json()["job"]).status == "succeeded"
-    out_version = DatasetVersion.objects.get(pk=api.get(f"/api/batch-transforms/{response.json()['id']}/")
-                                             .json()["output_version"])
+    out_version = DatasetVersion.objects.get(
+        pk=api.get(f"/api/batch-transforms/{response.json()['id']}/").json()["output_version"]
+    )
     url = f"/api/dataset-versions/{out_version.pk}/download/"
     raw = b"".join(api.get(url, {"format": "csv", "escape": "none"}).streaming_content).decode()
     back = pd.read_csv(io.StringIO(raw), keep_default_na=False)
     assert len(back) == 60 and back["note"].tolist() == notes
     assert back["x1"].tolist() == frame["x1"].tolist()
-    people = list(csv.reader(io.StringIO(b"".join(api.get(url, {"format": "csv"}).streaming_content).decode(),
-                                         newline="")))
+    people = list(
+        csv.reader(io.StringIO(b"".join(api.get(url, {"format": "csv"}).streaming_content).decode(), newline=""))
+    )
     column = people[0].index("note")
     cells = [row[column] for row in people[1:]]
     assert len(cells) == 60 and not any(cell.startswith(FORMULA_START) for cell in cells)
@@ -204,25 +244,30 @@ def test_batch_transform_output_downloads_as_csv_defused_for_people_and_exact_fo
     assert x1 == frame["x1"].tolist() and any(value < 0 for value in x1)  # negative numbers are left as numbers
 
 
-def test_batch_transform_refuses_unapproved_and_foreign(api_for, media, mlops_user, project_a, project_b,
-                                                        admin_user) -> None:
+def test_batch_transform_refuses_unapproved_and_foreign(
+    api_for, media, mlops_user, project_a, project_b, admin_user
+) -> None:
     pending = register(project_a, mlops_user, binary_model())
     source = _dataset(project_a, mlops_user, training_frame(n=10))
-    refused = api_for(mlops_user).post("/api/batch-transforms/", {"model_version": pending.pk,
-                                                                  "dataset_version": source.pk}, format="json")
+    refused = api_for(mlops_user).post(
+        "/api/batch-transforms/", {"model_version": pending.pk, "dataset_version": source.pk}, format="json"
+    )
     assert refused.status_code == 400 and "only Approved" in refused.json()["detail"]
     foreign = _dataset(project_b, admin_user, training_frame(n=10))
     approved = register(project_a, mlops_user, binary_model(), approve_by=mlops_user)
-    response = api_for(mlops_user).post("/api/batch-transforms/", {"model_version": approved.pk,
-                                                                   "dataset_version": foreign.pk}, format="json")
+    response = api_for(mlops_user).post(
+        "/api/batch-transforms/", {"model_version": approved.pk, "dataset_version": foreign.pk}, format="json"
+    )
     assert response.status_code == 404
 
 
-def test_batch_transform_schema_error_fails_the_job_naming_columns(api_for, run_job, mlops_user, project_a,
-                                                                   version) -> None:
+def test_batch_transform_schema_error_fails_the_job_naming_columns(
+    api_for, run_job, mlops_user, project_a, version
+) -> None:
     source = _dataset(project_a, mlops_user, training_frame(n=10).drop(columns=["x2"]))
-    response = api_for(mlops_user).post("/api/batch-transforms/", {"model_version": version.pk,
-                                                                   "dataset_version": source.pk}, format="json")
+    response = api_for(mlops_user).post(
+        "/api/batch-transforms/", {"model_version": version.pk, "dataset_version": source.pk}, format="json"
+    )
     job = run_job(response.json()["job"])
     assert job.status == "failed" and "x2" in job.error
 
@@ -234,9 +279,19 @@ def test_create_page_deploys_and_shows_the_key_once(client_for, mlops_user, proj
     client = client_for(mlops_user)
     page = client.get(reverse("endpoints:create"))
     assert page.status_code == 200 and str(version) in page.content.decode()
-    response = client.post(reverse("endpoints:create"), {
-        "name": "web", "type": "realtime", "model_version": version.pk, "weight": 1, "second_weight": 0,
-        "capture_percent": 0, "idle_timeout_s": 300, "max_concurrency": 5})
+    response = client.post(
+        reverse("endpoints:create"),
+        {
+            "name": "web",
+            "type": "realtime",
+            "model_version": version.pk,
+            "weight": 1,
+            "second_weight": 0,
+            "capture_percent": 0,
+            "idle_timeout_s": 300,
+            "max_concurrency": 5,
+        },
+    )
     assert response.status_code == 201
     html = response.content.decode()
     endpoint = Endpoint.objects.get(name="web")
@@ -255,8 +310,9 @@ def test_create_page_lists_only_approved_versions(client_for, mlops_user, projec
 
 
 def test_try_key_expires(client_for, mlops_user, project_a, version) -> None:
-    endpoint, _ = services.endpoint_create(project=project_a, user=mlops_user, name="t",
-                                           variants=[{"model_version": version}])
+    endpoint, _ = services.endpoint_create(
+        project=project_a, user=mlops_user, name="t", variants=[{"model_version": version}]
+    )
     response = client_for(mlops_user).post(reverse("endpoints:try_key", args=[endpoint.pk]))
     assert response.status_code == 201
     row = EndpointKey.objects.get(key_hash=key_hash(response.json()["key"]))
@@ -264,20 +320,26 @@ def test_try_key_expires(client_for, mlops_user, project_a, version) -> None:
 
 
 def test_update_page_changes_weights(client_for, mlops_user, project_a, version, version_b) -> None:
-    endpoint, _ = services.endpoint_create(project=project_a, user=mlops_user, name="u",
-                                           variants=[{"model_version": version}])
-    response = client_for(mlops_user).post(reverse("endpoints:update", args=[endpoint.pk]), {
-        "variant_name": ["a", "b"], "variant_version": [version.pk, version_b.pk], "variant_weight": ["9", "1"]})
+    endpoint, _ = services.endpoint_create(
+        project=project_a, user=mlops_user, name="u", variants=[{"model_version": version}]
+    )
+    response = client_for(mlops_user).post(
+        reverse("endpoints:update", args=[endpoint.pk]),
+        {"variant_name": ["a", "b"], "variant_version": [version.pk, version_b.pk], "variant_weight": ["9", "1"]},
+    )
     assert response.status_code == 302
     assert list(endpoint.variants.values_list("name", "model_version_id", "weight")) == [
-        ("a", version.pk, 9.0), ("b", version_b.pk, 1.0)]
+        ("a", version.pk, 9.0),
+        ("b", version_b.pk, 1.0),
+    ]
 
 
 def test_detail_page_example_uses_training_rows(client_for, mlops_user, project_a, media) -> None:
     source = _dataset(project_a, mlops_user, training_frame(n=20))
     v = register(project_a, mlops_user, binary_model(), approve_by=mlops_user, dataset_version=source)
-    endpoint, _ = services.endpoint_create(project=project_a, user=mlops_user, name="ex",
-                                           variants=[{"model_version": v}])
+    endpoint, _ = services.endpoint_create(
+        project=project_a, user=mlops_user, name="ex", variants=[{"model_version": v}]
+    )
     html = client_for(mlops_user).get(reverse("endpoints:detail", args=[endpoint.pk])).content.decode()
     first = training_frame(n=20).iloc[0]
     assert f"{first['x1']:.6f}"[:6] in html and "churn" not in html.split('id="try-body"')[1].split("</textarea>")[0]

@@ -56,9 +56,19 @@ def wrap(serving, version, seconds: float = 0.05) -> Recording:  # type: ignore[
 
 async def burst(serving, key: str, payloads: list[list[dict]], query: str = ""):  # type: ignore[no-untyped-def]
     headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
-    return await asyncio.gather(*(acall(serving, "POST", "/endpoints/churn-live/invocations", headers=headers,
-                                        body=orjson.dumps({"dataframe_records": p}), query=query)
-                                  for p in payloads))
+    return await asyncio.gather(
+        *(
+            acall(
+                serving,
+                "POST",
+                "/endpoints/churn-live/invocations",
+                headers=headers,
+                body=orjson.dumps({"dataframe_records": p}),
+                query=query,
+            )
+            for p in payloads
+        )
+    )
 
 
 def test_concurrent_requests_share_calls_and_each_gets_its_own_answer(serving, deployed, version) -> None:
@@ -108,8 +118,9 @@ def test_csv_bodies_are_batched_and_a_bad_one_fails_alone(serving, deployed, ver
     headers = {"content-type": "text/csv", "authorization": f"Bearer {key}"}
 
     async def send() -> list:
-        return await asyncio.gather(*(acall(serving, "POST", "/endpoints/churn-live/invocations", headers=headers,
-                                            body=b) for b in bodies))
+        return await asyncio.gather(
+            *(acall(serving, "POST", "/endpoints/churn-live/invocations", headers=headers, body=b) for b in bodies)
+        )
 
     replies = asyncio.run(send())
     assert [r.status for r in replies] == [200] * 5 + [400] + [200] * 6
@@ -128,8 +139,7 @@ def test_predict_many_makes_deferred_rows_and_keeps_their_errors_apart() -> None
     def broken() -> pd.DataFrame:
         raise ValueError("not a table")
 
-    items = [Deferred(lambda: pd.DataFrame({"v": [1, 2]}), rows=2), Deferred(broken, rows=1),
-             pd.DataFrame({"v": [3]})]
+    items = [Deferred(lambda: pd.DataFrame({"v": [1, 2]}), rows=2), Deferred(broken, rows=1), pd.DataFrame({"v": [3]})]
     out = predict_many(Double(), items)
     assert [list(out[0][0]), list(out[2][0])] == [[2, 4], [6]]
     assert isinstance(out[1], ValueError)
@@ -168,11 +178,24 @@ def test_a_client_that_disconnects_while_queued_is_never_predicted(serving, depl
     headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
 
     async def send() -> list:
-        first = asyncio.ensure_future(acall(serving, "POST", "/endpoints/churn-live/invocations", headers=headers,
-                                            body=orjson.dumps({"instances": rows(0)})))
+        first = asyncio.ensure_future(
+            acall(
+                serving,
+                "POST",
+                "/endpoints/churn-live/invocations",
+                headers=headers,
+                body=orjson.dumps({"instances": rows(0)}),
+            )
+        )
         await asyncio.sleep(0.05)
-        gone = acall(serving, "POST", "/endpoints/churn-live/invocations", headers=headers,
-                     body=orjson.dumps({"instances": rows(1) + rows(2)}), gone_after=0.05)
+        gone = acall(
+            serving,
+            "POST",
+            "/endpoints/churn-live/invocations",
+            headers=headers,
+            body=orjson.dumps({"instances": rows(1) + rows(2)}),
+            gone_after=0.05,
+        )
         return list(await asyncio.gather(first, gone))
 
     first, gone = asyncio.run(send())

@@ -23,10 +23,16 @@ EXPECTED = engine.predict(binary_model(), ROWS)
 
 
 JSON_FORMS = {
-    "dataframe_split": {"dataframe_split": {"columns": ["x1", "x2", "colour"],
-                                            "data": [[r["x1"], r["x2"], r["colour"]] for r in ROWS]}},
-    "dataframe_split_with_index": {"dataframe_split": {"columns": ["colour", "x1", "x2"], "index": [7, 8, 9],
-                                                       "data": [[r["colour"], r["x1"], r["x2"]] for r in ROWS]}},
+    "dataframe_split": {
+        "dataframe_split": {"columns": ["x1", "x2", "colour"], "data": [[r["x1"], r["x2"], r["colour"]] for r in ROWS]}
+    },
+    "dataframe_split_with_index": {
+        "dataframe_split": {
+            "columns": ["colour", "x1", "x2"],
+            "index": [7, 8, 9],
+            "data": [[r["colour"], r["x1"], r["x2"]] for r in ROWS],
+        }
+    },
     "dataframe_records": {"dataframe_records": ROWS},
     "instances_records": {"instances": ROWS},
     "instances_lists": {"instances": [[r["x1"], r["x2"], r["colour"]] for r in ROWS]},
@@ -54,17 +60,29 @@ def test_csv_returns_the_same_predictions(serving, deployed) -> None:
 
 
 def test_json_with_charset_parameter_is_accepted(serving, deployed) -> None:
-    reply = invoke(serving, "churn-live", {"dataframe_records": ROWS}, content_type="application/json; charset=utf-8",
-                   key=deployed[1])
+    reply = invoke(
+        serving,
+        "churn-live",
+        {"dataframe_records": ROWS},
+        content_type="application/json; charset=utf-8",
+        key=deployed[1],
+    )
     assert reply.status == 200
 
 
 def test_probabilities_on_request(serving, deployed) -> None:
     by_query = invoke(serving, "churn-live", {"dataframe_records": ROWS}, key=deployed[1], query="probabilities=true")
-    by_params = invoke(serving, "churn-live", {"dataframe_records": ROWS, "params": {"probabilities": True}},
-                       key=deployed[1])
-    csv = invoke(serving, "churn-live", body=pd.DataFrame(ROWS).to_csv(index=False).encode(),
-                 content_type="text/csv", key=deployed[1], query="probabilities=1")
+    by_params = invoke(
+        serving, "churn-live", {"dataframe_records": ROWS, "params": {"probabilities": True}}, key=deployed[1]
+    )
+    csv = invoke(
+        serving,
+        "churn-live",
+        body=pd.DataFrame(ROWS).to_csv(index=False).encode(),
+        content_type="text/csv",
+        key=deployed[1],
+        query="probabilities=1",
+    )
     for reply in (by_query, by_params, csv):
         assert reply.status == 200
         data = reply.json()
@@ -80,8 +98,17 @@ def test_empty_input_gives_empty_predictions(serving, deployed) -> None:
     assert reply.status == 200 and reply.json() == {"predictions": []}
 
 
-@pytest.mark.parametrize("content_type", ["text/plain", "application/xml", "", "application/x-www-form-urlencoded",
-                                          "multipart/form-data; boundary=x", "application/jsonx"])
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        "text/plain",
+        "application/xml",
+        "",
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "application/jsonx",
+    ],
+)
 def test_other_content_types_are_415(serving, deployed, content_type: str) -> None:
     reply = invoke(serving, "churn-live", {"dataframe_records": ROWS}, content_type=content_type, key=deployed[1])
     assert reply.status == 415
@@ -95,14 +122,26 @@ BAD_BODIES = {
     "no_form": (orjson.dumps({"rows": ROWS}), "exactly one of", "body"),
     "two_forms": (orjson.dumps({"instances": ROWS, "inputs": ROWS}), "found instances, inputs", "body"),
     "unknown_key": (orjson.dumps({"instances": ROWS, "extra": 1}), "Unknown keys in the body: extra", "extra"),
-    "split_short_row": (orjson.dumps({"dataframe_split": {"columns": ["x1", "x2", "colour"], "data": [[1, 2]]}}),
-                        "row 0 has 2 values for 3 columns", "dataframe_split"),
-    "records_not_objects": (orjson.dumps({"dataframe_records": [[1, 2, "red"]]}), "list of {column: value}",
-                            "dataframe_records"),
-    "instances_wrong_width": (orjson.dumps({"instances": [[1, 2]]}), "row 0 has 2 values; the model takes 3",
-                              "instances"),
-    "inputs_ragged": (orjson.dumps({"inputs": {"x1": [1, 2], "x2": [1], "colour": ["a", "b"]}}), "same number",
-                      "inputs"),
+    "split_short_row": (
+        orjson.dumps({"dataframe_split": {"columns": ["x1", "x2", "colour"], "data": [[1, 2]]}}),
+        "row 0 has 2 values for 3 columns",
+        "dataframe_split",
+    ),
+    "records_not_objects": (
+        orjson.dumps({"dataframe_records": [[1, 2, "red"]]}),
+        "list of {column: value}",
+        "dataframe_records",
+    ),
+    "instances_wrong_width": (
+        orjson.dumps({"instances": [[1, 2]]}),
+        "row 0 has 2 values; the model takes 3",
+        "instances",
+    ),
+    "inputs_ragged": (
+        orjson.dumps({"inputs": {"x1": [1, 2], "x2": [1], "colour": ["a", "b"]}}),
+        "same number",
+        "inputs",
+    ),
     "params_not_object": (orjson.dumps({"instances": ROWS, "params": [1]}), "`params` must be an object", "params"),
 }
 
@@ -151,8 +190,13 @@ def test_body_over_the_limit_is_413_declared_or_streamed(serving, deployed, sett
     assert len(big) > 2000
     declared = invoke(serving, "churn-live", body=big, key=deployed[1])
     assert declared.status == 413 and "2,000 bytes" in declared.json()["message"]
-    streamed = call(serving, "POST", "/endpoints/churn-live/invocations", chunks=[big[:1500], big[1500:]],
-                    headers={"content-type": "application/json", "authorization": f"Bearer {deployed[1]}"})
+    streamed = call(
+        serving,
+        "POST",
+        "/endpoints/churn-live/invocations",
+        chunks=[big[:1500], big[1500:]],
+        headers={"content-type": "application/json", "authorization": f"Bearer {deployed[1]}"},
+    )
     assert streamed.status == 413
     small = invoke(serving, "churn-live", {"dataframe_records": ROWS}, key=deployed[1])
     assert small.status == 200
@@ -234,8 +278,9 @@ def test_revoked_key_stops_working_after_the_refresh(serving, deployed, mlops_us
 
 
 def test_another_endpoints_key_is_401(serving, deployed, project_a, mlops_user, version) -> None:
-    _, other_key = services.endpoint_create(project=project_a, user=mlops_user, name="other",
-                                            variants=[{"model_version": version}])
+    _, other_key = services.endpoint_create(
+        project=project_a, user=mlops_user, name="other", variants=[{"model_version": version}]
+    )
     serving.refresh()
     assert invoke(serving, "churn-live", {"instances": ROWS}, key=other_key).status == 401
     assert invoke(serving, "other", {"instances": ROWS}, key=other_key).status == 200
@@ -256,17 +301,34 @@ def test_unknown_endpoint_is_404(serving, deployed) -> None:
     assert reply.status == 404 and reply.json()["error_code"] == "ENDPOINT_NOT_FOUND"
 
 
-@pytest.mark.parametrize("path", [
-    "/endpoints/../api/jobs/", "/endpoints/churn-live/../other/invocations", "/endpoints/churn-live/invocations/..",
-    "/endpoints/./churn-live/invocations", "/endpoints//churn-live/invocations", "/endpoints/churn-live//invocations",
-    "/endpoints/churn%2flive/invocations", "/endpoints/churn-live/invocations/extra", "/endpoints/",
-    "/endpoints/churn-live", "/endpoints/churn-live/", "/endpoints/churn-live/async-invocations/../../x",
-    "/endpoints/churn-live/async-invocations/..%2f..%2fetc%2fpasswd", "/endpoints/-bad/invocations",
-    "/endpoints/churn-live\\..\\x/invocations",
-])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/endpoints/../api/jobs/",
+        "/endpoints/churn-live/../other/invocations",
+        "/endpoints/churn-live/invocations/..",
+        "/endpoints/./churn-live/invocations",
+        "/endpoints//churn-live/invocations",
+        "/endpoints/churn-live//invocations",
+        "/endpoints/churn%2flive/invocations",
+        "/endpoints/churn-live/invocations/extra",
+        "/endpoints/",
+        "/endpoints/churn-live",
+        "/endpoints/churn-live/",
+        "/endpoints/churn-live/async-invocations/../../x",
+        "/endpoints/churn-live/async-invocations/..%2f..%2fetc%2fpasswd",
+        "/endpoints/-bad/invocations",
+        "/endpoints/churn-live\\..\\x/invocations",
+    ],
+)
 def test_path_forms_that_route_nowhere_are_404(serving, deployed, path: str) -> None:
-    reply = call(serving, "POST", path, body=orjson.dumps({"instances": ROWS}),
-                 headers={"content-type": "application/json", "authorization": f"Bearer {deployed[1]}"})
+    reply = call(
+        serving,
+        "POST",
+        path,
+        body=orjson.dumps({"instances": ROWS}),
+        headers={"content-type": "application/json", "authorization": f"Bearer {deployed[1]}"},
+    )
     assert reply.status == 404, (path, reply.body)
 
 
@@ -333,8 +395,9 @@ def test_concurrent_requests_are_served_in_parallel(serving, deployed, version) 
     async def many() -> list[int]:
         body = orjson.dumps({"instances": ROWS})
         headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
-        replies = await asyncio.gather(*[acall(serving, "POST", "/endpoints/churn-live/invocations", body=body,
-                                               headers=headers) for _ in range(4)])
+        replies = await asyncio.gather(
+            *[acall(serving, "POST", "/endpoints/churn-live/invocations", body=body, headers=headers) for _ in range(4)]
+        )
         return [r.status for r in replies]
 
     started = time.monotonic()

@@ -19,8 +19,11 @@ pytestmark = pytest.mark.django_db
 def test_dataset_imports_never_unpickle(api_for, ds_user, project_a, media, run_job, canary, filename):  # noqa: F811
     api = api_for(ds_user)
     for kind, data in crafted_pickles(canary).items():
-        r = api.post("/api/datasets/", {"file": upload(filename, data, "application/octet-stream"),
-                                        "name": f"p-{kind}", "project": project_a.pk}, format="multipart")
+        r = api.post(
+            "/api/datasets/",
+            {"file": upload(filename, data, "application/octet-stream"), "name": f"p-{kind}", "project": project_a.pk},
+            format="multipart",
+        )
         if r.status_code == 202:  # parsed by a job: it must fail, with a reason
             job = run_job(r.json()["job"])
             assert job.status == "failed" and job.error, (kind, filename)
@@ -30,16 +33,26 @@ def test_dataset_imports_never_unpickle(api_for, ds_user, project_a, media, run_
 
 
 def test_invocation_bodies_never_unpickle(serving, project_a, mlops_user, version, canary):  # noqa: F811
-    _, key = services.endpoint_create(project=project_a, user=mlops_user, name="churn-live",
-                                      variants=[{"model_version": version}])
+    _, key = services.endpoint_create(
+        project=project_a, user=mlops_user, name="churn-live", variants=[{"model_version": version}]
+    )
     serving.refresh()
     for kind, data in crafted_pickles(canary).items():
-        for content_type, allowed in (("application/octet-stream", {415}), ("application/python-pickle", {415}),
-                                      ("text/csv", {400}), ("application/json", {400})):
+        for content_type, allowed in (
+            ("application/octet-stream", {415}),
+            ("application/python-pickle", {415}),
+            ("text/csv", {400}),
+            ("application/json", {400}),
+        ):
             reply = invoke(serving, "churn-live", key=key, body=data, content_type=content_type)
             assert reply.status in allowed, (kind, content_type, reply.status, reply.body[:200])
     assert not canary.exists()
     assert not AsyncInvocation.objects.exists()
-    reply = call(serving, "POST", "/endpoints/churn-live/async-invocations", body=b"x",
-                 headers={"authorization": f"Bearer {key}", "content-type": "application/octet-stream"})
+    reply = call(
+        serving,
+        "POST",
+        "/endpoints/churn-live/async-invocations",
+        body=b"x",
+        headers={"authorization": f"Bearer {key}", "content-type": "application/octet-stream"},
+    )
     assert reply.status in (400, 404, 415)  # a real-time endpoint takes no async requests; never a pickle

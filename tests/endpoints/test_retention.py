@@ -23,16 +23,19 @@ NOW = datetime(2026, 6, 15, 12, 30, tzinfo=UTC)
 
 @pytest.fixture
 def endpoint(project_a, mlops_user, version):  # type: ignore[no-untyped-def]
-    endpoint, _ = services.endpoint_create(project=project_a, user=mlops_user, name="bulk", endpoint_type="async",
-                                           variants=[{"model_version": version}])
+    endpoint, _ = services.endpoint_create(
+        project=project_a, user=mlops_user, name="bulk", endpoint_type="async", variants=[{"model_version": version}]
+    )
     return endpoint
 
 
 def finished(endpoint, age: timedelta, status: str = AsyncStatus.SUCCEEDED) -> AsyncInvocation:  # type: ignore[no-untyped-def]
-    invocation = AsyncInvocation.objects.create(endpoint=endpoint, content_type="text/csv", input_path="",
-                                                expires_at=NOW, status=status, finished_at=NOW - age)
-    invocation.output_path = storage().save(f"{services.async_dir(endpoint)}/{invocation.inference_id.hex}.out.json",
-                                            ContentFile(b'{"predictions": [1]}'))
+    invocation = AsyncInvocation.objects.create(
+        endpoint=endpoint, content_type="text/csv", input_path="", expires_at=NOW, status=status, finished_at=NOW - age
+    )
+    invocation.output_path = storage().save(
+        f"{services.async_dir(endpoint)}/{invocation.inference_id.hex}.out.json", ContentFile(b'{"predictions": [1]}')
+    )
     invocation.save()
     return invocation
 
@@ -46,8 +49,9 @@ def test_old_async_requests_go_with_their_files_new_ones_stay(endpoint, settings
     old = finished(endpoint, timedelta(days=2))
     failed = finished(endpoint, timedelta(hours=25), status=AsyncStatus.FAILED)
     fresh = finished(endpoint, timedelta(hours=2))
-    queued = AsyncInvocation.objects.create(endpoint=endpoint, content_type="text/csv", input_path="x",
-                                            expires_at=NOW + timedelta(hours=1))
+    queued = AsyncInvocation.objects.create(
+        endpoint=endpoint, content_type="text/csv", input_path="x", expires_at=NOW + timedelta(hours=1)
+    )
     counts = services.retention_sweep(now=NOW)
     assert counts["async_requests"] == 2
     assert set(AsyncInvocation.objects.values_list("pk", flat=True)) == {fresh.pk, queued.pk}
@@ -57,9 +61,11 @@ def test_old_async_requests_go_with_their_files_new_ones_stay(endpoint, settings
 
 def test_capture_files_older_than_the_retention_are_deleted_by_hour(endpoint, project_a, settings) -> None:
     settings.SERVING_CAPTURE_RETENTION_DAYS = 7
-    old = [captured(project_a.pk, "bulk", NOW - timedelta(days=8)),
-           captured(project_a.pk, "bulk", NOW - timedelta(days=40)),
-           captured(project_a.pk, "gone-endpoint", NOW - timedelta(days=9))]  # an endpoint deleted since
+    old = [
+        captured(project_a.pk, "bulk", NOW - timedelta(days=8)),
+        captured(project_a.pk, "bulk", NOW - timedelta(days=40)),
+        captured(project_a.pk, "gone-endpoint", NOW - timedelta(days=9)),
+    ]  # an endpoint deleted since
     edge = captured(project_a.pk, "bulk", NOW - timedelta(days=7, minutes=-20))  # its hour ends after the cutoff
     new = captured(project_a.pk, "bulk", NOW - timedelta(hours=1))
     foreign = storage().save(f"projects/{project_a.pk}/endpoints/bulk/capture/notes/readme.txt", ContentFile(b"x"))
@@ -72,8 +78,9 @@ def test_capture_files_older_than_the_retention_are_deleted_by_hour(endpoint, pr
 def test_metrics_older_than_the_retention_are_deleted(endpoint, settings) -> None:
     settings.SERVING_METRICS_RETENTION_DAYS = 30
     for days in (31, 29):
-        EndpointMetric.objects.create(endpoint=endpoint, variant="variant-1", minute=NOW - timedelta(days=days),
-                                      invocations=5)
+        EndpointMetric.objects.create(
+            endpoint=endpoint, variant="variant-1", minute=NOW - timedelta(days=days), invocations=5
+        )
     assert services.retention_sweep(now=NOW)["metric_minutes"] == 1
     assert list(EndpointMetric.objects.values_list("minute", flat=True)) == [NOW - timedelta(days=29)]
 

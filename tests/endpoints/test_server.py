@@ -31,8 +31,9 @@ class Client:
         self.conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
 
     def post(self, path: str, key: str, body: bytes = BODY) -> tuple[int, dict[str, str], Any]:
-        self.conn.request("POST", path, body=body, headers={"Content-Type": "application/json",
-                                                            "Authorization": f"Bearer {key}"})
+        self.conn.request(
+            "POST", path, body=body, headers={"Content-Type": "application/json", "Authorization": f"Bearer {key}"}
+        )
         response = self.conn.getresponse()
         data = response.read()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, orjson.loads(data)
@@ -44,14 +45,17 @@ class Client:
 @pytest.fixture
 def versions(transactional_db, project_a, mlops_user):  # type: ignore[no-untyped-def]
     """Two approved versions in the shared test media folder (the server process reads it too)."""
-    return (register(project_a, mlops_user, binary_model(), approve_by=mlops_user),
-            register(project_a, mlops_user, binary_model(flip=True), approve_by=mlops_user))
+    return (
+        register(project_a, mlops_user, binary_model(), approve_by=mlops_user),
+        register(project_a, mlops_user, binary_model(flip=True), approve_by=mlops_user),
+    )
 
 
 def test_zero_failed_requests_while_the_version_is_updated(studio_server, versions, project_a, mlops_user) -> None:
     v1, v2 = versions
-    endpoint, key = services.endpoint_create(project=project_a, user=mlops_user, name="live",
-                                             variants=[{"model_version": v1}])
+    endpoint, key = services.endpoint_create(
+        project=project_a, user=mlops_user, name="live", variants=[{"model_version": v1}]
+    )
     path = "/endpoints/live/invocations"
     probe = Client(studio_server.url)
     wait_for(lambda: probe.post(path, key)[0] == 200, timeout=30, what="the endpoint to answer")
@@ -64,8 +68,9 @@ def test_zero_failed_requests_while_the_version_is_updated(studio_server, versio
         try:
             while not stop.is_set():
                 status, headers, data = client.post(path, key)
-                results.append((time.monotonic(), status, headers.get("x-atelier-model-version", ""),
-                                data.get("predictions")))
+                results.append(
+                    (time.monotonic(), status, headers.get("x-atelier-model-version", ""), data.get("predictions"))
+                )
         except Exception as exc:
             errors.append(repr(exc))
         finally:
@@ -77,8 +82,11 @@ def test_zero_failed_requests_while_the_version_is_updated(studio_server, versio
     time.sleep(1.5)
     switched_at = time.monotonic()
     services.endpoint_update(endpoint=endpoint, user=mlops_user, variants=[{"model_version": v2}])
-    wait_for(lambda: any(r[2] == str(v2.pk) and r[0] > switched_at for r in list(results)), timeout=20,
-             what="requests answered by the new version")
+    wait_for(
+        lambda: any(r[2] == str(v2.pk) and r[0] > switched_at for r in list(results)),
+        timeout=20,
+        what="requests answered by the new version",
+    )
     time.sleep(1.5)
     stop.set()
     for t in threads:
@@ -95,12 +103,16 @@ def test_zero_failed_requests_while_the_version_is_updated(studio_server, versio
     probe.close()
 
 
-def test_revoked_key_and_serverless_unload_through_the_server(studio_server, versions, project_a,
-                                                              mlops_user) -> None:
+def test_revoked_key_and_serverless_unload_through_the_server(studio_server, versions, project_a, mlops_user) -> None:
     v1, _ = versions
-    endpoint, key = services.endpoint_create(project=project_a, user=mlops_user, name="sls",
-                                             endpoint_type="serverless", variants=[{"model_version": v1}],
-                                             idle_timeout_s=1)
+    endpoint, key = services.endpoint_create(
+        project=project_a,
+        user=mlops_user,
+        name="sls",
+        endpoint_type="serverless",
+        variants=[{"model_version": v1}],
+        idle_timeout_s=1,
+    )
     client = Client(studio_server.url)
     path = "/endpoints/sls/invocations"
     wait_for(lambda: client.post(path, key)[0] == 200, timeout=30, what="the endpoint to answer")
@@ -117,15 +129,22 @@ def test_revoked_key_and_serverless_unload_through_the_server(studio_server, ver
     wait_for(lambda: client.post(path, second)[0] == 401, timeout=5, what="the revoked key to stop working")
     assert time.monotonic() - revoked_at < 2.0  # SERVING_CONFIG_REFRESH_S is 0.3 s in tests
     assert client.post(path, key)[0] == 200
-    wait_for(lambda: EndpointMetric.objects.filter(endpoint=endpoint).exists(), timeout=10,
-             what="the server to flush its metrics")
-    wait_for(lambda: sum(EndpointMetric.objects.filter(endpoint=endpoint).values_list("client_errors", flat=True))
-             >= 1, timeout=10, what="the 401s to be counted")
+    wait_for(
+        lambda: EndpointMetric.objects.filter(endpoint=endpoint).exists(),
+        timeout=10,
+        what="the server to flush its metrics",
+    )
+    wait_for(
+        lambda: sum(EndpointMetric.objects.filter(endpoint=endpoint).values_list("client_errors", flat=True)) >= 1,
+        timeout=10,
+        what="the 401s to be counted",
+    )
     client.close()
 
 
-def test_serving_only_processes_read_the_config_from_the_database(transactional_db, versions, project_a, mlops_user,
-                                                                  tmp_path) -> None:
+def test_serving_only_processes_read_the_config_from_the_database(
+    transactional_db, versions, project_a, mlops_user, tmp_path
+) -> None:
     """Scale-out (docs/serving.md): `uvicorn studio.serving_asgi:application --workers 2` serves /endpoints/ and
     nothing else, each worker reading endpoints and keys from the database."""
     import os
@@ -137,18 +156,42 @@ def test_serving_only_processes_read_the_config_from_the_database(transactional_
 
     from tests.e2e.conftest import ROOT, _free_port
 
-    _, key = services.endpoint_create(project=project_a, user=mlops_user, name="scaled",
-                                      variants=[{"model_version": versions[0]}])
+    _, key = services.endpoint_create(
+        project=project_a, user=mlops_user, name="scaled", variants=[{"model_version": versions[0]}]
+    )
     port = _free_port()
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings.test",
-           "ATELIER_TEST_DATABASE_NAME": str(connection.settings_dict["NAME"]), "PYTHONUNBUFFERED": "1"}
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "studio.settings.test",
+        "ATELIER_TEST_DATABASE_NAME": str(connection.settings_dict["NAME"]),
+        "PYTHONUNBUFFERED": "1",
+    }
     log = tmp_path / "serving.log"
     with open(log, "wb") as out:
-        proc = subprocess.Popen([sys.executable, "-m", "uvicorn", "studio.serving_asgi:application", "--host",
-                                 "127.0.0.1", "--port", str(port), "--workers", "2", "--lifespan", "off"],
-                                cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "studio.serving_asgi:application",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--lifespan",
+                "off",
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     base = f"http://127.0.0.1:{port}"
     try:
+
         def answers() -> bool:
             try:
                 return Client(base).post("/endpoints/scaled/invocations", key)[0] == 200

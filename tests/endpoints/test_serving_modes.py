@@ -21,10 +21,15 @@ pytestmark = pytest.mark.django_db
 
 
 def test_traffic_follows_the_variant_weights(serving, project_a, mlops_user, version, version_b) -> None:
-    _, key = services.endpoint_create(project=project_a, user=mlops_user, name="ab", variants=[
-        {"model_version": version, "weight": 4, "name": "champion"},
-        {"model_version": version_b, "weight": 1, "name": "challenger"},
-    ])
+    _, key = services.endpoint_create(
+        project=project_a,
+        user=mlops_user,
+        name="ab",
+        variants=[
+            {"model_version": version, "weight": 4, "name": "champion"},
+            {"model_version": version_b, "weight": 1, "name": "challenger"},
+        ],
+    )
     serving.refresh()
     n = 1500
     counts = {"champion": 0, "challenger": 0}
@@ -33,8 +38,10 @@ def test_traffic_follows_the_variant_weights(serving, project_a, mlops_user, ver
         reply = invoke(serving, "ab", {"instances": ROWS[:1]}, key=key)
         assert reply.status == 200
         counts[reply.headers["x-atelier-variant"]] += 1
-        versions[reply.headers["x-atelier-variant"]] = (int(reply.headers["x-atelier-model-version"]),
-                                                        reply.json()["predictions"][0])
+        versions[reply.headers["x-atelier-variant"]] = (
+            int(reply.headers["x-atelier-model-version"]),
+            reply.json()["predictions"][0],
+        )
     share = counts["challenger"] / n
     sigma = math.sqrt(0.2 * 0.8 / n)
     assert abs(share - 0.2) < 4 * sigma, counts  # 4 sigma: fails by chance about once in 16,000 runs
@@ -42,27 +49,43 @@ def test_traffic_follows_the_variant_weights(serving, project_a, mlops_user, ver
 
 
 def test_target_variant_header_picks_one(serving, project_a, mlops_user, version, version_b) -> None:
-    _, key = services.endpoint_create(project=project_a, user=mlops_user, name="ab", variants=[
-        {"model_version": version, "weight": 1, "name": "a"}, {"model_version": version_b, "weight": 1, "name": "b"}])
+    _, key = services.endpoint_create(
+        project=project_a,
+        user=mlops_user,
+        name="ab",
+        variants=[
+            {"model_version": version, "weight": 1, "name": "a"},
+            {"model_version": version_b, "weight": 1, "name": "b"},
+        ],
+    )
     serving.refresh()
     for _ in range(20):
-        assert invoke(serving, "ab", {"instances": ROWS}, key=key,
-                      headers={"x-target-variant": "b"}).headers["x-atelier-variant"] == "b"
+        assert (
+            invoke(serving, "ab", {"instances": ROWS}, key=key, headers={"x-target-variant": "b"}).headers[
+                "x-atelier-variant"
+            ]
+            == "b"
+        )
     reply = invoke(serving, "ab", {"instances": ROWS}, key=key, headers={"x-target-variant": "zzz"})
     assert reply.status == 400 and "x-target-variant" in reply.json()["errors"]
 
 
 def test_a_zero_weight_variant_gets_no_traffic(serving, project_a, mlops_user, version, version_b) -> None:
-    _, key = services.endpoint_create(project=project_a, user=mlops_user, name="ab", variants=[
-        {"model_version": version, "weight": 1}, {"model_version": version_b, "weight": 0}])
+    _, key = services.endpoint_create(
+        project=project_a,
+        user=mlops_user,
+        name="ab",
+        variants=[{"model_version": version, "weight": 1}, {"model_version": version_b, "weight": 0}],
+    )
     serving.refresh()
     seen = {invoke(serving, "ab", {"instances": ROWS}, key=key).headers["x-atelier-variant"] for _ in range(200)}
     assert seen == {"variant-1"}
 
 
 def test_update_loads_the_new_version_before_switching(serving, project_a, mlops_user, version, version_b) -> None:
-    endpoint, key = services.endpoint_create(project=project_a, user=mlops_user, name="live",
-                                             variants=[{"model_version": version}])
+    endpoint, key = services.endpoint_create(
+        project=project_a, user=mlops_user, name="live", variants=[{"model_version": version}]
+    )
     serving.refresh()
     assert serving.models.loaded_ids() == {version.pk}
     services.endpoint_update(endpoint=endpoint, user=mlops_user, variants=[{"model_version": version_b}])
@@ -85,9 +108,15 @@ def test_realtime_models_are_loaded_before_the_first_request(serving, project_a,
 
 @pytest.fixture
 def serverless(serving, project_a, mlops_user, version):  # type: ignore[no-untyped-def]
-    endpoint, key = services.endpoint_create(project=project_a, user=mlops_user, name="sls", endpoint_type="serverless",
-                                             variants=[{"model_version": version}], idle_timeout_s=1,
-                                             max_concurrency=2)
+    endpoint, key = services.endpoint_create(
+        project=project_a,
+        user=mlops_user,
+        name="sls",
+        endpoint_type="serverless",
+        variants=[{"model_version": version}],
+        idle_timeout_s=1,
+        max_concurrency=2,
+    )
     serving.refresh()
     return endpoint, key
 
@@ -120,8 +149,9 @@ def test_serverless_max_concurrency_answers_429(serving, serverless, version) ->
     async def burst() -> list[int]:
         body = orjson.dumps({"instances": ROWS})
         headers = {"content-type": "application/json", "authorization": f"Bearer {key}"}
-        replies = await asyncio.gather(*[acall(serving, "POST", "/endpoints/sls/invocations", body=body,
-                                               headers=headers) for _ in range(4)])
+        replies = await asyncio.gather(
+            *[acall(serving, "POST", "/endpoints/sls/invocations", body=body, headers=headers) for _ in range(4)]
+        )
         return sorted(r.status for r in replies)
 
     assert asyncio.run(burst()) == [200, 200, 429, 429]
@@ -152,8 +182,9 @@ def _captured(project_id: int, name: str) -> list[dict]:
 
 
 def test_capture_writes_sampled_requests_with_inference_ids(serving, project_a, mlops_user, version) -> None:
-    cap, key = services.endpoint_create(project=project_a, user=mlops_user, name="cap",
-                                        variants=[{"model_version": version}], capture_percent=100)
+    cap, key = services.endpoint_create(
+        project=project_a, user=mlops_user, name="cap", variants=[{"model_version": version}], capture_percent=100
+    )
     serving.refresh()
     ids = [invoke(serving, "cap", {"instances": ROWS}, key=key).headers["x-inference-id"] for _ in range(3)]
     assert invoke(serving, "cap", {"rows": ROWS}, key=key).status == 400, "refused requests are not captured"
@@ -172,8 +203,9 @@ def test_capture_writes_sampled_requests_with_inference_ids(serving, project_a, 
 
 
 def test_capture_samples_by_percentage(serving, project_a, mlops_user, version) -> None:
-    _, key = services.endpoint_create(project=project_a, user=mlops_user, name="cap", variants=[
-        {"model_version": version}], capture_percent=20)
+    _, key = services.endpoint_create(
+        project=project_a, user=mlops_user, name="cap", variants=[{"model_version": version}], capture_percent=20
+    )
     serving.refresh()
     for _ in range(400):
         invoke(serving, "cap", {"instances": ROWS[:1]}, key=key)
@@ -184,8 +216,9 @@ def test_capture_samples_by_percentage(serving, project_a, mlops_user, version) 
 def test_capture_never_blocks_a_full_queue_drops_and_counts(serving, project_a, mlops_user, version) -> None:
     from apps.endpoints.serving.capture import CaptureWriter
 
-    endpoint, key = services.endpoint_create(project=project_a, user=mlops_user, name="cap", variants=[
-        {"model_version": version}], capture_percent=100)
+    endpoint, key = services.endpoint_create(
+        project=project_a, user=mlops_user, name="cap", variants=[{"model_version": version}], capture_percent=100
+    )
     serving.capture = CaptureWriter(maxsize=2)
     serving.refresh()
     for _ in range(5):

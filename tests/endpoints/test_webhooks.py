@@ -48,11 +48,14 @@ def no_private(settings):  # type: ignore[no-untyped-def]
 
 
 @pytest.mark.parametrize(("url", "reason"), REFUSED)
-def test_api_refuses_an_unsafe_webhook_url_when_saved(api_for, no_private, mlops_user, project_a, version, url: str,
-                                                      reason: str) -> None:
-    response = api_for(mlops_user).post("/api/endpoints/", {"project": project_a.pk, "name": "hooked",
-                                                            "type": "async", "model_version": version.pk,
-                                                            "webhook_url": url}, format="json")
+def test_api_refuses_an_unsafe_webhook_url_when_saved(
+    api_for, no_private, mlops_user, project_a, version, url: str, reason: str
+) -> None:
+    response = api_for(mlops_user).post(
+        "/api/endpoints/",
+        {"project": project_a.pk, "name": "hooked", "type": "async", "model_version": version.pk, "webhook_url": url},
+        format="json",
+    )
     assert response.status_code == 400, response.json()
     body = response.json()
     assert list(body["errors"]) == ["webhook_url"]
@@ -63,10 +66,12 @@ def test_api_refuses_an_unsafe_webhook_url_when_saved(api_for, no_private, mlops
 
 
 def test_an_update_and_the_service_refuse_it_too(api_for, no_private, mlops_user, project_a, version) -> None:
-    endpoint, _ = services.endpoint_create(project=project_a, user=mlops_user, name="hooked", endpoint_type="async",
-                                           variants=[{"model_version": version}])
-    response = api_for(mlops_user).post(f"/api/endpoints/{endpoint.pk}/update/",
-                                        {"webhook_url": "http://169.254.169.254/hook"}, format="json")
+    endpoint, _ = services.endpoint_create(
+        project=project_a, user=mlops_user, name="hooked", endpoint_type="async", variants=[{"model_version": version}]
+    )
+    response = api_for(mlops_user).post(
+        f"/api/endpoints/{endpoint.pk}/update/", {"webhook_url": "http://169.254.169.254/hook"}, format="json"
+    )
     assert response.status_code == 400
     assert "link-local" in response.json()["errors"]["webhook_url"][0]
     with pytest.raises(services.ValidationError) as err:
@@ -76,12 +81,21 @@ def test_an_update_and_the_service_refuse_it_too(api_for, no_private, mlops_user
     assert endpoint.webhook_url == ""
 
 
-def test_the_create_page_shows_the_reason_on_the_field(client_for, no_private, mlops_user, project_a, version
-                                                        ) -> None:
-    response = client_for(mlops_user).post(reverse("endpoints:create"), {
-        "name": "hooked", "type": "async", "model_version": version.pk, "weight": 1, "second_weight": 0,
-        "capture_percent": 0, "idle_timeout_s": 300, "max_concurrency": 5,
-        "webhook_url": "http://192.168.1.20:8080/hook"})
+def test_the_create_page_shows_the_reason_on_the_field(client_for, no_private, mlops_user, project_a, version) -> None:
+    response = client_for(mlops_user).post(
+        reverse("endpoints:create"),
+        {
+            "name": "hooked",
+            "type": "async",
+            "model_version": version.pk,
+            "weight": 1,
+            "second_weight": 0,
+            "capture_percent": 0,
+            "idle_timeout_s": 300,
+            "max_concurrency": 5,
+            "webhook_url": "http://192.168.1.20:8080/hook",
+        },
+    )
     assert response.status_code == 400
     form = response.context["form"]
     assert "192.168.1.20" in form.errors["webhook_url"][0] and "private" in form.errors["webhook_url"][0]
@@ -90,11 +104,18 @@ def test_the_create_page_shows_the_reason_on_the_field(client_for, no_private, m
 
 
 def test_the_detail_page_update_refuses_it(client_for, no_private, mlops_user, project_a, version) -> None:
-    endpoint, _ = services.endpoint_create(project=project_a, user=mlops_user, name="hooked", endpoint_type="async",
-                                           variants=[{"model_version": version}])
-    response = client_for(mlops_user).post(reverse("endpoints:update", args=[endpoint.pk]), {
-        "variant_version": [version.pk], "variant_weight": ["1"], "variant_name": ["variant-1"],
-        "webhook_url": "http://localhost:9000/hook"})
+    endpoint, _ = services.endpoint_create(
+        project=project_a, user=mlops_user, name="hooked", endpoint_type="async", variants=[{"model_version": version}]
+    )
+    response = client_for(mlops_user).post(
+        reverse("endpoints:update", args=[endpoint.pk]),
+        {
+            "variant_version": [version.pk],
+            "variant_weight": ["1"],
+            "variant_name": ["variant-1"],
+            "webhook_url": "http://localhost:9000/hook",
+        },
+    )
     assert response.status_code == 400 and "loopback" in response.content.decode()
     endpoint.refresh_from_db()
     assert endpoint.webhook_url == ""
@@ -136,15 +157,26 @@ def receiver(settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
 
 @pytest.fixture
 def hooked(receiver, project_a, mlops_user, version):  # type: ignore[no-untyped-def]
-    endpoint, _ = services.endpoint_create(project=project_a, user=mlops_user, name="hooked", endpoint_type="async",
-                                           variants=[{"model_version": version}], webhook_url=receiver)
+    endpoint, _ = services.endpoint_create(
+        project=project_a,
+        user=mlops_user,
+        name="hooked",
+        endpoint_type="async",
+        variants=[{"model_version": version}],
+        webhook_url=receiver,
+    )
     return endpoint
 
 
 def _send(endpoint: Endpoint, payload: dict[str, Any] | None = None) -> WebhookDelivery:
-    delivery = webhooks.webhook_send(subscriber=endpoint, project_id=endpoint.project_id, url=endpoint.webhook_url,
-                                     event="async_invocation.completed", payload=payload or {"status": "succeeded"},
-                                     reference="abc123")
+    delivery = webhooks.webhook_send(
+        subscriber=endpoint,
+        project_id=endpoint.project_id,
+        url=endpoint.webhook_url,
+        event="async_invocation.completed",
+        payload=payload or {"status": "succeeded"},
+        reference="abc123",
+    )
     assert delivery is not None and delivery.outcome == "pending" and delivery.attempted_at is None
     return delivery
 
@@ -153,13 +185,11 @@ def _send(endpoint: Endpoint, payload: dict[str, Any] | None = None) -> WebhookD
 def enqueued(monkeypatch) -> list[tuple[int, float]]:  # type: ignore[no-untyped-def]
     """(delivery id, countdown) of every task the service hands to the broker."""
     calls: list[tuple[int, float]] = []
-    monkeypatch.setattr(webhook_deliver, "apply_async",
-                        lambda args, countdown=0.0: calls.append((args[0], countdown)))
+    monkeypatch.setattr(webhook_deliver, "apply_async", lambda args, countdown=0.0: calls.append((args[0], countdown)))
     return calls
 
 
-def test_a_delivery_is_signed_with_the_endpoints_secret(hooked, enqueued, django_capture_on_commit_callbacks
-                                                        ) -> None:
+def test_a_delivery_is_signed_with_the_endpoints_secret(hooked, enqueued, django_capture_on_commit_callbacks) -> None:
     payload = {"inference_id": "abc123", "status": "succeeded", "rows": 3, "endpoint": "hooked"}
     with django_capture_on_commit_callbacks(execute=True):
         delivery = _send(hooked, payload)
@@ -190,7 +220,8 @@ def test_a_delivery_is_signed_with_the_endpoints_secret(hooked, enqueued, django
 
 
 def test_failures_are_retried_with_growing_waits_and_every_attempt_logged(
-        hooked, enqueued, django_capture_on_commit_callbacks) -> None:
+    hooked, enqueued, django_capture_on_commit_callbacks
+) -> None:
     Receiver.script = [500, 500, 200]
     with django_capture_on_commit_callbacks(execute=True):
         first = _send(hooked)
@@ -201,7 +232,10 @@ def test_failures_are_retried_with_growing_waits_and_every_attempt_logged(
         pk = enqueued[-1][0]
     rows = list(WebhookDelivery.objects.order_by("attempt"))
     assert [(r.attempt, r.outcome, r.status_code) for r in rows] == [
-        (1, "retrying", 500), (2, "retrying", 500), (3, "delivered", 200)]
+        (1, "retrying", 500),
+        (2, "retrying", 500),
+        (3, "delivered", 200),
+    ]
     assert len({r.delivery_id for r in rows}) == 1 and len(Receiver.received) == 3
     assert [json.loads(r["body"]) for r in Receiver.received] == [{"status": "succeeded"}] * 3, "the same body"
     assert [r["headers"]["X-Atelier-Attempt"] for r in Receiver.received] == ["1", "2", "3"]
@@ -230,8 +264,9 @@ def test_attempts_are_bounded(hooked, enqueued, django_capture_on_commit_callbac
     assert [webhooks.backoff_s(n) for n in range(1, 5)] == [40, 120, 360, 1080], "five attempts over ~27 min"
 
 
-def test_an_unreachable_receiver_is_retried_and_logged(hooked, enqueued, django_capture_on_commit_callbacks,
-                                                        receiver) -> None:
+def test_an_unreachable_receiver_is_retried_and_logged(
+    hooked, enqueued, django_capture_on_commit_callbacks, receiver
+) -> None:
     with socket.socket() as probe:  # a port nothing listens on
         probe.bind(("127.0.0.1", 0))
         closed = probe.getsockname()[1]
@@ -246,7 +281,8 @@ def test_an_unreachable_receiver_is_retried_and_logged(hooked, enqueued, django_
 
 
 def test_a_rotated_secret_signs_beside_the_new_one_for_its_grace_period(
-        hooked, enqueued, django_capture_on_commit_callbacks, mlops_user, settings) -> None:
+    hooked, enqueued, django_capture_on_commit_callbacks, mlops_user, settings
+) -> None:
     old = hooked.webhook_secret
     new = services.endpoint_webhook_secret_rotate(endpoint=hooked, user=mlops_user)
     assert new != old and Endpoint.objects.get(pk=hooked.pk).webhook_secret == new
@@ -264,8 +300,9 @@ def test_a_rotated_secret_signs_beside_the_new_one_for_its_grace_period(
     assert not verify_signature(old, got["headers"]["X-Atelier-Signature"], got["body"])
 
 
-def test_the_sweep_requeues_lost_attempts_and_forgets_old_rows(hooked, enqueued, django_capture_on_commit_callbacks,
-                                                               settings) -> None:
+def test_the_sweep_requeues_lost_attempts_and_forgets_old_rows(
+    hooked, enqueued, django_capture_on_commit_callbacks, settings
+) -> None:
     from django.utils import timezone
 
     settings.WEBHOOK_DELIVERY_RETENTION_DAYS = 30
@@ -280,8 +317,9 @@ def test_the_sweep_requeues_lost_attempts_and_forgets_old_rows(hooked, enqueued,
     assert not WebhookDelivery.objects.filter(pk=old.pk).exists()
 
 
-def test_an_attempt_a_dead_worker_left_unfinished_is_concluded_and_retried(hooked, enqueued,
-                                                                           django_capture_on_commit_callbacks) -> None:
+def test_an_attempt_a_dead_worker_left_unfinished_is_concluded_and_retried(
+    hooked, enqueued, django_capture_on_commit_callbacks
+) -> None:
     from django.utils import timezone
 
     stuck = _send(hooked)
@@ -300,15 +338,17 @@ def test_an_attempt_a_dead_worker_left_unfinished_is_concluded_and_retried(hooke
 
 
 def test_deliveries_in_the_api_and_on_the_page_scoped_by_project(
-        hooked, enqueued, django_capture_on_commit_callbacks, api_for, client_for, mlops_user, ds_user, outsider
-        ) -> None:
+    hooked, enqueued, django_capture_on_commit_callbacks, api_for, client_for, mlops_user, ds_user, outsider
+) -> None:
     Receiver.script = [502]
     with django_capture_on_commit_callbacks(execute=True):
         webhook_deliver(_send(hooked).pk)
     url = f"/api/endpoints/{hooked.pk}/webhook-deliveries/"
     data = api_for(ds_user).get(url).json()
-    assert [(d["attempt"], d["outcome"], d["status_code"]) for d in data] == [(2, "pending", None),
-                                                                              (1, "retrying", 502)]
+    assert [(d["attempt"], d["outcome"], d["status_code"]) for d in data] == [
+        (2, "pending", None),
+        (1, "retrying", 502),
+    ]
     assert data[1]["latency_ms"] > 0 and data[1]["next_attempt_at"] == data[0]["scheduled_at"]
     assert data[1]["event"] == "async_invocation.completed" and data[1]["reference"] == "abc123"
     assert api_for(outsider).get(url).status_code == 404, "another project's endpoint"
@@ -316,12 +356,13 @@ def test_deliveries_in_the_api_and_on_the_page_scoped_by_project(
     table = html.split('id="webhook-deliveries"')[1].split("</table>")[0]
     assert "502" in table and "Failed, will retry" in table and "Pending" in table and " ms<" in table
     assert hooked.webhook_secret in html, "deployers see the signing secret"
-    assert hooked.webhook_secret not in client_for(ds_user).get(
-        reverse("endpoints:detail", args=[hooked.pk])).content.decode(), "others do not"
+    assert (
+        hooked.webhook_secret
+        not in client_for(ds_user).get(reverse("endpoints:detail", args=[hooked.pk])).content.decode()
+    ), "others do not"
 
 
-def test_the_secret_api_reads_and_rotates_for_deployers_only(hooked, api_for, mlops_user, ds_user, outsider
-                                                             ) -> None:
+def test_the_secret_api_reads_and_rotates_for_deployers_only(hooked, api_for, mlops_user, ds_user, outsider) -> None:
     url = f"/api/endpoints/{hooked.pk}/webhook-secret/"
     assert api_for(mlops_user).get(url).json() == {"secret": hooked.webhook_secret, "previous_valid_until": None}
     assert api_for(ds_user).get(url).status_code == 403
@@ -333,9 +374,17 @@ def test_the_secret_api_reads_and_rotates_for_deployers_only(hooked, api_for, ml
 
 
 def test_the_create_response_carries_the_secret_once(api_for, receiver, mlops_user, project_a, version) -> None:
-    response = api_for(mlops_user).post("/api/endpoints/", {"project": project_a.pk, "name": "hooked",
-                                                            "type": "async", "model_version": version.pk,
-                                                            "webhook_url": receiver}, format="json")
+    response = api_for(mlops_user).post(
+        "/api/endpoints/",
+        {
+            "project": project_a.pk,
+            "name": "hooked",
+            "type": "async",
+            "model_version": version.pk,
+            "webhook_url": receiver,
+        },
+        format="json",
+    )
     assert response.status_code == 201, response.json()
     created = response.json()
     assert created["webhook_secret"] == Endpoint.objects.get(pk=created["id"]).webhook_secret

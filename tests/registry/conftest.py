@@ -44,18 +44,27 @@ def churn_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
 
 def numeric_frame(n: int = 200, seed: int = 3) -> tuple[pd.DataFrame, np.ndarray]:
     rng = np.random.default_rng(seed)
-    X = pd.DataFrame({"age": rng.uniform(18, 80, n), "income": rng.normal(50, 15, n),
-                      "tenure": rng.integers(0, 20, n).astype(float), "score": rng.normal(size=n)})
-    y = np.where(0.05 * X["age"] - 0.04 * X["income"] + X["score"] + rng.normal(scale=0.5, size=n) > 0.5,
-                 "churned", "stayed")
+    X = pd.DataFrame(
+        {
+            "age": rng.uniform(18, 80, n),
+            "income": rng.normal(50, 15, n),
+            "tenure": rng.integers(0, 20, n).astype(float),
+            "score": rng.normal(size=n),
+        }
+    )
+    y = np.where(
+        0.05 * X["age"] - 0.04 * X["income"] + X["score"] + rng.normal(scale=0.5, size=n) > 0.5, "churned", "stayed"
+    )
     return X, y
 
 
 @functools.cache
 def canvas_model(seed: int = 0) -> tuple[bytes, dict[str, Any]]:
     """A Canvas model (bytes of its joblib file) and its report, trained once per test session."""
-    result = engine.build(churn_frame(seed=seed), engine.BuildConfig(
-        target="churn", time_budget_s=3, seed=seed, max_trials=2 + seed, algorithms=["linear"]))
+    result = engine.build(
+        churn_frame(seed=seed),
+        engine.BuildConfig(target="churn", time_budget_s=3, seed=seed, max_trials=2 + seed, algorithms=["linear"]),
+    )
     fd, tmp = tempfile.mkstemp(suffix=".joblib")
     os.close(fd)
     try:
@@ -80,9 +89,18 @@ def canvas_version(project: Any, user: Any, group: str = "churn", seed: int = 0,
     content, report = canvas_model(seed)
     artifact = store_bytes(project, content, "model.joblib")
     entry = next(e for e in report["leaderboard"] if e["name"] == report["best"])
-    return version_from_canvas(project=project, created_by=user, group_name=group, artifact=artifact, report=report,
-                               entry=entry, candidate=report["best"], target="churn",
-                               library_versions={"scikit-learn": "test"}, **lineage)
+    return version_from_canvas(
+        project=project,
+        created_by=user,
+        group_name=group,
+        artifact=artifact,
+        report=report,
+        entry=entry,
+        candidate=report["best"],
+        target="churn",
+        library_versions={"scikit-learn": "test"},
+        **lineage,
+    )
 
 
 @functools.cache
@@ -122,8 +140,12 @@ def logistic_onnx() -> bytes:
     from skl2onnx import to_onnx
     from skl2onnx.common.data_types import FloatTensorType
 
-    onx = to_onnx(logistic_pipeline(), initial_types=[("X", FloatTensorType([None, 4]))],
-                  options={"zipmap": False}, target_opset=17)
+    onx = to_onnx(
+        logistic_pipeline(),
+        initial_types=[("X", FloatTensorType([None, 4]))],
+        options={"zipmap": False},
+        target_opset=17,
+    )
     return onx.SerializeToString()
 
 
@@ -138,8 +160,9 @@ def per_column_onnx() -> bytes:
     from sklearn.preprocessing import StandardScaler
 
     X, y = numeric_frame()
-    pipe = Pipeline([("prep", ColumnTransformer([("num", StandardScaler(), list(X.columns))])),
-                     ("clf", LogisticRegression())]).fit(X, y)
+    pipe = Pipeline(
+        [("prep", ColumnTransformer([("num", StandardScaler(), list(X.columns))])), ("clf", LogisticRegression())]
+    ).fit(X, y)
     onx = to_onnx(pipe, initial_types=[(c, FloatTensorType([None, 1])) for c in X.columns], target_opset=17)
     return onx.SerializeToString()
 
@@ -181,8 +204,14 @@ def crafted_pickles(canary_path: Path) -> dict[str, bytes]:
     with zipfile.ZipFile(archive, "w") as zf:
         zf.writestr("archive/data.pkl", plain)
         zf.writestr("archive/version", "3")
-    return {"model.pkl": plain, "model.joblib": buffer.getvalue(), "model.cloudpickle": cloudpickle.dumps(payload),
-            "model.pt": archive.getvalue(), "model.skops": plain, "model.onnx": plain}
+    return {
+        "model.pkl": plain,
+        "model.joblib": buffer.getvalue(),
+        "model.cloudpickle": cloudpickle.dumps(payload),
+        "model.pt": archive.getvalue(),
+        "model.skops": plain,
+        "model.onnx": plain,
+    }
 
 
 def upload(content: bytes, name: str = "model.bin") -> SimpleUploadedFile:

@@ -82,8 +82,9 @@ def test_cpu_idle_is_a_fraction_read_from_proc_stat() -> None:
 
 def test_pipeline_keeps_its_preprocessing_and_feature_checks() -> None:
     df = training_frame(n=300)
-    pipe = _pipeline(RandomForestClassifier(n_estimators=15, random_state=0)).fit(df[["x1", "x2", "colour"]],
-                                                                                 df["churn"])
+    pipe = _pipeline(RandomForestClassifier(n_estimators=15, random_state=0)).fit(
+        df[["x1", "x2", "colour"]], df["churn"]
+    )
     fast = accelerate(pipe)
     assert isinstance(fast, FastPipeline) and isinstance(fast.last, FastForest)
     rows = df[["x1", "x2", "colour"]]
@@ -107,9 +108,15 @@ def test_a_served_atelier_model_uses_it_and_predicts_what_the_engine_predicts() 
     df = training_frame(n=300)
     pipe = _pipeline(RandomForestClassifier(n_estimators=20, random_state=0, n_jobs=2))
     pipe.fit(df[["x1", "x2", "colour"]], (df["churn"] == "yes").astype(int))
-    model = AtelierModel(problem_type="binary", target="churn", objective="roc_auc", classes=["no", "yes"],
-                         features=list(FEATURES), ignored_columns=["churn"],
-                         members=[Member("rf-0", "random_forest", 1.0, pipe)])
+    model = AtelierModel(
+        problem_type="binary",
+        target="churn",
+        objective="roc_auc",
+        classes=["no", "yes"],
+        features=list(FEATURES),
+        ignored_columns=["churn"],
+        members=[Member("rf-0", "random_forest", 1.0, pipe)],
+    )
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model.joblib"
         save_model(model, path)

@@ -31,7 +31,9 @@ def test_group_and_version_lists_filter_and_scope(api_for, project_a, project_b,
     client = api_for(ds_user)
     groups = client.get(reverse("api:model-group-list")).json()["results"]
     assert [(g["name"], g["version_count"], g["latest_approval_status"]) for g in groups] == [
-        ("churn", 1, "PendingManualApproval"), ("upsell", 1, "PendingManualApproval")]
+        ("churn", 1, "PendingManualApproval"),
+        ("upsell", 1, "PendingManualApproval"),
+    ]
     versions = client.get(reverse("api:model-version-list"), {"group": mine.group_id}).json()["results"]
     assert [v["id"] for v in versions] == [mine.pk]
     assert client.get(reverse("api:model-version-list"), {"approval_status": "Approved"}).json()["results"] == []
@@ -42,8 +44,9 @@ def test_group_and_version_lists_filter_and_scope(api_for, project_a, project_b,
 
 def test_version_detail_has_everything(api_for, version, mlops_user):
     api_for(mlops_user).post(_approval(version), {"status": "Approved", "description": "ok"}, format="json")
-    api_for(mlops_user).post(reverse("api:model-version-aliases", args=[version.pk]), {"alias": "champion"},
-                             format="json")
+    api_for(mlops_user).post(
+        reverse("api:model-version-aliases", args=[version.pk]), {"alias": "champion"}, format="json"
+    )
     data = api_for(mlops_user).get(reverse("api:model-version-detail", args=[version.pk])).json()
     assert data["group_name"] == "churn" and data["version"] == 1 and data["format"] == "atelier"
     assert [c["name"] for c in data["signature"]["inputs"]] == ["x1", "x2", "colour"]
@@ -52,7 +55,9 @@ def test_version_detail_has_everything(api_for, version, mlops_user):
     assert data["artifact"]["sha256"] == version.artifact.sha256
     assert data["approval"]["status"] == "Approved" and data["approval"]["by"] == "omar"
     assert [(h["from_status"], h["to_status"], h["created_by"]) for h in data["approval_history"]] == [
-        ("PendingManualApproval", "Approved", "omar"), ("PendingManualApproval", "PendingManualApproval", "dana")]
+        ("PendingManualApproval", "Approved", "omar"),
+        ("PendingManualApproval", "PendingManualApproval", "dana"),
+    ]
 
 
 def test_a_data_scientist_gets_403_on_approval(api_for, version, ds_user):
@@ -65,11 +70,14 @@ def test_a_data_scientist_gets_403_on_approval(api_for, version, ds_user):
 @pytest.mark.parametrize("who", ["mlops_user", "admin_user"])
 def test_mlops_and_admin_approve_through_the_api(api_for, version, who, request):
     user = request.getfixturevalue(who)
-    response = api_for(user).post(_approval(version), {"status": "Rejected", "description": "too slow"},
-                                  format="json")
+    response = api_for(user).post(_approval(version), {"status": "Rejected", "description": "too slow"}, format="json")
     assert response.status_code == 200, response.json()
-    assert response.json()["approval"] | {"at": None} == {"status": "Rejected", "description": "too slow",
-                                                          "by": user.username, "at": None}
+    assert response.json()["approval"] | {"at": None} == {
+        "status": "Rejected",
+        "description": "too slow",
+        "by": user.username,
+        "at": None,
+    }
     assert response.json()["approval_history"][0]["to_status"] == "Rejected"
 
 
@@ -96,20 +104,31 @@ def test_aliases_move_and_are_removed(api_for, project_a, ds_user):
 def test_patch_edits_description_tags_and_metadata(api_for, version, ds_user):
     url = reverse("api:model-version-detail", args=[version.pk])
     client = api_for(ds_user)
-    response = client.patch(url, {"description": "<b>v1</b>", "tags": {"team": "risk"}, "metadata": {"jira": 7}},
-                            format="json")
+    response = client.patch(
+        url, {"description": "<b>v1</b>", "tags": {"team": "risk"}, "metadata": {"jira": 7}}, format="json"
+    )
     assert response.status_code == 200
     assert (response.json()["description"], response.json()["tags"], response.json()["metadata"]) == (
-        "<b>v1</b>", {"team": "risk"}, {"jira": 7})
+        "<b>v1</b>",
+        {"team": "risk"},
+        {"jira": 7},
+    )
     bad = client.patch(url, {"tags": ["x"]}, format="json")
     assert bad.status_code == 400 and "tags" in bad.json()["errors"]
 
 
 def test_import_skops_through_the_api(api_for, project_a, ds_user):
-    response = api_for(ds_user).post(reverse("api:model-version-import"), {
-        "project": project_a.pk, "group": "notebook-model",
-        "file": io.BytesIO(logistic_skops()), "description": "imported", "tags": '{"origin": "notebook"}',
-    }, format="multipart")
+    response = api_for(ds_user).post(
+        reverse("api:model-version-import"),
+        {
+            "project": project_a.pk,
+            "group": "notebook-model",
+            "file": io.BytesIO(logistic_skops()),
+            "description": "imported",
+            "tags": '{"origin": "notebook"}',
+        },
+        format="multipart",
+    )
     assert response.status_code == 201, response.json()
     data = response.json()
     assert data["format"] == "skops" and data["signature"]["inputs"] == SIGNATURE["inputs"]
@@ -117,8 +136,11 @@ def test_import_skops_through_the_api(api_for, project_a, ds_user):
 
 
 def test_import_refuses_untrusted_skops_naming_the_type(api_for, project_a, ds_user):
-    response = api_for(ds_user).post(reverse("api:model-version-import"), {
-        "project": project_a.pk, "group": "forest", "file": io.BytesIO(forest_skops())}, format="multipart")
+    response = api_for(ds_user).post(
+        reverse("api:model-version-import"),
+        {"project": project_a.pk, "group": "forest", "file": io.BytesIO(forest_skops())},
+        format="multipart",
+    )
     assert response.status_code == 400
     assert response.json()["errors"]["untrusted_types"] == ["sklearn.tree._tree.Tree"]
     assert "sklearn.tree._tree.Tree" in response.json()["detail"]
@@ -129,9 +151,16 @@ def test_crafted_pickles_are_refused_through_the_api(api_for, project_a, ds_user
     for name, content in crafted_pickles(canary).items():
         upload = io.BytesIO(content)
         upload.name = name
-        response = client.post(reverse("api:model-version-import"), {
-            "project": project_a.pk, "group": "evil", "file": upload,
-            "signature": '{"inputs": [{"name": "a", "type": "double"}]}'}, format="multipart")
+        response = client.post(
+            reverse("api:model-version-import"),
+            {
+                "project": project_a.pk,
+                "group": "evil",
+                "file": upload,
+                "signature": '{"inputs": [{"name": "a", "type": "double"}]}',
+            },
+            format="multipart",
+        )
         assert response.status_code == 400, name
         assert "pickles are never loaded" in response.json()["detail"], name
         assert not canary.exists(), name
@@ -140,16 +169,22 @@ def test_crafted_pickles_are_refused_through_the_api(api_for, project_a, ds_user
 
 def test_import_is_capped(api_for, project_a, ds_user, settings):
     settings.REGISTRY_MAX_IMPORT_BYTES = 2000
-    response = api_for(ds_user).post(reverse("api:model-version-import"), {
-        "project": project_a.pk, "group": "big", "file": io.BytesIO(logistic_skops())}, format="multipart")
+    response = api_for(ds_user).post(
+        reverse("api:model-version-import"),
+        {"project": project_a.pk, "group": "big", "file": io.BytesIO(logistic_skops())},
+        format="multipart",
+    )
     assert response.status_code == 413
     assert "REGISTRY_MAX_IMPORT_BYTES" in response.json()["detail"]
     assert not ModelVersion.objects.exists()
 
 
 def test_import_into_a_foreign_project_is_404(api_for, project_b, ds_user):
-    response = api_for(ds_user).post(reverse("api:model-version-import"), {
-        "project": project_b.pk, "group": "x", "file": io.BytesIO(logistic_skops())}, format="multipart")
+    response = api_for(ds_user).post(
+        reverse("api:model-version-import"),
+        {"project": project_b.pk, "group": "x", "file": io.BytesIO(logistic_skops())},
+        format="multipart",
+    )
     assert response.status_code == 404
     assert not ModelVersion.objects.exists()
 

@@ -42,8 +42,14 @@ def predict_elsewhere(model_dir: Path, frame: pd.DataFrame, tmp_path: Path) -> d
     frame.to_parquet(rows)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "PYTHONPATH", "ATELIER"))}
     env["MLFLOW_TRACKING_URI"] = (tmp_path / "mlruns").as_uri()
-    done = subprocess.run([sys.executable, "-c", SCRIPT, str(model_dir), str(rows)], cwd=tmp_path, env=env,
-                          capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-c", SCRIPT, str(model_dir), str(rows)],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
 
@@ -70,8 +76,13 @@ def test_canvas_model_exports_and_predicts_outside_atelier(project_a, ds_user, t
 @pytest.mark.parametrize("fmt", ["skops", "onnx"])
 def test_imported_models_export_and_predict_the_same(project_a, ds_user, tmp_path, fmt):
     content = logistic_skops() if fmt == "skops" else logistic_onnx()
-    version = importing.version_import(project=project_a, created_by=ds_user, group_name="imported",
-                                       uploaded_file=file_upload(content, f"m.{fmt}"), signature=SIGNATURE)
+    version = importing.version_import(
+        project=project_a,
+        created_by=ds_user,
+        group_name="imported",
+        uploaded_file=file_upload(content, f"m.{fmt}"),
+        signature=SIGNATURE,
+    )
     model_dir = export_mlflow_dir(version=version, target=tmp_path / "export")
     assert not (model_dir / "code" / "apps").exists()  # the engine ships only with Canvas models
     meta = json.loads((model_dir / "model" / "atelier.json").read_text())
@@ -87,9 +98,15 @@ def test_the_zip_holds_one_model_directory(project_a, ds_user):
     version = canvas_version(project_a, ds_user, group="churn-model")
     with version_export_mlflow(version=version) as archive, zipfile.ZipFile(archive) as zf:
         names = set(zf.namelist())
-    assert {"churn-model-v1/MLmodel", "churn-model-v1/model/model.joblib", "churn-model-v1/model/atelier.json",
-            "churn-model-v1/code/atelier_pyfunc.py", "churn-model-v1/requirements.txt",
-            "churn-model-v1/python_env.yaml", "churn-model-v1/conda.yaml"} <= names
+    assert {
+        "churn-model-v1/MLmodel",
+        "churn-model-v1/model/model.joblib",
+        "churn-model-v1/model/atelier.json",
+        "churn-model-v1/code/atelier_pyfunc.py",
+        "churn-model-v1/requirements.txt",
+        "churn-model-v1/python_env.yaml",
+        "churn-model-v1/conda.yaml",
+    } <= names
     assert all(n.startswith("churn-model-v1/") and ".." not in n for n in names)
 
 
@@ -140,9 +157,28 @@ def test_mlflow_models_serve_serves_the_export(project_a, ds_user, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith(("DJANGO", "PYTHONPATH", "ATELIER"))}
     env["PATH"] = f"{mlflow_cli.parent}{os.pathsep}{env.get('PATH', '')}"
     log = (tmp_path / "serve.log").open("wb")
-    proc = subprocess.Popen([str(mlflow_cli), "models", "serve", "-m", str(model_dir), "--env-manager", "local",
-                             "-h", "127.0.0.1", "-p", str(port), "-w", "1"], cwd=tmp_path, env=env, stdout=log,
-                            stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            str(mlflow_cli),
+            "models",
+            "serve",
+            "-m",
+            str(model_dir),
+            "--env-manager",
+            "local",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(port),
+            "-w",
+            "1",
+        ],
+        cwd=tmp_path,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 120
         while True:
@@ -157,8 +193,9 @@ def test_mlflow_models_serve_serves_the_export(project_a, ds_user, tmp_path):
             time.sleep(0.5)
         frame = churn_frame(seed=6).drop(columns=["churn"]).head(10)
         body = json.dumps({"dataframe_split": json.loads(frame.to_json(orient="split", index=False))}).encode()
-        request = urllib.request.Request(f"http://127.0.0.1:{port}/invocations", data=body,
-                                         headers={"Content-Type": "application/json"})
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/invocations", data=body, headers={"Content-Type": "application/json"}
+        )
         with urllib.request.urlopen(request, timeout=60) as response:
             served = json.loads(response.read())
         expected, _ = load_version(version).predict(frame)

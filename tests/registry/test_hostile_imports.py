@@ -209,8 +209,9 @@ def test_a_schema_over_its_cap(api_for, project_a, ds_user, settings):
 def test_the_import_page_names_the_problem_without_the_machine_keys(client_for, project_a, ds_user):
     from django.core.files.uploadedfile import SimpleUploadedFile
 
-    response = client_for(ds_user).post(reverse("registry:import"), {
-        "group": "bomb", "file": SimpleUploadedFile("m.skops", npy_zeros_bomb())})
+    response = client_for(ds_user).post(
+        reverse("registry:import"), {"group": "bomb", "file": SimpleUploadedFile("m.skops", npy_zeros_bomb())}
+    )
     page = response.content.decode()
     assert response.status_code == 400 and "It looks like a decompression bomb" in page
     assert "code: ratio" not in page and ">ratio<" not in page

@@ -27,19 +27,33 @@ from tests.registry.conftest import (
 
 
 def _import(project, user, content, name="model.bin", **kw):  # type: ignore[no-untyped-def]
-    return importing.version_import(project=project, created_by=user, group_name=kw.pop("group", "imported"),
-                                    uploaded_file=upload(content, name), **kw)
+    return importing.version_import(
+        project=project,
+        created_by=user,
+        group_name=kw.pop("group", "imported"),
+        uploaded_file=upload(content, name),
+        **kw,
+    )
 
 
 def _nothing_stored(project) -> bool:  # type: ignore[no-untyped-def]
-    return (not ModelVersion.objects.exists() and not ModelGroup.objects.exists()
-            and not Artifact.objects.filter(kind="registry.model").exists()
-            and not list(walk_files(project_root(project.pk))))
+    return (
+        not ModelVersion.objects.exists()
+        and not ModelGroup.objects.exists()
+        and not Artifact.objects.filter(kind="registry.model").exists()
+        and not list(walk_files(project_root(project.pk)))
+    )
 
 
 def test_skops_pipeline_gets_its_signature_and_classes_from_the_file(project_a, ds_user):
-    version = _import(project_a, ds_user, logistic_skops(), "pipeline.skops", description="from a notebook",
-                      tags={"origin": "notebook"})
+    version = _import(
+        project_a,
+        ds_user,
+        logistic_skops(),
+        "pipeline.skops",
+        description="from a notebook",
+        tags={"origin": "notebook"},
+    )
     assert (version.format, version.source_kind, version.version) == ("skops", "import", 1)
     assert version.signature["inputs"] == SIGNATURE["inputs"]
     assert version.signature["outputs"] == [{"name": "prediction", "type": "string"}]
@@ -108,8 +122,15 @@ def test_onnx_without_named_columns_needs_a_signature_of_the_right_width(project
     assert _nothing_stored(project_a)
 
 
-@pytest.mark.parametrize("signature", ['{"inputs": [{"name": "a", "type": "tensor"}]}', "not json",
-                                       {"inputs": [{"name": "a"}, {"name": "a"}]}, {"inputs": []}])
+@pytest.mark.parametrize(
+    "signature",
+    [
+        '{"inputs": [{"name": "a", "type": "tensor"}]}',
+        "not json",
+        {"inputs": [{"name": "a"}, {"name": "a"}]},
+        {"inputs": []},
+    ],
+)
 def test_bad_signatures_are_refused(project_a, ds_user, signature):
     with pytest.raises(ValidationError) as err:
         _import(project_a, ds_user, logistic_onnx(), "model.onnx", signature=signature)
@@ -126,16 +147,30 @@ def external_data_onnx(location: str) -> bytes:
     for key, value in (("location", location), ("offset", "0"), ("length", "16")):
         entry = weight.external_data.add()
         entry.key, entry.value = key, value
-    graph = helper.make_graph([helper.make_node("Add", ["X", "W"], ["Y"])], "g",
-                              [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
-                              [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 4])], [weight])
+    graph = helper.make_graph(
+        [helper.make_node("Add", ["X", "W"], ["Y"])],
+        "g",
+        [helper.make_tensor_value_info("X", TensorProto.FLOAT, [None, 4])],
+        [helper.make_tensor_value_info("Y", TensorProto.FLOAT, [None, 4])],
+        [weight],
+    )
     model = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     model.ir_version = 8
     return model.SerializeToString()
 
 
-@pytest.mark.parametrize("location", ["../../../../etc/passwd", "/etc/passwd", "weights.bin", "%2e%2e/secret",
-                                      "file:///etc/passwd", "w.bin#frag", "w.bin?x=1"])
+@pytest.mark.parametrize(
+    "location",
+    [
+        "../../../../etc/passwd",
+        "/etc/passwd",
+        "weights.bin",
+        "%2e%2e/secret",
+        "file:///etc/passwd",
+        "w.bin#frag",
+        "w.bin?x=1",
+    ],
+)
 def test_onnx_with_external_data_is_refused(project_a, ds_user, location):
     with pytest.raises(ValidationError) as err:
         _import(project_a, ds_user, external_data_onnx(location), "model.onnx", signature=SIGNATURE)
@@ -209,8 +244,18 @@ def test_a_crafted_skops_file_is_refused_naming_its_types(project_a, ds_user):
     assert _nothing_stored(project_a)
 
 
-@pytest.mark.parametrize("filename", ["../../../etc/cron.d/x", "/etc/passwd", "%2e%2e%2fsecret.skops",
-                                      "file:///etc/passwd", "model.skops#x", "model.skops?x=1", "..\\..\\win.ini"])
+@pytest.mark.parametrize(
+    "filename",
+    [
+        "../../../etc/cron.d/x",
+        "/etc/passwd",
+        "%2e%2e%2fsecret.skops",
+        "file:///etc/passwd",
+        "model.skops#x",
+        "model.skops?x=1",
+        "..\\..\\win.ini",
+    ],
+)
 def test_the_uploaded_file_name_never_becomes_a_path(project_a, ds_user, filename):
     version = _import(project_a, ds_user, logistic_skops(), filename)
     root = f"projects/{project_a.pk}/artifacts/registry-model/"
@@ -230,9 +275,20 @@ def test_skops_pipeline_with_an_encoder_types_its_label_columns_as_strings(proje
 
     X, y = numeric_frame()
     X = X.assign(plan=pd.Series(["basic", "pro"] * (len(X) // 2), dtype=object))
-    pipe = Pipeline([("prep", ColumnTransformer([("num", StandardScaler(), ["age", "income"]),
-                                                 ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan"])])),
-                     ("clf", LogisticRegression())]).fit(X, y)
+    pipe = Pipeline(
+        [
+            (
+                "prep",
+                ColumnTransformer(
+                    [
+                        ("num", StandardScaler(), ["age", "income"]),
+                        ("cat", OneHotEncoder(handle_unknown="ignore"), ["plan"]),
+                    ]
+                ),
+            ),
+            ("clf", LogisticRegression()),
+        ]
+    ).fit(X, y)
     content = skops_bytes(pipe)
     import skops.io
 

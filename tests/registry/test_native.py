@@ -88,8 +88,12 @@ def test_missing_values_go_where_scikit_learn_sends_them() -> None:
     """Trained with NaNs, some nodes send a missing value left and others right; both kinds must be honoured."""
     X, y = data(n=800, missing=True)
     forest = RandomForestClassifier(n_estimators=8, random_state=0).fit(X, y)
-    kinds = {bool(v) for e in forest.estimators_ for v, left in zip(e.tree_.missing_go_to_left, e.tree_.children_left,
-                                                                       strict=True) if left != -1}
+    kinds = {
+        bool(v)
+        for e in forest.estimators_
+        for v, left in zip(e.tree_.missing_go_to_left, e.tree_.children_left, strict=True)
+        if left != -1
+    }
     assert kinds == {True, False}
     nan_rows = np.full((5, X.shape[1]), np.nan)
     nan_rows[1:, 0] = np.linspace(-2, 2, 4)
@@ -171,9 +175,11 @@ def test_a_changed_cached_object_is_never_loaded(monkeypatch, native_dir: Path, 
     target = next(native_dir.glob("*.so"))
     canary = tmp_path / "canary"
     evil = tmp_path / "evil.c"
-    evil.write_text(f'#include <stdio.h>\n__attribute__((constructor)) static void run(void) '
-                    f'{{ FILE *f = fopen("{canary}", "w"); if (f) fclose(f); }}\n'
-                    f'void atelier_forest_sum(void) {{}}\n')
+    evil.write_text(
+        f"#include <stdio.h>\n__attribute__((constructor)) static void run(void) "
+        f'{{ FILE *f = fopen("{canary}", "w"); if (f) fclose(f); }}\n'
+        f"void atelier_forest_sum(void) {{}}\n"
+    )
     compiler_path = native.compiler("cc")[0]
     subprocess.run([compiler_path, "-shared", "-fPIC", "-o", str(target), str(evil)], check=True)
     calls: list[Path] = []
@@ -212,19 +218,27 @@ def test_forests_over_the_node_budget_are_not_compiled(settings) -> None:
 
 def fake_tree(left, right, feature, threshold=None):
     n = len(left)
-    return SimpleNamespace(children_left=np.array(left), children_right=np.array(right), feature=np.array(feature),
-                           threshold=np.array(threshold if threshold is not None else [0.5] * n), node_count=n,
-                           missing_go_to_left=np.zeros(n, dtype=np.uint8))
+    return SimpleNamespace(
+        children_left=np.array(left),
+        children_right=np.array(right),
+        feature=np.array(feature),
+        threshold=np.array(threshold if threshold is not None else [0.5] * n),
+        node_count=n,
+        missing_go_to_left=np.zeros(n, dtype=np.uint8),
+    )
 
 
-@pytest.mark.parametrize(("tree", "reason"), [
-    (fake_tree([1, -1, -1], [2, -1, -1], [7, -2, -2]), "feature outside"),  # reads past the row
-    (fake_tree([1, -1, -1], [2, -1, -1], [-3, -2, -2]), "feature outside"),
-    (fake_tree([1, 0, -1], [2, 2, -1], [0, 0, -2]), "not in the order"),  # a cycle: the walk would never end
-    (fake_tree([1, -1, -1], [5, -1, -1], [0, -2, -2]), "not in the order"),  # a child outside the tree
-    (fake_tree([1, -1, -1], [-1, -1, -1], [0, -2, -2]), "inconsistent"),
-    (fake_tree([1, -1, -1], [2, -1], [0, -2, -2]), "inconsistent"),  # arrays shorter than node_count
-])
+@pytest.mark.parametrize(
+    ("tree", "reason"),
+    [
+        (fake_tree([1, -1, -1], [2, -1, -1], [7, -2, -2]), "feature outside"),  # reads past the row
+        (fake_tree([1, -1, -1], [2, -1, -1], [-3, -2, -2]), "feature outside"),
+        (fake_tree([1, 0, -1], [2, 2, -1], [0, 0, -2]), "not in the order"),  # a cycle: the walk would never end
+        (fake_tree([1, -1, -1], [5, -1, -1], [0, -2, -2]), "not in the order"),  # a child outside the tree
+        (fake_tree([1, -1, -1], [-1, -1, -1], [0, -2, -2]), "inconsistent"),
+        (fake_tree([1, -1, -1], [2, -1], [0, -2, -2]), "inconsistent"),  # arrays shorter than node_count
+    ],
+)
 def test_malformed_trees_are_refused_before_any_code_is_written(tree, reason: str) -> None:
     with pytest.raises(native.NativeUnavailable, match=reason):
         native.check_trees([tree], n_features=3)
@@ -239,8 +253,7 @@ def test_a_leaf_table_shorter_than_its_tree_is_refused() -> None:
 
 
 def test_thresholds_are_written_exactly() -> None:
-    tree = fake_tree([1, -1, 3, -1, -1], [2, -1, 4, -1, -1], [0, -2, 1, -2, -2],
-                     [0.1, 0.0, float("inf"), 0.0, 0.0])
+    tree = fake_tree([1, -1, 3, -1, -1], [2, -1, 4, -1, -1], [0, -2, 1, -2, -2], [0.1, 0.0, float("inf"), 0.0, 0.0])
     source = native.tree_source(0, tree)
     assert "(double)x[0] <= 0x1.999999999999ap-4" in source  # 0.1 as the exact double
     assert "(double)x[1] <= INFINITY" in source
@@ -251,17 +264,24 @@ def forest_model() -> AtelierModel:
     df = training_frame(n=300)
     pipe = _pipeline(RandomForestClassifier(n_estimators=8, random_state=0))
     pipe.fit(df[["x1", "x2", "colour"]], (df["churn"] == "yes").astype(int))
-    return AtelierModel(problem_type="binary", target="churn", objective="roc_auc", classes=["no", "yes"],
-                        features=list(FEATURES), ignored_columns=["churn"],
-                        members=[Member("rf-0", "random_forest", 1.0, pipe)])
+    return AtelierModel(
+        problem_type="binary",
+        target="churn",
+        objective="roc_auc",
+        classes=["no", "yes"],
+        features=list(FEATURES),
+        ignored_columns=["churn"],
+        members=[Member("rf-0", "random_forest", 1.0, pipe)],
+    )
 
 
 @pytest.mark.django_db
 def test_prepare_serving_compiles_the_forests_of_deployed_models(settings, project_a, mlops_user) -> None:
     settings.SERVING_NATIVE_TREES = True
     version = register(project_a, mlops_user, forest_model(), approve_by=mlops_user)
-    endpoint_create(project=project_a, user=mlops_user, name="forest-live",
-                    variants=[{"model_version": version, "weight": 1}])
+    endpoint_create(
+        project=project_a, user=mlops_user, name="forest-live", variants=[{"model_version": version, "weight": 1}]
+    )
     out = StringIO()
     call_command("prepare_serving", "forest-live", stdout=out)
     assert "1 forest(s): ready" in out.getvalue()
@@ -275,8 +295,10 @@ def test_several_forests_in_one_process_each_run_their_own_code() -> None:
     of its own, or a second forest would silently run the first one's trees."""
     X, y = data()
     rows = X.astype(np.float32)
-    forests = [cls(n_estimators=3, max_depth=4, random_state=seed).fit(X, y)
-               for seed, cls in enumerate([RandomForestClassifier, ExtraTreesClassifier, RandomForestClassifier])]
+    forests = [
+        cls(n_estimators=3, max_depth=4, random_state=seed).fit(X, y)
+        for seed, cls in enumerate([RandomForestClassifier, ExtraTreesClassifier, RandomForestClassifier])
+    ]
     for forest in forests:
         fast = FastForest(forest)
         fast.native = compiled(forest)
@@ -285,12 +307,19 @@ def test_several_forests_in_one_process_each_run_their_own_code() -> None:
 
 def test_a_process_stops_without_waiting_for_a_background_compile() -> None:
     """A serving worker told to stop must not sit out a compile of minutes (a non-daemon thread pool would)."""
-    code = ("import time, django; django.setup(); from apps.registry import native; "
-            "native._submit(lambda: time.sleep(60)); print('submitted', flush=True)")
+    code = (
+        "import time, django; django.setup(); from apps.registry import native; "
+        "native._submit(lambda: time.sleep(60)); print('submitted', flush=True)"
+    )
     started = time.monotonic()
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=50,
-                          env={**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings.test"},
-                          cwd=Path(__file__).resolve().parents[2])
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=50,
+        env={**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings.test"},
+        cwd=Path(__file__).resolve().parents[2],
+    )
     assert done.returncode == 0, done.stderr
     assert "submitted" in done.stdout
     assert time.monotonic() - started < 30
@@ -343,6 +372,7 @@ def test_a_timed_out_compile_is_tried_again_after_a_while(settings, monkeypatch,
     def failing(exc: native.NativeUnavailable):  # type: ignore[no-untyped-def]
         def run(*args):  # type: ignore[no-untyped-def]
             raise exc
+
         return run
 
     monkeypatch.setattr(native, "_compile", failing(native.CompileTimedOut("the compiler took over 1 s")))
@@ -394,8 +424,9 @@ def test_the_web_process_neither_compiles_nor_loads_native_code(settings, monkey
 
 
 @pytest.mark.django_db
-def test_a_serving_process_asks_a_worker_to_compile_and_picks_the_code_up(settings, monkeypatch, project_a,
-                                                                           mlops_user, run_job) -> None:
+def test_a_serving_process_asks_a_worker_to_compile_and_picks_the_code_up(
+    settings, monkeypatch, project_a, mlops_user, run_job
+) -> None:
     from apps.jobs.models import Job
     from apps.registry.loading import load_version
     from apps.registry.services import COMPILE_KIND
@@ -422,6 +453,7 @@ def test_a_serving_process_asks_a_worker_to_compile_and_picks_the_code_up(settin
         time.sleep(0.05)
     assert isinstance(forest.native, native.NativeForest) and forest.native_status == "ready"
     rows = training_frame(n=50)[["x1", "x2", "colour"]]
-    assert np.array_equal(served.model.members[0].pipeline.predict_proba(rows),
-                          forest_model().members[0].pipeline.predict_proba(rows))
+    assert np.array_equal(
+        served.model.members[0].pipeline.predict_proba(rows), forest_model().members[0].pipeline.predict_proba(rows)
+    )
     assert not native.needs_compile(forest.trees, forest.leaves, int(forest.n_features_in_))

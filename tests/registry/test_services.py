@@ -29,8 +29,9 @@ def test_versions_are_numbered_per_group_and_start_pending(project_a, ds_user):
     assert second.classes == ["no", "yes"] and second.metrics["roc_auc"] > 0.5
 
 
-@pytest.mark.parametrize("name", ["", "-churn", "churn-", "a" * 64, "churn model", "../etc", "churn/v2", "%2e%2e",
-                                  "café", "a_b"])
+@pytest.mark.parametrize(
+    "name", ["", "-churn", "churn-", "a" * 64, "churn model", "../etc", "churn/v2", "%2e%2e", "café", "a_b"]
+)
 def test_group_names_follow_sagemakers_rule(project_a, ds_user, name):
     with pytest.raises(ValidationError) as err:
         canvas_version(project_a, ds_user, group=name)
@@ -94,16 +95,19 @@ def test_invalid_aliases_are_refused(version, alias):
     assert "alias" in err.value.message_dict
 
 
-@pytest.mark.parametrize(("tags", "ok"), [
-    ({"team": "risk", "stage": ""}, True),
-    ({}, True),
-    (["team"], False),
-    ("team=risk", False),
-    ({"": "x"}, False),
-    ({"k" * 129: "x"}, False),
-    ({"k": "v" * 257}, False),
-    ({f"k{i}": "v" for i in range(51)}, False),
-])
+@pytest.mark.parametrize(
+    ("tags", "ok"),
+    [
+        ({"team": "risk", "stage": ""}, True),
+        ({}, True),
+        (["team"], False),
+        ("team=risk", False),
+        ({"": "x"}, False),
+        ({"k" * 129: "x"}, False),
+        ({"k": "v" * 257}, False),
+        ({f"k{i}": "v" for i in range(51)}, False),
+    ],
+)
 def test_tags_are_validated(version, tags, ok):
     if ok:
         services.version_update(version=version, tags=tags)

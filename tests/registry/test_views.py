@@ -58,26 +58,31 @@ def test_the_approval_panel_is_for_approvers(client_for, version, mlops_user):
 
 def test_approve_through_the_form(client_for, version, mlops_user):
     client = client_for(mlops_user)
-    response = client.post(reverse("registry:version_approval", args=[version.pk]),
-                           {"status": "Approved", "description": "Latency and bias checked"})
+    response = client.post(
+        reverse("registry:version_approval", args=[version.pk]),
+        {"status": "Approved", "description": "Latency and bias checked"},
+    )
     assert response.status_code == 302
     version.refresh_from_db()
     assert (version.approval_status, version.approval_by, version.approval_description) == (
-        "Approved", mlops_user, "Latency and bias checked")
+        "Approved",
+        mlops_user,
+        "Latency and bias checked",
+    )
     _, html = _page(client, "registry:version", version.pk)
     assert html.count('class="history-entry"') == 2 and "Latency and bias checked" in html
 
 
 def test_a_data_scientist_posting_approval_gets_403(client_for, version, ds_user):
-    response = client_for(ds_user).post(reverse("registry:version_approval", args=[version.pk]),
-                                        {"status": "Approved"})
+    response = client_for(ds_user).post(reverse("registry:version_approval", args=[version.pk]), {"status": "Approved"})
     assert response.status_code == 403
     assert ModelVersion.objects.get(pk=version.pk).approval_status == "PendingManualApproval"
 
 
 def test_unknown_status_in_the_form_is_400(client_for, version, mlops_user):
-    response = client_for(mlops_user).post(reverse("registry:version_approval", args=[version.pk]),
-                                           {"status": "Deployed"})
+    response = client_for(mlops_user).post(
+        reverse("registry:version_approval", args=[version.pk]), {"status": "Deployed"}
+    )
     assert response.status_code == 400
     assert ModelVersion.objects.get(pk=version.pk).approval_events.count() == 1
 
@@ -85,9 +90,11 @@ def test_unknown_status_in_the_form_is_400(client_for, version, mlops_user):
 def test_forms_need_csrf(version, mlops_user):
     client = Client(enforce_csrf_checks=True)
     client.force_login(mlops_user)
-    for name, data in (("registry:version_approval", {"status": "Approved"}),
-                       ("registry:version_alias", {"alias": "champion"}),
-                       ("registry:version_edit", {"description": "x"})):
+    for name, data in (
+        ("registry:version_approval", {"status": "Approved"}),
+        ("registry:version_alias", {"alias": "champion"}),
+        ("registry:version_edit", {"description": "x"}),
+    ):
         assert client.post(reverse(name, args=[version.pk]), data).status_code == 403, name
     assert client.post(reverse("registry:import"), {"group": "x"}).status_code == 403
     assert client.post(reverse("registry:group", args=[version.group_id]), {"description": "x"}).status_code == 403
@@ -103,28 +110,35 @@ def test_alias_and_edit_forms(client_for, version, ds_user):
     assert "not a valid alias" in response.content.decode()
     client.post(reverse("registry:version_alias", args=[version.pk]), {"alias": "champion", "action": "remove"})
     assert not version.aliases.exists()
-    response = client.post(reverse("registry:version_edit", args=[version.pk]),
-                           {"description": "tuned", "tags": "team=risk\nstage=pilot", "metadata": '{"jira": 7}'})
+    response = client.post(
+        reverse("registry:version_edit", args=[version.pk]),
+        {"description": "tuned", "tags": "team=risk\nstage=pilot", "metadata": '{"jira": 7}'},
+    )
     assert response.status_code == 302
     version.refresh_from_db()
     assert (version.description, version.tags, version.metadata) == (
-        "tuned", {"team": "risk", "stage": "pilot"}, {"jira": 7})
+        "tuned",
+        {"team": "risk", "stage": "pilot"},
+        {"jira": 7},
+    )
     bad = client.post(reverse("registry:version_edit", args=[version.pk]), {"metadata": "[1, 2]"})
     assert bad.status_code == 400 and "Metadata must be a JSON object" in bad.content.decode()
 
 
 def test_hostile_strings_are_escaped(client_for, project_a, ds_user, version):
-    services.version_update(version=version, description=HOSTILE, tags={HOSTILE: HOSTILE},
-                            metadata={"note": HOSTILE})
+    services.version_update(version=version, description=HOSTILE, tags={HOSTILE: HOSTILE}, metadata={"note": HOSTILE})
     services.group_update(group=version.group, description=HOSTILE, tags={"k": HOSTILE})
     version.metrics = {HOSTILE: 1.0}
     version.hyperparameters = {HOSTILE: HOSTILE}
     version.save()
     other = canvas_version(project_a, ds_user)
     client = client_for(ds_user)
-    pages = [_page(client, "registry:version", version.pk)[1], _page(client, "registry:group", version.group_id)[1],
-             _page(client, "registry:list")[1],
-             _page(client, "registry:compare", versions=f"{version.pk},{other.pk}")[1]]
+    pages = [
+        _page(client, "registry:version", version.pk)[1],
+        _page(client, "registry:group", version.group_id)[1],
+        _page(client, "registry:list")[1],
+        _page(client, "registry:compare", versions=f"{version.pk},{other.pk}")[1],
+    ]
     for html in pages:
         assert HOSTILE not in html
     assert "&lt;script&gt;" in pages[0]
@@ -132,10 +146,12 @@ def test_hostile_strings_are_escaped(client_for, project_a, ds_user, version):
 
 def test_compare_page_marks_best_and_differences(client_for, project_a, ds_user):
     v1, v2 = canvas_version(project_a, ds_user), canvas_version(project_a, ds_user)
-    ModelVersion.objects.filter(pk=v1.pk).update(metrics={"roc_auc": 0.91, "log_loss": 0.40},
-                                                 hyperparameters={"C": 1.0, "penalty": "l2"})
-    ModelVersion.objects.filter(pk=v2.pk).update(metrics={"roc_auc": 0.85, "log_loss": 0.35},
-                                                 hyperparameters={"C": 0.1, "penalty": "l2"})
+    ModelVersion.objects.filter(pk=v1.pk).update(
+        metrics={"roc_auc": 0.91, "log_loss": 0.40}, hyperparameters={"C": 1.0, "penalty": "l2"}
+    )
+    ModelVersion.objects.filter(pk=v2.pk).update(
+        metrics={"roc_auc": 0.85, "log_loss": 0.35}, hyperparameters={"C": 0.1, "penalty": "l2"}
+    )
     response, html = _page(client_for(ds_user), "registry:compare", versions=f"{v1.pk},{v2.pk}")
     assert response.status_code == 200
     roc = re.search(r'<tr data-metric="roc_auc">(.*?)</tr>', html, re.S).group(1)
@@ -143,8 +159,9 @@ def test_compare_page_marks_best_and_differences(client_for, project_a, ds_user)
     assert re.findall(r'class="num( best)?"', roc) == [" best", ""]
     assert re.findall(r'class="num( best)?"', loss) == ["", " best"]
     assert '<tr data-param="C" class="differs">' in html and '<tr data-param="penalty">' in html
-    figure = json.loads(re.search(r'<script id="compare-figure" type="application/json">(.*?)</script>', html,
-                                  re.S).group(1))
+    figure = json.loads(
+        re.search(r'<script id="compare-figure" type="application/json">(.*?)</script>', html, re.S).group(1)
+    )
     assert [t["name"] for t in figure["data"]] == ["churn v1", "churn v2"]
     assert figure["data"][0]["y"] == [0.4, 0.91] and figure["layout"]["barmode"] == "group"
 
@@ -161,8 +178,10 @@ def test_compare_with_a_foreign_version_is_404(client_for, version, project_b, o
 
 
 def test_import_form_imports_skops(client_for, project_a, ds_user):
-    response = client_for(ds_user).post(reverse("registry:import"), {
-        "group": "notebook", "file": SimpleUploadedFile("p.skops", logistic_skops()), "tags": "origin=notebook"})
+    response = client_for(ds_user).post(
+        reverse("registry:import"),
+        {"group": "notebook", "file": SimpleUploadedFile("p.skops", logistic_skops()), "tags": "origin=notebook"},
+    )
     assert response.status_code == 302
     version = ModelVersion.objects.get()
     assert response["Location"] == reverse("registry:version", args=[version.pk])
@@ -170,8 +189,9 @@ def test_import_form_imports_skops(client_for, project_a, ds_user):
 
 
 def test_import_form_names_untrusted_types(client_for, project_a, ds_user):
-    response = client_for(ds_user).post(reverse("registry:import"), {
-        "group": "forest", "file": SimpleUploadedFile("f.skops", forest_skops())})
+    response = client_for(ds_user).post(
+        reverse("registry:import"), {"group": "forest", "file": SimpleUploadedFile("f.skops", forest_skops())}
+    )
     assert response.status_code == 400
     assert '<li class="mono">sklearn.tree._tree.Tree</li>' in response.content.decode()
     assert not ModelVersion.objects.exists()
@@ -180,9 +200,14 @@ def test_import_form_names_untrusted_types(client_for, project_a, ds_user):
 def test_crafted_pickles_are_refused_through_the_import_form(client_for, project_a, ds_user, canary):
     client = client_for(ds_user)
     for name, content in crafted_pickles(canary).items():
-        response = client.post(reverse("registry:import"), {
-            "group": "evil", "file": SimpleUploadedFile(name, content),
-            "signature": '{"inputs": [{"name": "a", "type": "double"}]}'})
+        response = client.post(
+            reverse("registry:import"),
+            {
+                "group": "evil",
+                "file": SimpleUploadedFile(name, content),
+                "signature": '{"inputs": [{"name": "a", "type": "double"}]}',
+            },
+        )
         assert response.status_code == 400, name
         assert "pickles are never loaded" in response.content.decode(), name
         assert not canary.exists(), name
@@ -191,8 +216,9 @@ def test_crafted_pickles_are_refused_through_the_import_form(client_for, project
 
 def test_import_form_is_capped(client_for, project_a, ds_user, settings):
     settings.REGISTRY_MAX_IMPORT_BYTES = 2000
-    response = client_for(ds_user).post(reverse("registry:import"), {
-        "group": "big", "file": SimpleUploadedFile("p.skops", logistic_skops())})
+    response = client_for(ds_user).post(
+        reverse("registry:import"), {"group": "big", "file": SimpleUploadedFile("p.skops", logistic_skops())}
+    )
     assert response.status_code == 413 and "REGISTRY_MAX_IMPORT_BYTES" in response.content.decode()
     assert not ModelVersion.objects.exists()
 
@@ -215,11 +241,16 @@ def test_tampered_artifact_gives_a_clear_error(client_for, version, ds_user):
 
 
 def test_membership_and_personas(client_for, version, outsider, labeler_user):
-    for name, pk in (("registry:version", version.pk), ("registry:group", version.group_id),
-                     ("registry:version_export", version.pk)):
+    for name, pk in (
+        ("registry:version", version.pk),
+        ("registry:group", version.group_id),
+        ("registry:version_export", version.pk),
+    ):
         assert client_for(outsider).get(reverse(name, args=[pk])).status_code == 404, name
         assert client_for(labeler_user).get(reverse(name, args=[pk])).status_code == 403, name
-    assert client_for(outsider).post(reverse("registry:version_alias", args=[version.pk]),
-                                     {"alias": "x"}).status_code == 404
+    assert (
+        client_for(outsider).post(reverse("registry:version_alias", args=[version.pk]), {"alias": "x"}).status_code
+        == 404
+    )
     assert client_for(labeler_user).get(reverse("registry:list")).status_code == 403
     assert "churn" not in client_for(outsider).get(reverse("registry:list")).content.decode()

@@ -28,14 +28,42 @@ class BuildSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AutomlBuild
-        fields = ["id", "project", "name", "dataset_version", "target", "status", "job", "problem_type", "objective",
-                  "mode", "time_budget_s", "seed", "trials_done", "best_score", "leaderboard", "best", "selected",
-                  "checks", "created_at"]
+        fields = [
+            "id",
+            "project",
+            "name",
+            "dataset_version",
+            "target",
+            "status",
+            "job",
+            "problem_type",
+            "objective",
+            "mode",
+            "time_budget_s",
+            "seed",
+            "trials_done",
+            "best_score",
+            "leaderboard",
+            "best",
+            "selected",
+            "checks",
+            "created_at",
+        ]
         read_only_fields = fields
 
     def get_leaderboard(self, obj: AutomlBuild) -> list[dict[str, Any]]:
-        keys = ("name", "algorithm", "metrics", "fit_time_s", "score", "rank", "best", "predict_ms_per_row",
-                "model_size_bytes", "params")
+        keys = (
+            "name",
+            "algorithm",
+            "metrics",
+            "fit_time_s",
+            "score",
+            "rank",
+            "best",
+            "predict_ms_per_row",
+            "model_size_bytes",
+            "params",
+        )
         return [{k: e.get(k) for k in keys} for e in obj.leaderboard]
 
 
@@ -91,7 +119,22 @@ class RegisteredVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "group", "name", "version", "build", "candidate", "artifact_sha256", "problem_type",
-                  "target", "metrics", "parameters", "signature", "training_dataset_version", "library_versions",
-                  "approval_status", "created_at"]
+        fields = [
+            "id",
+            "group",
+            "name",
+            "version",
+            "build",
+            "candidate",
+            "artifact_sha256",
+            "problem_type",
+            "target",
+            "metrics",
+            "parameters",
+            "signature",
+            "training_dataset_version",
+            "library_versions",
+            "approval_status",
+            "created_at",
+        ]
         read_only_fields = fields

@@ -34,9 +34,27 @@ class TuningJobSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = TuningJob
-        fields = ["id", "project", "name", "dataset_version", "target", "algorithm", "problem_type", "objective",
-                  "strategy", "spec", "warm_start_from", "status", "job", "stop_reason", "trials_done", "best_value",
-                  "best_params", "candidate", "created_at"]
+        fields = [
+            "id",
+            "project",
+            "name",
+            "dataset_version",
+            "target",
+            "algorithm",
+            "problem_type",
+            "objective",
+            "strategy",
+            "spec",
+            "warm_start_from",
+            "status",
+            "job",
+            "stop_reason",
+            "trials_done",
+            "best_value",
+            "best_params",
+            "candidate",
+            "created_at",
+        ]
         read_only_fields = fields
 
     def get_candidate(self, obj: TuningJob) -> int | None:
@@ -48,8 +66,10 @@ class TuningStartSerializer(serializers.Serializer):
     project = IdField()
     dataset_version = IdField()
     target = serializers.CharField()
-    spec = serializers.JSONField(help_text="algorithm, ranges, strategy, max_trials, max_parallel, early_stopping, "
-                                           "completion {target_value, patience, min_improvement}, max_runtime_s, seed")
+    spec = serializers.JSONField(
+        help_text="algorithm, ranges, strategy, max_trials, max_parallel, early_stopping, "
+        "completion {target_value, patience, min_improvement}, max_runtime_s, seed"
+    )
     warm_start_from = serializers.ListField(child=IdField(), required=False, default=list)
     name = serializers.CharField(required=False, allow_blank=True, default="")
 
@@ -79,8 +99,15 @@ class TuningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         user = cast(User, request.user)
         project = project_get_for_user(user=user, pk=v["project"])
         version = data_selectors.version_get_for_user(user=user, pk=v["dataset_version"])
-        job = tuning.tuning_start(project=project, created_by=user, version=version, target=v["target"],
-                                  spec=v["spec"], name=v["name"], warm_start_from=v["warm_start_from"])
+        job = tuning.tuning_start(
+            project=project,
+            created_by=user,
+            version=version,
+            target=v["target"],
+            spec=v["spec"],
+            name=v["name"],
+            warm_start_from=v["warm_start_from"],
+        )
         return Response({"id": job.pk, "job": job.job_id}, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(responses=OpenApiTypes.OBJECT)
@@ -89,14 +116,23 @@ class TuningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
         """Every trial so far (state, parameters, value, worker) and the best; live while the job runs."""
         obj = self.get_object()
         summary = tuning.tuning_trials(tuning=obj)
-        return Response({"status": obj.status, "stop_reason": obj.stop_reason, **summary,
-                         "figure": charts.trials_figure(summary, obj.objective)})
+        return Response(
+            {
+                "status": obj.status,
+                "stop_reason": obj.stop_reason,
+                **summary,
+                "figure": charts.trials_figure(summary, obj.objective),
+            }
+        )
 
-    @extend_schema(parameters=[OpenApiParameter("algorithm", str), OpenApiParameter("problem_type", str)],
-                   responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[OpenApiParameter("algorithm", str), OpenApiParameter("problem_type", str)],
+        responses=OpenApiTypes.OBJECT,
+    )
     @action(detail=False, methods=["get"])
     def ranges(self, request: Request) -> Response:
         """Default ranges: `?algorithm=lightgbm&problem_type=binary`."""
         q = request.query_params
-        return Response({"ranges": tuning.default_ranges(algorithm=q.get("algorithm"),
-                                                         problem_type=q.get("problem_type"))})
+        return Response(
+            {"ranges": tuning.default_ranges(algorithm=q.get("algorithm"), problem_type=q.get("problem_type"))}
+        )

@@ -51,9 +51,16 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         project = project_get_for_user(user=request_user(request), pk=v["project"])
         version = data_selectors.version_get_for_user(user=request_user(request), pk=v["dataset_version"])
         build = services.automl_build_start(
-            project=project, created_by=request_user(request), version=version, target=v["target"],
-            problem_type=v.get("problem_type"), objective=v.get("objective"), mode=v.get("mode"),
-            time_budget_s=v.get("time_budget_s"), seed=v.get("seed"), name=v.get("name") or "",
+            project=project,
+            created_by=request_user(request),
+            version=version,
+            target=v["target"],
+            problem_type=v.get("problem_type"),
+            objective=v.get("objective"),
+            mode=v.get("mode"),
+            time_budget_s=v.get("time_budget_s"),
+            seed=v.get("seed"),
+            name=v.get("name") or "",
         )
         return Response({"id": build.pk, "job": build.job_id}, status=status.HTTP_202_ACCEPTED)
 
@@ -65,8 +72,9 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         data.is_valid(raise_exception=True)
         v = data.validated_data
         version = data_selectors.version_get_for_user(user=request_user(request), pk=v["dataset_version"])
-        options, checks = services.automl_check(version=version, target=v["target"],
-                                                problem_type=v.get("problem_type"), objective=v.get("objective"))
+        options, checks = services.automl_check(
+            version=version, target=v["target"], problem_type=v.get("problem_type"), objective=v.get("objective")
+        )
         blocked = any(c["severity"] == "error" for c in checks)
         return Response({"ok": not blocked, "checks": checks, "target": options["target"]})
 
@@ -106,11 +114,13 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         require_perm(request, personas.RUN_JOBS)
         build = self.get_object()
         body: dict[str, Any] = request.data if isinstance(request.data, dict) else {}
-        selection = services.automl_candidate_select(build=build, candidate=body.get("candidate"),
-                                                     created_by=request_user(request))
+        selection = services.automl_candidate_select(
+            build=build, candidate=body.get("candidate"), created_by=request_user(request)
+        )
         if selection.job is not None:
-            return Response({"job": selection.job.pk, "candidate": selection.candidate},
-                            status=status.HTTP_202_ACCEPTED)
+            return Response(
+                {"job": selection.job.pk, "candidate": selection.candidate}, status=status.HTTP_202_ACCEPTED
+            )
         return Response(s.BuildDetailSerializer(selection.build).data)
 
     @extend_schema(request=OpenApiTypes.OBJECT, responses={201: s.RegisteredVersionSerializer, 409: CONFLICT})
@@ -119,8 +129,9 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         build = self.get_object()
         body: dict[str, Any] = request.data if isinstance(request.data, dict) else {}
         try:
-            version = services.automl_register(build=build, created_by=request_user(request),
-                                               candidate=body.get("candidate"), name=body.get("name"))
+            version = services.automl_register(
+                build=build, created_by=request_user(request), candidate=body.get("candidate"), name=body.get("name")
+            )
         except ArtifactTampered as exc:
             return _tampered(exc)
         return Response(s.RegisteredVersionSerializer(version).data, status=status.HTTP_201_CREATED)

@@ -38,8 +38,14 @@ EXTRA_TREES = "extra_trees"
 LINEAR = "linear"
 KNN = "knn"
 ALGORITHMS = (LIGHTGBM, LINEAR, EXTRA_TREES, HIST_GB, RANDOM_FOREST, KNN)  # default trials run in this order
-LABELS = {LIGHTGBM: "LightGBM", HIST_GB: "Histogram gradient boosting", RANDOM_FOREST: "Random forest",
-          EXTRA_TREES: "Extra trees", LINEAR: "Linear / logistic regression", KNN: "k-nearest neighbours"}
+LABELS = {
+    LIGHTGBM: "LightGBM",
+    HIST_GB: "Histogram gradient boosting",
+    RANDOM_FOREST: "Random forest",
+    EXTRA_TREES: "Extra trees",
+    LINEAR: "Linear / logistic regression",
+    KNN: "k-nearest neighbours",
+}
 MAX_BOOST_ROUNDS = 4000
 FOREST_TREES = 300
 
@@ -47,6 +53,8 @@ FOREST_TREES = 300
 def forest_trees(n_rows: int) -> int:
     """Fewer trees on bigger data: more configurations get tried in the same time, at a small cost in accuracy."""
     return FOREST_TREES if n_rows < 5000 else 200 if n_rows < 20_000 else 120
+
+
 KNN_MAX_ROWS = 50_000
 # Boosting stops when the validation log loss has not improved by this much for `patience` rounds: on
 # near-separable data the loss creeps down for thousands of rounds at no gain in ranking.
@@ -81,10 +89,24 @@ def _patience(n_rows: int, learning_rate: float = 0.05) -> int:
 def _lgb_defaults(problem: str, n: int) -> list[dict[str, Any]]:
     mcs = 5 if n < 1000 else 10 if n < 5000 else 20
     return [
-        {"learning_rate": 0.1, "num_leaves": 31, "min_child_samples": mcs, "colsample_bytree": 0.8,
-         "subsample": 0.8, "reg_lambda": 1.0, "reg_alpha": 1e-3},
-        {"learning_rate": 0.05, "num_leaves": 8, "min_child_samples": max(3, mcs // 2), "colsample_bytree": 0.5,
-         "subsample": 0.9, "reg_lambda": 5.0, "reg_alpha": 1e-3},
+        {
+            "learning_rate": 0.1,
+            "num_leaves": 31,
+            "min_child_samples": mcs,
+            "colsample_bytree": 0.8,
+            "subsample": 0.8,
+            "reg_lambda": 1.0,
+            "reg_alpha": 1e-3,
+        },
+        {
+            "learning_rate": 0.05,
+            "num_leaves": 8,
+            "min_child_samples": max(3, mcs // 2),
+            "colsample_bytree": 0.5,
+            "subsample": 0.9,
+            "reg_lambda": 5.0,
+            "reg_alpha": 1e-3,
+        },
     ]
 
 
@@ -110,14 +132,20 @@ def _deadline_callback(deadline: float, info: FitInfo) -> Callable[[Any], None]:
     return callback
 
 
-def _fit_lightgbm(params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray, Xv: Any, yv: Any,
-                  rounds: int | None) -> tuple[Any, FitInfo]:
+def _fit_lightgbm(
+    params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray, Xv: Any, yv: Any, rounds: int | None
+) -> tuple[Any, FitInfo]:
     info = FitInfo()
     p = dict(params)
     kw: dict[str, Any] = {
-        "n_estimators": rounds or MAX_BOOST_ROUNDS, "subsample_freq": 1, "random_state": ctx.seed,
-        "n_jobs": ctx.n_jobs, "verbose": -1, "min_data_per_group": int(max(5, min(100, ctx.n_rows // 100))),
-        "cat_smooth": 10.0 if ctx.n_rows >= 1000 else 3.0, "max_bin": 255,
+        "n_estimators": rounds or MAX_BOOST_ROUNDS,
+        "subsample_freq": 1,
+        "random_state": ctx.seed,
+        "n_jobs": ctx.n_jobs,
+        "verbose": -1,
+        "min_data_per_group": int(max(5, min(100, ctx.n_rows // 100))),
+        "cat_smooth": 10.0 if ctx.n_rows >= 1000 else 3.0,
+        "max_bin": 255,
     }
     kw.update(p)
     cls = lgb.LGBMRegressor if ctx.problem_type == REGRESSION else lgb.LGBMClassifier
@@ -128,8 +156,7 @@ def _fit_lightgbm(params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray
         fit_kw["eval_X"], fit_kw["eval_y"] = Xv, yv
         min_delta = 0.0 if ctx.problem_type == REGRESSION else CLASSIFICATION_MIN_DELTA
         patience = _patience(ctx.n_rows, float(params.get("learning_rate", 0.1)))
-        callbacks.append(lgb.early_stopping(patience, first_metric_only=True, verbose=False,
-                                            min_delta=min_delta))
+        callbacks.append(lgb.early_stopping(patience, first_metric_only=True, verbose=False, min_delta=min_delta))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         model.fit(X, y, **fit_kw)
@@ -141,8 +168,15 @@ def _fit_lightgbm(params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray
 # --------------------------------------------------------------------------------------------------- HGB
 def _hgb_defaults(problem: str, n: int) -> list[dict[str, Any]]:
     msl = 5 if n < 1000 else 10 if n < 5000 else 20
-    return [{"learning_rate": 0.1, "max_leaf_nodes": 31, "min_samples_leaf": msl, "l2_regularization": 0.1,
-             "max_features": 1.0}]
+    return [
+        {
+            "learning_rate": 0.1,
+            "max_leaf_nodes": 31,
+            "min_samples_leaf": msl,
+            "l2_regularization": 0.1,
+            "max_features": 1.0,
+        }
+    ]
 
 
 def _hgb_ranges(problem: str, n: int) -> list[ParamRange]:
@@ -155,16 +189,24 @@ def _hgb_ranges(problem: str, n: int) -> list[ParamRange]:
     ]
 
 
-def _fit_hgb(params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray, Xv: Any, yv: Any,
-             rounds: int | None) -> tuple[Any, FitInfo]:
+def _fit_hgb(
+    params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray, Xv: Any, yv: Any, rounds: int | None
+) -> tuple[Any, FitInfo]:
     info = FitInfo()
     cls = HistGradientBoostingRegressor if ctx.problem_type == REGRESSION else HistGradientBoostingClassifier
     patience = min(30, _patience(ctx.n_rows, float(params.get("learning_rate", 0.1))))
     early = Xv is not None and rounds is None
     cap = rounds or MAX_BOOST_ROUNDS
-    model = cls(**params, max_iter=0, warm_start=True, random_state=ctx.seed,
-                categorical_features=ctx.cat_indices or None, early_stopping=early, n_iter_no_change=patience,
-                tol=1e-7 if ctx.problem_type == REGRESSION else CLASSIFICATION_MIN_DELTA)
+    model = cls(
+        **params,
+        max_iter=0,
+        warm_start=True,
+        random_state=ctx.seed,
+        categorical_features=ctx.cat_indices or None,
+        early_stopping=early,
+        n_iter_no_change=patience,
+        tol=1e-7 if ctx.problem_type == REGRESSION else CLASSIFICATION_MIN_DELTA,
+    )
     done, chunk = 0, 25
     while done < cap:
         target = min(cap, done + chunk)
@@ -198,8 +240,7 @@ def _forest_defaults(name: str) -> Callable[[str, int], list[dict[str, Any]]]:
 
 
 def _forest_ranges(problem: str, n: int) -> list[ParamRange]:
-    out = [cat("max_features", "sqrt", "log2", 0.2, 0.35, 0.5, 0.75, 1.0),
-           integer("min_samples_leaf", 1, 32, log=True)]
+    out = [cat("max_features", "sqrt", "log2", 0.2, 0.35, 0.5, 0.75, 1.0), integer("min_samples_leaf", 1, 32, log=True)]
     if problem != REGRESSION:
         out.append(cat("criterion", "gini", "entropy"))
     return out
@@ -213,8 +254,9 @@ def _forest_params(params: dict[str, Any], problem: str) -> dict[str, Any]:
 
 
 def _fit_forest(kind: str) -> Callable[..., tuple[Any, FitInfo]]:
-    def fit(params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray, Xv: Any, yv: Any,
-            rounds: int | None) -> tuple[Any, FitInfo]:
+    def fit(
+        params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray, Xv: Any, yv: Any, rounds: int | None
+    ) -> tuple[Any, FitInfo]:
         info = FitInfo()
         reg = ctx.problem_type == REGRESSION
         if kind == RANDOM_FOREST:
@@ -222,8 +264,13 @@ def _fit_forest(kind: str) -> Callable[..., tuple[Any, FitInfo]]:
         else:
             cls = ExtraTreesRegressor if reg else ExtraTreesClassifier
         total = rounds or forest_trees(ctx.n_rows)
-        model = cls(n_estimators=0, warm_start=True, n_jobs=ctx.n_jobs, random_state=ctx.seed,
-                    **_forest_params(params, ctx.problem_type))
+        model = cls(
+            n_estimators=0,
+            warm_start=True,
+            n_jobs=ctx.n_jobs,
+            random_state=ctx.seed,
+            **_forest_params(params, ctx.problem_type),
+        )
         grown, chunk = 0, 8
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -255,8 +302,9 @@ def _linear_ranges(problem: str, n: int) -> list[ParamRange]:
     return [cont("C", 1e-4, 1e3, log=True)]
 
 
-def _fit_linear(params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray, Xv: Any, yv: Any,
-                rounds: int | None) -> tuple[Any, FitInfo]:
+def _fit_linear(
+    params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray, Xv: Any, yv: Any, rounds: int | None
+) -> tuple[Any, FitInfo]:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if ctx.problem_type == REGRESSION:
@@ -276,8 +324,9 @@ def _knn_ranges(problem: str, n: int) -> list[ParamRange]:
     return [integer("n_neighbors", 1, 64, log=True), cat("weights", "uniform", "distance"), cat("p", 1, 2)]
 
 
-def _fit_knn(params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray, Xv: Any, yv: Any,
-             rounds: int | None) -> tuple[Any, FitInfo]:
+def _fit_knn(
+    params: dict[str, Any], ctx: FitContext, X: Any, y: np.ndarray, Xv: Any, yv: Any, rounds: int | None
+) -> tuple[Any, FitInfo]:
     p = dict(params)
     p["n_neighbors"] = int(max(1, min(int(p.get("n_neighbors", 10)), X.shape[0] - 1)))
     cls = KNeighborsRegressor if ctx.problem_type == REGRESSION else KNeighborsClassifier
@@ -306,16 +355,30 @@ _TREES = PrepSpec(native_trees=True, one_hot=False, sparse_text=True)
 _FORESTS = PrepSpec(one_hot=True, max_one_hot=16, sparse_text=False)
 REGISTRY: dict[str, Algorithm] = {
     LIGHTGBM: Algorithm(LIGHTGBM, _TREES, _lgb_defaults, _lgb_ranges, _fit_lightgbm, iterative=True),
-    HIST_GB: Algorithm(HIST_GB, PrepSpec(native_trees=True, one_hot=False, sparse_text=False), _hgb_defaults,
-                       _hgb_ranges, _fit_hgb, iterative=True),
-    LINEAR: Algorithm(LINEAR, PrepSpec(scale=True, one_hot=True, max_one_hot=64, sparse_text=True),
-                      _linear_defaults, _linear_ranges, _fit_linear),
-    EXTRA_TREES: Algorithm(EXTRA_TREES, _FORESTS, _forest_defaults(EXTRA_TREES), _forest_ranges,
-                           _fit_forest(EXTRA_TREES)),
-    RANDOM_FOREST: Algorithm(RANDOM_FOREST, _FORESTS, _forest_defaults(RANDOM_FOREST), _forest_ranges,
-                             _fit_forest(RANDOM_FOREST)),
-    KNN: Algorithm(KNN, PrepSpec(scale=True, one_hot=True, max_one_hot=16, sparse_text=False), _knn_defaults,
-                   _knn_ranges, _fit_knn),
+    HIST_GB: Algorithm(
+        HIST_GB,
+        PrepSpec(native_trees=True, one_hot=False, sparse_text=False),
+        _hgb_defaults,
+        _hgb_ranges,
+        _fit_hgb,
+        iterative=True,
+    ),
+    LINEAR: Algorithm(
+        LINEAR,
+        PrepSpec(scale=True, one_hot=True, max_one_hot=64, sparse_text=True),
+        _linear_defaults,
+        _linear_ranges,
+        _fit_linear,
+    ),
+    EXTRA_TREES: Algorithm(
+        EXTRA_TREES, _FORESTS, _forest_defaults(EXTRA_TREES), _forest_ranges, _fit_forest(EXTRA_TREES)
+    ),
+    RANDOM_FOREST: Algorithm(
+        RANDOM_FOREST, _FORESTS, _forest_defaults(RANDOM_FOREST), _forest_ranges, _fit_forest(RANDOM_FOREST)
+    ),
+    KNN: Algorithm(
+        KNN, PrepSpec(scale=True, one_hot=True, max_one_hot=16, sparse_text=False), _knn_defaults, _knn_ranges, _fit_knn
+    ),
 }
 
 

@@ -59,8 +59,15 @@ def pr_curves(y: np.ndarray, proba: np.ndarray, classes: list[Any]) -> list[dict
         precision, recall, _ = precision_recall_curve(truth, score)
         ap = average_precision_score(truth, score)
         precision, recall = _cap(precision[::-1], recall[::-1])
-        out.append({"class": label, "recall": _r(recall, 4), "precision": _r(precision, 4),
-                    "average_precision": round(float(ap), 6), "prevalence": round(float(truth.mean()), 6)})
+        out.append(
+            {
+                "class": label,
+                "recall": _r(recall, 4),
+                "precision": _r(precision, 4),
+                "average_precision": round(float(ap), 6),
+                "prevalence": round(float(truth.mean()), 6),
+            }
+        )
     return out
 
 
@@ -79,9 +86,12 @@ def regression_charts(y: np.ndarray, pred: np.ndarray, seed: int = 0) -> dict[st
         "residuals": {"predicted": _r(pred[idx]), "actual": _r(y[idx]), "residual": _r(residual[idx])},
         "error_histogram": {"edges": _r(edges), "counts": [int(c) for c in counts]},
         "error_density": density,
-        "error_summary": {"mean": round(float(residual.mean()), 6), "std": round(float(residual.std()), 6),
-                          "p05": round(float(np.quantile(residual, 0.05)), 6),
-                          "p95": round(float(np.quantile(residual, 0.95)), 6)},
+        "error_summary": {
+            "mean": round(float(residual.mean()), 6),
+            "std": round(float(residual.std()), 6),
+            "p05": round(float(np.quantile(residual, 0.05)), 6),
+            "p95": round(float(np.quantile(residual, 0.95)), 6),
+        },
     }
 
 
@@ -99,8 +109,9 @@ def analysis_for(problem_type: str, y: np.ndarray, oof: np.ndarray, classes: lis
     }
 
 
-def permutation_importance(members: list[tuple[CandidateResult, float]], data: Data, metric: Metric, *,
-                           deadline: float, seed: int = 0) -> dict[str, Any]:
+def permutation_importance(
+    members: list[tuple[CandidateResult, float]], data: Data, metric: Metric, *, deadline: float, seed: int = 0
+) -> dict[str, Any]:
     """Drop in the objective when one original column is shuffled, on held-out rows: rows of the first
     validation fold, scored with the members' models fitted without them (positive = the column helps).
 
@@ -144,7 +155,8 @@ def permutation_importance(members: list[tuple[CandidateResult, float]], data: D
             shuffled = X.copy()
             shuffled[col] = X[col].to_numpy()[rng.permutation(len(X))]
             drops.append(base - score(shuffled, y))
-        out.append({"column": str(col), "importance": round(float(np.mean(drops)), 6),
-                    "std": round(float(np.std(drops)), 6)})
+        out.append(
+            {"column": str(col), "importance": round(float(np.mean(drops)), 6), "std": round(float(np.std(drops)), 6)}
+        )
     out.sort(key=lambda d: -(d["importance"] if d["importance"] is not None else -np.inf))
     return {"rows": len(rows), "repeats": repeats, "columns": out}

@@ -23,8 +23,12 @@ from .report import leaderboard
 from .search import CancelFn, ProgressFn, Searcher
 
 MODES: dict[str, dict[str, Any]] = {
-    "quick": {"budget_s": 120.0, "algorithms": [LIGHTGBM, LINEAR, EXTRA_TREES, HIST_GB, RANDOM_FOREST],
-              "pool": 10, "rounds": 30},
+    "quick": {
+        "budget_s": 120.0,
+        "algorithms": [LIGHTGBM, LINEAR, EXTRA_TREES, HIST_GB, RANDOM_FOREST],
+        "pool": 10,
+        "rounds": 30,
+    },
     "standard": {"budget_s": 900.0, "algorithms": list(ALGORITHMS), "pool": 25, "rounds": 60},
 }
 FINISH_SAFETY = 1.25  # refit estimates are multiplied by this when reserving time for the finish
@@ -96,9 +100,16 @@ class Prepared:
 def prepare(df: pd.DataFrame, config: BuildConfig) -> Prepared:
     """Run the checklist (errors raise BuildError), type the columns and encode the target."""
     columns = infer_columns(df, config.target)
-    checks = check_data(df, config.target, problem_type=config.problem_type, leaky_columns=config.leaky_columns,
-                        exclude_columns=config.exclude_columns, drop_identifiers=config.drop_identifiers,
-                        seed=config.seed, columns=columns)
+    checks = check_data(
+        df,
+        config.target,
+        problem_type=config.problem_type,
+        leaky_columns=config.leaky_columns,
+        exclude_columns=config.exclude_columns,
+        drop_identifiers=config.drop_identifiers,
+        seed=config.seed,
+        columns=columns,
+    )
     if has_errors(checks):
         raise BuildError(checks)
     y_series = df[config.target]
@@ -107,15 +118,19 @@ def prepare(df: pd.DataFrame, config: BuildConfig) -> Prepared:
     target = encode_target(y_series, problem_type, config.positive_class)
     excluded = set(config.exclude_columns)
     usable = [k for k in FEATURE_KINDS] + ([] if config.drop_identifiers else [IDENTIFIER])
-    kinds = {c: ("categorical" if i.kind == IDENTIFIER else i.kind) for c, i in columns.items()
-             if i.kind in usable and c not in excluded}
+    kinds = {
+        c: ("categorical" if i.kind == IDENTIFIER else i.kind)
+        for c, i in columns.items()
+        if i.kind in usable and c not in excluded
+    }
     X = df.iloc[target.rows][list(kinds)].reset_index(drop=True)
     data = Data(X, target.y, kinds, problem_type, len(target.classes), config.seed, config.n_jobs)
     return Prepared(checks, problem_type, metric, target, kinds, X, data)
 
 
-def build(df: pd.DataFrame, config: BuildConfig, *, progress: ProgressFn | None = None,
-          cancel: CancelFn | None = None) -> BuildResult:
+def build(
+    df: pd.DataFrame, config: BuildConfig, *, progress: ProgressFn | None = None, cancel: CancelFn | None = None
+) -> BuildResult:
     """Train, compare and pick a model for ``config.target`` within the time budget (all steps included)."""
     if config.mode not in MODES:
         raise ValueError(f"Unknown mode {config.mode!r}; expected quick or standard.")
@@ -130,8 +145,14 @@ def build(df: pd.DataFrame, config: BuildConfig, *, progress: ProgressFn | None 
         return _build(df, config, mode, clock, progress, cancel)
 
 
-def _build(df: pd.DataFrame, config: BuildConfig, mode: dict[str, Any], clock: _Clock,
-           progress: ProgressFn | None, cancel: CancelFn | None) -> BuildResult:
+def _build(
+    df: pd.DataFrame,
+    config: BuildConfig,
+    mode: dict[str, Any],
+    clock: _Clock,
+    progress: ProgressFn | None,
+    cancel: CancelFn | None,
+) -> BuildResult:
     best_value: list[float | None] = [None]
 
     def say(message: str, fraction: float | None = None, trials: int = 0) -> None:
@@ -142,8 +163,14 @@ def _build(df: pd.DataFrame, config: BuildConfig, mode: dict[str, Any], clock: _
     say("Checking the data", 0.0)
     prepared = prepare(df, config)
     checks, problem_type, metric, target, kinds, X, data = (
-        prepared.checks, prepared.problem_type, prepared.metric, prepared.target, prepared.kinds, prepared.X,
-        prepared.data)
+        prepared.checks,
+        prepared.problem_type,
+        prepared.metric,
+        prepared.target,
+        prepared.kinds,
+        prepared.X,
+        prepared.data,
+    )
     folds = make_folds(data.y, problem_type, config.seed, config.validation)
     algorithms = [a for a in (config.algorithms or mode["algorithms"]) if a in ALGORITHMS]
     if data.n_rows > KNN_MAX_ROWS:
@@ -154,8 +181,18 @@ def _build(df: pd.DataFrame, config: BuildConfig, mode: dict[str, Any], clock: _
     def metrics_fn(r: CandidateResult) -> dict[str, float | None]:
         return all_metrics(problem_type, data.y[r.validated], r.oof[r.validated])
 
-    searcher = Searcher(data, folds, metric, algorithms, config.seed, int(mode["pool"]), metrics_fn,
-                        lambda m: say(m), cancel, config.max_trials)
+    searcher = Searcher(
+        data,
+        folds,
+        metric,
+        algorithms,
+        config.seed,
+        int(mode["pool"]),
+        metrics_fn,
+        lambda m: say(m),
+        cancel,
+        config.max_trials,
+    )
     search_start = time.monotonic()
     # Small data: folds fit side by side on one thread each, and the refit on one thread too.
     with threadpool_limits(limits=1 if parallel_folds(data, folds) > 1 else config.n_jobs):
@@ -165,12 +202,34 @@ def _build(df: pd.DataFrame, config: BuildConfig, mode: dict[str, Any], clock: _
         if best is None:
             errors = sorted({t.error for t in searcher.state.trials if t.error})
             raise RuntimeError("No candidate finished within the time budget. " + " ".join(errors[:3]))
-        return _finish(df, config, mode, clock, say, checks, problem_type, metric, target, kinds, X, data, folds,
-                       searcher, best, search_s)
+        return _finish(
+            df,
+            config,
+            mode,
+            clock,
+            say,
+            checks,
+            problem_type,
+            metric,
+            target,
+            kinds,
+            X,
+            data,
+            folds,
+            searcher,
+            best,
+            search_s,
+        )
 
 
-def _search(searcher: Searcher, data: Data, clock: _Clock, metric: Metric, best_value: list[float | None],
-            say: Callable[..., None]) -> None:
+def _search(
+    searcher: Searcher,
+    data: Data,
+    clock: _Clock,
+    metric: Metric,
+    best_value: list[float | None],
+    say: Callable[..., None],
+) -> None:
     while not searcher.out_of_trials():
         finish = _finish_estimate(searcher, data, clock.budget)
         search_left = clock.left() - finish
@@ -191,10 +250,24 @@ def _search(searcher: Searcher, data: Data, clock: _Clock, metric: Metric, best_
             break
 
 
-def _finish(df: pd.DataFrame, config: BuildConfig, mode: dict[str, Any], clock: _Clock, say: Callable[..., None],
-            checks: list[dict[str, Any]], problem_type: str, metric: Metric, target: EncodedTarget,
-            kinds: dict[str, str], X: pd.DataFrame, data: Data, folds: Folds, searcher: Searcher,
-            best: CandidateResult, search_s: float) -> BuildResult:
+def _finish(
+    df: pd.DataFrame,
+    config: BuildConfig,
+    mode: dict[str, Any],
+    clock: _Clock,
+    say: Callable[..., None],
+    checks: list[dict[str, Any]],
+    problem_type: str,
+    metric: Metric,
+    target: EncodedTarget,
+    kinds: dict[str, str],
+    X: pd.DataFrame,
+    data: Data,
+    folds: Folds,
+    searcher: Searcher,
+    best: CandidateResult,
+    search_s: float,
+) -> BuildResult:
 
     # ---------------------------------------------------------------------------------------- ensemble
     say("Blending the best candidates", trials=searcher.done_trials())
@@ -205,13 +278,23 @@ def _finish(df: pd.DataFrame, config: BuildConfig, mode: dict[str, Any], clock: 
     ensemble_info: dict[str, Any] | None = None
     if config.ensemble and len(pool) > 1:
         preds = [r.oof[rows] for r in pool]
-        cand = caruana(preds, data.y[rows], metric, rounds=int(mode["rounds"]),
-                       deadline=time.monotonic() + max(0.1, clock.left() * 0.1))
+        cand = caruana(
+            preds,
+            data.y[rows],
+            metric,
+            rounds=int(mode["rounds"]),
+            deadline=time.monotonic() + max(0.1, clock.left() * 0.1),
+        )
         kept = len(cand.indices) > 1 and cand.score > best.score
-        ensemble_info = {"kept": bool(kept), "score": _natural(metric, cand.score),
-                         "best_single_score": _natural(metric, best.score),
-                         "members": [{"name": _name(pool[i], searcher), "weight": round(w, 4)}
-                                     for i, w in zip(cand.indices, cand.weights, strict=True)]}
+        ensemble_info = {
+            "kept": bool(kept),
+            "score": _natural(metric, cand.score),
+            "best_single_score": _natural(metric, best.score),
+            "members": [
+                {"name": _name(pool[i], searcher), "weight": round(w, 4)}
+                for i, w in zip(cand.indices, cand.weights, strict=True)
+            ],
+        }
         if kept:
             chosen, ensemble_kept = cand, True
     members = [(pool[i], w) for i, w in zip(chosen.indices, chosen.weights, strict=True)]
@@ -236,8 +319,9 @@ def _finish(df: pd.DataFrame, config: BuildConfig, mode: dict[str, Any], clock: 
         pipe, how = None, "refit on all rows"
         if estimate <= left + REFIT_GRACE * clock.budget or r.first_model is None:
             # A booster cut short is a poor model: give it at least 1.5× its estimate.
-            deadline = time.monotonic() + max(1.5 * estimate + 0.5,
-                                              min(2.0 * estimate, left + REFIT_GRACE * clock.budget))
+            deadline = time.monotonic() + max(
+                1.5 * estimate + 0.5, min(2.0 * estimate, left + REFIT_GRACE * clock.budget)
+            )
             pipe, complete = refit(data, r, deadline)
             if not complete and r.first_model is not None:
                 pipe, how = None, "the refit ran out of time: the model fitted on the first fold's training rows"
@@ -249,36 +333,68 @@ def _finish(df: pd.DataFrame, config: BuildConfig, mode: dict[str, Any], clock: 
         refit_info.append({"name": name, "how": how})
         fitted.append(Member(name, r.algorithm, float(w), pipe))
     refit_s = time.monotonic() - refit_start
-    model = AtelierModel(problem_type, config.target, metric.name, target.classes,
-                         [{"name": c, "kind": k, "dtype": str(df[c].dtype)} for c, k in kinds.items()],
-                         [str(c) for c in df.columns if c not in kinds], fitted, temperature,
-                         typical_values(X, kinds), floor=floor)
+    model = AtelierModel(
+        problem_type,
+        config.target,
+        metric.name,
+        target.classes,
+        [{"name": c, "kind": k, "dtype": str(df[c].dtype)} for c, k in kinds.items()],
+        [str(c) for c in df.columns if c not in kinds],
+        fitted,
+        temperature,
+        typical_values(X, kinds),
+        floor=floor,
+    )
 
     # ---------------------------------------------------------------------------------------- analysis
     say("Analysing the model", trials=searcher.done_trials())
     analysis_start = time.monotonic()
     analysis = analysis_for(problem_type, data.y[rows], oof, target.classes)
     analysis["permutation_importance"] = permutation_importance(
-        members, data, metric, deadline=time.monotonic() + max(0.03 * clock.budget, clock.left() - 0.2),
-        seed=config.seed)
+        members,
+        data,
+        metric,
+        deadline=time.monotonic() + max(0.03 * clock.budget, clock.left() - 0.2),
+        seed=config.seed,
+    )
     latency, size = measure_model(_Predictor(model), X.iloc[folds.splits[0][1]])
     analysis_s = time.monotonic() - analysis_start
 
-    board = leaderboard(searcher, metric, best, ensemble_info if ensemble_kept else None,
-                        all_metrics(problem_type, data.y[rows], oof), {"predict_ms_per_row": latency,
-                                                                        "model_size_bytes": size})
+    board = leaderboard(
+        searcher,
+        metric,
+        best,
+        ensemble_info if ensemble_kept else None,
+        all_metrics(problem_type, data.y[rows], oof),
+        {"predict_ms_per_row": latency, "model_size_bytes": size},
+    )
     report = {
-        "problem_type": problem_type, "objective": metric.name, "objective_direction": metric.direction,
-        "target": config.target, "classes": list(target.classes), "mode": config.mode,
-        "checks": checks, "validation": folds.as_dict(), "rows_used": int(data.n_rows),
-        "leaderboard": board, "best": board[0]["name"] if board else None,
+        "problem_type": problem_type,
+        "objective": metric.name,
+        "objective_direction": metric.direction,
+        "target": config.target,
+        "classes": list(target.classes),
+        "mode": config.mode,
+        "checks": checks,
+        "validation": folds.as_dict(),
+        "rows_used": int(data.n_rows),
+        "leaderboard": board,
+        "best": board[0]["name"] if board else None,
         "best_score": _natural(metric, metric.score(data.y[rows], oof)),
-        "ensemble": ensemble_info, "calibration": {"temperature": round(temperature, 4), "floor": round(floor, 8)},
-        "analysis": analysis, "schema": model.schema(), "typical_values": model.typical,
-        "trials": _trial_counts(searcher), "final_models": refit_info,
-        "timings": {"budget_s": round(clock.budget, 3), "search_s": round(search_s, 3),
-                    "refit_s": round(refit_s, 3), "analysis_s": round(analysis_s, 3),
-                    "elapsed_s": round(clock.elapsed(), 3)},
+        "ensemble": ensemble_info,
+        "calibration": {"temperature": round(temperature, 4), "floor": round(floor, 8)},
+        "analysis": analysis,
+        "schema": model.schema(),
+        "typical_values": model.typical,
+        "trials": _trial_counts(searcher),
+        "final_models": refit_info,
+        "timings": {
+            "budget_s": round(clock.budget, 3),
+            "search_s": round(search_s, 3),
+            "refit_s": round(refit_s, 3),
+            "analysis_s": round(analysis_s, 3),
+            "elapsed_s": round(clock.elapsed(), 3),
+        },
     }
     say("Done", 1.0, searcher.done_trials())
     return BuildResult(model, report)

@@ -22,8 +22,16 @@ from .report import _params
 Say = Callable[[float, str], None]
 
 
-def fit_candidate(df: Any, config: BuildConfig, algorithm: str, params: dict[str, Any], *, name: str | None = None,
-                  progress: Say | None = None, extra_report: dict[str, Any] | None = None) -> BuildResult:
+def fit_candidate(
+    df: Any,
+    config: BuildConfig,
+    algorithm: str,
+    params: dict[str, Any],
+    *,
+    name: str | None = None,
+    progress: Say | None = None,
+    extra_report: dict[str, Any] | None = None,
+) -> BuildResult:
     """Fit ``algorithm`` with ``params`` for ``config.target`` (no time budget: it runs to the end).
 
     The report has the same shape as a build's (leaderboard of one entry, analysis, schema, typical values), so
@@ -39,8 +47,9 @@ def fit_candidate(df: Any, config: BuildConfig, algorithm: str, params: dict[str
         data, metric = p.data, p.metric
         folds = make_folds(data.y, p.problem_type, config.seed, config.validation)
         say(0.1, f"Validating {LABELS[algorithm]} on {len(folds.splits)} fold(s)")
-        result = evaluate_candidate(data, folds, metric, algorithm, dict(params), deadline=time.monotonic() + 1e9,
-                                    measure=True)
+        result = evaluate_candidate(
+            data, folds, metric, algorithm, dict(params), deadline=time.monotonic() + 1e9, measure=True
+        )
         rows = result.validated
         oof = result.oof[rows]
         temperature, floor = 1.0, 0.0
@@ -54,36 +63,71 @@ def fit_candidate(df: Any, config: BuildConfig, algorithm: str, params: dict[str
         pipe, _ = refit(data, result, deadline=time.monotonic() + 1e9)
         refit_s = time.monotonic() - refit_start
         label = name or algorithm
-        model = AtelierModel(p.problem_type, config.target, metric.name, p.target.classes,
-                             [{"name": c, "kind": k, "dtype": str(df[c].dtype)} for c, k in p.kinds.items()],
-                             [str(c) for c in df.columns if c not in p.kinds], [Member(label, algorithm, 1.0, pipe)],
-                             temperature, typical_values(p.X, p.kinds), floor=floor)
+        model = AtelierModel(
+            p.problem_type,
+            config.target,
+            metric.name,
+            p.target.classes,
+            [{"name": c, "kind": k, "dtype": str(df[c].dtype)} for c, k in p.kinds.items()],
+            [str(c) for c in df.columns if c not in p.kinds],
+            [Member(label, algorithm, 1.0, pipe)],
+            temperature,
+            typical_values(p.X, p.kinds),
+            floor=floor,
+        )
         say(0.8, "Analysing the model")
         analysis = analysis_for(p.problem_type, data.y[rows], oof, p.target.classes)
         analysis["permutation_importance"] = permutation_importance(
-            [(result, 1.0)], data, metric, deadline=time.monotonic() + 60.0, seed=config.seed)
+            [(result, 1.0)], data, metric, deadline=time.monotonic() + 60.0, seed=config.seed
+        )
         latency, size = measure_model(pipe, p.X.iloc[folds.splits[0][1]])
     metrics = all_metrics(p.problem_type, data.y[rows], oof)
     score = _natural(metric, metric.score(data.y[rows], oof))
     iterations = [i for i in result.iterations if i]
     entry = {
-        "name": label, "algorithm": algorithm, "algorithm_label": LABELS[algorithm], "trial": None,
-        "params": _params(params), "score": score, "metrics": metrics, "fit_time_s": round(result.fit_time_s, 4),
-        "cv_time_s": round(result.wall_s, 4), "iterations": int(sum(iterations) / len(iterations)) if iterations
-        else None, "predict_ms_per_row": latency, "model_size_bytes": size, "ensemble_weight": None, "best": True,
+        "name": label,
+        "algorithm": algorithm,
+        "algorithm_label": LABELS[algorithm],
+        "trial": None,
+        "params": _params(params),
+        "score": score,
+        "metrics": metrics,
+        "fit_time_s": round(result.fit_time_s, 4),
+        "cv_time_s": round(result.wall_s, 4),
+        "iterations": int(sum(iterations) / len(iterations)) if iterations else None,
+        "predict_ms_per_row": latency,
+        "model_size_bytes": size,
+        "ensemble_weight": None,
+        "best": True,
         "rank": 1,
     }
     report = {
-        "problem_type": p.problem_type, "objective": metric.name, "objective_direction": metric.direction,
-        "target": config.target, "classes": list(p.target.classes), "mode": config.mode, "checks": p.checks,
-        "validation": folds.as_dict(), "rows_used": int(data.n_rows), "leaderboard": [entry], "best": label,
-        "best_score": score, "ensemble": None,
+        "problem_type": p.problem_type,
+        "objective": metric.name,
+        "objective_direction": metric.direction,
+        "target": config.target,
+        "classes": list(p.target.classes),
+        "mode": config.mode,
+        "checks": p.checks,
+        "validation": folds.as_dict(),
+        "rows_used": int(data.n_rows),
+        "leaderboard": [entry],
+        "best": label,
+        "best_score": score,
+        "ensemble": None,
         "calibration": {"temperature": round(temperature, 4), "floor": round(floor, 8)},
-        "analysis": analysis, "schema": model.schema(), "typical_values": model.typical,
+        "analysis": analysis,
+        "schema": model.schema(),
+        "typical_values": model.typical,
         "trials": {"total": 1, "complete": 1, "pruned": 0, "failed": 0, "timeout": 0},
         "final_models": [{"name": label, "how": "refit on all rows"}],
-        "timings": {"budget_s": None, "search_s": round(result.wall_s, 3), "refit_s": round(refit_s, 3),
-                    "analysis_s": None, "elapsed_s": round(time.monotonic() - start, 3)},
+        "timings": {
+            "budget_s": None,
+            "search_s": round(result.wall_s, 3),
+            "refit_s": round(refit_s, 3),
+            "analysis_s": None,
+            "elapsed_s": round(time.monotonic() - start, 3),
+        },
         **(extra_report or {}),
     }
     say(1.0, "Done")

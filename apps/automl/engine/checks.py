@@ -35,32 +35,66 @@ def has_errors(checks: list[dict[str, Any]]) -> bool:
     return any(c["severity"] == ERROR for c in checks)
 
 
-def check_data(df: pd.DataFrame, target: str, *, problem_type: str | None = None,
-               leaky_columns: list[str] | None = None, exclude_columns: list[str] | None = None,
-               drop_identifiers: bool = True, seed: int = 0, leak_check: bool = True,
-               columns: dict[str, ColumnInfo] | None = None) -> list[dict[str, Any]]:
+def check_data(
+    df: pd.DataFrame,
+    target: str,
+    *,
+    problem_type: str | None = None,
+    leaky_columns: list[str] | None = None,
+    exclude_columns: list[str] | None = None,
+    drop_identifiers: bool = True,
+    seed: int = 0,
+    leak_check: bool = True,
+    columns: dict[str, ColumnInfo] | None = None,
+) -> list[dict[str, Any]]:
     """Everything that would make a build fail or mislead, with a message a person can act on."""
     out: list[dict[str, Any]] = []
     names = [str(c) for c in df.columns]
     duplicated = sorted({c for c in names if names.count(c) > 1})
     if duplicated:
-        return [_item("duplicate_columns", ERROR, f"Column names must be unique; repeated: {', '.join(duplicated)}.",
-                      duplicated[0], columns=duplicated)]
+        return [
+            _item(
+                "duplicate_columns",
+                ERROR,
+                f"Column names must be unique; repeated: {', '.join(duplicated)}.",
+                duplicated[0],
+                columns=duplicated,
+            )
+        ]
     if target not in df.columns:
         return [_item("target_missing", ERROR, f"The target column {target!r} is not in the data.", target)]
     y = df[target]
     n_missing = int(y.isna().sum())
     n = len(df) - n_missing
     if n_missing:
-        out.append(_item("target_missing_values", WARNING,
-                         f"{n_missing} row(s) have no value in the target {target!r}; they are dropped.", target,
-                         count=n_missing))
+        out.append(
+            _item(
+                "target_missing_values",
+                WARNING,
+                f"{n_missing} row(s) have no value in the target {target!r}; they are dropped.",
+                target,
+                count=n_missing,
+            )
+        )
     if n < MIN_ROWS:
-        out.append(_item("too_few_rows", ERROR, f"Only {n} row(s) have a target value; at least {MIN_ROWS} are "
-                         "needed to train and validate a model.", count=n))
+        out.append(
+            _item(
+                "too_few_rows",
+                ERROR,
+                f"Only {n} row(s) have a target value; at least {MIN_ROWS} are needed to train and validate a model.",
+                count=n,
+            )
+        )
     elif n < FEW_ROWS:
-        out.append(_item("few_rows", WARNING, f"Only {n} rows have a target value; with fewer than {FEW_ROWS} "
-                         "rows the scores are noisy and models may not generalise.", count=n))
+        out.append(
+            _item(
+                "few_rows",
+                WARNING,
+                f"Only {n} rows have a target value; with fewer than {FEW_ROWS} "
+                "rows the scores are noisy and models may not generalise.",
+                count=n,
+            )
+        )
     yv = y.dropna()
     try:
         pt = validate_problem_type(problem_type, yv)
@@ -68,29 +102,62 @@ def check_data(df: pd.DataFrame, target: str, *, problem_type: str | None = None
         return [*out, _item("problem_type_invalid", ERROR, str(exc), target)]
     n_classes = int(yv.nunique())
     if n_classes < 2:
-        out.append(_item("target_single_class", ERROR, f"The target {target!r} has "
-                         f"{'no values' if n_classes == 0 else 'a single value'}; a model needs at least two.",
-                         target))
+        out.append(
+            _item(
+                "target_single_class",
+                ERROR,
+                f"The target {target!r} has "
+                f"{'no values' if n_classes == 0 else 'a single value'}; a model needs at least two.",
+                target,
+            )
+        )
     elif pt == REGRESSION:
         if pd.to_numeric(yv, errors="coerce").isna().any():
-            out.append(_item("target_not_numeric", ERROR, f"The target {target!r} has values that are not numbers, "
-                             "so it cannot be used for regression; choose a classification problem type.", target))
+            out.append(
+                _item(
+                    "target_not_numeric",
+                    ERROR,
+                    f"The target {target!r} has values that are not numbers, "
+                    "so it cannot be used for regression; choose a classification problem type.",
+                    target,
+                )
+            )
     elif pt == BINARY and n_classes > 2:
-        out.append(_item("target_not_binary", ERROR, f"The target {target!r} has {n_classes} classes, so the "
-                         "problem cannot be binary; choose multiclass.", target))
+        out.append(
+            _item(
+                "target_not_binary",
+                ERROR,
+                f"The target {target!r} has {n_classes} classes, so the problem cannot be binary; choose multiclass.",
+                target,
+            )
+        )
     elif pt in (BINARY, MULTICLASS):
         counts = yv.astype(str).value_counts()
         tiny = counts[counts < 2]
         if len(tiny):
             shown = ", ".join(repr(v) for v in tiny.index[:5])
-            out.append(_item("class_too_small", ERROR, f"{len(tiny)} class(es) of {target!r} have a single row "
-                             f"({shown}{' …' if len(tiny) > 5 else ''}); each class needs at least 2 rows for "
-                             "cross-validation. Remove those rows or merge the classes.", target,
-                             classes=[str(v) for v in tiny.index[:20]]))
+            out.append(
+                _item(
+                    "class_too_small",
+                    ERROR,
+                    f"{len(tiny)} class(es) of {target!r} have a single row "
+                    f"({shown}{' …' if len(tiny) > 5 else ''}); each class needs at least 2 rows for "
+                    "cross-validation. Remove those rows or merge the classes.",
+                    target,
+                    classes=[str(v) for v in tiny.index[:20]],
+                )
+            )
         if n_classes > max(2, n / ROWS_PER_CLASS):
-            out.append(_item("too_many_classes", ERROR, f"The target {target!r} has {n_classes} classes for {n} "
-                             f"rows; a classifier needs at least {ROWS_PER_CLASS} rows per class on average. Is it "
-                             "an identifier or a number that should be a regression target?", target))
+            out.append(
+                _item(
+                    "too_many_classes",
+                    ERROR,
+                    f"The target {target!r} has {n_classes} classes for {n} "
+                    f"rows; a classifier needs at least {ROWS_PER_CLASS} rows per class on average. Is it "
+                    "an identifier or a number that should be a regression target?",
+                    target,
+                )
+            )
     excluded = set(exclude_columns or [])
     columns = columns if columns is not None else infer_columns(df, target)
     usable = 0
@@ -101,31 +168,66 @@ def check_data(df: pd.DataFrame, target: str, *, problem_type: str | None = None
             out.append(_item("constant_column", WARNING, f"Column {name!r} has {info.reason}; it is dropped.", name))
         elif info.kind == IDENTIFIER:
             action = "it is dropped" if drop_identifiers else "it is kept because identifiers are not dropped"
-            out.append(_item("identifier_column", WARNING, f"Column {name!r} looks like an identifier "
-                             f"({info.reason}); {action}.", name))
+            out.append(
+                _item(
+                    "identifier_column",
+                    WARNING,
+                    f"Column {name!r} looks like an identifier ({info.reason}); {action}.",
+                    name,
+                )
+            )
             usable += 0 if drop_identifiers else 1
         elif info.kind == UNSUPPORTED:
-            out.append(_item("unsupported_column", WARNING, f"Column {name!r} ({info.dtype}): {info.reason}; "
-                             "it is dropped.", name))
+            out.append(
+                _item(
+                    "unsupported_column",
+                    WARNING,
+                    f"Column {name!r} ({info.dtype}): {info.reason}; it is dropped.",
+                    name,
+                )
+            )
         else:
             usable += 1
     if usable == 0:
-        out.append(_item("no_features", ERROR, "No usable feature column is left after dropping the target, "
-                         "excluded, constant, identifier and unsupported columns."))
+        out.append(
+            _item(
+                "no_features",
+                ERROR,
+                "No usable feature column is left after dropping the target, "
+                "excluded, constant, identifier and unsupported columns.",
+            )
+        )
     flagged = set()
     for name in leaky_columns or []:
         if name in df.columns and name != target and name not in excluded:
             flagged.add(name)
-            out.append(_item("leakage", WARNING, f"Column {name!r} was flagged by the data profile as possible "
-                             "target leakage (it predicts the target almost perfectly on its own). Exclude it unless "
-                             "it is known at prediction time.", name, source="profile"))
+            out.append(
+                _item(
+                    "leakage",
+                    WARNING,
+                    f"Column {name!r} was flagged by the data profile as possible "
+                    "target leakage (it predicts the target almost perfectly on its own). Exclude it unless "
+                    "it is known at prediction time.",
+                    name,
+                    source="profile",
+                )
+            )
     if leak_check and not has_errors(out):
         for name, score in quick_leakage(df, target, pt, columns, seed=seed).items():
             if name in flagged or name in excluded:
                 continue
-            out.append(_item("leakage", WARNING, f"Column {name!r} alone predicts the target almost perfectly "
-                             f"(score {score:.3f} on a sample); it may leak the answer. Exclude it unless it is "
-                             "known at prediction time.", name, source="check", score=round(score, 4)))
+            out.append(
+                _item(
+                    "leakage",
+                    WARNING,
+                    f"Column {name!r} alone predicts the target almost perfectly "
+                    f"(score {score:.3f} on a sample); it may leak the answer. Exclude it unless it is "
+                    "known at prediction time.",
+                    name,
+                    source="check",
+                    score=round(score, 4),
+                )
+            )
     return out
 
 
@@ -169,8 +271,15 @@ def _bins(s: pd.Series, kind: str) -> np.ndarray:
     return labels.map(mapping).fillna(len(top)).to_numpy(dtype=np.int64)
 
 
-def quick_leakage(df: pd.DataFrame, target: str, problem_type: str, columns: dict[str, ColumnInfo], *,
-                  seed: int = 0, threshold: float = LEAK_THRESHOLD) -> dict[str, float]:
+def quick_leakage(
+    df: pd.DataFrame,
+    target: str,
+    problem_type: str,
+    columns: dict[str, ColumnInfo],
+    *,
+    seed: int = 0,
+    threshold: float = LEAK_THRESHOLD,
+) -> dict[str, float]:
     """Columns whose single-feature model (out-of-fold bin means) predicts the target nearly perfectly.
 
     Score: R² for regression; for classification the out-of-fold balanced accuracy rescaled so that chance is 0

@@ -39,8 +39,14 @@ class ColumnInfo:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "kind": self.kind, "dtype": self.dtype, "reason": self.reason,
-                "n_unique": self.n_unique, "n_missing": self.n_missing}
+        return {
+            "name": self.name,
+            "kind": self.kind,
+            "dtype": self.dtype,
+            "reason": self.reason,
+            "n_unique": self.n_unique,
+            "n_missing": self.n_missing,
+        }
 
 
 def _is_stringish(s: pd.Series) -> bool:

@@ -27,8 +27,14 @@ def blend(preds: list[np.ndarray], weights: list[float]) -> np.ndarray:
     return out
 
 
-def caruana(pool: list[np.ndarray], y: np.ndarray, metric: Metric, rounds: int = 50,
-            deadline: float = float("inf"), patience: int = 15) -> Blend:
+def caruana(
+    pool: list[np.ndarray],
+    y: np.ndarray,
+    metric: Metric,
+    rounds: int = 50,
+    deadline: float = float("inf"),
+    patience: int = 15,
+) -> Blend:
     """Forward selection with replacement: each round adds the candidate that most improves the blend; the
     best prefix wins. Starts from the single best candidate, so it is never worse than it on these rows."""
     singles = [metric.score(y, p) for p in pool]
@@ -84,8 +90,12 @@ def fit_calibration(proba: np.ndarray, y: np.ndarray, metric: Metric, n_rows: in
     for floor in (lo, 4 * lo, 16 * lo, 64 * lo):
         if floor > 0.2:
             break
-        res = minimize_scalar(lambda t, f=floor: -metric.score(y, apply_temperature(proba, float(t), f)),
-                              bounds=(0.25, 4.0), method="bounded", options={"xatol": 1e-3})
+        res = minimize_scalar(
+            lambda t, f=floor: -metric.score(y, apply_temperature(proba, float(t), f)),
+            bounds=(0.25, 4.0),
+            method="bounded",
+            options={"xatol": 1e-3},
+        )
         if -float(res.fun) > best + 1e-4:
             best, best_t, best_f = -float(res.fun), float(res.x), floor
     return best_t, best_f

@@ -63,13 +63,17 @@ class Folds:
     rungs: list[float] = field(default_factory=lambda: [1.0])  # training fractions for holdout trials
 
     def as_dict(self) -> dict[str, Any]:
-        return {"method": self.method, "n_splits": len(self.splits),
-                "validation_rows": int(sum(len(v) for _, v in self.splits)),
-                "subsample_rungs": self.rungs}
+        return {
+            "method": self.method,
+            "n_splits": len(self.splits),
+            "validation_rows": int(sum(len(v) for _, v in self.splits)),
+            "subsample_rungs": self.rungs,
+        }
 
 
-def make_folds(y: np.ndarray, problem_type: str, seed: int, method: str | None = None,
-               n_splits: int | None = None) -> Folds:
+def make_folds(
+    y: np.ndarray, problem_type: str, seed: int, method: str | None = None, n_splits: int | None = None
+) -> Folds:
     """5-fold CV below 20k rows, 3-fold below 100k, else a holdout (stratified for classification)."""
     n = len(y)
     if method is None:
@@ -120,17 +124,30 @@ class CandidateResult:
         return self.fit_time_s * (n_rows / self.train_rows) ** 1.1 * 1.1
 
 
-def fit_pipeline(data: Data, algorithm: str, params: dict[str, Any], train: np.ndarray,
-                 val: np.ndarray | None, deadline: float, rounds: int | None = None) -> tuple[Pipeline, Any]:
+def fit_pipeline(
+    data: Data,
+    algorithm: str,
+    params: dict[str, Any],
+    train: np.ndarray,
+    val: np.ndarray | None,
+    deadline: float,
+    rounds: int | None = None,
+) -> tuple[Pipeline, Any]:
     algo = get_algorithm(algorithm)
     prep = build_preprocessor(data.kinds, algo.prep, data.n_rows)
     Xtr = data.X.iloc[train]
     Xt = prep.fit_transform(Xtr)
     Xv = prep.transform(data.X.iloc[val]) if val is not None else None
     yv = data.y[val] if val is not None else None
-    ctx = FitContext(data.problem_type, data.n_classes, data.n_rows,
-                     categorical_indices(data.kinds) if algo.prep.native_trees else [], data.seed, data.n_jobs,
-                     deadline)
+    ctx = FitContext(
+        data.problem_type,
+        data.n_classes,
+        data.n_rows,
+        categorical_indices(data.kinds) if algo.prep.native_trees else [],
+        data.seed,
+        data.n_jobs,
+        deadline,
+    )
     model, info = algo.fit(params, ctx, Xt, data.y[train], Xv, yv, rounds)
     return Pipeline([("prep", prep), ("model", model)]), info
 
@@ -163,10 +180,18 @@ def parallel_folds(data: Data, folds: Folds) -> int:
     return min(data.n_jobs, len(folds.splits))
 
 
-def evaluate_candidate(data: Data, folds: Folds, metric: Metric, algorithm: str, params: dict[str, Any],
-                       deadline: float, report: Callable[[int, float], None] | None = None,
-                       measure: bool = True, rungs: bool = True,
-                       stop: Callable[[], None] | None = None) -> CandidateResult:
+def evaluate_candidate(
+    data: Data,
+    folds: Folds,
+    metric: Metric,
+    algorithm: str,
+    params: dict[str, Any],
+    deadline: float,
+    report: Callable[[int, float], None] | None = None,
+    measure: bool = True,
+    rungs: bool = True,
+    stop: Callable[[], None] | None = None,
+) -> CandidateResult:
     """Out-of-fold predictions for one candidate. ``report(step, partial_score)`` is called after each batch of
     folds (CV) or subsample rung (holdout) and may raise TrialPruned; ``stop()`` is called before each batch and
     may raise to abandon the candidate. Raises TrialTimeout when the deadline passes before every fold is done.
@@ -183,7 +208,7 @@ def evaluate_candidate(data: Data, folds: Folds, metric: Metric, algorithm: str,
     fit_data = replace(data, n_jobs=1) if width > 1 else data
     use_rungs = rungs and report is not None and folds.method == "holdout"  # subsamples only serve pruning
     jobs = [(i, frac) for i in range(len(folds.splits)) for frac in (folds.rungs if use_rungs else [1.0])]
-    batches = [jobs[j:j + width] for j in range(0, len(jobs), width)]
+    batches = [jobs[j : j + width] for j in range(0, len(jobs), width)]
 
     def run(job: tuple[int, float], fit_deadline: float) -> tuple[int, float, Pipeline, Any, float, np.ndarray]:
         i, frac = job
@@ -228,12 +253,21 @@ def evaluate_candidate(data: Data, folds: Folds, metric: Metric, algorithm: str,
         if report is not None and (not last or folds.method == "holdout") and validated.any():
             report(step, metric.score(data.y[validated], oof[validated]))
     score = metric.score(data.y[validated], oof[validated])
-    result = CandidateResult(algorithm, dict(params), oof, validated, score, fit_s, iters,
-                             first_model=first_model, first_val=folds.splits[0][1], stopped_by_deadline=stopped,
-                             train_rows=len(folds.splits[0][0]))
+    result = CandidateResult(
+        algorithm,
+        dict(params),
+        oof,
+        validated,
+        score,
+        fit_s,
+        iters,
+        first_model=first_model,
+        first_val=folds.splits[0][1],
+        stopped_by_deadline=stopped,
+        train_rows=len(folds.splits[0][0]),
+    )
     if measure and first_model is not None:
-        result.predict_ms_per_row, result.model_size_bytes = measure_model(first_model,
-                                                                           data.X.iloc[folds.splits[0][1]])
+        result.predict_ms_per_row, result.model_size_bytes = measure_model(first_model, data.X.iloc[folds.splits[0][1]])
     result.wall_s = time.monotonic() - t0
     return result
 
@@ -274,6 +308,7 @@ def refit(data: Data, result: CandidateResult, deadline: float) -> tuple[Pipelin
     the deadline and is smaller than planned)."""
     # Small data: one thread, like the folds were timed with (two OpenMP threads on a busy box are often slower).
     fit_data = replace(data, n_jobs=1) if data.n_rows <= PARALLEL_FOLDS_MAX_ROWS else data
-    pipe, info = fit_pipeline(fit_data, result.algorithm, result.params, np.arange(data.n_rows), None, deadline,
-                              rounds=refit_rounds(result))
+    pipe, info = fit_pipeline(
+        fit_data, result.algorithm, result.params, np.arange(data.n_rows), None, deadline, rounds=refit_rounds(result)
+    )
     return pipe, not info.stopped_by_deadline

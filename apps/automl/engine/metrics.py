@@ -98,24 +98,28 @@ def _mape(y: np.ndarray, pred: np.ndarray) -> float:
 
 
 _C = (BINARY, MULTICLASS)
-METRICS: dict[str, Metric] = {m.name: m for m in [
-    Metric("roc_auc", "ROC AUC", True, (BINARY,), _roc_auc_binary),
-    Metric("log_loss", "Log loss", False, _C, _log_loss),
-    Metric("accuracy", "Accuracy", True, _C, lambda y, p: skm.accuracy_score(y, _labels(p))),
-    Metric("balanced_accuracy", "Balanced accuracy", True, _C,
-           lambda y, p: skm.balanced_accuracy_score(y, _labels(p))),
-    Metric("f1", "F1", True, (BINARY,), _binary(skm.f1_score)),
-    Metric("precision", "Precision", True, (BINARY,), _binary(skm.precision_score)),
-    Metric("recall", "Recall", True, (BINARY,), _binary(skm.recall_score)),
-    Metric("f1_macro", "F1 (macro)", True, (MULTICLASS,), _macro(skm.f1_score)),
-    Metric("precision_macro", "Precision (macro)", True, (MULTICLASS,), _macro(skm.precision_score)),
-    Metric("recall_macro", "Recall (macro)", True, (MULTICLASS,), _macro(skm.recall_score)),
-    Metric("roc_auc_ovr", "ROC AUC (one-vs-rest, macro)", True, (MULTICLASS,), _roc_auc_ovr),
-    Metric("rmse", "RMSE", False, (REGRESSION,), _rmse),
-    Metric("mae", "MAE", False, (REGRESSION,), lambda y, p: skm.mean_absolute_error(y, p)),
-    Metric("r2", "R²", True, (REGRESSION,), lambda y, p: skm.r2_score(y, p)),
-    Metric("mape", "MAPE", False, (REGRESSION,), _mape),
-]}
+METRICS: dict[str, Metric] = {
+    m.name: m
+    for m in [
+        Metric("roc_auc", "ROC AUC", True, (BINARY,), _roc_auc_binary),
+        Metric("log_loss", "Log loss", False, _C, _log_loss),
+        Metric("accuracy", "Accuracy", True, _C, lambda y, p: skm.accuracy_score(y, _labels(p))),
+        Metric(
+            "balanced_accuracy", "Balanced accuracy", True, _C, lambda y, p: skm.balanced_accuracy_score(y, _labels(p))
+        ),
+        Metric("f1", "F1", True, (BINARY,), _binary(skm.f1_score)),
+        Metric("precision", "Precision", True, (BINARY,), _binary(skm.precision_score)),
+        Metric("recall", "Recall", True, (BINARY,), _binary(skm.recall_score)),
+        Metric("f1_macro", "F1 (macro)", True, (MULTICLASS,), _macro(skm.f1_score)),
+        Metric("precision_macro", "Precision (macro)", True, (MULTICLASS,), _macro(skm.precision_score)),
+        Metric("recall_macro", "Recall (macro)", True, (MULTICLASS,), _macro(skm.recall_score)),
+        Metric("roc_auc_ovr", "ROC AUC (one-vs-rest, macro)", True, (MULTICLASS,), _roc_auc_ovr),
+        Metric("rmse", "RMSE", False, (REGRESSION,), _rmse),
+        Metric("mae", "MAE", False, (REGRESSION,), lambda y, p: skm.mean_absolute_error(y, p)),
+        Metric("r2", "R²", True, (REGRESSION,), lambda y, p: skm.r2_score(y, p)),
+        Metric("mape", "MAPE", False, (REGRESSION,), _mape),
+    ]
+}
 
 DEFAULT_OBJECTIVE = {BINARY: "roc_auc", MULTICLASS: "log_loss", REGRESSION: "rmse"}
 # Names people type for the other problem type's variant.
@@ -144,8 +148,9 @@ def resolve_objective(problem_type: str, objective: str | None) -> Metric:
     metric = METRICS.get(name)
     if metric is None or problem_type not in metric.problem_types:
         allowed = ", ".join(m.name for m in metrics_for(problem_type))
-        raise MetricError(f"Objective {objective!r} does not apply to {problem_type} problems; "
-                          f"choose one of {allowed}.")
+        raise MetricError(
+            f"Objective {objective!r} does not apply to {problem_type} problems; choose one of {allowed}."
+        )
     return metric
 
 

@@ -72,15 +72,34 @@ class AtelierModel:
         return out
 
     def schema(self) -> dict[str, Any]:
-        return {"target": self.target, "problem_type": self.problem_type,
-                "classes": [to_python(c) for c in self.classes], "features": list(self.features),
-                "ignored_columns": list(self.ignored_columns)}
+        return {
+            "target": self.target,
+            "problem_type": self.problem_type,
+            "classes": [to_python(c) for c in self.classes],
+            "features": list(self.features),
+            "ignored_columns": list(self.ignored_columns),
+        }
 
 
 # --------------------------------------------------------------------------------------------------- schema check
 # what pandas.api.types.infer_dtype calls an object column that holds only scalars (no lists, dicts or bytes)
-SCALAR_INFERRED = frozenset({"string", "integer", "floating", "mixed-integer-float", "boolean", "empty", "decimal",
-                             "datetime", "datetime64", "date", "time", "timedelta", "timedelta64"})
+SCALAR_INFERRED = frozenset(
+    {
+        "string",
+        "integer",
+        "floating",
+        "mixed-integer-float",
+        "boolean",
+        "empty",
+        "decimal",
+        "datetime",
+        "datetime64",
+        "date",
+        "time",
+        "timedelta",
+        "timedelta64",
+    }
+)
 
 
 def _bad_values(rows: pd.DataFrame, name: str, kind: str, dtype: Any) -> pd.Series | None:
@@ -90,8 +109,9 @@ def _bad_values(rows: pd.DataFrame, name: str, kind: str, dtype: Any) -> pd.Seri
         return None
     if kind == DATETIME and pd.api.types.is_datetime64_any_dtype(dtype):
         return None
-    if kind in (CATEGORICAL, TEXT) and (not pd.api.types.is_object_dtype(dtype)
-                                        or pd.api.types.infer_dtype(rows[name], skipna=True) in SCALAR_INFERRED):
+    if kind in (CATEGORICAL, TEXT) and (
+        not pd.api.types.is_object_dtype(dtype) or pd.api.types.infer_dtype(rows[name], skipna=True) in SCALAR_INFERRED
+    ):
         return None
     s = rows[name]
     present = s.notna()
@@ -135,15 +155,17 @@ def check_rows(model: AtelierModel, rows: pd.DataFrame, *, allow_extra: bool = F
         if bad is not None and bool(bad.any()):
             wrong.append(name)
             example = rows[name][bad].iloc[0]
-            details.append(f"{name} expects {f['kind']} values, got {example!r}"
-                           f" (row {int(np.flatnonzero(bad.to_numpy())[0])})")
+            details.append(
+                f"{name} expects {f['kind']} values, got {example!r} (row {int(np.flatnonzero(bad.to_numpy())[0])})"
+            )
     if wrong:
         raise SchemaError("Wrong value type(s): " + "; ".join(details) + ".", wrong)
     return rows[names]
 
 
-def predict(model: AtelierModel, rows: pd.DataFrame | list[dict[str, Any]], *,
-            allow_extra: bool = False) -> dict[str, Any]:
+def predict(
+    model: AtelierModel, rows: pd.DataFrame | list[dict[str, Any]], *, allow_extra: bool = False
+) -> dict[str, Any]:
     """{predictions: [...], probabilities?: [{class: p}]} for JSON; SchemaError when the rows do not fit."""
     if isinstance(rows, list):
         rows = pd.DataFrame.from_records(rows)

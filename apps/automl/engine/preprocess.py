@@ -39,8 +39,9 @@ class ToFloat(BaseEstimator, TransformerMixin):
     def transform(self, X: pd.DataFrame) -> np.ndarray:
         if not X.shape[1]:
             return np.zeros((len(X), 0))
-        out = np.column_stack([pd.to_numeric(X[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan)
-                               for c in X.columns])
+        out = np.column_stack(
+            [pd.to_numeric(X[c], errors="coerce").to_numpy(dtype=float, na_value=np.nan) for c in X.columns]
+        )
         out[~np.isfinite(out)] = np.nan  # ±inf is treated as missing
         return out
 
@@ -218,24 +219,45 @@ def rare_min_frequency(n_rows: int) -> int:
 
 
 def build_preprocessor(kinds: dict[str, str], spec: PrepSpec, n_rows: int) -> ColumnTransformer:
-    by_kind: dict[str, list[str]] = {k: [c for c, v in kinds.items() if v == k]
-                                     for k in (NUMERIC, CATEGORICAL, BOOLEAN, DATETIME, TEXT)}
+    by_kind: dict[str, list[str]] = {
+        k: [c for c, v in kinds.items() if v == k] for k in (NUMERIC, CATEGORICAL, BOOLEAN, DATETIME, TEXT)
+    }
     min_freq = rare_min_frequency(n_rows)
     transformers: list[tuple[str, Any, Any]] = []
     if by_kind[CATEGORICAL]:
         if spec.one_hot:
-            enc: Any = Pipeline([
-                ("label", ToLabel(missing=MISSING_LABEL)),
-                ("onehot", OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=min_freq,
-                                         max_categories=spec.max_one_hot, sparse_output=False, dtype=np.float64)),
-            ])
+            enc: Any = Pipeline(
+                [
+                    ("label", ToLabel(missing=MISSING_LABEL)),
+                    (
+                        "onehot",
+                        OneHotEncoder(
+                            handle_unknown="infrequent_if_exist",
+                            min_frequency=min_freq,
+                            max_categories=spec.max_one_hot,
+                            sparse_output=False,
+                            dtype=np.float64,
+                        ),
+                    ),
+                ]
+            )
         else:
-            enc = Pipeline([
-                ("label", ToLabel(missing=np.nan)),
-                ("ordinal", OrdinalEncoder(handle_unknown="use_encoded_value", unknown_value=np.nan,
-                                           encoded_missing_value=np.nan, min_frequency=min_freq, max_categories=200,
-                                           dtype=np.float64)),
-            ])
+            enc = Pipeline(
+                [
+                    ("label", ToLabel(missing=np.nan)),
+                    (
+                        "ordinal",
+                        OrdinalEncoder(
+                            handle_unknown="use_encoded_value",
+                            unknown_value=np.nan,
+                            encoded_missing_value=np.nan,
+                            min_frequency=min_freq,
+                            max_categories=200,
+                            dtype=np.float64,
+                        ),
+                    ),
+                ]
+            )
         transformers.append(("categorical", enc, by_kind[CATEGORICAL]))
 
     def numeric_tail() -> list[tuple[str, Any]]:
@@ -255,8 +277,12 @@ def build_preprocessor(kinds: dict[str, str], spec: PrepSpec, n_rows: int) -> Co
     for i, col in enumerate(by_kind[TEXT]):
         steps: list[tuple[str, Any]] = [
             ("text", ToText()),
-            ("tfidf", SafeTfidf(max_features=spec.text_features, min_df=2, sublinear_tf=True,
-                                      ngram_range=(1, 2), dtype=np.float64)),
+            (
+                "tfidf",
+                SafeTfidf(
+                    max_features=spec.text_features, min_df=2, sublinear_tf=True, ngram_range=(1, 2), dtype=np.float64
+                ),
+            ),
         ]
         if not spec.sparse_text:
             steps.append(("svd", CappedSVD(n_components=spec.text_components)))
@@ -264,8 +290,9 @@ def build_preprocessor(kinds: dict[str, str], spec: PrepSpec, n_rows: int) -> Co
     if not transformers:
         raise ValueError("No usable feature columns.")
     sparse = bool(by_kind[TEXT]) and spec.sparse_text
-    return ColumnTransformer(transformers, remainder="drop", sparse_threshold=0.3 if sparse else 0.0,
-                             verbose_feature_names_out=False)
+    return ColumnTransformer(
+        transformers, remainder="drop", sparse_threshold=0.3 if sparse else 0.0, verbose_feature_names_out=False
+    )
 
 
 def categorical_indices(kinds: dict[str, str]) -> list[int]:

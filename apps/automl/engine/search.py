@@ -100,14 +100,17 @@ class Searcher:
         active = [a for a in self.algorithms if a not in self.disabled]
         if not active:
             return None, None
-        best = {a: max((t.result.score for t in self.state.complete if t.algorithm == a and t.result),
-                       default=-math.inf) for a in active}
+        best = {
+            a: max((t.result.score for t in self.state.complete if t.algorithm == a and t.result), default=-math.inf)
+            for a in active
+        }
         order = sorted(active, key=lambda a: -best[a])
-        weights = np.array([0.5 ** rank for rank in range(len(order))], dtype=float)
+        weights = np.array([0.5**rank for rank in range(len(order))], dtype=float)
         # Diminishing returns: a space of few hyperparameters is covered after a few dozen tries.
         tries = np.array([len(self.wall[a]) for a in order], dtype=float)
-        dims = np.array([max(1, len(get_algorithm(a).ranges(self.data.problem_type, self.data.n_rows)))
-                         for a in order], dtype=float)
+        dims = np.array(
+            [max(1, len(get_algorithm(a).ranges(self.data.problem_type, self.data.n_rows))) for a in order], dtype=float
+        )
         weights *= np.sqrt(np.minimum(1.0, 10.0 * dims / np.maximum(tries, 1.0)))
         if self.max_trials is None:  # cheaper algorithms get more tries (timing-dependent: off for fixed counts)
             walls = np.array([np.median(self.wall[a]) if self.wall[a] else 1.0 for a in order])
@@ -146,8 +149,16 @@ class Searcher:
         t0 = time.monotonic()
         trial = Trial(number, algo_name, params, "complete")
         try:
-            result = evaluate_candidate(self.data, self.folds, self.metric, algo_name, params, trial_deadline,
-                                        report=None if fixed is not None else report, stop=self.check_cancel)
+            result = evaluate_candidate(
+                self.data,
+                self.folds,
+                self.metric,
+                algo_name,
+                params,
+                trial_deadline,
+                report=None if fixed is not None else report,
+                stop=self.check_cancel,
+            )
         except TrialPruned:
             study.tell(ot, state=optuna.trial.TrialState.PRUNED)
             trial.state = "pruned"

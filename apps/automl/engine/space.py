@@ -45,10 +45,12 @@ class ParamRange:
         if self.type == CATEGORICAL:
             return optuna.distributions.CategoricalDistribution(list(self.values))
         if self.type == INTEGER:
-            return optuna.distributions.IntDistribution(int(self.low or 0), int(self.high or 0),
-                                                        log=self.scale == "log")
-        return optuna.distributions.FloatDistribution(float(self.low or 0.0), float(self.high or 0.0),
-                                                      log=self.scale == "log")
+            return optuna.distributions.IntDistribution(
+                int(self.low or 0), int(self.high or 0), log=self.scale == "log"
+            )
+        return optuna.distributions.FloatDistribution(
+            float(self.low or 0.0), float(self.high or 0.0), log=self.scale == "log"
+        )
 
     def grid(self, points: int) -> list[Any]:
         """Evenly spaced values (on the range's scale) for grid search."""

@@ -94,8 +94,10 @@ def parse_spec(raw: dict[str, Any]) -> TuningSpec:
         ranges = {}
         for name, r in raw_ranges.items():
             if name not in known:
-                raise SpecError(f"{algorithm} has no tunable hyperparameter {name!r}; tunable: "
-                                f"{', '.join(known)}.", f"ranges.{name}")
+                raise SpecError(
+                    f"{algorithm} has no tunable hyperparameter {name!r}; tunable: {', '.join(known)}.",
+                    f"ranges.{name}",
+                )
             ranges[name] = parse_range(name, r)
     fixed = raw.get("static_hyperparameters", {}) or {}
     if not isinstance(fixed, dict) or any(k not in known for k in fixed):
@@ -118,9 +120,20 @@ def parse_spec(raw: dict[str, Any]) -> TuningSpec:
         raise SpecError("completion.patience must be a whole number >= 1.", "completion.patience")
     if isinstance(min_imp, bool) or not isinstance(min_imp, (int, float)) or min_imp < 0:
         raise SpecError("completion.min_improvement must be a number >= 0.", "completion.min_improvement")
-    return TuningSpec(algorithm, problem_type, objective, ranges, strategy, early, ints["max_trials"],
-                      ints["max_parallel"], ints["seed"], ints["grid_points"],
-                      Completion(target, patience, float(min_imp)), dict(fixed))
+    return TuningSpec(
+        algorithm,
+        problem_type,
+        objective,
+        ranges,
+        strategy,
+        early,
+        ints["max_trials"],
+        ints["max_parallel"],
+        ints["seed"],
+        ints["grid_points"],
+        Completion(target, patience, float(min_imp)),
+        dict(fixed),
+    )
 
 
 # --------------------------------------------------------------------------------------------------- studies
@@ -142,8 +155,12 @@ def make_sampler(spec: TuningSpec, worker: int = 0) -> optuna.samplers.BaseSampl
     if spec.strategy == "grid":
         space = {name: r.grid(spec.grid_points) for name, r in spec.ranges.items()}
         return GridSampler(space, seed=seed)
-    return optuna.samplers.TPESampler(seed=seed, n_startup_trials=min(10, max(3, spec.max_trials // 4)),
-                                      multivariate=True, constant_liar=spec.max_parallel > 1)
+    return optuna.samplers.TPESampler(
+        seed=seed,
+        n_startup_trials=min(10, max(3, spec.max_trials // 4)),
+        multivariate=True,
+        constant_liar=spec.max_parallel > 1,
+    )
 
 
 def make_pruner(spec: TuningSpec) -> optuna.pruners.BasePruner:
@@ -161,7 +178,7 @@ def storage_for(url: str | None) -> optuna.storages.BaseStorage | None:
     if url.startswith("journal://"):
         from optuna.storages.journal import JournalFileBackend
 
-        return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal://"):]))
+        return optuna.storages.JournalStorage(JournalFileBackend(url[len("journal://") :]))
     from sqlalchemy.exc import SQLAlchemyError
     from sqlalchemy.pool import NullPool
 
@@ -183,8 +200,14 @@ def storage_for(url: str | None) -> optuna.storages.BaseStorage | None:
 
 def open_study(spec: TuningSpec, study_name: str, storage_url: str | None = None, worker: int = 0) -> optuna.Study:
     """Create or join the shared study (same name + storage from every worker; ``worker`` numbers them 0…)."""
-    return optuna.create_study(study_name=study_name, storage=storage_for(storage_url), load_if_exists=True,
-                               direction=spec.direction, sampler=make_sampler(spec, worker), pruner=make_pruner(spec))
+    return optuna.create_study(
+        study_name=study_name,
+        storage=storage_for(storage_url),
+        load_if_exists=True,
+        direction=spec.direction,
+        sampler=make_sampler(spec, worker),
+        pruner=make_pruner(spec),
+    )
 
 
 def warm_start(study: optuna.Study, spec: TuningSpec, parents: list[optuna.Study], top: int = 3) -> int:
@@ -192,8 +215,11 @@ def warm_start(study: optuna.Study, spec: TuningSpec, parents: list[optuna.Study
     n = 0
     for parent in parents:
         sign = 1.0 if parent.direction == optuna.study.StudyDirection.MINIMIZE else -1.0
-        scored = [(sign * float(t.value), t) for t in parent.trials
-                  if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None]
+        scored = [
+            (sign * float(t.value), t)
+            for t in parent.trials
+            if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
+        ]
         scored.sort(key=lambda pair: pair[0])
         for _, t in scored[:top]:
             params = {k: v for k, v in t.params.items() if k in spec.ranges and spec.ranges[k].contains(v)}
@@ -205,8 +231,11 @@ def warm_start(study: optuna.Study, spec: TuningSpec, parents: list[optuna.Study
 
 def should_stop(study: optuna.Study, completion: Completion) -> str | None:
     """The completion criterion that is met, if any."""
-    done = sorted((t.number, float(t.value)) for t in study.trials
-                   if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None)
+    done = sorted(
+        (t.number, float(t.value))
+        for t in study.trials
+        if t.state == optuna.trial.TrialState.COMPLETE and t.value is not None
+    )
     if not done:
         return None
     maximize = study.direction == optuna.study.StudyDirection.MAXIMIZE
@@ -216,7 +245,7 @@ def should_stop(study: optuna.Study, completion: Completion) -> str | None:
         if (maximize and best >= completion.target_value) or (not maximize and best <= completion.target_value):
             return "target_value_reached"
     if completion.patience and len(done) > completion.patience:
-        earlier = values[:-completion.patience]
+        earlier = values[: -completion.patience]
         before = max(earlier) if maximize else min(earlier)
         gain = (best - before) if maximize else (before - best)
         if gain <= completion.min_improvement * max(abs(before), 1e-12):
@@ -240,8 +269,16 @@ def cv_folds(data: Data, cv: dict[str, Any] | None = None) -> Folds:
     return make_folds(data.y, data.problem_type, int(cv.get("seed", 0)), cv.get("method"), cv.get("n_splits"))
 
 
-def evaluate_trial(algorithm: str, params: dict[str, Any], data: Data, folds: Folds, objective: str,
-                   *, trial: optuna.Trial | None = None, timeout_s: float | None = None) -> dict[str, Any]:
+def evaluate_trial(
+    algorithm: str,
+    params: dict[str, Any],
+    data: Data,
+    folds: Folds,
+    objective: str,
+    *,
+    trial: optuna.Trial | None = None,
+    timeout_s: float | None = None,
+) -> dict[str, Any]:
     """Fit and score ONE hyperparameter setting out of fold. With ``trial``, per-fold running scores are
     reported to it and pruning raises optuna.TrialPruned. Returns plain JSON: value (objective), metrics,
     fit_time_s, iterations."""
@@ -263,8 +300,12 @@ def evaluate_trial(algorithm: str, params: dict[str, Any], data: Data, folds: Fo
         raise TimeoutError(str(exc)) from None
     metrics = all_metrics(data.problem_type, data.y[result.validated], result.oof[result.validated])
     iters = [i for i in result.iterations if i]
-    return {"value": metrics[metric.name], "metrics": metrics, "fit_time_s": round(result.fit_time_s, 4),
-            "iterations": int(np.mean(iters)) if iters else None}
+    return {
+        "value": metrics[metric.name],
+        "metrics": metrics,
+        "fit_time_s": round(result.fit_time_s, 4),
+        "iterations": int(np.mean(iters)) if iters else None,
+    }
 
 
 STOP_ATTR = "atelier_stop_reason"
@@ -286,9 +327,17 @@ def fail_running_trials(study: optuna.Study, worker: str | None = None) -> int:
     return n
 
 
-def run_worker(study: optuna.Study, spec: TuningSpec, data: Data, folds: Folds, *, n_trials: int,
-               worker: str = "worker", timeout_s: float | None = None, trial_timeout_s: float | None = None
-               ) -> dict[str, Any]:
+def run_worker(
+    study: optuna.Study,
+    spec: TuningSpec,
+    data: Data,
+    folds: Folds,
+    *,
+    n_trials: int,
+    worker: str = "worker",
+    timeout_s: float | None = None,
+    trial_timeout_s: float | None = None,
+) -> dict[str, Any]:
     """One worker's share of a tuning job: ask the shared study, evaluate, tell; stop at ``n_trials`` of its own,
     at spec.max_trials across all workers, at ``timeout_s``, or when a completion criterion is met."""
     start = time.monotonic()
@@ -319,8 +368,9 @@ def run_worker(study: optuna.Study, spec: TuningSpec, data: Data, folds: Folds, 
         trial.set_user_attr("worker", worker)
         params = {**spec.fixed, **{name: r.suggest(trial) for name, r in spec.ranges.items()}}
         try:
-            out = evaluate_trial(spec.algorithm, params, data, folds, spec.objective, trial=trial,
-                                 timeout_s=trial_timeout_s)
+            out = evaluate_trial(
+                spec.algorithm, params, data, folds, spec.objective, trial=trial, timeout_s=trial_timeout_s
+            )
         except optuna.TrialPruned:
             study.tell(trial, state=optuna.trial.TrialState.PRUNED)
         except Exception as exc:  # noqa: BLE001 - a failed trial is recorded; the worker goes on with the next
@@ -330,8 +380,11 @@ def run_worker(study: optuna.Study, spec: TuningSpec, data: Data, folds: Folds, 
             trial.set_user_attr("metrics", out["metrics"])
             trial.set_user_attr("fit_time_s", out["fit_time_s"])
             value = out["value"]
-            study.tell(trial, value if value is not None else None,
-                       state=None if value is not None else optuna.trial.TrialState.FAIL)
+            study.tell(
+                trial,
+                value if value is not None else None,
+                state=None if value is not None else optuna.trial.TrialState.FAIL,
+            )
         ran += 1
     return {"worker": worker, "trials_run": ran, "stop_reason": stop_reason}
 
@@ -340,11 +393,19 @@ def study_summary(study: optuna.Study) -> dict[str, Any]:
     """Plain JSON for the UI: every trial with state, params, value, worker; the best trial."""
     complete = optuna.trial.TrialState.COMPLETE
     # A pruned trial's value is its last partial score (a few folds): shown apart, never as a result.
-    trials = [{"number": t.number, "state": t.state.name.lower(), "params": t.params,
-               "value": t.value if t.state == complete else None,
-               "partial": t.value if t.state == optuna.trial.TrialState.PRUNED else None,
-               "worker": t.user_attrs.get("worker"), "metrics": t.user_attrs.get("metrics"),
-               "error": t.user_attrs.get("error")} for t in study.trials]
+    trials = [
+        {
+            "number": t.number,
+            "state": t.state.name.lower(),
+            "params": t.params,
+            "value": t.value if t.state == complete else None,
+            "partial": t.value if t.state == optuna.trial.TrialState.PRUNED else None,
+            "worker": t.user_attrs.get("worker"),
+            "metrics": t.user_attrs.get("metrics"),
+            "error": t.user_attrs.get("error"),
+        }
+        for t in study.trials
+    ]
     done = [t for t in study.trials if t.state == optuna.trial.TrialState.COMPLETE]
     best = None
     if done:

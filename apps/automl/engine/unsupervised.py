@@ -33,8 +33,7 @@ def _matrix(df: pd.DataFrame, columns: list[str] | None) -> tuple[np.ndarray, li
     kinds = {c: i.kind for c, i in infer_columns(frame).items() if i.kind in FEATURE_KINDS and i.kind != TEXT}
     if not kinds:
         raise ValueError("No usable numeric, categorical, boolean or date column.")
-    prep = build_preprocessor(kinds, PrepSpec(scale=True, one_hot=True, max_one_hot=16, sparse_text=False),
-                              len(frame))
+    prep = build_preprocessor(kinds, PrepSpec(scale=True, one_hot=True, max_one_hot=16, sparse_text=False), len(frame))
     X = np.asarray(prep.fit_transform(frame[list(kinds)]), dtype=float)
     return X, list(kinds)
 
@@ -49,8 +48,15 @@ def _scatter_rows(n: int, seed: int) -> np.ndarray:
     return np.sort(np.random.default_rng(seed).choice(n, SCATTER_POINTS, replace=False))
 
 
-def pca(df: pd.DataFrame, *, columns: list[str] | None = None, n_components: int | None = None,
-        variance: float = 0.9, seed: int = 0, prefix: str = "pc") -> UnsupervisedResult:
+def pca(
+    df: pd.DataFrame,
+    *,
+    columns: list[str] | None = None,
+    n_components: int | None = None,
+    variance: float = 0.9,
+    seed: int = 0,
+    prefix: str = "pc",
+) -> UnsupervisedResult:
     """PCA with a fixed number of components, or as many as reach ``variance`` explained (0 < variance < 1)."""
     X, used = _matrix(df, columns)
     max_k = min(X.shape)
@@ -69,16 +75,28 @@ def pca(df: pd.DataFrame, *, columns: list[str] | None = None, n_components: int
     rows = _scatter_rows(len(Z), seed)
     ratio = model.explained_variance_ratio_
     chart = {
-        "explained_variance_ratio": _r(ratio), "cumulative": _r(np.cumsum(ratio)),
+        "explained_variance_ratio": _r(ratio),
+        "cumulative": _r(np.cumsum(ratio)),
         "scatter": {"x": _r(Z[rows, 0]), "y": _r(Z[rows, 1]) if Z.shape[1] > 1 else [], "rows": rows.tolist()},
     }
-    return UnsupervisedResult(pd.DataFrame(Z, columns=names, index=df.index), chart,
-                              {"columns_used": used, "n_components": len(names),
-                               "variance_explained": round(float(ratio.sum()), 6)})
+    return UnsupervisedResult(
+        pd.DataFrame(Z, columns=names, index=df.index),
+        chart,
+        {"columns_used": used, "n_components": len(names), "variance_explained": round(float(ratio.sum()), 6)},
+    )
 
 
-def kmeans(df: pd.DataFrame, *, columns: list[str] | None = None, k: int | None = None, k_min: int = 2,
-           k_max: int = 10, method: str = "silhouette", seed: int = 0, column: str = "cluster") -> UnsupervisedResult:
+def kmeans(
+    df: pd.DataFrame,
+    *,
+    columns: list[str] | None = None,
+    k: int | None = None,
+    k_min: int = 2,
+    k_max: int = 10,
+    method: str = "silhouette",
+    seed: int = 0,
+    column: str = "cluster",
+) -> UnsupervisedResult:
     """k-means; without ``k``, suggests one on a sample: the best silhouette, or the elbow of the inertia curve."""
     X, used = _matrix(df, columns)
     rng = np.random.default_rng(seed)
@@ -102,13 +120,21 @@ def kmeans(df: pd.DataFrame, *, columns: list[str] | None = None, k: int | None 
     coords = PCA(n_components=min(2, X.shape[1]), random_state=seed).fit_transform(X)
     rows = _scatter_rows(len(X), seed)
     chart = {
-        "k_scores": scores, "suggested_k": int(k),
+        "k_scores": scores,
+        "suggested_k": int(k),
         "sizes": [int(c) for c in np.bincount(labels, minlength=int(k))],
-        "scatter": {"x": _r(coords[rows, 0]), "y": _r(coords[rows, 1]) if coords.shape[1] > 1 else [],
-                    "cluster": labels[rows].astype(int).tolist(), "rows": rows.tolist()},
+        "scatter": {
+            "x": _r(coords[rows, 0]),
+            "y": _r(coords[rows, 1]) if coords.shape[1] > 1 else [],
+            "cluster": labels[rows].astype(int).tolist(),
+            "rows": rows.tolist(),
+        },
     }
-    return UnsupervisedResult(pd.DataFrame({column: labels.astype(int)}, index=df.index), chart,
-                              {"columns_used": used, "k": int(k), "method": method if scores else "given"})
+    return UnsupervisedResult(
+        pd.DataFrame({column: labels.astype(int)}, index=df.index),
+        chart,
+        {"columns_used": used, "k": int(k), "method": method if scores else "given"},
+    )
 
 
 def _elbow(scores: list[dict[str, Any]]) -> int:
@@ -121,8 +147,15 @@ def _elbow(scores: list[dict[str, Any]]) -> int:
     return int(ks[int(np.argmax(line - inertia))])
 
 
-def isolation_forest(df: pd.DataFrame, *, columns: list[str] | None = None, contamination: float | str = "auto",
-                     seed: int = 0, n_jobs: int = 2, prefix: str = "anomaly") -> UnsupervisedResult:
+def isolation_forest(
+    df: pd.DataFrame,
+    *,
+    columns: list[str] | None = None,
+    contamination: float | str = "auto",
+    seed: int = 0,
+    n_jobs: int = 2,
+    prefix: str = "anomaly",
+) -> UnsupervisedResult:
     """Anomaly score per row (higher = more unusual) and a flag at the model's threshold."""
     X, used = _matrix(df, columns)
     model = IsolationForest(n_estimators=200, contamination=contamination, random_state=seed, n_jobs=n_jobs).fit(X)
@@ -131,8 +164,12 @@ def isolation_forest(df: pd.DataFrame, *, columns: list[str] | None = None, cont
     threshold = float(-model.offset_)
     counts, edges = np.histogram(score, bins=40)
     order = np.argsort(-score)[:20]
-    chart = {"histogram": {"edges": _r(edges), "counts": [int(c) for c in counts]}, "threshold": round(threshold, 6),
-             "top_rows": [{"row": int(i), "score": round(float(score[i]), 6)} for i in order]}
+    chart = {
+        "histogram": {"edges": _r(edges), "counts": [int(c) for c in counts]},
+        "threshold": round(threshold, 6),
+        "top_rows": [{"row": int(i), "score": round(float(score[i]), 6)} for i in order],
+    }
     cols = pd.DataFrame({f"{prefix}_score": score, f"is_{prefix}": flag}, index=df.index)
-    return UnsupervisedResult(cols, chart, {"columns_used": used, "n_flagged": int(flag.sum()),
-                                            "contamination": contamination})
+    return UnsupervisedResult(
+        cols, chart, {"columns_used": used, "n_flagged": int(flag.sum()), "contamination": contamination}
+    )

@@ -27,7 +27,10 @@ NUMERIC_FUNCTIONS = ("sum", "mean", "median", "std", "var")
 
 @script_function()
 def group_by_aggregate(
-    df: pd.DataFrame, keys: list[str], aggregations: list[dict[str, str]], drop_missing_keys: bool = False,
+    df: pd.DataFrame,
+    keys: list[str],
+    aggregations: list[dict[str, str]],
+    drop_missing_keys: bool = False,
 ) -> pd.DataFrame:
     """One row per distinct key combination (sorted), one column per aggregation."""
     named = {a["as"]: (a["column"], a["func"]) for a in aggregations}
@@ -36,8 +39,7 @@ def group_by_aggregate(
 
 
 def normalized_aggregations(raw: list[dict[str, Any]]) -> list[dict[str, str]]:
-    return [{"column": a["column"], "func": a["func"], "as": a.get("as") or f"{a['column']}_{a['func']}"}
-            for a in raw]
+    return [{"column": a["column"], "func": a["func"], "as": a.get("as") or f"{a['column']}_{a['func']}"} for a in raw]
 
 
 @register
@@ -51,8 +53,12 @@ class GroupByAggregate(Operator):
     )
     params = (
         Param("keys", "columns", required=True),
-        Param("aggregations", "json", required=True,
-              description='List of {"column": ..., "func": ..., "as": optional output name}.'),
+        Param(
+            "aggregations",
+            "json",
+            required=True,
+            description='List of {"column": ..., "func": ..., "as": optional output name}.',
+        ),
         Param("drop_missing_keys", "boolean", default=False, description="Drop rows whose keys are missing."),
     )
     kernel = group_by_aggregate
@@ -64,8 +70,9 @@ class GroupByAggregate(Operator):
         for index, item in enumerate(raw):
             where = f"Parameter 'aggregations', item {index + 1}"
             if not isinstance(item, dict) or set(item) - {"column", "func", "as"}:
-                raise ParameterError(f"{where}: expected an object with keys column, func and optional as.",
-                                     param="aggregations")
+                raise ParameterError(
+                    f"{where}: expected an object with keys column, func and optional as.", param="aggregations"
+                )
             if not isinstance(item.get("column"), str) or not item["column"]:
                 raise ParameterError(f"{where}: 'column' must be a column name.", param="aggregations")
             if item.get("func") not in FUNCTIONS:
@@ -78,8 +85,9 @@ class GroupByAggregate(Operator):
         names = [a["as"] for a in normalized_aggregations(raw)]
         repeated = sorted({n for n in names if names.count(n) > 1} | (set(names) & set(params["keys"])))
         if repeated:
-            raise ParameterError(f"Parameter 'aggregations': output name(s) {quote_list(repeated)} are used twice.",
-                                 param="aggregations")
+            raise ParameterError(
+                f"Parameter 'aggregations': output name(s) {quote_list(repeated)} are used twice.", param="aggregations"
+            )
 
     def check_data(self, params: Params, inputs: Sequence[pd.DataFrame]) -> None:
         df = inputs[0]
@@ -89,5 +97,8 @@ class GroupByAggregate(Operator):
         check_kind("aggregations", list(dict.fromkeys(numeric)), df, "numeric")
 
     def kernel_args(self, params: Params, trained: Trained | None) -> dict[str, Any]:
-        return {"keys": params["keys"], "aggregations": normalized_aggregations(params["aggregations"]),
-                "drop_missing_keys": params["drop_missing_keys"]}
+        return {
+            "keys": params["keys"],
+            "aggregations": normalized_aggregations(params["aggregations"]),
+            "drop_missing_keys": params["drop_missing_keys"],
+        }

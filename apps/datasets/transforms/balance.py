@@ -29,7 +29,8 @@ def random_oversample(df: pd.DataFrame, target: str, ratio: float = 1.0, seed: i
     rng = np.random.default_rng(seed)
     extra = [
         rng.choice(np.flatnonzero(codes == k), size=goal - sizes[k], replace=True)
-        for k in range(len(classes)) if goal > sizes[k]
+        for k in range(len(classes))
+        if goal > sizes[k]
     ]
     positions = np.concatenate([np.arange(len(df)), *extra]).astype("int64")
     return df.iloc[positions].reset_index(drop=True)
@@ -53,7 +54,11 @@ def random_undersample(df: pd.DataFrame, target: str, ratio: float = 1.0, seed: 
 
 @script_function()
 def smote_oversample(
-    df: pd.DataFrame, target: str, features: list[str] | None = None, k_neighbors: int = 5, ratio: float = 1.0,
+    df: pd.DataFrame,
+    target: str,
+    features: list[str] | None = None,
+    k_neighbors: int = 5,
+    ratio: float = 1.0,
     seed: int = 42,
 ) -> pd.DataFrame:
     """SMOTE: new rows on the segment between a row and one of its k nearest neighbours of the same class.
@@ -65,7 +70,8 @@ def smote_oversample(
 
     if not features:
         features = [
-            c for c in df.columns
+            c
+            for c in df.columns
             if c != target
             and pd.api.types.is_numeric_dtype(df[c].dtype)
             and not pd.api.types.is_bool_dtype(df[c].dtype)
@@ -113,7 +119,8 @@ class _Balancer(Operator):
         if distinct > MAX_CLASSES:
             raise ParameterError(
                 f"Parameter 'target': column {params['target']!r} has {distinct} distinct values; balancing needs a "
-                f"class column with at most {MAX_CLASSES} classes.", param="target",
+                f"class column with at most {MAX_CLASSES} classes.",
+                param="target",
             )
 
 
@@ -164,7 +171,9 @@ class Smote(_Balancer):
         if params["features"]:
             return list(params["features"])
         return [
-            str(c) for c in df.columns
-            if c != params["target"] and pd.api.types.is_numeric_dtype(df[c].dtype)
+            str(c)
+            for c in df.columns
+            if c != params["target"]
+            and pd.api.types.is_numeric_dtype(df[c].dtype)
             and not pd.api.types.is_bool_dtype(df[c].dtype)
         ]

@@ -26,7 +26,15 @@ import pandas as pd
 ParamType = Literal["column", "columns", "string", "number", "integer", "boolean", "choice", "expression", "json"]
 ColumnKind = Literal["numeric", "string", "datetime", "categorical"]
 PARAM_TYPES: tuple[str, ...] = (
-    "column", "columns", "string", "number", "integer", "boolean", "choice", "expression", "json",
+    "column",
+    "columns",
+    "string",
+    "number",
+    "integer",
+    "boolean",
+    "choice",
+    "expression",
+    "json",
 )
 MAX_LISTED_COLUMNS = 40
 
@@ -60,7 +68,9 @@ class ParameterError(TransformError):
         available: Sequence[str] | None = None,
     ) -> None:
         super().__init__(
-            message, param=param, columns=list(columns) if columns is not None else None,
+            message,
+            param=param,
+            columns=list(columns) if columns is not None else None,
             available=list(available) if available is not None else None,
         )
         self.param = param
@@ -186,7 +196,9 @@ def require_columns(param: str, names: Sequence[str], df: pd.DataFrame, where: s
         raise ParameterError(
             f"Parameter '{param}': {noun.lower()} {quote_list(missing)} not found{where}. "
             f"Available columns: {quote_list(available)}.",
-            param=param, columns=missing, available=available,
+            param=param,
+            columns=missing,
+            available=available,
         )
 
 
@@ -292,17 +304,20 @@ class Param:
     def fail(self, expected: str, value: Any) -> ParameterError:
         shown = repr(value) if not isinstance(value, (dict, list)) else type_name(value)
         return ParameterError(
-            f"Parameter '{self.name}' must be {expected}, got {shown} ({type_name(value)}).", param=self.name,
+            f"Parameter '{self.name}' must be {expected}, got {shown} ({type_name(value)}).",
+            param=self.name,
         )
 
     def check_range(self, value: float) -> None:
         if self.minimum is not None and value < self.minimum:
             raise ParameterError(
-                f"Parameter '{self.name}' must be at least {self.minimum:g}, got {value!r}.", param=self.name,
+                f"Parameter '{self.name}' must be at least {self.minimum:g}, got {value!r}.",
+                param=self.name,
             )
         if self.maximum is not None and value > self.maximum:
             raise ParameterError(
-                f"Parameter '{self.name}' must be at most {self.maximum:g}, got {value!r}.", param=self.name,
+                f"Parameter '{self.name}' must be at most {self.maximum:g}, got {value!r}.",
+                param=self.name,
             )
 
 
@@ -318,7 +333,8 @@ def _coerce_columns(spec: Param, value: Any) -> list[str]:
     duplicates = sorted({v for v in value if value.count(v) > 1})
     if duplicates:
         raise ParameterError(
-            f"Parameter '{spec.name}' lists column(s) {quote_list(duplicates)} more than once.", param=spec.name,
+            f"Parameter '{spec.name}' lists column(s) {quote_list(duplicates)} more than once.",
+            param=spec.name,
         )
     if spec.required and not value:
         raise ParameterError(f"Parameter '{spec.name}' needs at least one column.", param=spec.name)
@@ -367,7 +383,8 @@ def _coerce_choice(spec: Param, value: Any) -> Any:
         return list(dict.fromkeys(value))
     if value not in choices or isinstance(value, (list, dict)):
         raise ParameterError(
-            f"Parameter '{spec.name}' must be one of {quote_list(choices)}, got {value!r}.", param=spec.name,
+            f"Parameter '{spec.name}' must be one of {quote_list(choices)}, got {value!r}.",
+            param=spec.name,
         )
     return value
 
@@ -499,7 +516,10 @@ class Operator:
         """Cross-field checks that need no data. Raise :class:`ParameterError`."""
 
     def validate(
-        self, params: Mapping[str, Any] | None, inputs: Sequence[pd.DataFrame], names: Sequence[str] | None = None,
+        self,
+        params: Mapping[str, Any] | None,
+        inputs: Sequence[pd.DataFrame],
+        names: Sequence[str] | None = None,
     ) -> Params:
         """Normalize ``params`` and check them against the input frames (columns and their kinds)."""
         out = self.normalize(params)
@@ -539,7 +559,10 @@ class Operator:
         raise NotImplementedError
 
     def apply(
-        self, df: pd.DataFrame, params: Mapping[str, Any] | None, trained: Mapping[str, Any] | None = None,
+        self,
+        df: pd.DataFrame,
+        params: Mapping[str, Any] | None,
+        trained: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         """Validate and apply. A stateful operator without ``trained`` fits on ``df`` first."""
         p = self.validate(params, [df])
@@ -548,7 +571,10 @@ class Operator:
         return self.apply_validated([df], p, json_roundtrip(trained) if trained is not None else None)
 
     def apply_validated(
-        self, inputs: Sequence[pd.DataFrame], params: Params, trained: Trained | None,
+        self,
+        inputs: Sequence[pd.DataFrame],
+        params: Params,
+        trained: Trained | None,
         names: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         return type(self).kernel(inputs[0], **self.kernel_args(params, trained))
@@ -562,7 +588,11 @@ class Operator:
     # -- export -------------------------------------------------------------------------------
 
     def code(
-        self, params: Params, trained_ref: str | None, input_vars: Sequence[str], input_ids: Sequence[str],
+        self,
+        params: Params,
+        trained_ref: str | None,
+        input_vars: Sequence[str],
+        input_ids: Sequence[str],
         output_var: str,
     ) -> Snippet:
         """Python lines that compute ``output_var`` from ``input_vars`` in an exported script.
@@ -584,7 +614,9 @@ class MultiInputOperator(Operator):
     max_inputs: ClassVar[int | None] = None
 
     def apply(  # type: ignore[override]
-        self, inputs: Mapping[str, pd.DataFrame], params: Mapping[str, Any] | None,
+        self,
+        inputs: Mapping[str, pd.DataFrame],
+        params: Mapping[str, Any] | None,
         trained: Mapping[str, Any] | None = None,
     ) -> pd.DataFrame:
         names = list(inputs)
@@ -598,7 +630,9 @@ def check_kind(param: str, names: Sequence[str], df: pd.DataFrame, kind: ColumnK
     if wrong:
         types = ", ".join(f"{n!r} is {df[n].dtype}" for n in wrong)
         raise ParameterError(
-            f"Parameter '{param}': {types}; {KIND_TEXT[kind]} is required.", param=param, columns=wrong,
+            f"Parameter '{param}': {types}; {KIND_TEXT[kind]} is required.",
+            param=param,
+            columns=wrong,
         )
 
 

@@ -69,8 +69,18 @@ def cast_series(s: pd.Series, to: str, date_format: str | None, errors: str) -> 
             whole = result.isna() | (result % 1 == 0)
             result = result.where(whole).astype("Int64")
     elif to == "boolean":
-        words = {"true": True, "t": True, "yes": True, "y": True, "1": True,
-                 "false": False, "f": False, "no": False, "n": False, "0": False}
+        words = {
+            "true": True,
+            "t": True,
+            "yes": True,
+            "y": True,
+            "1": True,
+            "false": False,
+            "f": False,
+            "no": False,
+            "n": False,
+            "0": False,
+        }
         if pd.api.types.is_bool_dtype(s.dtype):
             result = s.astype("boolean")
         elif pd.api.types.is_numeric_dtype(s.dtype):
@@ -95,7 +105,11 @@ def cast_series(s: pd.Series, to: str, date_format: str | None, errors: str) -> 
 
 @script_function(cast_series)
 def cast_columns(
-    df: pd.DataFrame, columns: list[str], to: str, date_format: str | None = None, errors: str = "coerce",
+    df: pd.DataFrame,
+    columns: list[str],
+    to: str,
+    date_format: str | None = None,
+    errors: str = "coerce",
 ) -> pd.DataFrame:
     out = df.copy(deep=False)
     for name in columns:
@@ -135,17 +149,20 @@ class RenameColumns(Operator):
     def check_params(self, params: Params) -> None:
         mapping = params["mapping"]
         if not isinstance(mapping, dict) or not mapping:
-            raise ParameterError("Parameter 'mapping' must be a non-empty object {old name: new name}.",
-                                 param="mapping")
+            raise ParameterError(
+                "Parameter 'mapping' must be a non-empty object {old name: new name}.", param="mapping"
+            )
         bad = [k for k, v in mapping.items() if not isinstance(v, str) or not v]
         if bad:
-            raise ParameterError(f"Parameter 'mapping': the new name of {quote_list(bad)} must be non-empty text.",
-                                 param="mapping")
+            raise ParameterError(
+                f"Parameter 'mapping': the new name of {quote_list(bad)} must be non-empty text.", param="mapping"
+            )
         targets = list(mapping.values())
         repeated = sorted({t for t in targets if targets.count(t) > 1})
         if repeated:
-            raise ParameterError(f"Parameter 'mapping': several columns would be named {quote_list(repeated)}.",
-                                 param="mapping")
+            raise ParameterError(
+                f"Parameter 'mapping': several columns would be named {quote_list(repeated)}.", param="mapping"
+            )
 
     def check_data(self, params: Params, inputs: Sequence[pd.DataFrame]) -> None:
         df = inputs[0]
@@ -155,7 +172,8 @@ class RenameColumns(Operator):
         if clash:
             raise ParameterError(
                 f"Parameter 'mapping': column(s) {quote_list(clash)} already exist; rename or drop them first.",
-                param="mapping", columns=clash,
+                param="mapping",
+                columns=clash,
             )
 
 
@@ -175,8 +193,9 @@ class DuplicateColumn(Operator):
         if not params["new_column"]:
             raise ParameterError("Parameter 'new_column' must not be empty.", param="new_column")
         if params["new_column"] in inputs[0].columns:
-            raise ParameterError(f"Parameter 'new_column': a column named {params['new_column']!r} already exists.",
-                                 param="new_column")
+            raise ParameterError(
+                f"Parameter 'new_column': a column named {params['new_column']!r} already exists.", param="new_column"
+            )
 
 
 @register
@@ -196,7 +215,8 @@ class MoveColumn(Operator):
         if not -width <= params["position"] < width:
             raise ParameterError(
                 f"Parameter 'position' must be between {-width} and {width - 1} for {width} columns, "
-                f"got {params['position']}.", param="position",
+                f"got {params['position']}.",
+                param="position",
             )
 
 
@@ -220,6 +240,4 @@ class CastColumns(Operator):
 
     def check_params(self, params: Params) -> None:
         if params["date_format"] and params["to"] != "datetime":
-            raise ParameterError("Parameter 'date_format' applies only when 'to' is 'datetime'.",
-                                 param="date_format")
-
+            raise ParameterError("Parameter 'date_format' applies only when 'to' is 'datetime'.", param="date_format")

@@ -17,7 +17,10 @@ DATETIME_COLUMN = Param("column", "column", required=True, kind="datetime")
 
 @script_function(place_columns)
 def extract_datetime_parts(
-    df: pd.DataFrame, column: str, parts: list[str], drop_original: bool = False,
+    df: pd.DataFrame,
+    column: str,
+    parts: list[str],
+    drop_original: bool = False,
 ) -> pd.DataFrame:
     """New columns ``<column>_<part>`` (nullable integers; ``is_weekend`` is a nullable boolean)."""
     s = df[column]
@@ -34,7 +37,10 @@ def extract_datetime_parts(
 
 @script_function(place_columns)
 def cyclic_encode_datetime(
-    df: pd.DataFrame, column: str, parts: list[str], drop_original: bool = False,
+    df: pd.DataFrame,
+    column: str,
+    parts: list[str],
+    drop_original: bool = False,
 ) -> pd.DataFrame:
     """``<column>_<part>_sin`` / ``_cos``: positions on a circle, so December sits next to January."""
     s = df[column]
@@ -60,8 +66,9 @@ def cyclic_encode_datetime(
 def datetime_difference(df: pd.DataFrame, start: str, end: str, new_column: str, unit: str = "days") -> pd.DataFrame:
     """``end - start`` as a float number of ``unit`` (days, hours, minutes, seconds)."""
     out = df.copy(deep=False)
-    out[new_column] = (df[end] - df[start]) / pd.Timedelta(1, unit={"days": "D", "hours": "h", "minutes": "min",
-                                                                      "seconds": "s"}[unit])
+    out[new_column] = (df[end] - df[start]) / pd.Timedelta(
+        1, unit={"days": "D", "hours": "h", "minutes": "min", "seconds": "s"}[unit]
+    )
     return out
 
 
@@ -122,5 +129,6 @@ class DatetimeDifference(Operator):
 
     def check_data(self, params: Params, inputs: Sequence[pd.DataFrame]) -> None:
         if not params["new_column"] or params["new_column"] in inputs[0].columns:
-            raise ParameterError(f"Parameter 'new_column': {params['new_column']!r} is empty or already exists.",
-                                 param="new_column")
+            raise ParameterError(
+                f"Parameter 'new_column': {params['new_column']!r} is empty or already exists.", param="new_column"
+            )

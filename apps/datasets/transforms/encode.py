@@ -54,7 +54,10 @@ def category_positions(s: pd.Series, categories: list[Any]) -> np.ndarray:
 
 @script_function(category_positions, place_columns)
 def one_hot_encode(
-    df: pd.DataFrame, categories: dict[str, list[Any]], unknown: str = "ignore", separator: str = "_",
+    df: pd.DataFrame,
+    categories: dict[str, list[Any]],
+    unknown: str = "ignore",
+    separator: str = "_",
     drop_original: bool = True,
 ) -> pd.DataFrame:
     """One 0/1 column per fitted category. Missing values give all zeros."""
@@ -125,8 +128,14 @@ class OneHotEncode(Operator):
     )
     params = (
         Param("columns", "columns", required=True, kind="categorical"),
-        Param("max_categories", "integer", default=50, minimum=1, maximum=1000,
-              description="Keep at most this many categories per column (most frequent first)."),
+        Param(
+            "max_categories",
+            "integer",
+            default=50,
+            minimum=1,
+            maximum=1000,
+            description="Keep at most this many categories per column (most frequent first).",
+        ),
         Param("unknown", "choice", default="ignore", choices=("ignore", "indicator", "error")),
         Param("separator", "string", default="_", description="Between column name and category."),
         Param("drop_original", "boolean", default=True),
@@ -144,7 +153,9 @@ class OneHotEncode(Operator):
     def kernel_args(self, params: Params, trained: Trained | None) -> dict[str, Any]:
         return {
             "categories": trained["categories"] if trained is not None else {},
-            "unknown": params["unknown"], "separator": params["separator"], "drop_original": params["drop_original"],
+            "unknown": params["unknown"],
+            "separator": params["separator"],
+            "drop_original": params["drop_original"],
         }
 
 
@@ -173,8 +184,10 @@ class OrdinalEncode(Operator):
         return {"categories": categories}
 
     def kernel_args(self, params: Params, trained: Trained | None) -> dict[str, Any]:
-        return {"categories": trained["categories"] if trained is not None else {},
-                "unknown_value": params["unknown_value"]}
+        return {
+            "categories": trained["categories"] if trained is not None else {},
+            "unknown_value": params["unknown_value"],
+        }
 
 
 @register
@@ -201,12 +214,17 @@ class GroupRareCategories(Operator):
 
     def check_data(self, params: Params, inputs: Sequence[pd.DataFrame]) -> None:
         df = inputs[0]
-        wrong = [c for c in params["columns"]
-                 if not (column_kind_ok(df[c].dtype, "string") or isinstance(df[c].dtype, pd.CategoricalDtype))]
+        wrong = [
+            c
+            for c in params["columns"]
+            if not (column_kind_ok(df[c].dtype, "string") or isinstance(df[c].dtype, pd.CategoricalDtype))
+        ]
         if wrong:
             raise ParameterError(
                 f"Parameter 'columns': {quote_list(wrong)} must be text or category columns "
-                "(the rare values become the text label).", param="columns", columns=wrong,
+                "(the rare values become the text label).",
+                param="columns",
+                columns=wrong,
             )
 
     def _fit(self, df: pd.DataFrame, params: Params) -> Mapping[str, Any]:
@@ -214,7 +232,8 @@ class GroupRareCategories(Operator):
         for name in params["columns"]:
             total = max(len(df), 1)
             kept = [
-                value for value, count in category_counts(df[name])
+                value
+                for value, count in category_counts(df[name])
                 if count >= (params["min_count"] or 0) and count / total >= (params["min_fraction"] or 0.0)
             ]
             keep[name] = kept

@@ -50,7 +50,7 @@ def user_regex(pattern: str, ignore_case: bool = False) -> re.Pattern[str]:
 # Names the header defines besides the imported modules; script functions may use them.
 HEADER_NAMES = ("user_regex",)
 
-MAIN = '''
+MAIN = """
 def read_source(path: str) -> pd.DataFrame:
     lower = path.lower()
     if lower.endswith((".parquet", ".pq")):
@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
-'''
+"""
 
 
 def _variable_names(ids: list[str]) -> dict[str, str]:
@@ -114,7 +114,10 @@ def _json_literal(value: dict[str, Any]) -> str:
 
 
 def flow_to_script(
-    flow: Mapping[str, Any], source_paths: Mapping[str, str], *, output_step: str | None = None,
+    flow: Mapping[str, Any],
+    source_paths: Mapping[str, str],
+    *,
+    output_step: str | None = None,
     script_name: str = "flow.py",
 ) -> str:
     """A standalone Python script that reads the sources, runs the flow up to ``output_step`` (default: the
@@ -180,11 +183,18 @@ def _step_code(step: StepDef, variables: dict[str, str]) -> tuple[list[str], lis
     if operator.stateful:
         trained = step.trained_parameters
         if trained is None:
-            raise StepError(step.id, step.op, f"{step.describe(operator)}: has no trained parameters; run the flow "
-                            "on the full data (refit) before exporting it.")
+            raise StepError(
+                step.id,
+                step.op,
+                f"{step.describe(operator)}: has no trained parameters; run the flow "
+                "on the full data (refit) before exporting it.",
+            )
     snippet = operator.code(
-        params, f"TRAINED[{step.id!r}]" if operator.stateful else None,
-        [variables[i] for i in step.inputs], step.inputs, variables[step.id],
+        params,
+        f"TRAINED[{step.id!r}]" if operator.stateful else None,
+        [variables[i] for i in step.inputs],
+        step.inputs,
+        variables[step.id],
     )
     title = f"# {step.id}: {operator.title} ({operator.key})" + (f" - {step.label}" if step.label else "")
     return [comment(title), *snippet.lines], snippet.functions, trained

@@ -137,14 +137,21 @@ def _column_ref(node: ast.AST) -> str | None:
     if isinstance(node, ast.Name) and node.id not in ("True", "False", "None"):
         return node.id
     if (
-        isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == COLUMN_FUNCTION
-        and len(node.args) == 1 and not node.keywords
-        and isinstance(node.args[0], ast.Constant) and isinstance(node.args[0].value, str)
+        isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Name)
+        and node.func.id == COLUMN_FUNCTION
+        and len(node.args) == 1
+        and not node.keywords
+        and isinstance(node.args[0], ast.Constant)
+        and isinstance(node.args[0].value, str)
     ):
         return node.args[0].value
     if (
-        isinstance(node, ast.Subscript) and isinstance(node.value, ast.Name) and node.value.id == "df"
-        and isinstance(node.slice, ast.Constant) and isinstance(node.slice.value, str)
+        isinstance(node, ast.Subscript)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "df"
+        and isinstance(node.slice, ast.Constant)
+        and isinstance(node.slice.value, str)
     ):
         return node.slice.value
     return None
@@ -155,8 +162,10 @@ def _literal(node: ast.AST) -> tuple[bool, Any]:
     if isinstance(node, ast.Constant):
         return True, node.value
     if (
-        isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd))
-        and isinstance(node.operand, ast.Constant) and isinstance(node.operand.value, (int, float))
+        isinstance(node, ast.UnaryOp)
+        and isinstance(node.op, (ast.USub, ast.UAdd))
+        and isinstance(node.operand, ast.Constant)
+        and isinstance(node.operand.value, (int, float))
         and not isinstance(node.operand.value, bool)
     ):
         value = node.operand.value
@@ -185,7 +194,8 @@ class _Validator:
             if isinstance(node, ast.Name) and node.id.startswith("__"):
                 raise ExpressionError(
                     f"Names starting with '__' are not allowed: {node.id!r}. "
-                    f"Write col({node.id!r}) for a column with such a name.", construct=node.id,
+                    f"Write col({node.id!r}) for a column with such a name.",
+                    construct=node.id,
                 )
             if column not in self.columns:
                 self.columns.append(column)
@@ -215,8 +225,8 @@ class _Validator:
             ok, value = _literal(node.right)
             if ok and isinstance(value, (int, float)) and abs(value) > MAX_EXPONENT:
                 raise ExpressionError(
-                    f"Exponent {value!r} is too large: at most {MAX_EXPONENT} is allowed "
-                    f"(in {self.segment(node)!r}).", construct=self.segment(node),
+                    f"Exponent {value!r} is too large: at most {MAX_EXPONENT} is allowed (in {self.segment(node)!r}).",
+                    construct=self.segment(node),
                 )
         self.visit(node.left)
         self.visit(node.right)
@@ -273,8 +283,9 @@ class _Validator:
         if node.keywords:
             raise self.reject("Keyword arguments are", node)
         if not function.min_args <= len(node.args) <= function.max_args:
-            raise ExpressionError(f"Wrong number of arguments in {self.segment(node)!r}: {function.doc}.",
-                                  construct=self.segment(node))
+            raise ExpressionError(
+                f"Wrong number of arguments in {self.segment(node)!r}: {function.doc}.", construct=self.segment(node)
+            )
         if name == "round" and len(node.args) == 2:
             ok, digits = _literal(node.args[1])
             if not ok or not isinstance(digits, int) or isinstance(digits, bool) or abs(digits) > MAX_ROUND_DIGITS:

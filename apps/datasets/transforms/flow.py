@@ -111,8 +111,10 @@ def parse_flow(flow: Mapping[str, Any]) -> FlowDef:
     _require(isinstance(sources, list) and isinstance(steps, list), "'sources' and 'steps' must be lists.")
     source_ids: list[str] = []
     for source in sources:
-        _require(isinstance(source, Mapping) and isinstance(source.get("id"), str) and bool(source["id"]),
-                 "Every source needs a non-empty text 'id'.")
+        _require(
+            isinstance(source, Mapping) and isinstance(source.get("id"), str) and bool(source["id"]),
+            "Every source needs a non-empty text 'id'.",
+        )
         _require(source["id"] not in source_ids, f"Source id {source['id']!r} is used twice.")
         source_ids.append(source["id"])
     known = set(source_ids)
@@ -125,8 +127,10 @@ def parse_flow(flow: Mapping[str, Any]) -> FlowDef:
 
 
 def _parse_step(raw: Any, known: set[str]) -> StepDef:
-    _require(isinstance(raw, Mapping) and isinstance(raw.get("id"), str) and bool(raw["id"]),
-             "Every step needs a non-empty text 'id'.")
+    _require(
+        isinstance(raw, Mapping) and isinstance(raw.get("id"), str) and bool(raw["id"]),
+        "Every step needs a non-empty text 'id'.",
+    )
     step_id: str = raw["id"]
     op = raw.get("op")
     version = raw.get("op_version", 1)
@@ -154,7 +158,11 @@ def _parse_step(raw: Any, known: set[str]) -> StepDef:
         raise fail("'trained_parameters' must be an object or null.")
     label = raw.get("label")
     return StepDef(
-        id=step_id, op=op, op_version=version, inputs=list(inputs), parameters=dict(parameters),
+        id=step_id,
+        op=op,
+        op_version=version,
+        inputs=list(inputs),
+        parameters=dict(parameters),
         trained_parameters=dict(trained) if trained is not None else None,
         label=label if isinstance(label, str) and label else None,
     )
@@ -168,8 +176,11 @@ def resolve_operator(step: StepDef) -> Operator:
         raise StepError(step.id, step.op, f"{step.describe()}: {exc.message}") from exc
     count = len(step.inputs)
     if count < operator.min_inputs or (operator.max_inputs is not None and count > operator.max_inputs):
-        wanted = (str(operator.min_inputs) if operator.min_inputs == operator.max_inputs
-                  else f"{operator.min_inputs} to {operator.max_inputs or 'any number of'}")
+        wanted = (
+            str(operator.min_inputs)
+            if operator.min_inputs == operator.max_inputs
+            else f"{operator.min_inputs} to {operator.max_inputs or 'any number of'}"
+        )
         raise StepError(step.id, step.op, f"{step.describe(operator)}: takes {wanted} input(s), got {count}.")
     return operator
 
@@ -261,7 +272,9 @@ def run_flow(
 
 
 def _load_sources(
-    parsed: FlowDef, steps: Sequence[StepDef], sources: Mapping[str, pd.DataFrame],
+    parsed: FlowDef,
+    steps: Sequence[StepDef],
+    sources: Mapping[str, pd.DataFrame],
 ) -> dict[str, pd.DataFrame]:
     wanted = [s for s in parsed.sources if any(s in step.inputs for step in steps)]
     missing = [s for s in wanted if s not in sources]
@@ -284,7 +297,10 @@ def _kept_ids(steps: Sequence[StepDef], target: str | None) -> set[str]:
 
 
 def run_step(
-    step: StepDef, inputs: Sequence[pd.DataFrame], *, refit: bool,
+    step: StepDef,
+    inputs: Sequence[pd.DataFrame],
+    *,
+    refit: bool,
 ) -> tuple[pd.DataFrame, dict[str, Any] | None]:
     """Validate, fit if needed and apply one step. Every failure becomes a StepError naming the step."""
     operator = resolve_operator(step)
@@ -318,7 +334,9 @@ def _check_output(output: Any) -> None:
 
 
 def sample_sources(
-    sources: Mapping[str, pd.DataFrame], rows: int = PREVIEW_ROWS, method: Literal["head", "random"] = "head",
+    sources: Mapping[str, pd.DataFrame],
+    rows: int = PREVIEW_ROWS,
+    method: Literal["head", "random"] = "head",
     seed: int = 0,
 ) -> dict[str, pd.DataFrame]:
     """At most ``rows`` rows of each source: the first ones, or a random subset kept in order."""

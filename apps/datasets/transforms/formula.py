@@ -43,14 +43,23 @@ class CustomFormula(Operator):
         check_expression_columns("expression", params["expression"], inputs[0])
 
     def apply_validated(
-        self, inputs: Sequence[pd.DataFrame], params: Params, trained: Trained | None,
+        self,
+        inputs: Sequence[pd.DataFrame],
+        params: Params,
+        trained: Trained | None,
         names: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         df = inputs[0]
         return assign_column(df, params["new_column"], parse_expression(params["expression"]).evaluate(df))
 
-    def code(self, params: Params, trained_ref: str | None, input_vars: Sequence[str], input_ids: Sequence[str],
-             output_var: str) -> Snippet:
+    def code(
+        self,
+        params: Params,
+        trained_ref: str | None,
+        input_vars: Sequence[str],
+        input_ids: Sequence[str],
+        output_var: str,
+    ) -> Snippet:
         source, helpers = parse_expression(params["expression"]).to_code(input_vars[0])
         note = comment(f"# {params['new_column']} = {params['expression']}")
         line = f"{output_var} = assign_column({input_vars[0]}, {params['new_column']!r}, {source})"

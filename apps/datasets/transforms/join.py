@@ -24,7 +24,11 @@ JOIN_TYPES = ("inner", "left", "right", "outer", "anti", "semi")
 
 @script_function()
 def join_frames(
-    left: pd.DataFrame, right: pd.DataFrame, how: str, left_on: list[str], right_on: list[str],
+    left: pd.DataFrame,
+    right: pd.DataFrame,
+    how: str,
+    left_on: list[str],
+    right_on: list[str],
     suffixes: list[str],
 ) -> pd.DataFrame:
     """SQL-style joins; ``semi`` keeps left rows with a match, ``anti`` those without (left columns only).
@@ -43,7 +47,9 @@ def join_frames(
 
 @script_function()
 def concatenate_frames(
-    frames: list[tuple[str, pd.DataFrame]], columns: str = "union", source_column: str | None = None,
+    frames: list[tuple[str, pd.DataFrame]],
+    columns: str = "union",
+    source_column: str | None = None,
 ) -> pd.DataFrame:
     """Stack rows; columns are aligned by name (union: all columns, missing values where absent;
     intersection: only the columns every input has). ``source_column`` records each row's input id."""
@@ -80,8 +86,9 @@ class Join(MultiInputOperator):
         elif not params["left_on"] or not params["right_on"]:
             raise ParameterError("Set the key columns: 'on', or both 'left_on' and 'right_on'.", param="on")
         elif len(params["left_on"]) != len(params["right_on"]):
-            raise ParameterError("Parameters 'left_on' and 'right_on' must list the same number of columns.",
-                                 param="right_on")
+            raise ParameterError(
+                "Parameters 'left_on' and 'right_on' must list the same number of columns.", param="right_on"
+            )
         if params["left_suffix"] == params["right_suffix"]:
             raise ParameterError("Parameters 'left_suffix' and 'right_suffix' must differ.", param="right_suffix")
 
@@ -92,7 +99,8 @@ class Join(MultiInputOperator):
             if pd.api.types.is_numeric_dtype(lt) != pd.api.types.is_numeric_dtype(rt):
                 raise ParameterError(
                     f"Join keys {lk!r} ({lt}) and {rk!r} ({rt}) have incompatible types; cast one of them first.",
-                    param="on" if params["on"] else "left_on", columns=[lk, rk],
+                    param="on" if params["on"] else "left_on",
+                    columns=[lk, rk],
                 )
 
     def keys(self, params: Params) -> tuple[list[str], list[str]]:
@@ -102,20 +110,34 @@ class Join(MultiInputOperator):
 
     def kernel_args(self, params: Params, trained: Trained | None) -> dict[str, Any]:
         left_on, right_on = self.keys(params)
-        return {"how": params["how"], "left_on": left_on, "right_on": right_on,
-                "suffixes": [params["left_suffix"], params["right_suffix"]]}
+        return {
+            "how": params["how"],
+            "left_on": left_on,
+            "right_on": right_on,
+            "suffixes": [params["left_suffix"], params["right_suffix"]],
+        }
 
     def apply_validated(
-        self, inputs: Sequence[pd.DataFrame], params: Params, trained: Trained | None,
+        self,
+        inputs: Sequence[pd.DataFrame],
+        params: Params,
+        trained: Trained | None,
         names: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         return join_frames(inputs[0], inputs[1], **self.kernel_args(params, trained))
 
-    def code(self, params: Params, trained_ref: str | None, input_vars: Sequence[str], input_ids: Sequence[str],
-             output_var: str) -> Snippet:
+    def code(
+        self,
+        params: Params,
+        trained_ref: str | None,
+        input_vars: Sequence[str],
+        input_ids: Sequence[str],
+        output_var: str,
+    ) -> Snippet:
         args = ", ".join(f"{k}={v!r}" for k, v in self.kernel_args(params, None).items())
-        return Snippet(lines=[f"{output_var} = join_frames({input_vars[0]}, {input_vars[1]}, {args})"],
-                       functions=[join_frames])
+        return Snippet(
+            lines=[f"{output_var} = join_frames({input_vars[0]}, {input_vars[1]}, {args})"], functions=[join_frames]
+        )
 
 
 @register
@@ -136,19 +158,31 @@ class Concatenate(MultiInputOperator):
     def check_data(self, params: Params, inputs: Sequence[pd.DataFrame]) -> None:
         name = params["source_column"]
         if name is not None and (not name or any(name in frame.columns for frame in inputs)):
-            raise ParameterError(f"Parameter 'source_column': {name!r} is empty or already a column.",
-                                 param="source_column")
+            raise ParameterError(
+                f"Parameter 'source_column': {name!r} is empty or already a column.", param="source_column"
+            )
 
     def apply_validated(
-        self, inputs: Sequence[pd.DataFrame], params: Params, trained: Trained | None,
+        self,
+        inputs: Sequence[pd.DataFrame],
+        params: Params,
+        trained: Trained | None,
         names: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         ids = list(names) if names is not None else [f"input{i + 1}" for i in range(len(inputs))]
         return concatenate_frames(list(zip(ids, inputs, strict=True)), params["columns"], params["source_column"])
 
-    def code(self, params: Params, trained_ref: str | None, input_vars: Sequence[str], input_ids: Sequence[str],
-             output_var: str) -> Snippet:
+    def code(
+        self,
+        params: Params,
+        trained_ref: str | None,
+        input_vars: Sequence[str],
+        input_ids: Sequence[str],
+        output_var: str,
+    ) -> Snippet:
         frames = ", ".join(f"({i!r}, {v})" for i, v in zip(input_ids, input_vars, strict=True))
-        line = (f"{output_var} = concatenate_frames([{frames}], columns={params['columns']!r}, "
-                f"source_column={params['source_column']!r})")
+        line = (
+            f"{output_var} = concatenate_frames([{frames}], columns={params['columns']!r}, "
+            f"source_column={params['source_column']!r})"
+        )
         return Snippet(lines=[line], functions=[concatenate_frames])

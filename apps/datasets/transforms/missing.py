@@ -70,7 +70,10 @@ def add_missing_indicator(df: pd.DataFrame, columns: list[str], suffix: str = "_
 
 @script_function()
 def fill_adjacent(
-    df: pd.DataFrame, columns: list[str] | None, direction: str, limit: int | None = None,
+    df: pd.DataFrame,
+    columns: list[str] | None,
+    direction: str,
+    limit: int | None = None,
 ) -> pd.DataFrame:
     out = df.copy(deep=False)
     for name in columns or list(df.columns):
@@ -86,8 +89,13 @@ class DropMissing(Operator):
     description = "Remove rows that have a missing value in any (or all) of the chosen columns."
     params = (
         Param("columns", "columns", description="Columns to check; empty: all columns."),
-        Param("how", "choice", default="any", choices=("any", "all"),
-              description="any: a missing value in one column drops the row; all: only when all are missing."),
+        Param(
+            "how",
+            "choice",
+            default="any",
+            choices=("any", "all"),
+            description="any: a missing value in one column drops the row; all: only when all are missing.",
+        ),
     )
     kernel = drop_missing
 
@@ -126,7 +134,8 @@ class FillMissing(Operator):
             if not ok:
                 raise ParameterError(
                     f"Parameter 'value': {value!r} does not fit column {name!r} of type {dtype}.",
-                    param="value", columns=[name],
+                    param="value",
+                    columns=[name],
                 )
 
 

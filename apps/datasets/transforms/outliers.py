@@ -15,8 +15,13 @@ from .base import Operator, Param, ParameterError, Params, Trained, register, sc
 
 GROUP = "Handle outliers"
 MAD_TO_STD = 1.4826  # scales the median absolute deviation to a standard deviation for normal data
-ACTION = Param("action", "choice", default="clip", choices=("clip", "remove"),
-               description="clip: limit values to the thresholds; remove: drop rows outside them.")
+ACTION = Param(
+    "action",
+    "choice",
+    default="clip",
+    choices=("clip", "remove"),
+    description="clip: limit values to the thresholds; remove: drop rows outside them.",
+)
 
 
 @script_function()

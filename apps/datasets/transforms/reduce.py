@@ -25,8 +25,13 @@ GROUP = "Reduce dimensionality"
 
 @script_function()
 def pca_project(
-    df: pd.DataFrame, columns: list[str], mean: list[float], scale: list[float], components: list[list[float]],
-    prefix: str = "pc_", drop_original: bool = True,
+    df: pd.DataFrame,
+    columns: list[str],
+    mean: list[float],
+    scale: list[float],
+    components: list[list[float]],
+    prefix: str = "pc_",
+    drop_original: bool = True,
 ) -> pd.DataFrame:
     """Append ``<prefix>1..k``: the centred (and scaled) columns projected on the fitted components.
 
@@ -34,7 +39,8 @@ def pca_project(
     """
     x = df[columns].astype("float64").to_numpy(dtype="float64", na_value=np.nan)
     z = ((x - np.asarray(mean)) / np.asarray(scale)) @ np.asarray(components, dtype="float64").reshape(
-        -1, len(columns)).T
+        -1, len(columns)
+    ).T
     names = [f"{prefix}{i + 1}" for i in range(z.shape[1])]
     base = df.drop(columns=columns) if drop_original else df
     clash = [n for n in names if n in base.columns]
@@ -66,7 +72,8 @@ class Pca(Operator):
         if params["n_components"] > len(params["columns"]):
             raise ParameterError(
                 f"Parameter 'n_components' ({params['n_components']}) cannot exceed the number of columns "
-                f"({len(params['columns'])}).", param="n_components",
+                f"({len(params['columns'])}).",
+                param="n_components",
             )
         if not params["prefix"]:
             raise ParameterError("Parameter 'prefix' must not be empty.", param="prefix")
@@ -74,8 +81,9 @@ class Pca(Operator):
     def check_data(self, params: Params, inputs: Sequence[pd.DataFrame]) -> None:
         df = inputs[0]
         kept = df.columns.drop(params["columns"]) if params["drop_original"] else df.columns
-        clash = [f"{params['prefix']}{i + 1}" for i in range(params["n_components"])
-                 if f"{params['prefix']}{i + 1}" in kept]
+        clash = [
+            f"{params['prefix']}{i + 1}" for i in range(params["n_components"]) if f"{params['prefix']}{i + 1}" in kept
+        ]
         if clash:
             raise ParameterError(f"Parameter 'prefix': column(s) {quote_list(clash)} already exist.", param="prefix")
 
@@ -98,6 +106,10 @@ class Pca(Operator):
     def kernel_args(self, params: Params, trained: Trained | None) -> dict[str, Any]:
         fitted = trained if trained is not None else {"mean": [], "scale": [], "components": []}
         return {
-            "columns": params["columns"], "mean": fitted["mean"], "scale": fitted["scale"],
-            "components": fitted["components"], "prefix": params["prefix"], "drop_original": params["drop_original"],
+            "columns": params["columns"],
+            "mean": fitted["mean"],
+            "scale": fitted["scale"],
+            "components": fitted["components"],
+            "prefix": params["prefix"],
+            "drop_original": params["drop_original"],
         }

@@ -41,8 +41,7 @@ def filter_by_mask(df: pd.DataFrame, mask: Any, mode: str = "keep") -> pd.DataFr
 
 @script_function()
 def sort_rows(df: pd.DataFrame, columns: list[str], ascending: bool = True, na_position: str = "last") -> pd.DataFrame:
-    return df.sort_values(list(columns), ascending=ascending, na_position=na_position, kind="stable",
-                          ignore_index=True)
+    return df.sort_values(list(columns), ascending=ascending, na_position=na_position, kind="stable", ignore_index=True)
 
 
 @script_function()
@@ -52,7 +51,11 @@ def drop_duplicate_rows(df: pd.DataFrame, subset: list[str] | None = None, keep:
 
 @script_function()
 def sample_rows(
-    df: pd.DataFrame, mode: str = "n", n: int | None = None, fraction: float | None = None, seed: int = 0,
+    df: pd.DataFrame,
+    mode: str = "n",
+    n: int | None = None,
+    fraction: float | None = None,
+    seed: int = 0,
 ) -> pd.DataFrame:
     """A random subset of rows, without replacement, kept in their original order."""
     size = int(n or 0) if mode == "n" else round(float(fraction or 0.0) * len(df))
@@ -77,8 +80,13 @@ class FilterRows(Operator):
     )
     params = (
         Param("expression", "expression", required=True),
-        Param("mode", "choice", default="keep", choices=("keep", "drop"),
-              description="keep: keep matching rows; drop: remove them."),
+        Param(
+            "mode",
+            "choice",
+            default="keep",
+            choices=("keep", "drop"),
+            description="keep: keep matching rows; drop: remove them.",
+        ),
     )
     kernel = filter_by_mask
 
@@ -86,28 +94,39 @@ class FilterRows(Operator):
         check_expression_columns("expression", params["expression"], inputs[0])
 
     def apply_validated(
-        self, inputs: Sequence[pd.DataFrame], params: Params, trained: Trained | None,
+        self,
+        inputs: Sequence[pd.DataFrame],
+        params: Params,
+        trained: Trained | None,
         names: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         df = inputs[0]
         mask = parse_expression(params["expression"]).evaluate(df)
         return filter_by_mask(df, mask, params["mode"])
 
-    def code(self, params: Params, trained_ref: str | None, input_vars: Sequence[str], input_ids: Sequence[str],
-             output_var: str) -> Snippet:
+    def code(
+        self,
+        params: Params,
+        trained_ref: str | None,
+        input_vars: Sequence[str],
+        input_ids: Sequence[str],
+        output_var: str,
+    ) -> Snippet:
         source, helpers = parse_expression(params["expression"]).to_code(input_vars[0])
         line = f"{output_var} = filter_by_mask({input_vars[0]}, {source}, mode={params['mode']!r})"
-        return Snippet(lines=[f"# filter: {comment(params['expression'])}", line],
-                       functions=[*helpers, filter_by_mask])
+        return Snippet(lines=[f"# filter: {comment(params['expression'])}", line], functions=[*helpers, filter_by_mask])
 
 
 def check_expression_columns(param: str, text: str, df: pd.DataFrame) -> None:
     try:
         parse_expression(text).check_columns([str(c) for c in df.columns])
     except ExpressionError as exc:
-        raise ParameterError(f"Parameter '{param}': {exc.message}", param=param,
-                             columns=[exc.construct] if exc.construct else None,
-                             available=[str(c) for c in df.columns]) from exc
+        raise ParameterError(
+            f"Parameter '{param}': {exc.message}",
+            param=param,
+            columns=[exc.construct] if exc.construct else None,
+            available=[str(c) for c in df.columns],
+        ) from exc
 
 
 @register
@@ -119,8 +138,9 @@ class SortRows(Operator):
     params = (
         Param("columns", "columns", required=True),
         Param("ascending", "boolean", default=True),
-        Param("na_position", "choice", default="last", choices=("first", "last"),
-              description="Where missing values go."),
+        Param(
+            "na_position", "choice", default="last", choices=("first", "last"), description="Where missing values go."
+        ),
     )
     kernel = sort_rows
 
@@ -133,8 +153,13 @@ class DropDuplicates(Operator):
     description = "Remove repeated rows, comparing all columns or a subset."
     params = (
         Param("subset", "columns", description="Columns to compare; empty: all columns."),
-        Param("keep", "choice", default="first", choices=("first", "last", "none"),
-              description="Which of the repeated rows to keep (none: drop them all)."),
+        Param(
+            "keep",
+            "choice",
+            default="first",
+            choices=("first", "last", "none"),
+            description="Which of the repeated rows to keep (none: drop them all).",
+        ),
     )
     kernel = drop_duplicate_rows
 

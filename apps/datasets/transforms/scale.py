@@ -114,8 +114,9 @@ class RobustScale(_Scaler):
 
     def check_params(self, params: Params) -> None:
         if params["lower_quantile"] >= params["upper_quantile"]:
-            raise ParameterError("Parameter 'lower_quantile' must be smaller than 'upper_quantile'.",
-                                 param="lower_quantile")
+            raise ParameterError(
+                "Parameter 'lower_quantile' must be smaller than 'upper_quantile'.", param="lower_quantile"
+            )
 
     def stats(self, x: pd.Series, params: Params) -> tuple[float, float, float]:
         spread = x.quantile(params["upper_quantile"]) - x.quantile(params["lower_quantile"])

@@ -102,15 +102,24 @@ class SqlQuery(MultiInputOperator):
             connection.close()
 
     def apply_validated(
-        self, inputs: Sequence[pd.DataFrame], params: Params, trained: Trained | None,
+        self,
+        inputs: Sequence[pd.DataFrame],
+        params: Params,
+        trained: Trained | None,
         names: Sequence[str] | None = None,
     ) -> pd.DataFrame:
         ids = list(names) if names is not None else [f"input{i + 1}" for i in range(len(inputs))]
         frames = [inputs[0], *inputs] if len(inputs) == 1 else list(inputs)
         return run_sql(dict(zip(table_names(ids), frames, strict=True)), params["query"], _time_left())
 
-    def code(self, params: Params, trained_ref: str | None, input_vars: Sequence[str], input_ids: Sequence[str],
-             output_var: str) -> Snippet:
+    def code(
+        self,
+        params: Params,
+        trained_ref: str | None,
+        input_vars: Sequence[str],
+        input_ids: Sequence[str],
+        output_var: str,
+    ) -> Snippet:
         variables = [input_vars[0], *input_vars] if len(input_vars) == 1 else list(input_vars)
         tables = ", ".join(f"{name!r}: {var}" for name, var in zip(table_names(input_ids), variables, strict=True))
         return Snippet(lines=[f"{output_var} = run_sql({{{tables}}}, {params['query']!r})"], functions=[run_sql])

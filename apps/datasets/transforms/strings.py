@@ -79,7 +79,11 @@ def strip_text(df: pd.DataFrame, columns: list[str], side: str = "both", charact
 
 @script_function()
 def pad_text(
-    df: pd.DataFrame, columns: list[str], width: int, side: str = "left", fill_char: str = " ",
+    df: pd.DataFrame,
+    columns: list[str],
+    width: int,
+    side: str = "left",
+    fill_char: str = " ",
 ) -> pd.DataFrame:
     out = df.copy(deep=False)
     for name in columns:
@@ -97,7 +101,11 @@ def add_prefix_suffix(df: pd.DataFrame, columns: list[str], prefix: str = "", su
 
 @script_function(per_text_value)
 def replace_regex(
-    df: pd.DataFrame, columns: list[str], pattern: str, replacement: str = "", case_sensitive: bool = True,
+    df: pd.DataFrame,
+    columns: list[str],
+    pattern: str,
+    replacement: str = "",
+    case_sensitive: bool = True,
 ) -> pd.DataFrame:
     """Python ``re`` semantics for the pattern and the replacement (``\\1``, ``\\g<name>``, ``\\n``)."""
     compiled = user_regex(pattern, not case_sensitive)
@@ -122,7 +130,11 @@ def replace_values(df: pd.DataFrame, columns: list[str], mapping: dict[str, str 
 
 @script_function(place_columns, per_text_value)
 def split_column(
-    df: pd.DataFrame, column: str, delimiter: str, max_parts: int = 2, regex: bool = False,
+    df: pd.DataFrame,
+    column: str,
+    delimiter: str,
+    max_parts: int = 2,
+    regex: bool = False,
     drop_original: bool = False,
 ) -> pd.DataFrame:
     """Split on ``delimiter`` into exactly ``max_parts`` columns ``<column>_1..n`` (the last holds the rest)."""
@@ -168,8 +180,10 @@ class ChangeCase(Operator):
     title = "Change case"
     group = GROUP
     description = "Lower case, upper case, title case, capitalize the first letter, or swap case."
-    params = (TEXT_COLUMNS,
-              Param("case", "choice", default="lower", choices=("lower", "upper", "title", "capitalize", "swapcase")))
+    params = (
+        TEXT_COLUMNS,
+        Param("case", "choice", default="lower", choices=("lower", "upper", "title", "capitalize", "swapcase")),
+    )
     kernel = change_case
 
 
@@ -203,8 +217,9 @@ class PadText(Operator):
 
     def check_params(self, params: Params) -> None:
         if len(params["fill_char"]) != 1:
-            raise ParameterError(f"Parameter 'fill_char' must be exactly one character, got {params['fill_char']!r}.",
-                                 param="fill_char")
+            raise ParameterError(
+                f"Parameter 'fill_char' must be exactly one character, got {params['fill_char']!r}.", param="fill_char"
+            )
 
 
 @register
@@ -254,11 +269,14 @@ class ReplaceValues(Operator):
 
     def check_params(self, params: Params) -> None:
         mapping = params["mapping"]
-        if not isinstance(mapping, dict) or not mapping or not all(
-            v is None or isinstance(v, str) for v in mapping.values()
+        if (
+            not isinstance(mapping, dict)
+            or not mapping
+            or not all(v is None or isinstance(v, str) for v in mapping.values())
         ):
-            raise ParameterError("Parameter 'mapping' must be a non-empty object of text (or null) values.",
-                                 param="mapping")
+            raise ParameterError(
+                "Parameter 'mapping' must be a non-empty object of text (or null) values.", param="mapping"
+            )
 
 
 @register
@@ -270,10 +288,20 @@ class SplitColumn(Operator):
     params = (
         TEXT_COLUMN,
         Param("delimiter", "string", required=True),
-        Param("max_parts", "integer", default=2, minimum=1, maximum=MAX_PARTS,
-              description="Number of new columns; the last one keeps the rest of the text."),
-        Param("regex", "boolean", default=False,
-              description="Treat the delimiter as a regular expression: " + PATTERN_HELP),
+        Param(
+            "max_parts",
+            "integer",
+            default=2,
+            minimum=1,
+            maximum=MAX_PARTS,
+            description="Number of new columns; the last one keeps the rest of the text.",
+        ),
+        Param(
+            "regex",
+            "boolean",
+            default=False,
+            description="Treat the delimiter as a regular expression: " + PATTERN_HELP,
+        ),
         Param("drop_original", "boolean", default=False),
     )
     kernel = split_column
@@ -289,8 +317,9 @@ class SplitColumn(Operator):
         new = [f"{column}_{i + 1}" for i in range(params["max_parts"])]
         clash = [n for n in new if n in df.columns and not (params["drop_original"] and n == column)]
         if clash:
-            raise ParameterError(f"Parameter 'column': output column(s) {quote_list(clash)} already exist.",
-                                 param="column")
+            raise ParameterError(
+                f"Parameter 'column': output column(s) {quote_list(clash)} already exist.", param="column"
+            )
 
 
 @register
@@ -310,15 +339,17 @@ class ExtractRegex(Operator):
         if not 1 <= compiled.groups <= MAX_PARTS:
             raise ParameterError(
                 f"Parameter 'pattern' needs between 1 and {MAX_PARTS} capture groups such as (\\d+), "
-                f"it has {compiled.groups}.", param="pattern",
+                f"it has {compiled.groups}.",
+                param="pattern",
             )
 
     def check_data(self, params: Params, inputs: Sequence[pd.DataFrame]) -> None:
         names = self.group_names(params)
         clash = [n for n in names if n in inputs[0].columns]
         if clash:
-            raise ParameterError(f"Parameter 'pattern': output column(s) {quote_list(clash)} already exist.",
-                                 param="pattern")
+            raise ParameterError(
+                f"Parameter 'pattern': output column(s) {quote_list(clash)} already exist.", param="pattern"
+            )
 
     def group_names(self, params: Params) -> list[str]:
         compiled = compile_pattern("pattern", params["pattern"])

@@ -55,7 +55,11 @@ def tokenize(s: pd.Series, lowercase: bool) -> tuple[np.ndarray, pd.Series]:
 
 @script_function(tokenize, place_columns)
 def tfidf_features(
-    df: pd.DataFrame, column: str, vocabulary: list[str], idf: list[float], lowercase: bool = True,
+    df: pd.DataFrame,
+    column: str,
+    vocabulary: list[str],
+    idf: list[float],
+    lowercase: bool = True,
     drop_original: bool = False,
 ) -> pd.DataFrame:
     """One column per vocabulary term: term count x idf, each row scaled to unit length (L2)."""

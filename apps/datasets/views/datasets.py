@@ -230,8 +230,9 @@ class VersionRetypeView(StudioMixin, View):
                 form.add_error(None, "No column type was changed.")
             else:
                 try:
-                    job = services.version_retype_start(version=version, created_by=request_user(request),
-                                                        columns=changes)
+                    job = services.version_retype_start(
+                        version=version, created_by=request_user(request), columns=changes
+                    )
                 except ValidationError as exc:
                     form.add_error(None, [f"{k}: {v}" for k, v in error_texts(exc).items()])
                 else:

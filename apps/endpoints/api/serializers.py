@@ -30,9 +30,25 @@ class EndpointSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Endpoint
-        fields = ["id", "name", "project", "type", "status", "description", "variants", "timeout_s", "idle_timeout_s",
-                  "max_concurrency", "capture_percent", "webhook_url", "config_version", "invocation_url", "ping_url",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            "name",
+            "project",
+            "type",
+            "status",
+            "description",
+            "variants",
+            "timeout_s",
+            "idle_timeout_s",
+            "max_concurrency",
+            "capture_percent",
+            "webhook_url",
+            "config_version",
+            "invocation_url",
+            "ping_url",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def get_invocation_url(self, obj: Endpoint) -> str:
@@ -88,8 +104,9 @@ class EndpointUpdateSerializer(EndpointSettingsSerializer):
         if attrs.get("model_version") and attrs.get("variants"):
             raise serializers.ValidationError({"model_version": "Give either model_version or variants."})
         if not attrs:
-            raise serializers.ValidationError({"variants": "Nothing to update: give model_version, variants or a "
-                                                           "setting."})
+            raise serializers.ValidationError(
+                {"variants": "Nothing to update: give model_version, variants or a setting."}
+            )
         return attrs
 
 
@@ -117,8 +134,19 @@ class BatchTransformSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = BatchTransform
-        fields = ["id", "project", "model_version", "dataset_version", "join_input_columns", "probabilities", "status",
-                  "job", "output_version", "rows", "created_at"]
+        fields = [
+            "id",
+            "project",
+            "model_version",
+            "dataset_version",
+            "join_input_columns",
+            "probabilities",
+            "status",
+            "job",
+            "output_version",
+            "rows",
+            "created_at",
+        ]
         read_only_fields = fields
 
 
@@ -134,8 +162,23 @@ class WebhookDeliverySerializer(serializers.ModelSerializer):
 
     class Meta:
         model = WebhookDelivery
-        fields = ["id", "delivery_id", "event", "reference", "url", "attempt", "outcome", "status_code", "latency_ms",
-                  "error", "payload_sha256", "created_at", "scheduled_at", "attempted_at", "next_attempt_at"]
+        fields = [
+            "id",
+            "delivery_id",
+            "event",
+            "reference",
+            "url",
+            "attempt",
+            "outcome",
+            "status_code",
+            "latency_ms",
+            "error",
+            "payload_sha256",
+            "created_at",
+            "scheduled_at",
+            "attempted_at",
+            "next_attempt_at",
+        ]
         read_only_fields = fields
 
 

@@ -32,8 +32,14 @@ def resolve_variants(user: User, data: dict[str, Any]) -> list[dict[str, Any]] |
     if data.get("model_version"):
         return [{"model_version": selectors.model_version_get_for_user(user=user, pk=data["model_version"])}]
     if data.get("variants"):
-        return [{"model_version": selectors.model_version_get_for_user(user=user, pk=v["model_version"]),
-                 "weight": v.get("weight", 1.0), "name": v.get("name") or ""} for v in data["variants"]]
+        return [
+            {
+                "model_version": selectors.model_version_get_for_user(user=user, pk=v["model_version"]),
+                "weight": v.get("weight", 1.0),
+                "name": v.get("name") or "",
+            }
+            for v in data["variants"]
+        ]
     return None
 
 
@@ -62,13 +68,16 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         user = request_user(request)
         project = project_get_for_user(user=user, pk=v["project"])
         endpoint, key = services.endpoint_create(
-            project=project, user=user, name=v["name"], endpoint_type=v.get("type") or "realtime",
-            variants=resolve_variants(user, v) or [], description=v.get("description", ""),
+            project=project,
+            user=user,
+            name=v["name"],
+            endpoint_type=v.get("type") or "realtime",
+            variants=resolve_variants(user, v) or [],
+            description=v.get("description", ""),
             **{k: v.get(k) for k in SETTINGS},
         )
         body = s.EndpointSerializer(selectors.endpoint_get_for_user(user=user, pk=endpoint.pk)).data
-        return Response({**body, "key": key, "webhook_secret": endpoint.webhook_secret},
-                        status=status.HTTP_201_CREATED)
+        return Response({**body, "key": key, "webhook_secret": endpoint.webhook_secret}, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=s.EndpointUpdateSerializer, responses=s.EndpointSerializer)
     @action(detail=True, methods=["post"], url_path="update", url_name="update")
@@ -79,8 +88,9 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         data.is_valid(raise_exception=True)
         v = data.validated_data
         user = request_user(request)
-        services.endpoint_update(endpoint=endpoint, user=user, variants=resolve_variants(user, v),
-                                 **{k: v[k] for k in SETTINGS if k in v})
+        services.endpoint_update(
+            endpoint=endpoint, user=user, variants=resolve_variants(user, v), **{k: v[k] for k in SETTINGS if k in v}
+        )
         return Response(s.EndpointSerializer(selectors.endpoint_get_for_user(user=user, pk=endpoint.pk)).data)
 
     @extend_schema(methods=["GET"], responses=s.EndpointKeySerializer(many=True))
@@ -93,15 +103,26 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
         data = s.EndpointKeyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row, key = services.endpoint_key_create(endpoint=endpoint, user=request_user(request),
-                                                name=data.validated_data.get("name", ""))
+        row, key = services.endpoint_key_create(
+            endpoint=endpoint, user=request_user(request), name=data.validated_data.get("name", "")
+        )
         return Response({**s.EndpointKeySerializer(row).data, "key": key}, status=status.HTTP_201_CREATED)
 
-    @extend_schema(responses=s.WebhookDeliverySerializer(many=True),
-                   parameters=[OpenApiParameter("limit", {"type": "integer", "minimum": 1, "maximum": 200},
-                                                description="At most 200 (default 50).")])
-    @action(detail=True, methods=["get"], url_path="webhook-deliveries", url_name="webhook-deliveries",
-            pagination_class=None)
+    @extend_schema(
+        responses=s.WebhookDeliverySerializer(many=True),
+        parameters=[
+            OpenApiParameter(
+                "limit", {"type": "integer", "minimum": 1, "maximum": 200}, description="At most 200 (default 50)."
+            )
+        ],
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="webhook-deliveries",
+        url_name="webhook-deliveries",
+        pagination_class=None,
+    )
     def webhook_deliveries(self, request: Request, pk: str) -> Response:
         """The latest webhook delivery attempts (`?limit=`, at most 200): status code, latency, attempt, outcome."""
         endpoint = self.get_object()
@@ -120,9 +141,16 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             services.endpoint_webhook_secret_rotate(endpoint=endpoint, user=request_user(request))
         return Response(selectors.endpoint_webhook_secret(endpoint=endpoint))
 
-    @extend_schema(parameters=[OpenApiParameter("minutes", {"type": "integer", "minimum": 1, "maximum": 24 * 60},
-                                                description="The last N minutes (default 60).")],
-                   responses=OpenApiTypes.OBJECT)
+    @extend_schema(
+        parameters=[
+            OpenApiParameter(
+                "minutes",
+                {"type": "integer", "minimum": 1, "maximum": 24 * 60},
+                description="The last N minutes (default 60).",
+            )
+        ],
+        responses=OpenApiTypes.OBJECT,
+    )
     @action(detail=True, methods=["get"], url_path="metrics", url_name="metrics")
     def metrics(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
@@ -167,7 +195,11 @@ class BatchTransformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         user = request_user(request)
         version = selectors.model_version_get_for_user(user=user, pk=v["model_version"])
         dataset_version = data_selectors.version_get_for_user(user=user, pk=v["dataset_version"])
-        transform = services.batch_transform_start(user=user, model_version=version, dataset_version=dataset_version,
-                                                   join_input_columns=v["join_input_columns"],
-                                                   probabilities=v["probabilities"])
+        transform = services.batch_transform_start(
+            user=user,
+            model_version=version,
+            dataset_version=dataset_version,
+            join_input_columns=v["join_input_columns"],
+            probabilities=v["probabilities"],
+        )
         return Response({"id": transform.pk, "job": transform.job_id}, status=status.HTTP_202_ACCEPTED)

@@ -66,13 +66,27 @@ INLINE_BODY_BYTES = 64 * 1024  # bodies up to this size are parsed on the event 
 
 
 class HTTPError(Exception):
-    def __init__(self, status: int, message: str, errors: dict[str, list[str]] | None = None, code: str = "",
-                 headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        errors: dict[str, list[str]] | None = None,
+        code: str = "",
+        headers: list[tuple[bytes, bytes]] | None = None,
+    ) -> None:
         super().__init__(message)
         self.status, self.message, self.errors, self.headers = status, message, errors or {}, headers or []
-        self.code = code or {400: "BAD_REQUEST", 401: "UNAUTHORIZED", 404: "NOT_FOUND", 405: "METHOD_NOT_ALLOWED",
-                             413: "PAYLOAD_TOO_LARGE", 415: "UNSUPPORTED_MEDIA_TYPE", 429: "THROTTLED",
-                             503: "SERVICE_UNAVAILABLE", 504: "TIMEOUT"}.get(status, "INTERNAL_ERROR")
+        self.code = code or {
+            400: "BAD_REQUEST",
+            401: "UNAUTHORIZED",
+            404: "NOT_FOUND",
+            405: "METHOD_NOT_ALLOWED",
+            413: "PAYLOAD_TOO_LARGE",
+            415: "UNSUPPORTED_MEDIA_TYPE",
+            429: "THROTTLED",
+            503: "SERVICE_UNAVAILABLE",
+            504: "TIMEOUT",
+        }.get(status, "INTERNAL_ERROR")
 
 
 class ClientGone(Exception):
@@ -80,8 +94,14 @@ class ClientGone(Exception):
 
 
 def error_body(status: int, message: str, errors: dict[str, list[str]] | None = None, code: str = "") -> bytes:
-    return orjson.dumps({"error_code": code or HTTPError(status, message).code, "message": message,
-                         "detail": message, "errors": errors or {}})
+    return orjson.dumps(
+        {
+            "error_code": code or HTTPError(status, message).code,
+            "message": message,
+            "detail": message,
+            "errors": errors or {},
+        }
+    )
 
 
 def header(scope: Scope, name: bytes) -> str:
@@ -97,11 +117,26 @@ def bearer_key(scope: Scope) -> str:
     return key.strip() if scheme.lower() == "bearer" else ""
 
 
-async def respond(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]] | None = None,
-                  content_type: bytes = b"application/json") -> None:
-    await send({"type": "http.response.start", "status": status, "headers": [
-        (b"content-type", content_type), (b"content-length", str(len(body)).encode()),
-        (b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store"), *(headers or [])]})
+async def respond(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]] | None = None,
+    content_type: bytes = b"application/json",
+) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", content_type),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-content-type-options", b"nosniff"),
+                (b"cache-control", b"no-store"),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -141,8 +176,10 @@ async def unless_gone(receive: Receive, work: Awaitable[T]) -> T:
 
 
 async def read_body(receive: Receive, limit: int) -> bytes:
-    too_large = (f"The request body is larger than the limit of {limit:,} bytes (SERVING_MAX_REQUEST_BYTES); use an "
-                 "asynchronous endpoint or batch transform.")
+    too_large = (
+        f"The request body is larger than the limit of {limit:,} bytes (SERVING_MAX_REQUEST_BYTES); use an "
+        "asynchronous endpoint or batch transform."
+    )
     return b"".join([chunk async for chunk in body_chunks(receive, limit, too_large)])
 
 
@@ -157,8 +194,13 @@ def content_length(scope: Scope) -> int | None:
 class ServingApp:
     """`ServingApp(fallback)` serves /endpoints/ and hands everything else to `fallback` (Django)."""
 
-    def __init__(self, fallback: Callable[..., Awaitable[None]] | None = None, *, background: bool = True,
-                 loader: Callable[[Any], Any] | None = None) -> None:
+    def __init__(
+        self,
+        fallback: Callable[..., Awaitable[None]] | None = None,
+        *,
+        background: bool = True,
+        loader: Callable[[Any], Any] | None = None,
+    ) -> None:
         if loader is None:
             from apps.registry.loading import load_version
 
@@ -304,7 +346,7 @@ class ServingApp:
         await self.fallback(scope, receive, send)
 
     async def handle(self, scope: Scope, receive: Receive, send: Send) -> None:
-        parts = scope["path"][len(PREFIX):].split("/")
+        parts = scope["path"][len(PREFIX) :].split("/")
         method = scope["method"]
         try:
             name, rest = parts[0], parts[1:]
@@ -339,16 +381,23 @@ class ServingApp:
     def authorize(self, scope: Scope, cfg: EndpointConfig) -> None:
         key = bearer_key(scope)
         if not key:
-            raise HTTPError(401, "Send the endpoint key as `Authorization: Bearer <key>`.",
-                            headers=[(b"www-authenticate", b'Bearer realm="endpoint"')])
+            raise HTTPError(
+                401,
+                "Send the endpoint key as `Authorization: Bearer <key>`.",
+                headers=[(b"www-authenticate", b'Bearer realm="endpoint"')],
+            )
         if not cfg.key_ok(key):
-            raise HTTPError(401, "The key is not valid for this endpoint (wrong, revoked, expired or another "
-                                 "endpoint's key).", headers=[(b"www-authenticate", b'Bearer error="invalid_token"')])
+            raise HTTPError(
+                401,
+                "The key is not valid for this endpoint (wrong, revoked, expired or another endpoint's key).",
+                headers=[(b"www-authenticate", b'Bearer error="invalid_token"')],
+            )
 
     # --- real-time and serverless -------------------------------------------------------------------------------
 
-    def _prepare(self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool
-                 ) -> tuple[Any, Any, bool, bool]:
+    def _prepare(
+        self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool
+    ) -> tuple[Any, Any, bool, bool]:
         """(predictor, checked rows, probabilities wanted, loaded now): everything before the model runs."""
         frame, want = self._parse(variant, body, content_type, probabilities)  # a bad body loads no model
         predictor, cold = self.models.get(variant.version)
@@ -368,14 +417,14 @@ class ServingApp:
             batcher = self.batchers[version_id] = Batcher(predictor, self.pool, self.batch_rows, loop)
         return batcher
 
-    def _serve(self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool
-               ) -> tuple[bytes, bool]:
+    def _serve(self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool) -> tuple[bytes, bool]:
         """A request's whole trip to the prediction thread: parse, check, load the model if need be, predict, encode."""
         predictor, X, want, cold = self._prepare(variant, body, content_type, probabilities)
         return predict_encoded(predictor, X, want), cold
 
-    async def _predict(self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool
-                       ) -> tuple[bytes, bool]:
+    async def _predict(
+        self, variant: VariantConfig, body: bytes, content_type: str, probabilities: bool
+    ) -> tuple[bytes, bool]:
         loop = asyncio.get_running_loop()
         predictor = self.models.loaded(variant.version_id)
         kind = protocol.media_type(content_type)
@@ -411,18 +460,22 @@ class ServingApp:
             variant = cfg.choose(self.random.random()) if cfg.variants else None
             self.authorize(scope, cfg)
             if cfg.type == EndpointType.ASYNC:
-                raise HTTPError(400, f"Endpoint {name!r} is asynchronous: POST to "
-                                     f"/endpoints/{name}/async-invocations.")
+                raise HTTPError(400, f"Endpoint {name!r} is asynchronous: POST to /endpoints/{name}/async-invocations.")
             if variant is None:
                 raise HTTPError(503, f"Endpoint {name!r} has no approved model version to serve.")
             wanted = header(scope, b"x-target-variant")
             if wanted:
                 variant = cfg.variant_named(wanted)
             if variant is None:
-                raise HTTPError(400, f"Endpoint {name!r} has no variant named {wanted!r}.",
-                                {"x-target-variant": [f"no variant {wanted!r}"]})
-            extra += [(b"x-atelier-variant", variant.name.encode()),
-                      (b"x-atelier-model-version", str(variant.version_id).encode())]
+                raise HTTPError(
+                    400,
+                    f"Endpoint {name!r} has no variant named {wanted!r}.",
+                    {"x-target-variant": [f"no variant {wanted!r}"]},
+                )
+            extra += [
+                (b"x-atelier-variant", variant.name.encode()),
+                (b"x-atelier-model-version", str(variant.version_id).encode()),
+            ]
             content_type = header(scope, b"content-type")
             try:
                 protocol.check_content_type(content_type)
@@ -431,13 +484,19 @@ class ServingApp:
             limit = int(settings.SERVING_MAX_REQUEST_BYTES)
             declared = content_length(scope)
             if declared is not None and declared > limit:
-                raise HTTPError(413, f"The request body ({declared:,} bytes) is larger than the limit of {limit:,} "
-                                     "bytes (SERVING_MAX_REQUEST_BYTES); use an asynchronous endpoint or batch "
-                                     "transform.")
+                raise HTTPError(
+                    413,
+                    f"The request body ({declared:,} bytes) is larger than the limit of {limit:,} "
+                    "bytes (SERVING_MAX_REQUEST_BYTES); use an asynchronous endpoint or batch "
+                    "transform.",
+                )
             if cfg.type == EndpointType.SERVERLESS:
                 if self.active.get(cfg.id, 0) >= cfg.max_concurrency:
-                    raise HTTPError(429, f"Endpoint {name!r} is at its maximum concurrency ({cfg.max_concurrency}); "
-                                         "retry shortly.", headers=[(b"retry-after", b"1")])
+                    raise HTTPError(
+                        429,
+                        f"Endpoint {name!r} is at its maximum concurrency ({cfg.max_concurrency}); retry shortly.",
+                        headers=[(b"retry-after", b"1")],
+                    )
                 self.active[cfg.id] = self.active.get(cfg.id, 0) + 1
                 counted = True
             body = await read_body(receive, limit)
@@ -446,7 +505,8 @@ class ServingApp:
             timeout = float(cfg.timeout_s or settings.SERVING_TIMEOUT_S)
             try:
                 out, cold = await asyncio.wait_for(
-                    unless_gone(receive, self._predict(variant, body, content_type, probabilities)), timeout)
+                    unless_gone(receive, self._predict(variant, body, content_type, probabilities)), timeout
+                )
             except TimeoutError as exc:
                 message = f"The prediction took longer than the endpoint's timeout of {timeout:g} s."
                 raise HTTPError(504, message) from exc
@@ -480,21 +540,37 @@ class ServingApp:
             variant_name = variant.name if variant is not None else ""
             self.metrics.record(cfg.id, variant_name, status, latency_ms, now)
             # only answered requests are captured (Model Monitor compares them with the baseline)
-            if (status == 200 and variant is not None and cfg.capture_percent > 0
-                    and self.random.random() * 100 < cfg.capture_percent):
+            if (
+                status == 200
+                and variant is not None
+                and cfg.capture_percent > 0
+                and self.random.random() * 100 < cfg.capture_percent
+            ):
                 self._capture(cfg, variant, inference_id, scope, body, status, out, latency_ms, now)
 
-    def _capture(self, cfg: EndpointConfig, variant: VariantConfig, inference_id: str, scope: Scope, body: bytes,
-                 status: int, out: bytes, latency_ms: float, now: float) -> None:
+    def _capture(
+        self,
+        cfg: EndpointConfig,
+        variant: VariantConfig,
+        inference_id: str,
+        scope: Scope,
+        body: bytes,
+        status: int,
+        out: bytes,
+        latency_ms: float,
+        now: float,
+    ) -> None:
         limit = int(settings.SERVING_CAPTURE_MAX_RECORD_BYTES)
         request_body, request_cut = body_field(body, limit)
         response_body, response_cut = body_field(out, limit)
         record = {
-            "inference_id": inference_id, "endpoint": cfg.name, "variant": variant.name,
-            "model_version": variant.version_id, "time": datetime.fromtimestamp(now, UTC).isoformat(),
+            "inference_id": inference_id,
+            "endpoint": cfg.name,
+            "variant": variant.name,
+            "model_version": variant.version_id,
+            "time": datetime.fromtimestamp(now, UTC).isoformat(),
             "latency_ms": round(latency_ms, 3),
-            "request": {"content_type": header(scope, b"content-type"), "body": request_body,
-                        "truncated": request_cut},
+            "request": {"content_type": header(scope, b"content-type"), "body": request_body, "truncated": request_cut},
             "response": {"status": status, "body": response_body, "truncated": response_cut},
         }
         ok = self.capture.offer(cfg.project_id, cfg.name, record)
@@ -502,8 +578,9 @@ class ServingApp:
 
     # --- asynchronous -------------------------------------------------------------------------------------------
 
-    async def async_route(self, scope: Scope, receive: Receive, send: Send, name: str, method: str,
-                          rest: list[str]) -> None:
+    async def async_route(
+        self, scope: Scope, receive: Receive, send: Send, name: str, method: str, rest: list[str]
+    ) -> None:
         await self._wait_ready()
         cfg = self.endpoint(name)
         if not rest:
@@ -541,9 +618,18 @@ class ServingApp:
         size = await loop.run_in_executor(self.io_pool, store.size, path)
         handle = await loop.run_in_executor(self.io_pool, store.open, path, "rb")
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": [
-                (b"content-type", b"application/json"), (b"content-length", str(size).encode()),
-                (b"x-content-type-options", b"nosniff"), (b"cache-control", b"no-store")]})
+            await send(
+                {
+                    "type": "http.response.start",
+                    "status": 200,
+                    "headers": [
+                        (b"content-type", b"application/json"),
+                        (b"content-length", str(size).encode()),
+                        (b"x-content-type-options", b"nosniff"),
+                        (b"cache-control", b"no-store"),
+                    ],
+                }
+            )
             while True:
                 chunk = await loop.run_in_executor(self.io_pool, handle.read, ASYNC_CHUNK)
                 await send({"type": "http.response.body", "body": chunk, "more_body": bool(chunk)})
@@ -554,8 +640,9 @@ class ServingApp:
 
     async def async_submit(self, scope: Scope, receive: Receive, send: Send, cfg: EndpointConfig) -> None:
         if cfg.type != EndpointType.ASYNC:
-            raise HTTPError(400, f"Endpoint {cfg.name!r} is not asynchronous: POST to "
-                                 f"/endpoints/{cfg.name}/invocations.")
+            raise HTTPError(
+                400, f"Endpoint {cfg.name!r} is not asynchronous: POST to /endpoints/{cfg.name}/invocations."
+            )
         if not cfg.variants:
             raise HTTPError(503, f"Endpoint {cfg.name!r} has no approved model version to serve.")
         content_type = header(scope, b"content-type")
@@ -568,12 +655,17 @@ class ServingApp:
         if kind == "application/json" and int(settings.SERVING_ASYNC_JSON_MAX_BYTES) < limit:
             # CSV is read in chunks of rows; a JSON document is parsed whole, at several times its size in memory
             limit, setting = int(settings.SERVING_ASYNC_JSON_MAX_BYTES), "SERVING_ASYNC_JSON_MAX_BYTES"
-            advice = (" JSON bodies are parsed whole, so they have a lower limit than CSV: send the rows as text/csv "
-                      f"(read in chunks, up to {int(settings.SERVING_ASYNC_MAX_BYTES):,} bytes).")
+            advice = (
+                " JSON bodies are parsed whole, so they have a lower limit than CSV: send the rows as text/csv "
+                f"(read in chunks, up to {int(settings.SERVING_ASYNC_MAX_BYTES):,} bytes)."
+            )
         declared = content_length(scope)
         if declared is not None and declared > limit:
-            raise HTTPError(413, f"The request body ({declared:,} bytes) is larger than the asynchronous limit of "
-                                 f"{limit:,} bytes ({setting}).{advice}")
+            raise HTTPError(
+                413,
+                f"The request body ({declared:,} bytes) is larger than the asynchronous limit of "
+                f"{limit:,} bytes ({setting}).{advice}",
+            )
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         probabilities = protocol.truthy((query.get("probabilities") or ["0"])[0])
         loop = asyncio.get_running_loop()
@@ -592,8 +684,14 @@ class ServingApp:
                 raise HTTPError(400, "The request body is empty.")
             from apps.endpoints.services import async_invocation_create
 
-            create = partial(async_invocation_create, endpoint_id=cfg.id, local_file=tmp, size=size,
-                             content_type=kind, probabilities=probabilities)
+            create = partial(
+                async_invocation_create,
+                endpoint_id=cfg.id,
+                local_file=tmp,
+                size=size,
+                content_type=kind,
+                probabilities=probabilities,
+            )
             data = await loop.run_in_executor(self.io_pool, _db_call, create)
         finally:
             if os.path.exists(tmp):
@@ -605,8 +703,7 @@ class ServingApp:
 def encode(predictor: Any, labels: Any, proba: Any, probabilities: bool) -> bytes:
     from apps.registry.loading import predictions_answer
 
-    return orjson.dumps(predictions_answer(predictor, labels, proba, probabilities=probabilities),
-                        option=JSON_OPTIONS)
+    return orjson.dumps(predictions_answer(predictor, labels, proba, probabilities=probabilities), option=JSON_OPTIONS)
 
 
 def csv_rows(predictor: Any, body: bytes) -> Any:

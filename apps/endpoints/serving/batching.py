@@ -113,8 +113,9 @@ class Batcher:
                     continue
                 self.calls += 1
                 try:
-                    results = await loop.run_in_executor(self.pool, predict_many, self.predictor,
-                                                         [item for item, _ in batch])
+                    results = await loop.run_in_executor(
+                        self.pool, predict_many, self.predictor, [item for item, _ in batch]
+                    )
                 except BaseException as exc:  # noqa: BLE001 - the pool or loop closing: every waiter is told
                     results = [exc] * len(batch)
                 for (_, future), result in zip(batch, results, strict=True):

@@ -33,8 +33,17 @@ def capture_dir(project_id: int, endpoint: str) -> str:
 
 def capture_file(project_id: int, endpoint: str, when: datetime) -> str:
     stamp = when.strftime("%Y%m%dT%H%M%S")
-    return project_path(project_id, "endpoints", endpoint, "capture", when.strftime("%Y"), when.strftime("%m"),
-                        when.strftime("%d"), when.strftime("%H"), f"{stamp}-{uuid.uuid4().hex[:12]}.jsonl")
+    return project_path(
+        project_id,
+        "endpoints",
+        endpoint,
+        "capture",
+        when.strftime("%Y"),
+        when.strftime("%m"),
+        when.strftime("%d"),
+        when.strftime("%H"),
+        f"{stamp}-{uuid.uuid4().hex[:12]}.jsonl",
+    )
 
 
 def body_field(body: bytes, limit: int) -> tuple[str | None, bool]:
@@ -46,7 +55,8 @@ def body_field(body: bytes, limit: int) -> tuple[str | None, bool]:
 class CaptureWriter:
     def __init__(self, maxsize: int | None = None) -> None:
         self.queue: queue.Queue[tuple[int, str, dict[str, Any]]] = queue.Queue(
-            maxsize=maxsize or int(settings.SERVING_CAPTURE_QUEUE))
+            maxsize=maxsize or int(settings.SERVING_CAPTURE_QUEUE)
+        )
         self.written = 0
         self.dropped = 0
 

@@ -78,16 +78,19 @@ EMPTY = Snapshot(endpoints={}, loaded_at=0.0)
 
 
 def load_snapshot() -> Snapshot:
-    variants = EndpointVariant.objects.select_related("model_version__artifact", "model_version__group").filter(
-        model_version__approval_status=ApprovalStatus.APPROVED, weight__gt=0
-    ).order_by("position", "id")
+    variants = (
+        EndpointVariant.objects.select_related("model_version__artifact", "model_version__group")
+        .filter(model_version__approval_status=ApprovalStatus.APPROVED, weight__gt=0)
+        .order_by("position", "id")
+    )
     endpoints = list(
         Endpoint.objects.filter(status=EndpointStatus.IN_SERVICE).prefetch_related(Prefetch("variants", variants))
     )
     now = timezone.now()
     hashes: dict[int, set[str]] = {}
     for endpoint_id, digest in EndpointKey.objects.filter(
-        Q(expires_at__isnull=True) | Q(expires_at__gt=now), revoked_at__isnull=True,
+        Q(expires_at__isnull=True) | Q(expires_at__gt=now),
+        revoked_at__isnull=True,
         endpoint__in=[e.pk for e in endpoints],
     ).values_list("endpoint_id", "key_hash"):
         hashes.setdefault(endpoint_id, set()).add(digest)
@@ -95,17 +98,29 @@ def load_snapshot() -> Snapshot:
     for e in endpoints:
         vs = tuple(
             VariantConfig(
-                name=v.name, version_id=v.model_version_id, weight=float(v.weight), version=v.model_version,
+                name=v.name,
+                version_id=v.model_version_id,
+                weight=float(v.weight),
+                version=v.model_version,
                 input_names=tuple(str(i["name"]) for i in (v.model_version.signature or {}).get("inputs") or []),
                 version_label=str(v.model_version),
             )
             for v in e.variants.all()
         )
         out[e.name] = EndpointConfig(
-            id=e.pk, name=e.name, project_id=e.project_id, type=e.type, config_version=e.config_version,
-            timeout_s=e.timeout_s, idle_timeout_s=int(e.idle_timeout_s), max_concurrency=int(e.max_concurrency),
-            capture_percent=float(e.capture_percent), webhook_url=e.webhook_url, variants=vs,
-            key_hashes=frozenset(hashes.get(e.pk, set())), cumulative=tuple(accumulate(v.weight for v in vs)),
+            id=e.pk,
+            name=e.name,
+            project_id=e.project_id,
+            type=e.type,
+            config_version=e.config_version,
+            timeout_s=e.timeout_s,
+            idle_timeout_s=int(e.idle_timeout_s),
+            max_concurrency=int(e.max_concurrency),
+            capture_percent=float(e.capture_percent),
+            webhook_url=e.webhook_url,
+            variants=vs,
+            key_hashes=frozenset(hashes.get(e.pk, set())),
+            cumulative=tuple(accumulate(v.weight for v in vs)),
         )
     return Snapshot(endpoints=out, loaded_at=time.monotonic())
 

@@ -53,10 +53,16 @@ class Counts:
     capture_dropped: int = 0
 
     def as_dict(self) -> dict[str, Any]:
-        return {"invocations": self.invocations, "client_errors": self.client_errors,
-                "server_errors": self.server_errors, "latency_sum_ms": self.latency_sum_ms,
-                "latency_max_ms": self.latency_max_ms, "latency_hist": list(self.hist), "captured": self.captured,
-                "capture_dropped": self.capture_dropped}
+        return {
+            "invocations": self.invocations,
+            "client_errors": self.client_errors,
+            "server_errors": self.server_errors,
+            "latency_sum_ms": self.latency_sum_ms,
+            "latency_max_ms": self.latency_max_ms,
+            "latency_hist": list(self.hist),
+            "captured": self.captured,
+            "capture_dropped": self.capture_dropped,
+        }
 
 
 class MetricsBuffer:

@@ -41,8 +41,12 @@ def check_content_type(content_type: str | None) -> str:
     kind = media_type(content_type)
     if kind not in CONTENT_TYPES:
         shown = kind or "none"
-        raise ProtocolError(415, f"Unsupported content type {shown!r}: send application/json or text/csv.",
-                            {"content_type": [f"{shown} is not supported"]}, code="UNSUPPORTED_MEDIA_TYPE")
+        raise ProtocolError(
+            415,
+            f"Unsupported content type {shown!r}: send application/json or text/csv.",
+            {"content_type": [f"{shown} is not supported"]},
+            code="UNSUPPORTED_MEDIA_TYPE",
+        )
     return kind
 
 
@@ -63,8 +67,9 @@ def _records(rows: Any, form: str, input_names: list[str]) -> pd.DataFrame:
         width = len(input_names)
         for i, r in enumerate(rows):
             if len(r) != width:
-                raise _bad(f"`{form}` row {i} has {len(r)} values; the model takes {width} "
-                           f"({', '.join(input_names)}).", form)
+                raise _bad(
+                    f"`{form}` row {i} has {len(r)} values; the model takes {width} ({', '.join(input_names)}).", form
+                )
         return pd.DataFrame(rows, columns=input_names)
     if len(input_names) == 1 and not any(isinstance(r, (list, dict)) for r in rows):
         return pd.DataFrame({input_names[0]: rows})
@@ -84,8 +89,9 @@ def _split(value: Any) -> pd.DataFrame:
         raise _bad("`dataframe_split.data` must be a list of rows (lists).", "dataframe_split")
     for i, row in enumerate(data):
         if len(row) != len(columns):
-            raise _bad(f"`dataframe_split.data` row {i} has {len(row)} values for {len(columns)} columns.",
-                       "dataframe_split")
+            raise _bad(
+                f"`dataframe_split.data` row {i} has {len(row)} values for {len(columns)} columns.", "dataframe_split"
+            )
     index = value.get("index")
     if index is not None and (not isinstance(index, list) or len(index) != len(data)):
         raise _bad("`dataframe_split.index` must be a list as long as `data`.", "dataframe_split")

@@ -21,8 +21,18 @@ class ModelGroupSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelGroup
-        fields = ["id", "project", "name", "description", "tags", "version_count", "latest_version",
-                  "latest_approval_status", "created_at", "updated_at"]
+        fields = [
+            "id",
+            "project",
+            "name",
+            "description",
+            "tags",
+            "version_count",
+            "latest_version",
+            "latest_approval_status",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = fields
 
 
@@ -34,8 +44,21 @@ class ModelVersionSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ModelVersion
-        fields = ["id", "project", "group", "group_name", "version", "format", "problem_type", "source_kind",
-                  "approval_status", "aliases", "metrics", "tags", "created_at"]
+        fields = [
+            "id",
+            "project",
+            "group",
+            "group_name",
+            "version",
+            "format",
+            "problem_type",
+            "source_kind",
+            "approval_status",
+            "aliases",
+            "metrics",
+            "tags",
+            "created_at",
+        ]
         read_only_fields = fields
 
     def get_aliases(self, obj: ModelVersion) -> list[str]:
@@ -62,21 +85,44 @@ class ModelVersionDetailSerializer(ModelVersionSerializer):
     created_by = serializers.SerializerMethodField()
 
     class Meta(ModelVersionSerializer.Meta):
-        fields = [*ModelVersionSerializer.Meta.fields, "description", "target", "signature", "classes",
-                  "hyperparameters", "library_versions", "candidate", "lineage", "metadata", "artifact", "approval",
-                  "approval_history", "created_by", "updated_at"]
+        fields = [
+            *ModelVersionSerializer.Meta.fields,
+            "description",
+            "target",
+            "signature",
+            "classes",
+            "hyperparameters",
+            "library_versions",
+            "candidate",
+            "lineage",
+            "metadata",
+            "artifact",
+            "approval",
+            "approval_history",
+            "created_by",
+            "updated_at",
+        ]
         read_only_fields = fields
 
     def get_artifact(self, obj: ModelVersion) -> dict[str, Any]:
         return {"sha256": obj.artifact.sha256, "size": obj.artifact.size, "signed": True}
 
     def get_lineage(self, obj: ModelVersion) -> dict[str, Any]:
-        return {"dataset_version": obj.dataset_version_id, "automl_build": obj.automl_build_id,
-                "tuning_job": obj.tuning_job_id, "candidate": obj.candidate, "source": obj.source_kind}
+        return {
+            "dataset_version": obj.dataset_version_id,
+            "automl_build": obj.automl_build_id,
+            "tuning_job": obj.tuning_job_id,
+            "candidate": obj.candidate,
+            "source": obj.source_kind,
+        }
 
     def get_approval(self, obj: ModelVersion) -> dict[str, Any]:
-        return {"status": obj.approval_status, "description": obj.approval_description,
-                "by": _username(obj.approval_by), "at": obj.approval_at}
+        return {
+            "status": obj.approval_status,
+            "description": obj.approval_description,
+            "by": _username(obj.approval_by),
+            "at": obj.approval_at,
+        }
 
     def get_created_by(self, obj: ModelVersion) -> str | None:
         return _username(obj.created_by)

@@ -88,21 +88,24 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         data = s.VersionUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
-        services.version_update(version=version, description=v.get("description"), tags=v.get("tags"),
-                                metadata=v.get("metadata"))
+        services.version_update(
+            version=version, description=v.get("description"), tags=v.get("tags"), metadata=v.get("metadata")
+        )
         return self._detail(version)
 
     @extend_schema(request=s.ApprovalSerializer, responses=s.ModelVersionDetailSerializer)
-    @action(detail=True, methods=["post"],
-            permission_classes=[IsStudioUser, has_capability(personas.APPROVE_MODELS)])
+    @action(detail=True, methods=["post"], permission_classes=[IsStudioUser, has_capability(personas.APPROVE_MODELS)])
     def approval(self, request: Request, pk: str | None = None) -> Response:
         """Approve, reject or send back to pending (MLOps engineers and admins); recorded in the history."""
         version = self.get_object()
         data = s.ApprovalSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        services.version_approval_update(version=version, user=request_user(request),
-                                         status=data.validated_data["status"],
-                                         description=data.validated_data.get("description", ""))
+        services.version_approval_update(
+            version=version,
+            user=request_user(request),
+            status=data.validated_data["status"],
+            description=data.validated_data.get("description", ""),
+        )
         return self._detail(version)
 
     @extend_schema(request=s.AliasSerializer, responses=s.ModelVersionDetailSerializer)
@@ -120,8 +123,7 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             services.alias_set(version=version, name=alias)
         return self._detail(version)
 
-    @extend_schema(request={"multipart/form-data": s.ImportSerializer},
-                   responses={201: s.ModelVersionDetailSerializer})
+    @extend_schema(request={"multipart/form-data": s.ImportSerializer}, responses={201: s.ModelVersionDetailSerializer})
     @action(detail=False, methods=["post"], url_path="import", url_name="import")
     def import_file(self, request: Request) -> Response:
         """A skops or ONNX file as the next version of a group (never a pickle): 201 with the version."""
@@ -137,17 +139,34 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
         v = data.validated_data
         try:
             version = importing.version_import(
-                project=project, created_by=request_user(request), group_name=v["group"], uploaded_file=v["file"],
-                fmt=v.get("format"), signature=v.get("signature"), classes=v.get("classes"),
-                problem_type=v.get("problem_type"), description=v.get("description", ""), tags=v.get("tags"))
+                project=project,
+                created_by=request_user(request),
+                group_name=v["group"],
+                uploaded_file=v["file"],
+                fmt=v.get("format"),
+                signature=v.get("signature"),
+                classes=v.get("classes"),
+                problem_type=v.get("problem_type"),
+                description=v.get("description", ""),
+                tags=v.get("tags"),
+            )
         except importing.ImportTooLarge:
             return _too_large()
         return self._detail(version, status.HTTP_201_CREATED)
 
-    @extend_schema(responses={(200, "application/zip"): OpenApiResponse(description="The MLflow model directory."),
-                              409: OpenApiResponse(description="The artifact failed its integrity check.")})
-    @action(detail=True, methods=["get"], url_path="export/mlflow", url_name="export-mlflow",
-            content_negotiation_class=AttachmentNegotiation)
+    @extend_schema(
+        responses={
+            (200, "application/zip"): OpenApiResponse(description="The MLflow model directory."),
+            409: OpenApiResponse(description="The artifact failed its integrity check."),
+        }
+    )
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="export/mlflow",
+        url_name="export-mlflow",
+        content_negotiation_class=AttachmentNegotiation,
+    )
     def export_mlflow(self, request: Request, pk: str | None = None) -> Response | FileResponse:
         """The version as an MLflow model directory (ZIP) that `mlflow models serve` serves."""
         version = self.get_object()

@@ -17,6 +17,7 @@ from apps.automl import engine, services
 from apps.automl.models import AutomlBuild
 from apps.core.artifacts import ArtifactTampered, artifact_store
 from apps.core.storage import storage
+from apps.core.tempfiles import temp_dir, temp_path
 from apps.datasets import services as data_services
 from apps.datasets import storage as data_files
 from apps.registry.models import ModelVersion
@@ -44,7 +45,7 @@ def regression_frame(n: int = 120, seed: int = 2) -> pd.DataFrame:
 
 
 def make_version(project: Any, user: Any, frame: pd.DataFrame, name: str = "customers") -> Any:
-    with data_files.local_temp_file(".parquet") as tmp:
+    with temp_path(".parquet") as tmp:
         data_files.write_frame(frame, tmp)
         return data_services.dataset_version_create(
             project_id=project.pk,
@@ -65,7 +66,7 @@ def trained_build(project: Any, user: Any, frame: pd.DataFrame, target: str, bud
             target=target, time_budget_s=budget, seed=0, max_trials=4, algorithms=["linear", "lightgbm"]
         ),
     )
-    fd, tmp = tempfile.mkstemp(prefix="test-model-", suffix=".joblib", dir=data_files.temp_dir())
+    fd, tmp = tempfile.mkstemp(prefix="test-model-", suffix=".joblib", dir=temp_dir())
     os.close(fd)
     engine.save_model(result.model, tmp)
     try:

@@ -65,6 +65,7 @@ class DataWorld:
 def _build_data(projects: dict[str, Project], owners: dict[str, User]) -> DataWorld:
     import pandas as pd
 
+    from apps.core.tempfiles import temp_path
     from apps.datasets import services as data_services
     from apps.datasets import storage as data_files
     from apps.datasets.models import FlowAnalysis, ProfileReport
@@ -74,7 +75,7 @@ def _build_data(projects: dict[str, Project], owners: dict[str, User]) -> DataWo
         project, owner = projects[side], owners[side]
         column = "alpha_column" if side == "a" else "bravo_secret_column"
         frame = pd.DataFrame({column: [1.0, 2.0, 3.0], "kind": ["x", "y", "x"]})
-        with data_files.local_temp_file(".parquet") as tmp:
+        with temp_path(".parquet") as tmp:
             data_files.write_frame(frame, tmp)
             version = data_services.dataset_version_create(
                 project_id=project.pk,

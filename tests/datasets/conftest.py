@@ -12,6 +12,7 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.core.storage import project_root, walk_files
+from apps.core.tempfiles import temp_path
 from apps.datasets import services
 from apps.datasets import storage as files
 from apps.datasets.models import DatasetVersion
@@ -38,7 +39,7 @@ def make_version(
     kind: str = "import",
 ) -> DatasetVersion:
     """Store `frame` as the next version of dataset `name` through the same service the jobs use."""
-    with files.local_temp_file(".parquet") as tmp:
+    with temp_path(".parquet") as tmp:
         files.write_frame(frame, tmp)
         return services.dataset_version_create(
             project_id=project.pk,

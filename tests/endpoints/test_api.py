@@ -9,6 +9,7 @@ import pytest
 from django.urls import reverse
 
 from apps.automl import engine
+from apps.core.tempfiles import temp_path
 from apps.datasets import services as data_services
 from apps.datasets import storage as data_files
 from apps.endpoints import services
@@ -162,7 +163,7 @@ def test_metrics_api(api_for, serving, mlops_user, project_a, version) -> None:
 
 
 def _dataset(project, user, frame):  # type: ignore[no-untyped-def]
-    with data_files.local_temp_file(".parquet") as tmp:
+    with temp_path(".parquet") as tmp:
         data_files.write_frame(frame, tmp)
         return data_services.dataset_version_create(
             project_id=project.pk,

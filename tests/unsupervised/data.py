@@ -7,6 +7,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from apps.core.tempfiles import temp_path
 from apps.datasets import services as data_services
 from apps.datasets import storage as data_files
 from apps.datasets.models import DatasetVersion
@@ -29,7 +30,7 @@ def blobs_frame(n: int = 150, seed: int = 0, outliers: int = 0) -> pd.DataFrame:
 
 
 def make_version(project: Any, user: Any, frame: pd.DataFrame, name: str = "points") -> DatasetVersion:
-    with data_files.local_temp_file(".parquet") as tmp:
+    with temp_path(".parquet") as tmp:
         data_files.write_frame(frame, tmp)
         return data_services.dataset_version_create(
             project_id=project.pk,

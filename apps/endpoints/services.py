@@ -29,6 +29,7 @@ from django.utils import timezone
 from apps.accounts import personas
 from apps.accounts.models import Project, User
 from apps.core import webhooks
+from apps.core.keys import key_hash
 from apps.core.selectors import webhook_latest_attempt
 from apps.core.storage import list_dir, project_path, storage
 from apps.core.tempfiles import save_into_place, temp_path
@@ -41,7 +42,6 @@ from apps.endpoints.models import (
     EndpointMetric,
     EndpointVariant,
 )
-from apps.endpoints.serving.config import key_hash
 from apps.endpoints.serving.metrics import merge_hist
 from apps.jobs.runtime import JobContext, JobError
 from apps.jobs.services import job_start

@@ -9,12 +9,12 @@ import pytest
 from django.urls import reverse
 
 from apps.automl import engine
+from apps.core.keys import key_hash
 from apps.core.tempfiles import temp_path
 from apps.datasets import services as data_services
 from apps.datasets import storage as data_files
 from apps.endpoints import services
 from apps.endpoints.models import Endpoint, EndpointKey, EndpointMetric
-from apps.endpoints.serving.config import key_hash
 from tests.endpoints.conftest import invoke
 from tests.endpoints.factories import ROWS, binary_model, register, training_frame
 

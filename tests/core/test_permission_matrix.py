@@ -1076,7 +1076,6 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
         PeriodicTask,
         SolarSchedule,
     )
-    from django_celery_results.models import GroupResult, TaskResult
 
     from apps.core.models import Artifact, Notification
     from apps.jobs.models import WorkerHeartbeat
@@ -1087,8 +1086,6 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
 
     return {
         "auth.Group": lambda: Group.objects.get_or_create(name="Matrix group")[0],
-        "django_celery_results.TaskResult": lambda: TaskResult.objects.create(task_id="t-1", status="SUCCESS"),
-        "django_celery_results.GroupResult": lambda: GroupResult.objects.create(group_id="g-1"),
         "django_celery_beat.PeriodicTask": periodic_task,
         "django_celery_beat.ClockedSchedule": lambda: ClockedSchedule.objects.create(clocked_time=timezone.now()),
         "django_celery_beat.CrontabSchedule": lambda: CrontabSchedule.objects.create(minute="5", hour="*"),

@@ -584,8 +584,3 @@ def automl_register(*, build: AutomlBuild, created_by: User, candidate: Any = No
         automl_build=build,
         tuning_job=build.tuning_job,
     )
-
-
-def frame_typical_row(build: AutomlBuild) -> dict[str, Any]:
-    _, report = selectors.candidate_report(build=build)
-    return dict(report.get("typical_values") or {})

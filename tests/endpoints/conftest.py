@@ -13,7 +13,7 @@ import orjson
 import pytest
 
 from apps.endpoints.serving.app import ServingApp
-from tests.endpoints.factories import binary_model, register
+from tests.factories import binary_model, register
 
 
 @pytest.fixture

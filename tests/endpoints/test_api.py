@@ -16,7 +16,7 @@ from apps.datasets import storage as data_files
 from apps.endpoints import services
 from apps.endpoints.models import Endpoint, EndpointKey, EndpointMetric
 from tests.endpoints.conftest import invoke
-from tests.endpoints.factories import ROWS, binary_model, register, training_frame
+from tests.factories import ROWS, binary_model, register, training_frame
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,7 @@ from apps.endpoints import services
 from apps.endpoints.models import EndpointMetric
 from apps.registry.services import version_approval_update
 from tests.endpoints.conftest import acall, call, invoke
-from tests.endpoints.factories import ROWS, binary_model
+from tests.factories import ROWS, binary_model
 
 pytestmark = pytest.mark.django_db
 

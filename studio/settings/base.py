@@ -338,7 +338,7 @@ WORKER_SHUTDOWN_GRACE_S = float(env("WORKER_SHUTDOWN_GRACE_S", "10"))
 WORKER_FAST_EXIT = env_bool("WORKER_FAST_EXIT", True)  # skip the interpreter's teardown once the pool has stopped
 # Modules that define job kinds, imported by the worker and the web process.
 JOB_MODULES = [
-    "apps.core.jobs",
+    "apps.jobs.jobs",
     "apps.datasets.jobs",
     "apps.automl.jobs",
     "apps.unsupervised.jobs",

@@ -28,7 +28,10 @@ KNOWN: dict[tuple[str, str], str] = {
         "apps/accounts/personas.py, and request helpers, middleware and the shell context read accounts' "
         "models and selectors: issue 13 item 11 is reworking that layer"
     ),
-    ("core", "jobs"): "the home page's recent jobs, the storage report job kind and view, the readiness worker check",
+    ("core", "jobs"): (
+        "apps/core/views.py only: the home page lists recent jobs and starts the storage report; both views move up "
+        "(studio/ or the jobs app) once the branches editing them in issue 13 are merged"
+    ),
     ("registry", "automl"): (
         "registry.loading serves the Canvas engine's models (apps.automl.engine) and registry.selectors reads its "
         "metric catalogue; the engine is plain ML code that should sit below both apps"

@@ -32,29 +32,42 @@ KNOWN: dict[tuple[str, str], str] = {
         "apps/core/views.py only: the home page lists recent jobs and starts the storage report; both views move up "
         "(studio/ or the jobs app) once the branches editing them in issue 13 are merged"
     ),
-    ("registry", "automl"): (
-        "registry.loading serves the Canvas engine's models (apps.automl.engine) and registry.selectors reads its "
-        "metric catalogue; the engine is plain ML code that should sit below both apps"
-    ),
 }
 
 
+# Plain libraries housed in an app's folder: no Django, no app code, so every app may import them (they sit below
+# core). The Canvas engine stays at apps/automl/engine because stored models are pickles naming its classes there;
+# registry, endpoints and unsupervised serve and reuse it. test_libraries_import_no_app_and_no_django keeps it plain.
+LIBRARIES = {"apps.automl.engine": "automl.engine"}
+
+
 def layer(app: str) -> int:
-    return LAYERS.get(app, FEATURE)
+    return -1 if app in LIBRARIES.values() else LAYERS.get(app, FEATURE)
+
+
+def node(module: str) -> str | None:
+    """The graph node of an imported module: a library, an app, or None (not ours)."""
+    for prefix, name in LIBRARIES.items():
+        if module == prefix or module.startswith(prefix + "."):
+            return name
+    parts = module.split(".")
+    return parts[1] if parts[0] == "apps" and len(parts) > 1 else None
 
 
 def _imports(tree: ast.AST, package: str = "") -> list[tuple[str, int]]:
     """(absolute module, line) of every import in `tree`; relative ones resolved against `package`."""
     found = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            found += [(alias.name, node.lineno) for alias in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level == 0:
-                found.append((node.module or "", node.lineno))
+    for item in ast.walk(tree):
+        if isinstance(item, ast.Import):
+            found += [(alias.name, item.lineno) for alias in item.names]
+        elif isinstance(item, ast.ImportFrom):
+            if item.level == 0:
+                module = item.module or ""
             else:
-                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
-                found.append((".".join([*base, *([node.module] if node.module else [])]), node.lineno))
+                base = package.split(".")[: len(package.split(".")) - (item.level - 1)]
+                module = ".".join([*base, *([item.module] if item.module else [])])
+            # `from apps.automl import engine` imports apps.automl.engine: name each imported member
+            found += [(f"{module}.{alias.name}", item.lineno) for alias in item.names]
     return found
 
 
@@ -66,13 +79,13 @@ def app_imports() -> dict[tuple[str, str], list[str]]:
         relative = path.relative_to(APPS)
         if len(relative.parts) < 2 or "migrations" in relative.parts:
             continue
-        app = relative.parts[0]
-        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         package = ".".join(["apps", *relative.parts[:-1]])
+        importer = node(package)
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
         for module, line in _imports(tree, package):
-            parts = module.split(".")
-            if parts[0] == "apps" and len(parts) > 1 and parts[1] != app:
-                edges[(app, parts[1])].append(f"apps/{relative.as_posix()}:{line}")
+            imported = node(module)
+            if imported is not None and imported != importer:
+                edges[(str(importer), imported)].append(f"apps/{relative.as_posix()}:{line}")
     return dict(edges)
 
 
@@ -105,6 +118,16 @@ def test_apps_import_only_their_layer_or_below() -> None:
     )
 
 
+def test_libraries_import_no_app_and_no_django() -> None:
+    for prefix in LIBRARIES:
+        folder = APPS.parent / Path(*prefix.split("."))
+        for path in sorted(folder.rglob("*.py")):
+            package = ".".join(path.relative_to(APPS.parent).parts[:-1])
+            for module, line in _imports(ast.parse(path.read_text(encoding="utf-8")), package):
+                outside = module.startswith("apps.") and node(module) != node(prefix)
+                assert not outside and not module.startswith("django"), f"{path}:{line} imports {module}"
+
+
 def test_no_import_cycle_between_apps() -> None:
     edges = set(app_imports()) - set(KNOWN)
     assert cycles(edges) == [], "App import cycles: " + "; ".join(" -> ".join([*c, c[0]]) for c in cycles(edges))
@@ -131,4 +154,6 @@ def test_the_cycle_finder_finds_cycles(edges: set[tuple[str, str]], expected: li
 def test_the_walker_sees_function_local_and_relative_imports() -> None:
     tree = ast.parse("import os\n\ndef f():\n    from apps.jobs.models import Job\n    from ...jobs import x\n")
     found = sorted(_imports(tree, "apps.core.api"))
-    assert found == [("apps.jobs", 5), ("apps.jobs.models", 4), ("os", 1)]
+    assert found == [("apps.jobs.models.Job", 4), ("apps.jobs.x", 5), ("os", 1)]
+    assert [node(m) for m, _ in found] == ["jobs", "jobs", None]
+    assert node("apps.automl.engine.model.AtelierModel") == "automl.engine" and node("apps.automl.views") == "automl"

@@ -114,8 +114,6 @@
 
   // ---- Small helpers -------------------------------------------------------------------------------------
   function initUi() {
-    var toggle = document.querySelector(".menu-toggle");
-    if (toggle) toggle.addEventListener("click", function () { document.querySelector(".shell").classList.toggle("open"); });
     document.querySelectorAll("[data-copy]").forEach(function (btn) {
       btn.addEventListener("click", function () {
         var src = document.getElementById(btn.dataset.copy);
@@ -123,6 +121,40 @@
         btn.textContent = "Copied";
       });
     });
+  }
+
+  // ---- Phones and tablets ------------------------------------------------------------------------------------
+  // The top bar's menu button opens the modules and the top bar's items (CSS hides them below 860 px). Delegated
+  // and registered at once, so it works while a big script (plotly) is still loading.
+  document.addEventListener("click", function (ev) {
+    var toggle = ev.target && ev.target.closest ? ev.target.closest(".menu-toggle") : null;
+    var shell = document.querySelector(".shell");
+    if (!toggle || !shell) return;
+    var open = shell.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+
+  // Every table scrolls sideways inside its card instead of widening the page: a table without a scrolling parent
+  // is wrapped in <div class="table-wrap">, now (this script runs at the end of <body>) and when a script adds one.
+  function wrapTables(root) {
+    var tables = root.tagName === "TABLE" ? [root] : root.querySelectorAll ? root.querySelectorAll("table") : [];
+    Array.prototype.forEach.call(tables, function (table) {
+      var parent = table.parentElement;
+      if (!parent || !parent.closest(".content") || parent.classList.contains("table-wrap")) return;
+      if (window.getComputedStyle(parent).overflowX !== "visible") return;
+      var wrap = document.createElement("div");
+      wrap.className = "table-wrap";
+      parent.insertBefore(wrap, table);
+      wrap.appendChild(table);
+    });
+  }
+  wrapTables(document);
+  if (window.MutationObserver) {
+    new MutationObserver(function (records) {
+      records.forEach(function (record) {
+        Array.prototype.forEach.call(record.addedNodes, function (node) { if (node.nodeType === 1) wrapTables(node); });
+      });
+    }).observe(document.body, { childList: true, subtree: true });
   }
 
   // Selects that submit their form on change (project switcher, filters). Delegated and registered at once,

@@ -4,14 +4,26 @@
   "use strict";
 
   // ---- Charts: <div class="chart" data-figure="json-script-id"></div> ------------------------------
+  // A figure's layout as drawn here: the chart takes its box's width (and follows it when the window resizes),
+  // axis labels get the margin they need, and in a narrow box (a phone) the legend goes under the plot instead of
+  // taking half its width. What the figure sets itself wins.
+  function chartLayout(layout, el) {
+    var out = Object.assign({ autosize: true }, layout || {});
+    ["xaxis", "yaxis"].forEach(function (axis) { out[axis] = Object.assign({ automargin: true }, out[axis] || {}); });
+    if (el && el.clientWidth && el.clientWidth < 520 && !(layout && layout.legend)) {
+      out.legend = { orientation: "h", x: 0, xanchor: "left", y: -0.25, yanchor: "top" };
+    }
+    return out;
+  }
+  var CHART_CONFIG = { displaylogo: false, responsive: true };
+
   function renderCharts(root) {
     if (!window.Plotly) return;
     (root || document).querySelectorAll("[data-figure]").forEach(function (el) {
       var src = document.getElementById(el.dataset.figure);
       if (!src) return;
       var fig = JSON.parse(src.textContent);
-      window.Plotly.react(el, fig.data || [], Object.assign({ autosize: true }, fig.layout || {}),
-        { displaylogo: false, responsive: true });
+      window.Plotly.react(el, fig.data || [], chartLayout(fig.layout, el), CHART_CONFIG);
     });
   }
 
@@ -170,6 +182,8 @@
     if (form && form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) ev.preventDefault();
   }, true);
 
-  window.Atelier = { renderCharts: renderCharts, applyJob: applyJob, subscribe: subscribe };
+  window.Atelier = {
+    renderCharts: renderCharts, chartLayout: chartLayout, chartConfig: CHART_CONFIG, applyJob: applyJob, subscribe: subscribe
+  };
   document.addEventListener("DOMContentLoaded", function () { initUi(); renderCharts(); initJobs(); });
 })();

@@ -5,7 +5,8 @@ scroll), or when the browser logs a console error.
 
 The routes come from Django's resolver, so a new page cannot slip by: each named route is either in PAGES (how to
 fill its URL for the world built below, and who looks at it) or in SKIPPED (with the reason it is no page). A new
-app adds its pages to PAGES, and the objects they need to `build_world` (one real run of each job, in this process).
+app adds its pages to PAGES, and a function to WORLD_BUILDERS that makes the objects they need (with the real
+services; jobs run once, in this process).
 
 Run with ATELIER_SCREENSHOTS=1 to (re)write docs/screenshots/<page>_390.png and <page>_1440.png for the pages in
 SCREENSHOTS (the home, a dataset, its report, a flow, a build, a tuning job, a registry version, an endpoint).
@@ -263,80 +264,92 @@ def _dataset_version(project: Any, user: Any, frame: pd.DataFrame, name: str) ->
         )
 
 
-def build_world() -> World:
+def accounts_world(w: World) -> None:
     from apps.accounts.services import invitation_create, work_team_save
-    from apps.automl.services import automl_build_start, automl_register
-    from apps.automl.tuning import tuning_start
-    from apps.datasets.services import flow_analysis_add, flow_create, flow_step_add, profile_start
-    from apps.endpoints.services import batch_transform_start, endpoint_create
-    from apps.registry.services import version_approval_update
-    from apps.unsupervised.services import unsupervised_run_start
 
     project = ProjectFactory(name="Customer care", slug="care", description="Churn models for the retention team.")
     admin = UserFactory(username=ADMIN, personas=["admin"], projects=[project])
-    dana = UserFactory(username=DS, personas=["data_scientist"], projects=[project])
-    omar = UserFactory(username=MLOPS, personas=["mlops_engineer"], projects=[project])
-    lena = UserFactory(username=LABELER, personas=["labeler"], projects=[project])
+    w["users"] = {
+        ADMIN: admin,
+        DS: UserFactory(username=DS, personas=["data_scientist"], projects=[project]),
+        MLOPS: UserFactory(username=MLOPS, personas=["mlops_engineer"], projects=[project]),
+        LABELER: UserFactory(username=LABELER, personas=["labeler"], projects=[project]),
+    }
     clean_project_storage(project)
-    team = work_team_save(project=project, name="Annotators", members=[lena])
-    _, token = invitation_create(email="newcomer@example.test", personas=["labeler"], project=project, created_by=admin)
+    w["project"] = project
+    w["team"] = work_team_save(project=project, name="Annotators", members=[w["users"][LABELER]])
+    _, w["invitation_token"] = invitation_create(
+        email="newcomer@example.test", personas=["labeler"], project=project, created_by=admin
+    )
 
-    version = _dataset_version(project, dana, churn_frame(), name="subscribers")
+
+def data_world(w: World) -> None:
+    from apps.datasets.services import flow_analysis_add, flow_create, flow_step_add, profile_start
+
+    dana = w["users"][DS]
+    version = _dataset_version(w["project"], dana, churn_frame(), name="subscribers")
     _run(profile_start(version=version, created_by=dana, target="churn"))
-    flow = flow_create(project=project, created_by=dana, name="Subscribers cleanup", sources=[version])
+    flow = flow_create(project=w["project"], created_by=dana, name="Subscribers cleanup", sources=[version])
     flow, step_id, _ = flow_step_add(flow=flow, op="drop_columns", parameters={"columns": ["customer_id"]})
     flow_analysis_add(flow=flow, created_by=dana, kind="histogram", step_id=step_id, params={"column": "monthly_fee"})
+    w.update(version=version, dataset=version.dataset, flow=flow)
 
-    build = automl_build_start(
-        project=project, created_by=dana, version=version, target="churn", mode="quick", time_budget_s=5
+
+def canvas_world(w: World) -> None:
+    from apps.automl.services import automl_build_start
+    from apps.automl.tuning import tuning_start
+    from apps.unsupervised.services import unsupervised_run_start
+
+    common = {"project": w["project"], "created_by": w["users"][DS], "version": w["version"]}
+    build = automl_build_start(**common, target="churn", mode="quick", time_budget_s=5)
+    tuning = tuning_start(**common, target="churn", spec={"algorithm": "linear", "max_trials": 3, "max_parallel": 1})
+    run = unsupervised_run_start(
+        **common, algorithm="kmeans", options={"k": 3}, columns=["tenure_months", "monthly_fee"]
     )
-    _run(build.job)
-    build.refresh_from_db()
-    v1 = automl_register(build=build, created_by=dana, name="churn-model")
-    v2 = automl_register(build=build, created_by=dana, name="churn-model")
-    v2 = version_approval_update(version=v2, user=omar, status="Approved", description="Reviewed.")
-    endpoint, _ = endpoint_create(project=project, user=omar, name="churn-live", variants=[{"model_version": v2}])
-    batch = batch_transform_start(user=dana, model_version=v2, dataset_version=version)
+    for row in (build, tuning, run):
+        _run(row.job)
+        row.refresh_from_db()
+    w.update(build=build, job=build.job, tuning=tuning, run=run)
+
+
+def registry_world(w: World) -> None:
+    from apps.automl.services import automl_register
+    from apps.registry.services import version_approval_update
+
+    v1 = automl_register(build=w["build"], created_by=w["users"][DS], name="churn-model")
+    v2 = automl_register(build=w["build"], created_by=w["users"][DS], name="churn-model")
+    v2 = version_approval_update(version=v2, user=w["users"][MLOPS], status="Approved", description="Reviewed.")
+    w.update(group=v1.group, model_version=v2, v1=v1.pk, v2=v2.pk)
+
+
+def endpoints_world(w: World) -> None:
+    from apps.endpoints.services import batch_transform_start, endpoint_create
+
+    version = w["model_version"]
+    w["endpoint"], _ = endpoint_create(
+        project=w["project"], user=w["users"][MLOPS], name="churn-live", variants=[{"model_version": version}]
+    )
+    batch = batch_transform_start(user=w["users"][DS], model_version=version, dataset_version=w["version"])
     _run(batch.job)
     batch.refresh_from_db()
+    w["batch"] = batch
 
-    tuning = tuning_start(
-        project=project,
-        created_by=dana,
-        version=version,
-        target="churn",
-        spec={"algorithm": "linear", "max_trials": 3, "max_parallel": 1},
-    )
-    _run(tuning.job)
-    tuning.refresh_from_db()
-    run = unsupervised_run_start(
-        project=project,
-        created_by=dana,
-        version=version,
-        algorithm="kmeans",
-        options={"k": 3},
-        columns=["tenure_months", "monthly_fee"],
-    )
-    _run(run.job)
-    run.refresh_from_db()
-    return {
-        "project": project,
-        "team": team,
-        "invitation_token": token,
-        "dataset": version.dataset,
-        "version": version,
-        "flow": flow,
-        "build": build,
-        "job": build.job,
-        "tuning": tuning,
-        "run": run,
-        "group": v1.group,
-        "model_version": v2,
-        "v1": v1.pk,
-        "v2": v2.pk,
-        "endpoint": endpoint,
-        "batch": batch,
-    }
+
+# Each adds the objects its app's pages need to the world (in this order: later ones use earlier ones' objects).
+WORLD_BUILDERS: list[Callable[[World], None]] = [
+    accounts_world,
+    data_world,
+    canvas_world,
+    registry_world,
+    endpoints_world,
+]
+
+
+def build_world() -> World:
+    w: World = {}
+    for builder in WORLD_BUILDERS:
+        builder(w)
+    return w
 
 
 @pytest.fixture

@@ -145,6 +145,14 @@
     var open = shell.classList.toggle("open");
     toggle.setAttribute("aria-expanded", open ? "true" : "false");
   });
+  document.addEventListener("keydown", function (ev) {
+    var shell = document.querySelector(".shell.open");
+    var toggle = document.querySelector(".menu-toggle");
+    if (ev.key !== "Escape" || !shell || !toggle) return;
+    shell.classList.remove("open");
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.focus();
+  });
 
   // Every table scrolls sideways inside its card instead of widening the page: a table without a scrolling parent
   // is wrapped in <div class="table-wrap">, now (this script runs at the end of <body>) and when a script adds one.

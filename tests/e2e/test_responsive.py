@@ -441,6 +441,9 @@ def _menu_opens_on_a_phone(tab: Any, problems: list[str], shots: bool) -> None:
         problems.append("the open menu button should say aria-expanded=true")
     if shots:
         tab.screenshot(path=str(SCREENSHOT_DIR / "menu_390.png"), animations="disabled", caret="hide")
+    tab.keyboard.press("Escape")
+    if logout.is_visible() or toggle.get_attribute("aria-expanded") != "false":
+        problems.append("Escape should close the open menu")
 
 
 def test_every_page_fits_phones_tablets_and_desktops(browser, world) -> None:  # type: ignore[no-untyped-def]

@@ -19,6 +19,7 @@ from django.utils.text import slugify
 from apps.accounts.models import Project, User
 from apps.accounts.selectors import object_get_for_user, scope_to_user
 from apps.datasets import storage as files
+from apps.datasets import tokens
 from apps.datasets.models import DataConnection, Dataset, DatasetVersion, Flow, FlowAnalysis, ProfileReport
 from apps.jobs.choices import ACTIVE_STATUSES, JobStatus
 from apps.jobs.models import Job
@@ -54,11 +55,18 @@ def version_get_for_user(*, user: User, pk: object) -> DatasetVersion:
     return object_get_for_user(version_list_for_user(user=user), user=user, pk=pk)
 
 
-def version_frame(*, version: DatasetVersion, max_rows: int | None = None) -> pd.DataFrame:
-    """The rows of a version as a DataFrame (all of them, or the first `max_rows`): for other apps (AutoML)."""
-    if max_rows is not None:
-        return files.read_head(version.file, max_rows)
-    return files.read_frame(version.file)
+def version_frame(*, version: DatasetVersion, max_rows: int | None = None, as_written: bool = False) -> pd.DataFrame:
+    """The rows of a version as a DataFrame (all of them, or the first `max_rows`): for other apps (AutoML).
+
+    `as_written=True` gives boolean columns back in the user's tokens (`yes`/`no`): for models whose predictions
+    and inputs people see, and for outputs that become new versions."""
+    frame = files.read_head(version.file, max_rows) if max_rows is not None else files.read_frame(version.file)
+    return tokens.frame_as_written(frame, tokens.boolean_tokens(version.schema)) if as_written else frame
+
+
+def frame_as_written(*, frame: pd.DataFrame, version: DatasetVersion) -> pd.DataFrame:
+    """Rows read from `version`'s file (e.g. one batch of it) with boolean columns in the user's tokens."""
+    return tokens.frame_as_written(frame, tokens.boolean_tokens(version.schema))
 
 
 def version_list_for_dataset(*, dataset: Dataset) -> QuerySet[DatasetVersion]:
@@ -94,7 +102,11 @@ def version_rows(*, version: DatasetVersion, offset: Any = 0, limit: Any = 50) -
     if errors:
         raise ValidationError(errors)
     table = files.read_rows(version.file, offset, limit) if offset < version.row_count else None
-    rows = files.table_records(table) if table is not None else []
+    rows = (
+        files.table_records(tokens.table_as_written(table, tokens.boolean_tokens(version.schema)))
+        if table is not None
+        else []
+    )
     return {"count": version.row_count, "offset": offset, "limit": limit, "columns": version.column_names, "rows": rows}
 
 

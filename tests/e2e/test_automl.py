@@ -1,6 +1,9 @@
 """Canvas in a real browser, with a real worker: choose a dataset version and target, check the data, start a
 quick build and watch its progress live, open the leaderboard and the analysis charts, make a what-if prediction.
 
+The dataset is stored as an import stores it (booleans with the user's tokens): the yes/no target is predicted as
+yes/no and the Y/N feature is offered as Y and N in the what-if form.
+
 Run with ATELIER_SCREENSHOTS=1 to (re)write docs/screenshots/automl_*.png.
 """
 
@@ -14,7 +17,9 @@ import pandas as pd
 import pytest
 
 from apps.core.storage import project_root, storage, walk_files
-from tests.automl.test_services import make_version
+from apps.datasets import services as data_services
+from apps.datasets import storage as data_files
+from apps.datasets.inference import apply_schema, infer_schema
 from tests.e2e.conftest import login, off_loop, screenshot, wait_for_scripts
 from tests.factories import ProjectFactory, UserFactory
 
@@ -30,6 +35,7 @@ def churn_frame(n: int = 200) -> pd.DataFrame:
     tenure = rng.integers(1, 72, n)
     monthly = rng.normal(70, 20, n).round(2)
     plan = rng.choice(["basic", "plus", "pro"], n)
+    paperless = rng.choice(["Y", "N"], n)
     logit = -0.06 * tenure + 0.03 * (monthly - 70) + (plan == "basic") * 1.0 + 1.0
     churn = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
     return pd.DataFrame(
@@ -38,9 +44,26 @@ def churn_frame(n: int = 200) -> pd.DataFrame:
             "tenure_months": tenure,
             "monthly_fee": monthly,
             "plan": pd.array(plan, "string"),
+            "paperless": pd.array(paperless, "string"),
             "churn": churn,
         }
     )
+
+
+def imported_version(project: object, user: object, frame: pd.DataFrame, name: str) -> object:
+    """`frame` stored as an import stores a file: typed columns (yes/no as booleans) and the inferred schema."""
+    schema = infer_schema(frame)
+    with data_files.local_temp_file(".parquet") as tmp:
+        data_files.write_frame(apply_schema(frame, schema), tmp)
+        return data_services.dataset_version_create(
+            project_id=project.pk,  # type: ignore[attr-defined]
+            dataset_name=name,
+            local_file=tmp,
+            kind="import",
+            source={"kind": "import", "filename": f"{name}.csv"},
+            created_by_id=user.pk,  # type: ignore[attr-defined]
+            schema=schema,
+        )
 
 
 @pytest.fixture
@@ -53,7 +76,7 @@ def project() -> Iterator[object]:
             storage().delete(path)
 
     clean()
-    make_version(project, user, churn_frame(), name="subscribers")
+    imported_version(project, user, churn_frame(), name="subscribers")
     yield project
     off_loop(clean)
 
@@ -94,19 +117,26 @@ def test_quick_build_leaderboard_charts_and_whatif(browser, studio_worker, proje
         expect(page.locator(f"#chart-{name} .main-svg").first).to_be_attached()
     screenshot(page, "automl_leaderboard")
 
-    # What-if: the form is prefilled; changing a value updates the prediction without a reload.
+    # What-if: the form is prefilled; changing a value updates the prediction without a reload. Labels and yes/no
+    # features are chosen from the values the user wrote, numbers are typed into number inputs.
     prediction = page.locator("#whatif-prediction")
     expect(prediction).to_have_text(re.compile(r"^(yes|no)$"))
     expect(page.locator("#whatif-probabilities .prob-row")).to_have_count(2)
+    assert sorted(page.locator("#whatif-probabilities .prob-row").evaluate_all(
+        "rows => rows.map(r => r.dataset.class)")) == ["no", "yes"]  # fmt: skip
+    assert sorted(page.locator('select[data-column="paperless"] option').all_inner_texts()) == ["(missing)", "N", "Y"]
+    assert sorted(page.locator('select[data-column="plan"] option').all_inner_texts()) == [
+        "(missing)", "basic", "plus", "pro"]  # fmt: skip
+    expect(page.locator('input[data-column="tenure_months"]')).to_have_attribute("type", "number")
     page.evaluate("window.__marker = 1")
     page.locator('[data-column="tenure_months"]').fill("1")
-    page.locator('[data-column="plan"]').fill("basic")
+    page.select_option('[data-column="plan"]', "basic")
+    page.select_option('[data-column="paperless"]', "Y")
     page.locator('[data-column="monthly_fee"]').fill("120")
     expect(prediction).to_have_text("yes")
-    page.locator('[data-column="tenure_months"]').fill("many")
-    expect(page.locator("#whatif-error")).to_contain_text("tenure_months")
     page.locator('[data-column="tenure_months"]').fill("70")
-    page.locator('[data-column="plan"]').fill("pro")
+    page.select_option('[data-column="plan"]', "pro")
+    page.select_option('[data-column="paperless"]', "N")
     page.locator('[data-column="monthly_fee"]').fill("30")
     expect(prediction).to_have_text("no")
     expect(page.locator("#whatif-error")).to_be_hidden()

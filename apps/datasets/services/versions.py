@@ -17,8 +17,9 @@ from pandas.api import types as ptypes
 
 from apps.accounts.models import Project
 from apps.datasets import storage as files
-from apps.datasets.inference import infer_schema
+from apps.datasets.inference import apply_schema, infer_schema
 from apps.datasets.models import Dataset, DatasetVersion
+from apps.datasets.tokens import boolean_tokens, carry_tokens, frame_as_written
 from apps.jobs.choices import ACTIVE_STATUSES
 from apps.jobs.runtime import JobContext, JobError
 
@@ -152,8 +153,15 @@ def dataset_version_create_from_frame(
     """For other apps' jobs (AutoML batch predictions, unsupervised outputs): a DataFrame becomes the next
     version of the dataset named `dataset_name` (created when missing)."""
     schema = infer_schema(frame)
+    # yes/no columns (predictions of a yes/no target, input columns kept beside them) are stored as booleans with
+    # their tokens, like an import's
+    spelled = [e for e in schema if "tokens" in e and not pd.api.types.is_bool_dtype(frame[e["name"]].dtype)]
+    if spelled:
+        frame = apply_schema(frame, spelled)
     for entry in schema:
         entry["pandas_dtype"] = str(frame[entry["name"]].dtype)
+    parents = list(parents)
+    carry_tokens(schema, *(parent.schema for parent in parents))
     return _store_frame_as_version(
         ctx, frame=frame, schema=schema, kind=kind, source=source, dataset_name=dataset_name, parents=parents
     )
@@ -166,6 +174,7 @@ def mini_histograms(frame: pd.DataFrame, schema: list[dict[str, Any]]) -> dict[s
     """Small per-column histograms (bins for numbers and dates, top values otherwise) for the table header."""
     out: dict[str, dict[str, Any]] = {}
     types = {e["name"]: e.get("type") for e in schema}
+    frame = frame_as_written(frame, boolean_tokens(schema))  # a yes/no column's bars are labelled yes and no
     for name in frame.columns:
         s = frame[name]
         entry: dict[str, Any] = {"n": len(s), "missing": int(s.isna().sum())}
@@ -232,13 +241,14 @@ def dataset_version_create(
             if sample is None
             else sample.sample(n=HISTOGRAM_SAMPLE, random_state=0).sort_index()
         )
+    parents = list(parents)
     if schema is None:
         schema = infer_schema(sample)
         for entry in schema:
             entry["pandas_dtype"] = str(sample[entry["name"]].dtype)
+        carry_tokens(schema, *(parent.schema for parent in parents))  # a yes/no input column stays yes/no
     histograms = mini_histograms(sample, schema)
     size = os.path.getsize(local_file)
-    parents = list(parents)
     saved: str | None = None
     try:
         with transaction.atomic():

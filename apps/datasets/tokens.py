@@ -1,0 +1,86 @@
+"""The user's own spellings of boolean values: a version stores booleans, people and systems get the tokens back.
+
+Plain module (no Django). A schema entry of a boolean column inferred from text or 0/1 numbers carries
+``tokens: {"true": "yes", "false": "no"}`` (:mod:`apps.datasets.inference`); entries without tokens (older
+versions, columns stored as booleans) keep ``True``/``False``. Everything that renders or emits a version's values
+(rows API, table, CSV download, model training and predictions, batch outputs) goes through :func:`table_as_written`
+or :func:`frame_as_written`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+Tokens = dict[str, tuple[Any, Any]]  # column -> (true token, false token)
+
+
+def boolean_tokens(schema: Iterable[dict[str, Any]] | None) -> Tokens:
+    """``{column: (true token, false token)}`` for the boolean columns of a schema that recorded the user's tokens."""
+    out: Tokens = {}
+    for entry in schema or []:
+        tokens = entry.get("tokens")
+        if entry.get("type") == "boolean" and isinstance(tokens, dict) and "true" in tokens and "false" in tokens:
+            out[str(entry["name"])] = (tokens["true"], tokens["false"])
+    return out
+
+
+def carry_tokens(schema: list[dict[str, Any]], *sources: Iterable[dict[str, Any]] | None) -> list[dict[str, Any]]:
+    """``schema`` with the tokens of same-named boolean columns of the source schemas (a flow output, a retyped
+    version): a column that was ``yes``/``no`` before a step stays ``yes``/``no`` after it."""
+    known: Tokens = {}
+    for source in sources:
+        for name, pair in boolean_tokens(source).items():
+            known.setdefault(name, pair)
+    for entry in schema:
+        if entry.get("type") == "boolean" and "tokens" not in entry and entry["name"] in known:
+            true, false = known[entry["name"]]
+            entry["tokens"] = {"true": true, "false": false}
+    return schema
+
+
+def table_as_written(table: pa.Table, tokens: Tokens) -> pa.Table:
+    """``table`` with each boolean column that has tokens holding the tokens (nulls stay null). The pandas metadata
+    of a replaced column is dropped, so that the table still converts to a DataFrame."""
+    replaced = False
+    for name, (true, false) in tokens.items():
+        i = table.schema.get_field_index(name)
+        if i < 0 or not pa.types.is_boolean(table.schema.field(i).type):
+            continue
+        kind = pa.int64() if isinstance(true, int) and isinstance(false, int) else pa.string()
+        column = pc.if_else(table.column(i), pa.scalar(true, type=kind), pa.scalar(false, type=kind))
+        table = table.set_column(i, pa.field(name, kind), column)
+        replaced = True
+    return table.replace_schema_metadata(None) if replaced else table
+
+
+def frame_as_written(frame: pd.DataFrame, tokens: Tokens) -> pd.DataFrame:
+    """``frame`` with each boolean column that has tokens holding the tokens (a copy; missing values stay missing)."""
+    todo = [n for n in tokens if n in frame.columns and pd.api.types.is_bool_dtype(frame[n].dtype)]
+    if not todo:
+        return frame
+    out = frame.copy(deep=False)
+    for name in todo:
+        true, false = tokens[name]
+        values = frame[name].astype("boolean")
+        missing = values.isna().to_numpy()
+        flags = values.fillna(False).to_numpy(dtype=bool)
+        if isinstance(true, int) and isinstance(false, int):
+            out[name] = pd.array(np.where(flags, true, false), dtype="Int64")
+            out.loc[missing, name] = pd.NA
+        else:
+            written = pd.Series(np.where(flags, str(true), str(false)), index=frame.index, dtype="str")
+            out[name] = written.where(~missing, None)
+    return out
+
+
+def value_as_written(value: Any, pair: tuple[Any, Any] | None) -> Any:
+    """One value (e.g. a typical value or a class label) as the user wrote it."""
+    if pair is None or not isinstance(value, (bool, np.bool_)):
+        return value
+    return pair[0] if value else pair[1]

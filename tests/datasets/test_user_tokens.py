@@ -1,0 +1,112 @@
+"""The user's own spellings of boolean values come back as written (apps/datasets/tokens.py): a file with one column
+per token family is uploaded through the API and imported by its job; the schema types the columns as boolean for
+analysis, and the rows API, the dataset page and both CSV downloads give the uploaded tokens back."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+from django.urls import reverse
+
+from apps.datasets.inference import infer_schema
+from apps.datasets.models import DatasetVersion
+from apps.jobs.choices import JobStatus
+from tests.datasets.conftest import upload
+
+# column -> (true token, false token), as a user would write them
+FAMILIES = {
+    "yes_no": ("yes", "no"),
+    "y_n": ("Y", "N"),
+    "true_false": ("true", "false"),
+    "title": ("True", "False"),
+    "shout": ("YES", "NO"),
+    "one_zero": ("1", "0"),
+    "t_f": ("T", "F"),
+}
+ROWS = 6
+PATTERN = [True, False, False, True, None, True]  # None: an empty field
+
+
+def family_csv() -> str:
+    lines = [",".join([*FAMILIES, "mixed", "n"])]
+    for i, flag in enumerate(PATTERN):
+        cells = ["" if flag is None else pair[0] if flag else pair[1] for pair in FAMILIES.values()]
+        lines.append(",".join([*cells, ["yes", "Yes", "no"][i % 3], str(i)]))
+    return "\n".join(lines) + "\n"
+
+
+def written(column: str) -> list[str | None]:
+    true, false = FAMILIES[column]
+    return [None if flag is None else true if flag else false for flag in PATTERN]
+
+
+def test_inference_records_the_tokens_of_each_family() -> None:
+    frame = pd.DataFrame({name: written(name) for name in FAMILIES if name != "one_zero"})
+    frame["one_zero"] = pd.array([None if f is None else int(f) for f in PATTERN], dtype="Int64")
+    schema = {e["name"]: e for e in infer_schema(frame)}
+    for name, (true, false) in FAMILIES.items():
+        assert schema[name]["type"] == "boolean", name
+        expected = {"true": 1, "false": 0} if name == "one_zero" else {"true": true, "false": false}
+        assert schema[name]["tokens"] == expected, name
+
+
+def test_a_value_spelled_two_ways_keeps_the_column_as_text() -> None:
+    frame = pd.DataFrame({"answer": ["yes", "Yes", "no", "no"], "padded": ["yes", " yes", "no", "no"]})
+    schema = {e["name"]: e for e in infer_schema(frame)}
+    assert schema["answer"]["type"] == "categorical" and "tokens" not in schema["answer"]
+    assert schema["padded"]["type"] == "categorical"
+
+
+def test_a_one_sided_column_knows_its_other_token() -> None:
+    schema = infer_schema(pd.DataFrame({"a": ["Yes"] * 3, "b": ["N"] * 3, "c": ["TRUE", "TRUE", None]}))
+    assert [e.get("tokens") for e in schema] == [
+        {"true": "Yes", "false": "No"},
+        {"true": "Y", "false": "N"},
+        {"true": "TRUE", "false": "FALSE"},
+    ]
+
+
+@pytest.fixture
+def version(api_for, ds_user, project_a, run_job, media) -> DatasetVersion:
+    response = api_for(ds_user).post(
+        "/api/datasets/",
+        {"file": upload("answers.csv", family_csv()), "name": "answers", "project": project_a.pk},
+        format="multipart",
+    )
+    assert response.status_code == 202, response.content
+    assert run_job(response.json()["job"]).status == JobStatus.SUCCEEDED
+    return DatasetVersion.objects.get(dataset_id=response.json()["id"])
+
+
+def test_the_schema_types_each_family_as_boolean_with_its_tokens(version: DatasetVersion) -> None:
+    schema = {e["name"]: e for e in version.schema}
+    for name, (true, false) in FAMILIES.items():
+        assert schema[name]["type"] == "boolean", name
+        tokens = {"true": int(true), "false": int(false)} if name == "one_zero" else {"true": true, "false": false}
+        assert schema[name]["tokens"] == tokens, name
+    assert schema["mixed"]["type"] == "categorical"
+
+
+def test_the_rows_api_gives_the_tokens_back(version: DatasetVersion, api_for, ds_user) -> None:
+    rows = api_for(ds_user).get(f"/api/dataset-versions/{version.pk}/rows/").json()["rows"]
+    for name in FAMILIES:
+        expected = [None if v is None else int(v) for v in written(name)] if name == "one_zero" else written(name)
+        assert [row[name] for row in rows] == expected, name
+    assert [row["mixed"] for row in rows] == ["yes", "Yes", "no", "yes", "Yes", "no"]
+
+
+@pytest.mark.parametrize("escape", ["none", "formulas"])
+def test_a_csv_download_round_trips_the_uploaded_file(version: DatasetVersion, api_for, ds_user, escape) -> None:
+    response = api_for(ds_user).get(
+        f"/api/dataset-versions/{version.pk}/download/", {"format": "csv", "escape": escape}
+    )
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content).decode() == family_csv()
+
+
+def test_the_dataset_page_shows_the_tokens(version: DatasetVersion, client_for, ds_user) -> None:
+    page = client_for(ds_user).get(reverse("datasets:detail", args=[version.dataset_id])).content.decode()
+    table = page[page.index("<tbody") :]
+    for token in ("yes", "no", "YES", "NO", "Y", "N", "T", "F", "true", "false"):
+        assert f">{token}<" in table, token
+    assert table.count(">True<") == PATTERN.count(True)  # only the column where the user wrote True

@@ -403,12 +403,18 @@ def flow_preview(
 ) -> Preview:
     started = time.perf_counter()
     out = _sandboxed_step(flow=flow, step_id=step_id, definition=definition, rows=rows, want="preview", shown=shown)
+    # a yes/no column of a source is shown as yes/no in every step that keeps it (as the flow's output will be)
+    pairs: tokens.Tokens = {}
+    for source in flow_source_versions(flow=flow).values():
+        for name, pair in tokens.boolean_tokens(source.schema if source else None).items():
+            pairs.setdefault(name, pair)
+    shown_rows = [{k: tokens.value_as_written(v, pairs.get(k)) for k, v in row.items()} for row in out["rows"]]
     return Preview(
         step_id=step_id,
         columns=out["columns"],
         dtypes=out["dtypes"],
         schema=out["schema"],
-        rows=out["rows"],
+        rows=shown_rows if pairs else out["rows"],
         row_count=out["row_count"],
         source_rows=out["source_rows"],
         elapsed_ms=(time.perf_counter() - started) * 1000,

@@ -110,3 +110,32 @@ def test_the_dataset_page_shows_the_tokens(version: DatasetVersion, client_for, 
     for token in ("yes", "no", "YES", "NO", "Y", "N", "T", "F", "true", "false"):
         assert f">{token}<" in table, token
     assert table.count(">True<") == PATTERN.count(True)  # only the column where the user wrote True
+
+
+def test_a_flow_keeps_the_tokens_in_its_preview_and_its_output(
+    version: DatasetVersion, api_for, ds_user, run_job
+) -> None:
+    api = api_for(ds_user)
+    flow = api.post(
+        "/api/flows/", {"project": version.project_id, "name": "answers", "sources": [version.pk]}, format="json"
+    ).json()
+    url = f"/api/flows/{flow['id']}/"
+    step = api.post(url + "steps/", {"op": "drop_columns", "parameters": {"columns": ["mixed"]}}, format="json")
+    assert step.status_code == 201, step.content
+    assert [row["y_n"] for row in step.json()["preview"]["rows"]] == written("y_n")
+    run = api.post(url + "run/", {"output_name": "answers kept"}, format="json")
+    assert run_job(run.json()["job"]).status == JobStatus.SUCCEEDED
+    output = DatasetVersion.objects.get(dataset__name="answers kept")
+    assert {e["name"]: e.get("tokens") for e in output.schema}["shout"] == {"true": "YES", "false": "NO"}
+    rows = api.get(f"/api/dataset-versions/{output.pk}/rows/").json()["rows"]
+    assert [row["t_f"] for row in rows] == written("t_f")
+
+
+def test_retyping_a_yes_no_column_to_text_keeps_yes_no(version: DatasetVersion, api_for, ds_user, run_job) -> None:
+    api = api_for(ds_user)
+    started = api.post(f"/api/dataset-versions/{version.pk}/retype/", {"columns": {"yes_no": "text"}}, format="json")
+    assert started.status_code == 202, started.content
+    assert run_job(started.json()["job"]).status == JobStatus.SUCCEEDED
+    retyped = DatasetVersion.objects.get(dataset_id=version.dataset_id, number=2)
+    rows = api.get(f"/api/dataset-versions/{retyped.pk}/rows/").json()["rows"]
+    assert [row["yes_no"] for row in rows] == written("yes_no") and [row["y_n"] for row in rows] == written("y_n")

@@ -64,7 +64,7 @@ def built(api_for, ds_user, project_a, run_job):  # type: ignore[no-untyped-def]
             "dataset_version": version.pk,
             "target": "churn",
             "mode": "quick",
-            "time_budget_s": 4,
+            "time_budget_s": 8,  # quick mode uses its budget; 8 s leaves room on a loaded machine
         },
         format="json",
     )
@@ -117,6 +117,8 @@ def test_a_yes_no_build_answers_yes_no_everywhere(
     registered = api.post(f"/api/automl/{build_id}/register/", {}, format="json")
     assert registered.status_code in (200, 201), registered.content
     model_version = registered.json()["id"]
+    inputs = {i["name"]: i["type"] for i in ModelVersion.objects.get(pk=model_version).signature["inputs"]}
+    assert inputs["member"] == "string" and inputs["tenure"] == "double"  # the model reads Y/N as text
     approved = api_for(mlops_user).post(
         f"/api/model-versions/{model_version}/approval/", {"status": "Approved"}, format="json"
     )

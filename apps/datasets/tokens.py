@@ -84,3 +84,32 @@ def value_as_written(value: Any, pair: tuple[Any, Any] | None) -> Any:
     if pair is None or not isinstance(value, (bool, np.bool_)):
         return value
     return pair[0] if value else pair[1]
+
+
+def report_as_written(report: dict[str, Any], tokens: Tokens) -> dict[str, Any]:
+    """A finished quality report (:func:`apps.datasets.profiling.profile_dataframe`) with each value of a boolean
+    column that has tokens as the user wrote it: top values, the target's classes, duplicate and anomalous example
+    rows. The analysis ran on booleans; only the values shown change (in place; the report is returned). Each
+    column section of such a column also says its tokens, beside its true/false counts."""
+    if not tokens:
+        return report
+    for column in report.get("columns") or []:
+        pair = tokens.get(str(column.get("name")))
+        if pair is None:
+            continue
+        column["tokens"] = {"true": pair[0], "false": pair[1]}
+        for item in column.get("top_values") or []:
+            item["value"] = value_as_written(item.get("value"), pair)
+    target = report.get("target") or {}
+    pair = tokens.get(str(target.get("name")))
+    for item in target.get("classes") or [] if pair else []:
+        item["value"] = value_as_written(item.get("value"), pair)
+    examples = [
+        *((report.get("summary") or {}).get("duplicate_examples") or []),
+        *((report.get("anomalies") or {}).get("examples") or []),
+    ]
+    for example in examples:
+        values = example.get("values")
+        if isinstance(values, dict):
+            example["values"] = {k: value_as_written(v, tokens.get(k)) for k, v in values.items()}
+    return report

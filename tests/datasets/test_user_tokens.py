@@ -139,3 +139,46 @@ def test_retyping_a_yes_no_column_to_text_keeps_yes_no(version: DatasetVersion, 
     retyped = DatasetVersion.objects.get(dataset_id=version.dataset_id, number=2)
     rows = api.get(f"/api/dataset-versions/{retyped.pk}/rows/").json()["rows"]
     assert [row["yes_no"] for row in rows] == written("yes_no") and [row["y_n"] for row in rows] == written("y_n")
+
+
+# --- the quality report ---------------------------------------------------------------------------------------------
+
+
+def answers_for_report() -> str:
+    """60 rows: a yes/no feature, a Y/N target, a number with one far outlier, and 3 rows repeated."""
+    lines = ["x,answer,churn"]
+    for i in range(60):
+        x = 1000 if i == 7 else i % 11
+        lines.append(f"{x},{'yes' if i % 3 else 'no'},{'Y' if i % 4 == 0 else 'N'}")
+    return "\n".join(lines + lines[1:4]) + "\n"
+
+
+def test_the_quality_report_shows_the_tokens(api_for, client_for, ds_user, project_a, run_job, media) -> None:
+    api = api_for(ds_user)
+    created = api.post(
+        "/api/datasets/",
+        {"file": upload("churn.csv", answers_for_report()), "name": "churn", "project": project_a.pk},
+        format="multipart",
+    ).json()
+    assert run_job(created["job"]).status == JobStatus.SUCCEEDED
+    version = DatasetVersion.objects.get(dataset_id=created["id"])
+    url = f"/api/dataset-versions/{version.pk}/profile/"
+    assert run_job(api.post(url, {"target": "churn"}, format="json").json()["job"]).status == JobStatus.SUCCEEDED
+    report = api.get(url).json()
+
+    columns = {c["name"]: c for c in report["columns"]}
+    assert {t["value"] for t in columns["answer"]["top_values"]} == {"yes", "no"}
+    assert {t["value"] for t in columns["churn"]["top_values"]} == {"Y", "N"}
+    assert columns["answer"]["tokens"] == {"true": "yes", "false": "no"}
+    assert [(c["value"], c["count"]) for c in report["target"]["classes"]] == [("N", 47), ("Y", 16)]
+    examples = report["summary"]["duplicate_examples"] + report["anomalies"]["examples"]
+    assert report["summary"]["duplicate_examples"] and report["anomalies"]["examples"]
+    for example in examples:
+        assert example["values"]["answer"] in ("yes", "no") and example["values"]["churn"] in ("Y", "N"), example
+
+    page = client_for(ds_user).get(reverse("datasets:report", args=[version.pk])).content.decode()
+    assert "yes (42)" in page and "N (47)" in page  # the columns table's most frequent values
+    anomalies = page[page.index('id="anomalies"') : page.index('id="columns"')]
+    assert "<td>yes</td>" in anomalies or "<td>no</td>" in anomalies
+    assert "True" not in anomalies and "False" not in anomalies
+    assert '"x": ["N", "Y"]' in page  # the class balance chart

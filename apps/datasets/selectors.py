@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -517,7 +518,7 @@ def sql_preview(*, project: Project, query: str) -> dict[str, Any]:
     import contextlib
 
     from apps.datasets.sql import PREVIEW_ROWS as SQL_ROWS
-    from apps.datasets.sql import SqlError, referenced_names, sandbox_preview
+    from apps.datasets.sql import SqlError, referenced_names, sandbox_preview, select_references
 
     tables = sql_tables_for_project(project=project)
     wanted = {name: v for name, v in tables.items() if name in referenced_names(query or "")}
@@ -528,9 +529,15 @@ def sql_preview(*, project: Project, query: str) -> dict[str, Any]:
             result = sandbox_preview(query, paths, limit=SQL_ROWS)
     except SqlError as exc:
         raise ValidationError({exc.field: exc.message}) from exc
+    # a plain reference to a yes/no column comes back as yes/no (as in the version the result can be saved as)
+    pairs = tokens.result_tokens(
+        ((f.name, pa.types.is_boolean(f.type)) for f in result.table.schema),
+        (wanted[name].schema for name in result.tables_used),
+        select_references(query),
+    )
     return {
         "columns": result.table.column_names,
-        "rows": files.table_records(result.table),
+        "rows": files.table_records(tokens.table_as_written(result.table, pairs)),
         "row_count": result.table.num_rows,
         "truncated": result.truncated,
         "tables": result.tables_used,

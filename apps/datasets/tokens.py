@@ -9,7 +9,7 @@ or :func:`frame_as_written`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -113,3 +113,35 @@ def report_as_written(report: dict[str, Any], tokens: Tokens) -> dict[str, Any]:
         if isinstance(values, dict):
             example["values"] = {k: value_as_written(v, tokens.get(k)) for k, v in values.items()}
     return report
+
+
+def result_tokens(
+    fields: Iterable[tuple[str, bool]],
+    sources: Iterable[Iterable[dict[str, Any]] | None],
+    references: Mapping[str, str | None],
+) -> Tokens:
+    """Tokens for the boolean columns of a SQL result (``fields``: name, is boolean) over tables with the schemas
+    ``sources``. A boolean result column that plainly references a yes/no column (``references``, from
+    :func:`apps.datasets.sql.select_references`; a column the select list does not name, from a ``*``, by its
+    own name) gets that column's tokens; a computed boolean (``x > 1 AS big``) keeps true/false, and so does a
+    column whose name the tables spell with different tokens."""
+    known: dict[str, set[tuple[Any, Any]]] = {}
+    for source in sources:
+        for name, pair in boolean_tokens(source).items():
+            known.setdefault(name.lower(), set()).add(pair)
+    out: Tokens = {}
+    for name, is_boolean in fields:
+        origin = references.get(name.lower(), name.lower())
+        pairs = known.get(origin) if is_boolean and origin is not None else None
+        if pairs is not None and len(pairs) == 1:
+            out[name] = next(iter(pairs))
+    return out
+
+
+def schema_with_tokens(schema: list[dict[str, Any]], tokens: Tokens) -> list[dict[str, Any]]:
+    """``schema`` whose boolean columns named in ``tokens`` record them (in place; returned)."""
+    for entry in schema:
+        pair = tokens.get(entry["name"])
+        if entry.get("type") == "boolean" and pair is not None:
+            entry["tokens"] = {"true": pair[0], "false": pair[1]}
+    return schema

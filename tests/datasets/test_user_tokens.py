@@ -182,3 +182,47 @@ def test_the_quality_report_shows_the_tokens(api_for, client_for, ds_user, proje
     assert "<td>yes</td>" in anomalies or "<td>no</td>" in anomalies
     assert "True" not in anomalies and "False" not in anomalies
     assert '"x": ["N", "Y"]' in page  # the class balance chart
+
+
+# --- the SQL page -----------------------------------------------------------------------------------------------------
+
+# plain references (also renamed or table-qualified) keep the tokens; computed booleans, even under a yes/no
+# column's name, are true/false
+QUERY = "SELECT yes_no, a.y_n AS short, one_zero, n > 2 AS big, NOT t_f AS t_f FROM answers a ORDER BY n"
+
+
+def test_a_sql_preview_gives_the_tokens_of_plain_references(version: DatasetVersion, api_for, ds_user) -> None:
+    result = (
+        api_for(ds_user).post("/api/sql/query/", {"project": version.project_id, "query": QUERY}, format="json").json()
+    )
+    rows = result["rows"]
+    assert [row["yes_no"] for row in rows] == written("yes_no")
+    assert [row["short"] for row in rows] == written("y_n")
+    assert [row["one_zero"] for row in rows] == [None if v is None else int(v) for v in written("one_zero")]
+    assert [row["big"] for row in rows] == [i > 2 for i in range(ROWS)]
+    assert [row["t_f"] for row in rows] == [None if f is None else not f for f in PATTERN]
+
+
+def test_the_sql_page_shows_the_tokens(version: DatasetVersion, client_for, ds_user) -> None:
+    response = client_for(ds_user).post(reverse("datasets:sql"), {"query": "SELECT * FROM answers", "action": "run"})
+    table = response.content.decode()
+    table = table[table.index("<tbody") :]
+    for token in ("yes", "no", "YES", "NO", "Y", "N", "T", "F", "true", "false"):
+        assert f"<td>{token}</td>" in table, token
+    assert table.count("<td>True</td>") == PATTERN.count(True)  # only the column where the user wrote True
+
+
+def test_a_saved_sql_result_keeps_the_tokens(version: DatasetVersion, api_for, ds_user, run_job) -> None:
+    api = api_for(ds_user)
+    saved = api.post("/api/sql/save/", {"project": version.project_id, "query": QUERY, "name": "kept"}, format="json")
+    assert run_job(saved.json()["job"]).status == JobStatus.SUCCEEDED
+    output = DatasetVersion.objects.get(dataset__name="kept")
+    assert {e["name"]: e.get("tokens") for e in output.schema} == {
+        "yes_no": {"true": "yes", "false": "no"},
+        "short": {"true": "Y", "false": "N"},
+        "one_zero": {"true": 1, "false": 0},
+        "big": None,
+        "t_f": None,
+    }
+    rows = api.get(f"/api/dataset-versions/{output.pk}/rows/").json()["rows"]
+    assert [row["short"] for row in rows] == written("y_n") and [row["yes_no"] for row in rows] == written("yes_no")

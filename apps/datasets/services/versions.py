@@ -19,7 +19,7 @@ from apps.accounts.models import Project
 from apps.datasets import storage as files
 from apps.datasets.inference import apply_schema, infer_schema
 from apps.datasets.models import Dataset, DatasetVersion
-from apps.datasets.tokens import boolean_tokens, carry_tokens, frame_as_written
+from apps.datasets.tokens import Tokens, boolean_tokens, carry_tokens, frame_as_written, schema_with_tokens
 from apps.jobs.choices import ACTIVE_STATUSES
 from apps.jobs.runtime import JobContext, JobError
 
@@ -217,6 +217,14 @@ def mini_histograms(frame: pd.DataFrame, schema: list[dict[str, Any]]) -> dict[s
     return out
 
 
+def _holds_booleans(column: pd.Series) -> bool:
+    """True for a column of booleans (with or without missing values), whatever its pandas dtype."""
+    if ptypes.is_bool_dtype(column.dtype):
+        return True
+    values = column.dropna()
+    return column.dtype == object and len(values) > 0 and all(isinstance(v, (bool, np.bool_)) for v in values)
+
+
 def dataset_version_create(
     *,
     project_id: int,
@@ -231,9 +239,13 @@ def dataset_version_create(
     created_by_id: int | None = None,
     schema: list[dict[str, Any]] | None = None,
     sample: pd.DataFrame | None = None,
+    tokens: Tokens | None = None,
 ) -> DatasetVersion:
     """Move a local Parquet file into place as the next version of `dataset` (or of the dataset named
-    `dataset_name`, created when missing) and record it. The file is in place before the row exists."""
+    `dataset_name`, created when missing) and record it. The file is in place before the row exists.
+
+    An inferred schema's boolean columns get `tokens` (the user's yes/no spellings), or by default the tokens of
+    same-named boolean columns of the parents."""
     rows, columns = files.parquet_shape(local_file)
     if sample is None or len(sample) > HISTOGRAM_SAMPLE:
         sample = (
@@ -246,7 +258,13 @@ def dataset_version_create(
         schema = infer_schema(sample)
         for entry in schema:
             entry["pandas_dtype"] = str(sample[entry["name"]].dtype)
-        carry_tokens(schema, *(parent.schema for parent in parents))  # a yes/no input column stays yes/no
+        for entry in schema:  # a column stored as booleans has no spelling to keep (it would come back as "True")
+            if "tokens" in entry and _holds_booleans(sample[entry["name"]]):
+                del entry["tokens"]
+        if tokens is not None:
+            schema_with_tokens(schema, tokens)
+        else:
+            carry_tokens(schema, *(parent.schema for parent in parents))  # a yes/no input column stays yes/no
     histograms = mini_histograms(sample, schema)
     size = os.path.getsize(local_file)
     saved: str | None = None

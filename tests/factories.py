@@ -36,6 +36,7 @@ from apps.automl.models import AutomlBuild
 from apps.core.artifacts import artifact_store
 from apps.core.tempfiles import temp_path
 from apps.datasets import storage as data_files
+from apps.datasets.inference import apply_schema, infer_schema
 from apps.datasets.models import DatasetVersion
 from apps.datasets.services import dataset_version_create
 from apps.endpoints.models import Endpoint
@@ -157,12 +158,14 @@ class DatasetVersionFactory(factory.Factory):
     name = "customers"
     kind = "import"
     parents: tuple[DatasetVersion, ...] = ()
+    typed = False  # True: typed and schema'd as an import stores a file (yes/no as booleans with their tokens)
 
     @classmethod
     def _create(cls, model_class: Any, *args: Any, **kw: Any) -> DatasetVersion:
-        name, kind, user = kw["name"], kw["kind"], kw["created_by"]
+        name, kind, user, frame = kw["name"], kw["kind"], kw["created_by"], kw["frame"]
+        schema = infer_schema(frame) if kw["typed"] else None
         with temp_path(".parquet") as tmp:
-            data_files.write_frame(kw["frame"], tmp)
+            data_files.write_frame(apply_schema(frame, schema) if schema is not None else frame, tmp)
             return dataset_version_create(
                 project_id=kw["project"].pk,
                 dataset_name=name,
@@ -171,6 +174,7 @@ class DatasetVersionFactory(factory.Factory):
                 parents=kw["parents"],
                 source={"kind": kind, "filename": f"{name}.csv"},
                 created_by_id=user.pk if user else None,
+                **({"schema": schema} if schema is not None else {}),
             )
 
 

@@ -123,7 +123,7 @@ def automl_check(
         mode=mode,
         time_budget_s=time_budget_s,
     )
-    frame = data_selectors.version_frame(version=version, max_rows=CHECK_SAMPLE_ROWS)
+    frame = data_selectors.version_frame(version=version, max_rows=CHECK_SAMPLE_ROWS, as_written=True)
     leaky = _profile_leaky_columns(version=version, target=options["target"])
     checks = engine.check_data(frame, options["target"], problem_type=options["problem_type"], leaky_columns=leaky)
     if options["objective"] and not options["problem_type"] and not engine.has_errors(checks):
@@ -227,7 +227,7 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
         return {"build": build.pk, "best": build.best_candidate}
     version = build.dataset_version
     ctx.progress(0.01, f"Reading {version.row_count:,} rows", force=True)
-    frame = data_selectors.version_frame(version=version)
+    frame = data_selectors.version_frame(version=version, as_written=True)
     leaky = _profile_leaky_columns(version=version, target=build.target)
     start = time.monotonic()
     state: dict[str, Any] = {"history": [], "last_write": 0.0, "best": None, "trials": 0}
@@ -394,7 +394,7 @@ def automl_candidate_fit_run(ctx: JobContext) -> dict[str, Any]:
         raise JobError(f"Candidate {name!r} is not a candidate of {build} that can be fitted.")
     version = build.dataset_version
     ctx.progress(0.02, f"Reading {version.row_count:,} rows", force=True)
-    frame = data_selectors.version_frame(version=version)
+    frame = data_selectors.version_frame(version=version, as_written=True)
     config = engine.BuildConfig(
         target=build.target,
         problem_type=report.get("problem_type") or build.problem_type or None,
@@ -520,7 +520,7 @@ def automl_batch_predict_run(ctx: JobContext) -> dict[str, Any]:
     except ValidationError as exc:
         raise JobError(" ".join(exc.messages)) from exc
     ctx.progress(0.15, f"Reading {version.row_count:,} rows", force=True)
-    frame = data_selectors.version_frame(version=version)
+    frame = data_selectors.version_frame(version=version, as_written=True)
     ctx.progress(0.3, "Predicting")
     try:
         out = engine.predict(model, frame, allow_extra=True)

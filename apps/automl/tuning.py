@@ -186,7 +186,7 @@ def tuning_start(
         raise ValidationError(checks_as_errors(checks))
     problem_type = options["problem_type"]
     if not problem_type:
-        frame = data_selectors.version_frame(version=version, max_rows=50_000)
+        frame = data_selectors.version_frame(version=version, max_rows=50_000, as_written=True)
         problem_type = engine.detect_problem_type(frame[options["target"]].dropna())
     raw = {**spec, "problem_type": problem_type, "objective": options["objective"]}
     try:
@@ -241,7 +241,7 @@ def _setup(tuning: TuningJob, ctx: JobContext) -> tuple[amt.TuningSpec, Any, amt
     spec = amt.parse_spec(tuning.spec)
     version = tuning.dataset_version
     ctx.progress(0.01, f"Reading {version.row_count:,} rows", force=True)
-    frame = data_selectors.version_frame(version=version)
+    frame = data_selectors.version_frame(version=version, as_written=True)
     if tuning.target not in frame.columns:
         raise JobError(f"The target column {tuning.target!r} is no longer in {version}.")
     X = frame.drop(columns=[tuning.target])

@@ -30,6 +30,16 @@ def _messages(exc: ValidationError) -> list[str]:
     return validation_messages(exc, bare=("__all__", "dataset_version"))
 
 
+def whatif_input(feature: dict[str, Any], value: Any) -> dict[str, Any]:
+    """A what-if field: a select of the values seen in training (categorical and boolean features, as the user
+    wrote them), else a number or text input; prefilled with the typical value."""
+    choices = feature.get("choices") or []
+    if choices and value is not None and value not in choices:
+        choices = [value, *choices]
+    options = [{"value": "" if c is None else str(c), "selected": c == value and value is not None} for c in choices]
+    return {**feature, "value": value, "options": options}
+
+
 class BuildListView(StudioMixin, View):
     def _render(
         self,
@@ -132,7 +142,7 @@ class BuildDetailView(StudioMixin, View):
             "analysis_candidate": analysis_candidate,
             "figures": charts.analysis_figures(chosen_report),
             "history_figure": history_fig,
-            "features": [{**f, "value": typical.get(f["name"])} for f in features],
+            "features": [whatif_input(f, typical.get(f["name"])) for f in features],
             "versions": (
                 data_selectors.version_list_for_user(user=request_user(request))
                 .filter(project_id=build.project_id)

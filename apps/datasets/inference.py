@@ -4,6 +4,12 @@ Plain module: no Django imports. Types are ``numeric`` (float), ``integer``, ``b
 ``datetime``, ``text`` (long free text) and ``identifier`` (unique-ish ids). String checks run on the distinct
 values of a column (weighted by their counts), so a 1M-row column costs one factorisation plus work on its
 distinct values.
+
+A boolean column inferred from the user's spellings (``yes``/``no``, ``Y``/``N``, ``true``/``false``, ``T``/``F``,
+``1``/``0``) records them as ``tokens: {"true": "yes", "false": "no"}`` (numbers for a 0/1 number column): the stored
+values are booleans for analysis and models, and every place that gives values back to people or systems writes the
+tokens (:mod:`apps.datasets.tokens`). A column is boolean only when each value has one spelling (``yes``, ``Yes``
+and ``no`` in one column stay categorical, so nothing the user wrote is lost).
 """
 
 from __future__ import annotations
@@ -154,7 +160,7 @@ def _looks_like_int_id(values: _Values, name: str, observed: np.ndarray | None, 
 def _classify_numbers(values: _Values, name: str, s: pd.Series, total_rows: int) -> tuple[str, str, dict[str, Any]]:
     nums = pd.to_numeric(values.uniques, errors="coerce").to_numpy(dtype=float)
     if values.distinct == 2 and set(nums.tolist()) == {0.0, 1.0}:
-        return "boolean", "exactly two values, 0 and 1", {}
+        return "boolean", "exactly two values, 0 and 1", {"tokens": {"true": 1, "false": 0}}
     finite = nums[np.isfinite(nums)]
     integral = bool(np.all(finite == np.round(finite)))
     if integral:
@@ -175,7 +181,9 @@ def _classify_strings(values: _Values, name: str, total_rows: int) -> tuple[str,
     lowered = text.str.strip().str.lower()
     boolean = _boolean_reason(lowered, values)
     if boolean:
-        return "boolean", boolean, {}
+        tokens = boolean_tokens_of(text.tolist())
+        if tokens is not None:
+            return "boolean", boolean, {"tokens": tokens}
     numbers = pd.to_numeric(lowered, errors="coerce").to_numpy(dtype=float)
     parsed = np.isfinite(numbers)
     rate = values.share(parsed)
@@ -221,6 +229,34 @@ def _boolean_reason(lowered: pd.Series, values: _Values) -> str | None:
     if len(tokens) == 2 and not (tokens & TRUE_TOKENS and tokens & FALSE_TOKENS):
         return None
     return f"only the values {', '.join(sorted(tokens))}"
+
+
+# the other spelling of a one-sided column's token (its case follows the token's: YES -> NO, Yes -> No)
+_COUNTERPART = {"true": "false", "t": "f", "yes": "no", "y": "n", "1": "0"}
+_COUNTERPART.update({v: k for k, v in list(_COUNTERPART.items())})
+
+
+def boolean_tokens_of(spellings: list[str]) -> dict[str, str] | None:
+    """``{"true": token, "false": token}`` for the distinct spellings of a boolean column, or None when a value is
+    spelled two ways (``yes`` and ``Yes``): then the column is not boolean, so that every spelling comes back."""
+    by_side: dict[bool, str] = {}
+    for spelling in spellings:
+        key = spelling.strip().lower()
+        side = key in TRUE_TOKENS
+        if not side and key not in FALSE_TOKENS:
+            return None
+        if by_side.setdefault(side, spelling) != spelling:
+            return None
+    if not by_side:
+        return None
+    for side in (True, False):
+        if side not in by_side:
+            given = by_side[not side]
+            other = _COUNTERPART[given.strip().lower()]
+            by_side[side] = (
+                other.upper() if given.strip().isupper() else other.title() if given.strip().istitle() else other
+            )
+    return {"true": by_side[True], "false": by_side[False]}
 
 
 def _datetime_format(text: pd.Series, values: _Values) -> tuple[str | None, float]:

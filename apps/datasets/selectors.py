@@ -10,6 +10,7 @@ from datetime import timedelta
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 from django.http import Http404
@@ -19,6 +20,7 @@ from django.utils.text import slugify
 from apps.accounts.models import Project, User
 from apps.accounts.selectors import object_get_for_user, scope_to_user
 from apps.datasets import storage as files
+from apps.datasets import tokens
 from apps.datasets.models import DataConnection, Dataset, DatasetVersion, Flow, FlowAnalysis, ProfileReport
 from apps.jobs.choices import ACTIVE_STATUSES, JobStatus
 from apps.jobs.models import Job
@@ -54,11 +56,18 @@ def version_get_for_user(*, user: User, pk: object) -> DatasetVersion:
     return object_get_for_user(version_list_for_user(user=user), user=user, pk=pk)
 
 
-def version_frame(*, version: DatasetVersion, max_rows: int | None = None) -> pd.DataFrame:
-    """The rows of a version as a DataFrame (all of them, or the first `max_rows`): for other apps (AutoML)."""
-    if max_rows is not None:
-        return files.read_head(version.file, max_rows)
-    return files.read_frame(version.file)
+def version_frame(*, version: DatasetVersion, max_rows: int | None = None, as_written: bool = False) -> pd.DataFrame:
+    """The rows of a version as a DataFrame (all of them, or the first `max_rows`): for other apps (AutoML).
+
+    `as_written=True` gives boolean columns back in the user's tokens (`yes`/`no`): for models whose predictions
+    and inputs people see, and for outputs that become new versions."""
+    frame = files.read_head(version.file, max_rows) if max_rows is not None else files.read_frame(version.file)
+    return tokens.frame_as_written(frame, tokens.boolean_tokens(version.schema)) if as_written else frame
+
+
+def frame_as_written(*, frame: pd.DataFrame, version: DatasetVersion) -> pd.DataFrame:
+    """Rows read from `version`'s file (e.g. one batch of it) with boolean columns in the user's tokens."""
+    return tokens.frame_as_written(frame, tokens.boolean_tokens(version.schema))
 
 
 def version_list_for_dataset(*, dataset: Dataset) -> QuerySet[DatasetVersion]:
@@ -94,7 +103,11 @@ def version_rows(*, version: DatasetVersion, offset: Any = 0, limit: Any = 50) -
     if errors:
         raise ValidationError(errors)
     table = files.read_rows(version.file, offset, limit) if offset < version.row_count else None
-    rows = files.table_records(table) if table is not None else []
+    rows = (
+        files.table_records(tokens.table_as_written(table, tokens.boolean_tokens(version.schema)))
+        if table is not None
+        else []
+    )
     return {"count": version.row_count, "offset": offset, "limit": limit, "columns": version.column_names, "rows": rows}
 
 
@@ -391,12 +404,18 @@ def flow_preview(
 ) -> Preview:
     started = time.perf_counter()
     out = _sandboxed_step(flow=flow, step_id=step_id, definition=definition, rows=rows, want="preview", shown=shown)
+    # a yes/no column of a source is shown as yes/no in every step that keeps it (as the flow's output will be)
+    pairs: tokens.Tokens = {}
+    for source in flow_source_versions(flow=flow).values():
+        for name, pair in tokens.boolean_tokens(source.schema if source else None).items():
+            pairs.setdefault(name, pair)
+    shown_rows = [{k: tokens.value_as_written(v, pairs.get(k)) for k, v in row.items()} for row in out["rows"]]
     return Preview(
         step_id=step_id,
         columns=out["columns"],
         dtypes=out["dtypes"],
         schema=out["schema"],
-        rows=out["rows"],
+        rows=shown_rows if pairs else out["rows"],
         row_count=out["row_count"],
         source_rows=out["source_rows"],
         elapsed_ms=(time.perf_counter() - started) * 1000,
@@ -499,7 +518,7 @@ def sql_preview(*, project: Project, query: str) -> dict[str, Any]:
     import contextlib
 
     from apps.datasets.sql import PREVIEW_ROWS as SQL_ROWS
-    from apps.datasets.sql import SqlError, referenced_names, sandbox_preview
+    from apps.datasets.sql import SqlError, referenced_names, sandbox_preview, select_references
 
     tables = sql_tables_for_project(project=project)
     wanted = {name: v for name, v in tables.items() if name in referenced_names(query or "")}
@@ -510,9 +529,15 @@ def sql_preview(*, project: Project, query: str) -> dict[str, Any]:
             result = sandbox_preview(query, paths, limit=SQL_ROWS)
     except SqlError as exc:
         raise ValidationError({exc.field: exc.message}) from exc
+    # a plain reference to a yes/no column comes back as yes/no (as in the version the result can be saved as)
+    pairs = tokens.result_tokens(
+        ((f.name, pa.types.is_boolean(f.type)) for f in result.table.schema),
+        (wanted[name].schema for name in result.tables_used),
+        select_references(query),
+    )
     return {
         "columns": result.table.column_names,
-        "rows": files.table_records(result.table),
+        "rows": files.table_records(tokens.table_as_written(result.table, pairs)),
         "row_count": result.table.num_rows,
         "truncated": result.truncated,
         "tables": result.tables_used,

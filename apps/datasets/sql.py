@@ -257,6 +257,34 @@ def sandbox_batches(
     return used, reader.schema, batches()
 
 
+def select_references(query: str) -> dict[str, str | None]:
+    """The named items of the query's outermost SELECT: output name (lower-cased) -> the column it plainly references
+    (lower-cased, without its table: `d.flag AS answer` -> `flag`), or None when the item computes a value
+    (`x > 1 AS flag`). Star items and unnamed expressions are not listed; a query DuckDB cannot parse, or a set
+    operation (UNION ...), gives ``{}``."""
+    import json
+
+    import duckdb
+
+    connection = duckdb_connection(memory_limit="64MB", threads=1)
+    try:
+        raw = connection.execute("SELECT json_serialize_sql(?)", [query.strip().rstrip(";")]).fetchone()
+        node = json.loads(raw[0])["statements"][0]["node"] if raw else {}
+    except (duckdb.Error, ValueError, KeyError, IndexError, TypeError):
+        return {}
+    finally:
+        connection.close()
+    if node.get("type") != "SELECT_NODE":
+        return {}
+    out: dict[str, str | None] = {}
+    for item in node.get("select_list") or []:
+        ref = item.get("column_names") if item.get("class") == "COLUMN_REF" else None
+        name = item.get("alias") or (ref[-1] if ref else "")
+        if name:
+            out[str(name).lower()] = str(ref[-1]).lower() if ref else None
+    return out
+
+
 # --- external databases --------------------------------------------------------------------------------------
 
 # Words that cannot appear in a read-only SELECT: statements (data-modifying CTEs, SELECT INTO), and functions

@@ -31,6 +31,7 @@ from django.core.files.storage import FileSystemStorage
 from apps.core import csvio
 from apps.core.storage import open_ranged, project_path, storage, walk_files
 from apps.core.tempfiles import save_into_place, temp_path
+from apps.datasets.tokens import Tokens, table_as_written
 
 ROW_GROUP_SIZE = 65_536
 UPLOAD_EXTENSIONS = {".csv", ".txt", ".tsv", ".tab", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".xlsx", ".xlsm"}
@@ -196,16 +197,17 @@ def parquet_shape(local: str) -> tuple[int, int]:
     return int(meta.num_rows), int(meta.num_columns)
 
 
-def iter_csv_chunks(name: str, *, neutralise: bool) -> Iterator[bytes]:
+def iter_csv_chunks(name: str, *, neutralise: bool, tokens: Tokens | None = None) -> Iterator[bytes]:
     """The version as CSV, one row group at a time (header first), written by the one CSV writer
-    (apps/core/csvio.py): `neutralise=True` for people (spreadsheet formulas defused), False for the exact values."""
+    (apps/core/csvio.py): `neutralise=True` for people (spreadsheet formulas defused), False for the exact values.
+    Boolean columns with `tokens` (apps/datasets/tokens.py) are written as the user's tokens."""
 
     def tables() -> Iterator[pa.Table]:
         with open_parquet(name) as pf:
             if not pf.metadata.num_row_groups:
-                yield pf.schema_arrow.empty_table()
+                yield table_as_written(pf.schema_arrow.empty_table(), tokens or {})
             for i in range(pf.metadata.num_row_groups):
-                yield pf.read_row_group(i)
+                yield table_as_written(pf.read_row_group(i), tokens or {})
 
     yield from csvio.csv_chunks(tables(), neutralise=neutralise)
 

@@ -157,7 +157,7 @@ def example_records(*, version: ModelVersion | None, rows: int = 2) -> list[dict
         from apps.datasets import selectors as data_selectors
 
         try:
-            frame = data_selectors.version_frame(version=version.dataset_version, max_rows=rows)
+            frame = data_selectors.version_frame(version=version.dataset_version, max_rows=rows, as_written=True)
             if all(n in frame.columns for n in names) and len(frame):
                 return [{n: _plain(r[n]) for n in names} for r in frame[names].to_dict("records")]
         except (OSError, ValueError):

@@ -525,6 +525,7 @@ def batch_transform_run(ctx: JobContext) -> dict[str, Any]:
     """Reads the input Parquet file SERVING_BATCH_CHUNK_ROWS rows at a time and appends each chunk's predictions to
     the output Parquet file, so memory stays flat whatever the input size."""
     from apps.automl.engine.model import SchemaError
+    from apps.datasets import selectors as data_selectors
     from apps.datasets import services as data_services
     from apps.datasets.choices import VersionKind
     from apps.datasets.models import DatasetVersion
@@ -554,7 +555,7 @@ def batch_transform_run(ctx: JobContext) -> dict[str, Any]:
                 columns = parquet.schema_arrow.names
                 predicted = _output_columns(version.target, columns if transform.join_input_columns else [])
                 for batch in parquet.iter_batches(batch_size=chunk_rows):
-                    frame = batch.to_pandas()
+                    frame = data_selectors.frame_as_written(frame=batch.to_pandas(), version=source)
                     try:
                         labels, proba = predictor.predict(frame)
                     except SchemaError as exc:

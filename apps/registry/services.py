@@ -212,11 +212,15 @@ KIND_TYPES = {
 }
 
 
+def _input_type(feature: dict[str, Any]) -> str:
+    if feature.get("kind") == "boolean" and any(isinstance(c, str) for c in feature.get("choices") or []):
+        return "string"  # trained on the user's tokens (yes/no, Y/N): sent as text (JSON true/false are read too)
+    return KIND_TYPES.get(feature.get("kind", ""), "string")
+
+
 def signature_from_schema(schema: dict[str, Any]) -> dict[str, Any]:
     """An MLflow-style signature from the engine's model schema."""
-    inputs = [
-        {"name": f["name"], "type": KIND_TYPES.get(f.get("kind", ""), "string")} for f in schema.get("features", [])
-    ]
+    inputs = [{"name": f["name"], "type": _input_type(f)} for f in schema.get("features", [])]
     regression = schema.get("problem_type") == "regression"
     return {"inputs": inputs, "outputs": [{"name": "prediction", "type": "double" if regression else "string"}]}
 

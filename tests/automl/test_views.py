@@ -64,7 +64,11 @@ def test_build_page_shows_leaderboard_charts_and_whatif(client_for, ds_user, pro
     assert f'{build.best_candidate} <span class="badge succeeded">best</span>' in html
     assert 'data-column="x1"' in html and 'data-column="colour"' in html
     typical = build.report["typical_values"]["colour"]
-    assert f'data-column="colour" data-kind="categorical" value="{typical}"' in html
+    # labels are chosen from the training values (the typical one selected), numbers typed into number inputs
+    assert '<select id="wi-3" data-column="colour" data-kind="categorical">' in html
+    assert f'<option value="{typical}" selected>{typical}</option>' in html
+    assert {"red", "green", "blue"} <= set(re.findall(r'<option value="(\w+)"', html))
+    assert 'data-column="x1" data-kind="numeric" type="number" step="any"' in html
 
 
 def test_regression_page_has_residual_charts(client_for, ds_user, project_a, media) -> None:

@@ -1,6 +1,9 @@
 """Canvas in a real browser, with a real worker: choose a dataset version and target, check the data, start a
 quick build and watch its progress live, open the leaderboard and the analysis charts, make a what-if prediction.
 
+The dataset is stored as an import stores it (booleans with the user's tokens): the yes/no target is predicted as
+yes/no and the Y/N feature is offered as Y and N in the what-if form.
+
 Run with ATELIER_SCREENSHOTS=1 to (re)write docs/screenshots/automl_*.png.
 """
 
@@ -15,7 +18,7 @@ import pytest
 
 from apps.core.storage import project_root, storage, walk_files
 from tests.e2e.conftest import login, off_loop, screenshot, wait_for_scripts
-from tests.factories import ProjectFactory, UserFactory, make_version
+from tests.factories import DatasetVersionFactory, ProjectFactory, UserFactory
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
@@ -29,6 +32,7 @@ def churn_frame(n: int = 200) -> pd.DataFrame:
     tenure = rng.integers(1, 72, n)
     monthly = rng.normal(70, 20, n).round(2)
     plan = rng.choice(["basic", "plus", "pro"], n)
+    paperless = rng.choice(["Y", "N"], n)
     logit = -0.06 * tenure + 0.03 * (monthly - 70) + (plan == "basic") * 1.0 + 1.0
     churn = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
     return pd.DataFrame(
@@ -37,9 +41,15 @@ def churn_frame(n: int = 200) -> pd.DataFrame:
             "tenure_months": tenure,
             "monthly_fee": monthly,
             "plan": pd.array(plan, "string"),
+            "paperless": pd.array(paperless, "string"),
             "churn": churn,
         }
     )
+
+
+def imported_version(project: object, user: object, frame: pd.DataFrame, name: str) -> object:
+    """`frame` stored as an import stores a file: typed columns (yes/no as booleans) and the inferred schema."""
+    return DatasetVersionFactory(project=project, created_by=user, frame=frame, name=name, typed=True)
 
 
 @pytest.fixture
@@ -52,7 +62,7 @@ def project() -> Iterator[object]:
             storage().delete(path)
 
     clean()
-    make_version(project, user, churn_frame(), name="subscribers")
+    imported_version(project, user, churn_frame(), name="subscribers")
     yield project
     off_loop(clean)
 
@@ -93,19 +103,26 @@ def test_quick_build_leaderboard_charts_and_whatif(browser, studio_worker, proje
         expect(page.locator(f"#chart-{name} .main-svg").first).to_be_attached()
     screenshot(page, "automl_leaderboard")
 
-    # What-if: the form is prefilled; changing a value updates the prediction without a reload.
+    # What-if: the form is prefilled; changing a value updates the prediction without a reload. Labels and yes/no
+    # features are chosen from the values the user wrote, numbers are typed into number inputs.
     prediction = page.locator("#whatif-prediction")
     expect(prediction).to_have_text(re.compile(r"^(yes|no)$"))
     expect(page.locator("#whatif-probabilities .prob-row")).to_have_count(2)
+    assert sorted(page.locator("#whatif-probabilities .prob-row").evaluate_all(
+        "rows => rows.map(r => r.dataset.class)")) == ["no", "yes"]  # fmt: skip
+    assert sorted(page.locator('select[data-column="paperless"] option').all_inner_texts()) == ["(missing)", "N", "Y"]
+    assert sorted(page.locator('select[data-column="plan"] option').all_inner_texts()) == [
+        "(missing)", "basic", "plus", "pro"]  # fmt: skip
+    expect(page.locator('input[data-column="tenure_months"]')).to_have_attribute("type", "number")
     page.evaluate("window.__marker = 1")
     page.locator('[data-column="tenure_months"]').fill("1")
-    page.locator('[data-column="plan"]').fill("basic")
+    page.select_option('[data-column="plan"]', "basic")
+    page.select_option('[data-column="paperless"]', "Y")
     page.locator('[data-column="monthly_fee"]').fill("120")
     expect(prediction).to_have_text("yes")
-    page.locator('[data-column="tenure_months"]').fill("many")
-    expect(page.locator("#whatif-error")).to_contain_text("tenure_months")
     page.locator('[data-column="tenure_months"]').fill("70")
-    page.locator('[data-column="plan"]').fill("pro")
+    page.select_option('[data-column="plan"]', "pro")
+    page.select_option('[data-column="paperless"]', "N")
     page.locator('[data-column="monthly_fee"]').fill("30")
     expect(prediction).to_have_text("no")
     expect(page.locator("#whatif-error")).to_be_hidden()

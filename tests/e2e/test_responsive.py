@@ -260,19 +260,9 @@ def _run(job: Any) -> None:
 
 
 def _dataset_version(project: Any, user: Any, frame: pd.DataFrame, name: str) -> Any:
-    from apps.datasets import services as data_services
-    from apps.datasets import storage as data_files
+    from tests.factories import DatasetVersionFactory
 
-    with data_files.local_temp_file(".parquet") as tmp:
-        data_files.write_frame(frame, tmp)
-        return data_services.dataset_version_create(
-            project_id=project.pk,
-            dataset_name=name,
-            local_file=tmp,
-            kind="import",
-            source={"kind": "import", "filename": f"{name}.csv"},
-            created_by_id=user.pk,
-        )
+    return DatasetVersionFactory(project=project, created_by=user, frame=frame, name=name)
 
 
 def accounts_world(w: World) -> None:

@@ -18,7 +18,7 @@ from .columns import FEATURE_KINDS, IDENTIFIER, EncodedTarget, encode_target, in
 from .ensemble import Blend, apply_temperature, blend, caruana, fit_calibration, min_floor
 from .evaluate import CandidateResult, Data, Folds, make_folds, measure_model, parallel_folds, refit
 from .metrics import REGRESSION, Metric, all_metrics, resolve_objective
-from .model import AtelierModel, Member, typical_values
+from .model import AtelierModel, Member, feature_specs, typical_values
 from .report import leaderboard
 from .search import CancelFn, ProgressFn, Searcher
 
@@ -338,7 +338,7 @@ def _finish(
         config.target,
         metric.name,
         target.classes,
-        [{"name": c, "kind": k, "dtype": str(df[c].dtype)} for c, k in kinds.items()],
+        feature_specs(df, X, kinds),
         [str(c) for c in df.columns if c not in kinds],
         fitted,
         temperature,

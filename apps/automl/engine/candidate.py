@@ -16,7 +16,7 @@ from .builder import BuildConfig, BuildResult, _natural, prepare
 from .ensemble import apply_temperature, fit_calibration, min_floor
 from .evaluate import evaluate_candidate, make_folds, measure_model, refit
 from .metrics import REGRESSION, all_metrics
-from .model import AtelierModel, Member, typical_values
+from .model import AtelierModel, Member, feature_specs, typical_values
 from .report import _params
 
 Say = Callable[[float, str], None]
@@ -68,7 +68,7 @@ def fit_candidate(
             config.target,
             metric.name,
             p.target.classes,
-            [{"name": c, "kind": k, "dtype": str(df[c].dtype)} for c, k in p.kinds.items()],
+            feature_specs(df, p.X, p.kinds),
             [str(c) for c in df.columns if c not in p.kinds],
             [Member(label, algorithm, 1.0, pipe)],
             temperature,

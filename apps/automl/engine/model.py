@@ -186,6 +186,25 @@ def positive_class(model: AtelierModel) -> Any:
 
 
 # --------------------------------------------------------------------------------------------------- typical values
+MAX_CHOICES = 100  # a categorical feature with more distinct values gets a free text input in the what-if form
+
+
+def feature_specs(df: pd.DataFrame, X: pd.DataFrame, kinds: dict[str, str]) -> list[dict[str, Any]]:
+    """``[{name, kind, dtype, choices?}]``: ``choices`` are the values seen in training (most frequent first, as the
+    user wrote them) for categorical and boolean features with at most MAX_CHOICES of them: a what-if form's
+    options."""
+    out = []
+    for name, kind in kinds.items():
+        spec: dict[str, Any] = {"name": name, "kind": kind, "dtype": str(df[name].dtype)}
+        if kind in (CATEGORICAL, BOOLEAN):
+            counts = X[name].dropna().value_counts(sort=True)
+            counts = counts[counts > 0]
+            if 0 < len(counts) <= MAX_CHOICES:
+                spec["choices"] = [to_python(v) for v in counts.index]
+        out.append(spec)
+    return out
+
+
 def typical_values(X: pd.DataFrame, kinds: dict[str, str]) -> dict[str, Any]:
     """Median for numbers and dates, most frequent value for labels and booleans: a what-if form's defaults."""
     out: dict[str, Any] = {}

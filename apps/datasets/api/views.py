@@ -28,6 +28,7 @@ from apps.datasets import storage as files
 from apps.datasets.api import serializers as s
 from apps.datasets.filtersets import DatasetFilterSet, FlowFilterSet, VersionFilterSet
 from apps.datasets.models import DatasetVersion
+from apps.datasets.tokens import boolean_tokens
 
 RUN_JOBS: list[type[BasePermission]] = [IsStudioUser, has_capability(personas.RUN_JOBS)]
 
@@ -65,7 +66,9 @@ def version_download(version: DatasetVersion, fmt: str | None, escape: str | Non
         parquet = FileResponse(files.storage().open(version.file, "rb"), content_type="application/vnd.apache.parquet")
         return attachment(parquet, f"{stem}.parquet")
     if fmt == "csv":
-        chunks = files.iter_csv_chunks(version.file, neutralise=escape == "formulas")
+        chunks = files.iter_csv_chunks(
+            version.file, neutralise=escape == "formulas", tokens=boolean_tokens(version.schema)
+        )
         csv = StreamingHttpResponse(chunks, content_type="text/csv; charset=utf-8")
         return attachment(csv, f"{stem}.csv")
     raise ValidationError({"format": f"Unknown download format {fmt!r}; use csv or parquet."})

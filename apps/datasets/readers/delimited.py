@@ -131,7 +131,10 @@ def _arrow_csv(path: str, encoding: str, delimiter: str, names: list[str], skip_
                     block_size=4 << 20,
                 ),
                 parse_options=pa_csv.ParseOptions(delimiter=delimiter, newlines_in_values=True),
-                convert_options=pa_csv.ConvertOptions(column_types=as_text, strings_can_be_null=True),
+                # true/false stay text: inference types them and keeps the user's spelling (apps/datasets/tokens.py)
+                convert_options=pa_csv.ConvertOptions(
+                    column_types=as_text, strings_can_be_null=True, true_values=[], false_values=[]
+                ),
             )
             return table.rename_columns(names)
         except pa.ArrowInvalid as exc:

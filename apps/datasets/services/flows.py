@@ -20,6 +20,7 @@ from apps.datasets.services.versions import (
     store_frame_as_version,
     version_result,
 )
+from apps.datasets.tokens import carry_tokens
 from apps.jobs.models import Job
 from apps.jobs.runtime import JobContext, JobError
 from apps.jobs.services import job_start
@@ -340,6 +341,7 @@ def flow_run_execute(ctx: JobContext) -> dict[str, Any]:
     for entry in schema:
         entry["pandas_dtype"] = str(output[entry["name"]].dtype)
     parents = [versions[wanted[s]] for s in wanted if s in used and wanted[s] in versions]
+    carry_tokens(schema, *(parent.schema for parent in parents))
     version = store_frame_as_version(
         ctx,
         frame=output,

@@ -10,6 +10,7 @@ from apps.accounts.models import User
 from apps.datasets import storage as files
 from apps.datasets.models import DatasetVersion, ProfileReport
 from apps.datasets.services.versions import job_input_version
+from apps.datasets.tokens import boolean_tokens, report_as_written
 from apps.jobs.models import Job
 from apps.jobs.runtime import JobContext, JobError
 from apps.jobs.services import job_start
@@ -67,6 +68,8 @@ def profile_run(ctx: JobContext) -> dict[str, Any]:
         frame, target=target, schema=version.schema, progress=lambda f, m: ctx.progress(0.05 + 0.85 * f, m)
     )
     del frame
+    # the analysis ran on booleans; a yes/no column's values are shown as yes/no (top values, classes, examples)
+    report = report_as_written(report, boolean_tokens(version.schema))
     ctx.progress(0.92, "Saving the report", force=True)
     name, size = files.write_json(
         report, files.report_path(version.project_id, version.dataset_id, version.number, ctx.job_id)

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from apps.accounts.models import User
 from apps.datasets import storage as files
 from apps.datasets.choices import VersionKind
-from apps.datasets.inference import TYPES, apply_schema, pandas_dtype_for
+from apps.datasets.inference import TYPES, apply_schema, boolean_tokens_of, pandas_dtype_for
 from apps.datasets.models import DatasetVersion
 from apps.datasets.services.versions import (
     cast_summary,
@@ -19,6 +19,7 @@ from apps.datasets.services.versions import (
     typed_schema,
     version_result,
 )
+from apps.datasets.tokens import boolean_tokens, frame_as_written
 from apps.jobs.models import Job
 from apps.jobs.runtime import JobContext
 from apps.jobs.services import job_start
@@ -53,7 +54,9 @@ def version_retype_run(ctx: JobContext) -> dict[str, Any]:
     version = job_input_version(ctx, gone="The dataset version was deleted before the job ran.")
     changes: dict[str, str] = ctx.params["columns"]
     ctx.progress(0.05, f"Reading {version.row_count:,} rows")
-    frame = files.read_frame(version.file)
+    # a yes/no column retyped to text keeps yes/no; columns that are not retyped stay as stored
+    tokens = {name: pair for name, pair in boolean_tokens(version.schema).items() if name in changes}
+    frame = frame_as_written(files.read_frame(version.file), tokens)
     schema = copy.deepcopy(version.schema)
     changed = []
     for entry in schema:
@@ -62,6 +65,9 @@ def version_retype_run(ctx: JobContext) -> dict[str, Any]:
             entry["reason"] = "set by hand"
             if entry["type"] != "datetime":
                 entry.pop("format", None)
+            entry.pop("tokens", None)
+            if entry["type"] == "boolean":
+                entry.update(_tokens_entry(frame[entry["name"]]))
             entry["pandas_dtype"] = pandas_dtype_for(entry["type"], frame[entry["name"]].dtype)
             changed.append(entry)
     ctx.progress(0.4, f"Converting {len(changed)} column(s)")
@@ -90,3 +96,14 @@ def version_retype_run(ctx: JobContext) -> dict[str, Any]:
         + (" " + " ".join(notes) if notes else "")
     )[:500]
     return {**version_result(new), "warnings": notes}
+
+
+def _tokens_entry(column: Any) -> dict[str, Any]:
+    """The user's tokens of a column retyped to boolean (`{}` when they are not one spelling per value)."""
+    if column.dtype == bool or str(column.dtype) == "boolean":
+        return {}
+    values = column.dropna().unique().tolist()
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return {"tokens": {"true": 1, "false": 0}} if set(values) <= {0, 1} else {}
+    tokens = boolean_tokens_of([str(v) for v in values])
+    return {"tokens": tokens} if tokens else {}

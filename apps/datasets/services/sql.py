@@ -17,6 +17,7 @@ from apps.datasets.services.versions import (
     orphans_purge,
     version_result,
 )
+from apps.datasets.tokens import result_tokens
 from apps.jobs.models import Job
 from apps.jobs.runtime import JobContext, JobError
 from apps.jobs.services import job_start
@@ -53,9 +54,10 @@ def sql_save_start(*, project: Project, created_by: User, query: str, name: str)
 def sql_save_run(ctx: JobContext) -> dict[str, Any]:
     import contextlib
 
+    import pyarrow as pa
     import pyarrow.parquet as pq_writer
 
-    from apps.datasets.sql import SqlError, sandbox_batches
+    from apps.datasets.sql import SqlError, sandbox_batches, select_references
 
     done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
     if done is not None:
@@ -80,6 +82,12 @@ def sql_save_run(ctx: JobContext) -> dict[str, Any]:
         except SqlError as exc:
             raise JobError(exc.message) from exc
         ctx.progress(0.85, "Saving the version", force=True)
+        # a plain reference to a yes/no column stays yes/no (as the SQL page showed it); a computed boolean does not
+        pairs = result_tokens(
+            ((f.name, pa.types.is_boolean(f.type)) for f in schema),
+            (versions[wanted[name]].schema for name in used),
+            select_references(ctx.params["query"]),
+        )
         version = dataset_version_create(
             project_id=ctx.project_id,
             dataset_name=ctx.params["name"],
@@ -91,6 +99,7 @@ def sql_save_run(ctx: JobContext) -> dict[str, Any]:
                 "tables": {name: wanted[name] for name in used},
             },
             parents=[versions[wanted[name]] for name in used],
+            tokens=pairs,
             job_id=ctx.job_id,
             created_by_id=ctx.created_by_id,
         )

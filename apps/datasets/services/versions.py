@@ -18,8 +18,9 @@ from pandas.api import types as ptypes
 from apps.accounts.models import Project
 from apps.core.tempfiles import save_into_place, temp_path
 from apps.datasets import storage as files
-from apps.datasets.inference import infer_schema
+from apps.datasets.inference import apply_schema, infer_schema
 from apps.datasets.models import Dataset, DatasetVersion
+from apps.datasets.tokens import Tokens, boolean_tokens, carry_tokens, frame_as_written, schema_with_tokens
 from apps.jobs.choices import ACTIVE_STATUSES
 from apps.jobs.runtime import JobContext, JobError
 
@@ -153,8 +154,15 @@ def dataset_version_create_from_frame(
     """For other apps' jobs (AutoML batch predictions, unsupervised outputs): a DataFrame becomes the next
     version of the dataset named `dataset_name` (created when missing)."""
     schema = infer_schema(frame)
+    # yes/no columns (predictions of a yes/no target, input columns kept beside them) are stored as booleans with
+    # their tokens, like an import's
+    spelled = [e for e in schema if "tokens" in e and not pd.api.types.is_bool_dtype(frame[e["name"]].dtype)]
+    if spelled:
+        frame = apply_schema(frame, spelled)
     for entry in schema:
         entry["pandas_dtype"] = str(frame[entry["name"]].dtype)
+    parents = list(parents)
+    carry_tokens(schema, *(parent.schema for parent in parents))
     return store_frame_as_version(
         ctx, frame=frame, schema=schema, kind=kind, source=source, dataset_name=dataset_name, parents=parents
     )
@@ -167,6 +175,7 @@ def mini_histograms(frame: pd.DataFrame, schema: list[dict[str, Any]]) -> dict[s
     """Small per-column histograms (bins for numbers and dates, top values otherwise) for the table header."""
     out: dict[str, dict[str, Any]] = {}
     types = {e["name"]: e.get("type") for e in schema}
+    frame = frame_as_written(frame, boolean_tokens(schema))  # a yes/no column's bars are labelled yes and no
     for name in frame.columns:
         s = frame[name]
         entry: dict[str, Any] = {"n": len(s), "missing": int(s.isna().sum())}
@@ -209,6 +218,14 @@ def mini_histograms(frame: pd.DataFrame, schema: list[dict[str, Any]]) -> dict[s
     return out
 
 
+def _holds_booleans(column: pd.Series) -> bool:
+    """True for a column of booleans (with or without missing values), whatever its pandas dtype."""
+    if ptypes.is_bool_dtype(column.dtype):
+        return True
+    values = column.dropna()
+    return column.dtype == object and len(values) > 0 and all(isinstance(v, (bool, np.bool_)) for v in values)
+
+
 def dataset_version_create(
     *,
     project_id: int,
@@ -223,9 +240,13 @@ def dataset_version_create(
     created_by_id: int | None = None,
     schema: list[dict[str, Any]] | None = None,
     sample: pd.DataFrame | None = None,
+    tokens: Tokens | None = None,
 ) -> DatasetVersion:
     """Move a local Parquet file into place as the next version of `dataset` (or of the dataset named
-    `dataset_name`, created when missing) and record it. The file is in place before the row exists."""
+    `dataset_name`, created when missing) and record it. The file is in place before the row exists.
+
+    An inferred schema's boolean columns get `tokens` (the user's yes/no spellings), or by default the tokens of
+    same-named boolean columns of the parents."""
     rows, columns = files.parquet_shape(local_file)
     if sample is None or len(sample) > HISTOGRAM_SAMPLE:
         sample = (
@@ -233,13 +254,20 @@ def dataset_version_create(
             if sample is None
             else sample.sample(n=HISTOGRAM_SAMPLE, random_state=0).sort_index()
         )
+    parents = list(parents)
     if schema is None:
         schema = infer_schema(sample)
         for entry in schema:
             entry["pandas_dtype"] = str(sample[entry["name"]].dtype)
+        for entry in schema:  # a column stored as booleans has no spelling to keep (it would come back as "True")
+            if "tokens" in entry and _holds_booleans(sample[entry["name"]]):
+                del entry["tokens"]
+        if tokens is not None:
+            schema_with_tokens(schema, tokens)
+        else:
+            carry_tokens(schema, *(parent.schema for parent in parents))  # a yes/no input column stays yes/no
     histograms = mini_histograms(sample, schema)
     size = os.path.getsize(local_file)
-    parents = list(parents)
     saved: str | None = None
     try:
         with transaction.atomic():

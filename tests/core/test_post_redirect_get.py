@@ -108,7 +108,7 @@ class World:
     def build(self) -> Any:
         from tests.automl.test_services import binary_frame, trained_build
 
-        return trained_build(self.project, self.ds, binary_frame(60), "churn", budget=3.0)
+        return trained_build(self.project, self.ds, binary_frame(60), "churn", budget=15.0)
 
     @cached_property
     def model_version(self) -> Any:

@@ -48,7 +48,7 @@ def _in_viewport(page, selector: str) -> bool:  # type: ignore[no-untyped-def]
 
 
 def test_batch_prediction_shows_its_live_progress_in_the_batch_card(browser, studio_worker, world) -> None:  # type: ignore[no-untyped-def]
-    build = trained_build(world["project"], world["dana"], binary_frame(80), "churn", budget=3.0)
+    build = trained_build(world["project"], world["dana"], binary_frame(80), "churn", budget=15.0)
     studio_worker()
     page = browser.new_page()
     page.goto(f"/canvas/builds/{build.pk}/")

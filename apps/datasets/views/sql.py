@@ -88,4 +88,4 @@ class SqlEditorView(StudioMixin, View):
         except ValidationError as exc:
             form_add_errors(form, exc)
             return self._render(request, form, status=400)
-        return redirect(reverse("datasets:sql") + f"?{urlencode({'q': query, 'run': 1})}#result")
+        return redirect(reverse("datasets:sql") + f"?{urlencode({'q': query, 'run': 1})}#sql-result")

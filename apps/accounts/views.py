@@ -11,6 +11,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
+from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
 from django.views import View
 from django.views.decorators.cache import never_cache
@@ -26,6 +27,7 @@ from apps.accounts.forms import (
 )
 from apps.accounts.models import Invitation, User
 from apps.core.mixins import AdminMixin, SignedInMixin, StudioMixin
+from apps.core.once import show_once, take_once
 from apps.core.requests import form_add_errors, request_project, required_project
 
 
@@ -62,7 +64,11 @@ class PasswordChangeView(SignedInMixin, auth_views.PasswordChangeView):
 class ProfileView(SignedInMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         tokens = selectors.api_token_list_for_user(user=request.user)  # type: ignore[arg-type]
-        return render(request, "accounts/profile.html", {"tokens": tokens, "form": APITokenForm()})
+        new = take_once(request, "api-token", None)  # {"key", "name"} right after APITokenCreateView
+        context = {"tokens": tokens, "form": APITokenForm()}
+        if new:
+            context.update(new_key=new["key"], new_token={"name": new["name"]})
+        return render(request, "accounts/profile.html", context)
 
 
 class APITokenCreateView(SignedInMixin, View):
@@ -72,12 +78,8 @@ class APITokenCreateView(SignedInMixin, View):
             tokens = selectors.api_token_list_for_user(user=request.user)  # type: ignore[arg-type]
             return render(request, "accounts/profile.html", {"tokens": tokens, "form": form}, status=400)
         token, key = services.api_token_create(user=request.user, name=form.cleaned_data["name"])  # type: ignore[arg-type]
-        tokens = selectors.api_token_list_for_user(user=request.user)  # type: ignore[arg-type]
-        return render(
-            request,
-            "accounts/profile.html",
-            {"tokens": tokens, "form": APITokenForm(), "new_key": key, "new_token": token},
-        )
+        show_once(request, "api-token", {"key": key, "name": token.name})
+        return redirect(reverse("accounts:profile") + "#new-token")
 
 
 class APITokenRevokeView(SignedInMixin, View):
@@ -238,7 +240,14 @@ class MyWorkView(SignedInMixin, View):
 class InvitationListView(AdminMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         invitations = selectors.invitation_list_for_user(user=request.user)  # type: ignore[arg-type]
-        return render(request, "accounts/invitation_list.html", {"invitations": invitations, "form": InvitationForm()})
+        context: dict[str, Any] = {"invitations": invitations, "form": InvitationForm()}
+        new = take_once(request, "invitation", None)  # {"link", "email", "expires_at"} right after the POST below
+        if new:
+            context.update(
+                new_link=new["link"],
+                new_invitation={"email": new["email"], "expires_at": parse_datetime(new["expires"])},
+            )
+        return render(request, "accounts/invitation_list.html", context)
 
     def post(self, request: HttpRequest) -> HttpResponse:
         form = InvitationForm(request.POST)
@@ -249,11 +258,12 @@ class InvitationListView(AdminMixin, View):
             )
         invitation, token = services.invitation_create(created_by=request.user, **form.cleaned_data)  # type: ignore[arg-type]
         link = request.build_absolute_uri(reverse("accounts:invitation_accept", args=[token]))
-        return render(
+        show_once(
             request,
-            "accounts/invitation_list.html",
-            {"invitations": invitations, "form": InvitationForm(), "new_link": link, "new_invitation": invitation},
+            "invitation",
+            {"link": link, "email": invitation.email, "expires": invitation.expires_at.isoformat()},
         )
+        return redirect(reverse("accounts:invitation_list") + "#invite-link")
 
 
 class InvitationRevokeView(AdminMixin, View):

@@ -11,7 +11,10 @@ from apps.accounts.selectors import object_get_for_user, scope_to_user
 from apps.automl.models import AutomlBuild, AutomlCandidateModel, TuningJob
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
+from apps.jobs.models import Job
 from apps.registry.models import ModelVersion
+
+BATCH_PREDICT_KIND = "automl.batch_predict"
 
 
 def build_list_for_user(*, user: User) -> QuerySet[AutomlBuild]:
@@ -21,6 +24,12 @@ def build_list_for_user(*, user: User) -> QuerySet[AutomlBuild]:
 
 def build_get_for_user(*, user: User, pk: object) -> AutomlBuild:
     return object_get_for_user(build_list_for_user(user=user), user=user, pk=pk)
+
+
+def batch_predictions_of_build(*, build: AutomlBuild, limit: int = 3) -> list[Job]:
+    """The build's latest batch prediction jobs, newest first (the build page's batch card shows their progress)."""
+    jobs = Job.objects.filter(kind=BATCH_PREDICT_KIND, project_id=build.project_id, params__build=build.pk)
+    return list(jobs.order_by("-created_at", "-pk")[:limit])
 
 
 def model_versions_for_build(*, build: AutomlBuild) -> QuerySet[ModelVersion]:

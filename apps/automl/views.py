@@ -11,6 +11,7 @@ from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html
+from django.utils.http import urlencode
 from django.views import View
 
 from apps.accounts import personas
@@ -22,6 +23,7 @@ from apps.core.mixins import StudioMixin
 from apps.core.requests import request_project, request_user, require_perm, required_project, validation_messages
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
+from apps.jobs.started import redirect_to_started_job, started_job
 
 BUILDS_SHOWN = 50
 
@@ -76,6 +78,19 @@ class BuildListView(StudioMixin, View):
         return render(request, "automl/build_list.html", context, status=status)
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        project = request_project(request)
+        if request.GET.get("action") == "check" and project is not None:
+            # "Check the data" posts the form and lands here (Post/Redirect/Get), the form's values in the query.
+            form = BuildForm(
+                request.GET, versions=selectors.versions_for_project(user=request_user(request), project=project)
+            )
+            if not form.is_valid():
+                return self._render(request, form=form, status=400)
+            try:
+                _, checks = services.automl_check(version=form.cleaned_data["dataset_version"], **_options(form))
+            except ValidationError as exc:
+                return self._render(request, form=form, errors=_messages(exc), status=400)
+            return self._render(request, form=form, checks=checks)
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -86,17 +101,11 @@ class BuildListView(StudioMixin, View):
         if not form.is_valid():
             return self._render(request, form=form, status=400)
         d = form.cleaned_data
-        options = {
-            "target": d["target"],
-            "problem_type": d["problem_type"],
-            "objective": d["objective"],
-            "mode": d["mode"],
-            "time_budget_s": d["time_budget_s"],
-        }
+        options = _options(form)
+        if request.POST.get("action") == "check":
+            query = {k: str(v) for k, v in request.POST.items() if k in form.fields and v not in ("", None)}
+            return HttpResponseRedirect(f"{reverse('automl:list')}?{urlencode({**query, 'action': 'check'})}#checklist")
         try:
-            if request.POST.get("action") == "check":
-                _, checks = services.automl_check(version=d["dataset_version"], **options)
-                return self._render(request, form=form, checks=checks)
             build = services.automl_build_start(
                 project=project,
                 created_by=request_user(request),
@@ -107,6 +116,11 @@ class BuildListView(StudioMixin, View):
         except ValidationError as exc:
             return self._render(request, form=form, errors=_messages(exc), status=400)
         return HttpResponseRedirect(reverse("automl:detail", args=[build.pk]))
+
+
+def _options(form: BuildForm) -> dict[str, Any]:
+    d = form.cleaned_data
+    return {k: d[k] for k in ("target", "problem_type", "objective", "mode", "time_budget_s")}
 
 
 class BuildDetailView(StudioMixin, View):
@@ -152,8 +166,31 @@ class BuildDetailView(StudioMixin, View):
             "warnings": [c for c in build.checks if c["severity"] == "warning"],
             "charts": True,
             "can_run": request.user.has_perm(personas.RUN_JOBS),
+            **_batch_context(request, build),
         }
         return render(request, "automl/build_detail.html", context)
+
+
+def _batch_context(request: HttpRequest, build: AutomlBuild) -> dict[str, Any]:
+    """The batch card's jobs: the one just started (`?job=`, highlighted) and the build's other recent ones."""
+    started = started_job(request, kinds=[selectors.BATCH_PREDICT_KIND], project_id=build.project_id)
+    if started is not None and (started.params or {}).get("build") != build.pk:
+        started = None
+    recent = [j for j in selectors.batch_predictions_of_build(build=build) if started is None or j.pk != started.pk]
+    result = started.result if started is not None and isinstance(started.result, dict) else {}
+    output = (
+        data_selectors.version_list_for_user(user=request_user(request)).filter(pk=result["dataset_version"]).first()
+        if str(result.get("dataset_version", "")).isdigit()
+        else None
+    )
+    return {
+        "batch_started": started,
+        "batch_recent": recent,
+        "batch_result_url": (
+            f"{reverse('datasets:detail', args=[output.dataset_id])}?v={output.pk}" if output is not None else ""
+        ),
+        "batch_result_label": f"Open {output.dataset.name} v{output.number}" if output is not None else "",
+    }
 
 
 class _BuildAction(StudioMixin, View):
@@ -201,14 +238,10 @@ class BatchPredictView(_BuildAction):
                 raise ValidationError({"dataset_version": "Choose a dataset version to predict."})
             version = data_selectors.version_get_for_user(user=request_user(request), pk=raw)
             job = services.automl_batch_predict_start(build=build, created_by=request_user(request), version=version)
-            messages.success(
-                request,
-                f"Batch prediction started (job #{job.pk}); the result becomes a new "
-                "dataset version in the Data Wrangler.",
-            )
         except ValidationError as exc:
             messages.error(request, " ".join(_messages(exc)))
-        return self.back(build, "#batch")
+            return self.back(build, "#batch")
+        return redirect_to_started_job(reverse("automl:detail", args=[build.pk]), job, "batch")
 
 
 class RegisterView(_BuildAction):

@@ -4,6 +4,7 @@ from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
+from django.http import QueryDict
 
 from apps.core.webhooks import webhook_url_clean
 from apps.endpoints.choices import EndpointType
@@ -24,11 +25,43 @@ class EndpointForm(forms.Form):
     timeout_s = forms.FloatField(required=False, min_value=0.01, label="Timeout (s, empty: default)")
     webhook_url = forms.CharField(required=False, max_length=500, label="Async: webhook URL (optional)")
 
+    # The settings that mean something for one endpoint type only; the page shows them for that type
+    # (static/js/endpoint_form.js) and `clean` drops what was sent for another type.
+    TYPE_FIELDS: dict[str, tuple[str, ...]] = {
+        "idle_timeout_s": (EndpointType.SERVERLESS,),
+        "max_concurrency": (EndpointType.SERVERLESS,),
+        "webhook_url": (EndpointType.ASYNC,),
+    }
+
     def __init__(self, *args: Any, versions: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices = [(v.pk, f"{v.group.name} v{v.version}") for v in versions]
         cast(forms.ChoiceField, self.fields["model_version"]).choices = choices
         cast(forms.ChoiceField, self.fields["second_version"]).choices = [("", "—"), *choices]
+        for name, types in self.TYPE_FIELDS.items():
+            # Another type's setting is not required: whatever it holds is ignored (see `clean`).
+            self.fields[name].required = False
+            self.fields[name].widget.attrs["data-endpoint-types"] = " ".join(types)
+        if self.is_bound:
+            # A field of another type than the chosen one is neither validated nor kept: what a hidden input still
+            # carries (e.g. the default idle timeout when deploying real-time) must not refuse the form.
+            chosen = self.data.get(self.add_prefix("type"), "")
+            dropped = {self.add_prefix(n) for n, types in self.TYPE_FIELDS.items() if chosen not in types}
+            data = self.data.copy() if isinstance(self.data, QueryDict) else dict(self.data)
+            for key in dropped:
+                data.pop(key, None)
+            self.data = data
+
+    def rows(self) -> list[tuple[Any, str]]:
+        """(bound field, the types it belongs to, space-separated; "" for every type) in form order."""
+        return [(field, " ".join(self.TYPE_FIELDS.get(field.name, ()))) for field in self]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        for name, types in self.TYPE_FIELDS.items():
+            if data.get("type") not in types:
+                data[name] = None
+        return data
 
     def clean_webhook_url(self) -> str:
         """Refused now, with the SSRF guard's reason, rather than at the first delivery."""

@@ -9,19 +9,22 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
+from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.text import slugify
 from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
+from apps.core.once import show_once, take_once
 from apps.core.requests import request_project, request_user, require_perm, required_project
 from apps.core.selectors import webhook_deliveries_for
 from apps.datasets import selectors as data_selectors
-from apps.endpoints import charts, selectors, services
+from apps.endpoints import charts, selectors, services, snippets
 from apps.endpoints.choices import EndpointType
 from apps.endpoints.forms import BatchTransformForm, EndpointForm
 from apps.endpoints.models import Endpoint
@@ -56,7 +59,7 @@ class EndpointCreateView(StudioMixin, View):
         versions = (
             list(selectors.approved_versions_for_user(user=request_user(request), project=project)) if project else []
         )
-        form = form or EndpointForm(versions=versions)
+        form = form or EndpointForm(versions=versions, initial=_prefill(request, versions))
         return render(
             request,
             "endpoints/endpoint_form.html",
@@ -94,32 +97,38 @@ class EndpointCreateView(StudioMixin, View):
         except ValidationError as exc:
             form.add_service_errors(exc)
             return self._render(request, form=form, status=400)
-        return _detail(request, endpoint, new_key=key, status=201)
+        show_once(request, _key_slot(endpoint), key)
+        messages.success(request, f"Endpoint {endpoint.name} deployed.")
+        return HttpResponseRedirect(reverse("endpoints:detail", args=[endpoint.pk]) + "#new-key")
+
+
+def _prefill(request: HttpRequest, versions: list[Any]) -> dict[str, Any]:
+    """`?version=<id>` (the registry's Deploy button): that approved version chosen, a name made from its group."""
+    raw = request.GET.get("version", "")
+    version = next((v for v in versions if str(v.pk) == raw), None)
+    if version is None:
+        return {}
+    return {
+        "model_version": version.pk,
+        "name": slugify(f"{version.group.name}-v{version.version}").replace("_", "-")[:63],
+    }
+
+
+def _key_slot(endpoint: Endpoint) -> str:
+    return f"endpoint-key:{endpoint.pk}"
+
+
+def _secret_slot(endpoint: Endpoint) -> str:
+    return f"webhook-secret-rotated:{endpoint.pk}"
 
 
 def _snippets(request: HttpRequest, endpoint: Endpoint, example: dict[str, Any]) -> dict[str, str]:
-    suffix = "async-invocations" if endpoint.type == EndpointType.ASYNC else "invocations"
-    url = request.build_absolute_uri(f"/endpoints/{endpoint.name}/{suffix}")
-    body = json.dumps(example)
-    curl = (
-        f"curl -X POST '{url}' \\\n  -H \"Authorization: Bearer $ATELIER_ENDPOINT_KEY\" \\\n"
-        f"  -H 'Content-Type: application/json' \\\n  -d '{body}'"
-    )
-    pretty = json.dumps(example, indent=4).replace("\n", "\n    ")
-    python = (
-        "import os\n\nimport requests\n\n"
-        f'response = requests.post(\n    "{url}",\n'
-        '    headers={"Authorization": f"Bearer {os.environ[\'ATELIER_ENDPOINT_KEY\']}"},\n'
-        f"    json={pretty},\n    timeout=60,\n)\nresponse.raise_for_status()\n"
-    )
-    if endpoint.type == EndpointType.ASYNC:
-        python += (
-            'location = response.json()["location"]  # poll GET <host><location> until status is succeeded,\n'
-            '# then GET <host><location>/result for {"predictions": [...]}\n'
-        )
-    else:
-        python += 'print(response.json()["predictions"])\n'
-    return {"url": url, "curl": curl, "python": python}
+    is_async = endpoint.type == EndpointType.ASYNC
+    host = request.build_absolute_uri("/").rstrip("/")
+    url = f"{host}/endpoints/{endpoint.name}/{'async-invocations' if is_async else 'invocations'}"
+    spec = snippets.SnippetRequest("POST", url, example)
+    python = snippets.python_async(spec, host) if is_async else snippets.python_invoke(spec)
+    return {"url": url, "curl": snippets.curl(spec), "python": python}
 
 
 def _detail(
@@ -166,7 +175,13 @@ def _detail(
 
 class EndpointDetailView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        return _detail(request, selectors.endpoint_get_for_user(user=request_user(request), pk=pk))
+        endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
+        return _detail(
+            request,
+            endpoint,
+            new_key=take_once(request, _key_slot(endpoint)),
+            secret_rotated=bool(take_once(request, _secret_slot(endpoint), False)),
+        )
 
 
 class EndpointUpdateView(StudioMixin, View):
@@ -209,13 +224,15 @@ class EndpointUpdateView(StudioMixin, View):
 
 
 class EndpointWebhookSecretRotateView(StudioMixin, View):
-    """A new webhook signing secret, shown on the page this POST renders; the previous one still signs for a while."""
+    """A new webhook signing secret, highlighted on the page this POST redirects to; the previous one still signs for a
+    while."""
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
         require_perm(request, personas.DEPLOY_MODELS)
         services.endpoint_webhook_secret_rotate(endpoint=endpoint, user=request_user(request))
-        return _detail(request, endpoint, secret_rotated=True)
+        show_once(request, _secret_slot(endpoint), True)
+        return HttpResponseRedirect(reverse("endpoints:detail", args=[endpoint.pk]) + "#webhook-secret")
 
 
 class EndpointDeleteView(StudioMixin, View):
@@ -227,7 +244,7 @@ class EndpointDeleteView(StudioMixin, View):
 
 
 class EndpointKeyCreateView(StudioMixin, View):
-    """Creates a key and shows it once, on the page this POST renders (never in a URL or the session)."""
+    """Creates a key and shows it once, on the page this POST redirects to (apps/core/once.py: never in a URL)."""
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
@@ -235,7 +252,8 @@ class EndpointKeyCreateView(StudioMixin, View):
         _, key = services.endpoint_key_create(
             endpoint=endpoint, user=request_user(request), name=request.POST.get("name")
         )
-        return _detail(request, endpoint, new_key=key)
+        show_once(request, _key_slot(endpoint), key)
+        return HttpResponseRedirect(reverse("endpoints:detail", args=[endpoint.pk]) + "#new-key")
 
 
 class EndpointTryKeyView(StudioMixin, View):

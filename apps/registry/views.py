@@ -95,6 +95,7 @@ def version_context(request: HttpRequest, version: ModelVersion, **extra: Any) -
         "aliases": list(version.aliases.all()),
         "group_aliases": selectors.aliases_of_group(group=version.group),
         "can_approve": can_approve,
+        "can_deploy": request.user.has_perm(personas.DEPLOY_MODELS),
         "statuses": ApprovalStatus.choices,
         "approval_form": extra.pop("approval_form", None)
         or forms.ApprovalForm(initial={"status": version.approval_status}),

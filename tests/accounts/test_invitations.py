@@ -63,9 +63,11 @@ def invite_via_ui(admin_client: Client, project_id: int | None, personas: list[s
     """Create an invitation in the admin UI; return the raw token from the link shown once."""
     data = {"email": "newcomer@example.test", "personas": personas, "project": project_id or ""}
     response = admin_client.post(reverse("accounts:invitation_list"), data)
-    assert response.status_code == 200
+    assert response.status_code == 302  # Post/Redirect/Get: the list shows the link once
+    response = admin_client.get(response["Location"])
     link = re.search(r'<code id="invite-url">([^<]+)</code>', response.content.decode())
     assert link, "the link is shown on creation"
+    assert "invite-url" not in admin_client.get(reverse("accounts:invitation_list")).content.decode(), "only once"
     match = re.fullmatch(r"http://testserver/accounts/invite/([A-Za-z0-9_-]+)/", link.group(1))
     assert match, link.group(1)
     return match.group(1)

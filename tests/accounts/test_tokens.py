@@ -111,8 +111,8 @@ def test_other_schemes_are_not_mistaken_for_a_token(ds_user) -> None:
 def test_ui_shows_the_key_once(client_for, ds_user) -> None:
     client = client_for(ds_user)
     response = client.post(reverse("accounts:token_create"), {"name": "notebook"})
-    assert response.status_code == 200
-    html = response.content.decode()
+    assert response.status_code == 302  # Post/Redirect/Get: a refresh does not create a second token
+    html = client.get(response["Location"]).content.decode()
     shown = re.search(r'<code id="new-token-key">(atl_[A-Za-z0-9_-]+)</code>', html)
     assert shown, "the new key is rendered in the page"
     key = shown.group(1)

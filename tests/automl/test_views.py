@@ -26,7 +26,7 @@ def test_check_step_shows_errors_and_blocks_the_start(client_for, ds_user, proje
     version = make_version(project_a, ds_user, frame)
     client = client_for(ds_user)
     form = {"dataset_version": version.pk, "target": "churn", "mode": "quick", "seed": 0}
-    r = client.post("/canvas/", {**form, "action": "check"})
+    r = client.post("/canvas/", {**form, "action": "check"}, follow=True)
     html = r.content.decode()
     assert r.status_code == 200
     assert 'id="checks-blocked"' in html and "a single value" in html and "at least 20" in html
@@ -41,7 +41,7 @@ def test_check_step_shows_warnings_then_start_redirects(client_for, ds_user, pro
     version = make_version(project_a, ds_user, frame)
     client = client_for(ds_user)
     form = {"dataset_version": version.pk, "target": "churn", "mode": "quick", "time_budget_s": 5, "seed": 3}
-    html = client.post("/canvas/", {**form, "action": "check"}).content.decode()
+    html = client.post("/canvas/", {**form, "action": "check"}, follow=True).content.decode()
     assert "few_rows" in html and 'id="checks-blocked"' not in html
     r = client.post("/canvas/", {**form, "action": "start"})
     build = AutomlBuild.objects.get()

@@ -64,7 +64,7 @@ FORM_POSTS = {
         page=lambda job: reverse("accounts:profile"),
         action=lambda job: reverse("accounts:token_create"),
         data={"name": "laptop"},
-        ok=200,
+        ok=302,  # Post/Redirect/Get: the key is shown once on the profile page
         happened=lambda user, job: APIToken.objects.filter(user=user, name="laptop").exists(),
     ),
     "job cancel": FormPost(

@@ -708,10 +708,10 @@ ROUTES: dict[str, Route] = {
     "endpoints:detail": Route((get(STUDIO),), kwargs=endpoint_kw, foreign=PROJECT),
     "endpoints:update": Route((post(DEPLOYERS, 400),), kwargs=endpoint_kw, foreign=PROJECT),  # no version given
     "endpoints:delete": Route((post(DEPLOYERS, 302),), kwargs=spare_endpoint_kw, foreign=PROJECT),
-    "endpoints:key_create": Route((post(DEPLOYERS, 200),), kwargs=endpoint_kw, foreign=PROJECT),  # shown once
+    "endpoints:key_create": Route((post(DEPLOYERS, 302),), kwargs=endpoint_kw, foreign=PROJECT),  # shown once
     "endpoints:try_key": Route((post(DEPLOYERS, 201),), kwargs=endpoint_kw, foreign=PROJECT),
     "endpoints:key_revoke": Route((post(DEPLOYERS, 302),), kwargs=endpoint_key_kw, foreign=PROJECT),
-    "endpoints:webhook_secret_rotate": Route((post(DEPLOYERS, 200),), kwargs=endpoint_kw, foreign=PROJECT),
+    "endpoints:webhook_secret_rotate": Route((post(DEPLOYERS, 302),), kwargs=endpoint_kw, foreign=PROJECT),
     "endpoints:batch_list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without data: the form's errors
     "endpoints:batch_detail": Route((get(STUDIO),), kwargs=batch_transform_kw, foreign=PROJECT),
     "api:endpoint-list": Route((get(STUDIO), post(DEPLOYERS, 400))),  # POST without project

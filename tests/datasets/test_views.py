@@ -58,7 +58,7 @@ def test_upload_through_the_form_queues_an_import_and_shows_its_live_progress(cl
     )
     assert response.status_code == 302
     job = Job.objects.get(kind="datasets.import")
-    assert response.url == f"/data/datasets/?job={job.pk}"
+    assert response.url == f"/data/datasets/?job={job.pk}#imports"
     assert job.params["sampling"] == {"method": "first", "size": 5, "seed": 0, "column": None}
     page = html(client.get(response.url))
     assert f'data-live-jobs="project:{project_a.pk}"' in page
@@ -147,7 +147,7 @@ def test_report_page_follows_the_job_then_shows_charts_warnings_and_downloads(cl
     assert "No report yet" in page
     response = client.post(reverse("datasets:profile_start", args=[version.pk]), {"target": "qty"})
     job = Job.objects.get(kind="datasets.profile")
-    assert response.url == f"/data/datasets/versions/{version.pk}/report/?job={job.pk}"
+    assert response.url == f"/data/datasets/versions/{version.pk}/report/?job={job.pk}#jobs"
     page = html(client.get(response.url))
     assert f'data-job-final-reload="{job.pk}"' in page and "Report job" in page
     assert run_job(job).status == JobStatus.SUCCEEDED
@@ -179,6 +179,7 @@ def test_sql_editor_previews_refuses_writes_and_saves_as_a_job(client, project_a
     response = client.post(
         reverse("datasets:sql"),
         {"query": "SELECT region, count(*) AS n FROM sales GROUP BY region ORDER BY region", "action": "run"},
+        follow=True,  # Post/Redirect/Get: the result is on the page the POST redirects to
     )
     page = html(response)
     assert response.status_code == 200 and "3 rows" in page and "<td>east</td><td>10</td>" in page
@@ -284,7 +285,7 @@ def test_run_export_and_analyses_from_the_flow_page(client, flow, run_job):
     )
     response = client.post(reverse("datasets:flow_run", args=[flow.pk]), {"output_name": "prepared"})
     job = Job.objects.get(kind="datasets.flow_run")
-    assert response.url == f"/data/flows/{flow.pk}/?job={job.pk}"
+    assert response.url == f"/data/flows/{flow.pk}/?job={job.pk}#run"
     page = html(client.get(response.url))
     assert f'data-live-jobs="job:{job.pk}"' in page and f'data-job-final-reload="{job.pk}"' in page
     assert run_job(job).status == JobStatus.SUCCEEDED
@@ -337,7 +338,7 @@ def test_hostile_names_are_escaped_on_every_page(client, project_a, ds_user, run
         "list": client.get(reverse("datasets:list")),
         "detail": client.get(reverse("datasets:detail", args=[version.dataset_id])),
         "report": client.get(reverse("datasets:report", args=[version.pk])),
-        "sql": client.post(reverse("datasets:sql"), {"query": f'SELECT 1 AS "{evil}"', "action": "run"}),
+        "sql": client.post(reverse("datasets:sql"), {"query": f'SELECT 1 AS "{evil}"', "action": "run"}, follow=True),
         "flows": client.get(reverse("datasets:flow_list")),
         "flow": client.get(reverse("datasets:flow_detail", args=[flow.pk])),
         "flow edit": client.get(reverse("datasets:flow_detail", args=[flow.pk]), {"edit": "s1"}),

@@ -49,7 +49,7 @@ def test_download_csv_from_the_dataset_page(browser, studio_worker, project, tmp
     wait_for_scripts(page)
     page.set_input_files("#id_file", files=[{"name": "notes.csv", "mimeType": "text/csv", "buffer": content}])
     page.locator("#upload-submit").click()
-    expect(page).to_have_url(re.compile(r"/data/datasets/\?job=\d+$"))
+    expect(page).to_have_url(re.compile(r"/data/datasets/\?job=\d+#imports$"))
     studio_worker()
     row = page.locator("#datasets table tbody tr", has_text="notes")
     expect(row).to_contain_text("60", timeout=45_000)

@@ -54,7 +54,7 @@ def test_upload_profile_and_build_a_flow(browser, studio_worker, project):
     # Upload a CSV: the import is a job, followed live on the page.
     page.set_input_files("#id_file", files=[{"name": "sales.csv", "mimeType": "text/csv", "buffer": sales_csv()}])
     page.locator("#upload-submit").click()
-    expect(page).to_have_url(re.compile(r"/data/datasets/\?job=\d+$"))
+    expect(page).to_have_url(re.compile(r"/data/datasets/\?job=\d+#imports$"))
     expect(page.locator("#imports .job-progress")).to_have_attribute("data-status", "queued")
     studio_worker()
     row = page.locator("#datasets table tbody tr", has_text="sales")
@@ -131,7 +131,7 @@ def test_upload_profile_and_build_a_flow(browser, studio_worker, project):
     # Run the flow on the full data: a job that writes a new dataset version.
     page.locator("#id_output_name").fill("sales clean")
     page.locator("#run-flow").click()
-    expect(page).to_have_url(re.compile(r"/data/flows/\d+/\?job=\d+$"))
+    expect(page).to_have_url(re.compile(r"/data/flows/\d+/\?job=\d+#run$"))
     output = page.locator("#run-outputs a", has_text="sales clean v1")
     expect(output).to_be_visible(timeout=JOB_TIMEOUT_MS)
     output.click()

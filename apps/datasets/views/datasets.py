@@ -86,7 +86,7 @@ class DatasetListView(CappedUploadView):
                 form_add_errors(form, exc)
             else:
                 messages.info(request, f"Importing {dataset.name}: the table appears here when the job is done.")
-                return redirect(reverse("datasets:list") + f"?job={job.pk}")
+                return redirect(reverse("datasets:list") + f"?job={job.pk}#imports")
         return self._render(request, form, status=400)
 
 
@@ -99,7 +99,7 @@ class DatasetSqlImportView(StudioMixin, View):
         form = f.SqlImportForm(request.POST, connections=connections)
         if form.is_valid():
             try:
-                dataset, _job = services.dataset_sql_import_start(
+                dataset, job = services.dataset_sql_import_start(
                     project=project,
                     created_by=request_user(request),
                     connection=form.cleaned_data["connection"],
@@ -110,7 +110,7 @@ class DatasetSqlImportView(StudioMixin, View):
                 form_add_errors(form, exc)
             else:
                 messages.info(request, f"Importing {dataset.name} from {form.cleaned_data['connection'].name}.")
-                return redirect("datasets:list")
+                return redirect(reverse("datasets:list") + f"?job={job.pk}#imports")
         return DatasetListView()._render(request, sql_form=form, status=400)
 
 
@@ -204,7 +204,7 @@ class DatasetDetailView(CappedUploadView):
                 form_add_errors(form, exc)
             else:
                 messages.info(request, "Importing a new version.")
-                return redirect(reverse("datasets:detail", args=[dataset.pk]) + f"?job={job.pk}")
+                return redirect(reverse("datasets:detail", args=[dataset.pk]) + f"?job={job.pk}#jobs")
         return self._render(request, dataset, upload_form=form, status=400)
 
 
@@ -239,7 +239,7 @@ class VersionRetypeView(StudioMixin, View):
                     messages.info(request, f"Changing {len(changes)} column type(s): a new version is on its way.")
                     return redirect(
                         reverse("datasets:detail", args=[version.dataset_id])
-                        + f"?{urlencode({'v': version.pk, 'job': job.pk})}"
+                        + f"?{urlencode({'v': version.pk, 'job': job.pk})}#jobs"
                     )
         query = request.GET.copy()
         query["v"] = str(version.pk)

@@ -295,7 +295,7 @@ class FlowRunView(StudioMixin, View):
             flash_errors(request, exc)
             return redirect("datasets:flow_detail", pk=flow.pk)
         messages.info(request, f"Running {flow.name} on the full data.")
-        return redirect(reverse("datasets:flow_detail", args=[flow.pk]) + f"?job={job.pk}")
+        return redirect(reverse("datasets:flow_detail", args=[flow.pk]) + f"?job={job.pk}#run")
 
 
 class FlowExportView(StudioMixin, View):

@@ -37,7 +37,7 @@ class ProfileStartView(StudioMixin, View):
         except ValidationError as exc:
             flash_errors(request, exc)
             return redirect("datasets:report", pk=version.pk)
-        return redirect(reverse("datasets:report", args=[version.pk]) + f"?job={job.pk}")
+        return redirect(reverse("datasets:report", args=[version.pk]) + f"?job={job.pk}#jobs")
 
 
 class ReportView(StudioMixin, View):

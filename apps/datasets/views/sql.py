@@ -47,6 +47,17 @@ class SqlEditorView(StudioMixin, View):
         project = request_project(request)
         tables = selectors.sql_table_listing(project=project) if project else []
         example = f"SELECT *\nFROM {tables[0]['name']}\nLIMIT 100" if tables else ""
+        if request.GET.get("run") and request.GET.get("q") and project is not None:
+            # "Run" posts the query and lands here (Post/Redirect/Get): a refresh runs the read again, never a POST.
+            form = f.SqlForm({"query": request.GET["q"]})
+            if not form.is_valid():
+                return self._render(request, form, status=400)
+            try:
+                result = selectors.sql_preview(project=project, query=form.cleaned_data["query"])
+            except ValidationError as exc:
+                form_add_errors(form, exc)
+                return self._render(request, form, status=400)
+            return self._render(request, form, result=result)
         return self._render(request, f.SqlForm(initial={"query": request.GET.get("q") or example}))
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -71,10 +82,10 @@ class SqlEditorView(StudioMixin, View):
                 form_add_errors(form, exc)
                 return self._render(request, form, status=400)
             messages.info(request, f"Saving the query result as {form.cleaned_data['name']}.")
-            return redirect(reverse("datasets:sql") + f"?{urlencode({'job': job.pk, 'q': query})}")
+            return redirect(reverse("datasets:sql") + f"?{urlencode({'job': job.pk, 'q': query})}#save-job")
         try:
-            result = selectors.sql_preview(project=project, query=query)
+            selectors.sql_preview(project=project, query=query)
         except ValidationError as exc:
             form_add_errors(form, exc)
             return self._render(request, form, status=400)
-        return self._render(request, form, result=result)
+        return redirect(reverse("datasets:sql") + f"?{urlencode({'q': query, 'run': 1})}#sql-result")

@@ -276,6 +276,7 @@ def endpoint_metrics_merge(*, entries: list[tuple[int, str, int, Any]]) -> None:
                         row.latency_hist = merge_hist(row.latency_hist or [], counts.hist)
                         row.captured += counts.captured
                         row.capture_dropped += counts.capture_dropped
+                        row.rejected += counts.rejected
                         row.save()
                 break
             except IntegrityError:  # another process created the row in between: add to it

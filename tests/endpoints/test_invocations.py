@@ -376,15 +376,18 @@ def test_metrics_are_counted_in_memory_and_flushed_per_minute(serving, deployed)
         assert invoke(serving, "churn-live", {"instances": ROWS}, key=key).status == 200
     invoke(serving, "churn-live", {"rows": ROWS}, key=key)  # 400
     invoke(serving, "churn-live", {"instances": ROWS}, key="wrong")  # 401
+    invoke(serving, "churn-live", {"instances": ROWS}, key=None)  # 401: no key
     assert not EndpointMetric.objects.exists(), "nothing is written per request"
     assert serving.flush_metrics() == 1
     row = EndpointMetric.objects.get(endpoint=endpoint)
-    assert (row.variant, row.invocations, row.client_errors, row.server_errors) == ("variant-1", 7, 2, 0)
-    assert sum(row.latency_hist) == 7 and row.latency_sum_ms > 0
+    counts = (row.variant, row.invocations, row.client_errors, row.server_errors, row.rejected)
+    assert counts == ("variant-1", 6, 1, 0, 2), "a bad key is rejected, neither an invocation nor an error"
+    assert sum(row.latency_hist) == 6 and row.latency_sum_ms > 0
     invoke(serving, "churn-live", {"instances": ROWS}, key=key)
+    invoke(serving, "churn-live", {"instances": ROWS}, key="wrong")
     serving.flush_metrics()
     row.refresh_from_db()
-    assert row.invocations == 8 and sum(row.latency_hist) == 8, "a second flush adds to the same minute"
+    assert (row.invocations, row.rejected, sum(row.latency_hist)) == (7, 3, 7), "a second flush adds to the minute"
 
 
 def test_concurrent_requests_are_served_in_parallel(serving, deployed, version) -> None:

@@ -30,6 +30,14 @@ def _messages(exc: ValidationError) -> list[str]:
     return validation_messages(exc, bare=("__all__", "dataset_version"))
 
 
+def _summary(exc: ValidationError, field: str) -> list[str]:
+    """The message of `field` alone when it has one: it already names every column at fault (a missing-columns
+    error also lists each column with the word "missing", which the page need not repeat)."""
+    if hasattr(exc, "error_dict") and field in exc.error_dict:
+        return list(exc.message_dict[field])
+    return _messages(exc)
+
+
 class BuildListView(StudioMixin, View):
     def _render(
         self,
@@ -197,7 +205,7 @@ class BatchPredictView(_BuildAction):
                 "dataset version in the Data Wrangler.",
             )
         except ValidationError as exc:
-            messages.error(request, " ".join(_messages(exc)))
+            messages.error(request, " ".join(_summary(exc, "dataset_version")))
         return self.back(build, "#batch")
 
 

@@ -584,7 +584,7 @@ def batch_transform_run(ctx: JobContext) -> dict[str, Any]:
                     try:
                         labels, proba = predictor.predict(frame)
                     except SchemaError as exc:
-                        raise JobError(f"{exc.message} (columns: {', '.join(exc.columns)})") from exc
+                        raise JobError(exc.message) from exc
                     out = (
                         frame.reset_index(drop=True)
                         if transform.join_input_columns

@@ -168,7 +168,12 @@ def test_missing_column_is_400_naming_it(serving, deployed) -> None:
     assert reply.status == 400
     data = reply.json()
     assert data["error_code"] == "SCHEMA_ERROR"
-    assert set(data["errors"]) == {"x2"} and "Missing column(s): x2" in data["message"]
+    assert data["errors"] == {"x2": ["missing"]} and data["message"].startswith("Missing column(s): x2.")
+    reply = invoke(serving, "churn-live", {"dataframe_records": [{"x1": 1.0}]}, key=deployed[1])
+    data = reply.json()
+    assert data["errors"] == {"x2": ["missing"], "colour": ["missing"]}, "each column once, with its own reason"
+    assert data["detail"] == data["message"] and data["message"].count("Missing column(s)") == 1
+    assert data["message"].startswith("Missing column(s): x2, colour.")
 
 
 def test_mistyped_column_is_400_naming_it(serving, deployed) -> None:

@@ -512,9 +512,9 @@ class ServingApp:
                 raise HTTPError(504, message) from exc
             except protocol.ProtocolError as exc:
                 raise HTTPError(exc.status, exc.message, exc.errors, exc.code) from exc
-            except SchemaError as exc:
-                columns = exc.columns or ["body"]
-                raise HTTPError(400, exc.message, {c: [exc.message] for c in columns}, "SCHEMA_ERROR") from exc
+            except SchemaError as exc:  # the message once, each column with its own reason
+                errors = {c: [reason] for c, reason in exc.errors.items()} or {"body": [exc.message]}
+                raise HTTPError(400, exc.message, errors, "SCHEMA_ERROR") from exc
             except ModelLoadError as exc:
                 raise HTTPError(503, str(exc)) from exc
             if cold:

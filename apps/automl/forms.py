@@ -20,7 +20,46 @@ def _objective_choices() -> list[tuple[str, str]]:
     return out
 
 
-class BuildForm(forms.Form):
+class TargetFromVersionMixin:
+    """The target is one column of the chosen dataset version: the page lists only that version's columns (and
+    static/js/column_select.js swaps them when the version changes); `clean` refuses a column of another version."""
+
+    fields: dict[str, Any]
+    cleaned_data: dict[str, Any]
+
+    def _setup_versions(self, versions: Any) -> None:
+        field = self.fields["dataset_version"]
+        field.queryset = versions
+        field.label_from_instance = lambda v: f"{v.dataset.name} v{v.number} ({v.row_count} rows)"
+        self.version_list = list(versions)
+
+    def chosen_version(self) -> Any:
+        """The version the form shows: the posted or initial one, else the first (what the select shows first)."""
+        raw = self["dataset_version"].value()  # type: ignore[index]
+        chosen = next((v for v in self.version_list if str(v.pk) == str(raw)), None)
+        return chosen or (self.version_list[0] if self.version_list else None)
+
+    def version_columns(self) -> dict[str, list[dict[str, str]]]:
+        """{version id: [{name, type}]} for the script that refills the target select."""
+        return {
+            str(v.pk): [{"name": c["name"], "type": c.get("type", "")} for c in v.schema] for v in self.version_list
+        }
+
+    def target_columns(self) -> list[dict[str, str]]:
+        version = self.chosen_version()
+        return self.version_columns().get(str(version.pk), []) if version is not None else []
+
+    def clean_target_of_version(self) -> None:
+        version, target = self.cleaned_data.get("dataset_version"), self.cleaned_data.get("target")
+        if version is not None and target and target not in version.column_names:
+            self.add_error(  # type: ignore[attr-defined]
+                "target",
+                f"{target!r} is not a column of {version.dataset.name} v{version.number}; "
+                "choose one of that version's columns.",
+            )
+
+
+class BuildForm(TargetFromVersionMixin, forms.Form):
     dataset_version = forms.ModelChoiceField(queryset=None, label="Dataset version", empty_label=None)  # type: ignore[arg-type,var-annotated]
     target = forms.CharField(max_length=300, label="Target column")
     problem_type = forms.ChoiceField(choices=[("", "Detect from the target"), *ProblemType.choices], required=False)
@@ -39,13 +78,16 @@ class BuildForm(forms.Form):
 
     def __init__(self, *args: Any, versions: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["dataset_version"]
-        field.queryset = versions  # type: ignore[attr-defined]
-        field.label_from_instance = lambda v: f"{v.dataset.name} v{v.number} ({v.row_count} rows)"  # type: ignore[attr-defined]
+        self._setup_versions(versions)
         self.fields["objective"].choices = _objective_choices()  # type: ignore[attr-defined]
 
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean()
+        self.clean_target_of_version()
+        return data
 
-class TuningForm(forms.Form):
+
+class TuningForm(TargetFromVersionMixin, forms.Form):
     """A tuning job from the browser; `ranges` is the JSON the API takes (empty: the algorithm's defaults)."""
 
     dataset_version = forms.ModelChoiceField(queryset=None, label="Dataset version", empty_label=None)  # type: ignore[arg-type,var-annotated]
@@ -79,14 +121,17 @@ class TuningForm(forms.Form):
 
     def __init__(self, *args: Any, versions: Any, earlier: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        field = self.fields["dataset_version"]
-        field.queryset = versions  # type: ignore[attr-defined]
-        field.label_from_instance = lambda v: f"{v.dataset.name} v{v.number} ({v.row_count} rows)"  # type: ignore[attr-defined]
+        self._setup_versions(versions)
         self.fields["objective"].choices = _objective_choices()  # type: ignore[attr-defined]
         self.fields["algorithm"].choices = [(a, a.replace("_", " ")) for a in ALGORITHMS]  # type: ignore[attr-defined]
         warm = self.fields["warm_start_from"]
         warm.queryset = earlier  # type: ignore[attr-defined]
         warm.label_from_instance = lambda t: f"#{t.pk} {t.algorithm} → {t.target} ({t.trials_done} trials)"  # type: ignore[attr-defined]
+
+    def clean(self) -> dict[str, Any] | None:
+        data = super().clean()
+        self.clean_target_of_version()
+        return data
 
     def clean_ranges(self) -> dict[str, Any] | None:
         text = (self.cleaned_data.get("ranges") or "").strip()

@@ -60,14 +60,12 @@ class TuningListView(StudioMixin, View):
             if project
             else []
         )
-        versions = list(form.fields["dataset_version"].queryset)  # type: ignore[attr-defined]
         context = {
             "project": project,
             "form": form,
             "jobs": jobs,
             "errors": errors or [],
-            "has_versions": bool(versions),
-            "columns": sorted({c["name"] for v in versions for c in v.schema}),
+            "has_versions": bool(form.version_list),
             "can_run": request.user.has_perm(personas.RUN_JOBS),
         }
         return render(request, "automl/tuning_list.html", context, status=status)

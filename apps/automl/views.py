@@ -38,6 +38,14 @@ def _summary(exc: ValidationError, field: str) -> list[str]:
     return _messages(exc)
 
 
+def _initial(request: HttpRequest, versions: Any) -> dict[str, Any]:
+    """`?dataset_version=<id>` (the dataset page's "Build a model") preselects that version when the user may see it."""
+    raw = request.GET.get("dataset_version", "")
+    if raw.isdigit() and versions.filter(pk=int(raw)).exists():
+        return {"dataset_version": int(raw)}
+    return {}
+
+
 class BuildListView(StudioMixin, View):
     def _render(
         self,
@@ -58,14 +66,12 @@ class BuildListView(StudioMixin, View):
             if project
             else []
         )
-        version_list = list(versions)
-        columns = sorted({c["name"] for v in version_list for c in v.schema})
+        form = form or BuildForm(versions=versions, initial=_initial(request, versions))
         context = {
             "project": project,
-            "has_versions": bool(version_list),
+            "has_versions": bool(form.version_list),
             "builds": builds,
-            "form": form or BuildForm(versions=versions),
-            "columns": columns,
+            "form": form,
             "checks": checks,
             "blocked": bool(checks and any(c["severity"] == "error" for c in checks)),
             "errors": errors or [],

@@ -29,7 +29,7 @@ def test_tuning_job_live_trials_and_exported_candidate(browser, studio_worker, p
     expect(page.locator("#tuning-jobs .empty .title")).to_have_text("No tuning jobs yet")
     wait_for_scripts(page)
 
-    page.locator("#id_target").fill("churn")
+    page.locator("#id_target").select_option("churn")
     page.select_option("#id_algorithm", "random_forest")
     page.select_option("#id_problem_type", "binary")
     page.locator("#load-ranges").click()

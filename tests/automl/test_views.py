@@ -127,6 +127,7 @@ def test_target_select_lists_only_the_chosen_versions_columns(client_for, ds_use
     client = client_for(ds_user)
     for url in ("/canvas/", "/canvas/tuning/"):
         html = client.get(url).content.decode()
+        assert "{#" not in html and "#}" not in html, "no template comment leaks into the page"
         # the versions are listed by dataset name: customers first, so its columns only
         assert _target_options(html) == churn.column_names, url
         found = re.search(r'<script id="version-columns" type="application/json">(.*?)</script>', html, re.S)

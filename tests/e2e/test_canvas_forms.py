@@ -145,3 +145,28 @@ def test_tuning_ranges_are_edited_as_rows(browser, two_datasets):
     for width in (390, 1440):
         page.set_viewport_size({"width": width, "height": 900})
         fits(page, "#tuning-spec", f"tuning_job_{width}")
+
+
+def test_flow_analysis_columns_follow_the_chosen_step(browser, two_datasets):
+    from apps.datasets import services as data_services
+
+    def make_flow():  # type: ignore[no-untyped-def]
+        project, churn = two_datasets["project"], two_datasets["churn"]
+        flow = data_services.flow_create(project=project, created_by=churn.created_by, name="drop x2", sources=[churn])
+        flow, step, _ = data_services.flow_step_add(flow=flow, op="drop_columns", parameters={"columns": ["x2"]})
+        return flow, flow.sources[0]["id"], step
+
+    flow, source, step = make_flow()
+    page = browser.new_page()
+    page.goto(f"/data/flows/{flow.pk}/?step={step}")
+    login(page, "dana")
+    wait_for_scripts(page)
+    column = page.locator("#id_column option")
+    expect(column).to_have_count(4)  # —, x1, colour, churn: the step dropped x2
+    assert "x2" not in column.evaluate_all("os => os.map(o => o.value)")
+    page.select_option("#id_kind", "box")
+    page.select_option("#id_step", source)  # the source still has x2: the page previews it and offers its columns
+    expect(page.locator("#id_column option[value='x2']")).to_have_count(1)
+    expect(page).to_have_url(re.compile(rf"step={source}"))
+    assert page.locator("#id_step").input_value() == source
+    assert page.locator("#id_kind").input_value() == "box", "the chosen kind comes along"

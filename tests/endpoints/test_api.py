@@ -279,6 +279,7 @@ def test_batch_transform_schema_error_fails_the_job_naming_columns(
     )
     job = run_job(response.json()["job"])
     assert job.status == "failed" and "x2" in job.error
+    assert job.error.count("x2") == 2 and "(columns:" not in job.error, "missing x2 and needs x2: said once each"
 
 
 # --- pages ------------------------------------------------------------------------------------------------------

@@ -67,6 +67,14 @@ def test_target_select_follows_the_dataset_version(browser, two_datasets):
         page.select_option("#id_dataset_version", str(churn.pk))
         assert target_options(page) == churn.column_names, url
 
+    # The built-in algorithms' column picker follows its version the same way (optgroups of other versions off).
+    page.goto("/canvas/unsupervised/")
+    wait_for_scripts(page)
+    enabled = "el => Array.from(el.options).filter(o => !o.disabled && !o.parentElement.disabled).map(o => o.value)"
+    assert page.eval_on_selector("#id_columns", enabled) == churn.column_names
+    page.select_option("#id_dataset_version", str(houses.pk))
+    assert page.eval_on_selector("#id_columns", enabled) == houses.column_names
+
     # The dataset page's "Build a model" opens Canvas on that version with its columns.
     page.goto(f"/data/datasets/{houses.dataset_id}/")
     page.locator("#build-model").click()

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.datasets.charts import ACCENT, DANGER, MUTED, label
+from apps.core.charts import ACCENT, DANGER, MUTED, label
 
 Figure = dict[str, Any]
 

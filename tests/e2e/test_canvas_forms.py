@@ -13,10 +13,9 @@ from collections.abc import Iterator
 import pytest
 
 from apps.automl.models import TuningJob
-from tests.automl.test_services import binary_frame, make_version, regression_frame
 from tests.conftest import clean_project_storage
 from tests.e2e.conftest import SCREENSHOT_DIR, login, off_loop, wait_for_scripts
-from tests.factories import ProjectFactory, UserFactory
+from tests.factories import ProjectFactory, UserFactory, binary_frame, make_version, regression_frame
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 

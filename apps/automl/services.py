@@ -474,6 +474,14 @@ def load_build_model(*, build: AutomlBuild, candidate: str | None = None) -> eng
 # --- predictions ---------------------------------------------------------------------------------------------
 
 
+def schema_validation_error(exc: engine.SchemaError, *, summary: str) -> ValidationError:
+    """Rows that do not fit a model, for the API: the whole message once (under `summary`, which the API answers as
+    its `detail`), then each column at fault with its own short reason ({"a": ["missing"], "b": ["missing"]})."""
+    errors: dict[str, list[str]] = {summary: [exc.message]}
+    errors.update({c: [reason] for c, reason in exc.errors.items() if c != summary})
+    return ValidationError(errors)
+
+
 def automl_predict(*, build: AutomlBuild, rows: Any) -> dict[str, Any]:
     if not isinstance(rows, list) or not rows or not all(isinstance(r, dict) for r in rows):
         raise ValidationError({"rows": "Send rows as a non-empty list of {column: value} objects."})
@@ -483,7 +491,7 @@ def automl_predict(*, build: AutomlBuild, rows: Any) -> dict[str, Any]:
     try:
         return engine.predict(model, rows)
     except engine.SchemaError as exc:
-        raise ValidationError({c: [exc.message] for c in exc.columns} or {"rows": [exc.message]}) from exc
+        raise schema_validation_error(exc, summary="non_field_errors") from exc
 
 
 def automl_batch_predict_start(*, build: AutomlBuild, created_by: User, version: DatasetVersion) -> Any:
@@ -495,7 +503,11 @@ def automl_batch_predict_start(*, build: AutomlBuild, created_by: User, version:
     features = [f["name"] for f in (report.get("schema") or {}).get("features", [])]
     missing = [c for c in features if c not in columns]
     if missing:
-        raise ValidationError({c: [f"Column {c!r} is missing from {version}; the model needs it."] for c in missing})
+        error = engine.SchemaError(
+            f"Missing column(s) in {version}: {', '.join(missing)}. The model needs: {', '.join(features)}.",
+            errors={c: "missing" for c in missing},
+        )
+        raise schema_validation_error(error, summary="dataset_version")
     return job_start(
         kind="automl.batch_predict",
         project=build.project,
@@ -525,7 +537,7 @@ def automl_batch_predict_run(ctx: JobContext) -> dict[str, Any]:
     try:
         out = engine.predict(model, frame, allow_extra=True)
     except engine.SchemaError as exc:
-        raise JobError(f"{exc.message} (columns: {', '.join(exc.columns)})") from exc
+        raise JobError(exc.message) from exc
     result = frame.copy()
     column = f"predicted_{build.target}"
     result[column] = out["predictions"]

@@ -3,7 +3,6 @@ live trial chart, the trials table, the best setting and the candidate it was ex
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -14,7 +13,8 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.automl import charts, selectors, tuning
-from apps.automl.forms import TuningForm
+from apps.automl.engine import ALGORITHMS
+from apps.automl.forms import TuningForm, tunable_names
 from apps.automl.models import TuningJob
 from apps.automl.tuning import STOP_LABELS
 from apps.core.mixins import StudioMixin
@@ -47,7 +47,7 @@ class TuningListView(StudioMixin, View):
                     "target": parent.target,
                     "algorithm": parent.algorithm,
                     "warm_start_from": [parent.pk],
-                    "ranges": json.dumps(parent.spec.get("ranges") or {}, indent=1),
+                    "ranges": parent.spec.get("ranges") or {},
                 }
         return TuningForm(data, versions=versions, earlier=earlier, initial=initial)
 
@@ -60,14 +60,13 @@ class TuningListView(StudioMixin, View):
             if project
             else []
         )
-        versions = list(form.fields["dataset_version"].queryset)  # type: ignore[attr-defined]
         context = {
             "project": project,
             "form": form,
             "jobs": jobs,
             "errors": errors or [],
-            "has_versions": bool(versions),
-            "columns": sorted({c["name"] for v in versions for c in v.schema}),
+            "has_versions": bool(form.version_list),
+            "tunable": tunable_names(form["algorithm"].value() or ALGORITHMS[0], form["problem_type"].value()),
             "can_run": request.user.has_perm(personas.RUN_JOBS),
         }
         return render(request, "automl/tuning_list.html", context, status=status)
@@ -94,6 +93,9 @@ class TuningListView(StudioMixin, View):
             )
         except ValidationError as exc:
             errors = validation_messages(exc, bare=("__all__", "dataset_version"))
+            for key, messages in getattr(exc, "message_dict", {}).items():
+                if key.startswith("spec.ranges."):  # shown on the row of that hyperparameter too
+                    form.add_range_error(key.split(".")[2], " ".join(messages))
             return self._render(request, form, errors=errors, status=400)
         return HttpResponseRedirect(reverse("automl:tuning_detail", args=[job.pk]))
 

@@ -42,6 +42,22 @@ def whatif_input(feature: dict[str, Any], value: Any) -> dict[str, Any]:
     return {**feature, "value": value, "options": options}
 
 
+def _summary(exc: ValidationError, field: str) -> list[str]:
+    """The message of `field` alone when it has one: it already names every column at fault (a missing-columns
+    error also lists each column with the word "missing", which the page need not repeat)."""
+    if hasattr(exc, "error_dict") and field in exc.error_dict:
+        return list(exc.message_dict[field])
+    return _messages(exc)
+
+
+def _initial(request: HttpRequest, versions: Any) -> dict[str, Any]:
+    """`?dataset_version=<id>` (the dataset page's "Build a model") preselects that version when the user may see it."""
+    raw = request.GET.get("dataset_version", "")
+    if raw.isdigit() and versions.filter(pk=int(raw)).exists():
+        return {"dataset_version": int(raw)}
+    return {}
+
+
 class BuildListView(StudioMixin, View):
     def _render(
         self,
@@ -62,14 +78,12 @@ class BuildListView(StudioMixin, View):
             if project
             else []
         )
-        version_list = list(versions)
-        columns = sorted({c["name"] for v in version_list for c in v.schema})
+        form = form or BuildForm(versions=versions, initial=_initial(request, versions))
         context = {
             "project": project,
-            "has_versions": bool(version_list),
+            "has_versions": bool(form.version_list),
             "builds": builds,
-            "form": form or BuildForm(versions=versions),
-            "columns": columns,
+            "form": form,
             "checks": checks,
             "blocked": bool(checks and any(c["severity"] == "error" for c in checks)),
             "errors": errors or [],
@@ -239,7 +253,7 @@ class BatchPredictView(_BuildAction):
             version = data_selectors.version_get_for_user(user=request_user(request), pk=raw)
             job = services.automl_batch_predict_start(build=build, created_by=request_user(request), version=version)
         except ValidationError as exc:
-            messages.error(request, " ".join(_messages(exc)))
+            messages.error(request, " ".join(_summary(exc, "dataset_version")))
             return self.back(build, "#batch")
         return redirect_to_started_job(reverse("automl:detail", args=[build.pk]), job, "batch")
 

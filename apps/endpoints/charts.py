@@ -27,7 +27,11 @@ def _layout(title: str, ytitle: str, minutes: list[str], **extra: Any) -> dict[s
     return layout
 
 
+REJECTED_COLOR = "#9aa0a6"
+
+
 def invocations_figure(metrics: dict[str, Any]) -> Figure:
+    """Invocations per variant, stacked, and the requests refused for their key beside them (grey)."""
     data = [
         {
             "type": "bar",
@@ -38,22 +42,39 @@ def invocations_figure(metrics: dict[str, Any]) -> Figure:
         }
         for i, (variant, counts) in enumerate(sorted(metrics["invocations"].items()))
     ]
+    if any(metrics.get("rejected") or []):
+        data.append(
+            {
+                "type": "bar",
+                "name": "rejected (bad key)",
+                "x": metrics["minutes"],
+                "y": metrics["rejected"],
+                "marker": {"color": REJECTED_COLOR},
+            }
+        )
     return {"data": data, "layout": _layout("Invocations per minute", "requests", metrics["minutes"], barmode="stack")}
 
 
 def error_rate_figure(metrics: dict[str, Any]) -> Figure:
+    """Client errors (4xx: the request was wrong) and server errors (5xx: the endpoint failed) apart, as % of the
+    invocations; requests refused for their key are not among them."""
+    traces = (
+        ("client errors (4xx)", "client_error_rate", "#ff7f0e", "dot"),
+        ("server errors (5xx)", "server_error_rate", DANGER, "solid"),
+    )
     data = [
         {
             "type": "scatter",
             "mode": "lines+markers",
-            "name": "errors (4xx + 5xx)",
+            "name": name,
             "x": metrics["minutes"],
-            "y": metrics["error_rate"],
-            "line": {"color": DANGER},
+            "y": metrics[key],
+            "line": {"color": color, "dash": dash},
             "connectgaps": False,
         }
+        for name, key, color, dash in traces
     ]
-    layout = _layout("Error rate", "% of requests", metrics["minutes"])
+    layout = _layout("Error rate", "% of invocations", metrics["minutes"])
     layout["yaxis"]["range"] = [0, 100]
     return {"data": data, "layout": layout}
 

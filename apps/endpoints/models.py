@@ -88,7 +88,9 @@ class EndpointKey(models.Model):
 
 class EndpointMetric(models.Model):
     """Requests of one variant in one minute, summed over every serving process. `latency_hist` counts requests
-    per latency bucket (apps/endpoints/serving/metrics.BUCKETS_MS) so p50/p99 merge across processes."""
+        per latency bucket (apps/endpoints/serving/metrics.BUCKETS_MS) so p50/p99 merge across processes. Invocations
+    count the requests that reached the endpoint with a valid key; `client_errors` (4xx) and `server_errors` (5xx) are
+    among them."""
 
     endpoint = models.ForeignKey(Endpoint, on_delete=models.CASCADE, related_name="metrics")
     variant = models.CharField(max_length=63)
@@ -101,6 +103,9 @@ class EndpointMetric(models.Model):
     latency_hist = models.JSONField(default=list)
     captured = models.PositiveIntegerField(default=0)
     capture_dropped = models.PositiveIntegerField(default=0)
+    rejected = models.PositiveIntegerField(
+        default=0, help_text="Requests refused for their key (401/403); not in invocations or errors."
+    )
 
     class Meta:
         ordering = ["endpoint", "minute", "variant"]

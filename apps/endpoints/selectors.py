@@ -9,7 +9,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import QuerySet, Sum
 from django.utils import timezone
 
 from apps.accounts.models import Project, User
@@ -87,10 +87,16 @@ def batch_transform_get_for_user(*, user: User, pk: object) -> BatchTransform:
 # --- metrics ------------------------------------------------------------------------------------------------------
 
 
+def _rate(part: int, whole: int) -> float | None:
+    return round(100 * part / whole, 2) if whole else None
+
+
 def endpoint_metrics(*, endpoint: Endpoint, minutes: int = 60) -> dict[str, Any]:
     """Per-minute series over the last `minutes` (every minute present, empty ones as 0 / null) and totals:
-    {minutes, invocations: {variant: [...]}, error_rate, p50, p99, totals: {invocations, errors, error_rate, p50,
-    p99}}."""
+    {minutes, invocations: {variant: [...]}, error_rate, client_error_rate, server_error_rate, rejected, p50, p99,
+    totals: {invocations, errors, client_errors, server_errors, rejected, error_rate, client_error_rate,
+    server_error_rate, p50, p99}}. Rates are % of invocations; requests refused for their key (401/403) are
+    `rejected`, neither invocations nor errors."""
     now = timezone.now().replace(second=0, microsecond=0)
     start = now - timedelta(minutes=minutes - 1)
     rows = list(EndpointMetric.objects.filter(endpoint=endpoint, minute__gte=start).order_by("minute"))
@@ -98,7 +104,9 @@ def endpoint_metrics(*, endpoint: Endpoint, minutes: int = 60) -> dict[str, Any]
     index = {m: i for i, m in enumerate(axis)}
     per_variant: dict[str, list[int]] = {}
     calls = [0] * minutes
-    errors = [0] * minutes
+    client = [0] * minutes
+    server = [0] * minutes
+    rejected = [0] * minutes
     hists: list[list[int]] = [[0] * N_BUCKETS for _ in axis]
     total_hist = [0] * N_BUCKETS
     for row in rows:
@@ -106,24 +114,39 @@ def endpoint_metrics(*, endpoint: Endpoint, minutes: int = 60) -> dict[str, Any]
         if i is None:
             continue
         label = row.variant or "(unrouted)"
-        per_variant.setdefault(label, [0] * minutes)[i] += row.invocations
+        if row.invocations or label in per_variant:
+            per_variant.setdefault(label, [0] * minutes)[i] += row.invocations
         calls[i] += row.invocations
-        errors[i] += row.client_errors + row.server_errors
+        client[i] += row.client_errors
+        server[i] += row.server_errors
+        rejected[i] += row.rejected
         hists[i] = merge_hist(hists[i], row.latency_hist or [])
         total_hist = merge_hist(total_hist, row.latency_hist or [])
-    all_time = EndpointMetric.objects.filter(endpoint=endpoint)
-    total_calls = sum(all_time.values_list("invocations", flat=True))
-    total_errors = sum(c + s for c, s in all_time.values_list("client_errors", "server_errors"))
+    sums = EndpointMetric.objects.filter(endpoint=endpoint).aggregate(
+        invocations=Sum("invocations"),
+        client=Sum("client_errors"),
+        server=Sum("server_errors"),
+        rejected=Sum("rejected"),
+    )
+    total_calls, total_client, total_server = (int(sums[k] or 0) for k in ("invocations", "client", "server"))
     return {
         "minutes": [m.isoformat() for m in axis],
         "invocations": per_variant,
-        "error_rate": [round(100 * e / c, 2) if c else None for e, c in zip(errors, calls, strict=True)],
+        "error_rate": [_rate(c + s, n) for c, s, n in zip(client, server, calls, strict=True)],
+        "client_error_rate": [_rate(c, n) for c, n in zip(client, calls, strict=True)],
+        "server_error_rate": [_rate(s, n) for s, n in zip(server, calls, strict=True)],
+        "rejected": rejected,
         "p50": [percentile(h, 0.5) for h in hists],
         "p99": [percentile(h, 0.99) for h in hists],
         "totals": {
             "invocations": total_calls,
-            "errors": total_errors,
-            "error_rate": round(100 * total_errors / total_calls, 2) if total_calls else None,
+            "errors": total_client + total_server,
+            "client_errors": total_client,
+            "server_errors": total_server,
+            "rejected": int(sums["rejected"] or 0),
+            "error_rate": _rate(total_client + total_server, total_calls),
+            "client_error_rate": _rate(total_client, total_calls),
+            "server_error_rate": _rate(total_server, total_calls),
             "recent_invocations": sum(calls),
             "p50": percentile(total_hist, 0.5),
             "p99": percentile(total_hist, 0.99),

@@ -275,6 +275,7 @@ def endpoint_metrics_merge(*, entries: list[tuple[int, str, int, Any]]) -> None:
                         row.latency_hist = merge_hist(row.latency_hist or [], counts.hist)
                         row.captured += counts.captured
                         row.capture_dropped += counts.capture_dropped
+                        row.rejected += counts.rejected
                         row.save()
                 break
             except IntegrityError:  # another process created the row in between: add to it
@@ -559,7 +560,7 @@ def batch_transform_run(ctx: JobContext) -> dict[str, Any]:
                     try:
                         labels, proba = predictor.predict(frame)
                     except SchemaError as exc:
-                        raise JobError(f"{exc.message} (columns: {', '.join(exc.columns)})") from exc
+                        raise JobError(exc.message) from exc
                     out = (
                         frame.reset_index(drop=True)
                         if transform.join_input_columns

@@ -20,7 +20,7 @@ import pandas as pd
 from django.conf import settings
 
 from apps.automl import engine
-from apps.automl.engine.model import AtelierModel, SchemaError
+from apps.automl.engine.model import AtelierModel, SchemaError, missing_columns_error
 from apps.core.artifacts import artifact_local_copy
 from apps.registry import skopsfile
 from apps.registry.acceleration import FastForest, accelerate
@@ -63,9 +63,10 @@ def check_frame(frame: pd.DataFrame, inputs: list[dict[str, Any]]) -> pd.DataFra
     names = [str(i["name"]) for i in inputs]
     missing = [n for n in names if n not in frame.columns]
     if missing:
-        raise SchemaError(f"Missing column(s): {', '.join(missing)}. The model needs: {', '.join(names)}.", missing)
+        raise missing_columns_error(missing, names)
     out = frame[names]
-    wrong, details = [], []
+    wrong: dict[str, str] = {}
+    details: list[str] = []
     for spec in inputs:
         name, kind = str(spec["name"]), str(spec.get("type") or "string")
         if kind not in NUMERIC_TYPES:
@@ -76,12 +77,12 @@ def check_frame(frame: pd.DataFrame, inputs: list[dict[str, Any]]) -> pd.DataFra
         coerced = pd.to_numeric(s, errors="coerce")
         bad = s.notna() & coerced.isna()
         if bool(bad.any()):
-            wrong.append(name)
-            details.append(f"{name} expects {kind} values, got {s[bad].iloc[0]!r} (row {int(np.flatnonzero(bad)[0])})")
+            wrong[name] = f"expects {kind} values, got {s[bad].iloc[0]!r} (row {int(np.flatnonzero(bad)[0])})"
+            details.append(f"{name} {wrong[name]}")
         else:
             out = out.assign(**{name: coerced})
     if wrong:
-        raise SchemaError("Wrong value type(s): " + "; ".join(details) + ".", wrong)
+        raise SchemaError("Wrong value type(s): " + "; ".join(details) + ".", errors=wrong)
     return out
 
 

@@ -81,9 +81,16 @@
         var traces = Object.keys(m.invocations).sort().map(function (name, i) {
           return { type: "bar", name: name, x: m.minutes, y: m.invocations[name], marker: { color: PALETTE[i % PALETTE.length] } };
         });
+        if ((m.rejected || []).some(function (n) { return n > 0; })) {
+          traces.push({ type: "bar", name: "rejected (bad key)", x: m.minutes, y: m.rejected, marker: { color: "#9aa0a6" } });
+        }
         if (inv && inv.layout) window.Plotly.react(inv, traces, inv.layout);
         var err = document.getElementById("chart-errors");
-        if (err && err.data) { err.data[0].x = m.minutes; err.data[0].y = m.error_rate; window.Plotly.react(err, err.data, err.layout); }
+        if (err && err.data && err.data.length === 2) {
+          err.data[0].x = m.minutes; err.data[0].y = m.client_error_rate;
+          err.data[1].x = m.minutes; err.data[1].y = m.server_error_rate;
+          window.Plotly.react(err, err.data, err.layout);
+        }
         var lat = document.getElementById("chart-latency");
         if (lat && lat.data) {
           lat.data[0].x = m.minutes; lat.data[0].y = m.p50; lat.data[1].x = m.minutes; lat.data[1].y = m.p99;
@@ -91,7 +98,10 @@
         }
         var t = m.totals;
         document.getElementById("total-invocations").textContent = t.invocations;
-        document.getElementById("total-error-rate").textContent = t.error_rate === null ? "—" : t.error_rate + " %";
+        var rate = function (r, n) { return r === null ? "—" : r + " % (" + n + ")"; };
+        document.getElementById("total-client-errors").textContent = rate(t.client_error_rate, t.client_errors);
+        document.getElementById("total-server-errors").textContent = rate(t.server_error_rate, t.server_errors);
+        document.getElementById("total-rejected").textContent = t.rejected;
         document.getElementById("total-latency").textContent = t.p50 === null ? "no requests in the last hour"
           : "p50 " + t.p50 + " ms · p99 " + t.p99 + " ms";
       })

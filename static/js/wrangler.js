@@ -49,5 +49,17 @@
     }
     kind.addEventListener("change", update);
     update();
+    // The column selects list the previewed step's columns: choosing another step previews that one (a GET of
+    // the page with ?step=), so the columns offered are always the chosen step's. The kind comes along.
+    var step = form.querySelector("select[name=step]");
+    if (step) {
+      step.addEventListener("change", function () {
+        var url = new URL(window.location.href);
+        url.searchParams.set("step", step.value);
+        url.searchParams.set("analysis_kind", kind.value);
+        url.hash = "analyses";
+        window.location.assign(url.toString());
+      });
+    }
   });
 })();

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from apps.automl.models import AutomlBuild
 from apps.registry.models import ModelVersion
@@ -65,12 +66,17 @@ def test_predict_errors_are_400_naming_the_columns(api_for, ds_user, project_a, 
     good = {"x1": 1.0, "x2": 0.0, "colour": "red"}
     assert api.post(url, {"rows": [good]}, format="json").status_code == 200
     r = api.post(url, {"rows": [{"x1": 1.0}]}, format="json")
-    assert r.status_code == 400 and set(r.json()["errors"]) == {"x2", "colour"}
-    assert "Missing column(s): x2, colour" in r.json()["detail"]
+    assert r.status_code == 400
+    body = r.json()
+    # the message once, naming every missing column; each column named with its own short reason
+    assert body["detail"] == "Missing column(s): x2, colour. The model needs: x1, x2, colour."
+    assert body["errors"] == {"non_field_errors": [body["detail"]], "x2": ["missing"], "colour": ["missing"]}
     r = api.post(url, {"rows": [{**good, "extra": 3}]}, format="json")
-    assert r.status_code == 400 and set(r.json()["errors"]) == {"extra"}
+    assert r.status_code == 400 and r.json()["errors"]["extra"] == ["not an input of the model"]
+    assert r.json()["detail"].startswith("Unknown column(s): extra.")
     r = api.post(url, {"rows": [{**good, "x2": "abc"}]}, format="json")
-    assert r.status_code == 400 and set(r.json()["errors"]) == {"x2"} and "'abc'" in r.json()["detail"]
+    assert r.status_code == 400 and set(r.json()["errors"]) == {"non_field_errors", "x2"}
+    assert r.json()["errors"]["x2"] == ["expects numeric values, got 'abc' (row 0)"] and "'abc'" in r.json()["detail"]
     r = api.post(url, {"rows": []}, format="json")
     assert r.status_code == 400 and "rows" in r.json()["errors"]
 
@@ -125,3 +131,18 @@ def test_list_api_query_count_is_pinned(api_for, ds_user, project_a, media, n) -
         r = api.get("/api/automl/")
     assert r.status_code == 200 and r.json()["count"] == n
     assert len(queries) == 5, [q["sql"] for q in queries]
+
+
+def test_batch_prediction_names_every_missing_column_once(api_for, client_for, ds_user, project_a, media) -> None:
+    build = trained_build(project_a, ds_user, binary_frame(), "churn")
+    other = make_version(project_a, ds_user, binary_frame().drop(columns=["x2", "colour"]), name="partial")
+    r = api_for(ds_user).post(f"/api/automl/{build.pk}/batch-predict/", {"dataset_version": other.pk}, format="json")
+    assert r.status_code == 400
+    body = r.json()
+    assert body["errors"]["x2"] == ["missing"] and body["errors"]["colour"] == ["missing"]
+    (message,) = body["errors"]["dataset_version"]
+    assert message.count("x2") == 2 and "Missing column(s) in partial v1: x2, colour." in message  # missing + needs
+    url = reverse("automl:batch_predict", args=[build.pk])
+    page = client_for(ds_user).post(url, {"dataset_version": other.pk}, follow=True).content.decode()
+    assert page.count("Missing column(s) in partial v1") == 1, "the page shows the message once, not per column"
+    assert "x2: missing" not in page

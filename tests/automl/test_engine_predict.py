@@ -41,6 +41,7 @@ def test_missing_columns_are_named() -> None:
     with pytest.raises(SchemaError) as err:
         predict(_model(), rows)
     assert err.value.columns == ["x2", "colour"] and "Missing column(s): x2, colour" in str(err.value)
+    assert err.value.errors == {"x2": "missing", "colour": "missing"}
 
 
 def test_extra_columns_are_named_but_known_training_columns_are_ignored() -> None:

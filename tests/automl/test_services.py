@@ -79,13 +79,14 @@ def test_predict_and_its_schema_errors(project_a, ds_user, media) -> None:
     assert out["probabilities"][0]["yes"] > 0.5
     with pytest.raises(ValidationError) as err:
         services.automl_predict(build=build, rows=[{"x1": 1.0, "colour": "red"}])
-    assert set(err.value.message_dict) == {"x2"}
+    assert err.value.message_dict["x2"] == ["missing"]  # the whole message once, under non_field_errors
+    assert set(err.value.message_dict) == {"non_field_errors", "x2"}
     with pytest.raises(ValidationError) as err:
         services.automl_predict(build=build, rows=[{**row, "surprise": 1}])
-    assert set(err.value.message_dict) == {"surprise"}
+    assert set(err.value.message_dict) == {"non_field_errors", "surprise"}
     with pytest.raises(ValidationError) as err:
         services.automl_predict(build=build, rows=[{**row, "x1": "lots"}])
-    assert set(err.value.message_dict) == {"x1"}
+    assert set(err.value.message_dict) == {"non_field_errors", "x1"}
     assert "numeric" in err.value.message_dict["x1"][0]
 
 

@@ -155,5 +155,8 @@ def test_bad_target_warm_start_and_access(api_for, ds_user, labeler_user, outsid
     assert api_for(outsider).post("/api/tuning/", {**body, "target": "price"}, format="json").status_code in (403, 404)
     ranges = api.get("/api/tuning/ranges/", {"algorithm": "lightgbm", "problem_type": "binary"})
     assert ranges.status_code == 200 and "learning_rate" in ranges.json()["ranges"]
+    forest = api.get("/api/tuning/ranges/", {"algorithm": "random_forest", "problem_type": "binary"}).json()
+    row = next(r for r in forest["rows"] if r["name"] == "max_features")  # the setup form's rows, numbers as written
+    assert row["type"] == "categorical" and row["choices"] == "sqrt, log2, 0.2, 0.35, 0.5, 0.75, 1.0"
     bad = api.get("/api/tuning/ranges/", {"algorithm": "svm", "problem_type": "binary"})
     assert bad.status_code == 400 and "algorithm" in bad.json()["errors"]

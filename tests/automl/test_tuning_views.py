@@ -3,8 +3,6 @@ trial chart, best setting and exported candidate; membership and persona rules."
 
 from __future__ import annotations
 
-import json
-
 from apps.automl.models import TuningJob
 from apps.automl.tuning import load_study, tuning_start
 from tests.factories import make_version, regression_frame
@@ -20,25 +18,76 @@ def test_empty_list_and_form(client_for, ds_user, project_a):
     assert 'id="tuning-form"' in html and "Max parallel trials" in html
 
 
-def test_bad_ranges_and_bad_spec_come_back_with_the_reason(client_for, ds_user, project_a):
+def _rows(*rows: tuple[str, str, str, str, str, str]) -> dict[str, list[str]]:
+    """Ranges table rows as the browser posts them: one list per column, (name, type, low, high, scale, choices)."""
+    fields = ("name", "type", "low", "high", "scale", "choices")
+    return {f"ranges_{f}": [row[i] for row in rows] for i, f in enumerate(fields)}
+
+
+def test_ranges_rows_become_the_api_ranges_and_bad_rows_are_named(client_for, ds_user, project_a):
+    version = make_version(project_a, ds_user, regression_frame(), name="houses")
+    client = client_for(ds_user)
+    base = {
+        "dataset_version": version.pk,
+        "target": "price",
+        "algorithm": "random_forest",
+        "problem_type": "regression",
+        "strategy": "random",
+        "max_trials": 5,
+        "max_parallel": 1,
+    }
+    bad = _rows(
+        ("min_samples_leaf", "integer", "1", "2.5", "log", ""),  # row 1: high is not whole
+        ("max_features", "categorical", "", "", "linear", ""),  # row 2: no choices
+        ("<b>gamma</b>", "continuous", "0", "1", "linear", ""),  # row 3: not a hyperparameter of the algorithm
+        ("min_samples_leaf", "integer", "0", "8", "log", ""),  # row 4: log needs low > 0
+    )
+    page = client.post("/canvas/tuning/", {**base, **bad})
+    html = page.content.decode()
+    assert page.status_code == 400 and not TuningJob.objects.exists()
+    assert "Row 1: min_samples_leaf: High must be a whole number for an int range, not 2.5." in html
+    assert "Row 2: max_features: give the choices, separated by commas." in html
+    assert "Row 3: &lt;b&gt;gamma&lt;/b&gt;: random_forest has no tunable hyperparameter" in html
+    assert "<b>gamma</b>" not in html  # escaped
+    assert "Row 4: min_samples_leaf: a log scale needs Low above 0." in html
+    assert html.count('class="range-row has-error"') == 4, "each bad row is marked, and its values kept"
+    assert 'name="ranges_high" value="2.5"' in html
+    good = _rows(
+        ("min_samples_leaf", "integer", "2", "16", "log", ""),
+        ("max_features", "categorical", "", "", "linear", "sqrt, 0.5, 1.0"),
+        ("", "continuous", "", "", "linear", ""),  # a blank row is dropped
+    )
+    page = client.post("/canvas/tuning/", {**base, **good})
+    assert page.status_code == 302, page.content.decode()[:2000]
+    job = TuningJob.objects.get()
+    assert job.spec["ranges"] == {
+        "min_samples_leaf": {"type": "integer", "min": 2, "max": 16, "scale": "log"},
+        "max_features": {"type": "categorical", "values": ["sqrt", 0.5, 1.0]},
+    }
+    # warm start: the parent's ranges come back as rows
+    job.trials_done = 1
+    job.save()
+    html = client.get(f"/canvas/tuning/?warm={job.pk}").content.decode()
+    assert 'name="ranges_name" value="max_features"' in html and 'name="ranges_choices" value="sqrt, 0.5, 1.0"' in html
+    assert html.count('class="range-row"') == 3  # the two rows, and the blank one of the <template>
+
+
+def test_a_range_the_service_refuses_is_shown_on_its_row(client_for, ds_user, project_a):
     version = make_version(project_a, ds_user, regression_frame(), name="houses")
     form = {
         "dataset_version": version.pk,
         "target": "price",
-        "algorithm": "linear",
+        "algorithm": "random_forest",
         "strategy": "random",
         "max_trials": 5,
         "max_parallel": 1,
-        "ranges": "{not json",
+        # criterion is tunable for classification only; the problem type is detected (regression) by the service
+        **_rows(("criterion", "categorical", "", "", "linear", "gini, entropy")),
     }
     page = client_for(ds_user).post("/canvas/tuning/", form)
-    assert page.status_code == 400 and "Not valid JSON" in page.content.decode()
-    form["ranges"] = json.dumps({"<b>gamma</b>": {"type": "continuous", "min": 0, "max": 1}})
-    page = client_for(ds_user).post("/canvas/tuning/", form)
     html = page.content.decode()
-    assert page.status_code == 400 and "no tunable hyperparameter" in html
-    assert "<b>gamma</b>" not in html and "&lt;b&gt;gamma&lt;/b&gt;" in html  # escaped
-    assert not TuningJob.objects.exists()
+    assert page.status_code == 400 and 'class="range-row has-error"' in html
+    assert "no tunable hyperparameter &#x27;criterion&#x27;" in html
 
 
 def test_start_redirects_and_a_finished_job_page_shows_trials(client_for, ds_user, labeler_user, outsider, project_a):
@@ -50,7 +99,6 @@ def test_start_redirects_and_a_finished_job_page_shows_trials(client_for, ds_use
         "strategy": "grid",
         "max_trials": 4,
         "max_parallel": 1,
-        "ranges": "",
     }
     assert client_for(labeler_user).post("/canvas/tuning/", form).status_code == 403
     response = client_for(ds_user).post("/canvas/tuning/", form)

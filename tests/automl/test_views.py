@@ -9,6 +9,7 @@ import re
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
 
 from apps.automl.models import AutomlBuild
 from apps.jobs.models import Job
@@ -116,3 +117,50 @@ def test_list_page_query_count_is_pinned(client_for, ds_user, project_a, media, 
         r = client.get("/canvas/")
     assert r.status_code == 200 and r.content.decode().count('class="badge running"') == n
     assert len(queries) == 11, [q["sql"] for q in queries]
+
+
+def _target_options(html: str) -> list[str]:
+    select = re.search(r'<select name="target".*?</select>', html, re.S)
+    assert select is not None
+    return [v for v in re.findall(r'<option value="([^"]*)"', select.group(0)) if v]
+
+
+def test_target_select_lists_only_the_chosen_versions_columns(client_for, ds_user, project_a, media) -> None:
+    churn = make_version(project_a, ds_user, binary_frame(60), name="customers")
+    houses = make_version(project_a, ds_user, regression_frame(60), name="houses")
+    client = client_for(ds_user)
+    for url in ("/canvas/", "/canvas/tuning/"):
+        html = client.get(url).content.decode()
+        assert "{#" not in html and "#}" not in html, "no template comment leaks into the page"
+        # the versions are listed by dataset name: customers first, so its columns only
+        assert _target_options(html) == churn.column_names, url
+        found = re.search(r'<script id="version-columns" type="application/json">(.*?)</script>', html, re.S)
+        columns = json.loads(found.group(1))  # what the script refills the select from
+        assert [c["name"] for c in columns[str(houses.pk)]] == houses.column_names
+    html = client.get(f"/canvas/?dataset_version={houses.pk}").content.decode()
+    assert _target_options(html) == houses.column_names, "?dataset_version= preselects the version and its columns"
+
+
+def test_target_of_another_version_is_refused_naming_it(client_for, ds_user, project_a, media) -> None:
+    churn = make_version(project_a, ds_user, binary_frame(60), name="customers")
+    make_version(project_a, ds_user, regression_frame(60), name="houses")
+    client = client_for(ds_user)
+    form = {"dataset_version": churn.pk, "target": "price", "mode": "quick", "seed": 0, "action": "start"}
+    r = client.post("/canvas/", form)
+    html = r.content.decode()
+    assert r.status_code == 400 and AutomlBuild.objects.count() == 0
+    assert "&#x27;price&#x27; is not a column of customers v1; choose one of that version&#x27;s columns." in html
+    assert _target_options(html) == churn.column_names, "the page shows the posted version's columns again"
+    tuning = {"dataset_version": churn.pk, "target": "price", "algorithm": "random_forest", "strategy": "random"}
+    r = client.post("/canvas/tuning/", {**tuning, "max_trials": 2, "max_parallel": 1, "seed": 0})
+    assert r.status_code == 400 and "&#x27;price&#x27; is not a column of customers v1" in r.content.decode()
+
+
+def test_dataset_page_offers_build_a_model(client_for, ds_user, project_a, media) -> None:
+    version = make_version(project_a, ds_user, regression_frame(60), name="houses")
+    html = client_for(ds_user).get(reverse("datasets:detail", args=[version.dataset_id])).content.decode()
+    link = re.search(r'<a class="btn" href="([^"]+)" id="build-model">Build a model</a>', html)
+    assert link is not None and link.group(1) == f"/canvas/?dataset_version={version.pk}#build-setup"
+    canvas = client_for(ds_user).get(link.group(1).split("#")[0]).content.decode()
+    assert re.search(rf'<option value="{version.pk}" selected>houses v1', canvas)
+    assert _target_options(canvas) == version.column_names

@@ -77,7 +77,7 @@ def test_quick_build_leaderboard_charts_and_whatif(browser, studio_worker, proje
     wait_for_scripts(page)
 
     # Set up and check first: warnings are shown, nothing blocks.
-    page.locator("#id_target").fill("churn")
+    page.locator("#id_target").select_option("churn")
     page.select_option("#id_mode", "quick")
     page.locator("#id_time_budget_s").fill("5")
     page.locator("#check-data").click()

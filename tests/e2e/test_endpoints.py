@@ -85,7 +85,23 @@ def test_deploy_try_it_and_latency_chart(browser, world) -> None:  # type: ignor
     p50 = page.evaluate("document.getElementById('chart-latency').data[0].y.filter(v => v !== null)")
     assert p50 and all(v > 0 for v in p50)
     errors = page.evaluate("document.getElementById('chart-errors').data[0].y.filter(v => v !== null)")
-    assert errors and max(errors) > 0, "the 400 shows in the error rate"
+    assert errors and max(errors) > 0, "the 400 shows in the client error rate"
+    traces = page.evaluate("document.getElementById('chart-errors').data.map(t => t.name)")
+    assert traces == ["client errors (4xx)", "server errors (5xx)"]
+    server = page.evaluate("document.getElementById('chart-errors').data[1].y.filter(v => v !== null)")
+    assert server and max(server) == 0, "no 5xx"
+    expect(page.locator("#total-server-errors")).to_contain_text("0 % (0)")
+    # a bad key is rejected: counted apart, neither an invocation nor a client error
+    expect(page.locator("#total-invocations")).to_have_text("10", timeout=20_000)  # every request above, flushed
+    expect(page.locator("#total-client-errors")).to_have_text("10 % (1)")
+    status = page.evaluate(
+        "fetch('/endpoints/churn-live/invocations', {method: 'POST', headers: {'Content-Type': 'application/json',"
+        " Authorization: 'Bearer wrong'}, body: '{\"instances\": []}'}).then(r => r.status)"
+    )
+    assert status == 401
+    expect(page.locator("#total-rejected")).to_have_text("1", timeout=20_000)
+    assert page.locator("#total-invocations").inner_text() == "10"
+    assert page.locator("#total-client-errors").inner_text() == "10 % (1)"
     expect(page.locator("#snippet-curl")).to_contain_text("/endpoints/churn-live/invocations")
     expect(page.locator("#snippet-python")).to_contain_text("requests.post")
     page.evaluate("window.scrollTo(0, 0)")

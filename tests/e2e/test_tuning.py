@@ -6,7 +6,6 @@ Run with ATELIER_SCREENSHOTS=1 to (re)write docs/screenshots/tuning_*.png.
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
@@ -29,14 +28,13 @@ def test_tuning_job_live_trials_and_exported_candidate(browser, studio_worker, p
     expect(page.locator("#tuning-jobs .empty .title")).to_have_text("No tuning jobs yet")
     wait_for_scripts(page)
 
-    page.locator("#id_target").fill("churn")
+    page.locator("#id_target").select_option("churn")
     page.select_option("#id_algorithm", "random_forest")
     page.select_option("#id_problem_type", "binary")
     page.locator("#load-ranges").click()
-    expect(page.locator("#id_ranges")).to_have_value(re.compile("min_samples_leaf"))
-    ranges = json.loads(page.locator("#id_ranges").input_value())
-    ranges["min_samples_leaf"]["max"] = 16  # the user edits a range
-    page.locator("#id_ranges").fill(json.dumps(ranges))
+    leaf = page.locator("#range-rows tr.range-row").filter(has=page.locator("input[value='min_samples_leaf']"))
+    expect(leaf).to_have_count(1)
+    leaf.locator("[name=ranges_high]").fill("16")  # the user edits a range
     page.select_option("#id_strategy", "bayesian")
     page.locator("#id_max_trials").fill("8")
     page.locator("#id_max_parallel").fill("2")

@@ -13,7 +13,7 @@ from apps.core.keys import key_hash
 from apps.core.tempfiles import temp_path
 from apps.datasets import services as data_services
 from apps.datasets import storage as data_files
-from apps.endpoints import services
+from apps.endpoints import charts, services
 from apps.endpoints.models import Endpoint, EndpointKey, EndpointMetric
 from tests.endpoints.conftest import invoke
 from tests.factories import ROWS, binary_model, register, training_frame
@@ -149,12 +149,21 @@ def test_metrics_api(api_for, serving, mlops_user, project_a, version) -> None:
     serving.refresh()
     for _ in range(3):
         invoke(serving, "m", {"instances": ROWS}, key=key)
-    invoke(serving, "m", {"instances": ROWS}, key="bad")
+    invoke(serving, "m", {"rows": ROWS}, key=key)  # 400: the client's mistake
+    for _ in range(2):
+        invoke(serving, "m", {"instances": ROWS}, key="bad")  # 401: rejected, not the endpoint's error
     serving.flush_metrics()
     data = api_for(mlops_user).get(f"/api/endpoints/{endpoint.pk}/metrics/?minutes=10").json()
     assert len(data["minutes"]) == 10
-    assert data["totals"]["invocations"] == 4 and data["totals"]["error_rate"] == 25.0
-    assert sum(data["invocations"]["variant-1"]) == 4
+    totals = data["totals"]
+    assert (totals["invocations"], totals["client_errors"], totals["server_errors"], totals["rejected"]) == (4, 1, 0, 2)
+    assert (totals["error_rate"], totals["client_error_rate"], totals["server_error_rate"]) == (25.0, 25.0, 0.0)
+    assert data["client_error_rate"][-1] == 25.0 and data["server_error_rate"][-1] == 0.0
+    assert data["rejected"][-1] == 2 and sum(data["invocations"]["variant-1"]) == 4
+    errors = charts.error_rate_figure(data)["data"]
+    assert [(t["name"], t["y"][-1]) for t in errors] == [("client errors (4xx)", 25.0), ("server errors (5xx)", 0.0)]
+    bars = {t["name"]: t["y"][-1] for t in charts.invocations_figure(data)["data"]}
+    assert bars == {"variant-1": 4, "rejected (bad key)": 2}
     assert data["p50"][-1] is not None and data["p99"][-1] >= data["p50"][-1]
     assert EndpointMetric.objects.count() == 1
 
@@ -271,6 +280,7 @@ def test_batch_transform_schema_error_fails_the_job_naming_columns(
     )
     job = run_job(response.json()["job"])
     assert job.status == "failed" and "x2" in job.error
+    assert job.error.count("x2") == 2 and "(columns:" not in job.error, "missing x2 and needs x2: said once each"
 
 
 # --- pages ------------------------------------------------------------------------------------------------------

@@ -152,7 +152,8 @@ def test_schema_errors_are_answered_before_the_queue(serving, deployed, version)
     payloads[2] = [{"x1": "abc", "x2": 0.0, "colour": "red"}]
     replies = asyncio.run(burst(serving, key, payloads))
     assert [r.status for r in replies] == [200, 200, 400, 200, 200, 200]
-    assert replies[2].json()["errors"] == {"x1": [replies[2].json()["message"]]}
+    assert replies[2].json()["errors"] == {"x1": ["expects numeric values, got 'abc' (row 0)"]}
+    assert replies[2].json()["message"] == "Wrong value type(s): x1 expects numeric values, got 'abc' (row 0)."
     assert sum(recording.calls) == 5
 
 

@@ -168,7 +168,12 @@ def test_missing_column_is_400_naming_it(serving, deployed) -> None:
     assert reply.status == 400
     data = reply.json()
     assert data["error_code"] == "SCHEMA_ERROR"
-    assert set(data["errors"]) == {"x2"} and "Missing column(s): x2" in data["message"]
+    assert data["errors"] == {"x2": ["missing"]} and data["message"].startswith("Missing column(s): x2.")
+    reply = invoke(serving, "churn-live", {"dataframe_records": [{"x1": 1.0}]}, key=deployed[1])
+    data = reply.json()
+    assert data["errors"] == {"x2": ["missing"], "colour": ["missing"]}, "each column once, with its own reason"
+    assert data["detail"] == data["message"] and data["message"].count("Missing column(s)") == 1
+    assert data["message"].startswith("Missing column(s): x2, colour.")
 
 
 def test_mistyped_column_is_400_naming_it(serving, deployed) -> None:
@@ -363,15 +368,18 @@ def test_metrics_are_counted_in_memory_and_flushed_per_minute(serving, deployed)
         assert invoke(serving, "churn-live", {"instances": ROWS}, key=key).status == 200
     invoke(serving, "churn-live", {"rows": ROWS}, key=key)  # 400
     invoke(serving, "churn-live", {"instances": ROWS}, key="wrong")  # 401
+    invoke(serving, "churn-live", {"instances": ROWS}, key=None)  # 401: no key
     assert not EndpointMetric.objects.exists(), "nothing is written per request"
     assert serving.flush_metrics() == 1
     row = EndpointMetric.objects.get(endpoint=endpoint)
-    assert (row.variant, row.invocations, row.client_errors, row.server_errors) == ("variant-1", 7, 2, 0)
-    assert sum(row.latency_hist) == 7 and row.latency_sum_ms > 0
+    counts = (row.variant, row.invocations, row.client_errors, row.server_errors, row.rejected)
+    assert counts == ("variant-1", 6, 1, 0, 2), "a bad key is rejected, neither an invocation nor an error"
+    assert sum(row.latency_hist) == 6 and row.latency_sum_ms > 0
     invoke(serving, "churn-live", {"instances": ROWS}, key=key)
+    invoke(serving, "churn-live", {"instances": ROWS}, key="wrong")
     serving.flush_metrics()
     row.refresh_from_db()
-    assert row.invocations == 8 and sum(row.latency_hist) == 8, "a second flush adds to the same minute"
+    assert (row.invocations, row.rejected, sum(row.latency_hist)) == (7, 3, 7), "a second flush adds to the minute"
 
 
 def test_concurrent_requests_are_served_in_parallel(serving, deployed, version) -> None:

@@ -135,9 +135,9 @@ def test_revoked_key_and_serverless_unload_through_the_server(studio_server, ver
         what="the server to flush its metrics",
     )
     wait_for(
-        lambda: sum(EndpointMetric.objects.filter(endpoint=endpoint).values_list("client_errors", flat=True)) >= 1,
+        lambda: sum(EndpointMetric.objects.filter(endpoint=endpoint).values_list("rejected", flat=True)) >= 1,
         timeout=10,
-        what="the 401s to be counted",
+        what="the 401s to be counted as rejected",
     )
     client.close()
 

@@ -18,6 +18,7 @@ from apps.accounts import personas
 from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
 from apps.automl import charts, selectors, tuning
+from apps.automl.forms import ranges_to_rows
 from apps.automl.models import TuningJob
 from apps.core.api.fields import IdField
 from apps.core.api.schema import AcceptedSerializer
@@ -131,8 +132,8 @@ class TuningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
     )
     @action(detail=False, methods=["get"])
     def ranges(self, request: Request) -> Response:
-        """Default ranges: `?algorithm=lightgbm&problem_type=binary`."""
+        """Default ranges: `?algorithm=lightgbm&problem_type=binary` → `{ranges, rows}`; `rows` are the same ranges
+        as the setup form's table rows, numbers written as the server writes them (1.0 stays 1.0, not 1)."""
         q = request.query_params
-        return Response(
-            {"ranges": tuning.default_ranges(algorithm=q.get("algorithm"), problem_type=q.get("problem_type"))}
-        )
+        ranges = tuning.default_ranges(algorithm=q.get("algorithm"), problem_type=q.get("problem_type"))
+        return Response({"ranges": ranges, "rows": ranges_to_rows(ranges)})

@@ -22,12 +22,23 @@ MODEL_FORMAT = 1
 
 
 class SchemaError(ValueError):
-    """Rows that do not fit the model's input schema; ``columns`` names the columns at fault."""
+    """Rows that do not fit the model's input schema. ``message`` says it once for all columns ("Missing column(s):
+    a, b. ..."); ``errors`` maps each column at fault to its own short reason ("missing", "expects numeric values,
+    got 'x' (row 3)"), and ``columns`` lists them in order."""
 
-    def __init__(self, message: str, columns: list[str] | None = None) -> None:
+    def __init__(self, message: str, columns: list[str] | None = None, errors: dict[str, str] | None = None) -> None:
         super().__init__(message)
         self.message = message
-        self.columns = list(columns or [])
+        self.columns = list(columns or errors or [])
+        self.errors = dict(errors) if errors is not None else {c: message for c in self.columns}
+
+
+def missing_columns_error(missing: list[str], needed: list[str]) -> SchemaError:
+    """One error for every missing column: the message names them all once, each column's reason is "missing"."""
+    return SchemaError(
+        f"Missing column(s): {', '.join(missing)}. The model needs: {', '.join(needed)}.",
+        errors={c: "missing" for c in missing},
+    )
 
 
 @dataclass
@@ -138,28 +149,31 @@ def check_rows(model: AtelierModel, rows: pd.DataFrame, *, allow_extra: bool = F
     names = model.feature_names
     missing = [c for c in names if c not in rows.columns]
     if missing:
-        raise SchemaError(f"Missing column(s): {', '.join(missing)}. The model needs: {', '.join(names)}.", missing)
+        raise missing_columns_error(missing, names)
     if rows.columns.has_duplicates:
         twice = sorted({str(c) for c in rows.columns[rows.columns.duplicated()]})
-        raise SchemaError(f"Duplicate column(s): {', '.join(twice)}. Send each column once.", twice)
+        raise SchemaError(
+            f"Duplicate column(s): {', '.join(twice)}. Send each column once.", errors={c: "sent twice" for c in twice}
+        )
     known = set(names) | set(model.ignored_columns)
     extra = [str(c) for c in rows.columns if c not in known]
     if extra and not allow_extra:
-        raise SchemaError(f"Unknown column(s): {', '.join(extra)}. The model reads only: {', '.join(names)}.", extra)
-    wrong: list[str] = []
+        raise SchemaError(
+            f"Unknown column(s): {', '.join(extra)}. The model reads only: {', '.join(names)}.",
+            errors={c: "not an input of the model" for c in extra},
+        )
+    wrong: dict[str, str] = {}
     details: list[str] = []
     dtypes = rows.dtypes
     for f in model.features:
         name = f["name"]
         bad = _bad_values(rows, name, f["kind"], dtypes[name])
         if bad is not None and bool(bad.any()):
-            wrong.append(name)
             example = rows[name][bad].iloc[0]
-            details.append(
-                f"{name} expects {f['kind']} values, got {example!r} (row {int(np.flatnonzero(bad.to_numpy())[0])})"
-            )
+            wrong[name] = f"expects {f['kind']} values, got {example!r} (row {int(np.flatnonzero(bad.to_numpy())[0])})"
+            details.append(f"{name} {wrong[name]}")
     if wrong:
-        raise SchemaError("Wrong value type(s): " + "; ".join(details) + ".", wrong)
+        raise SchemaError("Wrong value type(s): " + "; ".join(details) + ".", errors=wrong)
     return rows[names]
 
 

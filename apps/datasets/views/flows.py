@@ -176,7 +176,9 @@ class FlowDetailView(StudioMixin, View):
             "analyses": list(flow.analyses.all()),
             "analysis_form": analysis_form
             or f.AnalysisForm(
-                steps=step_choices, columns=analysis_columns, initial={"step": preview.step_id if preview else ""}
+                steps=step_choices,
+                columns=analysis_columns,
+                initial={"step": preview.step_id if preview else "", "kind": get.get("analysis_kind") or None},
             ),
             "run_form": f.FlowRunForm(initial={"output_name": flow.output_name or flow.name}),
             "project_versions": selectors.version_list_for_user(user=request_user(request))

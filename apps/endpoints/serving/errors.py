@@ -64,9 +64,9 @@ def http_error(exc: ProtocolError | SchemaError | ModelLoadError) -> HTTPError:
     """The HTTP answer for an error raised below the serving app."""
     if isinstance(exc, ProtocolError):
         return HTTPError(exc.status, exc.message, exc.errors, exc.code)
-    if isinstance(exc, SchemaError):
-        columns = exc.columns or ["body"]
-        return HTTPError(400, exc.message, {c: [exc.message] for c in columns}, "SCHEMA_ERROR")
+    if isinstance(exc, SchemaError):  # the message once, each column with its own reason ("missing")
+        errors = {c: [reason] for c, reason in exc.errors.items()} or {"body": [exc.message]}
+        return HTTPError(400, exc.message, errors, "SCHEMA_ERROR")
     return HTTPError(503, str(exc))
 
 

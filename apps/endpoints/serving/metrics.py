@@ -1,5 +1,7 @@
 """Request counters and latency histograms aggregated in memory per (endpoint, variant, minute), drained
-periodically into EndpointMetric rows (no Django here). Histograms over fixed log-spaced buckets merge by
+periodically into EndpointMetric rows (no Django here). A request refused for its key (401/403) is counted as
+`rejected`, apart from the invocations and their errors: a caller with a bad key says nothing about the endpoint's
+health. Histograms over fixed log-spaced buckets merge by
 addition, so p50/p99 stay right when several serving processes write the same minute."""
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Any
 # Upper bounds in milliseconds: 0.25 ms × 1.25^i, up to about 130 s; one more bucket holds anything slower.
 BUCKETS_MS: list[float] = [round(0.25 * 1.25**i, 4) for i in range(60)]
 N_BUCKETS = len(BUCKETS_MS) + 1
+REJECTED_STATUSES = (401, 403)  # no key, a wrong, revoked or expired key, or another endpoint's
 
 
 def bucket_of(latency_ms: float) -> int:
@@ -51,6 +54,7 @@ class Counts:
     hist: list[int] = field(default_factory=lambda: [0] * N_BUCKETS)
     captured: int = 0
     capture_dropped: int = 0
+    rejected: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -62,6 +66,7 @@ class Counts:
             "latency_hist": list(self.hist),
             "captured": self.captured,
             "capture_dropped": self.capture_dropped,
+            "rejected": self.rejected,
         }
 
 
@@ -82,6 +87,9 @@ class MetricsBuffer:
     def record(self, endpoint_id: int, variant: str, status: int, latency_ms: float, epoch_s: float) -> None:
         with self._lock:
             c = self._counts(endpoint_id, variant, epoch_s)
+            if status in REJECTED_STATUSES:
+                c.rejected += 1
+                return
             c.invocations += 1
             if 400 <= status < 500:
                 c.client_errors += 1
@@ -121,3 +129,4 @@ class MetricsBuffer:
                 mine.hist = merge_hist(mine.hist, counts.hist)
                 mine.captured += counts.captured
                 mine.capture_dropped += counts.capture_dropped
+                mine.rejected += counts.rejected

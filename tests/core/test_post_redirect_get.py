@@ -60,8 +60,7 @@ class World:
 
     @cached_property
     def version(self) -> Any:
-        from apps.datasets import services as data_services
-        from apps.datasets import storage as data_files
+        from tests.factories import DatasetVersionFactory
 
         rng = range(40)
         frame = pd.DataFrame(
@@ -71,16 +70,7 @@ class World:
                 "churn": ["yes" if i % 2 else "no" for i in rng],
             }
         )
-        with data_files.local_temp_file(".parquet") as tmp:
-            data_files.write_frame(frame, tmp)
-            return data_services.dataset_version_create(
-                project_id=self.project.pk,
-                dataset_name="customers",
-                local_file=tmp,
-                kind="import",
-                source={"kind": "import", "filename": "customers.csv"},
-                created_by_id=self.ds.pk,
-            )
+        return DatasetVersionFactory(project=self.project, created_by=self.ds, frame=frame, name="customers")
 
     @cached_property
     def flow(self) -> Any:
@@ -112,7 +102,7 @@ class World:
 
     @cached_property
     def model_version(self) -> Any:
-        from tests.endpoints.factories import binary_model, register
+        from tests.factories import binary_model, register
 
         return register(self.project, self.mlops, binary_model(), approve_by=self.mlops)
 

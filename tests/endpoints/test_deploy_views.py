@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from apps.endpoints.models import Endpoint, EndpointKey
 from apps.registry.services import version_approval_update
-from tests.endpoints.factories import binary_model, register
+from tests.factories import binary_model, register
 
 FORM = {"name": "churn-live", "model_version": 0, "weight": 1, "capture_percent": 0}
 

@@ -10,6 +10,8 @@ import os
 import re
 import subprocess
 import sys
+import urllib.error
+import urllib.request
 from typing import Any
 from urllib.parse import urlparse
 
@@ -17,11 +19,10 @@ import pandas as pd
 import pytest
 from django.urls import reverse
 
-from apps.datasets import services as data_services
-from apps.datasets import storage as data_files
 from apps.endpoints import services
 from apps.endpoints.snippets import KEY_ENV
-from tests.endpoints.factories import binary_model, register
+from tests.conftest import wait_for
+from tests.factories import DatasetVersionFactory, binary_model, register
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -29,16 +30,20 @@ pytestmark = pytest.mark.timeout(240)
 def _example_version(project: Any, user: Any) -> Any:
     """Training rows whose first one misses its colour: the page's example then carries a null."""
     frame = pd.DataFrame({"x1": [0.5, -1.0], "x2": [1.0, 0.0], "colour": [None, "red"], "churn": ["yes", "no"]})
-    with data_files.local_temp_file(".parquet") as tmp:
-        data_files.write_frame(frame, tmp)
-        return data_services.dataset_version_create(
-            project_id=project.pk,
-            dataset_name="churn rows",
-            local_file=tmp,
-            kind="import",
-            source={"kind": "import", "filename": "churn.csv"},
-            created_by_id=user.pk,
-        )
+    return DatasetVersionFactory(project=project, created_by=user, frame=frame, name="churn rows")
+
+
+def _served(server_url: str, name: str) -> None:
+    """Wait until the live server's serving snapshot (re-read every SERVING_CONFIG_REFRESH_S) knows the endpoint."""
+
+    def pinged() -> bool:
+        try:
+            with urllib.request.urlopen(f"{server_url}/endpoints/{name}/ping", timeout=5) as answer:
+                return answer.status == 200
+        except urllib.error.HTTPError:
+            return False
+
+    wait_for(pinged, timeout=30, what=f"the live server to serve {name!r}")
 
 
 def _page_snippets(client: Any, endpoint: Any, server_url: str) -> dict[str, str]:
@@ -72,6 +77,7 @@ def test_realtime_snippets_run_against_the_live_endpoint(
     endpoint, key = services.endpoint_create(
         project=project_a, user=mlops_user, name="snippet-live", variants=[{"model_version": example_version}]
     )
+    _served(studio_server.url, endpoint.name)
     shown = _page_snippets(client_for(mlops_user), endpoint, studio_server.url)
     assert "null" not in shown["python"] and "None" in shown["python"]  # a Python literal, not pasted JSON
     out = _run(["bash", "-c", shown["curl"]], key)
@@ -91,6 +97,7 @@ def test_async_snippets_run_against_the_live_endpoint(
         endpoint_type="async",
         variants=[{"model_version": example_version}],
     )
+    _served(studio_server.url, endpoint.name)
     shown = _page_snippets(client_for(mlops_user), endpoint, studio_server.url)
     out = _run(["bash", "-c", shown["curl"]], key)
     assert '"status":"queued"' in out.replace(" ", "") and "/async-invocations/" in out, out

@@ -18,7 +18,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, require_perm, required_project
+from apps.core.requests import request_project, request_user, required_project
 from apps.core.selectors import webhook_deliveries_for
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import charts, selectors, services
@@ -43,7 +43,7 @@ class EndpointListView(StudioMixin, View):
             {
                 "project": project,
                 "endpoints": endpoints,
-                "can_deploy": request.user.has_perm(personas.DEPLOY_MODELS),
+                "can_deploy": personas.user_can(request.user, personas.DEPLOY_MODELS),
             },
         )
 
@@ -136,7 +136,7 @@ def _detail(
     metrics = selectors.endpoint_metrics(endpoint=endpoint, minutes=60)
     first = variants[0].model_version if variants else None
     example = {"dataframe_records": selectors.example_records(version=first)}
-    can_deploy = user.has_perm(personas.DEPLOY_MODELS)
+    can_deploy = personas.user_can(user, personas.DEPLOY_MODELS)
     context = {
         "endpoint": endpoint,
         "variants": variants,
@@ -172,9 +172,10 @@ class EndpointDetailView(StudioMixin, View):
 class EndpointUpdateView(StudioMixin, View):
     """New variants and weights from the page's form: rows of (version, weight, name)."""
 
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         rows = zip(
             request.POST.getlist("variant_version"),
             request.POST.getlist("variant_weight"),
@@ -211,17 +212,19 @@ class EndpointUpdateView(StudioMixin, View):
 class EndpointWebhookSecretRotateView(StudioMixin, View):
     """A new webhook signing secret, shown on the page this POST renders; the previous one still signs for a while."""
 
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         services.endpoint_webhook_secret_rotate(endpoint=endpoint, user=request_user(request))
         return _detail(request, endpoint, secret_rotated=True)
 
 
 class EndpointDeleteView(StudioMixin, View):
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         services.endpoint_delete(endpoint=endpoint, user=request_user(request))
         return HttpResponseRedirect(reverse("endpoints:list"))
 
@@ -229,9 +232,10 @@ class EndpointDeleteView(StudioMixin, View):
 class EndpointKeyCreateView(StudioMixin, View):
     """Creates a key and shows it once, on the page this POST renders (never in a URL or the session)."""
 
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         _, key = services.endpoint_key_create(
             endpoint=endpoint, user=request_user(request), name=request.POST.get("name")
         )
@@ -241,9 +245,10 @@ class EndpointKeyCreateView(StudioMixin, View):
 class EndpointTryKeyView(StudioMixin, View):
     """A key for the "try it" box that expires after an hour: JSON `{key, expires_at}`."""
 
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         row, key = services.endpoint_key_create(
             endpoint=endpoint, user=request_user(request), name=f"try it ({request.user.get_username()})"
         )
@@ -263,9 +268,10 @@ class EndpointTryKeyView(StudioMixin, View):
 
 
 class EndpointKeyRevokeView(StudioMixin, View):
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         key = selectors.endpoint_key_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         services.endpoint_key_revoke(key=key, user=request_user(request))
         return HttpResponseRedirect(reverse("endpoints:detail", args=[key.endpoint_id]) + "#keys")
 
@@ -274,6 +280,8 @@ class EndpointKeyRevokeView(StudioMixin, View):
 
 
 class BatchTransformListView(StudioMixin, View):
+    capabilities = {"post": personas.RUN_JOBS}
+
     def _render(self, request: HttpRequest, form: BatchTransformForm | None = None, status: int = 200) -> HttpResponse:
         project = request_project(request)
         user = request_user(request)
@@ -299,7 +307,7 @@ class BatchTransformListView(StudioMixin, View):
                 "versions": versions,
                 "datasets": datasets,
                 "transforms": transforms,
-                "can_run": request.user.has_perm(personas.RUN_JOBS),
+                "can_run": personas.user_can(request.user, personas.RUN_JOBS),
             },
             status=status,
         )
@@ -308,7 +316,6 @@ class BatchTransformListView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        require_perm(request, personas.RUN_JOBS)
         project = required_project(request)
         user = request_user(request)
         versions = list(selectors.approved_versions_for_user(user=user, project=project))

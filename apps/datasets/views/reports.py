@@ -57,7 +57,7 @@ class ReportView(StudioMixin, View):
             "reports": reports,
             "report": report,
             "jobs": jobs,
-            "can_run": request.user.has_perm(personas.RUN_JOBS),
+            "can_run": personas.user_can(request.user, personas.RUN_JOBS),
         }
         if report is not None:
             data = selectors.report_data(report=report)

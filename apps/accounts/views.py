@@ -131,7 +131,7 @@ class ProjectDetailView(StudioMixin, View):
 
 
 class ProjectMemberAddView(StudioMixin, View):
-    capability = personas.MANAGE_MEMBERS
+    capabilities = {"post": personas.MANAGE_MEMBERS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         project = selectors.project_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]
@@ -145,7 +145,7 @@ class ProjectMemberAddView(StudioMixin, View):
 
 
 class ProjectMemberRemoveView(StudioMixin, View):
-    capability = personas.MANAGE_MEMBERS
+    capabilities = {"post": personas.MANAGE_MEMBERS}
 
     def post(self, request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
         project = selectors.project_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]

@@ -2,8 +2,11 @@
 
 Every view declares, as class attributes, the capabilities of the table in apps/accounts/personas.py it needs:
 
-    capability = personas.USE_STUDIO            # every request (or personas.PUBLIC, SIGNED_IN, ADMIN)
+    capability = personas.USE_STUDIO            # the part of Atelier: every request needs it
     capabilities = {"post": personas.RUN_JOBS}  # and, for one kind of request, one more
+
+`capability` names the part of Atelier the view belongs to (USE_STUDIO, USE_LABELING, or personas.PUBLIC,
+SIGNED_IN, ADMIN); what one action needs beyond it goes in `capabilities`, so that a page and its API ask the same.
 
 One function reads the declaration (`missing_capability`) and asks `personas.user_can`, which reads the roles'
 permissions: a role added or changed as data is honoured by every view, API view and socket alike.

@@ -65,7 +65,7 @@ class HomeView(SignedInMixin, View):
 
 
 class StorageReportStartView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest) -> HttpResponse:
         from apps.jobs.services import job_start

@@ -49,7 +49,7 @@ class EndpointListView(StudioMixin, View):
 
 
 class EndpointCreateView(StudioMixin, View):
-    capability = personas.DEPLOY_MODELS
+    capabilities = {"get": personas.DEPLOY_MODELS, "post": personas.DEPLOY_MODELS}
 
     def _render(self, request: HttpRequest, form: EndpointForm | None = None, status: int = 200) -> HttpResponse:
         project = request_project(request)

@@ -40,7 +40,7 @@ class JobDetailView(StudioMixin, View):
 
 
 class JobCancelView(StudioMixin, View):
-    capability = personas.CANCEL_JOBS
+    capabilities = {"post": personas.CANCEL_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = job_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]

@@ -1,9 +1,11 @@
 """Every view says what it needs, in the one permission layer (apps/core/permissions.py), and nothing goes around it.
 
 Walks the URL resolver (the Django admin aside: it has its own staff check, tests/core/test_permissions.py) and the
-WebSocket routes. A view fails here when it declares nothing, declares a capability the table does not know, keys
-`capabilities` by a method or action it does not answer, or checks personas its own way (DRF permission_classes of
-its own, a UI view outside the mixins, `has_perm` called outside personas.user_can)."""
+WebSocket routes. A view fails here when it declares nothing; declares a capability the table does not know; keys
+`capabilities` by a method or action it does not answer; puts an action's capability in place of its part of Atelier
+(`capability = USE_STUDIO` with `capabilities = {"post": RUN_JOBS}`, so a page asks what its API asks); or checks
+personas its own way (DRF permission_classes of its own, a UI view outside the mixins, `has_perm` outside
+personas.user_can, `perms.` in a template)."""
 
 from __future__ import annotations
 
@@ -27,6 +29,7 @@ PUBLIC_ROUTES = {"healthz", "readyz", "accounts:login", "accounts:logout", "acco
 
 MARKERS = {personas.PUBLIC, personas.SIGNED_IN, personas.ADMIN}
 TABLE = {v for k, v in vars(personas).items() if k.isupper() and isinstance(v, str) and re.fullmatch(r"\w+\.\w+", v)}
+AREAS = {personas.USE_STUDIO, personas.USE_LABELING} | MARKERS  # what `capability` may say
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -47,8 +50,11 @@ def declaration_problems(name: str, view: Callable[..., Any], keys: set[str]) ->
     capability = getattr(target, "capability", None)
     if not capability:
         problems.append(f"{name}: {getattr(target, '__name__', target)} declares no `capability`")
-    elif capability not in TABLE | MARKERS:
-        problems.append(f"{name}: unknown capability {capability!r}")
+    elif capability not in AREAS:
+        problems.append(
+            f"{name}: `capability` {capability!r} is not a part of Atelier {sorted(AREAS)}: the part goes in"
+        )
+        problems[-1] += " `capability`, what one action needs beyond it in `capabilities` (as its API does)"
     for key, value in (getattr(target, "capabilities", None) or {}).items():
         if value not in TABLE:
             problems.append(f"{name}: capabilities[{key!r}] = {value!r} is not a capability of the table")

@@ -92,7 +92,7 @@ class DatasetListView(CappedUploadView):
 
 
 class DatasetSqlImportView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest) -> HttpResponse:
         project = required_project(request)
@@ -211,7 +211,7 @@ class DatasetDetailView(CappedUploadView):
 
 
 class DatasetDeleteView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         dataset = selectors.dataset_get_for_user(user=request_user(request), pk=pk)
@@ -221,7 +221,7 @@ class DatasetDeleteView(StudioMixin, View):
 
 
 class VersionRetypeView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = selectors.version_get_for_user(user=request_user(request), pk=pk)

@@ -281,7 +281,7 @@ class FlowSourceDeleteView(StudioMixin, View):
 
 
 class FlowRunView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         flow = selectors.flow_get_for_user(user=request_user(request), pk=pk)

@@ -24,7 +24,7 @@ from apps.datasets.views.common import (
 
 
 class ProfileStartView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = selectors.version_get_for_user(user=request_user(request), pk=pk)

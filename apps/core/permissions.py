@@ -27,9 +27,11 @@ project's object is a 404 there, never a check here.
 tests/core/test_view_declarations.py walks the URL resolver and the WebSocket routes, and fails for a view that does
 not declare, declares an unknown capability, or goes around this layer.
 
-Services that are also called from tasks or commands keep a defensive check with the same `personas.user_can`:
-registry.services.version_approval_update (APPROVE_MODELS); endpoints.services: _need_deploy (DEPLOY_MODELS, for
-endpoints and keys) and batch_transform_start (RUN_JOBS).
+Outside the declarations, `personas.user_can` is asked directly only by: the pages' `can_*` flags (which buttons a
+page shows; templates never check), the navigation (apps/core/modules.py), the home page sending labelers to their
+work, and three services that keep a defensive check whoever calls them: registry.services.version_approval_update
+(APPROVE_MODELS); endpoints.services._need_deploy (DEPLOY_MODELS, endpoints and keys) and batch_transform_start
+(RUN_JOBS).
 """
 
 from __future__ import annotations

@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.core import views as core_views
+from apps.core.api.views import SchemaApi, SchemaDocsView
 
 admin.site.site_header = "Atelier console"
 admin.site.site_title = "Atelier console"
@@ -16,9 +16,9 @@ api_patterns: list = [
     path("", include("apps.unsupervised.api.urls")),
     path("", include("apps.registry.api.urls")),
     path("", include("apps.endpoints.api.urls")),
-    path("schema/", SpectacularAPIView.as_view(), name="schema"),
+    path("schema/", SchemaApi.as_view(), name="schema"),
     # The split view serves Swagger UI's init as a script of its own (?script), not inline: allowed by our CSP
-    path("docs/", SpectacularSwaggerSplitView.as_view(url_name="api:schema"), name="docs"),
+    path("docs/", SchemaDocsView.as_view(url_name="api:schema"), name="docs"),
 ]
 
 handler404 = "apps.core.views.page_not_found"

@@ -7,7 +7,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.signals import user_login_failed
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse, reverse_lazy
@@ -26,17 +26,17 @@ from apps.accounts.forms import (
     WorkTeamForm,
 )
 from apps.accounts.models import Invitation, User
-from apps.core.mixins import AdminMixin, SignedInMixin, StudioMixin
+from apps.core.mixins import AdminMixin, PublicMixin, SignedInMixin, StudioMixin
 from apps.core.once import show_once, take_once
 from apps.core.requests import form_add_errors, request_project, required_project
 
 
-class LoginView(auth_views.LoginView):
+class LoginView(PublicMixin, auth_views.LoginView):
     template_name = "accounts/login.html"
     redirect_authenticated_user = True
 
 
-class LogoutView(auth_views.LogoutView):
+class LogoutView(PublicMixin, auth_views.LogoutView):  # type: ignore[misc]
     pass
 
 
@@ -91,9 +91,11 @@ class APITokenRevokeView(SignedInMixin, View):
 
 
 class ProjectListView(StudioMixin, View):
+    capabilities = {"post": personas.CREATE_PROJECT}
+
     def get(self, request: HttpRequest) -> HttpResponse:
         projects = selectors.project_list_for_user(user=request.user).prefetch_related("memberships")  # type: ignore[arg-type]
-        can_create = request.user.has_perm(personas.CREATE_PROJECT)
+        can_create = personas.user_can(request.user, personas.CREATE_PROJECT)
         return render(
             request,
             "accounts/project_list.html",
@@ -101,8 +103,6 @@ class ProjectListView(StudioMixin, View):
         )
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm(personas.CREATE_PROJECT):
-            raise PermissionDenied("Your persona may not create projects.")
         form = ProjectForm(request.POST)
         if form.is_valid():
             try:
@@ -127,13 +127,13 @@ class ProjectDetailView(StudioMixin, View):
             "members": selectors.user_list_for_project(project=project),
             "teams": selectors.work_team_list_for_user(user=request.user).filter(project=project),  # type: ignore[arg-type]
             "member_form": MemberAddForm(),
-            "can_manage": request.user.has_perm(personas.MANAGE_MEMBERS),
+            "can_manage": personas.user_can(request.user, personas.MANAGE_MEMBERS),
         }
         return render(request, "accounts/project_detail.html", context)
 
 
 class ProjectMemberAddView(StudioMixin, View):
-    capability = personas.MANAGE_MEMBERS
+    capabilities = {"post": personas.MANAGE_MEMBERS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         project = selectors.project_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]
@@ -147,7 +147,7 @@ class ProjectMemberAddView(StudioMixin, View):
 
 
 class ProjectMemberRemoveView(StudioMixin, View):
-    capability = personas.MANAGE_MEMBERS
+    capabilities = {"post": personas.MANAGE_MEMBERS}
 
     def post(self, request: HttpRequest, pk: int, user_id: int) -> HttpResponse:
         project = selectors.project_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]
@@ -168,16 +168,16 @@ class ProjectSwitchView(SignedInMixin, View):
 
 
 class WorkTeamListView(StudioMixin, View):
+    capabilities = {"post": personas.MANAGE_WORKTEAMS}
+
     def get(self, request: HttpRequest) -> HttpResponse:
         teams = selectors.work_team_list_for_user(user=request.user)  # type: ignore[arg-type]
         project = request_project(request)
         form = WorkTeamForm(project=project) if project else None
-        can_manage = request.user.has_perm(personas.MANAGE_WORKTEAMS)
+        can_manage = personas.user_can(request.user, personas.MANAGE_WORKTEAMS)
         return render(request, "accounts/workteam_list.html", {"teams": teams, "form": form, "can_manage": can_manage})
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm(personas.MANAGE_WORKTEAMS):
-            raise PermissionDenied("Your persona may not manage work teams.")
         project = required_project(request)
         form = WorkTeamForm(request.POST, project=project)
         if form.is_valid():
@@ -195,6 +195,8 @@ class WorkTeamListView(StudioMixin, View):
 
 
 class WorkTeamDetailView(StudioMixin, View):
+    capabilities = {"post": personas.MANAGE_WORKTEAMS}
+
     def _team(self, request: HttpRequest, pk: int):  # type: ignore[no-untyped-def]
         user = request.user
         assert isinstance(user, User)
@@ -206,12 +208,10 @@ class WorkTeamDetailView(StudioMixin, View):
             project=team.project,
             initial={"name": team.name, "description": team.description, "members": team.members.all()},
         )
-        can_manage = request.user.has_perm(personas.MANAGE_WORKTEAMS)
+        can_manage = personas.user_can(request.user, personas.MANAGE_WORKTEAMS)
         return render(request, "accounts/workteam_detail.html", {"team": team, "form": form, "can_manage": can_manage})
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not request.user.has_perm(personas.MANAGE_WORKTEAMS):
-            raise PermissionDenied("Your persona may not manage work teams.")
         team = self._team(request, pk)
         form = WorkTeamForm(request.POST, project=team.project)
         if form.is_valid():
@@ -275,7 +275,7 @@ class InvitationRevokeView(AdminMixin, View):
 
 
 @method_decorator(never_cache, name="dispatch")
-class InvitationAcceptView(View):
+class InvitationAcceptView(PublicMixin, View):
     """Public: the only way to get an account without an admin creating it (no open sign-up)."""
 
     def _open(self, request: HttpRequest, token: str) -> Invitation | HttpResponse:

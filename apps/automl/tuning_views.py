@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -25,6 +25,8 @@ JOBS_SHOWN = 50
 
 
 class TuningListView(StudioMixin, View):
+    capabilities = {"post": personas.RUN_JOBS}
+
     def _form(self, request: HttpRequest, data: Any = None) -> TuningForm:
         project = request_project(request)
         versions = (
@@ -67,7 +69,7 @@ class TuningListView(StudioMixin, View):
             "errors": errors or [],
             "has_versions": bool(form.version_list),
             "tunable": tunable_names(form["algorithm"].value() or ALGORITHMS[0], form["problem_type"].value()),
-            "can_run": request.user.has_perm(personas.RUN_JOBS),
+            "can_run": personas.user_can(request.user, personas.RUN_JOBS),
         }
         return render(request, "automl/tuning_list.html", context, status=status)
 
@@ -75,8 +77,6 @@ class TuningListView(StudioMixin, View):
         return self._render(request, self._form(request))
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm(personas.RUN_JOBS):
-            raise PermissionDenied("Your persona does not allow this action.")
         project = required_project(request)
         form = self._form(request, request.POST)
         if not form.is_valid():

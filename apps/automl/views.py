@@ -20,7 +20,7 @@ from apps.automl.forms import BuildForm
 from apps.automl.models import AutomlBuild
 from apps.core.artifacts import ArtifactTampered
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, require_perm, required_project, validation_messages
+from apps.core.requests import request_project, request_user, required_project, validation_messages
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
 from apps.jobs.started import redirect_to_started_job, started_job
@@ -59,6 +59,8 @@ def _initial(request: HttpRequest, versions: Any) -> dict[str, Any]:
 
 
 class BuildListView(StudioMixin, View):
+    capabilities = {"post": personas.RUN_JOBS}
+
     def _render(
         self,
         request: HttpRequest,
@@ -87,7 +89,7 @@ class BuildListView(StudioMixin, View):
             "checks": checks,
             "blocked": bool(checks and any(c["severity"] == "error" for c in checks)),
             "errors": errors or [],
-            "can_run": request.user.has_perm(personas.RUN_JOBS),
+            "can_run": personas.user_can(request.user, personas.RUN_JOBS),
         }
         return render(request, "automl/build_list.html", context, status=status)
 
@@ -108,7 +110,6 @@ class BuildListView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        require_perm(request, personas.RUN_JOBS)
         project = required_project(request)
         versions = selectors.versions_for_project(user=request_user(request), project=project)
         form = BuildForm(request.POST, versions=versions)
@@ -179,7 +180,7 @@ class BuildDetailView(StudioMixin, View):
             "registered": selectors.model_versions_for_build(build=build),
             "warnings": [c for c in build.checks if c["severity"] == "warning"],
             "charts": True,
-            "can_run": request.user.has_perm(personas.RUN_JOBS),
+            "can_run": personas.user_can(request.user, personas.RUN_JOBS),
             **_batch_context(request, build),
         }
         return render(request, "automl/build_detail.html", context)
@@ -216,8 +217,9 @@ class _BuildAction(StudioMixin, View):
 
 
 class CandidateSelectView(_BuildAction):
+    capabilities = {"post": personas.RUN_JOBS}  # selecting may start a job that refits the candidate
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        require_perm(request, personas.RUN_JOBS)  # selecting may start a job that refits the candidate
         build = self.build(request, pk)
         try:
             selection = services.automl_candidate_select(
@@ -243,8 +245,9 @@ class CandidateSelectView(_BuildAction):
 
 
 class BatchPredictView(_BuildAction):
+    capabilities = {"post": personas.RUN_JOBS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        require_perm(request, personas.RUN_JOBS)
         build = self.build(request, pk)
         raw = request.POST.get("dataset_version")
         try:

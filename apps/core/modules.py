@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from django.apps import apps
 from django.urls import NoReverseMatch, reverse
 
+from apps.accounts import personas
+
 SECTION_ORDER = ["Studio", "Data", "Build", "Deploy", "Monitor", "Govern", "Labeling", "Operations", "Administration"]
 
 
@@ -28,10 +30,10 @@ def nav_for_user(user: object) -> list[tuple[str, list[NavItem]]]:
     items: list[NavItem] = []
     for config in apps.get_app_configs():
         for entry in getattr(config, "nav", []):
-            if entry.get("admin_only") and not user.is_admin:  # type: ignore[attr-defined]
+            if entry.get("admin_only") and not personas.user_can(user, personas.ADMIN):
                 continue
             perm = entry.get("perm")
-            if perm and not user.has_perm(perm):  # type: ignore[attr-defined]
+            if perm and not personas.user_can(user, perm):
                 continue
             try:
                 url = reverse(entry["url"])

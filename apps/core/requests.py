@@ -1,4 +1,5 @@
-"""Helpers every view and API view uses: the signed-in user, typed, the current project, the persona check."""
+"""Helpers every view and API view uses: the signed-in user, typed, the current project. (Persona checks are
+declared on the views: apps/core/permissions.py.)"""
 
 from __future__ import annotations
 
@@ -7,8 +8,6 @@ from typing import Any, cast
 from django.core.exceptions import PermissionDenied, ValidationError
 
 from apps.accounts.models import Project, User
-
-PERSONA_REFUSED = "Your persona does not allow this action."
 
 
 def request_user(request: Any) -> User:
@@ -30,12 +29,6 @@ def required_project(request: Any) -> Project:
     if project is None:
         raise PermissionDenied("Choose a project first.")
     return project
-
-
-def require_perm(request: Any, perm: str, message: str = PERSONA_REFUSED) -> None:
-    """403 (PermissionDenied, also for the API: apps/core/api/errors.py) unless the user's persona has `perm`."""
-    if not request.user.has_perm(perm):
-        raise PermissionDenied(message)
 
 
 # Keys a service adds for programs beside the message (the API shows them; pages do not): a refusal's stable code and

@@ -9,7 +9,7 @@ from django.views.decorators.http import require_GET
 
 from apps.accounts import personas
 from apps.core.health import readiness
-from apps.core.mixins import SignedInMixin, StudioMixin
+from apps.core.mixins import SignedInMixin, StudioMixin, requires
 from apps.core.requests import request_project, required_project
 from apps.core.selectors import notification_list_for_user
 from apps.core.services import notifications_mark_read
@@ -34,6 +34,7 @@ def server_error(request: HttpRequest) -> HttpResponse:
     return render(request, "500.html", status=500)
 
 
+@requires(personas.PUBLIC)
 @never_cache
 @require_GET
 def healthz(request: HttpRequest) -> JsonResponse:
@@ -41,6 +42,7 @@ def healthz(request: HttpRequest) -> JsonResponse:
     return JsonResponse({"status": "ok"})
 
 
+@requires(personas.PUBLIC)
 @never_cache
 @require_GET
 def readyz(request: HttpRequest) -> JsonResponse:
@@ -52,17 +54,18 @@ def readyz(request: HttpRequest) -> JsonResponse:
 
 class HomeView(SignedInMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
-        if not request.user.has_perm(personas.USE_STUDIO):
+        if not personas.user_can(request.user, personas.USE_STUDIO):
             return redirect("accounts:my_work")
         from apps.jobs.selectors import job_list_for_user
 
         project = request_project(request)
         jobs = job_list_for_user(user=request.user).filter(project=project)[:8] if project else []  # type: ignore[arg-type]
-        return render(request, "core/home.html", {"project": project, "recent_jobs": jobs})
+        can_run = personas.user_can(request.user, personas.RUN_JOBS)
+        return render(request, "core/home.html", {"project": project, "recent_jobs": jobs, "can_run": can_run})
 
 
 class StorageReportStartView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest) -> HttpResponse:
         from apps.jobs.services import job_start

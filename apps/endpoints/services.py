@@ -55,8 +55,8 @@ MAX_VARIANTS = 10
 
 
 def _need_deploy(user: User) -> None:
-    if not user.has_perm(personas.DEPLOY_MODELS):
-        raise PermissionDenied("Only MLOps engineers and admins deploy models and manage endpoint keys.")
+    if not personas.user_can(user, personas.DEPLOY_MODELS):  # defensive: views declare it (apps/core/permissions.py)
+        raise PermissionDenied(personas.refusal_message(personas.DEPLOY_MODELS))
 
 
 def clean_endpoint_name(raw: Any) -> str:
@@ -483,8 +483,8 @@ def batch_transform_start(
 ) -> BatchTransform:
     """Predictions of an Approved model version for every row of a dataset version of the same project (a job);
     the output is a new dataset version."""
-    if not user.has_perm(personas.RUN_JOBS):
-        raise PermissionDenied("Your persona does not allow starting jobs.")
+    if not personas.user_can(user, personas.RUN_JOBS):  # defensive: views declare it (apps/core/permissions.py)
+        raise PermissionDenied(personas.refusal_message(personas.RUN_JOBS))
     if dataset_version.project_id != model_version.project_id:
         raise ValidationError({"dataset_version": "The dataset version belongs to another project than the model."})
     if model_version.approval_status != ApprovalStatus.APPROVED:

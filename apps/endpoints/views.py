@@ -21,7 +21,7 @@ from django.views import View
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
 from apps.core.once import show_once, take_once
-from apps.core.requests import request_project, request_user, require_perm, required_project
+from apps.core.requests import request_project, request_user, required_project
 from apps.core.selectors import webhook_deliveries_for
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import charts, selectors, services, snippets
@@ -46,13 +46,13 @@ class EndpointListView(StudioMixin, View):
             {
                 "project": project,
                 "endpoints": endpoints,
-                "can_deploy": request.user.has_perm(personas.DEPLOY_MODELS),
+                "can_deploy": personas.user_can(request.user, personas.DEPLOY_MODELS),
             },
         )
 
 
 class EndpointCreateView(StudioMixin, View):
-    capability = personas.DEPLOY_MODELS
+    capabilities = {"get": personas.DEPLOY_MODELS, "post": personas.DEPLOY_MODELS}
 
     def _render(self, request: HttpRequest, form: EndpointForm | None = None, status: int = 200) -> HttpResponse:
         project = request_project(request)
@@ -145,7 +145,7 @@ def _detail(
     metrics = selectors.endpoint_metrics(endpoint=endpoint, minutes=60)
     first = variants[0].model_version if variants else None
     example = {"dataframe_records": selectors.example_records(version=first)}
-    can_deploy = user.has_perm(personas.DEPLOY_MODELS)
+    can_deploy = personas.user_can(user, personas.DEPLOY_MODELS)
     context = {
         "endpoint": endpoint,
         "variants": variants,
@@ -187,9 +187,10 @@ class EndpointDetailView(StudioMixin, View):
 class EndpointUpdateView(StudioMixin, View):
     """New variants and weights from the page's form: rows of (version, weight, name)."""
 
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         rows = zip(
             request.POST.getlist("variant_version"),
             request.POST.getlist("variant_weight"),
@@ -227,18 +228,20 @@ class EndpointWebhookSecretRotateView(StudioMixin, View):
     """A new webhook signing secret, highlighted on the page this POST redirects to; the previous one still signs for a
     while."""
 
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         services.endpoint_webhook_secret_rotate(endpoint=endpoint, user=request_user(request))
         show_once(request, _secret_slot(endpoint), True)
         return HttpResponseRedirect(reverse("endpoints:detail", args=[endpoint.pk]) + "#webhook-secret")
 
 
 class EndpointDeleteView(StudioMixin, View):
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         services.endpoint_delete(endpoint=endpoint, user=request_user(request))
         return HttpResponseRedirect(reverse("endpoints:list"))
 
@@ -246,9 +249,10 @@ class EndpointDeleteView(StudioMixin, View):
 class EndpointKeyCreateView(StudioMixin, View):
     """Creates a key and shows it once, on the page this POST redirects to (apps/core/once.py: never in a URL)."""
 
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         _, key = services.endpoint_key_create(
             endpoint=endpoint, user=request_user(request), name=request.POST.get("name")
         )
@@ -259,9 +263,10 @@ class EndpointKeyCreateView(StudioMixin, View):
 class EndpointTryKeyView(StudioMixin, View):
     """A key for the "try it" box that expires after an hour: JSON `{key, expires_at}`."""
 
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         endpoint = selectors.endpoint_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         row, key = services.endpoint_key_create(
             endpoint=endpoint, user=request_user(request), name=f"try it ({request.user.get_username()})"
         )
@@ -281,9 +286,10 @@ class EndpointTryKeyView(StudioMixin, View):
 
 
 class EndpointKeyRevokeView(StudioMixin, View):
+    capabilities = {"post": personas.DEPLOY_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         key = selectors.endpoint_key_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS)
         services.endpoint_key_revoke(key=key, user=request_user(request))
         return HttpResponseRedirect(reverse("endpoints:detail", args=[key.endpoint_id]) + "#keys")
 
@@ -292,6 +298,8 @@ class EndpointKeyRevokeView(StudioMixin, View):
 
 
 class BatchTransformListView(StudioMixin, View):
+    capabilities = {"post": personas.RUN_JOBS}
+
     def _render(self, request: HttpRequest, form: BatchTransformForm | None = None, status: int = 200) -> HttpResponse:
         project = request_project(request)
         user = request_user(request)
@@ -317,7 +325,7 @@ class BatchTransformListView(StudioMixin, View):
                 "versions": versions,
                 "datasets": datasets,
                 "transforms": transforms,
-                "can_run": request.user.has_perm(personas.RUN_JOBS),
+                "can_run": personas.user_can(request.user, personas.RUN_JOBS),
             },
             status=status,
         )
@@ -326,7 +334,6 @@ class BatchTransformListView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        require_perm(request, personas.RUN_JOBS)
         project = required_project(request)
         user = request_user(request)
         versions = list(selectors.approved_versions_for_user(user=user, project=project))

@@ -3,7 +3,8 @@ with its log tail). The consumer follows the job rows in the database, so it wor
 both run shapes, with or without Redis.
 
 Access is checked on connect and again every JOB_STREAM_ACCESS_CHECK_S seconds while the socket is open, with the
-user read afresh from the session store and the same selector (`job_stream_allowed`) each time, so a sign-out,
+user read afresh from the session store, the consumer's declared capability (the permission layer,
+apps/core/permissions.py) and the same selector (`job_stream_allowed`) each time, so a sign-out,
 a deactivation, a password change, a removed persona or a removed membership ends the stream within that time.
 Close codes (the browser does not reconnect on 44xx, see static/js/atelier.js):
   4400 neither ?job= nor ?project= given      4401 the session no longer signs anyone in (signed out, expired,
@@ -24,6 +25,7 @@ from django.db import close_old_connections
 
 from apps.accounts import personas
 from apps.accounts.selectors import user_for_session
+from apps.core.permissions import missing_capability
 from apps.jobs.models import Job
 from apps.jobs.selectors import job_list_for_user, job_state, job_stream_allowed
 
@@ -34,14 +36,12 @@ CLOSE_NOT_FOUND = 4404
 
 
 class JobStreamConsumer(AsyncJsonWebsocketConsumer):
+    capability = personas.USE_STUDIO
+
     async def connect(self) -> None:
         self.poller: asyncio.Task | None = None
         user = self.scope.get("user")
-        if (
-            user is None
-            or not user.is_authenticated
-            or not await database_sync_to_async(user.has_perm)(personas.USE_STUDIO)
-        ):
+        if user is None or await database_sync_to_async(missing_capability)(user, self) is not None:
             await self.close(code=CLOSE_FORBIDDEN)
             return
         query = parse_qs(self.scope.get("query_string", b"").decode())
@@ -71,7 +71,9 @@ class JobStreamConsumer(AsyncJsonWebsocketConsumer):
         user = user_for_session(session_key=getattr(session, "session_key", None))
         if user is None:
             return CLOSE_SIGNED_OUT
-        if not job_stream_allowed(user=user, job_id=self.job_id, project_id=self.project_id):
+        if missing_capability(user, self) is not None or not job_stream_allowed(
+            user=user, job_id=self.job_id, project_id=self.project_id
+        ):
             return CLOSE_FORBIDDEN
         self.user = user  # fresh permissions and memberships for the project stream's query
         return None

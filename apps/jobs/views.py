@@ -32,7 +32,7 @@ class JobListView(StudioMixin, View):
 class JobDetailView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = job_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]
-        context = {"job": job, "can_cancel": request.user.has_perm(personas.CANCEL_JOBS) and not job.is_final}
+        context = {"job": job, "can_cancel": personas.user_can(request.user, personas.CANCEL_JOBS) and not job.is_final}
         if job.kind == "core.storage_report" and job.result:
             context["storage_chart"] = charts.storage_report_figure(job.result)
             context["charts"] = True
@@ -40,7 +40,7 @@ class JobDetailView(StudioMixin, View):
 
 
 class JobCancelView(StudioMixin, View):
-    capability = personas.CANCEL_JOBS
+    capabilities = {"post": personas.CANCEL_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = job_get_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]

@@ -1,5 +1,5 @@
 """Registry writes: groups, versions (from Canvas builds, tuning jobs or imported files), approval with its history,
-aliases and tags. Only MLOps engineers and admins change approval (personas.APPROVE_MODELS)."""
+aliases and tags. Changing approval needs personas.APPROVE_MODELS (MLOps engineers and admins)."""
 
 from __future__ import annotations
 
@@ -137,8 +137,8 @@ def version_create(
 
 def version_approval_update(*, version: ModelVersion, user: User, status: Any, description: Any = "") -> ModelVersion:
     """Approve, reject or send back to pending; recorded in the history with who, when and why."""
-    if not user.has_perm(personas.APPROVE_MODELS):
-        raise PermissionDenied("Only MLOps engineers and admins approve or reject model versions.")
+    if not personas.user_can(user, personas.APPROVE_MODELS):  # defensive: views declare it (apps/core/permissions.py)
+        raise PermissionDenied(personas.refusal_message(personas.APPROVE_MODELS))
     if status not in ApprovalStatus.values:
         raise ValidationError({"status": f"Unknown status {status!r}; use one of {', '.join(ApprovalStatus.values)}."})
     text = str(description or "").strip()[:2000]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import messages
-from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.exceptions import ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
@@ -84,7 +84,7 @@ class GroupDetailView(StudioMixin, View):
 
 
 def version_context(request: HttpRequest, version: ModelVersion, **extra: Any) -> dict[str, Any]:
-    can_approve = request.user.has_perm(personas.APPROVE_MODELS)
+    can_approve = personas.user_can(request.user, personas.APPROVE_MODELS)
     signature = version.signature or {}
     return {
         "version": version,
@@ -95,7 +95,7 @@ def version_context(request: HttpRequest, version: ModelVersion, **extra: Any) -
         "aliases": list(version.aliases.all()),
         "group_aliases": selectors.aliases_of_group(group=version.group),
         "can_approve": can_approve,
-        "can_deploy": request.user.has_perm(personas.DEPLOY_MODELS),
+        "can_deploy": personas.user_can(request.user, personas.DEPLOY_MODELS),
         "statuses": ApprovalStatus.choices,
         "approval_form": extra.pop("approval_form", None)
         or forms.ApprovalForm(initial={"status": version.approval_status}),
@@ -134,10 +134,10 @@ class VersionDetailView(StudioMixin, View):
 
 
 class VersionApprovalView(StudioMixin, View):
+    capabilities = {"post": personas.APPROVE_MODELS}
+
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = _version(request, pk)
-        if not request.user.has_perm(personas.APPROVE_MODELS):
-            raise PermissionDenied("Only MLOps engineers and admins approve or reject model versions.")
         form = forms.ApprovalForm(request.POST)
         if not form.is_valid():
             context = version_context(request, version, approval_form=form)

@@ -13,7 +13,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, require_perm, required_project
+from apps.core.requests import request_project, request_user, required_project
 from apps.datasets import selectors as data_selectors
 from apps.unsupervised import charts, selectors, services
 from apps.unsupervised.choices import Algorithm
@@ -24,6 +24,8 @@ RUNS_SHOWN = 50
 
 
 class RunListView(StudioMixin, View):
+    capabilities = {"post": personas.RUN_JOBS}
+
     def _render(self, request: HttpRequest, form: RunForm | None = None, status: int = 200) -> HttpResponse:
         project = request_project(request)
         versions = list(selectors.versions_for_project(user=request_user(request), project=project)) if project else []
@@ -44,7 +46,7 @@ class RunListView(StudioMixin, View):
             "version_columns": [(v, v.column_names, str(v.pk) == chosen) for v in versions],
             "picked_columns": picked,
             "option_groups": [(a.value, a.label, form.option_fields(a.value)) for a in Algorithm],
-            "can_run": request.user.has_perm(personas.RUN_JOBS),
+            "can_run": personas.user_can(request.user, personas.RUN_JOBS),
         }
         return render(request, "unsupervised/run_list.html", context, status=status)
 
@@ -52,7 +54,6 @@ class RunListView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        require_perm(request, personas.RUN_JOBS)
         project = required_project(request)
         versions = list(selectors.versions_for_project(user=request_user(request), project=project))
         form = RunForm(request.POST, versions=versions)

@@ -1,9 +1,9 @@
 """Content-Security-Policy on every page (issue 12, item 9).
 
-Every route of the URL resolver is requested the way the permission matrix probes it (tests/core/
-test_permission_matrix.py), by a persona that may reach it, and so are the Django admin's pages, the 403 and 404
-pages and the sign-in page. Each response carries the strict policy; each HTML page has no inline script without a
-nonce (JSON data blocks are not scripts), no event-handler attribute (on*=) and no javascript: URL."""
+Every route of the URL resolver is requested the way the permission matrix probes it (tests/permissions.py; each
+app's rows in tests/<app>/test_permissions.py), by a persona that may reach it, and so are the Django admin's pages,
+the 403 and 404 pages and the sign-in page. Each response carries the strict policy; each HTML page has no inline
+script without a nonce (JSON data blocks are not scripts), no event-handler attribute (on*=) and no javascript: URL."""
 
 from __future__ import annotations
 
@@ -15,19 +15,21 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from apps.datasets.report_html import REPORT_CSP
-from tests.core import test_permission_matrix
-from tests.core.test_permission_matrix import (
+from tests import permissions
+from tests.permissions import (
     ADMIN,
     ANON,
     DS,
     LABELER,
-    ROUTES,
     World,
+    app_routes,
     body,
     probe_route,
 )
 
-world = test_permission_matrix.world  # its fixture: two projects, every persona, objects of every kind
+world = permissions.world  # the matrix's fixture: two projects, every persona, objects of every kind
+
+ROUTES = {name: route for routes in app_routes().values() for name, route in routes.items()}
 
 DATA_SCRIPT_TYPES = {"application/json", "application/ld+json", "text/template"}
 URL_ATTRIBUTES = {"href", "src", "action", "formaction", "xlink:href", "data"}
@@ -108,7 +110,7 @@ def test_every_page_carries_the_policy_and_no_inline_script(world: World) -> Non
             if probe.method != "get" and (name.startswith("api:") or 300 <= probe.ok < 400):
                 continue  # JSON, or a redirect: no page (and probes that change what later probes build on)
             for persona in _personas(probe.who):
-                url, response = probe_route(world, name, index, persona)
+                url, response = probe_route(world, name, route, index, persona)
                 found = page_problems(response)
                 problems += [f"{probe.method.upper()} {url} ({persona}, {response.status_code}): {p}" for p in found]
                 if response.get("Content-Type", "").startswith("text/html") and response.status_code < 300:

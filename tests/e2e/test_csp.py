@@ -11,9 +11,9 @@ import pytest
 from apps.accounts.models import Project
 from apps.datasets.models import FlowAnalysis
 from apps.jobs.models import Job
-from tests.core.test_permission_matrix import _build_data
 from tests.e2e.conftest import login, wait_for_scripts, wait_until
 from tests.factories import ProjectFactory, UserFactory
+from tests.permissions import _build_data
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 

@@ -3,7 +3,6 @@ from __future__ import annotations
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -17,10 +16,11 @@ from apps.accounts.api.serializers import (
     ProjectSerializer,
     WorkTeamSerializer,
 )
-from apps.core.permissions import IsSignedIn
 
 
 class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    capability = personas.USE_STUDIO
+    capabilities = {"create": personas.CREATE_PROJECT}
     serializer_class = ProjectSerializer
     filterset_fields = ["slug"]
     ordering_fields = ["name", "created_at"]
@@ -30,8 +30,6 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
     @extend_schema(request=ProjectCreateSerializer, responses={201: ProjectSerializer})
     def create(self, request: Request) -> Response:
-        if not request.user.has_perm(personas.CREATE_PROJECT):
-            raise PermissionDenied("Your persona may not create projects.")
         data = ProjectCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         project = services.project_create(created_by=request.user, **data.validated_data)  # type: ignore[arg-type]
@@ -39,6 +37,7 @@ class ProjectViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.
 
 
 class WorkTeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    capability = personas.USE_STUDIO
     serializer_class = WorkTeamSerializer
     filterset_fields = ["project"]
 
@@ -50,7 +49,7 @@ class APITokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """The caller's own API tokens. The key is returned once, on creation."""
 
     serializer_class = APITokenSerializer
-    permission_classes = [IsSignedIn]
+    capability = personas.SIGNED_IN
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.api_token_list_for_user(user=self.request.user)  # type: ignore[arg-type]
@@ -72,7 +71,7 @@ class APITokenViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class MeApi(APIView):
-    permission_classes = [IsSignedIn]
+    capability = personas.SIGNED_IN
 
     @extend_schema(responses=MeSerializer)
     def get(self, request: Request) -> Response:

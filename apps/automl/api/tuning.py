@@ -10,7 +10,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -76,6 +75,8 @@ class TuningStartSerializer(serializers.Serializer):
 
 
 class TuningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    capability = personas.USE_STUDIO
+    capabilities = {"create": personas.RUN_JOBS}
     serializer_class = TuningJobSerializer
     filterset_fields = ["project"]
 
@@ -92,8 +93,6 @@ class TuningViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.G
 
     @extend_schema(request=TuningStartSerializer, responses={202: AcceptedSerializer})
     def create(self, request: Request) -> Response:
-        if not request.user.has_perm(personas.RUN_JOBS):
-            raise PermissionDenied("Your persona does not allow this action.")
         data = TuningStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v: dict[str, Any] = data.validated_data

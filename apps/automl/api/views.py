@@ -19,7 +19,7 @@ from apps.automl.api import serializers as s
 from apps.core.api.errors import error_response
 from apps.core.api.schema import CONFLICT, AcceptedSerializer, QueuedSerializer
 from apps.core.artifacts import ArtifactTampered
-from apps.core.requests import request_user, require_perm
+from apps.core.requests import request_user
 from apps.datasets import selectors as data_selectors
 
 
@@ -29,6 +29,9 @@ def _tampered(exc: ArtifactTampered) -> Response:
 
 class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """`POST /api/automl/` starts a build (202 `{id, job}`); `GET /api/automl/{id}/` reads it."""
+
+    capability = personas.USE_STUDIO
+    capabilities = {"create": personas.RUN_JOBS, "batch_predict": personas.RUN_JOBS, "select": personas.RUN_JOBS}
 
     serializer_class = s.BuildSerializer
     filterset_fields = ["project"]
@@ -44,7 +47,6 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
 
     @extend_schema(request=s.BuildStartSerializer, responses={202: AcceptedSerializer})
     def create(self, request: Request) -> Response:
-        require_perm(request, personas.RUN_JOBS)
         data = s.BuildStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -97,7 +99,6 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     @extend_schema(request=OpenApiTypes.OBJECT, responses={202: QueuedSerializer})
     @action(detail=True, methods=["post"], url_path="batch-predict")
     def batch_predict(self, request: Request, pk: str | None = None) -> Response:
-        require_perm(request, personas.RUN_JOBS)
         build = self.get_object()
         raw = request.data.get("dataset_version") if isinstance(request.data, dict) else None
         if raw in (None, ""):
@@ -111,7 +112,6 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
     def select(self, request: Request, pk: str | None = None) -> Response:
         """Select a candidate: 200 with the build when it has a fitted model, 202 `{job, candidate}` when a job
         started to refit it on all rows (it is selected when that job succeeds)."""
-        require_perm(request, personas.RUN_JOBS)
         build = self.get_object()
         body: dict[str, Any] = request.data if isinstance(request.data, dict) else {}
         selection = services.automl_candidate_select(

@@ -9,7 +9,6 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
-from rest_framework.permissions import BasePermission
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -20,8 +19,7 @@ from apps.core.api.errors import error_response
 from apps.core.api.negotiation import AttachmentNegotiation
 from apps.core.attachments import attachment
 from apps.core.ids import ID_SCHEMA, int_param
-from apps.core.permissions import IsStudioUser, has_capability
-from apps.core.requests import request_user, require_perm
+from apps.core.requests import request_user
 from apps.core.uploads import CappedUploadApiMixin, refusal_message, upload_refusal
 from apps.datasets import selectors, services
 from apps.datasets import storage as files
@@ -29,8 +27,6 @@ from apps.datasets.api import serializers as s
 from apps.datasets.filtersets import DatasetFilterSet, FlowFilterSet, VersionFilterSet
 from apps.datasets.models import DatasetVersion
 from apps.datasets.tokens import boolean_tokens
-
-RUN_JOBS: list[type[BasePermission]] = [IsStudioUser, has_capability(personas.RUN_JOBS)]
 
 
 def _project_of(request: Request) -> Any:
@@ -80,6 +76,9 @@ def version_download(version: DatasetVersion, fmt: str | None, escape: str | Non
 class DatasetViewSet(CappedUploadApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Datasets of the caller's projects. `POST` (multipart) imports a file as a job: 202 `{id, job}`."""
 
+    capability = personas.USE_STUDIO
+    capabilities = {"create": personas.RUN_JOBS, "versions": personas.RUN_JOBS}
+
     serializer_class = s.DatasetSerializer
     filterset_class = DatasetFilterSet
     ordering_fields = ["name", "created_at"]
@@ -96,7 +95,6 @@ class DatasetViewSet(CappedUploadApiMixin, mixins.ListModelMixin, mixins.Retriev
         refused = _too_large(request)
         if refused is not None:
             return refused
-        require_perm(request, personas.RUN_JOBS)
         project = _project_of(request)
         data = s.DatasetImportSerializer(data=request.data)
         data.is_valid(raise_exception=True)
@@ -115,7 +113,7 @@ class DatasetViewSet(CappedUploadApiMixin, mixins.ListModelMixin, mixins.Retriev
         )
 
     @extend_schema(request={"multipart/form-data": s.VersionImportSerializer}, responses={202: s.AcceptedSerializer})
-    @action(detail=True, methods=["post"], url_path="versions", url_name="versions", permission_classes=RUN_JOBS)
+    @action(detail=True, methods=["post"], url_path="versions", url_name="versions")
     def versions(self, request: Request, pk: str | None = None) -> Response:
         """Import a file as a new version of this dataset (a job)."""
         refused = _too_large(request)
@@ -137,7 +135,8 @@ class DatasetViewSet(CappedUploadApiMixin, mixins.ListModelMixin, mixins.Retriev
 class DatasetSqlImportApi(APIView):
     """Import the result of one read-only SELECT on an admin-configured database connection (a job)."""
 
-    permission_classes = RUN_JOBS
+    capability = personas.USE_STUDIO
+    capabilities = {"post": personas.RUN_JOBS}
 
     @extend_schema(request=s.SqlImportSerializer, responses={202: s.AcceptedSerializer})
     def post(self, request: Request) -> Response:
@@ -160,6 +159,8 @@ class DatasetSqlImportApi(APIView):
 class DataConnectionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
     """Database connections open to the caller's projects (`?project=` to pick one)."""
 
+    capability = personas.USE_STUDIO
+
     serializer_class = s.DataConnectionSerializer
     filterset_class = None
 
@@ -178,6 +179,8 @@ class DataConnectionViewSet(mixins.ListModelMixin, viewsets.GenericViewSet):
 
 
 class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    capability = personas.USE_STUDIO
+    capabilities = {"profile:post": personas.RUN_JOBS, "retype": personas.RUN_JOBS}
     serializer_class = s.DatasetVersionSerializer
     filterset_class = VersionFilterSet
     ordering_fields = ["created_at", "number"]
@@ -216,7 +219,6 @@ class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         """GET: the latest Data Quality and Insights report (JSON). POST `{target?}`: compute one (a job)."""
         version = self.get_object()
         if request.method == "POST":
-            require_perm(request, personas.RUN_JOBS)
             data = s.ProfileStartSerializer(data=request.data)
             data.is_valid(raise_exception=True)
             job = services.profile_start(
@@ -277,7 +279,7 @@ class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
         return version_download(self.get_object(), params.get("format"), params.get("escape"))
 
     @extend_schema(request=s.RetypeSerializer, responses={202: s.JobStartedSerializer})
-    @action(detail=True, methods=["post"], permission_classes=RUN_JOBS)
+    @action(detail=True, methods=["post"])
     def retype(self, request: Request, pk: str | None = None) -> Response:
         """Change column types (`{columns: {name: type}}`): a job that writes a new version."""
         version = self.get_object()
@@ -295,6 +297,8 @@ class DatasetVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
 
 class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    capability = personas.USE_STUDIO
+    capabilities = {"run": personas.RUN_JOBS}
     serializer_class = s.FlowSerializer
     filterset_class = FlowFilterSet
     ordering_fields = ["name", "created_at"]
@@ -371,7 +375,7 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
         return Response(preview.as_dict())
 
     @extend_schema(request=s.FlowRunSerializer, responses={202: s.JobStartedSerializer})
-    @action(detail=True, methods=["post"], permission_classes=RUN_JOBS)
+    @action(detail=True, methods=["post"])
     def run(self, request: Request, pk: str | None = None) -> Response:
         """Run the flow on the full data (a job) into a new version of the output dataset."""
         flow = self.get_object()
@@ -395,6 +399,8 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
 class OperatorListApi(APIView):
     """The transform operators with their parameter specs (what the flow editor renders as forms)."""
 
+    capability = personas.USE_STUDIO
+
     @extend_schema(responses={200: dict})
     def get(self, request: Request) -> Response:
         from apps.datasets.transforms import operator_specs
@@ -408,6 +414,8 @@ class OperatorListApi(APIView):
 class SqlQueryApi(APIView):
     """One read-only SELECT over the project's dataset tables (DuckDB sandbox): at most 1000 rows."""
 
+    capability = personas.USE_STUDIO
+
     @extend_schema(request=s.SqlQuerySerializer, responses={200: dict})
     def post(self, request: Request) -> Response:
         project = _project_of(request)
@@ -419,7 +427,8 @@ class SqlQueryApi(APIView):
 class SqlSaveApi(APIView):
     """Run a SELECT on the full data and save the result as a new dataset version (a job)."""
 
-    permission_classes = RUN_JOBS
+    capability = personas.USE_STUDIO
+    capabilities = {"post": personas.RUN_JOBS}
 
     @extend_schema(request=s.SqlSaveSerializer, responses={202: s.JobStartedSerializer})
     def post(self, request: Request) -> Response:

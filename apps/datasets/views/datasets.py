@@ -15,7 +15,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import form_add_errors, request_project, request_user, require_perm, required_project
+from apps.core.requests import form_add_errors, request_project, request_user, required_project
 from apps.core.uploads import refusal_message
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
@@ -35,6 +35,8 @@ class DatasetIndexView(StudioMixin, View):
 
 
 class DatasetListView(CappedUploadView):
+    capabilities = {"post": personas.RUN_JOBS}
+
     def _render(
         self, request: HttpRequest, form: Any = None, sql_form: Any = None, status: int = 200, upload_error: str = ""
     ) -> HttpResponse:
@@ -57,7 +59,7 @@ class DatasetListView(CappedUploadView):
             "imports": imports,
             "connections": connections,
             "sql_form": sql_form or (f.SqlImportForm(connections=connections) if connections else None),
-            "can_run": request.user.has_perm(personas.RUN_JOBS),
+            "can_run": personas.user_can(request.user, personas.RUN_JOBS),
             "upload_error": upload_error,
         }
         return render(request, "datasets/dataset_list.html", context, status=status)
@@ -69,7 +71,6 @@ class DatasetListView(CappedUploadView):
         limit = self.upload_refused(request)
         if limit is not None:
             return self._render(request, status=413, upload_error=refusal_message(limit))
-        require_perm(request, personas.RUN_JOBS)
         project = required_project(request)
         form = f.DatasetUploadForm(request.POST, request.FILES)
         if form.is_valid():
@@ -91,7 +92,7 @@ class DatasetListView(CappedUploadView):
 
 
 class DatasetSqlImportView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest) -> HttpResponse:
         project = required_project(request)
@@ -125,6 +126,8 @@ def _page_offset(raw: Any, count: int, row: Any = None) -> int:
 
 
 class DatasetDetailView(CappedUploadView):
+    capabilities = {"post": personas.RUN_JOBS}
+
     def _render(
         self,
         request: HttpRequest,
@@ -145,7 +148,7 @@ class DatasetDetailView(CappedUploadView):
             "version": version,
             "upload_form": upload_form or f.VersionUploadForm(),
             "upload_error": upload_error,
-            "can_run": request.user.has_perm(personas.RUN_JOBS),
+            "can_run": personas.user_can(request.user, personas.RUN_JOBS),
         }
         jobs = []
         if dataset.import_job_id and dataset.latest_version_id is None and dataset.import_job:
@@ -190,7 +193,6 @@ class DatasetDetailView(CappedUploadView):
         limit = self.upload_refused(request)
         if limit is not None:
             return self._render(request, dataset, status=413, upload_error=refusal_message(limit))
-        require_perm(request, personas.RUN_JOBS)
         form = f.VersionUploadForm(request.POST, request.FILES)
         if form.is_valid():
             try:
@@ -209,7 +211,7 @@ class DatasetDetailView(CappedUploadView):
 
 
 class DatasetDeleteView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         dataset = selectors.dataset_get_for_user(user=request_user(request), pk=pk)
@@ -219,7 +221,7 @@ class DatasetDeleteView(StudioMixin, View):
 
 
 class VersionRetypeView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = selectors.version_get_for_user(user=request_user(request), pk=pk)

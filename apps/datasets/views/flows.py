@@ -190,7 +190,7 @@ class FlowDetailView(StudioMixin, View):
             "charts": True,
             "preview_cells": table_cells(preview.rows, preview.columns) if preview else [],
             "analysis_fields": {kind: list(names) for kind, names in ANALYSIS_PARAMS.items()},
-            "can_run": request.user.has_perm(personas.RUN_JOBS),
+            "can_run": personas.user_can(request.user, personas.RUN_JOBS),
         }
         return render(request, "datasets/flow_detail.html", context, status=status)
 
@@ -283,7 +283,7 @@ class FlowSourceDeleteView(StudioMixin, View):
 
 
 class FlowRunView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         flow = selectors.flow_get_for_user(user=request_user(request), pk=pk)

@@ -24,7 +24,7 @@ from apps.datasets.views.common import (
 
 
 class ProfileStartView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         version = selectors.version_get_for_user(user=request_user(request), pk=pk)
@@ -57,7 +57,7 @@ class ReportView(StudioMixin, View):
             "reports": reports,
             "report": report,
             "jobs": jobs,
-            "can_run": request.user.has_perm(personas.RUN_JOBS),
+            "can_run": personas.user_can(request.user, personas.RUN_JOBS),
         }
         if report is not None:
             data = selectors.report_data(report=report)

@@ -14,7 +14,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.mixins import StudioMixin
-from apps.core.requests import form_add_errors, request_project, request_user, require_perm, required_project
+from apps.core.requests import form_add_errors, request_project, request_user, required_project
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
 from apps.datasets.views.common import (
@@ -23,6 +23,8 @@ from apps.datasets.views.common import (
 
 
 class SqlEditorView(StudioMixin, View):
+    capabilities = {"post:save": personas.RUN_JOBS}  # saving starts a job; a preview does not
+
     def _render(
         self, request: HttpRequest, form: Any, result: Any = None, job: Any = None, status: int = 200
     ) -> HttpResponse:
@@ -39,7 +41,7 @@ class SqlEditorView(StudioMixin, View):
             "result": result,
             "job": job,
             "save_jobs": [job] if job is not None else [],
-            "can_run": request.user.has_perm(personas.RUN_JOBS),
+            "can_run": personas.user_can(request.user, personas.RUN_JOBS),
         }
         return render(request, "datasets/sql.html", context, status=status)
 
@@ -67,7 +69,6 @@ class SqlEditorView(StudioMixin, View):
             return self._render(request, form, status=400)
         query = form.cleaned_data["query"]
         if request.POST.get("action") == "save":
-            require_perm(request, personas.RUN_JOBS)
             if not form.cleaned_data.get("name"):
                 form.add_error("name", "Give the new dataset a name.")
                 return self._render(request, form, status=400)

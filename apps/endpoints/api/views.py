@@ -18,13 +18,11 @@ from apps.accounts.models import User
 from apps.accounts.selectors import project_get_for_user
 from apps.core.api.schema import AcceptedSerializer
 from apps.core.ids import int_param
-from apps.core.requests import request_user, require_perm
+from apps.core.requests import request_user
 from apps.core.selectors import webhook_deliveries_for
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import selectors, services
 from apps.endpoints.api import serializers as s
-
-DEPLOY_MESSAGE = "Only MLOps engineers and admins deploy models and manage endpoint keys."
 
 
 def resolve_variants(user: User, data: dict[str, Any]) -> list[dict[str, Any]] | None:
@@ -50,6 +48,14 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     """`POST /api/endpoints/` → 201 with the endpoint and `key` (shown once). `POST /api/endpoints/{id}/update/`
     replaces the variants (`model_version` or `variants: [{model_version, weight, name?}]`) and/or settings."""
 
+    capability = personas.USE_STUDIO
+    capabilities = {
+        "create": personas.DEPLOY_MODELS,
+        "update_endpoint": personas.DEPLOY_MODELS,
+        "keys:post": personas.DEPLOY_MODELS,
+        "webhook_secret": personas.DEPLOY_MODELS,
+    }
+
     serializer_class = s.EndpointSerializer
     filterset_fields = ["project", "type", "status"]
 
@@ -61,7 +67,6 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
     @extend_schema(request=s.EndpointCreateSerializer, responses={201: s.EndpointSerializer})
     def create(self, request: Request) -> Response:
-        require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
         data = s.EndpointCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -83,7 +88,6 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["post"], url_path="update", url_name="update")
     def update_endpoint(self, request: Request, pk: str) -> Response:
         endpoint = self.get_object()
-        require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
         data = s.EndpointUpdateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data
@@ -100,7 +104,6 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         endpoint = self.get_object()
         if request.method == "GET":
             return Response(s.EndpointKeySerializer(selectors.endpoint_keys(endpoint=endpoint), many=True).data)
-        require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
         data = s.EndpointKeyCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         row, key = services.endpoint_key_create(
@@ -136,7 +139,6 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         """GET: the secret deliveries are signed with; POST: rotate it (the previous one still signs beside the new
         one until `previous_valid_until`). Both need the DEPLOY_MODELS capability."""
         endpoint = self.get_object()
-        require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
         if request.method == "POST":
             services.endpoint_webhook_secret_rotate(endpoint=endpoint, user=request_user(request))
         return Response(selectors.endpoint_webhook_secret(endpoint=endpoint))
@@ -159,6 +161,8 @@ class EndpointViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 
 class EndpointKeyViewSet(viewsets.GenericViewSet):
+    capability = personas.USE_STUDIO
+    capabilities = {"revoke": personas.DEPLOY_MODELS}
     serializer_class = s.EndpointKeySerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -168,7 +172,6 @@ class EndpointKeyViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"], url_path="revoke", url_name="revoke")
     def revoke(self, request: Request, pk: str) -> Response:
         key = selectors.endpoint_key_get_for_user(user=request_user(request), pk=pk)
-        require_perm(request, personas.DEPLOY_MODELS, DEPLOY_MESSAGE)
         key = services.endpoint_key_revoke(key=key, user=request_user(request))
         return Response(s.EndpointKeySerializer(key).data)
 
@@ -176,6 +179,9 @@ class EndpointKeyViewSet(viewsets.GenericViewSet):
 class BatchTransformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """`POST /api/batch-transforms/` (`{model_version, dataset_version, join_input_columns?, probabilities?}`)
     → 202 `{id, job}`; the output is a new dataset version (`output_version` once the job succeeded)."""
+
+    capability = personas.USE_STUDIO
+    capabilities = {"create": personas.RUN_JOBS}
 
     serializer_class = s.BatchTransformSerializer
     filterset_fields = ["project", "model_version", "dataset_version"]
@@ -188,7 +194,6 @@ class BatchTransformViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, vi
 
     @extend_schema(request=s.BatchTransformStartSerializer, responses={202: AcceptedSerializer})
     def create(self, request: Request) -> Response:
-        require_perm(request, personas.RUN_JOBS, "Your persona does not allow starting jobs.")
         data = s.BatchTransformStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data

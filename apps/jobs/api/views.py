@@ -8,7 +8,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import personas, selectors
-from apps.core.permissions import IsStudioUser, has_capability
 from apps.jobs.api.serializers import JobAcceptedSerializer, JobDetailSerializer, JobSerializer
 from apps.jobs.filtersets import JobFilterSet
 from apps.jobs.selectors import job_list_for_user
@@ -16,6 +15,8 @@ from apps.jobs.services import job_cancel, job_start
 
 
 class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    capability = personas.USE_STUDIO
+    capabilities = {"cancel": personas.CANCEL_JOBS}
     filterset_class = JobFilterSet
     ordering_fields = ["created_at", "status"]
 
@@ -28,7 +29,7 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
         return JobDetailSerializer if self.action == "retrieve" else JobSerializer
 
     @extend_schema(request=None, responses=JobSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[IsStudioUser, has_capability(personas.CANCEL_JOBS)])
+    @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str | None = None) -> Response:
         job = job_cancel(job=self.get_object())
         return Response(JobSerializer(job).data, status=status.HTTP_200_OK)
@@ -37,7 +38,8 @@ class JobViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gene
 class StorageReportStartApi(APIView):
     """Start the project storage report job: counts and bytes per asset type."""
 
-    permission_classes = [IsStudioUser, has_capability(personas.RUN_JOBS)]
+    capability = personas.USE_STUDIO
+    capabilities = {"post": personas.RUN_JOBS}
 
     @extend_schema(request=None, responses={202: JobAcceptedSerializer})
     def post(self, request: Request, pk: int) -> Response:

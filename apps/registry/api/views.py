@@ -20,7 +20,6 @@ from apps.core.api.errors import error_response
 from apps.core.api.negotiation import AttachmentNegotiation
 from apps.core.artifacts import ArtifactTampered
 from apps.core.attachments import file_attachment
-from apps.core.permissions import IsStudioUser, has_capability
 from apps.core.requests import request_user
 from apps.core.uploads import CappedUploadApiMixin, upload_refusal
 from apps.registry import importing, selectors, services
@@ -43,6 +42,8 @@ def _too_large() -> Response:
 class ModelGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Model groups (SageMaker model package groups) of the caller's projects, with version counts."""
 
+    capability = personas.USE_STUDIO
+
     serializer_class = s.ModelGroupSerializer
     filterset_class = GroupFilterSet
     ordering_fields = ["name", "created_at"]
@@ -59,6 +60,9 @@ class ModelVersionViewSet(
 ):
     """Model versions. `PATCH` edits description, tags and metadata; approval, aliases, import and export are
     their own actions."""
+
+    capability = personas.USE_STUDIO
+    capabilities = {"approval": personas.APPROVE_MODELS}
 
     serializer_class = s.ModelVersionSerializer
     filterset_class = VersionFilterSet
@@ -94,7 +98,7 @@ class ModelVersionViewSet(
         return self._detail(version)
 
     @extend_schema(request=s.ApprovalSerializer, responses=s.ModelVersionDetailSerializer)
-    @action(detail=True, methods=["post"], permission_classes=[IsStudioUser, has_capability(personas.APPROVE_MODELS)])
+    @action(detail=True, methods=["post"])
     def approval(self, request: Request, pk: str | None = None) -> Response:
         """Approve, reject or send back to pending (MLOps engineers and admins); recorded in the history."""
         version = self.get_object()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
-from rest_framework.exceptions import PermissionDenied
 from rest_framework.request import Request
 from rest_framework.response import Response
 
@@ -21,6 +20,9 @@ class UnsupervisedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
     """`POST /api/unsupervised/` starts a run (202 `{id, job}`); `GET /api/unsupervised/{id}/` reads it with
     its status, chart data, info and output dataset version."""
 
+    capability = personas.USE_STUDIO
+    capabilities = {"create": personas.RUN_JOBS}
+
     filterset_fields = ["project", "algorithm"]
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
@@ -34,8 +36,6 @@ class UnsupervisedRunViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, v
 
     @extend_schema(request=s.RunStartSerializer, responses={202: AcceptedSerializer})
     def create(self, request: Request) -> Response:
-        if not request.user.has_perm(personas.RUN_JOBS):
-            raise PermissionDenied("Your persona does not allow this action.")
         data = s.RunStartSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         v = data.validated_data

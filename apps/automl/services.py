@@ -390,7 +390,7 @@ def candidate_is_selectable(*, build: AutomlBuild, entry: dict[str, Any]) -> boo
     return entry.get("algorithm") != "ensemble" or entry.get("name") == build.best_candidate
 
 
-def _model_candidates(build: AutomlBuild) -> set[str]:
+def candidates_with_models(build: AutomlBuild) -> set[str]:
     """Candidates with a fitted model stored: the best (the build's own artifact) and those refitted on request."""
     names = {build.best_candidate} if build.artifact_id and build.best_candidate else set()
     if build.pk:
@@ -650,8 +650,3 @@ def automl_register(*, build: AutomlBuild, created_by: User, candidate: Any = No
         automl_build=build,
         tuning_job=build.tuning_job,
     )
-
-
-def frame_typical_row(build: AutomlBuild) -> dict[str, Any]:
-    _, report = selectors.candidate_report(build=build)
-    return dict(report.get("typical_values") or {})

@@ -108,7 +108,7 @@ class BuildDetailView(StudioMixin, View):
         analysis_candidate, chosen_report = selectors.candidate_report(build=build)
         features = (chosen_report.get("schema") or {}).get("features", [])
         typical = chosen_report.get("typical_values") or {}
-        kept = services._model_candidates(build)
+        kept = services.candidates_with_models(build)
         fits = {c.name: c.job for c in selectors.fitted_candidates(build=build) if c.job is not None}
         leaderboard = []
         for e in build.leaderboard:

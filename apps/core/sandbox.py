@@ -86,10 +86,6 @@ def report(label: str) -> None:
             pass
 
 
-def in_sandbox() -> bool:
-    return _conn is not None
-
-
 def _vm_size() -> int:
     """This process's virtual memory size in bytes (what RLIMIT_AS limits)."""
     try:

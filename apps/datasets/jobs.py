@@ -38,9 +38,9 @@ def dataset_retype(ctx: JobContext) -> dict[str, Any]:
 
 @job_kind("datasets.flow_run", title="Run flow", max_attempts=2)
 def flow_run(ctx: JobContext) -> dict[str, Any]:
-    from apps.datasets.services import flow_run_run
+    from apps.datasets.services import flow_run_execute
 
-    return flow_run_run(ctx)
+    return flow_run_execute(ctx)
 
 
 @job_kind("datasets.sql_save", title="Save SQL result", max_attempts=2)

@@ -210,20 +210,6 @@ def parquet_head(pf: pq.ParquetFile, rows: int) -> pd.DataFrame:
     return table.slice(0, rows).to_pandas()
 
 
-def read_sample(name: str, rows: int, seed: int = 0) -> pd.DataFrame:
-    """About `rows` rows spread over the file (a few row groups, then a seeded random subset)."""
-    with open_parquet(name) as pf:
-        n = pf.metadata.num_row_groups
-        if n == 0:
-            return pf.schema_arrow.empty_table().to_pandas()
-        picks = sorted({0, n // 2, n - 1}) if n > 3 else list(range(n))
-        table = pf.read_row_groups(picks)
-    if table.num_rows > rows:
-        idx = np.sort(np.random.default_rng(seed).choice(table.num_rows, size=rows, replace=False))
-        table = table.take(pa.array(idx))
-    return table.to_pandas()
-
-
 def read_rows(name: str, offset: int, limit: int) -> pa.Table:
     """Rows [offset, offset + limit) reading only the row groups that hold them."""
     with open_parquet(name) as pf:

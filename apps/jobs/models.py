@@ -54,13 +54,6 @@ class Job(models.Model):
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
 
-    @property
-    def duration_s(self) -> float | None:
-        if not self.started_at:
-            return None
-        end = self.finished_at or timezone.now()
-        return (end - self.started_at).total_seconds()
-
 
 class WorkerHeartbeat(models.Model):
     """Each Celery worker process writes here every few seconds; /readyz reads it."""

@@ -65,8 +65,3 @@ def get_kind(name: str) -> JobKind:
         return _KINDS[name]
     except KeyError as exc:
         raise LookupError(f"Unknown job kind {name!r}.") from exc
-
-
-def all_kinds() -> dict[str, JobKind]:
-    load_job_modules()
-    return dict(_KINDS)

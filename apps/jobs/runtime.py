@@ -47,10 +47,6 @@ _active: set[JobContext] = set()
 _active_lock = threading.Lock()
 
 
-def shutdown_requested() -> bool:
-    return _shutdown.is_set()
-
-
 def request_shutdown() -> None:
     """Ask every job running in this process to hand itself back (safe to call from a signal handler)."""
     _shutdown.set()

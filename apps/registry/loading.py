@@ -259,12 +259,6 @@ def load_version(version: Any, *, native_code: bool = True) -> Predictor:
     return predictor
 
 
-def predictions_json(predictor: Predictor, frame: pd.DataFrame, *, probabilities: bool = False) -> dict[str, Any]:
-    """The MLflow scoring server's response: {"predictions": [...]} (+ "probabilities": [{class: p}] on request)."""
-    labels, proba = predictor.predict(frame)
-    return predictions_answer(predictor, labels, proba, probabilities=probabilities)
-
-
 def predictions_answer(
     predictor: Predictor, labels: np.ndarray, proba: np.ndarray | None, *, probabilities: bool = False
 ) -> dict[str, Any]:

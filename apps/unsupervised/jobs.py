@@ -10,6 +10,6 @@ from apps.jobs.runtime import JobContext
 
 @job_kind("unsupervised.run", title="Built-in algorithm", max_attempts=2)
 def unsupervised_run(ctx: JobContext) -> dict[str, Any]:
-    from apps.unsupervised.services import unsupervised_run_run
+    from apps.unsupervised.services import unsupervised_run_execute
 
-    return unsupervised_run_run(ctx)
+    return unsupervised_run_execute(ctx)

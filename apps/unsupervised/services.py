@@ -334,7 +334,7 @@ def _dataset_name(version: DatasetVersion, algorithm: str) -> str:
     return f"{base[: DATASET_NAME_MAX - len(algorithm) - 1].rstrip()} {algorithm}"
 
 
-def unsupervised_run_run(ctx: JobContext) -> dict[str, Any]:
+def unsupervised_run_execute(ctx: JobContext) -> dict[str, Any]:
     run = UnsupervisedRun.objects.select_related("dataset_version__dataset").get(
         pk=ctx.params["run"], project_id=ctx.project_id
     )

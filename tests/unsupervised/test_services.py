@@ -242,13 +242,13 @@ def test_a_redelivered_job_reuses_the_version_its_first_attempt_stored(project_a
     # The worker died after storing the version but before recording the result on the run.
     UnsupervisedRun.objects.filter(pk=run.pk).update(output_version=None, info={}, chart={})
     Job.objects.filter(pk=job.pk).update(status=JobStatus.RUNNING)
-    result = services.unsupervised_run_run(JobContext(Job.objects.get(pk=job.pk)))
+    result = services.unsupervised_run_execute(JobContext(Job.objects.get(pk=job.pk)))
     assert result["dataset_version"] == first
     run.refresh_from_db()
     assert run.output_version_id == first and run.info["k"] == 3
     assert DatasetVersion.objects.filter(kind="model_output").count() == 1
     # And after success, nothing is redone.
-    again = services.unsupervised_run_run(JobContext(Job.objects.get(pk=job.pk)))
+    again = services.unsupervised_run_execute(JobContext(Job.objects.get(pk=job.pk)))
     assert again == {"run": run.pk, "dataset_version": first}
 
 

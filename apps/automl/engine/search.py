@@ -198,10 +198,6 @@ class Searcher:
                 r.oof = np.zeros(0)
         self.state.pool = keep
 
-    def estimated_trial_s(self) -> float:
-        walls = [w for ws in self.wall.values() for w in ws]
-        return float(np.median(walls)) if walls else 0.0
-
     def done_trials(self) -> int:
         return len(self.state.trials)
 

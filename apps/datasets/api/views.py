@@ -380,12 +380,7 @@ class FlowViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.Gen
             )
         else:
             step_id = data.validated_data.get("step") or (flow.steps[-1]["id"] if flow.steps else flow.sources[0]["id"])
-        try:
-            preview = selectors.flow_preview(flow=flow, step_id=step_id, definition=definition)
-        except ValidationError:
-            raise
-        except Exception as exc:
-            raise services._step_error(exc) from exc
+        preview = services.flow_preview_or_error(flow, definition, step_id)
         return Response(preview.as_dict())
 
     @extend_schema(request=s.FlowRunSerializer, responses={202: s.JobStartedSerializer})

@@ -16,9 +16,9 @@ from apps.datasets.inference import infer_schema
 from apps.datasets.models import DatasetVersion, Flow, FlowAnalysis
 from apps.datasets.services.versions import (
     NAME_MAX,
-    _clean_name,
-    _store_frame_as_version,
-    _version_result,
+    clean_dataset_name,
+    store_frame_as_version,
+    version_result,
 )
 from apps.jobs.models import Job
 from apps.jobs.runtime import JobContext, JobError
@@ -67,7 +67,7 @@ def flow_create(
     description: str = "",
     output_name: str = "",
 ) -> Flow:
-    name = _clean_name(name)
+    name = clean_dataset_name(name)
     versions = _check_versions(project, sources)
     if not versions:
         raise ValidationError({"sources": "Choose at least one dataset version to start from."})
@@ -90,7 +90,7 @@ def flow_create(
     return flow
 
 
-def _step_error(exc: Exception) -> ValidationError:
+def step_validation_error(exc: Exception) -> ValidationError:
     from apps.datasets.transforms import TransformError
 
     if isinstance(exc, TransformError):
@@ -105,7 +105,7 @@ def _save_definition(flow: Flow, before: dict[str, Any], definition: dict[str, A
     try:
         validate_flow(definition)
     except Exception as exc:
-        raise _step_error(exc) from exc
+        raise step_validation_error(exc) from exc
     with transaction.atomic():
         current = Flow.objects.select_for_update().get(pk=flow.pk)
         if current.definition != before:
@@ -187,7 +187,7 @@ def flow_step_draft(
     return definition, step_id
 
 
-def _preview_or_error(flow: Flow, definition: dict[str, Any], step_id: str) -> Any:
+def flow_preview_or_error(flow: Flow, definition: dict[str, Any] | None, step_id: str) -> Any:
     from apps.datasets.selectors import flow_preview
 
     try:
@@ -195,7 +195,7 @@ def _preview_or_error(flow: Flow, definition: dict[str, Any], step_id: str) -> A
     except ValidationError:
         raise
     except Exception as exc:
-        raise _step_error(exc) from exc
+        raise step_validation_error(exc) from exc
 
 
 def flow_step_add(
@@ -204,7 +204,7 @@ def flow_step_add(
     """Add a step after checking it runs on a preview sample; returns (flow, step id, preview)."""
     before = copy.deepcopy(flow.definition)
     definition, step_id = flow_step_draft(flow, op=op, parameters=parameters, inputs=inputs, label=label)
-    preview = _preview_or_error(flow, definition, step_id)
+    preview = flow_preview_or_error(flow, definition, step_id)
     return _save_definition(flow, before, definition), step_id, preview
 
 
@@ -213,7 +213,7 @@ def flow_step_update(
 ) -> tuple[Flow, Any]:
     before = copy.deepcopy(flow.definition)
     definition, _ = flow_step_draft(flow, op=op, parameters=parameters, inputs=inputs, label=label, step_id=step_id)
-    preview = _preview_or_error(flow, definition, step_id)
+    preview = flow_preview_or_error(flow, definition, step_id)
     return _save_definition(flow, before, definition), preview
 
 
@@ -269,8 +269,8 @@ def flow_run_start(*, flow: Flow, created_by: User, output_name: str | None = No
     try:
         validate_flow(flow.definition)
     except Exception as exc:
-        raise _step_error(exc) from exc
-    output = _clean_name(output_name or flow.output_name or flow.name, "output_name")
+        raise step_validation_error(exc) from exc
+    output = clean_dataset_name(output_name or flow.output_name or flow.name, "output_name")
     if output != flow.output_name:
         flow.output_name = output
         flow.save(update_fields=["output_name", "updated_at"])
@@ -302,12 +302,12 @@ def _store_trained(flow_id: int, ran: dict[str, Any]) -> None:
         flow.save(update_fields=["definition", "updated_at"])
 
 
-def flow_run_run(ctx: JobContext) -> dict[str, Any]:
+def flow_run_execute(ctx: JobContext) -> dict[str, Any]:
     from apps.datasets.transforms import TransformError, run_flow
 
     done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
     if done is not None:
-        return _version_result(done)
+        return version_result(done)
     definition = ctx.params["definition"]
     flow = Flow.objects.filter(pk=ctx.params["flow"], project_id=ctx.project_id).first()
     if flow is None:
@@ -340,7 +340,7 @@ def flow_run_run(ctx: JobContext) -> dict[str, Any]:
     for entry in schema:
         entry["pandas_dtype"] = str(output[entry["name"]].dtype)
     parents = [versions[wanted[s]] for s in wanted if s in used and wanted[s] in versions]
-    version = _store_frame_as_version(
+    version = store_frame_as_version(
         ctx,
         frame=output,
         schema=schema,
@@ -361,7 +361,7 @@ def flow_run_run(ctx: JobContext) -> dict[str, Any]:
         f"Flow {flow.name} wrote {version.row_count:,} rows × {version.column_count} columns as "
         f"{version.dataset.name} v{version.number}."
     )
-    return _version_result(version)
+    return version_result(version)
 
 
 def flow_analysis_add(*, flow: Flow, created_by: User, kind: str, step_id: str, params: dict[str, Any]) -> FlowAnalysis:

@@ -17,13 +17,13 @@ from apps.datasets.choices import VersionKind
 from apps.datasets.inference import apply_schema, infer_schema
 from apps.datasets.models import DataConnection, Dataset, DatasetVersion
 from apps.datasets.services.versions import (
-    _cast_summary,
-    _clean_name,
-    _name_is_free,
-    _store_frame_as_version,
-    _typed_schema,
-    _version_result,
+    cast_summary,
+    clean_dataset_name,
     dataset_delete,
+    dataset_name_is_free,
+    store_frame_as_version,
+    typed_schema,
+    version_result,
 )
 from apps.jobs.models import Job
 from apps.jobs.runtime import JobContext, JobError
@@ -119,7 +119,7 @@ def dataset_import_start(
     filename: str | None = None,
 ) -> tuple[Dataset, Job]:
     """Create the dataset, store the upload under the project and queue the import job."""
-    name = _clean_name(name)
+    name = clean_dataset_name(name)
     options.check()
     if not upload.size:
         raise ValidationError({"file": "The file is empty."})
@@ -127,7 +127,7 @@ def dataset_import_start(
     stored: str | None = None
     try:
         with transaction.atomic():
-            _name_is_free(project=project, name=name)
+            dataset_name_is_free(project=project, name=name)
             dataset = Dataset.objects.create(project=project, name=name, description=description, created_by=created_by)
             stored = _store_upload(project=project, dataset=dataset, upload=upload)
             job = job_start(
@@ -208,7 +208,7 @@ def dataset_sql_import_start(
 ) -> tuple[Dataset, Job]:
     from apps.datasets.sql import SqlError, check_external_query
 
-    name = _clean_name(name)
+    name = clean_dataset_name(name)
     if not connection.projects.filter(pk=project.pk).exists():
         raise ValidationError({"connection": "This connection is not available to the project."})
     try:
@@ -216,7 +216,7 @@ def dataset_sql_import_start(
     except SqlError as exc:
         raise ValidationError({exc.field: exc.message}) from exc
     with transaction.atomic():
-        _name_is_free(project=project, name=name)
+        dataset_name_is_free(project=project, name=name)
         dataset = Dataset.objects.create(project=project, name=name, description=description, created_by=created_by)
         job = job_start(
             kind="datasets.import_sql",
@@ -249,7 +249,7 @@ def dataset_import_run(ctx: JobContext) -> dict[str, Any]:
     done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
     if done is not None:  # an earlier attempt finished before its worker died
         files.delete_quietly(params.get("upload"))
-        return _version_result(done)
+        return version_result(done)
     dataset = Dataset.objects.filter(pk=params["dataset"], project_id=ctx.project_id).first()
     if dataset is None:
         files.delete_quietly(params.get("upload"))
@@ -294,14 +294,14 @@ def dataset_import_run(ctx: JobContext) -> dict[str, Any]:
         _import_failed(params)
         raise
     files.delete_quietly(params.get("upload"))
-    notes = _cast_summary(report)
+    notes = cast_summary(report)
     for note in notes:
         ctx.log(note)
     ctx.final_message = (
         f"Imported {version.row_count:,} rows × {version.column_count} columns as "
         f"{dataset.name} v{version.number}." + (" " + " ".join(notes) if notes else "")
     )[:500]
-    return {**_version_result(version), "warnings": notes}
+    return {**version_result(version), "warnings": notes}
 
 
 def _store_imported_frame(
@@ -314,10 +314,10 @@ def _store_imported_frame(
     typed = apply_schema(frame, schema)
     report = typed.attrs.get("cast_report", {})
     source["cast_report"] = {k: v for k, v in report.items() if v.get("failed")}
-    version = _store_frame_as_version(
+    version = store_frame_as_version(
         ctx,
         frame=typed,
-        schema=_typed_schema(schema, typed, report),
+        schema=typed_schema(schema, typed, report),
         kind=source["kind"],
         source=source,
         dataset=dataset,
@@ -331,7 +331,7 @@ def dataset_sql_import_run(ctx: JobContext) -> dict[str, Any]:
     params = ctx.params
     done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
     if done is not None:
-        return _version_result(done)
+        return version_result(done)
     dataset = Dataset.objects.filter(pk=params["dataset"], project_id=ctx.project_id).first()
     connection = DataConnection.objects.filter(pk=params["connection"], projects=ctx.project_id).first()
     if dataset is None or connection is None:
@@ -375,4 +375,4 @@ def dataset_sql_import_run(ctx: JobContext) -> dict[str, Any]:
         f"Imported {version.row_count:,} rows × {version.column_count} columns from "
         f"{connection.name} as {dataset.name} v{version.number}."
     )
-    return _version_result(version)
+    return version_result(version)

@@ -13,11 +13,11 @@ from apps.datasets.choices import VersionKind
 from apps.datasets.inference import TYPES, apply_schema, pandas_dtype_for
 from apps.datasets.models import DatasetVersion
 from apps.datasets.services.versions import (
-    _cast_summary,
-    _store_frame_as_version,
-    _typed_schema,
-    _version_result,
+    cast_summary,
     job_input_version,
+    store_frame_as_version,
+    typed_schema,
+    version_result,
 )
 from apps.jobs.models import Job
 from apps.jobs.runtime import JobContext
@@ -49,7 +49,7 @@ def version_retype_start(*, version: DatasetVersion, created_by: User, columns: 
 def version_retype_run(ctx: JobContext) -> dict[str, Any]:
     done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
     if done is not None:
-        return _version_result(done)
+        return version_result(done)
     version = job_input_version(ctx, gone="The dataset version was deleted before the job ran.")
     changes: dict[str, str] = ctx.params["columns"]
     ctx.progress(0.05, f"Reading {version.row_count:,} rows")
@@ -75,18 +75,18 @@ def version_retype_run(ctx: JobContext) -> dict[str, Any]:
         "columns": changes,
         "cast_report": {k: v for k, v in report.items() if v.get("failed")},
     }
-    new = _store_frame_as_version(
+    new = store_frame_as_version(
         ctx,
         frame=typed,
-        schema=_typed_schema(schema, typed, report),
+        schema=typed_schema(schema, typed, report),
         kind=VersionKind.RETYPE,
         source=source,
         dataset=version.dataset,
         parents=[version],
     )
-    notes = _cast_summary(report)
+    notes = cast_summary(report)
     ctx.final_message = (
         f"{version.dataset.name} v{new.number}: {len(changed)} column type(s) changed."
         + (" " + " ".join(notes) if notes else "")
     )[:500]
-    return {**_version_result(new), "warnings": notes}
+    return {**version_result(new), "warnings": notes}

@@ -11,10 +11,10 @@ from apps.datasets import storage as files
 from apps.datasets.choices import VersionKind
 from apps.datasets.models import DatasetVersion
 from apps.datasets.services.versions import (
-    _clean_name,
-    _orphans_purge,
-    _version_result,
+    clean_dataset_name,
     dataset_version_create,
+    orphans_purge,
+    version_result,
 )
 from apps.jobs.models import Job
 from apps.jobs.runtime import JobContext, JobError
@@ -27,7 +27,7 @@ def sql_save_start(*, project: Project, created_by: User, query: str, name: str)
     from apps.datasets.selectors import sql_tables_for_project
     from apps.datasets.sql import SqlError, check_duckdb_query, duckdb_connection, referenced_names
 
-    name = _clean_name(name)
+    name = clean_dataset_name(name)
     connection = duckdb_connection()
     try:
         check_duckdb_query(connection, query)
@@ -39,7 +39,7 @@ def sql_save_start(*, project: Project, created_by: User, query: str, name: str)
     used = {ident: version.pk for ident, version in tables.items() if ident in referenced_names(query)}
     if not used:
         raise ValidationError({"query": "The query reads none of the project's dataset tables."})
-    _orphans_purge(project=project, name=name)
+    orphans_purge(project=project, name=name)
     return job_start(
         kind="datasets.sql_save",
         project=project,
@@ -58,7 +58,7 @@ def sql_save_run(ctx: JobContext) -> dict[str, Any]:
 
     done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
     if done is not None:
-        return _version_result(done)
+        return version_result(done)
     wanted: dict[str, int] = ctx.params["tables"]
     versions = {v.pk: v for v in DatasetVersion.objects.filter(pk__in=wanted.values(), project_id=ctx.project_id)}
     missing = [name for name, pk in wanted.items() if pk not in versions]
@@ -94,4 +94,4 @@ def sql_save_run(ctx: JobContext) -> dict[str, Any]:
             created_by_id=ctx.created_by_id,
         )
     ctx.final_message = f"Saved {rows:,} rows as {version.dataset.name} v{version.number}."
-    return _version_result(version)
+    return version_result(version)

@@ -31,7 +31,7 @@ NAME_MAX = 100
 # --- names ----------------------------------------------------------------------------------------------
 
 
-def _clean_name(name: Any, field: str = "name") -> str:
+def clean_dataset_name(name: Any, field: str = "name") -> str:
     text = " ".join(str(name or "").split())
     if not text:
         raise ValidationError({field: "Give the dataset a name."})
@@ -40,7 +40,7 @@ def _clean_name(name: Any, field: str = "name") -> str:
     return text
 
 
-def _orphans_purge(*, project: Project, name: str) -> None:
+def orphans_purge(*, project: Project, name: str) -> None:
     """Delete datasets of this name that never got a version and whose import is over (a killed worker)."""
     for orphan in Dataset.objects.filter(project=project, name__iexact=name, latest_version__isnull=True):
         job = orphan.import_job
@@ -48,8 +48,8 @@ def _orphans_purge(*, project: Project, name: str) -> None:
             dataset_delete(dataset=orphan)
 
 
-def _name_is_free(*, project: Project, name: str) -> None:
-    _orphans_purge(project=project, name=name)
+def dataset_name_is_free(*, project: Project, name: str) -> None:
+    orphans_purge(project=project, name=name)
     if Dataset.objects.filter(project=project, name__iexact=name).exists():
         raise ValidationError({"name": f"A dataset named {name!r} already exists in this project."})
 
@@ -70,7 +70,7 @@ def job_input_version(ctx: JobContext, *, gone: str) -> DatasetVersion:
     return version
 
 
-def _version_result(version: DatasetVersion) -> dict[str, Any]:
+def version_result(version: DatasetVersion) -> dict[str, Any]:
     return {
         "dataset": version.dataset_id,
         "dataset_version": version.pk,
@@ -80,7 +80,7 @@ def _version_result(version: DatasetVersion) -> dict[str, Any]:
     }
 
 
-def _cast_summary(report: dict[str, dict[str, Any]]) -> list[str]:
+def cast_summary(report: dict[str, dict[str, Any]]) -> list[str]:
     notes = []
     for name, item in report.items():
         if item.get("failed"):
@@ -92,7 +92,7 @@ def _cast_summary(report: dict[str, dict[str, Any]]) -> list[str]:
     return notes
 
 
-def _typed_schema(schema: list[dict[str, Any]], frame: pd.DataFrame, report: dict[str, Any]) -> list[dict[str, Any]]:
+def typed_schema(schema: list[dict[str, Any]], frame: pd.DataFrame, report: dict[str, Any]) -> list[dict[str, Any]]:
     out = []
     for entry in schema:
         entry = dict(entry)
@@ -110,7 +110,7 @@ def _typed_schema(schema: list[dict[str, Any]], frame: pd.DataFrame, report: dic
     return out
 
 
-def _store_frame_as_version(
+def store_frame_as_version(
     ctx: JobContext,
     *,
     frame: pd.DataFrame,
@@ -154,7 +154,7 @@ def dataset_version_create_from_frame(
     schema = infer_schema(frame)
     for entry in schema:
         entry["pandas_dtype"] = str(frame[entry["name"]].dtype)
-    return _store_frame_as_version(
+    return store_frame_as_version(
         ctx, frame=frame, schema=schema, kind=kind, source=source, dataset_name=dataset_name, parents=parents
     )
 
@@ -243,7 +243,7 @@ def dataset_version_create(
     try:
         with transaction.atomic():
             if dataset is None:
-                name = _clean_name(dataset_name)
+                name = clean_dataset_name(dataset_name)
                 target = Dataset.objects.select_for_update().filter(project_id=project_id, name__iexact=name).first()
                 if target is None:
                     target = Dataset.objects.create(

@@ -222,7 +222,7 @@ class FlowStepView(StudioMixin, View):
                 definition, draft_id = services.flow_step_draft(
                     flow, op=op, parameters=params, inputs=inputs, label=label, step_id=step_id
                 )
-                preview = services._preview_or_error(flow, definition, draft_id)
+                preview = services.flow_preview_or_error(flow, definition, draft_id)
                 return view.render_editor(request, flow, query=query, draft=draft, preview=preview)
             if step_id is None:
                 flow, new_id, _preview = services.flow_step_add(

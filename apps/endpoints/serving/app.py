@@ -42,13 +42,13 @@ import orjson
 from django.conf import settings
 from django.db import close_old_connections, connection
 
-from apps.automl.engine.model import SchemaError
 from apps.endpoints.choices import EndpointType
 from apps.endpoints.serving import protocol
 from apps.endpoints.serving.batching import Batcher, Deferred
 from apps.endpoints.serving.cache import ModelCache, ModelLoadError, settle_heap
 from apps.endpoints.serving.capture import CaptureWriter, body_field
 from apps.endpoints.serving.config import EMPTY, PRELOADED_TYPES, EndpointConfig, Snapshot, VariantConfig
+from apps.endpoints.serving.errors import ClientGone, HTTPError, error_body, mapped_errors
 from apps.endpoints.serving.metrics import MetricsBuffer
 
 logger = logging.getLogger(__name__)
@@ -63,45 +63,6 @@ ASYNC_CHUNK = 1 << 20
 JSON_OPTIONS = orjson.OPT_SERIALIZE_NUMPY | orjson.OPT_NON_STR_KEYS
 T = TypeVar("T")
 INLINE_BODY_BYTES = 64 * 1024  # bodies up to this size are parsed on the event loop (see ServingApp._predict)
-
-
-class HTTPError(Exception):
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        errors: dict[str, list[str]] | None = None,
-        code: str = "",
-        headers: list[tuple[bytes, bytes]] | None = None,
-    ) -> None:
-        super().__init__(message)
-        self.status, self.message, self.errors, self.headers = status, message, errors or {}, headers or []
-        self.code = code or {
-            400: "BAD_REQUEST",
-            401: "UNAUTHORIZED",
-            404: "NOT_FOUND",
-            405: "METHOD_NOT_ALLOWED",
-            413: "PAYLOAD_TOO_LARGE",
-            415: "UNSUPPORTED_MEDIA_TYPE",
-            429: "THROTTLED",
-            503: "SERVICE_UNAVAILABLE",
-            504: "TIMEOUT",
-        }.get(status, "INTERNAL_ERROR")
-
-
-class ClientGone(Exception):
-    pass
-
-
-def error_body(status: int, message: str, errors: dict[str, list[str]] | None = None, code: str = "") -> bytes:
-    return orjson.dumps(
-        {
-            "error_code": code or HTTPError(status, message).code,
-            "message": message,
-            "detail": message,
-            "errors": errors or {},
-        }
-    )
 
 
 def header(scope: Scope, name: bytes) -> str:
@@ -368,7 +329,7 @@ class ServingApp:
                 return
             raise HTTPError(404, "Not found.")
         except HTTPError as exc:
-            await respond(send, exc.status, error_body(exc.status, exc.message, exc.errors, exc.code), exc.headers)
+            await respond(send, exc.status, exc.body(), exc.headers)
         except ClientGone:
             return
 
@@ -477,10 +438,8 @@ class ServingApp:
                 (b"x-atelier-model-version", str(variant.version_id).encode()),
             ]
             content_type = header(scope, b"content-type")
-            try:
+            with mapped_errors():
                 protocol.check_content_type(content_type)
-            except protocol.ProtocolError as exc:
-                raise HTTPError(exc.status, exc.message, exc.errors, exc.code) from exc
             limit = int(settings.SERVING_MAX_REQUEST_BYTES)
             declared = content_length(scope)
             if declared is not None and declared > limit:
@@ -504,26 +463,20 @@ class ServingApp:
             probabilities = protocol.truthy((query.get("probabilities") or ["0"])[0])
             timeout = float(cfg.timeout_s or settings.SERVING_TIMEOUT_S)
             try:
-                out, cold = await asyncio.wait_for(
-                    unless_gone(receive, self._predict(variant, body, content_type, probabilities)), timeout
-                )
+                with mapped_errors():
+                    out, cold = await asyncio.wait_for(
+                        unless_gone(receive, self._predict(variant, body, content_type, probabilities)), timeout
+                    )
             except TimeoutError as exc:
                 message = f"The prediction took longer than the endpoint's timeout of {timeout:g} s."
                 raise HTTPError(504, message) from exc
-            except protocol.ProtocolError as exc:
-                raise HTTPError(exc.status, exc.message, exc.errors, exc.code) from exc
-            except SchemaError as exc:
-                columns = exc.columns or ["body"]
-                raise HTTPError(400, exc.message, {c: [exc.message] for c in columns}, "SCHEMA_ERROR") from exc
-            except ModelLoadError as exc:
-                raise HTTPError(503, str(exc)) from exc
             if cold:
                 extra.append((b"x-atelier-cold-start", b"true"))
             status = 200
             await respond(send, 200, out, extra)
         except HTTPError as exc:
             status = exc.status
-            out = error_body(exc.status, exc.message, exc.errors, exc.code)
+            out = exc.body()
             await respond(send, exc.status, out, extra + exc.headers)
         except ClientGone:
             status = 499
@@ -646,10 +599,8 @@ class ServingApp:
         if not cfg.variants:
             raise HTTPError(503, f"Endpoint {cfg.name!r} has no approved model version to serve.")
         content_type = header(scope, b"content-type")
-        try:
+        with mapped_errors():
             kind = protocol.check_content_type(content_type)
-        except protocol.ProtocolError as exc:
-            raise HTTPError(exc.status, exc.message, exc.errors, exc.code) from exc
         limit, setting = int(settings.SERVING_ASYNC_MAX_BYTES), "SERVING_ASYNC_MAX_BYTES"
         advice = ""
         if kind == "application/json" and int(settings.SERVING_ASYNC_JSON_MAX_BYTES) < limit:

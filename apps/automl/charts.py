@@ -66,7 +66,7 @@ def _layout(title: str, *, margin: dict[str, int] | None = None, **extra: Any) -
     }
     layout.update(extra)
     layout["height"] += top - 44  # the room the title takes is not taken from the plot
-    return layout
+    return fx.place_title(layout)
 
 
 def best_score_figure(
@@ -110,9 +110,7 @@ def best_score_figure(
     if end > 0:
         xaxis["range"] = [0, round(end * 1.03, 2)]
     yaxis: dict[str, Any] = {"title": {"text": label(objective)}, **_range(objective, ys)}
-    title = (
-        f"Best {label(objective)}: the final model is the last point" if final else f"Best {label(objective)} so far"
-    )
+    title = f"Best {label(objective)} so far" + (", ending at the final model" if final else "")
     return {"data": data, "layout": _layout(title, xaxis=xaxis, yaxis=yaxis, showlegend=False)}
 
 
@@ -166,15 +164,17 @@ def confusion_figure(cm: dict[str, Any]) -> Figure | None:
                 "showscale": False,
             }
         ],
-        "layout": {
-            "title": head,
-            "template": "plotly_white",
-            "margin": {"l": left, "r": 20, "t": top, "b": bottom},
-            "width": max(320, left + cell * len(labels) + 20),
-            "height": top + cell * len(labels) + bottom,
-            "xaxis": fx.category_axis(labels, angle=angle, title={"text": "predicted"}),
-            "yaxis": fx.category_axis(labels, title={"text": "actual"}, autorange="reversed"),
-        },
+        "layout": fx.place_title(
+            {
+                "title": head,
+                "template": "plotly_white",
+                "margin": {"l": left, "r": 20, "t": top, "b": bottom},
+                "width": max(320, left + cell * len(labels) + 20),
+                "height": top + cell * len(labels) + bottom,
+                "xaxis": fx.category_axis(labels, angle=angle, title={"text": "predicted"}),
+                "yaxis": fx.category_axis(labels, title={"text": "actual"}, autorange="reversed"),
+            }
+        ),
     }
 
 

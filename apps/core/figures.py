@@ -21,6 +21,7 @@ TICK_CHARS = 18  # the longest tick label shown in full; longer ones are shorten
 TITLE_CHARS = 44  # a title line fits a 390 px phone's chart at 14 px
 CHAR_PX = 7.0  # average width of a 12 px tick label character
 TITLE_LINE_PX = 20
+PHONE_PLOT_PX = 260  # the plot area of a chart card on a 390 px phone
 WIDE_PX = 480  # a figure wider than this gets a whole row of its grid
 
 
@@ -54,9 +55,17 @@ def wrap_title(text: str, width: int = TITLE_CHARS) -> tuple[str, int]:
 def title(text: str) -> tuple[dict[str, Any], int]:
     """A plotly title dict that wraps, and the top margin it needs."""
     wrapped, lines = wrap_title(text)
-    return {"text": wrapped, "font": {"size": 14}, "x": 0.01, "xanchor": "left", "y": 0.99, "yanchor": "top"}, (
-        24 + TITLE_LINE_PX * lines
-    )
+    # Plotly centres a multi-line title on its anchor: `place_title` puts that centre in the middle of the top margin.
+    head = {"text": wrapped, "font": {"size": 14}, "x": 0.01, "xanchor": "left", "yref": "container"}
+    return head, 24 + TITLE_LINE_PX * lines
+
+
+def place_title(layout: dict[str, Any]) -> dict[str, Any]:
+    """Centre the title in the top margin (call once the layout's height and margins are final)."""
+    title = layout.get("title")
+    if isinstance(title, dict) and layout.get("height"):
+        title.update(y=round(1 - layout["margin"]["t"] / 2 / layout["height"], 4), yanchor="middle")
+    return layout
 
 
 def label_px(names: list[str], limit: int = TICK_CHARS) -> int:
@@ -81,17 +90,19 @@ def category_axis(names: list[str], *, angle: int | None = None, **extra: Any) -
 
 def rotated_px(names: list[str], angle: int) -> int:
     """Vertical room for x tick labels drawn at ``angle`` degrees."""
-    return int(label_px(names) * abs(math.sin(math.radians(angle)))) + 14
+    a = math.radians(angle)
+    return int(label_px(names) * abs(math.sin(a)) + 14 * abs(math.cos(a))) + 24
 
 
 def x_angle(names: list[str], plot_px: float) -> int:
-    """0 when every shortened name fits under its bar, else -45 (or -90 when the bars are very narrow)."""
+    """0 when every shortened name fits under its bar, -45 when the bars are wide enough for slanted labels not to
+    overlap (their spacing across the slant is the bar width × sin 45°, for 12 px text), else -90."""
     if not names:
         return 0
     per = plot_px / len(names)
     if label_px(names) <= per:
         return 0
-    return -45 if per >= 14 else -90
+    return -45 if per * math.sin(math.radians(45)) >= 17 else -90
 
 
 def bar_width(names: list[str], *, px_per_bar: int = 22, min_plot: int = 0) -> int | None:

@@ -38,7 +38,7 @@ def _layout(title: str, *, margin: dict[str, int] | None = None, **extra: Any) -
     }
     layout.update(extra)
     layout["height"] += top - 44  # the room the title takes is not taken from the plot
-    return layout
+    return fx.place_title(layout)
 
 
 def _hbar_layout(title: str, bars: Any, **extra: Any) -> dict[str, Any]:
@@ -58,7 +58,7 @@ def _vbar_layout(title: str, bars: Any, **extra: Any) -> dict[str, Any]:
     when there are too many bars to read in a card."""
     names = [str(n) for n in bars]
     width = fx.bar_width(names)
-    angle = fx.x_angle(names, (width or 420) - 100)
+    angle = fx.x_angle(names, (width or fx.PHONE_PLOT_PX + 100) - 100)  # a card that fits draws on a phone too
     layout = _layout(
         title,
         margin={"b": fx.rotated_px(names, angle) if angle else 50},
@@ -68,7 +68,7 @@ def _vbar_layout(title: str, bars: Any, **extra: Any) -> dict[str, Any]:
     layout["height"] += layout["margin"]["b"] - 50
     if width:
         layout["width"] = width
-    return layout
+    return fx.place_title(layout)
 
 
 def histogram_figure(column: dict[str, Any]) -> Figure | None:
@@ -154,16 +154,18 @@ def correlation_heatmap(matrix: dict[str, Any] | None, title: str, *, zmin: floa
     width = max(320, left + cell * len(cols) + 80, int(fx.CHAR_PX * 1.15 * min(len(title), fx.TITLE_CHARS)) + 30)
     return {
         "data": [heat],
-        "layout": {
-            "title": head,
-            "template": "plotly_white",
-            # Any width beyond the cells (a long title) goes to the right margin, so the cells stay square.
-            "margin": {"l": left, "r": width - left - cell * len(cols), "t": top, "b": bottom},
-            "width": width,
-            "height": top + cell * len(rows) + bottom,
-            "xaxis": fx.category_axis(cols, angle=angle, side="bottom"),
-            "yaxis": fx.category_axis(rows, autorange="reversed"),
-        },
+        "layout": fx.place_title(
+            {
+                "title": head,
+                "template": "plotly_white",
+                # Any width beyond the cells (a long title) goes to the right margin, so the cells stay square.
+                "margin": {"l": left, "r": width - left - cell * len(cols), "t": top, "b": bottom},
+                "width": width,
+                "height": top + cell * len(rows) + bottom,
+                "xaxis": fx.category_axis(cols, angle=angle, side="bottom"),
+                "yaxis": fx.category_axis(rows, autorange="reversed"),
+            }
+        ),
     }
 
 

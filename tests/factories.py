@@ -1,9 +1,46 @@
+"""factory_boy factories and the data they are made of, for every app's tests (one place: a test module never
+imports another test module's helpers).
+
+- ProjectFactory, UserFactory
+- DatasetVersionFactory: a DataFrame stored as the next version of a dataset, through the import service
+  (`make_version(project, user, frame)` is the short form)
+- AutomlBuildFactory: a finished Canvas build trained here (`trained_build(project, user, frame, target)`)
+- ModelVersionFactory: a small engine model (no Canvas build) signed into storage and registered, approved when
+  `approved_by` is given (`register(project, user, model, approve_by=...)`)
+- EndpointFactory: a real-time endpoint serving one model version (`endpoint_create` returns its one-time key too:
+  `EndpointFactory(...)` gives the endpoint; the key is on `endpoint.raw_key`)
+- frames: binary_frame, multiclass_frame, regression_frame (Canvas), training_frame and ROWS (the endpoints' churn
+  model)
+"""
+
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+from typing import Any
+
 import factory
+import numpy as np
+import pandas as pd
+from sklearn.compose import ColumnTransformer
+from sklearn.linear_model import LinearRegression, LogisticRegression
+from sklearn.pipeline import Pipeline
+from sklearn.preprocessing import OneHotEncoder
 
 from apps.accounts.models import Project, User
 from apps.accounts.services import membership_add, user_set_personas
+from apps.automl import engine
+from apps.automl.engine import AtelierModel, save_model
+from apps.automl.engine.model import Member
+from apps.automl.models import AutomlBuild
+from apps.core.artifacts import artifact_store
+from apps.core.tempfiles import temp_path
+from apps.datasets import storage as data_files
+from apps.datasets.models import DatasetVersion
+from apps.datasets.services import dataset_version_create
+from apps.endpoints.models import Endpoint
+from apps.registry.models import ModelVersion
+from apps.registry.services import version_approval_update, version_create
 
 
 class ProjectFactory(factory.django.DjangoModelFactory):
@@ -33,3 +70,331 @@ class UserFactory(factory.django.DjangoModelFactory):
         if create and extracted:
             for project in extracted:
                 membership_add(project=project, user=self)
+
+
+# --- frames ---------------------------------------------------------------------------------------------------
+
+
+def binary_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1, x2 = rng.normal(size=n), rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    y = np.where(x1 - x2 + (colour == "red") + rng.normal(scale=0.3, size=n) > 0, "yes", "no")
+    return pd.DataFrame({"x1": x1, "x2": x2, "colour": pd.array(colour, "string"), "churn": y})
+
+
+def multiclass_frame(n: int = 150, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.normal(size=n)
+    label = np.where(a > 0.5, "high", np.where(a < -0.5, "low", "mid"))
+    return pd.DataFrame({"a": a, "b": b, "band": label})
+
+
+def regression_frame(n: int = 120, seed: int = 2) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.uniform(-2, 2, size=n)
+    return pd.DataFrame({"a": a, "b": b, "price": 3 * a + b + rng.normal(scale=0.2, size=n)})
+
+
+# Small tables for the AutoML engine's plain-module tests (no database).
+
+
+def make_binary(n: int = 400, seed: int = 0) -> pd.DataFrame:
+    """Numbers with missing values, a categorical with a rare level, a boolean, a date, an id, a constant."""
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    x2 = rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue", "violet"], size=n, p=[0.45, 0.3, 0.23, 0.02])
+    member = rng.random(n) < 0.4
+    signup = pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(0, 365, n), unit="D")
+    logit = 1.5 * x1 - 1.0 * x2 + (colour == "red") * 1.2 + member * 0.8
+    y = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    x1_missing = x1.copy()
+    x1_missing[rng.random(n) < 0.1] = np.nan
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(1000, 1000 + n),
+            "x1": x1_missing,
+            "x2": x2,
+            "colour": pd.array(colour, "string"),
+            "member": member,
+            "signup": signup,
+            "const": 7,
+            "churn": y,
+        }
+    )
+
+
+def make_regression(n: int = 400, seed: int = 1) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    a, b = rng.normal(size=n), rng.uniform(-2, 2, size=n)
+    grade = rng.choice(["A", "B", "C"], size=n)
+    y = 3.0 * a + np.sin(2 * b) * 2.0 + (grade == "A") * 2.5 + rng.normal(scale=0.5, size=n)
+    return pd.DataFrame({"a": a, "b": b, "grade": pd.array(grade, "string"), "price": y})
+
+
+def make_iris() -> pd.DataFrame:
+    from sklearn.datasets import load_iris
+
+    d = load_iris(as_frame=True)
+    df = d.data.copy()
+    df["species"] = pd.Series(np.asarray(d.target_names)[d.target], dtype="string")
+    return df
+
+
+# --- dataset versions -------------------------------------------------------------------------------------------
+
+
+class DatasetVersionFactory(factory.Factory):
+    """`frame` stored as the next version of dataset `name` in `project`, through the service the import jobs use."""
+
+    class Meta:
+        model = DatasetVersion
+
+    project = factory.SubFactory(ProjectFactory)
+    created_by = None
+    frame = factory.LazyFunction(binary_frame)
+    name = "customers"
+    kind = "import"
+    parents: tuple[DatasetVersion, ...] = ()
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kw: Any) -> DatasetVersion:
+        name, kind, user = kw["name"], kw["kind"], kw["created_by"]
+        with temp_path(".parquet") as tmp:
+            data_files.write_frame(kw["frame"], tmp)
+            return dataset_version_create(
+                project_id=kw["project"].pk,
+                dataset_name=name,
+                local_file=tmp,
+                kind=kind,
+                parents=kw["parents"],
+                source={"kind": kind, "filename": f"{name}.csv"},
+                created_by_id=user.pk if user else None,
+            )
+
+
+def make_version(project: Any, user: Any, frame: pd.DataFrame, name: str = "customers") -> DatasetVersion:
+    return DatasetVersionFactory(project=project, created_by=user, frame=frame, name=name)
+
+
+# --- AutoML builds ----------------------------------------------------------------------------------------------
+
+
+class AutomlBuildFactory(factory.Factory):
+    """A finished build whose model was trained here on `frame` (the job's own path is covered by
+    tests/automl/test_jobs.py). It stops after max_trials, so the generous budget only matters on a loaded machine,
+    where 2 s once left a single candidate."""
+
+    class Meta:
+        model = AutomlBuild
+
+    project = factory.SubFactory(ProjectFactory)
+    created_by = None
+    frame = factory.LazyFunction(binary_frame)
+    target = "churn"
+    budget = 60.0
+    dataset_version = factory.LazyAttribute(lambda o: make_version(o.project, o.created_by, o.frame))
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kw: Any) -> AutomlBuild:
+        project, frame, target = kw["project"], kw["frame"], kw["target"]
+        result = engine.build(
+            frame,
+            engine.BuildConfig(
+                target=target, time_budget_s=kw["budget"], seed=0, max_trials=4, algorithms=["linear", "lightgbm"]
+            ),
+        )
+        with temp_path(".joblib", prefix="test-model-") as tmp:
+            engine.save_model(result.model, tmp)
+            artifact = artifact_store(
+                project_id=project.pk, kind="automl.model", local_path=tmp, filename="model.joblib"
+            )
+        report = result.report
+        return AutomlBuild.objects.create(
+            project=project,
+            created_by=kw["created_by"],
+            dataset_version=kw["dataset_version"],
+            target=target,
+            problem_type=report["problem_type"],
+            objective=report["objective"],
+            report=report,
+            best_candidate=report["best"],
+            artifact=artifact,
+            best_score=report["best_score"],
+        )
+
+
+def trained_build(project: Any, user: Any, frame: pd.DataFrame, target: str, budget: float = 60.0) -> AutomlBuild:
+    return AutomlBuildFactory(project=project, created_by=user, frame=frame, target=target, budget=budget)
+
+
+# --- model versions (no Canvas build): a small fitted engine model ------------------------------------------------
+
+
+FEATURES = [
+    {"name": "x1", "kind": "numeric", "dtype": "float64"},
+    {"name": "x2", "kind": "numeric", "dtype": "float64"},
+    {"name": "colour", "kind": "categorical", "dtype": "string"},
+]
+SIGNATURE_BINARY = {
+    "inputs": [
+        {"name": "x1", "type": "double"},
+        {"name": "x2", "type": "double"},
+        {"name": "colour", "type": "string"},
+    ],
+    "outputs": [{"name": "prediction", "type": "string"}],
+}
+
+
+def training_frame(n: int = 200, seed: int = 0) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x1 = rng.normal(size=n)
+    x2 = rng.normal(size=n)
+    colour = rng.choice(["red", "green", "blue"], size=n)
+    churn = np.where(x1 + 0.5 * x2 + (colour == "red") > 0.3, "yes", "no")
+    return pd.DataFrame({"x1": x1, "x2": x2, "colour": colour, "churn": churn})
+
+
+def pipeline(estimator: Any) -> Pipeline:
+    pre = ColumnTransformer(
+        [("num", "passthrough", ["x1", "x2"]), ("cat", OneHotEncoder(handle_unknown="ignore"), ["colour"])]
+    )
+    return Pipeline([("pre", pre), ("model", estimator)])
+
+
+def binary_model(seed: int = 0, flip: bool = False) -> AtelierModel:
+    """A logistic regression on x1, x2, colour; `flip` swaps what it learns (a distinguishable second model)."""
+    df = training_frame(seed=seed)
+    y = (df["churn"] == ("no" if flip else "yes")).astype(int)
+    pipe = pipeline(LogisticRegression(max_iter=200)).fit(df[["x1", "x2", "colour"]], y)
+    return AtelierModel(
+        problem_type="binary",
+        target="churn",
+        objective="roc_auc",
+        classes=["no", "yes"],
+        features=list(FEATURES),
+        ignored_columns=["churn"],
+        members=[Member("linear-0", "linear", 1.0, pipe)],
+    )
+
+
+def regression_model(offset: float = 0.0) -> AtelierModel:
+    df = training_frame()
+    y = 2 * df["x1"] - df["x2"] + offset
+    pipe = pipeline(LinearRegression()).fit(df[["x1", "x2", "colour"]], y)
+    return AtelierModel(
+        problem_type="regression",
+        target="score",
+        objective="rmse",
+        classes=[],
+        features=list(FEATURES),
+        ignored_columns=[],
+        members=[Member("linear-0", "linear", 1.0, pipe)],
+    )
+
+
+def register(
+    project: Any,
+    user: Any,
+    model: AtelierModel | None = None,
+    *,
+    group: str = "churn",
+    approve_by: Any = None,
+    dataset_version: Any = None,
+) -> Any:
+    """The model as the next version of `group` in `project`; approved when `approve_by` (an MLOps user) is given."""
+    model = model or binary_model()
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "model.joblib"
+        save_model(model, path)
+        artifact = artifact_store(
+            project_id=project.pk, kind="automl.model", local_path=path, filename="model.joblib", created_by_id=user.pk
+        )
+    regression = model.problem_type == "regression"
+    signature = {
+        "inputs": SIGNATURE_BINARY["inputs"],
+        "outputs": [{"name": "prediction", "type": "double" if regression else "string"}],
+    }
+    version = version_create(
+        project=project,
+        created_by=user,
+        group_name=group,
+        artifact=artifact,
+        fmt="atelier",
+        source_kind="automl",
+        signature=signature,
+        classes=list(model.classes),
+        problem_type=model.problem_type,
+        target=model.target,
+        dataset_version=dataset_version,
+    )
+    if approve_by is not None:
+        version = version_approval_update(
+            version=version, user=approve_by, status="Approved", description="ok for tests"
+        )
+    return version
+
+
+ROWS = [
+    {"x1": 1.5, "x2": 0.2, "colour": "red"},
+    {"x1": -2.0, "x2": -1.0, "colour": "blue"},
+    {"x1": 0.1, "x2": 0.3, "colour": "green"},
+]
+
+
+class ModelVersionFactory(factory.Factory):
+    """`model` (the churn classifier by default) registered as the next version of `group`; Approved by
+    `approved_by` when given."""
+
+    class Meta:
+        model = ModelVersion
+
+    project = factory.SubFactory(ProjectFactory)
+    created_by = factory.SubFactory(UserFactory)
+    model = factory.LazyFunction(binary_model)
+    group = "churn"
+    approved_by = None
+    dataset_version = None
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kw: Any) -> ModelVersion:
+        return register(
+            kw["project"],
+            kw["created_by"],
+            kw["model"],
+            group=kw["group"],
+            approve_by=kw["approved_by"],
+            dataset_version=kw["dataset_version"],
+        )
+
+
+# --- endpoints ------------------------------------------------------------------------------------------------
+
+
+class EndpointFactory(factory.Factory):
+    """A real-time endpoint of `model_version` (Approved), created by `created_by` (an MLOps engineer or an admin).
+    The one-time key is kept on the instance as `raw_key`."""
+
+    class Meta:
+        model = Endpoint
+
+    project = factory.SelfAttribute("model_version.project")
+    created_by = None
+    model_version = None
+    name = factory.Sequence(lambda n: f"endpoint-{n}")
+    endpoint_type = "realtime"
+
+    @classmethod
+    def _create(cls, model_class: Any, *args: Any, **kw: Any) -> Endpoint:
+        from apps.endpoints.services import endpoint_create
+
+        endpoint, key = endpoint_create(
+            project=kw["project"],
+            user=kw["created_by"],
+            name=kw["name"],
+            endpoint_type=kw["endpoint_type"],
+            variants=[{"model_version": kw["model_version"]}],
+        )
+        endpoint.raw_key = key  # type: ignore[attr-defined]
+        return endpoint

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable
 from typing import Any
@@ -18,12 +17,9 @@ from django.utils.text import slugify
 from apps.accounts.choices import Persona
 from apps.accounts.models import APIToken, Invitation, Membership, Project, User, WorkTeam
 from apps.accounts.personas import PERSONA_PERMISSIONS, group_name
+from apps.core.keys import key_hash
 
 TOKEN_PREFIX = "atl_"
-
-
-def _sha256(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()
 
 
 # --- personas ------------------------------------------------------------------------------------
@@ -136,7 +132,7 @@ def invitation_create(
     invitation = Invitation.objects.create(
         email=email,
         project=project,
-        token_hash=_sha256(token),
+        token_hash=key_hash(token),
         created_by=created_by,
         expires_at=timezone.now() + settings.INVITATION_TTL,
     )
@@ -145,7 +141,7 @@ def invitation_create(
 
 
 def invitation_get_open(*, token: str) -> Invitation | None:
-    invitation = Invitation.objects.filter(token_hash=_sha256(token)).first()
+    invitation = Invitation.objects.filter(token_hash=key_hash(token)).first()
     if invitation is None or invitation.state != "open":
         return None
     return invitation
@@ -153,7 +149,7 @@ def invitation_get_open(*, token: str) -> Invitation | None:
 
 @transaction.atomic
 def invitation_accept(*, token: str, username: str, password: str) -> User:
-    invitation = Invitation.objects.select_for_update().filter(token_hash=_sha256(token)).first()
+    invitation = Invitation.objects.select_for_update().filter(token_hash=key_hash(token)).first()
     if invitation is None or invitation.state != "open":
         raise ValidationError("This invitation link is invalid, expired or already used.")
     labels = {p.label: p.value for p in Persona}
@@ -216,7 +212,7 @@ def api_token_create(*, user: User, name: str, expires_at: Any = None) -> tuple[
     """Return the token row and the raw key (shown once)."""
     key = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = APIToken.objects.create(
-        user=user, name=name.strip() or "token", prefix=key[:10], key_hash=_sha256(key), expires_at=expires_at
+        user=user, name=name.strip() or "token", prefix=key[:10], key_hash=key_hash(key), expires_at=expires_at
     )
     return token, key
 
@@ -228,7 +224,7 @@ def api_token_revoke(*, token: APIToken) -> None:
 
 
 def api_token_authenticate(*, key: str) -> User | None:
-    token = APIToken.objects.select_related("user").filter(key_hash=_sha256(key)).first()
+    token = APIToken.objects.select_related("user").filter(key_hash=key_hash(key)).first()
     if token is None or not token.is_active or not token.user.is_active:
         return None
     now = timezone.now()

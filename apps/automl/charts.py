@@ -7,7 +7,7 @@ import math
 from typing import Any
 
 from apps.core import figures as fx
-from apps.datasets.charts import ACCENT, DANGER, MUTED, label
+from apps.core.charts import ACCENT, DANGER, MUTED, label
 
 Figure = dict[str, Any]
 

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-import os
 import re
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -27,6 +25,7 @@ from apps.automl.models import AutomlBuild, AutomlCandidateModel
 from apps.automl.progress import LiveBuild, snapshot_message
 from apps.core.artifacts import artifact_local_copy, artifact_store
 from apps.core.models import Artifact
+from apps.core.tempfiles import temp_path
 from apps.datasets import selectors as data_selectors
 from apps.datasets import services as data_services
 from apps.datasets.choices import VersionKind
@@ -224,13 +223,9 @@ def _library_versions() -> dict[str, str]:
 @contextmanager
 def _saved_model(model: engine.AtelierModel) -> Iterator[str]:
     """The model saved to a temp file (removed afterwards), to be stored as a signed artifact."""
-    fd, tmp = tempfile.mkstemp(prefix="automl-", suffix=".joblib", dir=settings.FILE_UPLOAD_TEMP_DIR)
-    os.close(fd)
-    try:
+    with temp_path(".joblib", prefix="automl-") as tmp:
         engine.save_model(model, tmp)
         yield tmp
-    finally:
-        os.unlink(tmp)
 
 
 def automl_build_run(ctx: JobContext) -> dict[str, Any]:

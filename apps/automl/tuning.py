@@ -11,8 +11,6 @@ running elsewhere, then fits the best parameters on all rows as a candidate buil
 from __future__ import annotations
 
 import math
-import os
-import tempfile
 import threading
 import time
 import uuid
@@ -33,6 +31,7 @@ from apps.automl.engine import tuning as amt
 from apps.automl.models import AutomlBuild, TuningJob
 from apps.automl.services import automl_check, checks_as_errors
 from apps.core.artifacts import artifact_store
+from apps.core.tempfiles import temp_path
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
 from apps.jobs.choices import JobStatus
@@ -426,9 +425,7 @@ def _export(ctx: JobContext, tuning: TuningJob, spec: amt.TuningSpec, frame: Any
     except engine.BuildError as exc:
         raise JobError(str(exc)) from exc
     report = result.report
-    fd, tmp = tempfile.mkstemp(prefix="tuned-", suffix=".joblib", dir=settings.FILE_UPLOAD_TEMP_DIR)
-    os.close(fd)
-    try:
+    with temp_path(".joblib", prefix="tuned-") as tmp:
         engine.save_model(result.model, tmp)
         with transaction.atomic():
             artifact = artifact_store(
@@ -458,8 +455,6 @@ def _export(ctx: JobContext, tuning: TuningJob, spec: amt.TuningSpec, frame: Any
                 artifact=artifact,
                 tuning_job=tuning,
             )
-    finally:
-        os.unlink(tmp)
 
 
 def tuning_worker_run(ctx: JobContext) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -24,6 +23,7 @@ from django.core.files import File
 
 from apps.core.models import Artifact
 from apps.core.storage import project_path, storage
+from apps.core.tempfiles import temp_path
 
 CHUNK = 1 << 20
 
@@ -92,9 +92,8 @@ def artifact_local_copy(artifact: Artifact) -> Iterator[Path]:
     """A verified local copy of the artifact's bytes (checked while copying), removed afterwards."""
     artifact_verify_metadata(artifact)
     digest, size = hashlib.sha256(), 0
-    fd, tmp_name = tempfile.mkstemp(prefix="artifact-", dir=settings.FILE_UPLOAD_TEMP_DIR)
-    try:
-        with os.fdopen(fd, "wb") as out, storage().open(artifact.path, "rb") as src:
+    with temp_path(prefix="artifact-") as tmp_name:
+        with open(tmp_name, "wb") as out, storage().open(artifact.path, "rb") as src:
             while chunk := src.read(CHUNK):
                 digest.update(chunk)
                 size += len(chunk)
@@ -105,8 +104,6 @@ def artifact_local_copy(artifact: Artifact) -> Iterator[Path]:
                 f"refusing to load it."
             )
         yield Path(tmp_name)
-    finally:
-        Path(tmp_name).unlink(missing_ok=True)
 
 
 def artifact_read_bytes(artifact: Artifact) -> bytes:

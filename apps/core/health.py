@@ -1,16 +1,15 @@
-"""Readiness checks: database, broker, a live worker seen recently, storage writable."""
+"""Readiness checks: database, broker, storage writable, and those other apps register (the jobs app: a live worker
+seen recently, apps/jobs/health.py)."""
 
 from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.core.files.base import ContentFile
 from django.db import connection
-from django.utils import timezone
 
 
 def _timed(check: Any) -> dict[str, Any]:
@@ -38,16 +37,6 @@ def check_broker() -> str:
         return conn.transport_cls if isinstance(conn.transport_cls, str) else conn.as_uri()
 
 
-def check_worker() -> str:
-    from apps.jobs.models import WorkerHeartbeat
-
-    recent = timezone.now() - timedelta(seconds=settings.WORKER_SEEN_WITHIN_S)
-    workers = list(WorkerHeartbeat.objects.filter(last_seen__gte=recent).values_list("hostname", flat=True))
-    if not workers:
-        raise RuntimeError(f"no worker seen in the last {int(settings.WORKER_SEEN_WITHIN_S)} s")
-    return f"{len(workers)} worker(s): {', '.join(workers[:5])}"
-
-
 def check_storage() -> str:
     from apps.core.storage import storage
 
@@ -61,10 +50,17 @@ def check_storage() -> str:
     return type(store).__name__
 
 
+# Checks that other apps add (name -> a callable that returns a detail or raises), e.g. the jobs app's live worker.
+_REGISTERED: dict[str, Callable[[], str]] = {}
+
+
+def register_check(name: str, check: Callable[[], str]) -> None:
+    """Add a readiness check (from an app's AppConfig.ready); it runs after the broker's."""
+    _REGISTERED[name] = check
+
+
 def readiness() -> dict[str, dict[str, Any]]:
-    return {
-        "database": _timed(check_database),
-        "broker": _timed(check_broker),
-        "worker": _timed(check_worker),
-        "storage": _timed(check_storage),
-    }
+    checks = {"database": _timed(check_database), "broker": _timed(check_broker)}
+    checks.update({name: _timed(check) for name, check in _REGISTERED.items()})
+    checks["storage"] = _timed(check_storage)
+    return checks

@@ -4,7 +4,8 @@ Two layers, because Django reads request bodies in two places:
 
 * `CappedUploadHandler` (WSGI, the test client, and Django's multipart parser under ASGI): counts the bytes of
   uploaded files as they arrive and stops the upload at the cap; the temp file is closed (deleted) at once and
-  the view answers 413 naming the limit (`upload_refusal(request)`).
+  the view answers 413 naming the limit (`upload_refusal(request)`). Views install it through `CappedUploadMixin`
+  (pages) or `CappedUploadApiMixin` (DRF), below.
 * `BodySizeLimitMiddleware` (ASGI): Django's ASGI handler spools the whole request body to a temp file before
   any view runs, so a body larger than the cap (plus room for the multipart envelope) is refused there with 413,
   without reading further. Before that, a body is read past ATELIER_MAX_ANONYMOUS_BODY_BYTES (a sign-in form needs
@@ -23,7 +24,9 @@ from django.conf import settings
 from django.core.files.uploadhandler import StopUpload, TemporaryFileUploadHandler
 from django.http import HttpRequest, QueryDict
 from django.utils.datastructures import MultiValueDict
+from django.utils.decorators import method_decorator
 from django.utils.html import escape
+from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from apps.core.units import human_bytes
 
@@ -99,15 +102,46 @@ class CappedUploadHandler(TemporaryFileUploadHandler):
         return super().receive_data_chunk(raw_data, start)
 
 
-def install_capped_upload_handler(request: HttpRequest) -> None:
-    """Call before anything reads request.POST / request.FILES."""
-    request.upload_handlers = [CappedUploadHandler(request)]
-
-
 def upload_refusal(request: Any) -> int | None:
     """The cap (bytes) when this request's upload was refused, else None."""
     django_request = getattr(request, "_request", request)
     return getattr(django_request, REFUSAL_ATTR, None)
+
+
+# --- views ---------------------------------------------------------------------------------------------------
+
+
+class CappedUploadMixin:
+    """For UI views that take uploads; put it first in the bases (`class V(CappedUploadMixin, StudioMixin, View)`).
+
+    A POST's uploads stream to disk under `upload_max_bytes()` (ATELIER_MAX_UPLOAD_BYTES unless a view says
+    otherwise). The handler must be set before anything reads the body, so the CSRF check (which reads request.POST)
+    runs here, after it, instead of in the middleware. `upload_refused(request)` parses the body and gives the cap
+    when the upload was stopped (the view answers 413), else None."""
+
+    def upload_max_bytes(self) -> int:
+        return max_upload_bytes()
+
+    @method_decorator(csrf_exempt)
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        if request.method == "POST":
+            request.upload_handlers = [CappedUploadHandler(request, max_bytes=self.upload_max_bytes())]
+        return csrf_protect(super().dispatch)(request, *args, **kwargs)  # type: ignore[misc]
+
+    def upload_refused(self, request: HttpRequest) -> int | None:
+        request.POST  # noqa: B018 - parse the body now, through the capped handler
+        return upload_refusal(request)
+
+
+class CappedUploadApiMixin:
+    """For DRF views that take uploads (first in the bases): the same cap, set before DRF parses the body."""
+
+    def upload_max_bytes(self) -> int:
+        return max_upload_bytes()
+
+    def initialize_request(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
+        request.upload_handlers = [CappedUploadHandler(request, max_bytes=self.upload_max_bytes())]
+        return super().initialize_request(request, *args, **kwargs)  # type: ignore[misc]
 
 
 # --- ASGI --------------------------------------------------------------------------------------------------

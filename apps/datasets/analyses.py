@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 from pandas.api import types as ptypes
 
-from apps.datasets.charts import ACCENT, correlation_heatmap, label
+from apps.core.charts import ACCENT, label
+from apps.datasets.charts import correlation_heatmap
 
 KINDS = ("histogram", "scatter", "box", "correlation", "line")
 MAX_POINTS = 5_000

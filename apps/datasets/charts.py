@@ -8,22 +8,11 @@ instead of reading its pseudo-HTML tags.
 
 from __future__ import annotations
 
-import html
 from itertools import pairwise
 from typing import Any
 
 from apps.core import figures as fx
-
-Figure = dict[str, Any]
-
-ACCENT = "#3b6fd4"
-DANGER = "#d4493b"
-MUTED = "#9aa5b8"
-
-
-def label(value: Any) -> str:
-    """A user-supplied value as safe plotly text."""
-    return html.escape("" if value is None else str(value), quote=False)
+from apps.core.charts import ACCENT, DANGER, Figure, label
 
 
 def _layout(title: str, *, margin: dict[str, int] | None = None, **extra: Any) -> dict[str, Any]:

@@ -18,7 +18,6 @@ import decimal
 import json
 import math
 import os
-import tempfile
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -27,12 +26,11 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
-from django.conf import settings
-from django.core.files import File
 from django.core.files.storage import FileSystemStorage
 
 from apps.core import csvio
 from apps.core.storage import open_ranged, project_path, storage, walk_files
+from apps.core.tempfiles import save_into_place, temp_path
 
 ROW_GROUP_SIZE = 65_536
 UPLOAD_EXTENSIONS = {".csv", ".txt", ".tsv", ".tab", ".parquet", ".pq", ".json", ".jsonl", ".ndjson", ".xlsx", ".xlsm"}
@@ -76,46 +74,6 @@ def report_path(project_id: int, dataset_id: int, number: int, job_id: int | Non
     return project_path(project_id, "datasets", str(int(dataset_id)), "reports", name)
 
 
-# --- local temp files and moving them into place ---------------------------------------------------------
-
-
-def temp_dir() -> str:
-    path = settings.FILE_UPLOAD_TEMP_DIR or tempfile.gettempdir()
-    os.makedirs(path, exist_ok=True)
-    return path
-
-
-@contextlib.contextmanager
-def local_temp_file(suffix: str) -> Iterator[str]:
-    """A path for a temp file on local disk (next to uploads, so a move into local storage is a rename)."""
-    fd, path = tempfile.mkstemp(prefix="atelier-", suffix=suffix, dir=temp_dir())
-    os.close(fd)
-    try:
-        yield path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
-
-
-class _LocalFile(File):
-    """A local file that FileSystemStorage may move (rename) instead of copying."""
-
-    def temporary_file_path(self) -> str:
-        return str(self.name)
-
-
-def save_into_place(local: str, name: str) -> str:
-    """Move (local storage) or upload (other backends) `local` to `name`; returns the stored name.
-
-    A leftover file under `name` (an attempt that died after its move) is replaced."""
-    store = storage()
-    if store.exists(name):
-        store.delete(name)
-    with open(local, "rb") as handle:
-        saved = store.save(name, _LocalFile(handle, name=local))
-    return saved
-
-
 def delete_quietly(name: str | None) -> None:
     if not name:
         return
@@ -141,7 +99,7 @@ def local_path(name: str) -> Iterator[str]:
     if isinstance(store, FileSystemStorage):
         yield store.path(name)
         return
-    with local_temp_file(os.path.splitext(name)[1]) as tmp:
+    with temp_path(os.path.splitext(name)[1]) as tmp:
         with store.open(name, "rb") as src, open(tmp, "wb") as dst:
             for chunk in iter(lambda: src.read(1 << 20), b""):
                 dst.write(chunk)
@@ -149,7 +107,7 @@ def local_path(name: str) -> Iterator[str]:
 
 
 def write_json(data: Any, name: str) -> tuple[str, int]:
-    with local_temp_file(".json") as tmp:
+    with temp_path(".json") as tmp:
         with open(tmp, "w", encoding="utf-8") as handle:
             json.dump(data, handle, allow_nan=False)
         size = os.path.getsize(tmp)

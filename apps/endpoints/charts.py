@@ -6,10 +6,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.datasets.charts import ACCENT, DANGER, label
+from apps.core.charts import ACCENT, DANGER, PALETTE, label
 
 Figure = dict[str, Any]
-PALETTE = ["#3b6fd4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
 def _layout(title: str, ytitle: str, minutes: list[str], **extra: Any) -> dict[str, Any]:

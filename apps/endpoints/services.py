@@ -10,7 +10,6 @@ import os
 import random
 import re
 import secrets
-import tempfile
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -23,7 +22,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.core.files import File
 from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
@@ -31,8 +29,10 @@ from django.utils import timezone
 from apps.accounts import personas
 from apps.accounts.models import Project, User
 from apps.core import webhooks
+from apps.core.keys import key_hash
 from apps.core.selectors import webhook_latest_attempt
 from apps.core.storage import list_dir, project_path, storage
+from apps.core.tempfiles import save_into_place, temp_path
 from apps.endpoints.choices import AsyncStatus, EndpointType
 from apps.endpoints.models import (
     AsyncInvocation,
@@ -42,7 +42,6 @@ from apps.endpoints.models import (
     EndpointMetric,
     EndpointVariant,
 )
-from apps.endpoints.serving.config import key_hash
 from apps.endpoints.serving.metrics import merge_hist
 from apps.jobs.runtime import JobContext, JobError
 from apps.jobs.services import job_start
@@ -285,18 +284,6 @@ def endpoint_metrics_merge(*, entries: list[tuple[int, str, int, Any]]) -> None:
 # --- asynchronous invocations -------------------------------------------------------------------------------------
 
 
-class _LocalFile(File):
-    """A local file FileSystemStorage may move (rename) into place instead of copying."""
-
-    def temporary_file_path(self) -> str:
-        return str(self.name)
-
-
-def _save_local(local_file: str, name: str) -> str:
-    with open(local_file, "rb") as handle:
-        return storage().save(name, _LocalFile(handle, name=local_file))
-
-
 def async_dir(endpoint: Endpoint) -> str:
     return project_path(endpoint.project_id, "endpoints", endpoint.name, "async")
 
@@ -308,7 +295,7 @@ def async_invocation_create(
     job are created. Returns the 202 answer."""
     endpoint = Endpoint.objects.select_related("project").get(pk=endpoint_id)
     inference_id = uuid.uuid4()
-    saved = _save_local(local_file, f"{async_dir(endpoint)}/{inference_id.hex}.in")
+    saved = save_into_place(local_file, f"{async_dir(endpoint)}/{inference_id.hex}.in")
     try:
         with transaction.atomic():
             invocation = AsyncInvocation.objects.create(
@@ -442,7 +429,7 @@ def async_invocation_run(ctx: JobContext) -> dict[str, Any]:
     input_names = [str(i["name"]) for i in (variant.model_version.signature or {}).get("inputs") or []]
     rows = 0
     keys = [str(c) for c in predictor.classes]
-    with _temp(".pred") as pred_file, _temp(".proba") as proba_file, _temp(".json") as out_file:
+    with temp_path(".pred") as pred_file, temp_path(".proba") as proba_file, temp_path(".json") as out_file:
         try:
             with open(pred_file, "wb") as preds, open(proba_file, "wb") as probas:
                 for frame, done in _frames(
@@ -475,22 +462,10 @@ def async_invocation_run(ctx: JobContext) -> dict[str, Any]:
                 _copy(proba_file, out)
                 out.write(b"]")
             out.write(b"}")
-        saved = _save_local(out_file, f"{async_dir(invocation.endpoint)}/{invocation.inference_id.hex}.out.json")
+        saved = save_into_place(out_file, f"{async_dir(invocation.endpoint)}/{invocation.inference_id.hex}.out.json")
     _finish(invocation, AsyncStatus.SUCCEEDED, output_path=saved, rows=rows, variant=variant.name)
     ctx.final_message = f"{rows:,} predictions from {variant.name} ({variant.model_version})."
     return {"status": AsyncStatus.SUCCEEDED, "rows": rows, "output": saved}
-
-
-@contextlib.contextmanager
-def _temp(suffix: str):  # type: ignore[no-untyped-def]
-    os.makedirs(settings.FILE_UPLOAD_TEMP_DIR, exist_ok=True)
-    fd, path = tempfile.mkstemp(prefix="endpoints-", suffix=suffix, dir=settings.FILE_UPLOAD_TEMP_DIR)
-    os.close(fd)
-    try:
-        yield path
-    finally:
-        with contextlib.suppress(FileNotFoundError):
-            os.remove(path)
 
 
 def _copy(path: str, out: Any) -> None:
@@ -572,7 +547,7 @@ def batch_transform_run(ctx: JobContext) -> dict[str, Any]:
     keys = [str(c) for c in predictor.classes]
     rows = 0
     writer: pq.ParquetWriter | None = None
-    with _temp(".parquet") as out_path:
+    with temp_path(".parquet") as out_path:
         try:
             with storage().open(source.file, "rb") as handle:
                 parquet = pq.ParquetFile(handle)

@@ -12,7 +12,7 @@ class JobsConfig(AppConfig):
     def ready(self) -> None:
         from celery.signals import worker_process_init, worker_ready, worker_shutdown, worker_shutting_down
 
-        from apps.jobs import assets, signals  # noqa: F401 - assets registers the jobs asset counter
+        from apps.jobs import assets, health, signals  # noqa: F401 - the asset counter and the worker readiness check
 
         worker_ready.connect(signals.on_worker_ready, dispatch_uid="jobs.worker_ready")
         worker_shutdown.connect(signals.on_worker_shutdown, dispatch_uid="jobs.worker_shutdown")

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from apps.datasets.charts import label
-
-PALETTE = ["#3b6fd4", "#e08a2c", "#2f9e6f", "#a855f7", "#d4493b", "#64748b"]
+from apps.core.charts import PALETTE, label
 
 
 def metrics_figure(names: list[str], rows: list[dict[str, Any]]) -> dict[str, Any] | None:

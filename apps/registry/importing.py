@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -33,6 +32,7 @@ from apps.accounts.models import Project, User
 from apps.core.archives import ArchiveError, is_zip, open_zip
 from apps.core.artifacts import artifact_store
 from apps.core.storage import storage
+from apps.core.tempfiles import temp_path
 from apps.registry import skopsfile
 from apps.registry.choices import ModelFormat, SourceKind
 from apps.registry.loading import skops_untrusted
@@ -89,12 +89,9 @@ def _chunks(uploaded: Any) -> Iterable[bytes]:
 def upload_on_disk(uploaded: Any, *, max_bytes: int | None = None) -> Iterator[Path]:
     """The upload copied to a temp file (removed afterwards), refused past the cap while it is copied."""
     limit = max_import_bytes() if max_bytes is None else max_bytes
-    Path(settings.FILE_UPLOAD_TEMP_DIR).mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix="registry-import-", dir=settings.FILE_UPLOAD_TEMP_DIR)
-    path = Path(name)
-    try:
+    with temp_path(prefix="registry-import-") as name:
         size = 0
-        with os.fdopen(fd, "wb") as out:
+        with open(name, "wb") as out:
             for chunk in _chunks(uploaded):
                 size += len(chunk)
                 if size > limit:
@@ -102,9 +99,7 @@ def upload_on_disk(uploaded: Any, *, max_bytes: int | None = None) -> Iterator[P
                 out.write(chunk)
         if size == 0:
             raise ValidationError({"file": "The file is empty."})
-        yield path
-    finally:
-        path.unlink(missing_ok=True)
+        yield Path(name)
 
 
 # --- format detection ---------------------------------------------------------------------------------------

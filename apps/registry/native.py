@@ -52,6 +52,7 @@ import numpy as np
 from django.conf import settings
 
 from apps.core.artifacts import signature
+from apps.core.tempfiles import replace_into_place
 
 logger = logging.getLogger(__name__)
 
@@ -353,7 +354,8 @@ def _compile(sources: Sequence[str], compiler_path: str, target: Path) -> None:
         so_file = Path(work) / "forest.so"
         _run_compiler([compiler_path, "-shared", "-o", str(so_file), *objects], deadline)
         data = so_file.read_bytes()
-        target.with_suffix(".sig").write_text(_sign(target.name, data))
+        with replace_into_place(target.with_suffix(".sig")) as sig:  # whole or absent, like the library itself
+            sig.write_text(_sign(target.name, data))
         os.replace(so_file, target)  # whole or absent: a reader never sees half a file
 
 
@@ -362,7 +364,8 @@ class CompileTimedOut(NativeUnavailable):
 
 
 def _record_failure(failed: Path, exc: NativeUnavailable) -> None:
-    failed.write_text(json.dumps({"reason": str(exc), "timeout": isinstance(exc, CompileTimedOut), "at": time.time()}))
+    with replace_into_place(failed) as tmp:
+        tmp.write_text(json.dumps({"reason": str(exc), "timeout": isinstance(exc, CompileTimedOut), "at": time.time()}))
 
 
 def _earlier_failure(failed: Path) -> str | None:

@@ -11,15 +11,14 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import FileResponse, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils.decorators import method_decorator
 from django.views import View
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from apps.accounts import personas
 from apps.core.artifacts import ArtifactTampered
+from apps.core.attachments import file_attachment
 from apps.core.mixins import StudioMixin
 from apps.core.requests import form_add_errors, request_project, request_user, required_project, validation_messages
-from apps.core.uploads import CappedUploadHandler, upload_refusal
+from apps.core.uploads import CappedUploadMixin
 from apps.registry import charts, forms, importing, selectors, services
 from apps.registry.choices import ApprovalStatus
 from apps.registry.export import export_name, version_export_mlflow
@@ -31,13 +30,6 @@ SHOWN_APART = ("untrusted_types",)  # an unsafe import's type names get their ow
 
 def _messages(exc: ValidationError) -> list[str]:
     return validation_messages(exc, bare=("__all__", "file"), skip=SHOWN_APART)
-
-
-def download(handle: Any, filename: str, content_type: str) -> FileResponse:
-    response = FileResponse(handle, as_attachment=True, filename=filename, content_type=content_type)
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 # --- groups -------------------------------------------------------------------------------------------------
@@ -204,7 +196,7 @@ class VersionExportView(StudioMixin, View):
         except (ArtifactTampered, UnsafeModel) as exc:
             messages.error(request, f"The model could not be exported: {exc}")
             return render(request, "registry/version_detail.html", version_context(request, version), status=409)
-        return download(archive, f"{export_name(version)}-mlflow.zip", "application/zip")
+        return file_attachment(archive, f"{export_name(version)}-mlflow.zip", "application/zip")
 
 
 class VersionCompareView(StudioMixin, View):
@@ -233,15 +225,11 @@ class VersionCompareView(StudioMixin, View):
 # --- import -------------------------------------------------------------------------------------------------
 
 
-@method_decorator(csrf_exempt, name="dispatch")
-class VersionImportView(StudioMixin, View):
-    """The upload streams to disk under REGISTRY_MAX_IMPORT_BYTES: the handler is set before anything reads the
-    body, so the CSRF check (which reads request.POST) runs here, after it, instead of in the middleware."""
+class VersionImportView(CappedUploadMixin, StudioMixin, View):
+    """The upload streams to disk under REGISTRY_MAX_IMPORT_BYTES (apps/core/uploads.py)."""
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if request.method == "POST":
-            request.upload_handlers = [CappedUploadHandler(request, max_bytes=importing.max_import_bytes())]
-        return csrf_protect(super().dispatch)(request, *args, **kwargs)
+    def upload_max_bytes(self) -> int:
+        return importing.max_import_bytes()
 
     def _render(
         self,
@@ -276,8 +264,7 @@ class VersionImportView(StudioMixin, View):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        request.POST  # noqa: B018 - parse the body now, through the capped handler
-        if upload_refusal(request) is not None:
+        if self.upload_refused(request) is not None:
             return self._render(request, status=413, error=importing.too_large_message(importing.max_import_bytes()))
         project = required_project(request)
         form = forms.ModelImportForm(request.POST, request.FILES)

@@ -6,12 +6,11 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
-from apps.datasets.charts import ACCENT, DANGER, MUTED, label
+from apps.core.charts import ACCENT, DANGER, MUTED, PALETTE, label
 
 Figure = dict[str, Any]
 
 # plotly's default qualitative colours: one per cluster, the same in the sizes bars and the scatter.
-PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
 
 
 def _layout(title: str, **extra: Any) -> dict[str, Any]:

@@ -4,14 +4,26 @@
   "use strict";
 
   // ---- Charts: <div class="chart" data-figure="json-script-id"></div> ------------------------------
+  // A figure's layout as drawn here: the chart takes its box's width (and follows it when the window resizes),
+  // axis labels get the margin they need, and in a narrow box (a phone) the legend goes under the plot instead of
+  // taking half its width. What the figure sets itself wins.
+  function chartLayout(layout, el) {
+    var out = Object.assign({ autosize: true }, layout || {});
+    ["xaxis", "yaxis"].forEach(function (axis) { out[axis] = Object.assign({ automargin: true }, out[axis] || {}); });
+    if (el && el.clientWidth && el.clientWidth < 520 && !(layout && layout.legend)) {
+      out.legend = { orientation: "h", x: 0, xanchor: "left", y: -0.25, yanchor: "top" };
+    }
+    return out;
+  }
+  var CHART_CONFIG = { displaylogo: false, responsive: true };
+
   function renderCharts(root) {
     if (!window.Plotly) return;
     (root || document).querySelectorAll("[data-figure]").forEach(function (el) {
       var src = document.getElementById(el.dataset.figure);
       if (!src) return;
       var fig = JSON.parse(src.textContent);
-      window.Plotly.react(el, fig.data || [], Object.assign({ autosize: true }, fig.layout || {}),
-        { displaylogo: false, responsive: true });
+      window.Plotly.react(el, fig.data || [], chartLayout(fig.layout, el), CHART_CONFIG);
     });
   }
 
@@ -114,8 +126,6 @@
 
   // ---- Small helpers -------------------------------------------------------------------------------------
   function initUi() {
-    var toggle = document.querySelector(".menu-toggle");
-    if (toggle) toggle.addEventListener("click", function () { document.querySelector(".shell").classList.toggle("open"); });
     document.querySelectorAll("[data-copy]").forEach(function (btn) {
       btn.addEventListener("click", function () {
         var src = document.getElementById(btn.dataset.copy);
@@ -123,6 +133,48 @@
         btn.textContent = "Copied";
       });
     });
+  }
+
+  // ---- Phones and tablets ------------------------------------------------------------------------------------
+  // The top bar's menu button opens the modules and the top bar's items (CSS hides them below 860 px). Delegated
+  // and registered at once, so it works while a big script (plotly) is still loading.
+  document.addEventListener("click", function (ev) {
+    var toggle = ev.target && ev.target.closest ? ev.target.closest(".menu-toggle") : null;
+    var shell = document.querySelector(".shell");
+    if (!toggle || !shell) return;
+    var open = shell.classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
+  document.addEventListener("keydown", function (ev) {
+    var shell = document.querySelector(".shell.open");
+    var toggle = document.querySelector(".menu-toggle");
+    if (ev.key !== "Escape" || !shell || !toggle) return;
+    shell.classList.remove("open");
+    toggle.setAttribute("aria-expanded", "false");
+    toggle.focus();
+  });
+
+  // Every table scrolls sideways inside its card instead of widening the page: a table without a scrolling parent
+  // is wrapped in <div class="table-wrap">, now (this script runs at the end of <body>) and when a script adds one.
+  function wrapTables(root) {
+    var tables = root.tagName === "TABLE" ? [root] : root.querySelectorAll ? root.querySelectorAll("table") : [];
+    Array.prototype.forEach.call(tables, function (table) {
+      var parent = table.parentElement;
+      if (!parent || !parent.closest(".content") || parent.classList.contains("table-wrap")) return;
+      if (window.getComputedStyle(parent).overflowX !== "visible") return;
+      var wrap = document.createElement("div");
+      wrap.className = "table-wrap";
+      parent.insertBefore(wrap, table);
+      wrap.appendChild(table);
+    });
+  }
+  wrapTables(document);
+  if (window.MutationObserver) {
+    new MutationObserver(function (records) {
+      records.forEach(function (record) {
+        Array.prototype.forEach.call(record.addedNodes, function (node) { if (node.nodeType === 1) wrapTables(node); });
+      });
+    }).observe(document.body, { childList: true, subtree: true });
   }
 
   // Selects that submit their form on change (project switcher, filters). Delegated and registered at once,
@@ -138,6 +190,8 @@
     if (form && form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) ev.preventDefault();
   }, true);
 
-  window.Atelier = { renderCharts: renderCharts, applyJob: applyJob, subscribe: subscribe };
+  window.Atelier = {
+    renderCharts: renderCharts, chartLayout: chartLayout, chartConfig: CHART_CONFIG, applyJob: applyJob, subscribe: subscribe
+  };
   document.addEventListener("DOMContentLoaded", function () { initUi(); renderCharts(); initJobs(); });
 })();

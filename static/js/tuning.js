@@ -39,8 +39,8 @@
         if (!data) { setTimeout(poll, 4000); return; }
         var chart = document.getElementById("trials-chart");
         if (chart && window.Plotly && data.figure) {
-          window.Plotly.react(chart, data.figure.data || [], Object.assign({ autosize: true }, data.figure.layout || {}),
-            { displaylogo: false, responsive: true });
+          window.Plotly.react(chart, data.figure.data || [], window.Atelier.chartLayout(data.figure.layout, chart),
+            window.Atelier.chartConfig);
         }
         ["complete", "pruned", "fail", "running"].forEach(function (state) {
           var el = document.getElementById("count-" + state);

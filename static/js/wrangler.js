@@ -11,8 +11,7 @@
       if (!src) return;
       el.dataset.drawn = "1";
       var fig = JSON.parse(src.textContent);
-      window.Plotly.react(el, fig.data || [], Object.assign({ autosize: true }, fig.layout || {}),
-        { displaylogo: false, responsive: true });
+      window.Plotly.react(el, fig.data || [], window.Atelier.chartLayout(fig.layout, el), window.Atelier.chartConfig);
     });
   }
 

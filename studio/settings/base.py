@@ -73,7 +73,6 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "drf_spectacular_sidecar",
-    "django_celery_results",
     "django_celery_beat",
     "channels",
     "axes",
@@ -309,11 +308,10 @@ if CELERY_BROKER_URL.startswith("filesystem"):
 JOB_HARD_TIME_LIMIT_S = env_int("JOB_HARD_TIME_LIMIT_S", 6 * 3600)
 if CELERY_BROKER_URL.startswith(("redis", "rediss")):
     CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": JOB_HARD_TIME_LIMIT_S + 3600}
-CELERY_RESULT_BACKEND = "django-db"
-CELERY_RESULT_EXTENDED = True
-CELERY_RESULT_EXPIRES = timedelta(days=7)
+# No result backend: a job's outcome lives in its Job row (apps/jobs), and no task result is ever read.
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_RESULT_EXPIRES = None  # nothing to clean up: beat installs no celery.backend_cleanup entry
 CELERY_TASK_SERIALIZER = "json"
-CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
@@ -340,7 +338,7 @@ WORKER_SHUTDOWN_GRACE_S = float(env("WORKER_SHUTDOWN_GRACE_S", "10"))
 WORKER_FAST_EXIT = env_bool("WORKER_FAST_EXIT", True)  # skip the interpreter's teardown once the pool has stopped
 # Modules that define job kinds, imported by the worker and the web process.
 JOB_MODULES = [
-    "apps.core.jobs",
+    "apps.jobs.jobs",
     "apps.datasets.jobs",
     "apps.automl.jobs",
     "apps.unsupervised.jobs",

@@ -49,7 +49,7 @@ JOB_HEARTBEAT_INTERVAL_S = 0.5
 JOB_STALE_AFTER_S = 3.0
 JOB_STREAM_POLL_S = 0.1
 JOB_MODULES = [
-    "apps.core.jobs",
+    "apps.jobs.jobs",
     "apps.datasets.jobs",
     "apps.automl.jobs",
     "apps.unsupervised.jobs",

@@ -9,7 +9,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.automl.models import AutomlBuild
 from apps.registry.models import ModelVersion
-from tests.automl.test_services import binary_frame, make_version, regression_frame, trained_build
+from tests.factories import binary_frame, make_version, regression_frame, trained_build
 
 
 def _start(api, project, version, **extra):  # type: ignore[no-untyped-def]

@@ -18,8 +18,8 @@ from apps.datasets.models import DatasetVersion
 from apps.jobs.choices import JobStatus
 from apps.jobs.models import Job
 from apps.registry.models import ModelVersion
-from tests.automl.test_services import binary_frame, make_version, trained_build
 from tests.conftest import clean_project_storage, job_final
+from tests.factories import binary_frame, make_version, trained_build
 
 ROW = {"x1": 0.3, "x2": 0.1, "colour": "green"}
 

@@ -14,7 +14,7 @@ from sklearn.metrics import log_loss, roc_auc_score
 from apps.automl.engine import BuildCancelled, BuildConfig, BuildError, build, load_model, predict, save_model
 from apps.automl.engine.ensemble import caruana
 from apps.automl.engine.metrics import METRICS, metrics_for
-from tests.automl.test_engine_fixtures import make_binary, make_iris, make_regression
+from tests.factories import make_binary, make_iris, make_regression
 
 
 def _split(df: pd.DataFrame, seed: int = 0) -> tuple[pd.DataFrame, pd.DataFrame]:

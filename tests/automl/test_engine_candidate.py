@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from apps.automl.engine import BuildConfig, BuildError, build, fit_candidate, predict
-from tests.automl.test_engine_fixtures import make_binary, make_regression
+from tests.factories import make_binary, make_regression
 
 
 def test_a_non_best_candidate_is_refitted_with_its_own_parameters() -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from apps.automl.engine import check_data, detect_problem_type, infer_columns, metric_catalogue, resolve_objective
 from apps.automl.engine.metrics import MetricError
-from tests.automl.test_engine_fixtures import make_binary, make_regression
+from tests.factories import make_binary, make_regression
 
 
 def _codes(checks: list[dict]) -> dict[str, list[dict]]:

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from apps.automl.engine import BuildConfig, SchemaError, build, predict
-from tests.automl.test_engine_fixtures import make_binary
+from tests.factories import make_binary
 
 _MODEL = {}
 

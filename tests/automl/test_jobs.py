@@ -9,8 +9,8 @@ import pytest
 from apps.automl.models import AutomlBuild
 from apps.datasets.models import DatasetVersion
 from apps.jobs.choices import JobStatus
-from tests.automl.test_services import binary_frame, make_version, multiclass_frame, regression_frame
 from tests.conftest import clean_project_storage, job_final
+from tests.factories import binary_frame, make_version, multiclass_frame, regression_frame
 
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
 

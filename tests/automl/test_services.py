@@ -4,88 +4,16 @@ budgets); tests/automl/test_jobs.py trains through a real worker."""
 
 from __future__ import annotations
 
-import os
-import tempfile
-from typing import Any
-
-import numpy as np
-import pandas as pd
 import pytest
 from django.core.exceptions import ValidationError
 
-from apps.automl import engine, services
+from apps.automl import services
 from apps.automl.models import AutomlBuild
-from apps.core.artifacts import ArtifactTampered, artifact_store
+from apps.core.artifacts import ArtifactTampered
 from apps.core.storage import storage
-from apps.datasets import services as data_services
 from apps.datasets import storage as data_files
 from apps.registry.models import ModelVersion
-
-
-def binary_frame(n: int = 120, seed: int = 0) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    x1, x2 = rng.normal(size=n), rng.normal(size=n)
-    colour = rng.choice(["red", "green", "blue"], size=n)
-    y = np.where(x1 - x2 + (colour == "red") + rng.normal(scale=0.3, size=n) > 0, "yes", "no")
-    return pd.DataFrame({"x1": x1, "x2": x2, "colour": pd.array(colour, "string"), "churn": y})
-
-
-def multiclass_frame(n: int = 150, seed: int = 1) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    a, b = rng.normal(size=n), rng.normal(size=n)
-    label = np.where(a > 0.5, "high", np.where(a < -0.5, "low", "mid"))
-    return pd.DataFrame({"a": a, "b": b, "band": label})
-
-
-def regression_frame(n: int = 120, seed: int = 2) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    a, b = rng.normal(size=n), rng.uniform(-2, 2, size=n)
-    return pd.DataFrame({"a": a, "b": b, "price": 3 * a + b + rng.normal(scale=0.2, size=n)})
-
-
-def make_version(project: Any, user: Any, frame: pd.DataFrame, name: str = "customers") -> Any:
-    with data_files.local_temp_file(".parquet") as tmp:
-        data_files.write_frame(frame, tmp)
-        return data_services.dataset_version_create(
-            project_id=project.pk,
-            dataset_name=name,
-            local_file=tmp,
-            kind="import",
-            source={"kind": "import", "filename": f"{name}.csv"},
-            created_by_id=user.pk,
-        )
-
-
-def trained_build(project: Any, user: Any, frame: pd.DataFrame, target: str, budget: float = 60.0) -> AutomlBuild:
-    """A finished build whose model was trained here (the job's own path is covered by test_jobs). It stops after
-    max_trials, so the generous budget only matters on a loaded machine, where 2 s once left a single candidate."""
-    version = make_version(project, user, frame)
-    result = engine.build(
-        frame,
-        engine.BuildConfig(
-            target=target, time_budget_s=budget, seed=0, max_trials=4, algorithms=["linear", "lightgbm"]
-        ),
-    )
-    fd, tmp = tempfile.mkstemp(prefix="test-model-", suffix=".joblib", dir=data_files.temp_dir())
-    os.close(fd)
-    engine.save_model(result.model, tmp)
-    try:
-        artifact = artifact_store(project_id=project.pk, kind="automl.model", local_path=tmp, filename="model.joblib")
-    finally:
-        os.unlink(tmp)
-    report = result.report
-    return AutomlBuild.objects.create(
-        project=project,
-        created_by=user,
-        dataset_version=version,
-        target=target,
-        problem_type=report["problem_type"],
-        objective=report["objective"],
-        report=report,
-        best_candidate=report["best"],
-        artifact=artifact,
-        best_score=report["best_score"],
-    )
+from tests.factories import binary_frame, make_version, regression_frame, trained_build
 
 
 def test_check_catches_a_missing_target_column(project_a, ds_user, media) -> None:

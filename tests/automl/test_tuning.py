@@ -10,8 +10,8 @@ from apps.automl.models import AutomlBuild, TuningJob
 from apps.automl.tuning import load_study
 from apps.jobs.choices import JobStatus
 from apps.jobs.models import Job
-from tests.automl.test_services import binary_frame, make_version, regression_frame
 from tests.conftest import clean_project_storage, job_final
+from tests.factories import binary_frame, make_version, regression_frame
 
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
 

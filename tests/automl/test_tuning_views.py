@@ -7,7 +7,7 @@ import json
 
 from apps.automl.models import TuningJob
 from apps.automl.tuning import load_study, tuning_start
-from tests.automl.test_services import make_version, regression_frame
+from tests.factories import make_version, regression_frame
 
 
 def test_empty_list_and_form(client_for, ds_user, project_a):

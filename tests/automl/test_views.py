@@ -12,7 +12,7 @@ from django.test.utils import CaptureQueriesContext
 
 from apps.automl.models import AutomlBuild
 from apps.jobs.models import Job
-from tests.automl.test_services import binary_frame, make_version, regression_frame, trained_build
+from tests.factories import binary_frame, make_version, regression_frame, trained_build
 
 
 def test_empty_states(client_for, ds_user, project_a, media) -> None:

@@ -31,7 +31,7 @@ def world(media, project_a, project_b, admin_user, mlops_user, ds_user) -> dict[
     from apps.endpoints import services as endpoint_services
     from apps.jobs.models import Job
     from tests.datasets.conftest import make_version
-    from tests.endpoints.factories import binary_model, register, training_frame
+    from tests.factories import binary_model, register, training_frame
 
     version = make_version(project_a, training_frame(60), name="churn", user=ds_user)
     other = make_version(project_b, training_frame(20, seed=1), name="other")

@@ -65,6 +65,7 @@ class DataWorld:
 def _build_data(projects: dict[str, Project], owners: dict[str, User]) -> DataWorld:
     import pandas as pd
 
+    from apps.core.tempfiles import temp_path
     from apps.datasets import services as data_services
     from apps.datasets import storage as data_files
     from apps.datasets.models import FlowAnalysis, ProfileReport
@@ -74,7 +75,7 @@ def _build_data(projects: dict[str, Project], owners: dict[str, User]) -> DataWo
         project, owner = projects[side], owners[side]
         column = "alpha_column" if side == "a" else "bravo_secret_column"
         frame = pd.DataFrame({column: [1.0, 2.0, 3.0], "kind": ["x", "y", "x"]})
-        with data_files.local_temp_file(".parquet") as tmp:
+        with temp_path(".parquet") as tmp:
             data_files.write_frame(frame, tmp)
             version = data_services.dataset_version_create(
                 project_id=project.pk,
@@ -1075,7 +1076,6 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
         PeriodicTask,
         SolarSchedule,
     )
-    from django_celery_results.models import GroupResult, TaskResult
 
     from apps.core.models import Artifact, Notification
     from apps.jobs.models import WorkerHeartbeat
@@ -1086,8 +1086,6 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
 
     return {
         "auth.Group": lambda: Group.objects.get_or_create(name="Matrix group")[0],
-        "django_celery_results.TaskResult": lambda: TaskResult.objects.create(task_id="t-1", status="SUCCESS"),
-        "django_celery_results.GroupResult": lambda: GroupResult.objects.create(group_id="g-1"),
         "django_celery_beat.PeriodicTask": periodic_task,
         "django_celery_beat.ClockedSchedule": lambda: ClockedSchedule.objects.create(clocked_time=timezone.now()),
         "django_celery_beat.CrontabSchedule": lambda: CrontabSchedule.objects.create(minute="5", hour="*"),

@@ -12,9 +12,8 @@ import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.core.storage import project_root, walk_files
-from apps.datasets import services
-from apps.datasets import storage as files
 from apps.datasets.models import DatasetVersion
+from tests.factories import DatasetVersionFactory
 
 
 def frame_sales(rows: int = 30) -> pd.DataFrame:
@@ -37,18 +36,8 @@ def make_version(
     parents: tuple[DatasetVersion, ...] = (),
     kind: str = "import",
 ) -> DatasetVersion:
-    """Store `frame` as the next version of dataset `name` through the same service the jobs use."""
-    with files.local_temp_file(".parquet") as tmp:
-        files.write_frame(frame, tmp)
-        return services.dataset_version_create(
-            project_id=project.pk,
-            dataset_name=name,
-            local_file=tmp,
-            kind=kind,
-            parents=parents,
-            source={"kind": kind, "filename": f"{name}.csv"},
-            created_by_id=user.pk if user else None,
-        )
+    """Store `frame` as the next version of dataset `name` (tests/factories.py: DatasetVersionFactory)."""
+    return DatasetVersionFactory(project=project, created_by=user, frame=frame, name=name, kind=kind, parents=parents)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ from apps.jobs.choices import JobStatus
 from apps.jobs.models import Job
 from tests.core.bombs import MB, many_entries, peak_allocated
 from tests.datasets.conftest import csv_bytes, frame_sales, make_version, stored_files, upload
+from tests.datasets.data import encode, frame_formats
 
 pytestmark = pytest.mark.usefixtures("media")
 
@@ -92,27 +93,6 @@ def test_import_is_a_job_and_latest_version_appears_once_it_succeeded(api, proje
         [],
     )
     assert version_data["source"]["filename"] == "data.csv" and version_data["job"] == job.pk
-
-
-def frame_formats() -> pd.DataFrame:
-    return pd.DataFrame({"id": [1, 2, 3, 4], "name": ["a", "b", "c", "d"], "score": [0.5, 1.5, None, 3.0]})
-
-
-def encode(fmt: str, frame: pd.DataFrame) -> bytes:
-    buffer = io.BytesIO()
-    if fmt == "csv":
-        frame.to_csv(buffer, index=False)
-    elif fmt == "tsv":
-        frame.to_csv(buffer, index=False, sep="\t")
-    elif fmt == "parquet":
-        frame.to_parquet(buffer, index=False)
-    elif fmt == "json":
-        buffer.write(frame.to_json(orient="records").encode())
-    elif fmt == "jsonl":
-        buffer.write(frame.to_json(orient="records", lines=True).encode())
-    elif fmt == "xlsx":
-        frame.to_excel(buffer, index=False)
-    return buffer.getvalue()
 
 
 @pytest.mark.parametrize("fmt", ["csv", "tsv", "parquet", "json", "jsonl", "xlsx"])

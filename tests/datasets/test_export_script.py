@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from apps.datasets.transforms import FlowError, StepError, flow_to_script, run_flow
-from tests.datasets.test_transforms import EXAMPLES, base_frame, other_frame
+from tests.datasets.data import EXAMPLES, base_frame, other_frame
 
 DRIVER = """
 import runpy, sys, traceback

@@ -11,7 +11,7 @@ from apps.datasets.models import Dataset, DatasetVersion, ProfileReport
 from apps.jobs.choices import JobStatus
 from tests.conftest import clean_project_storage, job_final
 from tests.datasets.conftest import upload
-from tests.datasets.test_api import encode, frame_formats
+from tests.datasets.data import encode, frame_formats
 
 pytestmark = [pytest.mark.worker, pytest.mark.xdist_group("worker")]
 

@@ -24,7 +24,7 @@ from apps.endpoints import services as endpoints
 from tests.conftest import clean_project_storage, wait_for
 from tests.datasets.conftest import make_version
 from tests.e2e.conftest import studio_server  # noqa: F401  (uvicorn in a subprocess on the test database)
-from tests.endpoints.factories import ROWS, binary_model, register
+from tests.factories import ROWS, binary_model, register
 
 pytestmark = pytest.mark.timeout(300)
 

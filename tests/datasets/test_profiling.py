@@ -11,7 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from apps.datasets.charts import label, report_figures
+from apps.core.charts import label
+from apps.datasets.charts import report_figures
 from apps.datasets.profiling import ProfileConfig, profile_dataframe, to_jsonable, variance_inflation_factors
 from apps.datasets.report_html import json_for_script, report_to_html
 
@@ -326,6 +327,12 @@ def test_html_is_self_contained_and_escaped(hostile_report: dict[str, Any]) -> N
     )
     embedded = page[start : page.index("</script>", start)]
     assert "<" not in embedded and json.loads(embedded)["column.0.histogram"]["data"][0]["type"] == "bar"
+
+
+def test_html_report_inlines_the_vendored_strict_plotly(hostile_report: dict[str, Any]) -> None:
+    """The same plotly.js as the pages (static/vendor/plotly: the strict build), not the plotly Python package's."""
+    page = report_to_html(hostile_report, title="Report")
+    assert "plotly.js (strict - minified) v4.1.1" in page
 
 
 def test_json_for_script_escapes_closing_sequences() -> None:

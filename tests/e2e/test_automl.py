@@ -14,9 +14,8 @@ import pandas as pd
 import pytest
 
 from apps.core.storage import project_root, storage, walk_files
-from tests.automl.test_services import make_version
 from tests.e2e.conftest import login, off_loop, screenshot, wait_for_scripts
-from tests.factories import ProjectFactory, UserFactory
+from tests.factories import ProjectFactory, UserFactory, make_version
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 

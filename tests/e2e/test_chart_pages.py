@@ -17,10 +17,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from tests.automl.test_services import make_version
 from tests.conftest import clean_project_storage
 from tests.e2e.conftest import SCREENSHOT_DIR, login, off_loop, wait_for_scripts, wait_until
-from tests.factories import ProjectFactory, UserFactory
+from tests.factories import ProjectFactory, UserFactory, make_version
 
 sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
 expect, PlaywrightError = sync_api.expect, sync_api.Error

@@ -14,8 +14,7 @@ import pytest
 
 from apps.core.storage import project_root, storage, walk_files
 from tests.e2e.conftest import login, off_loop, screenshot, wait_for_scripts, wait_until
-from tests.endpoints.factories import binary_model, register
-from tests.factories import ProjectFactory, UserFactory
+from tests.factories import ProjectFactory, UserFactory, binary_model, register
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 

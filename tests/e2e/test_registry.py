@@ -19,9 +19,8 @@ from apps.automl.models import AutomlBuild
 from apps.core.storage import project_root, storage, walk_files
 from apps.registry import services
 from apps.registry.models import ModelVersion
-from tests.automl.test_services import make_version
 from tests.e2e.conftest import login, off_loop, screenshot, wait_for_scripts
-from tests.factories import ProjectFactory, UserFactory
+from tests.factories import ProjectFactory, UserFactory, make_version
 from tests.registry.conftest import canvas_version, churn_frame, crafted_pickles, logistic_skops
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,7 @@ import orjson
 import pytest
 
 from apps.endpoints.serving.app import ServingApp
-from tests.endpoints.factories import binary_model, register
+from tests.factories import binary_model, register
 
 
 @pytest.fixture
@@ -26,6 +27,21 @@ def version(media, project_a, mlops_user):  # type: ignore[no-untyped-def]
 def version_b(media, project_a, mlops_user):  # type: ignore[no-untyped-def]
     """A second Approved version of the same group that predicts the opposite."""
     return register(project_a, mlops_user, binary_model(flip=True), approve_by=mlops_user)
+
+
+class SlowPredictor:
+    """A predictor that takes `seconds` longer than the one it wraps (timeouts, disconnects)."""
+
+    def __init__(self, inner, seconds: float) -> None:  # type: ignore[no-untyped-def]
+        self.inner, self.seconds = inner, seconds
+        self.classes, self.feature_names = inner.classes, inner.feature_names
+
+    def check(self, frame):  # type: ignore[no-untyped-def]
+        return self.inner.check(frame)
+
+    def predict_checked(self, X):  # type: ignore[no-untyped-def]
+        time.sleep(self.seconds)
+        return self.inner.predict_checked(X)
 
 
 @dataclass

@@ -9,13 +9,14 @@ import pytest
 from django.urls import reverse
 
 from apps.automl import engine
+from apps.core.keys import key_hash
+from apps.core.tempfiles import temp_path
 from apps.datasets import services as data_services
 from apps.datasets import storage as data_files
 from apps.endpoints import services
 from apps.endpoints.models import Endpoint, EndpointKey, EndpointMetric
-from apps.endpoints.serving.config import key_hash
 from tests.endpoints.conftest import invoke
-from tests.endpoints.factories import ROWS, binary_model, register, training_frame
+from tests.factories import ROWS, binary_model, register, training_frame
 
 pytestmark = pytest.mark.django_db
 
@@ -162,7 +163,7 @@ def test_metrics_api(api_for, serving, mlops_user, project_a, version) -> None:
 
 
 def _dataset(project, user, frame):  # type: ignore[no-untyped-def]
-    with data_files.local_temp_file(".parquet") as tmp:
+    with temp_path(".parquet") as tmp:
         data_files.write_frame(frame, tmp)
         return data_services.dataset_version_create(
             project_id=project.pk,

@@ -28,7 +28,7 @@ from apps.endpoints.models import AsyncInvocation
 from apps.jobs.services import job_start
 from tests.conftest import wait_for
 from tests.endpoints.conftest import call
-from tests.endpoints.factories import ROWS, binary_model, register, training_frame
+from tests.factories import ROWS, binary_model, register, training_frame
 
 
 class Hook(http.server.BaseHTTPRequestHandler):

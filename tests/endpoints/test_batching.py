@@ -16,7 +16,7 @@ import pytest
 from apps.automl import engine
 from apps.endpoints.serving.batching import Batcher, Deferred, predict_many
 from tests.endpoints.conftest import acall, invoke
-from tests.endpoints.factories import binary_model
+from tests.factories import binary_model
 
 pytestmark = pytest.mark.django_db
 MODEL = binary_model()

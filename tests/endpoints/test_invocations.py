@@ -14,8 +14,8 @@ from apps.automl import engine
 from apps.endpoints import services
 from apps.endpoints.models import EndpointMetric
 from apps.registry.services import version_approval_update
-from tests.endpoints.conftest import acall, call, invoke
-from tests.endpoints.factories import ROWS, binary_model
+from tests.endpoints.conftest import SlowPredictor, acall, call, invoke
+from tests.factories import ROWS, binary_model
 
 pytestmark = pytest.mark.django_db
 
@@ -204,19 +204,6 @@ def test_body_over_the_limit_is_413_declared_or_streamed(serving, deployed, sett
 
 def test_default_limit_is_6_mb(settings) -> None:
     assert settings.SERVING_MAX_REQUEST_BYTES == 6 * 1024 * 1024
-
-
-class SlowPredictor:
-    def __init__(self, inner, seconds: float) -> None:  # type: ignore[no-untyped-def]
-        self.inner, self.seconds = inner, seconds
-        self.classes, self.feature_names = inner.classes, inner.feature_names
-
-    def check(self, frame):  # type: ignore[no-untyped-def]
-        return self.inner.check(frame)
-
-    def predict_checked(self, X):  # type: ignore[no-untyped-def]
-        time.sleep(self.seconds)
-        return self.inner.predict_checked(X)
 
 
 def test_slow_prediction_is_504_after_the_endpoint_timeout(serving, deployed, mlops_user, version) -> None:

@@ -16,7 +16,7 @@ import pytest
 from apps.endpoints import services
 from apps.endpoints.models import EndpointMetric
 from tests.conftest import wait_for
-from tests.endpoints.factories import ROWS, binary_model, register
+from tests.factories import ROWS, binary_model, register
 
 pytestmark = pytest.mark.timeout(180)
 

@@ -13,9 +13,8 @@ import pytest
 from apps.core.storage import storage
 from apps.endpoints import services
 from apps.endpoints.serving.capture import capture_dir
-from tests.endpoints.conftest import acall, invoke
-from tests.endpoints.factories import ROWS
-from tests.endpoints.test_invocations import SlowPredictor
+from tests.endpoints.conftest import SlowPredictor, acall, invoke
+from tests.factories import ROWS
 
 pytestmark = pytest.mark.django_db
 

@@ -20,7 +20,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 
 from apps.automl import engine
 from apps.core.artifacts import artifact_store
-from apps.datasets import storage as data_files
+from apps.core.tempfiles import temp_dir
 from apps.registry.models import ModelVersion
 from apps.registry.services import version_from_canvas
 
@@ -75,7 +75,7 @@ def canvas_model(seed: int = 0) -> tuple[bytes, dict[str, Any]]:
 
 
 def store_bytes(project: Any, content: bytes, filename: str, kind: str = "automl.model") -> Any:
-    fd, tmp = tempfile.mkstemp(dir=data_files.temp_dir())
+    fd, tmp = tempfile.mkstemp(dir=temp_dir())
     with os.fdopen(fd, "wb") as fh:
         fh.write(content)
     try:

@@ -18,7 +18,7 @@ from apps.automl.engine.model import Member
 from apps.registry import acceleration
 from apps.registry.acceleration import FastForest, FastPipeline, accelerate
 from apps.registry.loading import load_file
-from tests.endpoints.factories import FEATURES, _pipeline, training_frame
+from tests.factories import FEATURES, pipeline, training_frame
 
 
 def classification(n: int = 600, classes: int = 2, missing: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -82,7 +82,7 @@ def test_cpu_idle_is_a_fraction_read_from_proc_stat() -> None:
 
 def test_pipeline_keeps_its_preprocessing_and_feature_checks() -> None:
     df = training_frame(n=300)
-    pipe = _pipeline(RandomForestClassifier(n_estimators=15, random_state=0)).fit(
+    pipe = pipeline(RandomForestClassifier(n_estimators=15, random_state=0)).fit(
         df[["x1", "x2", "colour"]], df["churn"]
     )
     fast = accelerate(pipe)
@@ -98,7 +98,7 @@ def test_other_estimators_and_multi_output_forests_are_left_as_they_are() -> Non
     X, y = classification()
     linear = LogisticRegression().fit(X, y)
     assert accelerate(linear) is linear
-    pipe = _pipeline(LogisticRegression())
+    pipe = pipeline(LogisticRegression())
     assert accelerate(pipe) is pipe
     multi = RandomForestRegressor(n_estimators=5, random_state=0).fit(X, np.c_[X[:, 0], X[:, 1]])
     assert accelerate(multi) is multi
@@ -106,7 +106,7 @@ def test_other_estimators_and_multi_output_forests_are_left_as_they_are() -> Non
 
 def test_a_served_atelier_model_uses_it_and_predicts_what_the_engine_predicts() -> None:
     df = training_frame(n=300)
-    pipe = _pipeline(RandomForestClassifier(n_estimators=20, random_state=0, n_jobs=2))
+    pipe = pipeline(RandomForestClassifier(n_estimators=20, random_state=0, n_jobs=2))
     pipe.fit(df[["x1", "x2", "colour"]], (df["churn"] == "yes").astype(int))
     model = AtelierModel(
         problem_type="binary",

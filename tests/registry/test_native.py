@@ -28,7 +28,7 @@ from apps.endpoints.services import endpoint_create
 from apps.registry import native
 from apps.registry.acceleration import FastForest, FastPipeline, accelerate
 from apps.registry.loading import load_file
-from tests.endpoints.factories import FEATURES, _pipeline, register, training_frame
+from tests.factories import FEATURES, pipeline, register, training_frame
 
 pytestmark = pytest.mark.skipif(native.compiler("cc") is None, reason="needs a C compiler")
 
@@ -262,7 +262,7 @@ def test_thresholds_are_written_exactly() -> None:
 
 def forest_model() -> AtelierModel:
     df = training_frame(n=300)
-    pipe = _pipeline(RandomForestClassifier(n_estimators=8, random_state=0))
+    pipe = pipeline(RandomForestClassifier(n_estimators=8, random_state=0))
     pipe.fit(df[["x1", "x2", "colour"]], (df["churn"] == "yes").astype(int))
     return AtelierModel(
         problem_type="binary",

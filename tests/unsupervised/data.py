@@ -7,9 +7,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from apps.datasets import services as data_services
-from apps.datasets import storage as data_files
 from apps.datasets.models import DatasetVersion
+from tests.factories import DatasetVersionFactory
 
 BLOB_CENTRES = np.array([[0, 0, 0], [8, 8, 0], [0, 8, 8]])
 
@@ -29,13 +28,4 @@ def blobs_frame(n: int = 150, seed: int = 0, outliers: int = 0) -> pd.DataFrame:
 
 
 def make_version(project: Any, user: Any, frame: pd.DataFrame, name: str = "points") -> DatasetVersion:
-    with data_files.local_temp_file(".parquet") as tmp:
-        data_files.write_frame(frame, tmp)
-        return data_services.dataset_version_create(
-            project_id=project.pk,
-            dataset_name=name,
-            local_file=tmp,
-            kind="import",
-            source={"kind": "import", "filename": f"{name}.csv"},
-            created_by_id=user.pk if user else None,
-        )
+    return DatasetVersionFactory(project=project, created_by=user, frame=frame, name=name)

@@ -18,10 +18,11 @@ from apps.accounts import personas
 from apps.accounts.selectors import project_get_for_user
 from apps.core.api.errors import error_response
 from apps.core.api.negotiation import AttachmentNegotiation
+from apps.core.attachments import attachment
 from apps.core.ids import ID_SCHEMA, int_param
 from apps.core.permissions import IsStudioUser, has_capability
 from apps.core.requests import request_user, require_perm
-from apps.core.uploads import install_capped_upload_handler, refusal_message, upload_refusal
+from apps.core.uploads import CappedUploadApiMixin, refusal_message, upload_refusal
 from apps.datasets import selectors, services
 from apps.datasets import storage as files
 from apps.datasets.api import serializers as s
@@ -46,23 +47,6 @@ def _too_large(request: Request) -> Response | None:
         return None
     message = refusal_message(limit)
     return error_response(status.HTTP_413_REQUEST_ENTITY_TOO_LARGE, message, code="too_large", field="file")
-
-
-class CappedUploadMixin:
-    """Uploads stream to disk under our own cap (apps/core/uploads.py); set before anything parses the body."""
-
-    def initialize_request(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
-        install_capped_upload_handler(request)
-        return super().initialize_request(request, *args, **kwargs)  # type: ignore[misc]
-
-
-def attachment(response: HttpResponse | FileResponse | StreamingHttpResponse, filename: str) -> Any:
-    from django.utils.http import content_disposition_header
-
-    response["Content-Disposition"] = content_disposition_header(True, filename) or "attachment"
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 CSV_ESCAPES = ("formulas", "none")
@@ -90,7 +74,7 @@ def version_download(version: DatasetVersion, fmt: str | None, escape: str | Non
 # --- datasets -----------------------------------------------------------------------------------------------
 
 
-class DatasetViewSet(CappedUploadMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class DatasetViewSet(CappedUploadApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
     """Datasets of the caller's projects. `POST` (multipart) imports a file as a job: 202 `{id, job}`."""
 
     serializer_class = s.DatasetSerializer

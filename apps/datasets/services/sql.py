@@ -7,6 +7,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from apps.accounts.models import Project, User
+from apps.core.tempfiles import temp_path
 from apps.datasets import storage as files
 from apps.datasets.choices import VersionKind
 from apps.datasets.models import DatasetVersion
@@ -68,7 +69,7 @@ def sql_save_run(ctx: JobContext) -> dict[str, Any]:
     rows = 0
     with contextlib.ExitStack() as stack:
         paths = {name: stack.enter_context(files.local_path(versions[pk].file)) for name, pk in wanted.items()}
-        tmp = stack.enter_context(files.local_temp_file(".parquet"))
+        tmp = stack.enter_context(temp_path(".parquet"))
         try:
             used, schema, batches = sandbox_batches(ctx.params["query"], paths)
             with pq_writer.ParquetWriter(tmp, schema) as writer:

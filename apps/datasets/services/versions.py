@@ -16,6 +16,7 @@ from django.db.models import Max
 from pandas.api import types as ptypes
 
 from apps.accounts.models import Project
+from apps.core.tempfiles import save_into_place, temp_path
 from apps.datasets import storage as files
 from apps.datasets.inference import infer_schema
 from apps.datasets.models import Dataset, DatasetVersion
@@ -122,7 +123,7 @@ def store_frame_as_version(
     parents: Iterable[DatasetVersion] = (),
 ) -> DatasetVersion:
     ctx.progress(0.75, f"Writing {len(frame):,} rows as Parquet")
-    with files.local_temp_file(".parquet") as tmp:
+    with temp_path(".parquet") as tmp:
         files.write_frame(frame, tmp)
         ctx.progress(0.9, "Saving the version", force=True)
         return dataset_version_create(
@@ -252,7 +253,7 @@ def dataset_version_create(
             else:
                 target = Dataset.objects.select_for_update().get(pk=dataset.pk)
             number = (target.versions.aggregate(n=Max("number"))["n"] or 0) + 1
-            saved = files.save_into_place(local_file, files.version_path(project_id, target.pk, number))
+            saved = save_into_place(local_file, files.version_path(project_id, target.pk, number))
             version = DatasetVersion.objects.create(
                 project_id=project_id,
                 dataset=target,

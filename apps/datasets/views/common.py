@@ -8,12 +8,10 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest
-from django.utils.decorators import method_decorator
 from django.views import View
-from django.views.decorators.csrf import csrf_exempt, csrf_protect
 
 from apps.core.mixins import StudioMixin
-from apps.core.uploads import install_capped_upload_handler, upload_refusal
+from apps.core.uploads import CappedUploadMixin
 
 PAGE_ROWS = 50
 JOB_KINDS_OF_VERSION = ("datasets.profile", "datasets.retype")
@@ -43,16 +41,5 @@ def flash_errors(request: HttpRequest, exc: ValidationError) -> None:
         messages.error(request, message)
 
 
-@method_decorator(csrf_exempt, name="dispatch")
-class CappedUploadView(StudioMixin, View):
-    """Uploads stream to disk under our own cap. The handler must be set before anything reads the body, so the
-    CSRF check (which reads request.POST) runs here, after it, instead of in the middleware."""
-
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> Any:
-        if request.method == "POST":
-            install_capped_upload_handler(request)
-        return csrf_protect(super().dispatch)(request, *args, **kwargs)
-
-    def refused(self, request: HttpRequest) -> int | None:
-        request.POST  # noqa: B018 - parse the body now, through the capped handler
-        return upload_refusal(request)
+class CappedUploadView(CappedUploadMixin, StudioMixin, View):
+    """A studio page that takes uploads under our own cap (apps/core/uploads.py)."""

@@ -66,7 +66,7 @@ class DatasetListView(CappedUploadView):
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:
-        limit = self.refused(request)
+        limit = self.upload_refused(request)
         if limit is not None:
             return self._render(request, status=413, upload_error=refusal_message(limit))
         require_perm(request, personas.RUN_JOBS)
@@ -187,7 +187,7 @@ class DatasetDetailView(CappedUploadView):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         """Upload a new version of this dataset."""
         dataset = selectors.dataset_get_for_user(user=request_user(request), pk=pk)
-        limit = self.refused(request)
+        limit = self.upload_refused(request)
         if limit is not None:
             return self._render(request, dataset, status=413, upload_error=refusal_message(limit))
         require_perm(request, personas.RUN_JOBS)

@@ -12,12 +12,12 @@ from django.urls import reverse
 from django.views import View
 
 from apps.accounts import personas
+from apps.core.attachments import attachment
 from apps.core.mixins import StudioMixin
 from apps.core.requests import form_add_errors, request_project, request_user, required_project
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
 from apps.datasets.analyses import PARAMS as ANALYSIS_PARAMS
-from apps.datasets.api.views import attachment
 from apps.datasets.models import DatasetVersion, Flow
 from apps.datasets.views.common import (
     error_texts,

@@ -11,12 +11,12 @@ from django.urls import reverse
 from django.views import View
 
 from apps.accounts import personas
+from apps.core.attachments import attachment
 from apps.core.figures import is_wide
 from apps.core.mixins import StudioMixin
 from apps.core.requests import request_user
 from apps.datasets import selectors, services
 from apps.datasets import storage as files
-from apps.datasets.api.views import attachment
 from apps.datasets.charts import report_figures
 from apps.datasets.report_html import anomaly_table
 from apps.datasets.views.common import (

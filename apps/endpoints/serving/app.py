@@ -24,10 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import random
 import re
-import tempfile
 import threading
 import time
 import uuid
@@ -42,6 +40,7 @@ import orjson
 from django.conf import settings
 from django.db import close_old_connections, connection
 
+from apps.core.tempfiles import temp_path
 from apps.endpoints.choices import EndpointType
 from apps.endpoints.serving import protocol
 from apps.endpoints.serving.batching import Batcher, Deferred
@@ -620,13 +619,11 @@ class ServingApp:
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         probabilities = protocol.truthy((query.get("probabilities") or ["0"])[0])
         loop = asyncio.get_running_loop()
-        os.makedirs(settings.FILE_UPLOAD_TEMP_DIR, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix="async-", suffix=".in", dir=settings.FILE_UPLOAD_TEMP_DIR)
         size = 0
-        try:
+        with temp_path(".in", prefix="async-") as tmp:  # removed once its bytes are in storage
             too_large = f"The request body is larger than the asynchronous limit of {limit:,} bytes ({setting})."
             too_large += advice
-            with os.fdopen(fd, "wb") as handle:
+            with open(tmp, "wb") as handle:
                 async for chunk in body_chunks(receive, limit, too_large):
                     size += len(chunk)
                     if chunk:
@@ -644,9 +641,6 @@ class ServingApp:
                 probabilities=probabilities,
             )
             data = await loop.run_in_executor(self.io_pool, _db_call, create)
-        finally:
-            if os.path.exists(tmp):
-                os.remove(tmp)
         self.metrics.record(cfg.id, "", 202, 0.0, time.time())
         await respond(send, 202, orjson.dumps(data), [(b"x-inference-id", str(data["inference_id"]).encode())])
 

@@ -7,7 +7,6 @@ that lost its approval (with no variant left it answers 503)."""
 from __future__ import annotations
 
 import bisect
-import hashlib
 import time
 from dataclasses import dataclass, field
 from itertools import accumulate
@@ -16,13 +15,10 @@ from typing import Any
 from django.db.models import Prefetch, Q
 from django.utils import timezone
 
+from apps.core.keys import key_hash
 from apps.endpoints.choices import EndpointStatus, EndpointType
 from apps.endpoints.models import Endpoint, EndpointKey, EndpointVariant
 from apps.registry.choices import ApprovalStatus
-
-
-def key_hash(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
 
 
 @dataclass(frozen=True)

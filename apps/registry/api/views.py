@@ -19,15 +19,15 @@ from apps.accounts.selectors import project_get_for_user
 from apps.core.api.errors import error_response
 from apps.core.api.negotiation import AttachmentNegotiation
 from apps.core.artifacts import ArtifactTampered
+from apps.core.attachments import file_attachment
 from apps.core.permissions import IsStudioUser, has_capability
 from apps.core.requests import request_user
-from apps.core.uploads import CappedUploadHandler, upload_refusal
+from apps.core.uploads import CappedUploadApiMixin, upload_refusal
 from apps.registry import importing, selectors, services
 from apps.registry.api import serializers as s
 from apps.registry.export import export_name, version_export_mlflow
 from apps.registry.filtersets import GroupFilterSet, VersionFilterSet
 from apps.registry.loading import UnsafeModel
-from apps.registry.views import download
 
 
 def _conflict(exc: Exception) -> Response:
@@ -54,7 +54,9 @@ class ModelGroupViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return selectors.group_get_for_user(user=self.request.user, pk=self.kwargs["pk"])
 
 
-class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+class ModelVersionViewSet(
+    CappedUploadApiMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet
+):
     """Model versions. `PATCH` edits description, tags and metadata; approval, aliases, import and export are
     their own actions."""
 
@@ -64,10 +66,8 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
     parser_classes = [JSONParser, MultiPartParser, FormParser]
     content_negotiation_class = AttachmentNegotiation  # `?format=` filters on the model format here
 
-    def initialize_request(self, request, *args, **kwargs):  # type: ignore[no-untyped-def]
-        # Imports stream to disk under REGISTRY_MAX_IMPORT_BYTES; set before anything parses the body.
-        request.upload_handlers = [CappedUploadHandler(request, max_bytes=importing.max_import_bytes())]
-        return super().initialize_request(request, *args, **kwargs)
+    def upload_max_bytes(self) -> int:  # imports stream to disk under REGISTRY_MAX_IMPORT_BYTES
+        return importing.max_import_bytes()
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.version_list_for_user(user=self.request.user).order_by("group__name", "-version", "pk")
@@ -174,4 +174,4 @@ class ModelVersionViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, view
             archive = version_export_mlflow(version=version)
         except (ArtifactTampered, UnsafeModel) as exc:
             return _conflict(exc)
-        return download(archive, f"{export_name(version)}-mlflow.zip", "application/zip")
+        return file_attachment(archive, f"{export_name(version)}-mlflow.zip", "application/zip")

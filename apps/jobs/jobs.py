@@ -1,4 +1,5 @@
-"""Job kinds of the core app."""
+"""Job kinds of the jobs app itself: the project storage report (its kind keeps the name it was created with,
+"core.storage_report", which job rows and API clients use)."""
 
 from __future__ import annotations
 

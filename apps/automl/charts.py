@@ -3,44 +3,115 @@ Every user-supplied string (column and class names) goes through `label`."""
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
+from apps.core import figures as fx
 from apps.core.charts import ACCENT, DANGER, MUTED, label
 
 Figure = dict[str, Any]
 
+# Scores that live in [0, 1] (probabilities, AUC, accuracy, F1...), those that are at most 1 (R²), and errors
+# (non-negative, unbounded above): an axis shows the data with some padding, never past a bound it cannot cross.
+UNIT_METRICS = frozenset(
+    {
+        "roc_auc",
+        "roc_auc_ovr",
+        "accuracy",
+        "balanced_accuracy",
+        "f1",
+        "precision",
+        "recall",
+        "f1_macro",
+        "precision_macro",
+        "recall_macro",
+    }
+)
+AT_MOST_ONE = frozenset({"r2"})
+ERROR_METRICS = frozenset({"rmse", "mae", "mape", "log_loss"})
 
-def _layout(title: str, **extra: Any) -> dict[str, Any]:
+
+def score_range(objective: str, values: list[float]) -> list[float] | None:
+    """A y-axis range for ``objective`` scores: the data padded by 15 % of its spread (at least 0.02 for a unit
+    score, 5 % of the value otherwise), kept inside [0, 1] (±0.01) for unit scores, at most 1.01 for R², at least 0
+    for errors. None (autorange) for an unknown objective without data."""
+    finite = [float(v) for v in values if v is not None and math.isfinite(float(v))]
+    unit = objective in UNIT_METRICS
+    if not finite:
+        return [0.0, 1.01] if unit else None
+    lo, hi = min(finite), max(finite)
+    pad = max(0.15 * (hi - lo), 0.02 if unit else 0.05 * max(abs(lo), abs(hi), 1e-9))
+    lo, hi = lo - pad, hi + pad
+    if unit:
+        lo, hi = max(lo, -0.01), min(hi, 1.01)
+    elif objective in AT_MOST_ONE:
+        hi = min(hi, 1.01)
+    elif objective in ERROR_METRICS:
+        lo = max(lo, 0.0)
+    return [round(lo, 6), round(hi, 6)]
+
+
+def _range(objective: str, values: list[float]) -> dict[str, Any]:
+    yrange = score_range(objective, values)
+    return {} if yrange is None else {"range": yrange}
+
+
+def _layout(title: str, *, margin: dict[str, int] | None = None, **extra: Any) -> dict[str, Any]:
+    head, top = fx.title(title)
     layout: dict[str, Any] = {
-        "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
-        "margin": {"l": 60, "r": 20, "t": 48, "b": 50},
+        "title": head,
+        "margin": {"l": 60, "r": 20, "b": 50, **(margin or {}), "t": top},
         "height": 320,
         "template": "plotly_white",
     }
     layout.update(extra)
-    return layout
+    layout["height"] += top - 44  # the room the title takes is not taken from the plot
+    return fx.place_title(layout)
 
 
-def best_score_figure(history: list[list[float]], objective: str) -> Figure:
+def best_score_figure(
+    history: list[list[float]],
+    objective: str,
+    *,
+    budget_s: float | None = None,
+    final: bool = False,
+) -> Figure:
+    """The best score so far against seconds into the build. ``final``: the last point is the final model's score
+    (the blend or best candidate, refitted and scored out of fold), marked as such."""
     xs = [p[0] for p in history]
     ys = [p[1] for p in history]
-    return {
-        "data": [
+    data: list[dict[str, Any]] = [
+        {
+            "type": "scatter",
+            "mode": "lines+markers",
+            "line": {"shape": "hv", "color": ACCENT},
+            "x": xs,
+            "y": ys,
+            "name": "best so far",
+            "hovertemplate": "%{x:.1f} s: %{y:.4f}<extra></extra>",
+        }
+    ]
+    if final and history:
+        data.append(
             {
                 "type": "scatter",
-                "mode": "lines+markers",
-                "line": {"shape": "hv", "color": ACCENT},
-                "x": xs,
-                "y": ys,
-                "name": "best so far",
+                "mode": "markers+text",
+                "x": [xs[-1]],
+                "y": [ys[-1]],
+                "name": "final model",
+                "marker": {"color": "#2a9d6f", "size": 11, "symbol": "diamond"},
+                "text": [f"final {ys[-1]:.4f}"],
+                "textposition": "bottom left",
+                "hovertemplate": "final model: %{y:.4f}<extra></extra>",
             }
-        ],
-        "layout": _layout(
-            f"Best {label(objective)} so far",
-            xaxis={"title": {"text": "seconds"}},
-            yaxis={"title": {"text": label(objective)}},
-        ),
-    }
+        )
+    end = max([*xs, float(budget_s or 0)], default=0.0)
+    xaxis: dict[str, Any] = {"title": {"text": "seconds"}, "rangemode": "tozero"}
+    if end > 0:
+        xaxis["range"] = [0, round(end * 1.03, 2)]
+    yaxis: dict[str, Any] = {"title": {"text": label(objective)}, **_range(objective, ys)}
+    title = f"Best {label(objective)} so far" + (", ending at the final model" if final else "")
+    return {"data": data, "layout": _layout(title, xaxis=xaxis, yaxis=yaxis, showlegend=False)}
 
 
 def importance_figure(importance: dict[str, Any]) -> Figure | None:
@@ -48,21 +119,24 @@ def importance_figure(importance: dict[str, Any]) -> Figure | None:
     if not cols:
         return None
     cols = list(reversed(cols))
+    names = [label(c["column"]) for c in cols]
     return {
         "data": [
             {
                 "type": "bar",
                 "orientation": "h",
                 "x": [c["importance"] for c in cols],
-                "y": [label(c["column"]) for c in cols],
+                "y": names,
                 "marker": {"color": ACCENT},
                 "error_x": {"type": "data", "array": [c.get("std") or 0 for c in cols], "color": MUTED},
+                "hovertemplate": "%{y}: %{x:.4f}<extra></extra>",
             }
         ],
         "layout": _layout(
             "Column impact (permutation importance)",
             height=max(240, 28 * len(cols) + 90),
-            margin={"l": 140, "r": 20, "t": 48, "b": 50},
+            margin={"l": fx.label_px(names) + 10},
+            yaxis=fx.category_axis(names),
             xaxis={"title": {"text": "drop in the objective when shuffled"}},
         ),
     }
@@ -72,6 +146,11 @@ def confusion_figure(cm: dict[str, Any]) -> Figure | None:
     if not cm or not cm.get("matrix"):
         return None
     labels = [label(v) for v in cm["labels"]]
+    cell = fx.heatmap_cell(len(labels), side=360, low=24, high=80)
+    angle = fx.x_angle(labels, cell * len(labels))
+    bottom = (fx.rotated_px(labels, angle) if angle else 30) + 30
+    left = fx.label_px(labels) + 40
+    head, top = fx.title("Confusion matrix")
     return {
         "data": [
             {
@@ -85,10 +164,16 @@ def confusion_figure(cm: dict[str, Any]) -> Figure | None:
                 "showscale": False,
             }
         ],
-        "layout": _layout(
-            "Confusion matrix",
-            xaxis={"title": {"text": "predicted"}},
-            yaxis={"title": {"text": "actual"}, "autorange": "reversed"},
+        "layout": fx.place_title(
+            {
+                "title": head,
+                "template": "plotly_white",
+                "margin": {"l": left, "r": 20, "t": top, "b": bottom},
+                "width": max(320, left + cell * len(labels) + 20),
+                "height": top + cell * len(labels) + bottom,
+                "xaxis": fx.category_axis(labels, angle=angle, title={"text": "predicted"}),
+                "yaxis": fx.category_axis(labels, title={"text": "actual"}, autorange="reversed"),
+            }
         ),
     }
 
@@ -257,7 +342,7 @@ def trials_figure(summary: dict[str, Any], objective: str) -> Figure:
         "layout": _layout(
             f"Trials: {label(objective)}",
             xaxis={"title": {"text": "trial"}},
-            yaxis={"title": {"text": label(objective)}},
+            yaxis={"title": {"text": label(objective)}, **_range(objective, [float(t["value"]) for t in done])},
             showlegend=True,
         ),
     }

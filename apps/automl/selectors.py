@@ -63,18 +63,35 @@ def fitted_candidates(*, build: AutomlBuild) -> QuerySet[AutomlCandidateModel]:
 
 
 def build_progress(*, build: AutomlBuild) -> dict[str, Any]:
+    """A build's live state from one read of the build and its job (one query): the message and the counters are
+    written together (apps.automl.progress), so what this returns always agrees with itself."""
+    build = AutomlBuild.objects.select_related("job").get(pk=build.pk)
     job = build.job
     return {
         "id": build.pk,
         "status": build.status,
-        "progress": job.progress if job else 0.0,
+        "progress": 1.0 if build.status == "succeeded" else (job.progress if job else 0.0),
         "message": job.message if job else "",
         "error": job.error if job else "",
         "trials_done": build.trials_done,
         "best_score": build.best_score,
         "objective": build.objective,
         "history": build.history or [],
+        "figure": build_history_figure(build=build),
     }
+
+
+def build_history_figure(*, build: AutomlBuild) -> dict[str, Any]:
+    """The best-score chart of a build: live while it runs, ending at the final model's score once it succeeded."""
+    from apps.automl import engine
+    from apps.automl.charts import best_score_figure
+
+    return best_score_figure(
+        build.history or [],
+        build.objective or "score",
+        budget_s=float(build.time_budget_s or engine.MODES[build.mode]["budget_s"]),
+        final=bool(build.report) and build.status == "succeeded",
+    )
 
 
 def tuning_list_for_user(*, user: User) -> QuerySet[TuningJob]:

@@ -4,22 +4,25 @@ register a model package. The ML is the plain engine in apps/automl/engine; this
 from __future__ import annotations
 
 import importlib.metadata
+import logging
 import re
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import transaction
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Project, User
 from apps.automl import engine, selectors
 from apps.automl.choices import MAX_BUDGET_S, MIN_BUDGET_S, BuildMode, ProblemType
 from apps.automl.models import AutomlBuild, AutomlCandidateModel
+from apps.automl.progress import LiveBuild, snapshot_message
 from apps.core.artifacts import artifact_local_copy, artifact_store
 from apps.core.models import Artifact
 from apps.core.tempfiles import temp_path
@@ -33,8 +36,12 @@ from apps.jobs.services import job_start
 from apps.registry.models import ModelVersion
 from apps.registry.services import version_from_canvas
 
+log = logging.getLogger(__name__)
+
 CHECK_SAMPLE_ROWS = 50_000
 HISTORY_WRITE_INTERVAL_S = 0.5
+LIVE_WRITE_INTERVAL_S = 0.5  # how often a running build's progress, message and counters are written
+LIVE_LOW, LIVE_HIGH = 0.02, 0.95  # the job's progress while the engine runs (reading before, saving after)
 MAX_PREDICT_ROWS = 1000
 LIBRARIES = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "joblib", "optuna")
 
@@ -229,24 +236,34 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
     ctx.progress(0.01, f"Reading {version.row_count:,} rows", force=True)
     frame = data_selectors.version_frame(version=version, as_written=True)
     leaky = _profile_leaky_columns(version=version, target=build.target)
-    start = time.monotonic()
-    state: dict[str, Any] = {"history": [], "last_write": 0.0, "best": None, "trials": 0}
+    live = LiveBuild(
+        budget_s=float(build.time_budget_s or engine.MODES[build.mode]["budget_s"]),
+        objective=_live_objective(build, frame),
+    )
+    if not build.objective:  # the default the engine will use: the live message and chart name it
+        AutomlBuild.objects.filter(pk=build.pk).update(objective=live.objective)
+
+    def write(at: float | None = None) -> None:
+        """One snapshot to the build's counters and the job's progress and message, in one transaction (the job
+        row locked first, so that its heartbeat cannot publish the message before the counters)."""
+        snap = live.snapshot()
+        fraction = LIVE_LOW + (LIVE_HIGH - LIVE_LOW) * snap.fraction if at is None else at
+        with transaction.atomic():
+            list(Job.objects.select_for_update().filter(pk=ctx.job_id).values_list("pk", flat=True))
+            AutomlBuild.objects.filter(pk=build.pk).update(
+                trials_done=snap.trials, best_score=snap.best, history=snap.history
+            )
+            ctx.progress(fraction, snap.message, force=True)
+
+    ticker = _LiveWriter(write) if not transaction.get_connection().in_atomic_block else None
+    last_write = [0.0]
 
     def progress(fraction: float, message: str, best: float | None, trials: int) -> None:
-        now = time.monotonic() - start
-        if best is not None and (state["best"] is None or best != state["best"]):
-            state["history"].append([round(now, 2), round(float(best), 6)])
-            state["best"] = best
-        state["trials"] = max(state["trials"], int(trials or 0))
-        text = f"{message} · {state['trials']} trial(s)"
-        if state["best"] is not None:
-            text += f" · best {state['best']:.4f}"
-        if now - state["last_write"] >= HISTORY_WRITE_INTERVAL_S or fraction >= 1.0:
-            state["last_write"] = now
-            AutomlBuild.objects.filter(pk=build.pk).update(
-                trials_done=state["trials"], best_score=state["best"], history=state["history"][-500:]
-            )
-        ctx.progress(0.02 + 0.93 * fraction, text)
+        live.report(message, best, trials)
+        if ticker is None and time.monotonic() - last_write[0] >= HISTORY_WRITE_INTERVAL_S:
+            last_write[0] = time.monotonic()
+            write()  # no thread can see this job's rows (a test's transaction): write from here
+        ctx.check_cancelled()
 
     def cancelled() -> bool:
         try:
@@ -265,6 +282,9 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
         leaky_columns=leaky,
         n_jobs=int(getattr(settings, "AUTOML_N_JOBS", 2)),
     )
+    live.clock = time.monotonic()
+    if ticker is not None:
+        ticker.start()
     try:
         result = engine.build(frame, config, progress=progress, cancel=cancelled)
     except engine.BuildCancelled as exc:
@@ -274,9 +294,16 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
         raise JobError(str(exc)) from exc
     except (ValueError, RuntimeError) as exc:
         raise JobError(f"The build failed: {exc}") from exc
-    ctx.progress(0.96, "Saving the model", force=True)
+    finally:
+        if ticker is not None:
+            ticker.stop()
     report = result.report
     best = report.get("best") or ""
+    # The series and the counters end on the final model's score (the blend or the best candidate, refitted).
+    live.objective = report["objective"]
+    live.finish(report.get("best_score"), report["trials"]["total"], "Saving the model")
+    write(at=0.96)
+    snap = live.snapshot()
     with _saved_model(result.model) as tmp, transaction.atomic():
         artifact = artifact_store(
             project_id=build.project_id,
@@ -292,13 +319,52 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
             artifact=artifact,
             problem_type=report["problem_type"],
             objective=report["objective"],
-            trials_done=max(state["trials"], report["trials"]["total"]),
-            best_score=report.get("best_score"),
-            history=state["history"][-500:],
+            trials_done=snap.trials,
+            best_score=snap.best,
+            history=snap.history,
         )
     n = len(report.get("leaderboard") or [])
-    ctx.final_message = f"{n} candidate(s); best {best} ({report['objective']} {report.get('best_score')})."
+    ctx.final_message = snapshot_message(f"Done: {n} candidate(s), best {best}", snap.trials, snap.best, live.objective)
     return {"build": build.pk, "best": best, "best_score": report.get("best_score"), "candidates": n}
+
+
+class _LiveWriter:
+    """Writes a running build's snapshot every LIVE_WRITE_INTERVAL_S from a thread, so progress follows the clock
+    while a long trial runs (the engine reports only between steps)."""
+
+    def __init__(self, write: Callable[[], None]) -> None:
+        self._write = write
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="automl-live", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=10)
+
+    def _run(self) -> None:
+        try:
+            while not self._stop.wait(LIVE_WRITE_INTERVAL_S):
+                try:
+                    self._write()
+                except (JobCancelled, JobInterrupted):
+                    continue  # the main thread sees it at its next cancel check
+                except Exception:  # a transient DB error must not end the live updates
+                    log.warning("automl live progress write failed", exc_info=True)
+                    close_old_connections()
+        finally:
+            connection.close()
+
+
+def _live_objective(build: AutomlBuild, frame: Any) -> str:
+    """The objective's name while the build runs (the engine resolves the default the same way)."""
+    try:
+        problem_type = build.problem_type or engine.detect_problem_type(frame[build.target].dropna())
+        return engine.resolve_objective(problem_type, build.objective or None).name
+    except (KeyError, ValueError):
+        return build.objective or "score"
 
 
 # --- candidates ----------------------------------------------------------------------------------------------

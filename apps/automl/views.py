@@ -142,7 +142,7 @@ class BuildDetailView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         build = selectors.build_get_for_user(user=request_user(request), pk=pk)
         report = build.report or {}
-        history_fig = charts.best_score_figure(build.history or [], build.objective or "score")
+        history_fig = selectors.build_history_figure(build=build)
         # The analysis, what-if form and batch prediction describe the selected candidate's own fitted model.
         analysis_candidate, chosen_report = selectors.candidate_report(build=build)
         features = (chosen_report.get("schema") or {}).get("features", [])

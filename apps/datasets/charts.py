@@ -11,19 +11,53 @@ from __future__ import annotations
 from itertools import pairwise
 from typing import Any
 
+from apps.core import figures as fx
 from apps.core.charts import ACCENT, DANGER, Figure, label
 
 
-def _layout(title: str, **extra: Any) -> dict[str, Any]:
+def _layout(title: str, *, margin: dict[str, int] | None = None, **extra: Any) -> dict[str, Any]:
+    """Common layout: a title that wraps (the top margin grows with it) and margins big enough for labels."""
+    head, top = fx.title(title)
     layout: dict[str, Any] = {
-        "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left"},
-        "margin": {"l": 60, "r": 20, "t": 48, "b": 50},
+        "title": head,
+        "margin": {"l": 60, "r": 20, "b": 50, **(margin or {}), "t": top},
         "height": 320,
         "bargap": 0.05,
         "template": "plotly_white",
     }
     layout.update(extra)
-    return layout
+    layout["height"] += top - 44  # the room the title takes is not taken from the plot
+    return fx.place_title(layout)
+
+
+def _hbar_layout(title: str, bars: Any, **extra: Any) -> dict[str, Any]:
+    """A horizontal bar chart: one bar per name, every name shown (shortened, in full on hover)."""
+    names = [str(n) for n in bars]
+    return _layout(
+        title,
+        margin={"l": fx.label_px(names) + 10},
+        yaxis=fx.category_axis(names),
+        height=max(240, 26 * len(names) + 90),
+        **extra,
+    )
+
+
+def _vbar_layout(title: str, bars: Any, **extra: Any) -> dict[str, Any]:
+    """A vertical bar chart: every name under its bar, rotated when needed; a fixed width (its card scrolls)
+    when there are too many bars to read in a card."""
+    names = [str(n) for n in bars]
+    width = fx.bar_width(names)
+    angle = fx.x_angle(names, (width or fx.PHONE_PLOT_PX + 100) - 100)  # a card that fits draws on a phone too
+    layout = _layout(
+        title,
+        margin={"b": fx.rotated_px(names, angle) if angle else 50},
+        xaxis=fx.category_axis(names, angle=angle),
+        **extra,
+    )
+    layout["height"] += layout["margin"]["b"] - 50
+    if width:
+        layout["width"] = width
+    return fx.place_title(layout)
 
 
 def histogram_figure(column: dict[str, Any]) -> Figure | None:
@@ -74,14 +108,8 @@ def top_values_figure(column: dict[str, Any], limit: int = 10) -> Figure | None:
         "marker": {"color": ACCENT},
         "hovertemplate": "%{y}: %{x} rows<extra></extra>",
     }
-    return {
-        "data": [bar],
-        "layout": _layout(
-            f"Most frequent values of {label(column['name'])}",
-            yaxis={"type": "category", "automargin": True},
-            height=max(220, 28 * len(top) + 80),
-        ),
-    }
+    shown = f"{len(top)} most frequent values" if len(column.get("top_values") or []) > len(top) else "Values"
+    return {"data": [bar], "layout": _hbar_layout(f"{shown} of {label(column['name'])}", bar["y"])}
 
 
 def correlation_heatmap(matrix: dict[str, Any] | None, title: str, *, zmin: float = -1.0) -> Figure | None:
@@ -90,7 +118,8 @@ def correlation_heatmap(matrix: dict[str, Any] | None, title: str, *, zmin: floa
         return None
     cols = [label(c) for c in matrix["columns"]]
     rows = [label(c) for c in matrix.get("rows", matrix["columns"])]
-    heat = {
+    cell = fx.heatmap_cell(max(len(cols), len(rows)))
+    heat: dict[str, Any] = {
         "type": "heatmap",
         "z": matrix["values"],
         "x": cols,
@@ -100,15 +129,31 @@ def correlation_heatmap(matrix: dict[str, Any] | None, title: str, *, zmin: floa
         "colorscale": "RdBu" if zmin < 0 else "Blues",
         "reversescale": True,
         "hovertemplate": "%{y} / %{x}: %{z:.3f}<extra></extra>",
+        "colorbar": {"thickness": 12, "len": 1.0},
+        "xgap": 1,
+        "ygap": 1,
     }
-    size = max(320, 22 * len(rows) + 140)
+    if cell >= 36:  # room for the value in each cell
+        heat["texttemplate"] = "%{z:.2f}"
+        heat["textfont"] = {"size": 10}
+    angle = fx.x_angle(cols, cell * len(cols))
+    left, bottom = fx.label_px(rows) + 10, (fx.rotated_px(cols, angle) if angle else 40)
+    head, top = fx.title(title)
+    # Square cells: the figure's size follows the column count (a card narrower than it scrolls).
+    width = max(320, left + cell * len(cols) + 80, int(fx.CHAR_PX * 1.15 * min(len(title), fx.TITLE_CHARS)) + 30)
     return {
         "data": [heat],
-        "layout": _layout(
-            title,
-            height=size,
-            xaxis={"type": "category", "automargin": True},
-            yaxis={"type": "category", "automargin": True, "autorange": "reversed"},
+        "layout": fx.place_title(
+            {
+                "title": head,
+                "template": "plotly_white",
+                # Any width beyond the cells (a long title) goes to the right margin, so the cells stay square.
+                "margin": {"l": left, "r": width - left - cell * len(cols), "t": top, "b": bottom},
+                "width": width,
+                "height": top + cell * len(rows) + bottom,
+                "xaxis": fx.category_axis(cols, angle=angle, side="bottom"),
+                "yaxis": fx.category_axis(rows, autorange="reversed"),
+            }
         ),
     }
 
@@ -127,7 +172,8 @@ def target_figure(target: dict[str, Any] | None) -> Figure | None:
             "marker": {"color": ACCENT},
             "hovertemplate": "%{x}: %{y} rows<extra></extra>",
         }
-        return {"data": [bar], "layout": _layout(f"Class balance of {name}", xaxis={"type": "category"})}
+        shown = f" ({len(classes)} largest of {len(target['classes'])} classes)" if len(target["classes"]) > 30 else ""
+        return {"data": [bar], "layout": _vbar_layout(f"Class balance of {name}{shown}", bar["x"])}
     dist = target.get("distribution") or {}
     if dist.get("histogram"):
         return histogram_figure({"name": target["name"], "numeric": dist})
@@ -135,10 +181,10 @@ def target_figure(target: dict[str, Any] | None) -> Figure | None:
 
 
 def feature_importance_figure(quick_model: dict[str, Any] | None, limit: int = 20) -> Figure | None:
-    items = (quick_model or {}).get("feature_importance") or []
-    if not items:
+    every = (quick_model or {}).get("feature_importance") or []
+    if not every:
         return None
-    items = items[:limit][::-1]
+    items = every[:limit][::-1]
     bar = {
         "type": "bar",
         "orientation": "h",
@@ -147,22 +193,17 @@ def feature_importance_figure(quick_model: dict[str, Any] | None, limit: int = 2
         "marker": {"color": ACCENT},
         "hovertemplate": "%{y}: %{x:.3f}<extra></extra>",
     }
-    title = (
-        f"Feature importance ({label(quick_model['algorithm'])}, {quick_model['metric']} {quick_model['score']:.3f})"
-        if quick_model and quick_model.get("score") is not None
-        else "Feature importance"
-    )
-    return {
-        "data": [bar],
-        "layout": _layout(title, yaxis={"type": "category", "automargin": True}, height=max(240, 24 * len(items) + 80)),
-    }
+    title = "Feature importance" + (f" (top {len(items)} of {len(every)} columns)" if len(every) > len(items) else "")
+    if quick_model and quick_model.get("score") is not None:
+        title += f" · {label(quick_model['algorithm'])}, {quick_model['metric']} {quick_model['score']:.3f}"
+    return {"data": [bar], "layout": _hbar_layout(title, bar["y"])}
 
 
 def leakage_figure(leakage: dict[str, Any] | None, limit: int = 20) -> Figure | None:
-    items = (leakage or {}).get("features") or []
-    if not items:
+    every = (leakage or {}).get("features") or []
+    if not every:
         return None
-    items = items[:limit][::-1]
+    items = every[:limit][::-1]
     bar = {
         "type": "bar",
         "orientation": "h",
@@ -183,12 +224,12 @@ def leakage_figure(leakage: dict[str, Any] | None, limit: int = 20) -> Figure | 
     }
     return {
         "data": [bar],
-        "layout": _layout(
-            "Predictive power of each column alone (leakage check)",
+        "layout": _hbar_layout(
+            "Predictive power of each column alone (leakage check)"
+            + (f", top {len(items)} of {len(every)} columns" if len(every) > len(items) else ""),
+            bar["y"],
             xaxis={"range": [0, 1.02]},
             shapes=[line],
-            yaxis={"type": "category", "automargin": True},
-            height=max(240, 24 * len(items) + 80),
         ),
     }
 
@@ -206,9 +247,7 @@ def missing_values_figure(report: dict[str, Any]) -> Figure | None:
     }
     return {
         "data": [bar],
-        "layout": _layout(
-            "Missing values per column", xaxis={"type": "category"}, yaxis={"tickformat": ".0%", "range": [0, 1]}
-        ),
+        "layout": _vbar_layout("Missing values per column", bar["x"], yaxis={"tickformat": ".0%", "range": [0, 1.02]}),
     }
 
 
@@ -234,7 +273,7 @@ def vif_figure(multicollinearity: dict[str, Any] | None) -> Figure | None:
     }
     return {
         "data": [bar],
-        "layout": _layout("Variance inflation factor (capped at 100)", shapes=[line], xaxis={"type": "category"}),
+        "layout": _vbar_layout("Variance inflation factor (capped at 100)", bar["x"], shapes=[line]),
     }
 
 

@@ -101,8 +101,61 @@ def _num(value: Any, digits: int = 4) -> str:
     return _e(value)
 
 
+def percent(ratio: float | None) -> str:
+    """A share as people read it next to its count: never "0 %" for a non-zero count nor "100 %" for less than all
+    (``0.3 %``, ``<0.1 %``, ``12 %``, ``>99.9 %``)."""
+    if ratio is None:
+        return "–"
+    value = float(ratio) * 100
+    if value <= 0 or value >= 100:
+        return f"{value:.0f} %"
+    if value < 0.1:
+        return "<0.1 %"
+    if value > 99.9:
+        return ">99.9 %"
+    if value < 10 or value > 90:
+        return f"{value:.1f} %".replace(".0 %", " %")
+    return f"{value:.0f} %"
+
+
 def _pct(value: float | None) -> str:
-    return "–" if value is None else f"{value:.1%}"
+    return percent(value)
+
+
+def anomaly_table(part: dict[str, Any] | None, limit: int | None = None) -> dict[str, Any] | None:
+    """What the anomalous-rows table shows and the sentence above it, computed from the same rows.
+
+    The profile keeps the ``examples`` with the highest IsolationForest scores (the most unusual rows, whether or not
+    they pass the cutoff) and counts, over the whole sample, the rows that score above the cutoff. The table shows
+    the top ``limit`` of the examples, each marked when it passes the cutoff; the sentence says both numbers."""
+    part = part or {}
+    examples = list(part.get("examples") or [])[:limit]
+    if not examples:
+        return None
+    cutoff = part.get("score_cutoff")
+    rows = [{**ex, "flagged": cutoff is not None and ex["score"] > cutoff} for ex in examples]
+    shown, flagged = len(rows), int(part.get("anomaly_count") or 0)
+    sample = int(part.get("sample_size") or 0)
+    marked = sum(r["flagged"] for r in rows)
+    head = f"The {shown} most unusual rows of a sample of {sample:,} (highest anomaly score first)."
+    if flagged == 0:
+        tail = f" None of the {sample:,} rows scores above the cutoff, so none is flagged as an anomaly."
+    else:
+        tail = (
+            f" {flagged:,} of the {sample:,} rows ({percent(flagged / sample if sample else None)}) score"
+            f"{'s' if flagged == 1 else ''} above the cutoff and {'is' if flagged == 1 else 'are'} flagged as"
+            " anomalous;"
+            f" {marked} of the {shown} rows here {'is' if marked == 1 else 'are'} (marked)."
+        )
+    return {
+        "columns": list(examples[0]["values"]),
+        "rows": rows,
+        "shown": shown,
+        "flagged": flagged,
+        "flagged_shown": marked,
+        "cutoff": cutoff,
+        "caption": head + tail,
+    }
 
 
 def _table(rows: list[tuple[str, str]]) -> str:
@@ -259,21 +312,21 @@ def _target_section(report: dict[str, Any], figures: dict[str, Any]) -> str:
 
 def _anomalies_section(report: dict[str, Any]) -> str:
     part = report.get("anomalies") or {}
-    if not part.get("examples"):
+    table = anomaly_table(part)
+    if table is None:
         return ""
-    names = list(part["examples"][0]["values"])
+    names = table["columns"]
     head = "".join(f"<th>{_e(n)}</th>" for n in names)
     body = "".join(
-        f"<tr><td>{_e(ex['row'])}</td><td>{_num(ex['score'], 3)}</td>"
+        f"<tr><td>{_e(ex['row'])}</td><td>{_num(ex['score'], 3)}</td><td>{'yes' if ex['flagged'] else 'no'}</td>"
         + "".join(f"<td>{_e(ex['values'].get(n), 60)}</td>" for n in names)
         + "</tr>"
-        for ex in part["examples"]
+        for ex in table["rows"]
     )
     return (
-        f'<section id="anomalies"><h2>Anomalous rows</h2>{_sample_note(part)}<p>{_num(part["anomaly_count"])} '
-        f"rows ({_pct(part['anomaly_ratio'])} of the sample) score above the cutoff.</p>"
-        f'<div style="overflow-x:auto"><table><tr><th>row</th><th>score</th>{head}</tr>{body}</table></div>'
-        "</section>"
+        f'<section id="anomalies"><h2>Most unusual rows</h2>{_sample_note(part)}<p>{_e(table["caption"])}</p>'
+        f'<div style="overflow-x:auto"><table><tr><th>row</th><th>score</th><th>anomalous</th>{head}</tr>{body}'
+        "</table></div></section>"
     )
 
 

@@ -100,6 +100,7 @@ class JobContext:
         self._last_progress_write = 0.0
         self._progress = job.progress
         self._message = job.message
+        self._reported = False  # progress or message changed since they were last written
         self._cancel_requested = False
         self._stop = threading.Event()
         self._wake = threading.Event()  # the heartbeat thread's alarm: its interval passed, or stop, or shutdown
@@ -115,6 +116,7 @@ class JobContext:
             self._progress = max(self._progress, fraction)
             if message is not None:
                 self._message = message[:500]
+            self._reported = True
         now = time.monotonic()
         if force or now - self._last_progress_write >= PROGRESS_MIN_INTERVAL_S:
             self._flush()
@@ -142,13 +144,15 @@ class JobContext:
     def _owned(self):  # type: ignore[no-untyped-def]
         return Job.objects.filter(pk=self.job_id, status=JobStatus.RUNNING, attempts=self.attempt)
 
-    def _flush(self) -> None:
+    def _flush(self, *, reported: bool = True) -> None:
+        """Write the heartbeat, and progress and message when `reported` (a report writes them) or when they changed
+        since last written. So the heartbeat thread never writes back an older message over a newer one another
+        thread wrote in the meantime (it could read the fields just before that thread's report)."""
         with self._lock:
-            fields: dict[str, Any] = {
-                "progress": self._progress,
-                "message": self._message,
-                "heartbeat_at": timezone.now(),
-            }
+            fields: dict[str, Any] = {"heartbeat_at": timezone.now()}
+            if reported or self._reported:
+                fields.update(progress=self._progress, message=self._message)
+                self._reported = False
             if self._log_dirty:
                 fields["log"] = "\n".join(self._log)
                 self._log_dirty = False
@@ -178,7 +182,7 @@ class JobContext:
                 try:
                     if _shutdown.is_set():
                         self._record_interrupt()
-                    self._flush()
+                    self._flush(reported=False)
                 except Exception:  # noqa: BLE001 - the heartbeat must outlive a transient DB error
                     close_old_connections()
         finally:

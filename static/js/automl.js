@@ -12,15 +12,17 @@
   }
 
   // ---- live progress ---------------------------------------------------------------------------------
-  function drawHistory(history, objective) {
+  // One payload (one read of the build and its job) updates the message, the counters and the chart together.
+  function drawHistory(figure) {
     var el = document.getElementById("history-chart");
-    if (!el || !window.Plotly) return;
-    var xs = history.map(function (p) { return p[0]; });
-    var ys = history.map(function (p) { return p[1]; });
-    window.Plotly.react(el, [{ type: "scatter", mode: "lines+markers", line: { shape: "hv", color: "#3b6fd4" }, x: xs, y: ys, name: "best so far" }],
-      { title: { text: "Best " + (objective || "score") + " so far", font: { size: 14 }, x: 0.01, xanchor: "left" },
-        margin: { l: 60, r: 20, t: 48, b: 50 }, height: 320, template: "plotly_white",
-        xaxis: { title: { text: "seconds" } } }, { displaylogo: false, responsive: true });
+    if (!el || !window.Plotly || !figure) return;
+    window.Plotly.react(el, figure.data || [], Object.assign({ autosize: true }, figure.layout || {}),
+      { displaylogo: false, responsive: true });
+  }
+
+  function setText(id, text) {
+    var el = document.getElementById(id);
+    if (el) el.textContent = text;
   }
 
   function poll() {
@@ -28,13 +30,13 @@
       .then(function (r) { return r.ok ? r.json() : null; })
       .then(function (data) {
         if (!data) return;
-        var trials = document.getElementById("trials-done");
-        var best = document.getElementById("best-score");
-        if (trials) trials.textContent = data.trials_done;
-        if (best && data.best_score !== null) best.textContent = Number(data.best_score).toFixed(4);
-        if (data.history && data.history.length) drawHistory(data.history, data.objective);
+        setText("build-message", data.message || "");
+        setText("trials-done", String(data.trials_done));
+        setText("best-score", data.best_score === null ? "—" : Number(data.best_score).toFixed(4));
+        if (data.objective) setText("best-objective", data.objective);
+        drawHistory(data.figure);
         root.dataset.status = data.status;
-        if (!FINAL[data.status]) setTimeout(poll, 2000);
+        if (!FINAL[data.status]) setTimeout(poll, 1000);
       })
       .catch(function () { setTimeout(poll, 4000); });
   }

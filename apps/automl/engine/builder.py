@@ -239,13 +239,14 @@ def _search(
         # The first candidate may use most of the budget (a booster stops at its deadline with a smaller model).
         share = clock.left() * 0.5 if first else search_left
         trial_deadline = time.monotonic() + max(0.05, share)
+        say(f"Trial {searcher.done_trials() + 1} running", trials=searcher.done_trials())
         t = searcher.run_trial(trial_deadline)
         if t is None:
             break
         best = searcher.state.best()
         if best is not None:
             best_value[0] = best.score if metric.greater_is_better else -best.score
-        say(f"Trial {t.number}: {t.algorithm} {t.state}", trials=searcher.done_trials())
+        say(f"Trial {t.number} ({t.algorithm}) {t.state}", trials=searcher.done_trials())
         if first and not searcher.state.complete and clock.left() < clock.budget * 0.2:
             break
 

@@ -12,15 +12,19 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.core.attachments import attachment
+from apps.core.figures import is_wide
 from apps.core.mixins import StudioMixin
 from apps.core.requests import request_user
 from apps.datasets import selectors, services
 from apps.datasets import storage as files
 from apps.datasets.charts import report_figures
+from apps.datasets.report_html import anomaly_table
 from apps.datasets.views.common import (
     flash_errors,
     table_cell,
 )
+
+ANOMALY_ROWS_SHOWN = 5
 
 
 class ProfileStartView(StudioMixin, View):
@@ -73,21 +77,16 @@ class ReportView(StudioMixin, View):
                 "correlations.correlation_ratio",
                 "multicollinearity.vif",
             )
-            examples = (data.get("anomalies") or {}).get("examples") or []
+            anomalies = anomaly_table(data.get("anomalies"), limit=ANOMALY_ROWS_SHOWN)
+            if anomalies is not None:
+                for row in anomalies["rows"]:
+                    row["cells"] = [table_cell(row["values"].get(c)) for c in anomalies["columns"]]
             context.update(
                 data=data,
                 charts=True,
-                anomaly_columns=list(examples[0]["values"]) if examples else [],
-                anomaly_rows=[
-                    {
-                        "row": ex["row"],
-                        "score": ex["score"],
-                        "cells": [table_cell(ex["values"].get(c)) for c in (examples[0]["values"] if examples else [])],
-                    }
-                    for ex in examples[:5]
-                ],
+                anomalies=anomalies,
                 overview_figures=[
-                    {"id": f"fig-{i}", "key": key, "figure": figures[key]}
+                    {"id": f"fig-{i}", "key": key, "figure": figures[key], "wide": is_wide(figures[key])}
                     for i, key in enumerate(keys)
                     if key in figures
                 ],

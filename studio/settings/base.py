@@ -461,6 +461,21 @@ ATELIER_HOST = env("HOST", "127.0.0.1")
 ATELIER_PORT = env_int("PORT", 8000)
 ATELIER_PUBLIC_URL = env("PUBLIC_URL", f"http://{ATELIER_HOST}:{ATELIER_PORT}")
 
+# --- Email: notifications (a job you started ended, a model version waits for your approval) are also emailed when
+# EMAIL_HOST (or another EMAIL_BACKEND) is set. A worker task sends each; a failed send is logged, never fails a job.
+EMAIL_HOST = env("EMAIL_HOST")
+EMAIL_PORT = env_int("EMAIL_PORT", 25)
+EMAIL_HOST_USER = env("EMAIL_HOST_USER")
+EMAIL_HOST_PASSWORD = env("EMAIL_HOST_PASSWORD")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10)
+EMAIL_BACKEND = env("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", "Atelier <atelier@localhost>")
+SERVER_EMAIL = DEFAULT_FROM_EMAIL
+EMAIL_SUBJECT_PREFIX = "[Atelier] "
+NOTIFY_BY_EMAIL = bool(EMAIL_HOST or env("EMAIL_BACKEND"))
+
 
 def redis_db_url(url: str, db: int) -> str:
     """Return a redis URL pointing at another logical database (used by tests to isolate runs)."""

@@ -3,12 +3,14 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from apps.core import views as core_views
+from apps.core.api.views import ApiRootView
 
 admin.site.site_header = "Atelier console"
 admin.site.site_title = "Atelier console"
 admin.site.index_title = "Administration"
 
 api_patterns: list = [
+    path("", ApiRootView.as_view(), name="root"),
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.jobs.api.urls")),
     path("", include("apps.datasets.api.urls")),

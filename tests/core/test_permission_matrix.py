@@ -424,6 +424,14 @@ def token_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
     return {"pk": token.pk}
 
 
+def notification_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    """Side A: a notification of the requesting user; side B: one of the project-B outsider."""
+    from apps.core.services import notification_create
+
+    owner = w.outsider if side == "b" else (user or w.users[DS])
+    return {"pk": notification_create(user_id=owner.pk, title=f"probe-{side}", url="/jobs/").pk}
+
+
 def invitation_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
     return {"pk": w.invitation.pk}
 
@@ -582,6 +590,8 @@ ROUTES: dict[str, Route] = {
     "accounts:project_switch": Route((post(SIGNED_IN, 302, data=switch_data),), foreign=PROJECT),
     "core:home": Route((get(SIGNED_IN, ok_for={LABELER: 302}),)),  # a labeler is sent to "My work"
     "core:notifications": Route((get(SIGNED_IN), post(SIGNED_IN, 302))),
+    "core:notification_open": Route((get(SIGNED_IN, ok=302),), kwargs=notification_kw, foreign=OWNER),
+    "api:root": Route((get(SIGNED_IN),)),
     "api:me": Route((get(SIGNED_IN),)),
     "api:token-list": Route((get(SIGNED_IN), post(SIGNED_IN, 400))),
     "api:token-revoke": Route((post(SIGNED_IN, 200),), kwargs=token_kw, foreign=OWNER),

@@ -20,7 +20,7 @@ MAX_ITEMS = 100  # per object, list or table
 
 def _scalar(value: Any, key: str = "") -> SafeString:
     if value is None:
-        return format_html('<span class="muted">null</span>')
+        return SafeString('<span class="muted">null</span>')
     if isinstance(value, bool):
         return format_html("{}", "true" if value else "false")
     if isinstance(value, int | float) and key.endswith("_bytes"):

@@ -2,13 +2,14 @@ from django.contrib import admin
 from django.urls import include, path
 
 from apps.core import views as core_views
-from apps.core.api.views import SchemaApi, SchemaDocsView
+from apps.core.api.views import ApiRootView, SchemaApi, SchemaDocsView
 
 admin.site.site_header = "Atelier console"
 admin.site.site_title = "Atelier console"
 admin.site.index_title = "Administration"
 
 api_patterns: list = [
+    path("", ApiRootView.as_view(), name="root"),
     path("", include("apps.accounts.api.urls")),
     path("", include("apps.jobs.api.urls")),
     path("", include("apps.datasets.api.urls")),

@@ -11,6 +11,9 @@ from apps.accounts.choices import Persona
 class User(AbstractUser):
     """A person. Personas are group memberships; project access is `Membership`."""
 
+    # An IANA zone name (Europe/Paris); blank: the browser's, else settings.TIME_ZONE (apps/core/timezones.py).
+    time_zone = models.CharField(max_length=64, blank=True)
+
     class Meta(AbstractUser.Meta):  # type: ignore[name-defined]
         swappable = "AUTH_USER_MODEL"
 

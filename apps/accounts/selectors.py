@@ -11,7 +11,7 @@ from typing import TypeVar
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
-from django.db.models import Model, QuerySet
+from django.db.models import Model, Q, QuerySet
 from django.http import Http404
 from django.utils.crypto import constant_time_compare
 
@@ -110,3 +110,15 @@ def work_team_list_for_user(*, user: User) -> QuerySet[WorkTeam]:
 
 def user_list_for_project(*, project: Project) -> QuerySet[User]:
     return User.objects.filter(memberships__project=project).prefetch_related("groups").order_by("username")
+
+
+def user_list_for_project_with_capability(*, project: Project, capability: str) -> QuerySet[User]:
+    """Active members of the project who hold a capability (`app_label.codename` from apps/accounts/personas.py)
+    through a persona, a direct grant or as an admin: e.g. who may approve this project's model versions."""
+    app_label, codename = capability.split(".", 1)
+    holds = (
+        Q(is_superuser=True)
+        | Q(groups__permissions__content_type__app_label=app_label, groups__permissions__codename=codename)
+        | Q(user_permissions__content_type__app_label=app_label, user_permissions__codename=codename)
+    )
+    return User.objects.filter(holds, memberships__project=project, is_active=True).distinct().order_by("username")

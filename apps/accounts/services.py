@@ -231,3 +231,15 @@ def api_token_authenticate(*, key: str) -> User | None:
     if token.last_used_at is None or (now - token.last_used_at).total_seconds() > 60:
         APIToken.objects.filter(pk=token.pk).update(last_used_at=now)
     return token.user
+
+
+def user_set_time_zone(*, user: User, time_zone: str) -> User:
+    """An IANA zone name (e.g. Europe/Paris), or blank for the browser's (apps/core/timezones.py)."""
+    from apps.core.timezones import zone_names
+
+    name = str(time_zone or "").strip()
+    if name and name not in zone_names():
+        raise ValidationError({"time_zone": f"{name[:64]!r} is not a time zone name (e.g. Europe/Paris)."})
+    user.time_zone = name
+    user.save(update_fields=["time_zone"])
+    return user

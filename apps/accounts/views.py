@@ -65,10 +65,27 @@ class ProfileView(SignedInMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         tokens = selectors.api_token_list_for_user(user=request.user)  # type: ignore[arg-type]
         new = take_once(request, "api-token", None)  # {"key", "name"} right after APITokenCreateView
-        context = {"tokens": tokens, "form": APITokenForm()}
+        context = {"tokens": tokens, "form": APITokenForm(), **_zones()}
         if new:
             context.update(new_key=new["key"], new_token={"name": new["name"]})
         return render(request, "accounts/profile.html", context)
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        """The time zone pages show times in (blank: the browser's)."""
+        try:
+            services.user_set_time_zone(user=request.user, time_zone=request.POST.get("time_zone", ""))  # type: ignore[arg-type]
+        except ValidationError as exc:
+            tokens = selectors.api_token_list_for_user(user=request.user)  # type: ignore[arg-type]
+            context = {"tokens": tokens, "form": APITokenForm(), "zone_error": exc.messages[0], **_zones()}
+            return render(request, "accounts/profile.html", context, status=400)
+        messages.success(request, "Time zone saved.")
+        return redirect("accounts:profile")
+
+
+def _zones() -> dict[str, object]:
+    from apps.core.timezones import zone_names
+
+    return {"zones": sorted(zone_names())}
 
 
 class APITokenCreateView(SignedInMixin, View):

@@ -36,7 +36,7 @@ def automl_tune(ctx: JobContext) -> dict[str, Any]:
     return tuning_run(ctx)
 
 
-@job_kind("automl.tune_worker", title="Tuning job worker", max_attempts=2)
+@job_kind("automl.tune_worker", title="Tuning job worker", max_attempts=2, notify=False)
 def automl_tune_worker(ctx: JobContext) -> dict[str, Any]:
     from apps.automl.tuning import tuning_worker_run
 

@@ -52,6 +52,7 @@ class AutomlBuild(ProjectOwnedModel):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        verbose_name = "AutoML build"
 
     def __str__(self) -> str:
         return self.name or f"Build #{self.pk} ({self.target})"
@@ -81,6 +82,7 @@ class AutomlCandidateModel(ProjectOwnedModel):
 
     class Meta:
         ordering = ["build", "name"]
+        verbose_name = "AutoML candidate model"
         constraints = [models.UniqueConstraint(fields=["build", "name"], name="automl_candidate_unique_name")]
 
     def __str__(self) -> str:

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.db.models import Count, Window
 from django.http import HttpRequest
 
 from apps.core.modules import nav_for_user
@@ -14,7 +15,10 @@ def shell(request: HttpRequest) -> dict[str, Any]:
     from apps.accounts.selectors import project_list_for_user
     from apps.core.selectors import notification_list_for_user
 
-    notifications = list(notification_list_for_user(user_id=user.pk).filter(read_at__isnull=True)[:8])
+    # The latest eight unread for the panel, each carrying the count of all unread (a window over the whole set,
+    # computed before the limit): one query for the top bar's badge and panel.
+    unread = notification_list_for_user(user_id=user.pk).filter(read_at__isnull=True)
+    notifications = list(unread.annotate(unread_total=Window(Count("pk")))[:8])
     sections = nav_for_user(user)
     # The active module is the one whose URL is the longest prefix of this path (/canvas/tuning/ is not Canvas).
     urls = [item.url for _, items in sections for item in items]
@@ -25,4 +29,5 @@ def shell(request: HttpRequest) -> dict[str, Any]:
         "shell_projects": list(project_list_for_user(user=user).only("id", "name")[:200]),
         "current_project": request.project if hasattr(request, "project") else None,
         "shell_notifications": notifications,
+        "shell_unread": notifications[0].unread_total if notifications else 0,
     }

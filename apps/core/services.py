@@ -8,7 +8,10 @@ from apps.core.models import Notification
 def notification_create(
     *, user_id: int, title: str, body: str = "", url: str = "", level: str = "info"
 ) -> Notification:
-    return Notification.objects.create(user_id=user_id, title=title[:200], body=body, url=url, level=level)
+    """One notification for one user (emailed too when email is configured: apps/core/notifications.py)."""
+    from apps.core.notifications import notify
+
+    return notify(user_ids=[user_id], title=title, body=body, url=url, level=level)[0]
 
 
 def notifications_mark_read(*, user_id: int, ids: list[int] | None = None) -> int:

@@ -17,3 +17,10 @@ def webhook_sweep() -> dict[str, int]:
     from apps.core.webhooks import webhook_deliveries_sweep
 
     return webhook_deliveries_sweep()
+
+
+@shared_task(name="core.notification_email", ignore_result=True)
+def notification_email(notification_id: int) -> bool:
+    from apps.core.notifications import notification_email_send
+
+    return notification_email_send(notification_id=notification_id)

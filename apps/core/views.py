@@ -2,7 +2,9 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views import View
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
@@ -84,3 +86,16 @@ class NotificationListView(SignedInMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         notifications_mark_read(user_id=int(request.user.pk or 0))
         return redirect("core:notifications")
+
+
+class NotificationOpenView(SignedInMixin, View):
+    """A notification's link: marks it read, then goes to what it is about (a job, a model version)."""
+
+    def get(self, request: HttpRequest, pk: int) -> HttpResponse:
+        user_id = int(request.user.pk or 0)
+        notification = get_object_or_404(notification_list_for_user(user_id=user_id), pk=pk)
+        notifications_mark_read(user_id=user_id, ids=[notification.pk])
+        target = notification.url
+        if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+            target = reverse("core:notifications")
+        return redirect(target)

@@ -31,6 +31,9 @@ class JobKind:
     max_attempts: int | None = None
     queue: str | None = None
     time_limit_s: int | None = None
+    # Tell whoever started a job when it ends. False for jobs another job starts as its helpers (the parent's own
+    # notification tells the person), so one event makes one notification.
+    notify: bool = True
 
 
 _KINDS: dict[str, JobKind] = {}
@@ -38,13 +41,19 @@ _loaded = False
 
 
 def job_kind(
-    name: str, *, title: str, max_attempts: int | None = None, queue: str | None = None, time_limit_s: int | None = None
+    name: str,
+    *,
+    title: str,
+    max_attempts: int | None = None,
+    queue: str | None = None,
+    time_limit_s: int | None = None,
+    notify: bool = True,
 ) -> Callable[[Callable[[JobContext], Any]], Callable[[JobContext], Any]]:
     def register(fn: Callable[[JobContext], Any]) -> Callable[[JobContext], Any]:
         existing = _KINDS.get(name)
         if existing is not None and existing.run.__qualname__ != fn.__qualname__:
             raise RuntimeError(f"Job kind {name!r} is defined twice.")
-        _KINDS[name] = JobKind(name, title, fn, max_attempts, queue, time_limit_s)
+        _KINDS[name] = JobKind(name, title, fn, max_attempts, queue, time_limit_s, notify)
         return fn
 
     return register

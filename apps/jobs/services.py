@@ -103,9 +103,16 @@ def _finish(job_id: int, attempt: int, **fields: Any) -> bool:
 
 
 def _notify_finished(job_id: int) -> None:
+    """Tell whoever started the job how it ended: once (only the transition into a final state calls this), never
+    for jobs the system started on its own (no created_by) or that a job started as its helpers (JobKind.notify)."""
     job = Job.objects.filter(pk=job_id).first()
     if job is None or job.created_by_id is None:
         return
+    try:
+        if not get_kind(job.kind).notify:
+            return
+    except LookupError:
+        pass
     level = {"succeeded": "success", "failed": "error", "cancelled": "warning"}.get(job.status, "info")
     notification_create(
         user_id=job.created_by_id,

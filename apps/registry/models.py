@@ -90,6 +90,7 @@ class ModelAlias(models.Model):
 
     class Meta:
         ordering = ["group", "name"]
+        verbose_name_plural = "model aliases"
         constraints = [models.UniqueConstraint(fields=["group", "name"], name="registry_alias_unique_name")]
 
     def __str__(self) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import Max
+from django.urls import reverse
 from django.utils import timezone
 
 from apps.accounts import personas
@@ -132,7 +133,25 @@ def version_create(
             description="Registered.",
             created_by=created_by,
         )
+        _notify_approvers(version)
     return version
+
+
+def _notify_approvers(version: ModelVersion) -> None:
+    """Tell the project's members who may approve (MLOps engineers, admins) that a version waits for them; not the
+    person who registered it."""
+    from apps.accounts.selectors import user_list_for_project_with_capability
+    from apps.core.notifications import notify
+
+    approvers = user_list_for_project_with_capability(project=version.project, capability=personas.APPROVE_MODELS)
+    who = version.created_by.username if version.created_by else "Atelier"
+    notify(
+        user_ids=[pk for pk in approvers.values_list("pk", flat=True) if pk != version.created_by_id],
+        title=f"{version} waits for approval",
+        body=f"{who} registered {version} in {version.project.name}; it is pending manual approval.",
+        url=reverse("registry:version", args=[version.pk]),
+        level="info",
+    )
 
 
 def version_approval_update(*, version: ModelVersion, user: User, status: Any, description: Any = "") -> ModelVersion:

@@ -190,6 +190,14 @@
     if (form && form.dataset && form.dataset.confirm && !window.confirm(form.dataset.confirm)) ev.preventDefault();
   }, true);
 
+  // The browser's time zone, for pages rendered before the user picks one on the profile (apps/core/timezones.py).
+  try {
+    var tz = Intl.DateTimeFormat().resolvedOptions().timeZone;
+    if (tz && document.cookie.indexOf("tz=" + encodeURIComponent(tz)) === -1) {
+      document.cookie = "tz=" + encodeURIComponent(tz) + "; path=/; max-age=31536000; SameSite=Lax";
+    }
+  } catch (e) { /* no Intl: settings.TIME_ZONE */ }
+
   window.Atelier = {
     renderCharts: renderCharts, chartLayout: chartLayout, chartConfig: CHART_CONFIG, applyJob: applyJob, subscribe: subscribe
   };

@@ -16,5 +16,4 @@ if not env("SECRET_KEY"):
     raise RuntimeError(
         "SECRET_KEY must be set in production (e.g. `python -c 'import secrets; print(secrets.token_urlsafe(64))'`)."
     )
-STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"}}
-WHITENOISE_USE_FINDERS = False
+STATIC_BROTLI_QUALITY = env_int("STATIC_BROTLI_QUALITY", 11)  # collectstatic runs once per release: smallest files

@@ -8,7 +8,7 @@ import os
 import uuid
 
 from .base import *  # noqa: F403
-from .base import BROKER_DIR, CELERY_BROKER_URL, DATABASES, VAR_DIR, env, redis_db_url
+from .base import BROKER_DIR, CELERY_BROKER_URL, DATABASES, STORAGES, VAR_DIR, env, env_bool, redis_db_url
 
 XDIST = os.environ.get("PYTEST_XDIST_WORKER", "gw0")
 XDIST_INDEX = int(XDIST[2:]) if XDIST.startswith("gw") and XDIST[2:].isdigit() else 0
@@ -64,3 +64,11 @@ SERVING_CAPTURE_FLUSH_S = 0.3
 # tests/registry/test_native.py turns it on where it is the subject.
 SERVING_NATIVE_TREES = False
 SERVING_NATIVE_DIR = VAR_DIR / "test" / f"native-{TEST_RUN}-{XDIST}"
+
+# Static files: a live server started by a test (tests/e2e/conftest.py: studio_server) serves them as `make run` does,
+# from a STATIC_ROOT that a collectstatic run filled (hashed names, gzip/brotli) and sets ATELIER_STATIC_COLLECTED=1.
+# Tests that render pages in this process use the plain names, served from the source folders, with no collectstatic.
+STATIC_ROOT = VAR_DIR / "test" / "static"
+if not env_bool("ATELIER_STATIC_COLLECTED"):
+    STORAGES = {**STORAGES, "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}}
+    WHITENOISE_USE_FINDERS = True

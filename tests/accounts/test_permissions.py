@@ -50,11 +50,12 @@ ROUTES: dict[str, Route] = {
     # any signed-in user (account routes)
     "accounts:logout": Route((post(SIGNED_IN, 302, anon_next=False),)),
     "accounts:password_change": Route((get(SIGNED_IN), post(SIGNED_IN, 200))),
-    "accounts:profile": Route((get(SIGNED_IN),)),
+    "accounts:profile": Route((get(SIGNED_IN), post(SIGNED_IN, 302))),
     "accounts:token_create": Route((post(SIGNED_IN, 400),)),
     "accounts:token_revoke": Route((post(SIGNED_IN, 302),), kwargs=token_kw, foreign=OWNER),
     "accounts:project_switch": Route((post(SIGNED_IN, 302, data=switch_data),), foreign=PROJECT),
     "api:me": Route((get(SIGNED_IN),)),
+    "api:root": Route((get(SIGNED_IN),)),
     "api:token-list": Route((get(SIGNED_IN), post(SIGNED_IN, 400))),
     "api:token-revoke": Route((post(SIGNED_IN, 200),), kwargs=token_kw, foreign=OWNER),
     # labeling

@@ -7,6 +7,7 @@ runs here; `off_loop()` runs such calls (starting a worker, reading a row) in a 
 
 from __future__ import annotations
 
+import fcntl
 import os
 import signal
 import socket
@@ -22,6 +23,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
+from django.conf import settings
 from django.db import connection, connections
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -83,12 +85,37 @@ class StudioServer:
                 pass
 
 
+@pytest.fixture(scope="session")
+def collected_static() -> dict[str, str]:
+    """Run collectstatic once per session, as `make run` does before it serves: hashed names, gzip and brotli
+    variants (apps/core/staticfiles.py) in the test STATIC_ROOT. Test runs and xdist workers share that folder, so
+    the run holds a lock; a file compressed by an earlier run is not compressed again. Returns the environment
+    under which a server serves those files."""
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings.test", "ATELIER_STATIC_COLLECTED": "1"}
+    root = Path(settings.VAR_DIR) / "test"
+    root.mkdir(parents=True, exist_ok=True)
+    with open(root / "static.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        done = subprocess.run(
+            [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
+            cwd=ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+    assert done.returncode == 0, f"collectstatic failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+    return {"ATELIER_STATIC_COLLECTED": "1"}
+
+
 @pytest.fixture
-def studio_server(transactional_db, tmp_path) -> Iterator[StudioServer]:  # type: ignore[no-untyped-def]
-    """`uvicorn studio.asgi:application` on a free port against the test database; killed at teardown."""
+def studio_server(transactional_db, tmp_path, collected_static) -> Iterator[StudioServer]:  # type: ignore[no-untyped-def]
+    """`uvicorn studio.asgi:application` on a free port against the test database, serving the collected static
+    files as `make run` does; killed at teardown."""
     port = _free_port()
     env = {
         **os.environ,
+        **collected_static,
         "DJANGO_SETTINGS_MODULE": "studio.settings.test",
         "ATELIER_TEST_DATABASE_NAME": str(connection.settings_dict["NAME"]),
         "PYTEST_XDIST_WORKER": os.environ.get("PYTEST_XDIST_WORKER", "gw0"),

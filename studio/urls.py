@@ -1,8 +1,8 @@
 from django.contrib import admin
 from django.urls import include, path
 
-from apps.core import views as core_views
-from apps.core.api.views import ApiRootView, SchemaApi, SchemaDocsView
+from apps.workspace import views as core_views
+from apps.workspace.api import ApiRootView, SchemaApi, SchemaDocsView
 
 admin.site.site_header = "Atelier console"
 admin.site.site_title = "Atelier console"
@@ -22,8 +22,8 @@ api_patterns: list = [
     path("docs/", SchemaDocsView.as_view(url_name="api:schema"), name="docs"),
 ]
 
-handler404 = "apps.core.views.page_not_found"
-handler500 = "apps.core.views.server_error"
+handler404 = "apps.workspace.views.page_not_found"
+handler500 = "apps.workspace.views.server_error"
 
 urlpatterns = [
     path("healthz", core_views.healthz, name="healthz"),
@@ -37,5 +37,5 @@ urlpatterns = [
     path("canvas/", include("apps.automl.urls")),
     path("registry/", include("apps.registry.urls")),
     path("deployments/", include("apps.endpoints.urls")),  # /endpoints/ is the serving path (studio/asgi.py)
-    path("", include("apps.core.urls")),
+    path("", include("apps.workspace.urls")),
 ]

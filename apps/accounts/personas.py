@@ -5,7 +5,7 @@ This is the one place that says what a persona may do. Modules add their capabil
 Project membership is the other half of every check (see apps/accounts/selectors.py).
 
 `user_can(user, capability)` is the one question every check asks (views, API views and the WebSocket consumer
-through their declarations, apps/core/permissions.py; services' defensive checks and the pages' `can_*` flags
+through their declarations, apps/accounts/permissions.py; services' defensive checks and the pages' `can_*` flags
 directly). It reads the groups' permissions, which this table fills: a role is data (a group and its permissions),
 so a role added later (custom roles edited in the UI) is honoured everywhere without code.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 from apps.accounts.choices import Persona
 
-# Declarations that are not capabilities of the table (apps/core/permissions.py):
+# Declarations that are not capabilities of the table (apps/accounts/permissions.py):
 PUBLIC = "public"  # anyone, signed in or not
 SIGNED_IN = "signed_in"  # any signed-in user, whatever their personas
 ADMIN = "admin"  # admins only (superusers: the Admin persona)

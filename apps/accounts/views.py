@@ -25,10 +25,10 @@ from apps.accounts.forms import (
     ProjectForm,
     WorkTeamForm,
 )
+from apps.accounts.mixins import AdminMixin, PublicMixin, SignedInMixin, StudioMixin
 from apps.accounts.models import Invitation, User
-from apps.core.mixins import AdminMixin, PublicMixin, SignedInMixin, StudioMixin
+from apps.accounts.requests import form_add_errors, request_project, required_project
 from apps.core.once import show_once, take_once
-from apps.core.requests import form_add_errors, request_project, required_project
 
 
 class LoginView(PublicMixin, auth_views.LoginView):
@@ -178,9 +178,9 @@ class ProjectSwitchView(SignedInMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         project = selectors.project_get_for_user(user=request.user, pk=request.POST.get("project", ""))  # type: ignore[arg-type]
         request.session["project_id"] = project.pk
-        target = request.POST.get("next") or reverse("core:home")
+        target = request.POST.get("next") or reverse("workspace:home")
         if not target.startswith("/") or target.startswith("//"):
-            target = reverse("core:home")
+            target = reverse("workspace:home")
         return redirect(target)
 
 
@@ -329,5 +329,5 @@ class InvitationAcceptView(PublicMixin, View):
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
                 messages.success(request, f"Welcome to Atelier, {user.username}.")
-                return redirect("core:home")
+                return redirect("workspace:home")
         return render(request, "accounts/invitation_accept.html", {"invitation": invitation, "form": form}, status=400)

@@ -12,13 +12,13 @@ from django.urls import reverse
 from django.views import View
 
 from apps.accounts import personas
+from apps.accounts.mixins import StudioMixin
+from apps.accounts.requests import request_project, request_user, required_project, validation_messages
 from apps.automl import charts, selectors, tuning
 from apps.automl.engine import ALGORITHMS
 from apps.automl.forms import TuningForm, tunable_names
 from apps.automl.models import TuningJob
 from apps.automl.tuning import STOP_LABELS
-from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, required_project, validation_messages
 from apps.datasets.models import DatasetVersion
 
 JOBS_SHOWN = 50

@@ -15,12 +15,12 @@ from django.utils.http import urlencode
 from django.views import View
 
 from apps.accounts import personas
+from apps.accounts.mixins import StudioMixin
+from apps.accounts.requests import request_project, request_user, required_project, validation_messages
 from apps.automl import charts, selectors, services
 from apps.automl.forms import BuildForm
 from apps.automl.models import AutomlBuild
 from apps.core.artifacts import ArtifactTampered
-from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, required_project, validation_messages
 from apps.datasets import selectors as data_selectors
 from apps.datasets.models import DatasetVersion
 from apps.jobs.started import redirect_to_started_job, started_job

@@ -55,7 +55,7 @@ MAX_VARIANTS = 10
 
 
 def _need_deploy(user: User) -> None:
-    if not personas.user_can(user, personas.DEPLOY_MODELS):  # defensive: views declare it (apps/core/permissions.py)
+    if not personas.user_can(user, personas.DEPLOY_MODELS):  # defensive: views declare it (accounts/permissions.py)
         raise PermissionDenied(personas.refusal_message(personas.DEPLOY_MODELS))
 
 
@@ -483,7 +483,7 @@ def batch_transform_start(
 ) -> BatchTransform:
     """Predictions of an Approved model version for every row of a dataset version of the same project (a job);
     the output is a new dataset version."""
-    if not personas.user_can(user, personas.RUN_JOBS):  # defensive: views declare it (apps/core/permissions.py)
+    if not personas.user_can(user, personas.RUN_JOBS):  # defensive: views declare it (accounts/permissions.py)
         raise PermissionDenied(personas.refusal_message(personas.RUN_JOBS))
     if dataset_version.project_id != model_version.project_id:
         raise ValidationError({"dataset_version": "The dataset version belongs to another project than the model."})

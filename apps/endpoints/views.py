@@ -19,9 +19,9 @@ from django.utils.text import slugify
 from django.views import View
 
 from apps.accounts import personas
-from apps.core.mixins import StudioMixin
+from apps.accounts.mixins import StudioMixin
+from apps.accounts.requests import request_project, request_user, required_project
 from apps.core.once import show_once, take_once
-from apps.core.requests import request_project, request_user, required_project
 from apps.core.selectors import webhook_deliveries_for
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import charts, selectors, services, snippets

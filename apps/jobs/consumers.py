@@ -4,7 +4,7 @@ both run shapes, with or without Redis.
 
 Access is checked on connect and again every JOB_STREAM_ACCESS_CHECK_S seconds while the socket is open, with the
 user read afresh from the session store, the consumer's declared capability (the permission layer,
-apps/core/permissions.py) and the same selector (`job_stream_allowed`) each time, so a sign-out,
+apps/accounts/permissions.py) and the same selector (`job_stream_allowed`) each time, so a sign-out,
 a deactivation, a password change, a removed persona or a removed membership ends the stream within that time.
 Close codes (the browser does not reconnect on 44xx, see static/js/atelier.js):
   4400 neither ?job= nor ?project= given      4401 the session no longer signs anyone in (signed out, expired,
@@ -24,8 +24,8 @@ from django.conf import settings
 from django.db import close_old_connections
 
 from apps.accounts import personas
+from apps.accounts.permissions import missing_capability
 from apps.accounts.selectors import user_for_session
-from apps.core.permissions import missing_capability
 from apps.jobs.models import Job
 from apps.jobs.selectors import job_list_for_user, job_state, job_stream_allowed
 

@@ -21,7 +21,7 @@ def job_get_for_user(*, user: User, pk: object) -> Job:
 def job_stream_allowed(*, user: User | None, job_id: int | None, project_id: int | None) -> bool:
     """May `user` follow the live updates of one job, or of every job of a project? The job's (or the project's)
     project among the user's (admins: every project). The persona half is the consumer's declaration
-    (apps/jobs/consumers.py, apps/core/permissions.py)."""
+    (apps/jobs/consumers.py, apps/accounts/permissions.py)."""
     if user is None or not user.is_authenticated:
         return False
     try:

@@ -7,8 +7,8 @@ from django.shortcuts import redirect, render
 from django.views import View
 
 from apps.accounts import personas
-from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project
+from apps.accounts.mixins import StudioMixin
+from apps.accounts.requests import request_project
 from apps.jobs import charts
 from apps.jobs.filtersets import JobFilterSet
 from apps.jobs.selectors import job_get_for_user, job_list_for_user

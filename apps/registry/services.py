@@ -156,7 +156,7 @@ def _notify_approvers(version: ModelVersion) -> None:
 
 def version_approval_update(*, version: ModelVersion, user: User, status: Any, description: Any = "") -> ModelVersion:
     """Approve, reject or send back to pending; recorded in the history with who, when and why."""
-    if not personas.user_can(user, personas.APPROVE_MODELS):  # defensive: views declare it (apps/core/permissions.py)
+    if not personas.user_can(user, personas.APPROVE_MODELS):  # defensive: views declare it (accounts/permissions.py)
         raise PermissionDenied(personas.refusal_message(personas.APPROVE_MODELS))
     if status not in ApprovalStatus.values:
         raise ValidationError({"status": f"Unknown status {status!r}; use one of {', '.join(ApprovalStatus.values)}."})

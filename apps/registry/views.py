@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.views import View
 
 from apps.accounts import personas
+from apps.accounts.mixins import StudioMixin
+from apps.accounts.requests import form_add_errors, request_project, request_user, required_project, validation_messages
 from apps.core.artifacts import ArtifactTampered
 from apps.core.attachments import file_attachment
-from apps.core.mixins import StudioMixin
-from apps.core.requests import form_add_errors, request_project, request_user, required_project, validation_messages
 from apps.core.uploads import CappedUploadMixin
 from apps.registry import charts, forms, importing, selectors, services
 from apps.registry.choices import ApprovalStatus

@@ -12,8 +12,8 @@ from django.urls import reverse
 from django.views import View
 
 from apps.accounts import personas
-from apps.core.mixins import StudioMixin
-from apps.core.requests import request_project, request_user, required_project
+from apps.accounts.mixins import StudioMixin
+from apps.accounts.requests import request_project, request_user, required_project
 from apps.datasets import selectors as data_selectors
 from apps.unsupervised import charts, selectors, services
 from apps.unsupervised.choices import Algorithm

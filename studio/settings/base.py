@@ -77,6 +77,7 @@ INSTALLED_APPS = [
     "channels",
     "axes",
     "apps.core",
+    "apps.workspace",
     "apps.accounts",
     "apps.jobs",
     "apps.datasets",
@@ -97,7 +98,7 @@ MIDDLEWARE = [
     "apps.core.timezones.TimeZoneMiddleware",  # the user's time zone: profile, else browser, else TIME_ZONE
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "apps.core.middleware.CurrentProjectMiddleware",
+    "apps.accounts.middleware.CurrentProjectMiddleware",
     "axes.middleware.AxesMiddleware",  # turns a sign-in lockout into its 429 page (apps/accounts/throttling.py)
 ]
 
@@ -106,7 +107,7 @@ WSGI_APPLICATION = "studio.wsgi.application"
 ASGI_APPLICATION = "studio.asgi.application"
 AUTH_USER_MODEL = "accounts.User"
 LOGIN_URL = "accounts:login"
-LOGIN_REDIRECT_URL = "core:home"
+LOGIN_REDIRECT_URL = "workspace:home"
 LOGOUT_REDIRECT_URL = "accounts:login"
 
 TEMPLATES = [
@@ -119,7 +120,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "apps.core.context_processors.shell",
+                "apps.workspace.context_processors.shell",
             ],
         },
     },
@@ -261,7 +262,7 @@ REST_FRAMEWORK = {
         "apps.accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["apps.core.permissions.Declared"],  # the one layer: each view declares
+    "DEFAULT_PERMISSION_CLASSES": ["apps.accounts.permissions.Declared"],  # the one layer: each view declares
     "DEFAULT_PAGINATION_CLASS": "apps.core.api.pagination.Pagination",
     "PAGE_SIZE": 50,
     "DEFAULT_FILTER_BACKENDS": [
@@ -286,7 +287,7 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "SERVE_PERMISSIONS": ["apps.core.permissions.Declared"],  # apps/core/api/schema.py declares SIGNED_IN
+    "SERVE_PERMISSIONS": ["apps.accounts.permissions.Declared"],  # apps/core/api/schema.py declares SIGNED_IN
     "SERVE_AUTHENTICATION": [
         "apps.accounts.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",

@@ -1,6 +1,6 @@
 """A role is data: a capability granted to (or taken from) a persona in the table (apps/accounts/personas.py) is
 honoured by a UI view, an API view and the WebSocket job stream alike, with no code changed (the permission layer,
-apps/core/permissions.py, reads it through personas.user_can)."""
+apps/accounts/permissions.py, reads it through personas.user_can)."""
 
 from __future__ import annotations
 

@@ -90,7 +90,7 @@ def test_accepted_invitation_creates_the_user_with_personas_and_membership(clien
 
     response = accept(token, client=visitor)
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:home")
+    assert response["Location"] == reverse("workspace:home")
     user = User.objects.get(username="newcomer")
     assert user.email == "newcomer@example.test"
     assert sorted(user.persona_names) == ["data_scientist", "labeler"]

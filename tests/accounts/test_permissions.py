@@ -55,7 +55,6 @@ ROUTES: dict[str, Route] = {
     "accounts:token_revoke": Route((post(SIGNED_IN, 302),), kwargs=token_kw, foreign=OWNER),
     "accounts:project_switch": Route((post(SIGNED_IN, 302, data=switch_data),), foreign=PROJECT),
     "api:me": Route((get(SIGNED_IN),)),
-    "api:root": Route((get(SIGNED_IN),)),
     "api:token-list": Route((get(SIGNED_IN), post(SIGNED_IN, 400))),
     "api:token-revoke": Route((post(SIGNED_IN, 200),), kwargs=token_kw, foreign=OWNER),
     # labeling
@@ -102,7 +101,7 @@ def test_my_work_lists_only_the_labelers_teams(world: World) -> None:
 
 
 def test_project_switcher_offers_only_member_projects(world: World) -> None:
-    html = body(client_of("core:home", world.users[DS]).get(reverse("core:home")))
+    html = body(client_of("workspace:home", world.users[DS]).get(reverse("workspace:home")))
     options = re.findall(r'<option value="(\d+)"[^>]*>([^<]+)</option>', html.split('id="project-select"')[1])
     assert {int(pk) for pk, _ in options} == {world.projects["a"].pk}
 
@@ -129,7 +128,7 @@ def test_login_never_redirects_off_site(world: World, target: str) -> None:
         reverse("accounts:login"), {"username": "dana", "password": "correct-horse-battery", "next": target}
     )
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:home")
+    assert response["Location"] == reverse("workspace:home")
 
 
 def test_project_switch_keeps_a_local_next(world: World) -> None:

@@ -75,8 +75,8 @@ FORM_POSTS = {
         happened=lambda user, job: Job.objects.get(pk=job.pk).status == "cancelled",
     ),
     "notifications mark read": FormPost(
-        page=lambda job: reverse("core:notifications"),
-        action=lambda job: reverse("core:notifications"),
+        page=lambda job: reverse("workspace:notifications"),
+        action=lambda job: reverse("workspace:notifications"),
         data={},
         ok=302,
         happened=lambda user, job: all_read(user),
@@ -139,7 +139,7 @@ def test_login_form_needs_the_csrf_token(ds_user) -> None:
         {"username": "dana", "password": "correct-horse-battery", "csrfmiddlewaretoken": token},
     )
     assert response.status_code == 302
-    assert response["Location"] == reverse("core:home")
+    assert response["Location"] == reverse("workspace:home")
 
 
 # --- API ----------------------------------------------------------------------------------------------------

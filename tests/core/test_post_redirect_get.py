@@ -281,8 +281,8 @@ SUCCESS: dict[str, Row] = {
         {},
         {"model_version": _approved_for_batch(w), "dataset_version": w.version.pk, "probabilities": "on"},
     ),
-    "core:storage_report_start": lambda w: (w.ds, {}, {}),
-    "core:notifications": lambda w: (w.ds, {}, {}),
+    "workspace:storage_report_start": lambda w: (w.ds, {}, {}),
+    "workspace:notifications": lambda w: (w.ds, {}, {}),
 }
 
 

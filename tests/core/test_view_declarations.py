@@ -1,4 +1,4 @@
-"""Every view says what it needs, in the one permission layer (apps/core/permissions.py), and nothing goes around it.
+"""Every view says what it needs, in the one permission layer (accounts/permissions.py), and nothing goes around it.
 
 Walks the URL resolver (the Django admin aside: it has its own staff check, tests/core/test_permissions.py) and the
 WebSocket routes. A view fails here when it declares nothing; declares a capability the table does not know; keys
@@ -19,8 +19,8 @@ from django.contrib.auth.models import Permission
 from rest_framework.views import APIView
 
 from apps.accounts import personas
-from apps.core.mixins import CapabilityRequiredMixin
-from apps.core.permissions import Declared
+from apps.accounts.mixins import CapabilityRequiredMixin
+from apps.accounts.permissions import Declared
 from studio.routing import websocket_urlpatterns
 from tests.permissions import handled_methods, resolver_routes
 
@@ -46,7 +46,7 @@ def declaration_problems(name: str, view: Callable[..., Any], keys: set[str]) ->
             problems.append(f"{name}: permission_classes {target.permission_classes} go around the layer")
     elif isinstance(target, type):
         if not issubclass(target, CapabilityRequiredMixin):
-            problems.append(f"{name}: {target.__name__} does not use the mixins of apps/core/mixins.py")
+            problems.append(f"{name}: {target.__name__} does not use the mixins of apps/accounts/mixins.py")
     capability = getattr(target, "capability", None)
     if not capability:
         problems.append(f"{name}: {getattr(target, '__name__', target)} declares no `capability`")

@@ -68,8 +68,8 @@ PAGES: dict[str, Page] = {
     "accounts:my_work": Page(who=(LABELER,)),
     "accounts:invitation_list": Page(),
     # core and jobs
-    "core:home": Page(who=(ADMIN, DS, MLOPS)),
-    "core:notifications": Page(),
+    "workspace:home": Page(who=(ADMIN, DS, MLOPS)),
+    "workspace:notifications": Page(),
     "jobs:list": Page(),
     "jobs:detail": Page(pk("job")),
     # Data Wrangler
@@ -133,7 +133,7 @@ SKIPPED: dict[str, str] = {
             "accounts:project_member_add",
             "accounts:project_member_remove",
             "accounts:invitation_revoke",
-            "core:storage_report_start",
+            "workspace:storage_report_start",
             "jobs:cancel",
             "datasets:import_sql",
             "datasets:delete",
@@ -169,7 +169,7 @@ SKIPPED_NAMESPACES = {"api": JSON_API, "admin": "generated per model by the Djan
 
 # The must-show pages written to docs/screenshots/<name>_<width>.png with ATELIER_SCREENSHOTS=1.
 SCREENSHOTS = {
-    "core:home": "home",
+    "workspace:home": "home",
     "datasets:detail": "dataset",
     "datasets:report": "report",
     "datasets:flow_detail": "flow",

@@ -13,13 +13,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts import personas
+from apps.accounts.requests import request_user
 from apps.accounts.selectors import project_get_for_user
 from apps.automl import selectors, services
 from apps.automl.api import serializers as s
 from apps.core.api.errors import error_response
 from apps.core.api.schema import CONFLICT, AcceptedSerializer, QueuedSerializer
 from apps.core.artifacts import ArtifactTampered
-from apps.core.requests import request_user
 from apps.datasets import selectors as data_selectors
 
 

@@ -14,12 +14,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from apps.accounts import personas
+from apps.accounts.requests import request_user
 from apps.accounts.selectors import project_get_for_user
 from apps.core.api.errors import error_response
 from apps.core.api.negotiation import AttachmentNegotiation
 from apps.core.attachments import attachment
 from apps.core.ids import ID_SCHEMA, int_param
-from apps.core.requests import request_user
 from apps.core.uploads import CappedUploadApiMixin, refusal_message, upload_refusal
 from apps.datasets import selectors, services
 from apps.datasets import storage as files

@@ -10,7 +10,7 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 from django.views import View
 
-from apps.core.mixins import StudioMixin
+from apps.accounts.mixins import StudioMixin
 from apps.core.uploads import CappedUploadMixin
 
 PAGE_ROWS = 50

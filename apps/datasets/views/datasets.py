@@ -14,8 +14,8 @@ from django.utils.http import urlencode
 from django.views import View
 
 from apps.accounts import personas
-from apps.core.mixins import StudioMixin
-from apps.core.requests import form_add_errors, request_project, request_user, required_project
+from apps.accounts.mixins import StudioMixin
+from apps.accounts.requests import form_add_errors, request_project, request_user, required_project
 from apps.core.uploads import refusal_message
 from apps.datasets import forms as f
 from apps.datasets import selectors, services

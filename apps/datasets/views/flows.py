@@ -12,9 +12,9 @@ from django.urls import reverse
 from django.views import View
 
 from apps.accounts import personas
+from apps.accounts.mixins import StudioMixin
+from apps.accounts.requests import form_add_errors, request_project, request_user, required_project
 from apps.core.attachments import attachment
-from apps.core.mixins import StudioMixin
-from apps.core.requests import form_add_errors, request_project, request_user, required_project
 from apps.datasets import forms as f
 from apps.datasets import selectors, services
 from apps.datasets.analyses import PARAMS as ANALYSIS_PARAMS

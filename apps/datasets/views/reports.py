@@ -11,10 +11,10 @@ from django.urls import reverse
 from django.views import View
 
 from apps.accounts import personas
+from apps.accounts.mixins import StudioMixin
+from apps.accounts.requests import request_user
 from apps.core.attachments import attachment
 from apps.core.figures import is_wide
-from apps.core.mixins import StudioMixin
-from apps.core.requests import request_user
 from apps.datasets import selectors, services
 from apps.datasets import storage as files
 from apps.datasets.charts import report_figures

@@ -15,10 +15,10 @@ from rest_framework.response import Response
 
 from apps.accounts import personas
 from apps.accounts.models import User
+from apps.accounts.requests import request_user
 from apps.accounts.selectors import project_get_for_user
 from apps.core.api.schema import AcceptedSerializer
 from apps.core.ids import int_param
-from apps.core.requests import request_user
 from apps.core.selectors import webhook_deliveries_for
 from apps.datasets import selectors as data_selectors
 from apps.endpoints import selectors, services

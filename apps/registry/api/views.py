@@ -15,12 +15,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts import personas
+from apps.accounts.requests import request_user
 from apps.accounts.selectors import project_get_for_user
 from apps.core.api.errors import error_response
 from apps.core.api.negotiation import AttachmentNegotiation
 from apps.core.artifacts import ArtifactTampered
 from apps.core.attachments import file_attachment
-from apps.core.requests import request_user
 from apps.core.uploads import CappedUploadApiMixin, upload_refusal
 from apps.registry import importing, selectors, services
 from apps.registry.api import serializers as s

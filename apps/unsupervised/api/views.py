@@ -8,9 +8,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from apps.accounts import personas
+from apps.accounts.requests import request_user
 from apps.accounts.selectors import project_get_for_user
 from apps.core.api.schema import AcceptedSerializer
-from apps.core.requests import request_user
 from apps.datasets import selectors as data_selectors
 from apps.unsupervised import selectors, services
 from apps.unsupervised.api import serializers as s

@@ -12,9 +12,9 @@ One function reads the declaration (`missing_capability`) and asks `personas.use
 permissions: a role added or changed as data is honoured by every view, API view and socket alike.
 
 Keys of `capabilities`, the most specific first:
-- UI views (apps/core/mixins.py: StudioMixin, SignedInMixin, AdminMixin, PublicMixin set `capability`):
+- UI views (apps/accounts/mixins.py: StudioMixin, SignedInMixin, AdminMixin, PublicMixin set `capability`):
   "<method>:<form action>" for a page whose one form does two things (the POSTed `action` field, e.g. "post:save"),
-  then "<method>" ("post"). Function views: `@requires(capability)` (apps/core/mixins.py).
+  then "<method>" ("post"). Function views: `@requires(capability)` (apps/accounts/mixins.py).
 - API views and viewsets (`Declared`, the only DRF permission class: REST_FRAMEWORK's default, never overridden):
   "<action>:<method>" for an @action answering several methods ("keys:post"), then "<action>" ("create",
   "cancel"), then "<method>" (APIViews: "post").
@@ -28,7 +28,7 @@ tests/core/test_view_declarations.py walks the URL resolver and the WebSocket ro
 not declare, declares an unknown capability, or goes around this layer.
 
 Outside the declarations, `personas.user_can` is asked directly only by: the pages' `can_*` flags (which buttons a
-page shows; templates never check), the navigation (apps/core/modules.py), the home page sending labelers to their
+page shows; templates never check), the navigation (apps/workspace/modules.py), the home page sending labelers to their
 work, and three services that keep a defensive check whoever calls them: registry.services.version_approval_update
 (APPROVE_MODELS); endpoints.services._need_deploy (DEPLOY_MODELS, endpoints and keys) and batch_transform_start
 (RUN_JOBS).

@@ -1,8 +1,8 @@
 from django.urls import path
 
-from apps.core import views
+from apps.workspace import views
 
-app_name = "core"
+app_name = "workspace"
 
 urlpatterns = [
     path("", views.HomeView.as_view(), name="home"),

@@ -1,4 +1,4 @@
-"""The UI's side of the permission layer (apps/core/permissions.py): the view's declaration, checked before any
+"""The UI's side of the permission layer (apps/accounts/permissions.py): the view's declaration, checked before any
 handler runs. Project scoping is done by the selectors views call."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponseBase
 
 from apps.accounts import personas
-from apps.core.permissions import missing_capability, page_keys, refusal_text
+from apps.accounts.permissions import missing_capability, page_keys, refusal_text
 
 
 class CapabilityRequiredMixin(AccessMixin):

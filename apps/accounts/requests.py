@@ -1,5 +1,5 @@
 """Helpers every view and API view uses: the signed-in user, typed, the current project. (Persona checks are
-declared on the views: apps/core/permissions.py.)"""
+declared on the views: apps/accounts/permissions.py.)"""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ from typing import Any
 from django.db.models import Count, Window
 from django.http import HttpRequest
 
-from apps.core.modules import nav_for_user
+from apps.workspace.modules import nav_for_user
 
 
 def shell(request: HttpRequest) -> dict[str, Any]:

@@ -1,4 +1,4 @@
-"""The OpenAPI document, Swagger UI and the API root, declared like every API view (apps/core/permissions.py): any
+"""The OpenAPI document, Swagger UI and the API root, declared like every API view (apps/accounts/permissions.py): any
 signed-in user. The API root: `GET /api/` lists the API's resources with their URLs (as DRF's browsable root does),
 so a client finds its way from one address; anonymous callers get the same 401 as every other route."""
 

@@ -10,9 +10,9 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from apps.accounts import personas
+from apps.accounts.mixins import SignedInMixin, StudioMixin, requires
+from apps.accounts.requests import request_project, required_project
 from apps.core.health import readiness
-from apps.core.mixins import SignedInMixin, StudioMixin, requires
-from apps.core.requests import request_project, required_project
 from apps.core.selectors import notification_list_for_user
 from apps.core.services import notifications_mark_read
 
@@ -63,7 +63,7 @@ class HomeView(SignedInMixin, View):
         project = request_project(request)
         jobs = job_list_for_user(user=request.user).filter(project=project)[:8] if project else []  # type: ignore[arg-type]
         can_run = personas.user_can(request.user, personas.RUN_JOBS)
-        return render(request, "core/home.html", {"project": project, "recent_jobs": jobs, "can_run": can_run})
+        return render(request, "workspace/home.html", {"project": project, "recent_jobs": jobs, "can_run": can_run})
 
 
 class StorageReportStartView(StudioMixin, View):
@@ -81,11 +81,11 @@ class StorageReportStartView(StudioMixin, View):
 class NotificationListView(SignedInMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         notifications = notification_list_for_user(user_id=int(request.user.pk or 0))[:100]
-        return render(request, "core/notification_list.html", {"notifications": notifications})
+        return render(request, "workspace/notification_list.html", {"notifications": notifications})
 
     def post(self, request: HttpRequest) -> HttpResponse:
         notifications_mark_read(user_id=int(request.user.pk or 0))
-        return redirect("core:notifications")
+        return redirect("workspace:notifications")
 
 
 class NotificationOpenView(SignedInMixin, View):
@@ -97,5 +97,5 @@ class NotificationOpenView(SignedInMixin, View):
         notifications_mark_read(user_id=user_id, ids=[notification.pk])
         target = notification.url
         if not url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
-            target = reverse("core:notifications")
+            target = reverse("workspace:notifications")
         return redirect(target)

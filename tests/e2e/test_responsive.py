@@ -120,6 +120,7 @@ SKIPPED: dict[str, str] = {
     "healthz": PROBE,
     "readyz": PROBE,
     "datasets:index": REDIRECT,
+    "workspace:notification_open": REDIRECT,  # marks the notification read, then redirects to its object
     "datasets:report_download": ATTACHMENT,
     "datasets:flow_export": ATTACHMENT,
     "registry:version_export": ATTACHMENT,

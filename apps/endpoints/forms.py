@@ -78,8 +78,17 @@ class EndpointForm(forms.Form):
         return out
 
     def add_service_errors(self, exc: Any) -> None:
-        for field, messages in getattr(exc, "message_dict", {"__all__": getattr(exc, "messages", [str(exc)])}).items():
-            target = field if field in self.fields else None
+        """The service's errors next to the fields they name. When the service gives a summary (`non_field_errors`),
+        the per-column reasons it adds for API clients ({"x2": ["missing"]}) are not repeated above the form."""
+        errors = getattr(exc, "message_dict", {"__all__": getattr(exc, "messages", [str(exc)])})
+        summary = bool(errors.get("non_field_errors") or errors.get("__all__"))
+        for field, messages in errors.items():
+            if field in self.fields:
+                target: str | None = field
+            elif summary and field not in ("non_field_errors", "__all__"):
+                continue
+            else:
+                target = None
             for message in messages:
                 self.add_error(target, message)
 
@@ -100,7 +109,16 @@ class BatchTransformForm(forms.Form):
         ]
 
     def add_service_errors(self, exc: Any) -> None:
-        for field, messages in getattr(exc, "message_dict", {"__all__": getattr(exc, "messages", [str(exc)])}).items():
-            target = field if field in self.fields else None
+        """The service's errors next to the fields they name. When the service gives a summary (`non_field_errors`),
+        the per-column reasons it adds for API clients ({"x2": ["missing"]}) are not repeated above the form."""
+        errors = getattr(exc, "message_dict", {"__all__": getattr(exc, "messages", [str(exc)])})
+        summary = bool(errors.get("non_field_errors") or errors.get("__all__"))
+        for field, messages in errors.items():
+            if field in self.fields:
+                target: str | None = field
+            elif summary and field not in ("non_field_errors", "__all__"):
+                continue
+            else:
+                target = None
             for message in messages:
                 self.add_error(target, message)

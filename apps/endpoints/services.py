@@ -495,6 +495,7 @@ def batch_transform_start(
                 "Approved versions run batch transforms."
             }
         )
+    _check_batch_columns(model_version, dataset_version)
     with transaction.atomic():
         transform = BatchTransform.objects.create(
             project_id=model_version.project_id,
@@ -513,6 +514,20 @@ def batch_transform_start(
         )
         transform.save(update_fields=["job", "updated_at"])
     return transform
+
+
+def _check_batch_columns(model_version: Any, dataset_version: Any) -> None:
+    """A 400 before any job starts when the dataset version lacks columns the model reads (from its signature); the
+    message names them once, and each missing column gets its own short reason."""
+    inputs = [str(i["name"]) for i in (model_version.signature or {}).get("inputs", []) if "name" in i]
+    present = set(dataset_version.column_names)
+    missing = [name for name in inputs if name not in present]
+    if missing:
+        message = (
+            f"Missing column(s) in {dataset_version}: {', '.join(missing)}. "
+            f"Model version {model_version} reads: {', '.join(inputs)}."
+        )
+        raise ValidationError({"non_field_errors": [message], **{name: ["missing"] for name in missing}})
 
 
 def _output_columns(target: str, existing: list[str]) -> str:

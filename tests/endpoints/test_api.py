@@ -14,7 +14,8 @@ from apps.core.tempfiles import temp_path
 from apps.datasets import services as data_services
 from apps.datasets import storage as data_files
 from apps.endpoints import charts, services
-from apps.endpoints.models import Endpoint, EndpointKey, EndpointMetric
+from apps.endpoints.models import BatchTransform, Endpoint, EndpointKey, EndpointMetric
+from apps.jobs.models import Job
 from tests.endpoints.conftest import invoke
 from tests.factories import ROWS, binary_model, register, training_frame
 
@@ -271,16 +272,19 @@ def test_batch_transform_refuses_unapproved_and_foreign(
     assert response.status_code == 404
 
 
-def test_batch_transform_schema_error_fails_the_job_naming_columns(
-    api_for, run_job, mlops_user, project_a, version
+def test_batch_transform_of_a_version_missing_columns_is_refused_before_a_job_starts(
+    api_for, mlops_user, project_a, version
 ) -> None:
     source = _dataset(project_a, mlops_user, training_frame(n=10).drop(columns=["x2"]))
     response = api_for(mlops_user).post(
         "/api/batch-transforms/", {"model_version": version.pk, "dataset_version": source.pk}, format="json"
     )
-    job = run_job(response.json()["job"])
-    assert job.status == "failed" and "x2" in job.error
-    assert job.error.count("x2") == 2 and "(columns:" not in job.error, "missing x2 and needs x2: said once each"
+    assert response.status_code == 400, response.content
+    body = response.json()
+    assert body["detail"].startswith("Missing column(s) in") and body["detail"].count("x2") == 2  # missing; reads
+    assert body["errors"]["x2"] == ["missing"]
+    assert not BatchTransform.objects.filter(dataset_version=source).exists()
+    assert not Job.objects.filter(kind="endpoints.batch_transform").exists()
 
 
 # --- pages ------------------------------------------------------------------------------------------------------
@@ -383,3 +387,15 @@ def test_batch_transform_reads_in_chunks(run_job, settings, monkeypatch, mlops_u
     assert seen == [100] * 10 + [50]
     transform.refresh_from_db()
     assert transform.rows == 1050 and transform.output_version.row_count == 1050
+
+
+def test_batch_transform_page_names_missing_columns_once(client_for, mlops_user, project_a, version) -> None:
+    source = _dataset(project_a, mlops_user, training_frame(n=10).drop(columns=["x2"]))
+    response = client_for(mlops_user).post(
+        reverse("endpoints:batch_list"),
+        {"model_version": version.pk, "dataset_version": source.pk, "probabilities": "on"},
+    )
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert page.count("Missing column(s) in") == 1 and ">missing<" not in page
+    assert not BatchTransform.objects.filter(dataset_version=source).exists()

@@ -254,3 +254,15 @@ def test_membership_and_personas(client_for, version, outsider, labeler_user):
     )
     assert client_for(labeler_user).get(reverse("registry:list")).status_code == 403
     assert "churn" not in client_for(outsider).get(reverse("registry:list")).content.decode()
+
+
+def test_version_page_shows_nested_hyperparameters_as_data_not_json(client_for, version) -> None:
+    version.hyperparameters = {
+        "members": [{"name": "linear-2", "weight": 0.75}, {"name": "lightgbm-1", "weight": 0.25}]
+    }
+    version.save()
+    _, html = _page(client_for(version.created_by), "registry:version", version.pk)
+    section = html[html.index('id="hyperparameters"') :]
+    section = section[: section.index("</div>")]
+    assert '"name":' not in section and "[{" not in section, section  # not a JSON dump
+    assert "<table" in section and "linear-2" in section and "lightgbm-1" in section

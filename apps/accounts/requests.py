@@ -31,6 +31,22 @@ def required_project(request: Any) -> Project:
     return project
 
 
+def project_follow(request: Any, project_id: int) -> None:
+    """Make `project_id` the project the user works in, as the project switcher would, when a link leads to one of
+    their objects in another project (the registry's Deploy button, a dataset's "Build a model"): the form it opens
+    then lists that object. Only the user's own projects (a member's, or any for an admin) are followed."""
+    current = request_project(request)
+    if current is not None and current.pk == project_id:
+        return
+    from apps.accounts.middleware import SESSION_KEY
+    from apps.accounts.selectors import project_list_for_user
+
+    project = project_list_for_user(user=request.user).filter(pk=project_id).first()
+    if project is not None:
+        request.session[SESSION_KEY] = project.pk
+        request.project = project
+
+
 # Keys a service adds for programs beside the message (the API shows them; pages do not): a refusal's stable code and
 # the archive member at fault (apps/core/archives.py).
 MACHINE_KEYS = ("code", "member")

@@ -16,7 +16,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.accounts.mixins import StudioMixin
-from apps.accounts.requests import request_project, request_user, required_project, validation_messages
+from apps.accounts.requests import project_follow, request_project, request_user, required_project, validation_messages
 from apps.automl import charts, selectors, services
 from apps.automl.forms import BuildForm
 from apps.automl.models import AutomlBuild
@@ -94,6 +94,11 @@ class BuildListView(StudioMixin, View):
         return render(request, "automl/build_list.html", context, status=status)
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        raw = request.GET.get("dataset_version", "")
+        if raw.isdigit() and not request.GET.get("action"):  # a dataset's "Build a model": open Canvas in its project
+            version = data_selectors.version_list_for_user(user=request_user(request)).filter(pk=int(raw)).first()
+            if version is not None:
+                project_follow(request, version.project_id)
         project = request_project(request)
         if request.GET.get("action") == "check" and project is not None:
             # "Check the data" posts the form and lands here (Post/Redirect/Get), the form's values in the query.

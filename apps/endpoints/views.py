@@ -20,7 +20,7 @@ from django.views import View
 
 from apps.accounts import personas
 from apps.accounts.mixins import StudioMixin
-from apps.accounts.requests import request_project, request_user, required_project
+from apps.accounts.requests import project_follow, request_project, request_user, required_project
 from apps.core.once import show_once, take_once
 from apps.core.selectors import webhook_deliveries_for
 from apps.datasets import selectors as data_selectors
@@ -68,6 +68,11 @@ class EndpointCreateView(StudioMixin, View):
         )
 
     def get(self, request: HttpRequest) -> HttpResponse:
+        raw = request.GET.get("version", "")
+        if raw.isdigit():  # the registry's Deploy button: open the form in that version's project
+            version = selectors.approved_versions_for_user(user=request_user(request)).filter(pk=int(raw)).first()
+            if version is not None:
+                project_follow(request, version.project_id)
         return self._render(request)
 
     def post(self, request: HttpRequest) -> HttpResponse:

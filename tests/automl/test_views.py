@@ -164,3 +164,15 @@ def test_dataset_page_offers_build_a_model(client_for, ds_user, project_a, media
     canvas = client_for(ds_user).get(link.group(1).split("#")[0]).content.decode()
     assert re.search(rf'<option value="{version.pk}" selected>houses v1', canvas)
     assert _target_options(canvas) == version.column_names
+
+
+def test_build_a_model_opens_canvas_in_the_datasets_project(client_for, ds_user, project_a, project_b, media) -> None:
+    from apps.accounts.services import membership_add
+
+    membership_add(project=project_b, user=ds_user)
+    version = make_version(project_b, ds_user, regression_frame(60), name="houses")
+    client = client_for(ds_user)
+    client.post(reverse("accounts:project_switch"), {"project": project_a.pk})
+    canvas = client.get(reverse("automl:list"), {"dataset_version": version.pk}).content.decode()
+    assert re.search(rf'<option value="{version.pk}" selected>houses v1', canvas)
+    assert client.session["project_id"] == project_b.pk

@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from apps.endpoints.models import Endpoint, EndpointKey
 from apps.registry.services import version_approval_update
-from tests.factories import binary_model, register
+from tests.factories import UserFactory, binary_model, register
 
 FORM = {"name": "churn-live", "model_version": 0, "weight": 1, "capture_percent": 0}
 
@@ -77,3 +77,24 @@ def test_the_registry_offers_deploy_on_approved_versions_and_prefills_the_form(
     assert 'value="churn-v1"' in form
     assert 'data-endpoint-row-types="serverless"' in form and 'data-endpoint-row-types="async"' in form
     assert "js/endpoint_form.js" in form
+
+
+def test_the_deploy_button_opens_the_form_in_the_versions_project(
+    client_for, mlops_user, project_a, project_b, media
+) -> None:
+    """An MLOps engineer working in project A follows Deploy on a version of project B (they are a member of both):
+    the form opens in project B with that version chosen, not an empty form of project A."""
+    from apps.accounts.services import membership_add
+
+    membership_add(project=project_b, user=mlops_user)
+    other = register(project_b, mlops_user, binary_model(), approve_by=mlops_user)
+    client = client_for(mlops_user)
+    client.post(reverse("accounts:project_switch"), {"project": project_a.pk})
+    page = client.get(reverse("endpoints:create"), {"version": other.pk}).content.decode()
+    assert re.search(rf'<option value="{other.pk}" selected', page), "the version is chosen"
+    assert client.session["project_id"] == project_b.pk
+    stranger = UserFactory(username="nadia", personas=["mlops_engineer"], projects=[project_a])
+    theirs = client_for(stranger)
+    page = theirs.get(reverse("endpoints:create"), {"version": other.pk}).content.decode()
+    assert theirs.session.get("project_id") in (None, project_a.pk)
+    assert not re.search(rf'<option value="{other.pk}"[^>]*>{re.escape(str(other))}', page)

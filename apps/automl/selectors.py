@@ -83,15 +83,24 @@ def build_progress(*, build: AutomlBuild) -> dict[str, Any]:
 
 def build_history_figure(*, build: AutomlBuild) -> dict[str, Any]:
     """The best-score chart of a build: live while it runs, ending at the final model's score once it succeeded."""
-    from apps.automl import engine
     from apps.automl.charts import best_score_figure
 
     return best_score_figure(
         build.history or [],
         build.objective or "score",
-        budget_s=float(build.time_budget_s or engine.MODES[build.mode]["budget_s"]),
+        budget_s=_budget_s(build),
         final=bool(build.report) and build.status == "succeeded",
     )
+
+
+def _budget_s(build: AutomlBuild) -> float | None:
+    """The build's time budget: its own, else its mode's; None for a build no budget ran (a tuning job's export)."""
+    from apps.automl import engine
+
+    if build.time_budget_s:
+        return float(build.time_budget_s)
+    mode = engine.MODES.get(build.mode)
+    return float(mode["budget_s"]) if mode else None
 
 
 def tuning_list_for_user(*, user: User) -> QuerySet[TuningJob]:

@@ -104,9 +104,10 @@ def _num(value: Any, digits: int = 4) -> str:
 def percent(ratio: float | None) -> str:
     """A share as people read it next to its count: never "0 %" for a non-zero count nor "100 %" for less than all
     (``0.3 %``, ``<0.1 %``, ``12 %``, ``>99.9 %``)."""
-    if ratio is None:
+    try:
+        value = float(ratio) * 100  # type: ignore[arg-type]
+    except (TypeError, ValueError):  # absent from an older report (None, or "" from a template)
         return "–"
-    value = float(ratio) * 100
     if value <= 0 or value >= 100:
         return f"{value:.0f} %"
     if value < 0.1:

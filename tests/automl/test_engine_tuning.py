@@ -135,7 +135,7 @@ def test_warm_start_enqueues_the_best_of_earlier_studies() -> None:
 WORKER = textwrap.dedent("""
     import sys
     from apps.automl.engine.tuning import cv_folds, open_study, parse_spec, prepare_data, run_worker
-    from tests.factories import make_regression
+    from tests.frames import make_regression
     url, name = sys.argv[1], sys.argv[2]
     df = make_regression(120)
     data = prepare_data(df.drop(columns=["price"]), df["price"], "regression", n_jobs=1)

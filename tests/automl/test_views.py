@@ -176,3 +176,12 @@ def test_build_a_model_opens_canvas_in_the_datasets_project(client_for, ds_user,
     canvas = client.get(reverse("automl:list"), {"dataset_version": version.pk}).content.decode()
     assert re.search(rf'<option value="{version.pk}" selected>houses v1', canvas)
     assert client.session["project_id"] == project_b.pk
+
+
+def test_a_tuning_jobs_exported_build_page_renders(client_for, ds_user, project_a, media) -> None:
+    """A build exported by a tuning job ran no time budget of its own (mode "tuned"): its page still draws."""
+    build = trained_build(project_a, ds_user, binary_frame(80), "churn")
+    AutomlBuild.objects.filter(pk=build.pk).update(mode="tuned", time_budget_s=None)
+    response = client_for(ds_user).get(reverse("automl:detail", args=[build.pk]))
+    assert response.status_code == 200
+    assert re.search(r'<tr class="candidate', response.content.decode())

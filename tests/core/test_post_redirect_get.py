@@ -101,6 +101,13 @@ class World:
         return trained_build(self.project, self.ds, binary_frame(60), "churn", budget=15.0)
 
     @cached_property
+    def scoring_version(self) -> Any:
+        """Rows with the columns `model_version` reads (x1, x2, colour)."""
+        from tests.factories import DatasetVersionFactory, training_frame
+
+        return DatasetVersionFactory(project=self.project, created_by=self.ds, frame=training_frame(n=20), name="score")
+
+    @cached_property
     def model_version(self) -> Any:
         from tests.factories import binary_model, register
 
@@ -165,6 +172,7 @@ SUCCESS: dict[str, Row] = {
         {},
         {"old_password": "pw-Secret-123", "new_password1": "An0ther-long-pass", "new_password2": "An0ther-long-pass"},
     ),
+    "accounts:profile": lambda w: (w.ds, {}, {"time_zone": "Europe/Paris"}),
     "accounts:token_create": lambda w: (w.ds, {}, {"name": "notebook"}),
     "accounts:token_revoke": lambda w: (w.ds, {"pk": _token(w).pk}, {}),
     "accounts:project_list": lambda w: (w.admin, {}, {"name": "Gamma"}),
@@ -279,7 +287,7 @@ SUCCESS: dict[str, Row] = {
     "endpoints:batch_list": lambda w: (
         w.ds,
         {},
-        {"model_version": _approved_for_batch(w), "dataset_version": w.version.pk, "probabilities": "on"},
+        {"model_version": _approved_for_batch(w), "dataset_version": w.scoring_version.pk, "probabilities": "on"},
     ),
     "workspace:storage_report_start": lambda w: (w.ds, {}, {}),
     "workspace:notifications": lambda w: (w.ds, {}, {}),

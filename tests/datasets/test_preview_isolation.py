@@ -23,7 +23,7 @@ from apps.datasets import services as datasets
 from apps.endpoints import services as endpoints
 from tests.conftest import clean_project_storage, wait_for
 from tests.datasets.conftest import make_version
-from tests.e2e.conftest import studio_server  # noqa: F401  (uvicorn in a subprocess on the test database)
+from tests.e2e.conftest import collected_static, studio_server  # noqa: F401  (uvicorn in a subprocess on the test database)
 from tests.factories import ROWS, binary_model, register
 
 pytestmark = pytest.mark.timeout(300)

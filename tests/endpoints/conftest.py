@@ -150,4 +150,4 @@ def invoke(
 
 # --- a real server ----------------------------------------------------------------------------------------------
 
-from tests.e2e.conftest import studio_server  # noqa: E402,F401  (uvicorn in a subprocess on the test database)
+from tests.e2e.conftest import collected_static, studio_server  # noqa: E402,F401  (uvicorn on the test database)

@@ -23,6 +23,7 @@ from apps.core.tasks import webhook_deliver
 from apps.core.webhook_signing import verify_signature
 from apps.endpoints import services
 from apps.endpoints.models import Endpoint
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -367,7 +368,9 @@ def test_the_secret_api_reads_and_rotates_for_deployers_only(hooked, api_for, ml
     assert api_for(mlops_user).get(url).json() == {"secret": hooked.webhook_secret, "previous_valid_until": None}
     assert api_for(ds_user).get(url).status_code == 403
     assert api_for(ds_user).post(url).status_code == 403
-    assert api_for(outsider).get(url).status_code == 404
+    assert api_for(outsider).get(url).status_code == 403  # no deploy capability: refused before any lookup
+    deployer_of_b = UserFactory(username="bea", personas=["mlops_engineer"], projects=list(outsider.projects.all()))
+    assert api_for(deployer_of_b).get(url).status_code == 404  # may deploy, but not in this endpoint's project
     rotated = api_for(mlops_user).post(url).json()
     assert rotated["secret"] != hooked.webhook_secret and rotated["previous_valid_until"] is not None
     assert Endpoint.objects.get(pk=hooked.pk).webhook_secret == rotated["secret"]

@@ -160,6 +160,9 @@ def endpoint_create(
         raise ValidationError(
             {"type": f"Unknown endpoint type {endpoint_type!r}; use one of {', '.join(EndpointType.values)}."}
         )
+    refuse_other_types_settings(
+        endpoint_type, idle_timeout_s=idle_timeout_s, max_concurrency=max_concurrency, webhook_url=webhook_url
+    )
     checked = clean_variants(project=project, variants=variants)
     fields = _clean_settings(
         idle_timeout_s=idle_timeout_s,
@@ -183,6 +186,26 @@ def endpoint_create(
     except IntegrityError as exc:
         raise ValidationError({"name": f"An endpoint named {clean_name!r} already exists."}) from exc
     return endpoint, raw
+
+
+# Settings that only one type of endpoint uses; the others would store them and never read them.
+TYPE_SETTINGS = {
+    "idle_timeout_s": EndpointType.SERVERLESS,
+    "max_concurrency": EndpointType.SERVERLESS,
+    "webhook_url": EndpointType.ASYNC,
+}
+
+
+def refuse_other_types_settings(endpoint_type: str, **given: Any) -> None:
+    """A 400 naming each setting that does not apply to this type of endpoint (the deploy form sends only the
+    chosen type's fields; an API client that sends another type's is told rather than silently ignored)."""
+    errors = {
+        name: f"{name} applies to {TYPE_SETTINGS[name].label.lower()} endpoints only, not {endpoint_type} ones."
+        for name, value in given.items()
+        if value not in (None, "") and TYPE_SETTINGS[name] != endpoint_type
+    }
+    if errors:
+        raise ValidationError(errors)
 
 
 def _clean_settings(**raw: Any) -> dict[str, Any]:

@@ -399,3 +399,25 @@ def test_batch_transform_page_names_missing_columns_once(client_for, mlops_user,
     page = response.content.decode()
     assert page.count("Missing column(s) in") == 1 and ">missing<" not in page
     assert not BatchTransform.objects.filter(dataset_version=source).exists()
+
+
+@pytest.mark.parametrize(
+    ("endpoint_type", "setting", "value"),
+    [
+        ("realtime", "max_concurrency", 5),
+        ("async", "idle_timeout_s", 60),
+        ("serverless", "webhook_url", "https://x.test/h"),
+    ],
+)
+def test_create_api_refuses_another_types_setting(
+    api_for, mlops_user, project_a, version, endpoint_type, setting, value
+) -> None:
+    response = api_for(mlops_user).post(
+        "/api/endpoints/",
+        {"project": project_a.pk, "name": "typed", "type": endpoint_type, "model_version": version.pk, setting: value},
+        format="json",
+    )
+    assert response.status_code == 400, response.content
+    assert list(response.json()["errors"]) == [setting]
+    assert f"not {endpoint_type} ones" in response.json()["errors"][setting][0]
+    assert not Endpoint.objects.filter(name="typed").exists()

@@ -90,6 +90,16 @@ class EndpointCreateSerializer(EndpointSettingsSerializer):
     model_version = IdField(required=False)
     variants = VariantInputSerializer(many=True, required=False)
 
+    def validate_webhook_url(self, value: str) -> str:
+        """Only asynchronous endpoints call a webhook: said before the URL itself is checked."""
+        from apps.endpoints.services import refuse_other_types_settings
+
+        try:
+            refuse_other_types_settings(str(self.initial_data.get("type") or "realtime"), webhook_url=value)
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict["webhook_url"]) from exc
+        return super().validate_webhook_url(value)
+
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if bool(attrs.get("model_version")) == bool(attrs.get("variants")):
             raise serializers.ValidationError({"model_version": "Give either model_version or variants."})

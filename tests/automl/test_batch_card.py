@@ -9,7 +9,7 @@ import re
 from django.urls import reverse
 
 from apps.jobs.models import Job
-from tests.automl.test_services import binary_frame, trained_build
+from tests.factories import binary_frame, trained_build
 
 
 def _batch_card(html: str) -> str:

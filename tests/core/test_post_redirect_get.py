@@ -96,7 +96,7 @@ class World:
 
     @cached_property
     def build(self) -> Any:
-        from tests.automl.test_services import binary_frame, trained_build
+        from tests.factories import binary_frame, trained_build
 
         return trained_build(self.project, self.ds, binary_frame(60), "churn", budget=15.0)
 

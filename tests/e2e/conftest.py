@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+import numpy as np
+import pandas as pd
 import pytest
 from django.conf import settings
 from django.db import connection, connections
@@ -260,3 +262,48 @@ def screenshot(page: Any, name: str) -> None:
         return
     SCREENSHOT_DIR.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOT_DIR / f"{name}.png"), full_page=True, animations="disabled", caret="hide")
+
+
+# --- a project with a churn dataset (Canvas and tuning) ------------------------------------------------------
+
+
+def churn_frame(n: int = 200) -> pd.DataFrame:
+    rng = np.random.default_rng(7)
+    tenure = rng.integers(1, 72, n)
+    monthly = rng.normal(70, 20, n).round(2)
+    plan = rng.choice(["basic", "plus", "pro"], n)
+    paperless = rng.choice(["Y", "N"], n)
+    logit = -0.06 * tenure + 0.03 * (monthly - 70) + (plan == "basic") * 1.0 + 1.0
+    churn = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
+    return pd.DataFrame(
+        {
+            "customer_id": np.arange(5000, 5000 + n),
+            "tenure_months": tenure,
+            "monthly_fee": monthly,
+            "plan": pd.array(plan, "string"),
+            "paperless": pd.array(paperless, "string"),
+            "churn": churn,
+        }
+    )
+
+
+def imported_version(project: object, user: object, frame: pd.DataFrame, name: str) -> object:
+    """`frame` stored as an import stores a file: typed columns (yes/no as booleans) and the inferred schema."""
+    from tests.factories import DatasetVersionFactory
+
+    return DatasetVersionFactory(project=project, created_by=user, frame=frame, name=name, typed=True)
+
+
+@pytest.fixture
+def churn_project() -> Iterator[object]:
+    """Project "Customer care" with data scientist dana and dataset "subscribers" (churn yes/no, paperless Y/N)
+    stored as an import stores it; for the Canvas and tuning browser tests."""
+    from tests.conftest import clean_project_storage
+    from tests.factories import ProjectFactory, UserFactory
+
+    project = ProjectFactory(name="Customer care", slug="care", description="Churn models.")
+    user = UserFactory(username="dana", personas=["data_scientist"], projects=[project])
+    clean_project_storage(project)
+    imported_version(project, user, churn_frame(), name="subscribers")
+    yield project
+    off_loop(clean_project_storage, project)

@@ -15,9 +15,8 @@ from collections.abc import Iterator
 import pytest
 
 from apps.core.storage import project_root, storage, walk_files
-from tests.automl.test_services import binary_frame, trained_build
 from tests.e2e.conftest import login, off_loop, screenshot, wait_for_scripts
-from tests.factories import ProjectFactory, UserFactory, binary_model, register
+from tests.factories import ProjectFactory, UserFactory, binary_frame, binary_model, register, trained_build
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 

@@ -10,15 +10,10 @@ Run with ATELIER_SCREENSHOTS=1 to (re)write docs/screenshots/automl_*.png.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 
-import numpy as np
-import pandas as pd
 import pytest
 
-from apps.core.storage import project_root, storage, walk_files
-from tests.e2e.conftest import login, off_loop, screenshot, wait_for_scripts
-from tests.factories import DatasetVersionFactory, ProjectFactory, UserFactory
+from tests.e2e.conftest import login, screenshot, wait_for_scripts
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
@@ -27,44 +22,9 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 BUILD_TIMEOUT_MS = 60_000
 
 
-def churn_frame(n: int = 200) -> pd.DataFrame:
-    rng = np.random.default_rng(7)
-    tenure = rng.integers(1, 72, n)
-    monthly = rng.normal(70, 20, n).round(2)
-    plan = rng.choice(["basic", "plus", "pro"], n)
-    paperless = rng.choice(["Y", "N"], n)
-    logit = -0.06 * tenure + 0.03 * (monthly - 70) + (plan == "basic") * 1.0 + 1.0
-    churn = np.where(rng.random(n) < 1 / (1 + np.exp(-logit)), "yes", "no")
-    return pd.DataFrame(
-        {
-            "customer_id": np.arange(5000, 5000 + n),
-            "tenure_months": tenure,
-            "monthly_fee": monthly,
-            "plan": pd.array(plan, "string"),
-            "paperless": pd.array(paperless, "string"),
-            "churn": churn,
-        }
-    )
-
-
-def imported_version(project: object, user: object, frame: pd.DataFrame, name: str) -> object:
-    """`frame` stored as an import stores a file: typed columns (yes/no as booleans) and the inferred schema."""
-    return DatasetVersionFactory(project=project, created_by=user, frame=frame, name=name, typed=True)
-
-
 @pytest.fixture
-def project() -> Iterator[object]:
-    project = ProjectFactory(name="Customer care", slug="care", description="Churn models.")
-    user = UserFactory(username="dana", personas=["data_scientist"], projects=[project])
-
-    def clean() -> None:
-        for path, _ in list(walk_files(project_root(project.pk))):
-            storage().delete(path)
-
-    clean()
-    imported_version(project, user, churn_frame(), name="subscribers")
-    yield project
-    off_loop(clean)
+def project(churn_project: object) -> object:
+    return churn_project
 
 
 def test_quick_build_leaderboard_charts_and_whatif(browser, studio_worker, project):

@@ -11,7 +11,6 @@ import re
 import pytest
 
 from tests.e2e.conftest import login, screenshot, wait_for_scripts
-from tests.e2e.test_automl import project  # noqa: F401 - the fixture: a project with a churn dataset
 
 expect = pytest.importorskip("playwright.sync_api", reason="playwright is not installed").expect
 
@@ -20,7 +19,12 @@ pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("e2e")]
 TUNING_TIMEOUT_MS = 90_000
 
 
-def test_tuning_job_live_trials_and_exported_candidate(browser, studio_worker, project):  # noqa: F811
+@pytest.fixture
+def project(churn_project: object) -> object:
+    return churn_project
+
+
+def test_tuning_job_live_trials_and_exported_candidate(browser, studio_worker, project):
     page = browser.new_page()
     page.goto("/canvas/tuning/")
     login(page, "dana")

@@ -90,13 +90,16 @@
     }
   }
 
+  var latest = 0;  // answers can come back out of order: only the answer to the latest row is shown
   function predict() {
+    var ticket = ++latest;
     fetch(root.dataset.predictUrl, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf() },
       body: JSON.stringify({ rows: [row()] })
     }).then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
+        if (ticket !== latest) return;
         if (res.ok) { show(res.body); return; }
         var err = document.getElementById("whatif-error");
         err.textContent = res.body.detail || "The prediction failed.";

@@ -62,14 +62,16 @@
       filled = snapshot();
       refresh();
     };
+    var latest = 0;  // a quick change of problem type then algorithm sends two requests: only the last one fills
     var load = function (force) {
       var untouched = !body.querySelector("tr.range-row") || snapshot() === filled;
       if (!force && !untouched) return;  // keep what the user typed
       var url = form.dataset.rangesUrl + "?algorithm=" + encodeURIComponent(algorithm.value) +
         "&problem_type=" + encodeURIComponent(problem.value || "binary");
+      var ticket = ++latest;
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (data) { if (data) fill(data.rows); });
+        .then(function (data) { if (data && ticket === latest) fill(data.rows); });
     };
 
     body.addEventListener("change", function (e) {

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -177,3 +178,34 @@ def test_flow_analysis_columns_follow_the_chosen_step(browser, two_datasets):
     expect(page).to_have_url(re.compile(rf"step={source}"))
     assert page.locator("#id_step").input_value() == source
     assert page.locator("#id_kind").input_value() == "box", "the chosen kind comes along"
+
+
+def test_a_late_answer_for_an_earlier_choice_does_not_replace_the_rows(browser, two_datasets):
+    """The problem type and then the algorithm change quickly: the answer for the first choice arrives last and is
+    dropped, so the rows are those of the algorithm now chosen (CI on PostgreSQL once showed 7 rows instead of 2)."""
+    houses = two_datasets["houses"]
+    page = browser.new_page()
+    page.goto("/canvas/tuning/")
+    login(page, "dana")
+    wait_for_scripts(page)
+    held: list[Any] = []
+
+    def hold_the_first(route: Any) -> None:
+        if not held and "random_forest" not in route.request.url:
+            held.append(route)  # answered only after the later request's answer filled the rows
+        else:
+            route.continue_()
+
+    page.route("**/api/tuning/ranges/**", hold_the_first)
+    page.select_option("#id_dataset_version", str(houses.pk))
+    page.select_option("#id_target", "price")
+    page.select_option("#id_problem_type", "regression")  # request 1: the default algorithm's ranges (held)
+    page.select_option("#id_algorithm", "random_forest")  # request 2: answered at once
+    rows = page.locator("#range-rows tr.range-row")
+    expect(rows).to_have_count(2)
+    assert held, "the first request was not made"
+    with page.expect_response(lambda r: "/api/tuning/ranges/" in r.url and "random_forest" not in r.url):
+        held[0].continue_()
+    page.evaluate("() => new Promise((done) => setTimeout(done, 200))")  # the late answer's handlers run
+    expect(rows).to_have_count(2)
+    assert rows.nth(0).locator("[name=ranges_name]").input_value() == "max_features"

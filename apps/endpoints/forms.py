@@ -6,11 +6,31 @@ from django import forms
 from django.core.exceptions import ValidationError
 from django.http import QueryDict
 
+from apps.accounts.requests import form_add_errors
 from apps.core.webhooks import webhook_url_clean
 from apps.endpoints.choices import EndpointType
 
 
-class EndpointForm(forms.Form):
+class ServiceErrorsMixin:
+    """`add_service_errors(exc)`: the service's errors onto the form through the shared `form_add_errors`. When the
+    service gives a summary (`non_field_errors`), the per-column reasons it adds for API clients ({"x2": ["missing"]})
+    are not repeated above the form."""
+
+    fields: dict[str, Any]
+
+    def add_service_errors(self, exc: Any) -> None:
+        if not isinstance(exc, ValidationError):
+            self.add_error(None, str(exc))  # type: ignore[attr-defined]
+            return
+        errors = exc.message_dict if hasattr(exc, "error_dict") else {}
+        summary = ("non_field_errors", "__all__")
+        skip = (
+            tuple(f for f in errors if f not in self.fields and f not in summary) if set(errors) & set(summary) else ()
+        )
+        form_add_errors(self, exc, skip=skip)
+
+
+class EndpointForm(ServiceErrorsMixin, forms.Form):
     name = forms.CharField(max_length=63, help_text="Letters, digits and hyphens; it becomes /endpoints/<name>/.")
     type = forms.ChoiceField(choices=EndpointType.choices, initial=EndpointType.REALTIME)
     model_version = forms.TypedChoiceField(coerce=int, label="Approved model version")
@@ -77,23 +97,8 @@ class EndpointForm(forms.Form):
             out.append((d["second_version"], d.get("second_weight") or 0.0))
         return out
 
-    def add_service_errors(self, exc: Any) -> None:
-        """The service's errors next to the fields they name. When the service gives a summary (`non_field_errors`),
-        the per-column reasons it adds for API clients ({"x2": ["missing"]}) are not repeated above the form."""
-        errors = getattr(exc, "message_dict", {"__all__": getattr(exc, "messages", [str(exc)])})
-        summary = bool(errors.get("non_field_errors") or errors.get("__all__"))
-        for field, messages in errors.items():
-            if field in self.fields:
-                target: str | None = field
-            elif summary and field not in ("non_field_errors", "__all__"):
-                continue
-            else:
-                target = None
-            for message in messages:
-                self.add_error(target, message)
 
-
-class BatchTransformForm(forms.Form):
+class BatchTransformForm(ServiceErrorsMixin, forms.Form):
     model_version = forms.TypedChoiceField(coerce=int, label="Approved model version")
     dataset_version = forms.TypedChoiceField(coerce=int, label="Dataset version")
     join_input_columns = forms.BooleanField(required=False, label="Copy the input columns into the output")
@@ -107,18 +112,3 @@ class BatchTransformForm(forms.Form):
         cast(forms.ChoiceField, self.fields["dataset_version"]).choices = [
             (d.pk, f"{d.dataset.name} v{d.number} ({d.row_count:,} rows)") for d in datasets
         ]
-
-    def add_service_errors(self, exc: Any) -> None:
-        """The service's errors next to the fields they name. When the service gives a summary (`non_field_errors`),
-        the per-column reasons it adds for API clients ({"x2": ["missing"]}) are not repeated above the form."""
-        errors = getattr(exc, "message_dict", {"__all__": getattr(exc, "messages", [str(exc)])})
-        summary = bool(errors.get("non_field_errors") or errors.get("__all__"))
-        for field, messages in errors.items():
-            if field in self.fields:
-                target: str | None = field
-            elif summary and field not in ("non_field_errors", "__all__"):
-                continue
-            else:
-                target = None
-            for message in messages:
-                self.add_error(target, message)

@@ -45,6 +45,9 @@ def poison(ctx: JobContext) -> None:
 def silent(ctx: JobContext) -> dict[str, Any]:
     """One long step that reports nothing (a model fit inside C code): it cannot hand itself back in time."""
     ctx.progress(0.1, "Fitting")
-    time.sleep(float(ctx.params.get("seconds", 30)))
+    deadline = time.monotonic() + float(ctx.params.get("seconds", 30))
+    release = ctx.params.get("release_file")  # the test lets the step end early by creating this file
+    while time.monotonic() < deadline and not (release and os.path.exists(release)):
+        time.sleep(0.05)
     ctx.progress(1.0, "Fitted")
     return {"attempt": ctx.attempt}

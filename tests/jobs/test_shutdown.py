@@ -47,15 +47,19 @@ def test_sigterm_hands_a_running_job_back_without_counting_an_attempt(start_work
     assert job.attempts == 1 and job.result["attempt"] == 1
 
 
-def test_a_job_killed_after_the_grace_period_is_retried_without_counting(start_worker, project_a, ds_user):
+def test_a_job_killed_after_the_grace_period_is_retried_without_counting(start_worker, project_a, ds_user, tmp_path):
     """A job inside one long call cannot hand itself back; killed after the grace period, it is still not charged
-    (max_attempts=1 here: counting the interrupted attempt would fail the job)."""
+    (max_attempts=1 here: counting the interrupted attempt would fail the job). The call lasts until the test
+    releases it, so a slow machine cannot let it finish before the worker is killed."""
+    release = tmp_path / "release"
     worker = start_worker()
-    job = job_start(kind="tests.sleep", project=project_a, created_by=ds_user, params={"seconds": 6})
+    params = {"seconds": 120, "release_file": str(release)}
+    job = job_start(kind="tests.sleep", project=project_a, created_by=ds_user, params=params)
     wait_for(lambda: _job(job.pk).status == JobStatus.RUNNING, what="job to start")
     worker.proc.send_signal(signal.SIGTERM)
-    wait_for(lambda: _job(job.pk).interrupted_at is not None, timeout=5, what="the interruption to be recorded")
+    wait_for(lambda: _job(job.pk).interrupted_at is not None, timeout=30, what="the interruption to be recorded")
     worker.kill()  # the grace period is over
+    release.touch()
     time.sleep(3.5)  # JOB_STALE_AFTER_S in tests: the heartbeat has stopped
     assert jobs_reap()["requeued"] == 1
     requeued = _job(job.pk)

@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "apps.registry",
     "apps.endpoints",
     "apps.unsupervised",
+    "apps.clarify",
 ]
 
 MIDDLEWARE = [

@@ -5,3 +5,9 @@ class ClarifyConfig(AppConfig):
     name = "apps.clarify"
     label = "clarify"
     verbose_name = "Clarify"
+
+    def ready(self) -> None:
+        from apps.clarify import signals
+        from apps.jobs.services import job_finished
+
+        job_finished.connect(signals.on_job_finished, dispatch_uid="clarify.job_finished")

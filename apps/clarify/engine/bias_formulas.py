@@ -274,13 +274,20 @@ def flip_test(features: np.ndarray, sensitive: np.ndarray, predicted: np.ndarray
         raise MetricError("The sensitive group (facet d) is empty.")
     if na == 0:
         raise MetricError("The rest of the rows (facet a) is empty: every row is in the sensitive group.")
+    if features.shape[1] == 0:
+        raise MetricError("FlipTest needs at least one feature column besides the label and the facet.")
     if not np.isfinite(features).all():
         bad = int((~np.isfinite(features)).any(axis=1).sum())
         raise MetricError(f"FlipTest needs complete numeric feature rows; {bad} rows have a missing value.")
     rest = ~sensitive
-    knn = KNeighborsClassifier(n_neighbors=5 if na > 9 else 1)
-    knn.fit(features[rest], predicted[rest])
-    counterfactual = knn.predict(features[sensitive]).astype(bool)
+    k = 5 if na > 9 else 1
+    knn = KNeighborsClassifier(n_neighbors=k)
+    rest_predicted = predicted[rest]
+    knn.fit(features[rest], rest_predicted)
+    # The same neighbours as knn.predict (scikit-learn's tree, same tie order); the majority of an odd number of
+    # 0/1 votes is the uniform-weight mode predict would take, without its slower generic mode.
+    neighbours = knn.kneighbors(features[sensitive], return_distance=False)
+    counterfactual = rest_predicted[neighbours].sum(axis=1) * 2 > k
     model = predicted[sensitive]
     flipped_down = int(np.count_nonzero(model & ~counterfactual))
     flipped_up = int(np.count_nonzero(~model & counterfactual))

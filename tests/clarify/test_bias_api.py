@@ -22,12 +22,15 @@ from apps.clarify.engine.bias import (
     FacetSpec,
     LabelSpec,
     analysis_document,
+    check_config,
     dumps_analysis,
     facet_breakdown,
+    flag_rows,
     label_disagreement,
     metric_info,
     post_training_bias,
     pre_training_bias,
+    specs_from_config,
     to_jsonable,
 )
 
@@ -349,3 +352,60 @@ def test_label_disagreement_against_a_reference_column() -> None:
     assert row["difference"] == pytest.approx(2 / 8 - 1 / 12)
     assert row["label_positive_rate_a"] == pytest.approx(7 / 12)
     assert row["reference_positive_rate_a"] == pytest.approx(6 / 12)
+
+
+def test_a_numeric_label_with_one_value_is_named_plainly() -> None:
+    df = small().assign(flag=1)
+    with pytest.raises(BiasInputError) as caught:
+        pre_training_bias(df, label=LabelSpec("flag", (1,)), facets=[FacetSpec("gender", ("F",))])
+    assert caught.value.field == "label" and "only the value 1:" in caught.value.message
+
+
+def test_specs_from_the_app_config_and_a_check_without_computing() -> None:
+    config = {
+        "label": "answer",
+        "positive_label_values": ["Yes"],
+        "label_threshold": None,
+        "facets": [{"name": "gender", "values": ["F"], "threshold": None}, {"name": "age", "threshold": 50}],
+        "group": "region",
+    }
+    label, facets, group = specs_from_config(config)
+    assert label == LabelSpec("answer", ("Yes",)) and group == "region"
+    assert facets == [FacetSpec("gender", ("F",)), FacetSpec("age", (), 50)]
+    check_config(small(), config)  # nothing wrong
+    with pytest.raises(BiasInputError) as caught:
+        check_config(small(), config | {"facets": [{"name": "gender", "values": ["X"]}]})
+    assert caught.value.field == "facets" and "'X' never occurs" in caught.value.message
+    for bad, field in [
+        ({"label": ""}, "label"),
+        ({"positive_label_values": [], "label_threshold": None}, "positive_label_values"),
+        ({"label_threshold": "high"}, "label_threshold"),
+        ({"facets": []}, "facets"),
+        ({"facets": [{"values": ["F"]}]}, "facets"),
+        ({"facets": [{"name": "age", "threshold": "old"}]}, "facets"),
+        ({"group": 3}, "group"),
+    ]:
+        with pytest.raises(BiasInputError) as caught:
+            specs_from_config(config | bad)
+        assert caught.value.field == field, bad
+
+
+def test_flag_rows_use_default_or_chosen_thresholds() -> None:
+    df = small()
+    label = LabelSpec("answer", ("Yes",))
+    facets = [FacetSpec("gender", ("F",))]
+    predicted = pd.Series(["Yes"] * 8 + ["No"] * 12)
+    doc = analysis_document(
+        pre_training_bias(df, label=label, facets=facets),
+        post_training_bias(df, label=label, predicted=predicted, facets=facets, metrics=["DI", "TE"]),
+    )
+    rows = {(r["stage"], r["name"]): r for r in flag_rows(to_jsonable(doc))}
+    ci = rows[("pre_training", "CI")]
+    assert ci["value"] == pytest.approx(0.2) and ci["threshold"] == 0.2 and not ci["flagged"]  # |0.2| is not > 0.2
+    assert rows[("pre_training", "DPL")]["flagged"]  # 7/12 - 2/8 = 0.33
+    assert rows[("pre_training", "CDDL")]["error"] and not rows[("pre_training", "CDDL")]["flagged"]
+    di = rows[("post_training", "DI")]
+    assert di["value"] == "Infinity" and di["flagged"]  # the men get no positive prediction: x/0
+    assert "sampling" in ci["bias_kinds"] and ci["meaning"] == METRICS["CI"].meaning
+    relaxed = {(r["stage"], r["name"]): r for r in flag_rows(doc, {"DPL": 0.5, "CI": 0.1})}
+    assert not relaxed[("pre_training", "DPL")]["flagged"] and relaxed[("pre_training", "CI")]["flagged"]

@@ -64,12 +64,15 @@ __all__ = [
     "LabelSpec",
     "MetricInfo",
     "analysis_document",
+    "check_config",
     "dumps_analysis",
     "facet_breakdown",
+    "flag_rows",
     "label_disagreement",
     "metric_info",
     "post_training_bias",
     "pre_training_bias",
+    "specs_from_config",
     "to_jsonable",
 ]
 
@@ -178,11 +181,21 @@ def _label_rows(df: pd.DataFrame, spec: LabelSpec) -> tuple[np.ndarray, str]:
     if spec.column not in df.columns:
         raise BiasInputError("label", f"unknown column {spec.column!r}.")
     series = df[spec.column]
-    if series.nunique(dropna=True) < 2:
-        values = series.dropna().unique()
-        seen = f"only the value {values[0]!r}" if len(values) else "no value"
+    factorized = None
+    if pd.api.types.is_numeric_dtype(series.dtype) and not pd.api.types.is_bool_dtype(series.dtype):
+        numbers = series.to_numpy(dtype=np.float64, na_value=np.nan)
+        numbers = numbers[~np.isnan(numbers)]
+        distinct = [] if len(numbers) == 0 else [series.dropna().iloc[0]] if numbers.min() == numbers.max() else [0, 1]
+    else:
+        factorized = _factorize(series)
+        distinct = factorized[1]
+    if len(distinct) < 2:
+        seen = "no value"
+        if distinct:
+            only = distinct[0].item() if isinstance(distinct[0], np.generic) else distinct[0]
+            seen = f"only the value {only!r}"
         raise BiasInputError("label", f"column {spec.column!r} has {seen}: bias metrics need two classes.")
-    positive, text = _binarise(series, spec, "label")
+    positive, text = _binarise(series, spec, "label", factorized)
     n_pos = int(positive.sum())
     field = "label_threshold" if spec.threshold is not None else "positive_label_values"
     if n_pos == 0:
@@ -192,7 +205,9 @@ def _label_rows(df: pd.DataFrame, spec: LabelSpec) -> tuple[np.ndarray, str]:
     return positive, text
 
 
-def _binarise(series: pd.Series, spec: LabelSpec, field: str) -> tuple[np.ndarray, str]:
+def _binarise(
+    series: pd.Series, spec: LabelSpec, field: str, factorized: tuple[np.ndarray, list[Any]] | None = None
+) -> tuple[np.ndarray, str]:
     if spec.threshold is not None and spec.positive_values:
         raise BiasInputError(f"{field}_threshold", "give positive values or a threshold, not both.")
     if spec.threshold is not None:
@@ -205,7 +220,7 @@ def _binarise(series: pd.Series, spec: LabelSpec, field: str) -> tuple[np.ndarra
             "positive_label_values" if field == "label" else f"{field}_values",
             "give the positive label value(s) or a threshold.",
         )
-    codes, uniques = _factorize(series)
+    codes, uniques = factorized or _factorize(series)
     chosen = _match(uniques, spec.positive_values)
     if not chosen.any() and field == "label":
         raise BiasInputError(
@@ -568,6 +583,91 @@ def label_disagreement(
                 }
             )
     return {"label": label.column, "reference": reference.column, "label_value_or_threshold": label_text, "facets": out}
+
+
+def specs_from_config(config: dict[str, Any]) -> tuple[LabelSpec, list[FacetSpec], str | None]:
+    """The specs from a report config as the app stores it: {"label", "positive_label_values", "label_threshold",
+    "facets": [{"name", "values", "threshold"}], "group"}. Shape problems raise BiasInputError keyed by the field;
+    whether the columns and values exist is checked when the metrics run (or by `check_config`)."""
+    label = config.get("label")
+    if not label or not isinstance(label, str):
+        raise BiasInputError("label", "choose the label column.")
+    values = config.get("positive_label_values") or ()
+    if isinstance(values, str | int | float | bool):
+        values = (values,)
+    threshold = config.get("label_threshold")
+    if threshold is not None and not isinstance(threshold, int | float):
+        raise BiasInputError("label_threshold", f"{threshold!r} is not a number.")
+    if not values and threshold is None:
+        raise BiasInputError("positive_label_values", "give the positive label value(s) or a threshold.")
+    raw_facets = config.get("facets")
+    if not isinstance(raw_facets, list) or not raw_facets:
+        raise BiasInputError("facets", "choose at least one facet column.")
+    facets = []
+    for item in raw_facets:
+        if isinstance(item, str):
+            item = {"name": item}
+        if not isinstance(item, dict) or not isinstance(item.get("name"), str) or not item["name"]:
+            raise BiasInputError("facets", f"{item!r} is not a facet (a column name, values or a threshold).")
+        facet_threshold = item.get("threshold")
+        if facet_threshold is not None and not isinstance(facet_threshold, int | float):
+            raise BiasInputError("facets", f"facet {item['name']!r}: threshold {facet_threshold!r} is not a number.")
+        facet_values = item.get("values") or ()
+        if isinstance(facet_values, str | int | float | bool):
+            facet_values = (facet_values,)
+        facets.append(FacetSpec(item["name"], tuple(facet_values), facet_threshold))
+    group = config.get("group") or None
+    if group is not None and not isinstance(group, str):
+        raise BiasInputError("group", f"{group!r} is not a column name.")
+    return LabelSpec(label, tuple(values), threshold), facets, group
+
+
+def check_config(df: pd.DataFrame, config: dict[str, Any]) -> None:
+    """Everything the metrics would refuse about this data, without computing them: unknown columns, a facet value
+    that never occurs, a label with one class, a threshold on text. Raises BiasInputError (field, message)."""
+    label, facets, group = specs_from_config(config)
+    _label_rows(df, label)
+    for spec in facets:
+        _facet_rows(df, spec)
+    _group_codes(df, group)
+
+
+def flag_rows(analysis: dict[str, Any], thresholds: dict[str, float] | None = None) -> list[dict[str, Any]]:
+    """One row per metric value of an analysis document (analysis_document / analysis.json, values possibly written
+    as "Infinity"): facet, value_or_threshold, stage, name, value, ideal, threshold, flagged, meaning, bias_kinds,
+    error. `thresholds` overrides the default per metric name (DCAcc counts as DCA)."""
+    chosen = {ALIASES.get(k, k): float(v) for k, v in (thresholds or {}).items()}
+    rows = []
+    for stage in ("pre_training", "post_training"):
+        block = analysis.get(f"{stage}_bias_metrics")
+        if not block:
+            continue
+        for facet, entries in block.get("facets", {}).items():
+            for entry in entries:
+                for metric in entry["metrics"]:
+                    info = METRICS.get(metric["name"])
+                    if info is None:
+                        continue
+                    value = metric.get("value")
+                    number = float(value.replace("Infinity", "inf")) if isinstance(value, str) else value
+                    limit = chosen.get(info.name, info.threshold)
+                    rows.append(
+                        {
+                            "facet": facet,
+                            "value_or_threshold": entry["value_or_threshold"],
+                            "stage": stage,
+                            "name": info.name,
+                            "description": info.description,
+                            "value": value,
+                            "ideal": info.ideal,
+                            "threshold": limit,
+                            "flagged": info.flagged(number, limit),
+                            "meaning": info.meaning,
+                            "bias_kinds": list(info.bias_kinds),
+                            "error": metric.get("error"),
+                        }
+                    )
+    return rows
 
 
 def analysis_document(pre: dict[str, Any] | None = None, post: dict[str, Any] | None = None) -> dict[str, Any]:

@@ -92,8 +92,8 @@
   }
 
   var METHODS = {
-    "tree": "exact TreeSHAP on every model of the ensemble",
-    "tree+kernel": "exact TreeSHAP on the tree models, Kernel SHAP against the typical row on the others",
+    "tree": "Exact TreeSHAP on every model of the ensemble",
+    "tree+kernel": "Exact TreeSHAP on the tree models, Kernel SHAP against the typical row on the others",
     "kernel": "Kernel SHAP against the typical row"
   };
   var latestWhy = 0;

@@ -180,7 +180,7 @@ class CellSummary:
         }
 
 
-def cell_summary(counts: Sequence[int]) -> list[CellSummary]:
+def cell_summary(counts: Sequence[int] | np.ndarray) -> list[CellSummary]:
     """The four cells with their sizes, expected sizes and reweighing weights."""
     c = [int(x) for x in counts]
     n = sum(c)

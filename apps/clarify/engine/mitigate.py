@@ -48,7 +48,8 @@ class MitigationInputError(ValueError):
 
 def fairness_match(column: pd.Series, values: list[Any]) -> np.ndarray:
     """True where the cell holds one of ``values`` as the user wrote them: equal as values, or as numbers for a
-    numeric column ("1" finds 1.0), or as text otherwise ("1" finds the integer 1, "True" a boolean true)."""
+    numeric column ("1" finds 1.0), as a yes/no spelling for a boolean column ("Yes", "true", "1" find True), or as
+    text otherwise ("1" finds the text "1")."""
     values = list(values)
     hit = np.asarray(column.isin(values).fillna(False), dtype=bool)
     numeric = pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype)
@@ -56,6 +57,14 @@ def fairness_match(column: pd.Series, values: list[Any]) -> np.ndarray:
         numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").dropna()
         if len(numbers):
             hit = hit | np.asarray(column.isin(numbers.astype("float64").tolist()).fillna(False), dtype=bool)
+    elif pd.api.types.is_bool_dtype(column.dtype):
+        spelled = {str(v).strip().lower() for v in values}
+        flags = [
+            f
+            for f, words in ((True, ("true", "yes", "y", "t", "1")), (False, ("false", "no", "n", "f", "0")))
+            if spelled & set(words)
+        ]
+        hit = hit | np.asarray(column.isin(flags).fillna(False), dtype=bool)
     else:
         texts = [str(v) for v in values]
         hit = hit | np.asarray(column.astype("string").isin(texts).fillna(False), dtype=bool)

@@ -59,6 +59,8 @@ def _check_values(params: Params, name: str, threshold: str, what: str) -> None:
         if params[threshold] is None:
             raise ParameterError(f"Give '{name}' (a list of {what} values) or '{threshold}'.", param=name)
         return
+    if isinstance(values, (str, int, float)):  # one value typed without the list brackets
+        values = params[name] = [values]
     if not isinstance(values, list) or not all(isinstance(v, (str, int, float)) for v in values):
         raise ParameterError(
             f"Parameter '{name}' must be a list of {what} values (text, numbers or booleans).", param=name

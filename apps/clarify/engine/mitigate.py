@@ -47,28 +47,22 @@ class MitigationInputError(ValueError):
 
 
 def fairness_match(column: pd.Series, values: list[Any]) -> np.ndarray:
-    """True where the cell holds one of ``values`` as the user wrote them: equal as values, or as numbers for a
-    numeric column ("1" finds 1.0), as a yes/no spelling for a boolean column ("Yes", "true", "1" find True), or as
-    text otherwise ("1" finds the text "1")."""
+    """True where the cell holds one of ``values`` as the user wrote them: as numbers for a numeric column ("1" finds
+    1.0), as a yes/no spelling for a boolean column ("Yes", "true", "1" find True), as text for a text column ("1"
+    finds the text "1"), and equal as values or as text otherwise."""
     values = list(values)
-    hit = np.asarray(column.isin(values).fillna(False), dtype=bool)
-    numeric = pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype)
-    if numeric:
-        numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").dropna()
-        if len(numbers):
-            hit = hit | np.asarray(column.isin(numbers.astype("float64").tolist()).fillna(False), dtype=bool)
-    elif pd.api.types.is_bool_dtype(column.dtype):
+    if pd.api.types.is_bool_dtype(column.dtype):
         spelled = {str(v).strip().lower() for v in values}
-        flags = [
-            f
-            for f, words in ((True, ("true", "yes", "y", "t", "1")), (False, ("false", "no", "n", "f", "0")))
-            if spelled & set(words)
-        ]
-        hit = hit | np.asarray(column.isin(flags).fillna(False), dtype=bool)
+        words = ((True, ("true", "yes", "y", "t", "1")), (False, ("false", "no", "n", "f", "0")))
+        hit = column.isin([flag for flag, names in words if spelled & set(names)])
+    elif pd.api.types.is_numeric_dtype(column.dtype):
+        numbers = pd.to_numeric(pd.Series(values, dtype=object), errors="coerce").dropna()
+        hit = column.isin(numbers.astype("float64").tolist())
+    elif isinstance(column.dtype, pd.StringDtype):
+        hit = column.isin([str(v) for v in values])
     else:
-        texts = [str(v) for v in values]
-        hit = hit | np.asarray(column.astype("string").isin(texts).fillna(False), dtype=bool)
-    return hit & np.asarray(column.notna(), dtype=bool)
+        hit = column.isin(values) | column.astype("string").isin([str(v) for v in values]).fillna(False)
+    return np.asarray(hit.fillna(False), dtype=bool) & np.asarray(column.notna(), dtype=bool)
 
 
 def fairness_split(
@@ -126,7 +120,7 @@ def fairness_reweigh(
     weights = np.ones(len(df), dtype="float64")
     inside = cell >= 0
     weights[inside] = per_cell[cell[inside]]
-    out = df.copy()
+    out = df.copy(deep=False)  # copy-on-write: the input frame is left as it was
     out[weight_column] = weights
     return out
 

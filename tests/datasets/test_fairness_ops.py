@@ -1,8 +1,8 @@
 """The fairness operators of the Data Wrangler ("Reweigh for fairness", "Resample for fairness") and the Clarify
 engine functions behind them: AIF360's reweighing weights on a table checked by hand and against AIF360's own
-formulas on a random one, uniform resampling's cell sizes, the parameter and data errors, and the exported script.
-
-Plain pandas: no Django, no database.
+formulas on a random one, uniform resampling's cell sizes, the parameter and data errors, the exported script,
+and (the one database test, at the end) a person's path: the step added to a flow with its preview, the flow run as a
+job.
 """
 
 from __future__ import annotations
@@ -16,9 +16,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from django.core.exceptions import ValidationError
 
 from apps.clarify.engine import mitigate
+from apps.datasets import selectors, services
+from apps.datasets.models import DatasetVersion
 from apps.datasets.transforms import ParameterError, flow_to_script, get_operator, run_flow
+from tests.factories import make_version
 
 # 10 rows. Sensitive group (sex == "F"): 4 rows, 1 positive; others: 6 rows, 4 positive. n=10, 5 positive.
 HAND = pd.DataFrame(
@@ -258,3 +262,25 @@ def test_the_exported_flow_script_gives_the_executors_output(tmp_path: Path) -> 
     pd.testing.assert_frame_equal(pd.read_parquet(tmp_path / "out.parquet"), result.output.reset_index(drop=True))
     # resampled then reweighed: the cells are already balanced, so every weight is ~1
     assert result.output["fairness_weight"].to_numpy() == pytest.approx(1.0, abs=0.01)
+
+
+# --- in the Data Wrangler ---------------------------------------------------------------------------------------
+
+
+def test_a_person_adds_the_step_to_a_flow_and_runs_it_as_a_job(project_a, ds_user, media, run_job) -> None:  # type: ignore[no-untyped-def]
+    frame = biased(4_000, seed=8)
+    source = make_version(project_a, ds_user, frame, name="hiring")
+    flow = services.flow_create(project=project_a, created_by=ds_user, name="Fair hiring", sources=[source])
+    with pytest.raises(ValidationError) as caught:  # checked on the preview sample before it is saved
+        services.flow_step_add(flow=flow, op="fairness_reweigh", parameters=REWEIGH | {"facet_values": ["X"]})
+    assert caught.value.message_dict == {
+        "facet_values": ["Step 's1' (Reweigh for fairness): Facet value(s) 'X' never occur in column 'sex'."]
+    }
+    flow, _step, preview = services.flow_step_add(flow=flow, op="fairness_reweigh", parameters=REWEIGH)
+    assert preview.columns[-1] == "fairness_weight" and preview.row_count == 4_000
+    job = run_job(services.flow_run_start(flow=flow, created_by=ds_user))
+    assert job.status == "succeeded", job.message
+    output = DatasetVersion.objects.get(pk=job.result["dataset_version"])
+    assert output.source["flow"] == flow.pk and list(output.parents.all()) == [source]
+    result = selectors.version_frame(version=output)
+    assert dpl(frame) > 0.3 and abs(dpl(result, "fairness_weight")) < 1e-12

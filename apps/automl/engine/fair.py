@@ -295,7 +295,8 @@ def _fit_reduction(data: Data, rows: np.ndarray, groups: np.ndarray, option: dic
     base = option.get("base") or LINEAR
     prep = build_preprocessor(data.kinds, _PREP[base], data.n_rows)
     Xt = prep.fit_transform(data.X.iloc[rows])
-    model = ReductionClassifier(_base_estimator(base, seed, data.n_jobs), option["constraint"])
+    # one thread: many small fits; OpenMP threads spinning on a busy machine made them 20x slower
+    model = ReductionClassifier(_base_estimator(base, seed, 1), option["constraint"])
     model.fit(Xt, data.y[rows], sensitive_features=groups[rows])
     return Pipeline([("prep", prep), ("model", model)])
 

@@ -122,7 +122,7 @@ def _bar(title: str, x: list[Any], series: dict[str, list[Any]], orientation: st
     data = []
     for name, values in series.items():
         clean = [_finite(v) for v in values]
-        trace = {"type": "bar", "name": name, "orientation": orientation}
+        trace: dict[str, Any] = {"type": "bar", "name": name, "orientation": orientation}
         trace.update(
             {"x": clean, "y": [str(v) for v in x]} if orientation == "h" else {"x": [str(v) for v in x], "y": clean}
         )
@@ -176,8 +176,9 @@ def _summary(config: dict[str, Any], details: dict[str, Any], model: str, flags:
     rows.append(
         ["Flags", f"<span class='{'flag' if flagged else 'ok'}'>{flagged} of {len(flags)} metric values flagged</span>"]
     )
-    if details.get("note"):
-        rows.append(["Note", _e(details["note"])])
+    for key in ("note", "reweigh_note"):
+        if details.get(key):
+            rows.append(["Note", _e(details[key])])
     return "<section id='summary'><h2>Summary</h2>" + _table(["", ""], rows) + "</section>"
 
 

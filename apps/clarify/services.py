@@ -206,7 +206,8 @@ def _match(given: list[Any], present: list[Any]) -> tuple[list[Any], list[Any]]:
     """(the column's own values that the given ones name, given values that name none): 1 names 1.0, "1" names 1,
     "Yes" names "Yes" (the user's tokens are kept)."""
     by_text = {analysis.as_text(v): v for v in present}
-    found, missing = [], []
+    found: list[Any] = []
+    missing: list[Any] = []
     for value in given:
         if value in present:
             found.append(value)
@@ -979,7 +980,9 @@ def mitigation_run_execute(ctx: JobContext) -> dict[str, Any]:
     params = (after.mitigation_info or {}).get("params") or {}
     config = after.config
     facet = next(f for f in config["facets"] if f["name"] == params["facet"])
-    user = User.objects.filter(pk=ctx.created_by_id).first()
+    user = User.objects.filter(pk=ctx.created_by_id).first() if ctx.created_by_id else None
+    if user is None:
+        raise JobError("The person who started this mitigation no longer has an account; start it again.")
     info = dict(after.mitigation_info or {})
     if after.mitigation in DATA_KINDS:
         from apps.clarify import mitigation_data
@@ -1006,6 +1009,15 @@ def mitigation_run_execute(ctx: JobContext) -> dict[str, Any]:
             ClarifyReport.objects.filter(pk=after.pk).update(dataset_version=new, mitigation_info=info)
             after.dataset_version, after.mitigation_info = new, info
         result, details = report_compute(after, ctx)
+        done = dict((after.dataset_version.source or {}).get("mitigation") or {})
+        details["mitigation"] = done
+        if after.mitigation == MitigationKind.REWEIGH:
+            details["reweigh_note"] = (
+                f"Reweighing keeps every row and adds the weight column {done.get('weight_column', '')!r}; the "
+                "metrics above count rows unweighted (as SageMaker Clarify does), so they are those of the data "
+                "before. A model trained with the weights sees the reweighted label distribution (label DPL "
+                f"{done.get('dpl_before', '?')} before, {done.get('dpl_after', '?')} weighted)."
+            )
         _store(after, result, details)
         ctx.final_message = f"Mitigated data in {after.dataset_version}; " + _summary(after, result)
         return {"report": after.pk, "dataset_version": after.dataset_version_id}
@@ -1024,6 +1036,7 @@ def mitigation_run_execute(ctx: JobContext) -> dict[str, Any]:
                     facet=facet["name"],
                     constraint=params.get("constraint", "demographic_parity"),
                     created_by=user,
+                    progress=lambda fraction, message: ctx.progress(0.05 + 0.4 * fraction, message),
                 )
             except ValidationError as exc:
                 raise JobError(" ".join(exc.messages)) from exc

@@ -18,7 +18,7 @@ class ReportListSerializer(serializers.ModelSerializer):
     dataset_version = serializers.IntegerField(source="dataset_version_id", read_only=True)
     model_version = serializers.IntegerField(source="model_version_id", read_only=True, allow_null=True)
     automl_build = serializers.IntegerField(source="automl_build_id", read_only=True, allow_null=True)
-    parent = serializers.IntegerField(source="parent_id", read_only=True, allow_null=True)
+    parent = serializers.IntegerField(source="parent_id", read_only=True, allow_null=True)  # type: ignore[assignment]
     job = serializers.IntegerField(source="job_id", read_only=True, allow_null=True)
 
     class Meta:
@@ -146,7 +146,7 @@ class ReportStartSerializer(serializers.Serializer):
     candidate = serializers.CharField(required=False, allow_blank=True, max_length=100, default="")
     name = serializers.CharField(required=False, allow_blank=True, default="")
     config = serializers.JSONField(required=False, default=dict)
-    label = serializers.CharField(required=False)
+    label = serializers.CharField(required=False)  # type: ignore[assignment]
     positive_label_values = serializers.JSONField(required=False)
     label_threshold = serializers.JSONField(required=False)
     facet = serializers.CharField(required=False)

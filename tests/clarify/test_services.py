@@ -243,3 +243,33 @@ def test_compare_puts_accuracy_and_flagged_metrics_side_by_side(ds_user, project
         if isinstance(row["before"], float) and isinstance(row["after"], float):
             moved = abs(row["after"] - row["ideal"]) < abs(row["before"] - row["ideal"])
             assert row["toward_ideal"] is moved
+
+
+def test_an_imported_skops_model_is_explained_through_its_predictions(ds_user, project_a, media, run_job) -> None:
+    """A registry version that is not a Canvas model (a skops pipeline): predictions through the registry's loader,
+    SHAP by the kernel path on the positive class's probability."""
+    from apps.registry import importing
+    from tests.registry.conftest import logistic_skops, numeric_frame, upload
+
+    X, y = numeric_frame(300, seed=5)
+    frame = X.assign(sex=np.where(np.arange(len(X)) % 3 == 0, "F", "M"), outcome=y)
+    version = make_version(project_a, ds_user, frame, name="customers")
+    model_version = importing.version_import(
+        project=project_a, created_by=ds_user, group_name="imported", uploaded_file=upload(logistic_skops(), "m.skops")
+    )
+    config = {
+        "label": "outcome",
+        "positive_label_values": ["churned"],
+        "facets": [{"name": "sex", "values": ["F"]}],
+        "explain": {"shap": True, "pdp_features": 1},
+    }
+    report = services.report_start(
+        project=project_a, created_by=ds_user, dataset_version=version, config=config, model_version=model_version
+    )
+    report = _run(run_job, report)
+    assert report.details["model"]["classes"] == ["churned", "stayed"]
+    assert "'churned' when its probability is above 0.5" in report.details["model"]["predicted_label_rule"]
+    shap = report.details["shap"]
+    assert shap["method"] == "kernel" and set(shap["features"]) == {"age", "income", "tenure", "score"}
+    assert report.analysis["explanations"]["kernel_shap"]["outcome"]["global_shap_values"]
+    assert report.details["model"]["accuracy"] > 0.7

@@ -112,7 +112,7 @@ def accuracy(label_positive: np.ndarray, predicted_positive: np.ndarray) -> floa
     return float((label_positive == predicted_positive).mean()) if len(label_positive) else None
 
 
-# --- flags ---------------------------------------------------------------------------------------------------
+# --- before / after -----------------------------------------------------------------------------------------
 
 
 def _finite(value: Any) -> float | None:
@@ -126,84 +126,38 @@ def deviation(value: float, ideal: float) -> float:
     return math.inf if math.isinf(value) else abs(value - ideal)
 
 
-def metric_rows(analysis: Mapping[str, Any] | None) -> Iterable[tuple[str, str, str, dict[str, Any]]]:
-    """(stage, facet, value_or_threshold, metric) for every metric of an analysis.json."""
-    for stage, key in (("pre_training", "pre_training_bias_metrics"), ("post_training", "post_training_bias_metrics")):
-        part = (analysis or {}).get(key) or {}
-        for facet, groups in (part.get("facets") or {}).items():
-            for group in groups or []:
-                for metric in group.get("metrics") or []:
-                    yield stage, str(facet), str(group.get("value_or_threshold")), metric
-
-
-def flags(
-    analysis: Mapping[str, Any] | None, *, thresholds: Mapping[str, float], info: Mapping[str, Mapping[str, Any]]
-) -> list[dict[str, Any]]:
-    """One row per metric value: flagged when it is further from its ideal than the threshold (the user's for that
-    metric, else its default). A metric that could not be computed (value null) is never flagged."""
-    out = []
-    for stage, facet, group, metric in metric_rows(analysis):
-        name = str(metric.get("name"))
-        meta = info.get(name) or {}
-        ideal = float(meta.get("ideal", 0.0))
-        threshold = thresholds.get(name, meta.get("threshold"))
-        value = _finite(metric.get("value"))
-        flagged = value is not None and threshold is not None and deviation(value, ideal) > float(threshold)
-        out.append(
-            {
-                "facet": facet,
-                "value_or_threshold": group,
-                "stage": stage,
-                "name": name,
-                "description": metric.get("description") or meta.get("description", ""),
-                "value": metric.get("value"),
-                "error": metric.get("error", ""),
-                "ideal": ideal,
-                "range": list(meta.get("range") or []),
-                "threshold": None if threshold is None else float(threshold),
-                "flagged": bool(flagged),
-                "meaning": meta.get("meaning", ""),
-                "bias_kinds": list(meta.get("bias_kinds") or []),
-            }
-        )
-    return out
-
-
 def compare(
     *,
-    before: Mapping[str, Any] | None,
-    after: Mapping[str, Any] | None,
+    before: list[dict[str, Any]],
+    after: list[dict[str, Any]],
     before_accuracy: float | None,
     after_accuracy: float | None,
-    thresholds: Mapping[str, float],
-    info: Mapping[str, Mapping[str, Any]],
 ) -> dict[str, Any]:
-    """Accuracy and every metric flagged before or after, side by side: did it move toward its ideal?"""
-    rows_before = {
-        (r["stage"], r["facet"], r["value_or_threshold"], r["name"]): r
-        for r in flags(before, thresholds=thresholds, info=info)
-    }
-    rows_after = {
-        (r["stage"], r["facet"], r["value_or_threshold"], r["name"]): r
-        for r in flags(after, thresholds=thresholds, info=info)
-    }
+    """Accuracy and every metric flagged before or after (flag rows of the two reports under the same thresholds),
+    side by side: did it move toward its ideal?"""
+
+    def key(r: dict[str, Any]) -> tuple[str, str, str, str]:
+        return (r["stage"], r["facet"], str(r["value_or_threshold"]), r["name"])
+
+    rows_before = {key(r): r for r in before}
+    rows_after = {key(r): r for r in after}
     metrics = []
-    for key in [*rows_before, *[k for k in rows_after if k not in rows_before]]:
-        b, a = rows_before.get(key), rows_after.get(key)
+    for k in [*rows_before, *[k for k in rows_after if k not in rows_before]]:
+        b, a = rows_before.get(k), rows_after.get(k)
         if not ((b and b["flagged"]) or (a and a["flagged"])):
             continue
         ref = b or a
         assert ref is not None
         vb, va = _finite((b or {}).get("value")), _finite((a or {}).get("value"))
         toward = None
-        if vb is not None and va is not None:
+        if vb is not None and va is not None and vb == vb and va == va:
             toward = deviation(va, ref["ideal"]) < deviation(vb, ref["ideal"])
         metrics.append(
             {
-                "stage": key[0],
-                "facet": key[1],
-                "value_or_threshold": key[2],
-                "name": key[3],
+                "stage": k[0],
+                "facet": k[1],
+                "value_or_threshold": k[2],
+                "name": k[3],
                 "ideal": ref["ideal"],
                 "threshold": ref["threshold"],
                 "before": (b or {}).get("value"),
@@ -214,7 +168,4 @@ def compare(
             }
         )
     cost = None if before_accuracy is None or after_accuracy is None else after_accuracy - before_accuracy
-    return {
-        "accuracy": {"before": before_accuracy, "after": after_accuracy, "change": cost},
-        "metrics": metrics,
-    }
+    return {"accuracy": {"before": before_accuracy, "after": after_accuracy, "change": cost}, "metrics": metrics}

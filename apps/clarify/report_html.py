@@ -423,7 +423,7 @@ def report_to_html(
     mitigation: str = "",
 ) -> str:
     """The whole page. `analysis` in SageMaker's analysis.json shape (numbers, ±inf as floats), `flags` from
-    apps.clarify.analysis.flags, `details` as the job stored them."""
+    apps.clarify.services.report_flags, `details` as the job stored them."""
     figures: dict[str, Any] = {}
     body = "".join(
         [

@@ -16,7 +16,7 @@ from apps.clarify.services.reports import predicted_labels, report_compute, repo
 from apps.clarify.services.results import (
     analysis_json,
     json_safe,
-    metric_info,
+    metric_names,
     report_compare,
     report_flags,
     report_html,
@@ -40,7 +40,7 @@ __all__ = [
     "analysis_json",
     "data_max_rows",
     "json_safe",
-    "metric_info",
+    "metric_names",
     "mitigation_run_execute",
     "mitigation_start",
     "model_max_rows",

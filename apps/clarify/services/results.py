@@ -39,21 +39,9 @@ def json_safe(value: Any) -> Any:
 # --- flags, thresholds, comparison ---------------------------------------------------------------------------
 
 
-def metric_info() -> dict[str, dict[str, Any]]:
-    """Each metric's ideal, range, default threshold, meaning and bias kinds from the engine, as plain dicts."""
-    out = {}
-    for name, info in bias.METRICS.items():
-        data = info if isinstance(info, dict) else vars(info)
-        out[name] = {
-            "ideal": data.get("ideal", 0.0),
-            "range": data.get("range"),
-            "threshold": data.get("threshold", data.get("default_threshold")),
-            "meaning": data.get("meaning", ""),
-            "description": data.get("description", ""),
-            "bias_kinds": data.get("bias_kinds", ()),
-            "stage": data.get("stage", ""),
-        }
-    return out
+def metric_names() -> list[str]:
+    """The metric names a threshold may be set for (the engine's, and SageMaker's alias DCAcc for DCA)."""
+    return [*bias.METRICS, *bias.ALIASES]
 
 
 def _number(value: Any) -> float | None:
@@ -83,20 +71,31 @@ def _numbers(result: dict[str, Any] | None) -> dict[str, Any] | None:
 
 
 def report_flags(report: ClarifyReport) -> list[dict[str, Any]]:
-    """[{facet, value_or_threshold, stage, name, value, ideal, threshold, flagged, meaning, bias_kinds}]."""
-    return analysis.flags(_numbers(report.analysis), thresholds=report.thresholds or {}, info=metric_info())
+    """[{facet, value_or_threshold, stage, name, description, value, ideal, range, threshold, flagged, meaning,
+    bias_kinds, error}] from the engine's flag rule (|value - ideal| > threshold; ±inf always, null never); values as
+    numbers (±inf as floats)."""
+    rows = bias.flag_rows(report.analysis or {}, report.thresholds or {})
+    return [
+        {
+            **row,
+            "value": _number(row["value"]),
+            "range": list(bias.METRICS[row["name"]].range),
+            "error": row.get("error") or "",
+        }
+        for row in rows
+    ]
 
 
 def report_thresholds_set(*, report: ClarifyReport, thresholds: Any) -> ClarifyReport:
     """Set flag thresholds per metric name ({"DPL": 0.1}); null puts a metric back to its default."""
     if not isinstance(thresholds, dict):
         raise ValidationError({"thresholds": "Send thresholds as an object of {metric name: number}."})
-    info = metric_info()
+    names = metric_names()
     errors = _Errors()
     merged = dict(report.thresholds or {})
     for name, raw in thresholds.items():
-        if name not in info:
-            errors.add("thresholds", f"Unknown metric {name!r}; the metrics are {', '.join(info)}.")
+        if name not in names:
+            errors.add("thresholds", f"Unknown metric {name!r}; the metrics are {', '.join(names)}.")
             continue
         if raw is None or raw == "":
             merged.pop(name, None)
@@ -120,13 +119,12 @@ def _accuracy(report: ClarifyReport) -> float | None:
 
 def report_compare(*, before: ClarifyReport, after: ClarifyReport) -> dict[str, Any]:
     """Accuracy and the flagged metrics, side by side (the before report's thresholds apply to both)."""
+    thresholds = before.thresholds or {}
     out = analysis.compare(
-        before=_numbers(before.analysis),
-        after=_numbers(after.analysis),
+        before=report_flags(before),
+        after=report_flags(ClarifyReport(analysis=after.analysis, thresholds=thresholds)),
         before_accuracy=_accuracy(before),
         after_accuracy=_accuracy(after),
-        thresholds=before.thresholds or {},
-        info=metric_info(),
     )
     if out["accuracy"]["before"] is not None and out["accuracy"]["after"] is None:
         out["note"] = (

@@ -160,3 +160,22 @@ def test_mitigate_refuses_what_the_report_cannot_do(api_for, ds_user, project_a,
     r = api.post(url, {"kind": "reweigh", "facet": "age"}, format="json")
     assert r.status_code == 400 and "'age' is not a facet of this report" in r.json()["errors"]["facet"][0]
     assert ClarifyReport.objects.count() == 1
+
+
+def test_the_list_costs_the_same_queries_for_one_report_or_many(api_for, ds_user, project_a, media) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from apps.clarify import services
+
+    version = churn_version(project_a, ds_user, n=100)
+    api = api_for(ds_user)
+    services.report_start(project=project_a, created_by=ds_user, dataset_version=version, config=CONFIG)
+    api.get("/api/clarify/reports/")  # the token's first use is recorded once
+    with CaptureQueriesContext(connection) as one:
+        assert len(api.get("/api/clarify/reports/").json()["results"]) == 1
+    for _ in range(4):
+        services.report_start(project=project_a, created_by=ds_user, dataset_version=version, config=CONFIG)
+    with CaptureQueriesContext(connection) as five:
+        assert len(api.get("/api/clarify/reports/").json()["results"]) == 5
+    assert len(five.captured_queries) == len(one.captured_queries)

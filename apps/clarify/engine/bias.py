@@ -16,7 +16,12 @@ How SageMaker decides (and so how Atelier decides):
   "," or the interval "(threshold, max]".
 * predicted label: the model's predictions, binarised with `predicted_label` or else with the label's own rule.
 * KL, JS, LP, TVD and KS compare the distributions of the binarised label (positive / negative) of d and a.
-* CDDL and CDDPL need the group variable; without one they are reported as errors, as SageMaker does.
+* CDDL and CDDPL need the group variable; without one they are reported as errors, as SageMaker does. Rows with a
+  missing group value are left out of the subgroup average (as SageMaker does for a numeric group; it fails on a
+  text group with missing values).
+* Differences from SageMaker, all on input it refuses or mishandles: a one-vs-all facet lists no entry for missing
+  values (SageMaker adds a "nan" entry whose metrics all fail); a numeric facet without a threshold is compared value
+  by value when it has at most MAX_FACET_VALUES values (SageMaker demands a threshold); FT accepts text columns.
 * GE is not per group: every facet shows the same value.
 * FT: a k-NN on the other columns (every column but the label and this facet, unless `features` is given).
   SageMaker refuses text columns; Atelier one-hot encodes them (each category a 0/1 column, a missing value its

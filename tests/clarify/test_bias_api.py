@@ -409,3 +409,13 @@ def test_flag_rows_use_default_or_chosen_thresholds() -> None:
     assert "sampling" in ci["bias_kinds"] and ci["meaning"] == METRICS["CI"].meaning
     relaxed = {(r["stage"], r["name"]): r for r in flag_rows(doc, {"DPL": 0.5, "CI": 0.1})}
     assert not relaxed[("pre_training", "DPL")]["flagged"] and relaxed[("pre_training", "CI")]["flagged"]
+
+
+def test_each_sensitive_value_matches_as_written_or_as_text() -> None:
+    df = pd.DataFrame({"code": [1, 2, 3, 1, 2, 3, 1, 2], "flag": [True, False] * 4, "y": [0, 1, 1, 0, 1, 0, 1, 0]})
+    mixed = pre_training_bias(df, label=LabelSpec("y", (1,)), facets=[FacetSpec("code", (1, "2"))], metrics=["CI"])
+    assert mixed["facets"]["code"][0]["value_or_threshold"] == "1,2"
+    assert values_of(mixed, "code")["CI"] == pytest.approx((2 - 6) / 8)  # six rows are 1 or 2
+    from_form = pre_training_bias(df, label=LabelSpec("y", ("1",)), facets=[FacetSpec("flag", ("False",))])
+    assert values_of(from_form, "flag")["CI"] == 0.0
+    assert values_of(from_form, "flag")["DPL"] == pytest.approx(3 / 4 - 1 / 4)  # True rows: 3 of 4 positive

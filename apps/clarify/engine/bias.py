@@ -142,39 +142,28 @@ def _numeric(series: pd.Series, field: str, what: str) -> np.ndarray:
 
 
 def _match(uniques: Sequence[Any], wanted: Iterable[Any]) -> np.ndarray:
-    """Which of the column's distinct values are wanted: exact matches; if there are none, matches as text (a form
-    sends "1" for the integer 1), or as numbers ("1.0" for 1)."""
-    wanted = list(wanted)
-    exact = np.array([_in(u, wanted) for u in uniques], dtype=bool)
-    if exact.any():
-        return exact
-    texts = {str(w) for w in wanted}
-    found = np.array([str(u) in texts for u in uniques], dtype=bool)
-    if found.any():
-        return found
-    numbers = set()
-    for w in wanted:
-        try:
-            numbers.add(float(w))
-        except (TypeError, ValueError):
-            pass
-    out = []
-    for u in uniques:
-        try:
-            out.append(float(u) in numbers)
-        except (TypeError, ValueError):
-            out.append(False)
-    return np.array(out, dtype=bool)
-
-
-def _in(value: Any, wanted: list[Any]) -> bool:
-    for w in wanted:
-        try:
-            if bool(value == w):
-                return True
-        except (TypeError, ValueError):
-            continue
-    return False
+    """Which of the column's distinct values are wanted. Each wanted value matches as written; if it matches nothing
+    it is compared as text (a form sends "1" for the integer 1), then as a number ("1.0" for 1)."""
+    index = pd.Index(list(uniques), dtype=object)
+    found = np.zeros(len(index), dtype=bool)
+    as_text: pd.Index | None = None
+    as_number: np.ndarray | None = None
+    for value in wanted:
+        hit = np.asarray(index.isin([value]))
+        if not hit.any():
+            as_text = index.astype(str) if as_text is None else as_text
+            hit = np.asarray(as_text.isin([str(value)]))
+        if not hit.any():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            if not math.isnan(number):
+                if as_number is None:
+                    as_number = pd.to_numeric(pd.Series(index), errors="coerce").to_numpy(dtype=np.float64)
+                hit = as_number == number
+        found |= hit
+    return found
 
 
 def _factorize(series: pd.Series, sort: bool = False) -> tuple[np.ndarray, list[Any]]:

@@ -87,7 +87,7 @@ FT_MAX_CATEGORIES = 50  # FlipTest one-hot encodes text columns up to this many 
 
 class BiasInputError(ValueError):
     """Bad input, with the field it is about ("label", "positive_label_values", "label_threshold", "facets",
-    "group", "predicted", "predicted_label", "metrics", "features")."""
+    "group", "predicted", "predicted_label", "metrics", "features", "ft_max_rows")."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -445,12 +445,16 @@ def post_training_bias(
     group: str | None = None,
     features: pd.DataFrame | None = None,
     metrics: Iterable[str] = POST_TRAINING,
+    ft_max_rows: int | None = None,
+    ft_seed: int = 0,
 ) -> dict[str, Any]:
     """SageMaker's "post_training_bias_metrics" object (the shape of pre_training_bias). `predicted` holds the model's
     predicted labels row by row (position, not index, aligns them with df); they are binarised with
     `predicted_label` if given, else with the label's values or threshold. FT reads `features` (default: every
     column of df but the label), always without the facet column; when text columns are one-hot encoded the FT
-    entry carries "feature_encoding"."""
+    entry carries "feature_encoding". FT is a k-NN search, by far the slowest metric: with `ft_max_rows` it runs on
+    that many rows drawn at random (seed `ft_seed`) and its entry says so in "sample": {"rows", "of", "seed"}; the
+    other metrics always use every row."""
     names = _metric_names(metrics, POST_TRAINING, "post-training")
     facet_list = _facet_list(facets)
     positive, label_text = _label_rows(df, label)
@@ -459,6 +463,11 @@ def post_training_bias(
     groups, n_groups = _group_codes(df, group)
     if features is not None and len(features) != len(df):
         raise BiasInputError("features", f"{len(features)} feature rows for {len(df)} rows.")
+    if ft_max_rows is not None and ft_max_rows < 2:
+        raise BiasInputError("ft_max_rows", "FlipTest needs at least 2 rows.")
+    sample = None
+    if "FT" in names and ft_max_rows is not None and len(df) > ft_max_rows:
+        sample = np.sort(np.random.default_rng(ft_seed).choice(len(df), ft_max_rows, replace=False))
     y = positive.astype(np.intp)
     p = pred.astype(np.intp)
     out_facets: dict[str, list[dict[str, Any]]] = {}
@@ -468,15 +477,20 @@ def post_training_bias(
         if "FT" in names:
             base = df.drop(columns=[label.column]) if features is None else features
             base = base.drop(columns=[c for c in (facet.column,) if c in base.columns])
-            matrix, encoding = _feature_matrix(base)
+            matrix, encoding = _feature_matrix(base if sample is None else base.iloc[sample])
         for text, bucket in facet.entries:
             sensitive = facet.codes == bucket
-            values = formulas.compute(names, cells[bucket], features=matrix, sensitive=sensitive, predicted=pred)
+            rows_sensitive, rows_predicted = (sensitive, pred) if sample is None else (sensitive[sample], pred[sample])
+            values = formulas.compute(
+                names, cells[bucket], features=matrix, sensitive=rows_sensitive, predicted=rows_predicted
+            )
             entries = [_metric_entry(n, values[n]) for n in names]
-            if encoding is not None:
-                for entry in entries:
-                    if entry["name"] == "FT":
+            for entry in entries:
+                if entry["name"] == "FT":
+                    if encoding is not None:
                         entry["feature_encoding"] = encoding
+                    if sample is not None:
+                        entry["sample"] = {"rows": len(sample), "of": len(df), "seed": ft_seed}
             out_facets.setdefault(facet.column, []).append({"value_or_threshold": text, "metrics": entries})
     return {"label": label.column, "facets": out_facets, "label_value_or_threshold": label_text}
 

@@ -69,39 +69,66 @@ def _reset_peak() -> None:
     Path("/proc/self/clear_refs").write_text("5")  # Linux: VmHWM := VmRSS
 
 
-def run_atelier(df: pd.DataFrame) -> tuple[dict[str, float], dict[str, Any]]:
+class Clock:
+    """Wall and CPU seconds per part (CPU time is what a busy shared machine distorts least)."""
+
+    def __init__(self) -> None:
+        self.wall: dict[str, float] = {}
+        self.cpu: dict[str, float] = {}
+
+    def add(self, part: str, wall: float, cpu: float) -> None:
+        self.wall[part] = self.wall.get(part, 0.0) + wall
+        self.cpu[part] = self.cpu.get(part, 0.0) + cpu
+
+
+def timed(clock: Clock, part: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+    wall, cpu = time.perf_counter(), time.process_time()
+    result = fn(*args, **kwargs)
+    clock.add(part, time.perf_counter() - wall, time.process_time() - cpu)
+    return result
+
+
+def run_atelier(df: pd.DataFrame) -> tuple[Clock, dict[str, Any]]:
     from apps.clarify.engine.bias import FacetSpec, LabelSpec, post_training_bias, pre_training_bias
 
     label = LabelSpec("label", (1,))
     facets = [FacetSpec(name, tuple(values)) for name, values in FACETS.items()]
-    times: dict[str, float] = {}
-    started = time.perf_counter()
-    pre = pre_training_bias(df, label=label, facets=facets, group=GROUP)
-    times["pre-training (8)"] = time.perf_counter() - started
-    started = time.perf_counter()
-    post = post_training_bias(
-        df, label=label, predicted=df["predicted"], facets=facets, group=GROUP, metrics=POST_COUNTS
+    clock = Clock()
+    pre = timed(clock, "pre-training (8)", lambda: pre_training_bias(df, label=label, facets=facets, group=GROUP))
+    post = timed(
+        clock,
+        "post-training counts (12)",
+        lambda: post_training_bias(
+            df, label=label, predicted=df["predicted"], facets=facets, group=GROUP, metrics=POST_COUNTS
+        ),
     )
-    times["post-training counts (12)"] = time.perf_counter() - started
-    started = time.perf_counter()
-    ft = post_training_bias(
-        df, label=label, predicted=df["predicted"], facets=facets, group=GROUP, features=df[FEATURES], metrics=["FT"]
+    ft = timed(
+        clock,
+        "FlipTest (1)",
+        lambda: post_training_bias(
+            df,
+            label=label,
+            predicted=df["predicted"],
+            facets=facets,
+            group=GROUP,
+            features=df[FEATURES],
+            metrics=["FT"],
+        ),
     )
-    times["FlipTest (1)"] = time.perf_counter() - started
     values: dict[str, Any] = {}
     for result in (pre, post, ft):
         for facet, entries in result["facets"].items():
             for metric in entries[0]["metrics"]:
                 values[f"{facet} {metric['name']}"] = metric["value"]
-    return times, values
+    return clock, values
 
 
-def run_smclarify(df: pd.DataFrame) -> tuple[dict[str, float], dict[str, Any]]:
+def run_smclarify(df: pd.DataFrame) -> tuple[Clock, dict[str, Any]]:
     from smclarify.bias import report as sm
 
     logging.disable(logging.CRITICAL)
     warnings.simplefilter("ignore")
-    times = {"pre-training (8)": 0.0, "post-training counts (12)": 0.0, "FlipTest (1)": 0.0}
+    clock = Clock()
     values: dict[str, Any] = {}
     for facet, sensitive in FACETS.items():
         # smclarify reads FlipTest's features from every column it is given but facet, label and predicted label.
@@ -115,23 +142,25 @@ def run_smclarify(df: pd.DataFrame) -> tuple[dict[str, float], dict[str, Any]]:
             ("FlipTest (1)", sm.StageType.POST_TRAINING, ["FT"]),
         ]
         for part, stage, metrics in runs:
-            started = time.perf_counter()
-            result = sm.bias_report(
+            post = stage == sm.StageType.POST_TRAINING
+            result = timed(
+                clock,
+                part,
+                sm.bias_report,
                 data,
                 column,
                 label,
                 stage,
-                predicted if stage == sm.StageType.POST_TRAINING else None,
+                predicted if post else None,
                 metrics=metrics,
                 group_variable=df[GROUP],
             )
-            times[part] += time.perf_counter() - started
             for metric in result[0]["metrics"]:
                 value = metric["value"]
                 if isinstance(value, str):
                     value = float(value.replace("Infinity", "inf"))
                 values[f"{facet} {metric['name']}"] = value
-    return times, values
+    return clock, values
 
 
 def child(side: str, rows: int, seed: int) -> None:
@@ -140,11 +169,9 @@ def child(side: str, rows: int, seed: int) -> None:
     df = generate(rows, seed)
     baseline = _status("VmRSS")
     _reset_peak()
-    cpu = time.process_time()
-    times, values = (run_atelier if side == "atelier" else run_smclarify)(df)
-    cpu = time.process_time() - cpu
+    clock, values = (run_atelier if side == "atelier" else run_smclarify)(df)
     peak = _status("VmHWM")
-    payload = {"times": times, "values": values, "peak_added_mb": peak - baseline, "cpu_s": cpu}
+    payload = {"wall": clock.wall, "cpu": clock.cpu, "values": values, "peak_added_mb": peak - baseline}
     print("RESULT " + json.dumps(payload))
 
 
@@ -175,37 +202,34 @@ def main() -> None:
         results[side] = json.loads(line[-1][len("RESULT ") :])
         print(f"  {side}: done in {time.perf_counter() - started:.1f} s (child process, data generation included)")
 
-    parts = list(results["atelier"]["times"])
+    parts = [*results["atelier"]["wall"], "total (21 metrics x 2 facets)"]
     print()
-    header = "| part | Atelier s | smclarify s | x faster |" if len(results) == 2 else "| part | Atelier s |"
-    print(header)
-    print("|---" * (header.count("|") - 1) + "|")
-    rows = [*parts, "total (21 metrics x 2 facets)"]
-    for part in rows:
-        ours = _part(results["atelier"], part)
-        if len(results) == 2:
-            theirs = _part(results["smclarify"], part)
-            print(f"| {part} | {ours:.3f} | {theirs:.2f} | {theirs / ours:.1f} |")
-        else:
-            print(f"| {part} | {ours:.3f} |")
-    ours_mem = results["atelier"]["peak_added_mb"]
-    if len(results) == 2:
-        theirs_mem = results["smclarify"]["peak_added_mb"]
-        print(f"| peak memory added, MB | {ours_mem:.0f} | {theirs_mem:.0f} | {theirs_mem / max(ours_mem, 1):.1f} |")
-        print(
-            f"| CPU s | {results['atelier']['cpu_s']:.2f} | {results['smclarify']['cpu_s']:.2f} | "
-            f"{results['smclarify']['cpu_s'] / results['atelier']['cpu_s']:.1f} |"
-        )
-        a, b = results["atelier"]["values"], results["smclarify"]["values"]
-        assert set(a) == set(b), set(a) ^ set(b)
-        worst = max(abs(a[k] - b[k]) if a[k] != b[k] else 0.0 for k in a)
-        print(f"\n{len(a)} values compared; largest |Atelier - smclarify| = {worst:.2e}")
-    else:
-        print(f"| peak memory added, MB | {ours_mem:.0f} |")
+    if len(results) == 1:
+        print("| part | Atelier wall s | Atelier CPU s |\n|---|---|---|")
+        for part in parts:
+            wall, cpu = _part(results["atelier"], "wall", part), _part(results["atelier"], "cpu", part)
+            print(f"| {part} | {wall:.3f} | {cpu:.3f} |")
+        print(f"| peak memory added, MB | {results['atelier']['peak_added_mb']:.0f} | |")
+        return
+    print("| part | Atelier wall s | smclarify wall s | x (wall) | Atelier CPU s | smclarify CPU s | x (CPU) |")
+    print("|---|---|---|---|---|---|---|")
+    for part in parts:
+        cells = []
+        for kind in ("wall", "cpu"):
+            ours, theirs = _part(results["atelier"], kind, part), _part(results["smclarify"], kind, part)
+            cells.append(f"{ours:.3f} | {theirs:.2f} | {theirs / ours:.1f}")
+        print(f"| {part} | {cells[0]} | {cells[1]} |")
+    ours_mem, theirs_mem = results["atelier"]["peak_added_mb"], results["smclarify"]["peak_added_mb"]
+    print(f"| peak memory added, MB | {ours_mem:.0f} | {theirs_mem:.0f} | {theirs_mem / max(ours_mem, 1):.1f} | | | |")
+    a, b = results["atelier"]["values"], results["smclarify"]["values"]
+    assert set(a) == set(b), set(a) ^ set(b)
+    worst = max(abs(a[k] - b[k]) if a[k] != b[k] else 0.0 for k in a)
+    print(f"\n{len(a)} values compared; largest |Atelier - smclarify| = {worst:.2e}")
+    print(f"load average at the end: {' '.join(Path('/proc/loadavg').read_text().split()[:3])} (2 cores shared)")
 
 
-def _part(result: dict[str, Any], part: str) -> float:
-    times = result["times"]
+def _part(result: dict[str, Any], kind: str, part: str) -> float:
+    times = result[kind]
     return sum(times.values()) if part.startswith("total") else times[part]
 
 

@@ -409,3 +409,33 @@ def test_flag_rows_use_default_or_chosen_thresholds() -> None:
     assert "sampling" in ci["bias_kinds"] and ci["meaning"] == METRICS["CI"].meaning
     relaxed = {(r["stage"], r["name"]): r for r in flag_rows(doc, {"DPL": 0.5, "CI": 0.1})}
     assert not relaxed[("pre_training", "DPL")]["flagged"] and relaxed[("pre_training", "CI")]["flagged"]
+
+
+def test_each_sensitive_value_matches_as_written_or_as_text() -> None:
+    df = pd.DataFrame({"code": [1, 2, 3, 1, 2, 3, 1, 2], "flag": [True, False] * 4, "y": [0, 1, 1, 0, 1, 0, 1, 0]})
+    mixed = pre_training_bias(df, label=LabelSpec("y", (1,)), facets=[FacetSpec("code", (1, "2"))], metrics=["CI"])
+    assert mixed["facets"]["code"][0]["value_or_threshold"] == "1,2"
+    assert values_of(mixed, "code")["CI"] == pytest.approx((2 - 6) / 8)  # six rows are 1 or 2
+    from_form = pre_training_bias(df, label=LabelSpec("y", ("1",)), facets=[FacetSpec("flag", ("False",))])
+    assert values_of(from_form, "flag")["CI"] == 0.0
+    assert values_of(from_form, "flag")["DPL"] == pytest.approx(3 / 4 - 1 / 4)  # True rows: 3 of 4 positive
+
+
+def test_flip_test_on_a_stated_random_sample() -> None:
+    rng = np.random.default_rng(8)
+    n = 2000
+    df = pd.DataFrame({"f": rng.integers(0, 2, n), "x": rng.normal(size=n), "z": rng.normal(size=n)})
+    df["y"] = (df["x"] > 0).astype(int)
+    predicted = (df["x"] + 0.5 * df["f"] + rng.normal(0, 0.5, n) > 0).astype(int)
+    common = dict(label=LabelSpec("y", (1,)), facets=[FacetSpec("f", (1,))], metrics=["FT", "DPPL"])
+    sampled = post_training_bias(df, predicted=predicted, ft_max_rows=500, ft_seed=4, **common)
+    ft, dppl = sampled["facets"]["f"][0]["metrics"][1], sampled["facets"]["f"][0]["metrics"][0]
+    assert ft["name"] == "FT" and ft["sample"] == {"rows": 500, "of": 2000, "seed": 4}
+    rows = np.sort(np.random.default_rng(4).choice(n, 500, replace=False))
+    alone = post_training_bias(
+        df.iloc[rows].reset_index(drop=True), predicted=predicted.iloc[rows].reset_index(drop=True), **common
+    )
+    assert ft["value"] == alone["facets"]["f"][0]["metrics"][1]["value"]
+    full = post_training_bias(df, predicted=predicted, **common)
+    assert dppl == full["facets"]["f"][0]["metrics"][0]  # the other metrics use every row
+    assert "sample" not in full["facets"]["f"][0]["metrics"][1]

@@ -505,3 +505,41 @@ def test_edge_counts_match_smclarify_metric_functions(
         else:
             assert not isinstance(mine, Exception), (metric.__name__, mine)
             assert mine == pytest.approx(expected, abs=TOLERANCE) or mine == expected, metric.__name__
+
+
+def test_flip_test_with_many_distance_ties() -> None:
+    """Small integer features: most rows have several neighbours at the same distance, so which ones the k-NN takes
+    decides the votes. Atelier asks scikit-learn's own tree (in another order of the queries) and must pick the
+    same ones as smclarify's KNeighborsClassifier.predict."""
+    rng = np.random.default_rng(21)
+    n = 5000
+    df = pd.DataFrame(
+        {
+            "group": rng.choice(["p", "q"], n, p=[0.4, 0.6]),
+            "a": rng.integers(0, 4, n),
+            "b": rng.integers(0, 3, n),
+            "c": rng.integers(0, 5, n),
+        }
+    )
+    df["y"] = (rng.random(n) < 0.5).astype(int)
+    df["predicted"] = (rng.random(n) < 0.3 + 0.1 * df["a"]).astype(int)
+    post = post_training_bias(
+        df,
+        label=LabelSpec("y", (1,)),
+        predicted=df["predicted"],
+        facets=[FacetSpec("group", ("p",))],
+        features=df[["a", "b", "c"]],
+        metrics=["FT"],
+    )
+    ref = smclarify_report(
+        df,
+        label="y",
+        label_values=[1],
+        facet="group",
+        facet_values=["p"],
+        stage="post",
+        predicted=df["predicted"],
+        features=["a", "b", "c"],
+    )
+    ft = next(m for m in ref[0]["metrics"] if m["name"] == "FT")
+    assert post["facets"]["group"][0]["metrics"][0]["value"] == ft["value"] != 0

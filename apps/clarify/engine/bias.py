@@ -16,7 +16,12 @@ How SageMaker decides (and so how Atelier decides):
   "," or the interval "(threshold, max]".
 * predicted label: the model's predictions, binarised with `predicted_label` or else with the label's own rule.
 * KL, JS, LP, TVD and KS compare the distributions of the binarised label (positive / negative) of d and a.
-* CDDL and CDDPL need the group variable; without one they are reported as errors, as SageMaker does.
+* CDDL and CDDPL need the group variable; without one they are reported as errors, as SageMaker does. Rows with a
+  missing group value are left out of the subgroup average (as SageMaker does for a numeric group; it fails on a
+  text group with missing values).
+* Differences from SageMaker, all on input it refuses or mishandles: a one-vs-all facet lists no entry for missing
+  values (SageMaker adds a "nan" entry whose metrics all fail); a numeric facet without a threshold is compared value
+  by value when it has at most MAX_FACET_VALUES values (SageMaker demands a threshold); FT accepts text columns.
 * GE is not per group: every facet shows the same value.
 * FT: a k-NN on the other columns (every column but the label and this facet, unless `features` is given).
   SageMaker refuses text columns; Atelier one-hot encodes them (each category a 0/1 column, a missing value its
@@ -82,7 +87,7 @@ FT_MAX_CATEGORIES = 50  # FlipTest one-hot encodes text columns up to this many 
 
 class BiasInputError(ValueError):
     """Bad input, with the field it is about ("label", "positive_label_values", "label_threshold", "facets",
-    "group", "predicted", "predicted_label", "metrics", "features")."""
+    "group", "predicted", "predicted_label", "metrics", "features", "ft_max_rows")."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__(f"{field}: {message}")
@@ -137,39 +142,28 @@ def _numeric(series: pd.Series, field: str, what: str) -> np.ndarray:
 
 
 def _match(uniques: Sequence[Any], wanted: Iterable[Any]) -> np.ndarray:
-    """Which of the column's distinct values are wanted: exact matches; if there are none, matches as text (a form
-    sends "1" for the integer 1), or as numbers ("1.0" for 1)."""
-    wanted = list(wanted)
-    exact = np.array([_in(u, wanted) for u in uniques], dtype=bool)
-    if exact.any():
-        return exact
-    texts = {str(w) for w in wanted}
-    found = np.array([str(u) in texts for u in uniques], dtype=bool)
-    if found.any():
-        return found
-    numbers = set()
-    for w in wanted:
-        try:
-            numbers.add(float(w))
-        except (TypeError, ValueError):
-            pass
-    out = []
-    for u in uniques:
-        try:
-            out.append(float(u) in numbers)
-        except (TypeError, ValueError):
-            out.append(False)
-    return np.array(out, dtype=bool)
-
-
-def _in(value: Any, wanted: list[Any]) -> bool:
-    for w in wanted:
-        try:
-            if bool(value == w):
-                return True
-        except (TypeError, ValueError):
-            continue
-    return False
+    """Which of the column's distinct values are wanted. Each wanted value matches as written; if it matches nothing
+    it is compared as text (a form sends "1" for the integer 1), then as a number ("1.0" for 1)."""
+    index = pd.Index(list(uniques), dtype=object)
+    found = np.zeros(len(index), dtype=bool)
+    as_text: pd.Index | None = None
+    as_number: np.ndarray | None = None
+    for value in wanted:
+        hit = np.asarray(index.isin([value]))
+        if not hit.any():
+            as_text = index.astype(str) if as_text is None else as_text
+            hit = np.asarray(as_text.isin([str(value)]))
+        if not hit.any():
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                number = math.nan
+            if not math.isnan(number):
+                if as_number is None:
+                    as_number = pd.to_numeric(pd.Series(index), errors="coerce").to_numpy(dtype=np.float64)
+                hit = as_number == number
+        found |= hit
+    return found
 
 
 def _factorize(series: pd.Series, sort: bool = False) -> tuple[np.ndarray, list[Any]]:
@@ -451,12 +445,16 @@ def post_training_bias(
     group: str | None = None,
     features: pd.DataFrame | None = None,
     metrics: Iterable[str] = POST_TRAINING,
+    ft_max_rows: int | None = None,
+    ft_seed: int = 0,
 ) -> dict[str, Any]:
     """SageMaker's "post_training_bias_metrics" object (the shape of pre_training_bias). `predicted` holds the model's
     predicted labels row by row (position, not index, aligns them with df); they are binarised with
     `predicted_label` if given, else with the label's values or threshold. FT reads `features` (default: every
     column of df but the label), always without the facet column; when text columns are one-hot encoded the FT
-    entry carries "feature_encoding"."""
+    entry carries "feature_encoding". FT is a k-NN search, by far the slowest metric: with `ft_max_rows` it runs on
+    that many rows drawn at random (seed `ft_seed`) and its entry says so in "sample": {"rows", "of", "seed"}; the
+    other metrics always use every row."""
     names = _metric_names(metrics, POST_TRAINING, "post-training")
     facet_list = _facet_list(facets)
     positive, label_text = _label_rows(df, label)
@@ -465,6 +463,11 @@ def post_training_bias(
     groups, n_groups = _group_codes(df, group)
     if features is not None and len(features) != len(df):
         raise BiasInputError("features", f"{len(features)} feature rows for {len(df)} rows.")
+    if ft_max_rows is not None and ft_max_rows < 2:
+        raise BiasInputError("ft_max_rows", "FlipTest needs at least 2 rows.")
+    sample = None
+    if "FT" in names and ft_max_rows is not None and len(df) > ft_max_rows:
+        sample = np.sort(np.random.default_rng(ft_seed).choice(len(df), ft_max_rows, replace=False))
     y = positive.astype(np.intp)
     p = pred.astype(np.intp)
     out_facets: dict[str, list[dict[str, Any]]] = {}
@@ -474,15 +477,20 @@ def post_training_bias(
         if "FT" in names:
             base = df.drop(columns=[label.column]) if features is None else features
             base = base.drop(columns=[c for c in (facet.column,) if c in base.columns])
-            matrix, encoding = _feature_matrix(base)
+            matrix, encoding = _feature_matrix(base if sample is None else base.iloc[sample])
         for text, bucket in facet.entries:
             sensitive = facet.codes == bucket
-            values = formulas.compute(names, cells[bucket], features=matrix, sensitive=sensitive, predicted=pred)
+            rows_sensitive, rows_predicted = (sensitive, pred) if sample is None else (sensitive[sample], pred[sample])
+            values = formulas.compute(
+                names, cells[bucket], features=matrix, sensitive=rows_sensitive, predicted=rows_predicted
+            )
             entries = [_metric_entry(n, values[n]) for n in names]
-            if encoding is not None:
-                for entry in entries:
-                    if entry["name"] == "FT":
+            for entry in entries:
+                if entry["name"] == "FT":
+                    if encoding is not None:
                         entry["feature_encoding"] = encoding
+                    if sample is not None:
+                        entry["sample"] = {"rows": len(sample), "of": len(df), "seed": ft_seed}
             out_facets.setdefault(facet.column, []).append({"value_or_threshold": text, "metrics": entries})
     return {"label": label.column, "facets": out_facets, "label_value_or_threshold": label_text}
 

@@ -286,12 +286,35 @@ def flip_test(features: np.ndarray, sensitive: np.ndarray, predicted: np.ndarray
     knn.fit(features[rest], rest_predicted)
     # The same neighbours as knn.predict (scikit-learn's tree, same tie order); the majority of an odd number of
     # 0/1 votes is the uniform-weight mode predict would take, without its slower generic mode.
-    neighbours = knn.kneighbors(features[sensitive], return_distance=False)
+    queries = features[sensitive]
+    order = _locality_order(queries) if knn._fit_method in ("kd_tree", "ball_tree") else None
+    if order is None:
+        neighbours = knn.kneighbors(queries, return_distance=False)
+    else:  # nearby queries one after the other walk the same tree nodes (cache); each answer is unchanged
+        neighbours = np.empty((len(queries), k), dtype=np.intp)
+        neighbours[order] = knn.kneighbors(queries[order], return_distance=False)
     counterfactual = rest_predicted[neighbours].sum(axis=1) * 2 > k
     model = predicted[sensitive]
     flipped_down = int(np.count_nonzero(model & ~counterfactual))
     flipped_up = int(np.count_nonzero(~model & counterfactual))
     return divide(flipped_down - flipped_up, nd)
+
+
+def _locality_order(points: np.ndarray) -> np.ndarray | None:
+    """An order of the rows along a Z-order (Morton) curve over the quantised columns, so that rows close in space
+    are close in the order; None when there is nothing to order."""
+    n, p = points.shape
+    if n < 2 or p == 0 or p > 63:
+        return None
+    bits = max(1, min(16, 63 // p))
+    low, high = points.min(axis=0), points.max(axis=0)
+    span = np.where(high > low, high - low, 1.0)
+    cells = ((points - low) / span * ((1 << bits) - 1)).astype(np.uint64)
+    code = np.zeros(n, dtype=np.uint64)
+    for bit in range(bits):
+        for column in range(p):
+            code |= ((cells[:, column] >> np.uint64(bit)) & np.uint64(1)) << np.uint64(bit * p + column)
+    return np.argsort(code, kind="stable")
 
 
 COUNT_METRICS = {

@@ -279,6 +279,9 @@ def test_kernel_global_uses_kmeans_background_and_the_budget() -> None:
     assert g["background_size"] == 8 and g["nsamples"] == 6
     # a logistic model on standardised normal features: a and b matter more than c's small coefficient
     assert g["features"][-1] != "a"
+    # by default the kernel path explains a bounded, stated sample of the rows
+    g = E.explain_global(model, X, background_size=8, nsamples=6)
+    assert (g["n_rows"], g["n_rows_total"]) == (E.KERNEL_MAX_ROWS, 400)
 
 
 # --------------------------------------------------------------------------------------------------- partial dependence

@@ -52,6 +52,10 @@ AUTO, TREE, KERNEL, MIXED = "auto", "tree", "kernel", "tree+kernel"
 BEESWARM_ROWS = 500
 DEFAULT_BACKGROUND = 50
 DEFAULT_MAX_ROWS = 1000
+# Kernel SHAP costs rows x nsamples x background predictions: a global explanation by kernel explains at most
+# KERNEL_MAX_ROWS rows (a seeded sample, stated in n_rows) with at most DEFAULT_NSAMPLES coalitions per row
+KERNEL_MAX_ROWS = 200
+DEFAULT_NSAMPLES = 512
 
 
 class ExplainError(ValueError):
@@ -458,6 +462,8 @@ def _kernel(
     import shap
 
     columns = [str(c) for c in X.columns]
+    if len(background) > 20_000:  # the k-means summary needs no more; the codes need not see every row
+        background = background.sample(n=20_000, random_state=seed)
     codec = _Codec([X, background], columns, kinds)
     data = _background_summary(codec, background, background_size, seed)
     n_bg = int(data.data.shape[0]) if hasattr(data, "data") else len(data)
@@ -466,7 +472,7 @@ def _kernel(
         return fn(codec.decode(np.atleast_2d(Z)))
 
     M = len(columns)
-    budget = int(nsamples) if nsamples else 2 * M + 2048
+    budget = int(nsamples) if nsamples else DEFAULT_NSAMPLES
     budget = min(budget, 2**M) if M < 30 else budget
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -564,6 +570,15 @@ def _shap(
     return _Shap(phi_final, expected, prediction, method_used, n_bg, budget_used, features)
 
 
+def _uses_kernel(model: Any, method: str) -> bool:
+    """Whether explaining ``model`` by ``method`` runs Kernel SHAP on any part of it."""
+    if method == KERNEL:
+        return True
+    if isinstance(model, AtelierModel):
+        return not all(_is_tree(_estimator(m.pipeline)) for m in model.members)
+    return not _is_tree(_estimator(model))
+
+
 def _sample(X: pd.DataFrame, max_rows: int | None, seed: int) -> pd.DataFrame:
     if max_rows is not None and len(X) > max_rows:
         return X.sample(n=max_rows, random_state=seed)
@@ -615,15 +630,21 @@ def explain_global(
     background_size: int = DEFAULT_BACKGROUND,
     nsamples: int | None = None,
     max_rows: int | None = DEFAULT_MAX_ROWS,
+    kernel_max_rows: int | None = KERNEL_MAX_ROWS,
     seed: int = 0,
 ) -> dict[str, Any]:
     """Global importance: mean |SHAP| per feature over (a sample of at most ``max_rows`` of) X, its spread, and a
-    beeswarm sample. The kernel path's background is ``background`` (default: X) summarised by k-means."""
+    beeswarm sample. The kernel path's background is ``background`` (default: X) summarised by k-means, and it
+    explains at most ``kernel_max_rows`` rows (``n_rows`` says how many were explained, ``n_rows_total`` of how
+    many)."""
     X = _frame(model, X)
     if len(X) == 0:
         raise ExplainError("rows", "No rows to explain.")
     n_total = len(X)
+    full = X
     X = _sample(X, max_rows, seed)
+    if _uses_kernel(model, method) and kernel_max_rows is not None:
+        X = _sample(X, kernel_max_rows, seed)
     target = _target(model, target_class, X)
     started = time.monotonic()
     s = _shap(
@@ -631,7 +652,7 @@ def explain_global(
         X,
         target,
         method=method,
-        background=background if background is not None else X,
+        background=background if background is not None else full,
         background_size=background_size,
         nsamples=nsamples,
         seed=seed,

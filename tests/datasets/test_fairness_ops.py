@@ -130,6 +130,12 @@ def test_values_are_matched_as_the_user_wrote_them() -> None:
         "fairness_reweigh", df, {"label": "ok", "positive_values": "Yes", "facet": "grade", "facet_values": 1}
     )
     pd.testing.assert_frame_equal(spelled, as_values)  # a yes/no spelling; one value without the list
+    # a category column and an object column of mixed values are matched too
+    categories = HAND.assign(sex=HAND["sex"].astype("category"), hired=HAND["hired"].astype(object))
+    pd.testing.assert_frame_equal(
+        run("fairness_reweigh", categories, REWEIGH).drop(columns=["sex", "hired"]),
+        run("fairness_reweigh", HAND, REWEIGH).drop(columns=["sex", "hired"]),
+    )
     # grade 1: 3 rows, 2 positive; 3 positive of 8 -> weights 3*3/(8*2) and 3*5/(8*1)
     assert as_text.loc[df["grade"] == 1, "fairness_weight"].tolist() == [9 / 16, 9 / 16, 15 / 8]
 

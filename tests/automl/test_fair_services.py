@@ -120,3 +120,17 @@ def test_a_threshold_candidate_refuses_bad_input(project_a, ds_user):
             fit(**{**kw, **extra})
         assert list(caught.value.message_dict) == [key] and words in caught.value.message_dict[key][0]
     assert not AutomlCandidateModel.objects.filter(build=build).exists()
+
+
+def test_the_api_starts_a_fair_build_and_answers_400_keyed_by_field(project_a, ds_user, api_for):
+    version = make_version(project_a, ds_user, biased_frame(600), name="loans")
+    api = api_for(ds_user)
+    body = {"project": project_a.pk, "dataset_version": version.pk, "target": TARGET}
+    bad = api.post("/api/automl/", {**body, "fairness": {**FAIR, "sensitive": "nationality"}}, format="json")
+    assert bad.status_code == 400, bad.content
+    errors = {k: v for k, v in bad.json().items() if k not in ("detail", "code")}
+    assert "nationality" in str(errors.get("errors", errors).get("fairness.sensitive")), bad.json()
+    ok = api.post("/api/automl/", {**body, "fairness": FAIR}, format="json")
+    assert ok.status_code == 202, ok.content
+    detail = api.get(f"/api/automl/{ok.json()['id']}/").json()
+    assert detail["fairness"] == {**FAIR, "base": "lightgbm"}

@@ -71,6 +71,7 @@ def test_exponentiated_gradient_under_demographic_parity_narrows_the_gap_on_new_
     board = result.report["leaderboard"]
     assert [e["algorithm"] for e in board] == ["exponentiated_gradient", "linear"] and board[0]["best"]
     assert result.report["best"] == board[0]["name"] == "exponentiated_gradient-demographic_parity"
+    assert board[0]["params"]["max_iter"] == 50  # quick mode's 120 s leave room for every iteration
     # a Canvas model like any other: stored, loaded, same answers; the probability is the randomized classifier's
     path = tmp_path / "m.joblib"
     save_model(result.model, path)
@@ -106,6 +107,16 @@ def test_thresholds_per_group_narrow_the_gap_and_the_model_reads_the_group_at_pr
     # a group never seen at fit keeps the base model's probability
     rows = test.drop(columns=[TARGET]).head(20).assign(group="C")
     assert np.allclose(result.model.raw(rows), reference.raw(rows))
+
+
+def test_the_time_budget_caps_the_iterations(train):
+    option = {"constraint": "demographic_parity", "sensitive": "group", "base": "lightgbm"}
+    config = BuildConfig(target=TARGET, positive_class="Yes", time_budget_s=2.0)
+    result = fit_fair(train, config, option)
+    entry = result.report["leaderboard"][0]
+    assert 5 <= entry["params"]["max_iter"] < 50, entry["params"]
+    assert result.report["timings"]["budget_s"] == 2.0 and result.report["timings"]["base_fit_s"] > 0
+    assert result.report["fairness"]["comparison"]["after"] < result.report["fairness"]["comparison"]["before"]
 
 
 def test_our_parity_figures_match_fairlearn(test, reference):

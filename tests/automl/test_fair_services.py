@@ -44,6 +44,13 @@ def test_a_fair_build_trains_stores_predicts_and_registers(project_a, ds_user, r
     registered = services.automl_register(build=build, created_by=ds_user)
     labels, _ = load_version(registered).predict(test.drop(columns=[TARGET]))
     assert list(labels) == out["predictions"]
+    # the unmitigated reference on the leaderboard is a candidate like any other: refitted on request
+    selection = services.automl_candidate_select(build=build, candidate="linear-unmitigated", created_by=ds_user)
+    assert selection.job is not None and run_job(selection.job).status == JobStatus.SUCCEEDED
+    build.refresh_from_db()
+    assert build.chosen_candidate == "linear-unmitigated"
+    plain = services.automl_predict(build=build, rows=rows)
+    assert dpd(test, np.asarray(plain["predictions"]) == "Yes") > 0.3
 
 
 def test_the_fairness_option_is_checked_before_a_build_starts(project_a, ds_user):

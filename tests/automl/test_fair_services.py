@@ -26,7 +26,7 @@ def start(project, user, version, target=TARGET, **fairness):
     )
 
 
-def test_a_fair_build_trains_stores_predicts_and_registers(project_a, ds_user, run_job):
+def test_a_fair_build_trains_stores_predicts_and_registers(project_a, ds_user, run_job, client_for, api_for, media):
     version = make_version(project_a, ds_user, biased_frame(2000), name="loans")
     build = start(project_a, ds_user, version, **{**FAIR, "base": "linear"})
     assert build.fairness == {**FAIR, "base": "linear"}
@@ -41,6 +41,10 @@ def test_a_fair_build_trains_stores_predicts_and_registers(project_a, ds_user, r
     out = services.automl_predict(build=build, rows=rows)
     assert set(out["predictions"]) == {"Yes", "No"}
     assert dpd(test, np.asarray(out["predictions"]) == "Yes") < 0.12
+    page = client_for(ds_user).get(f"/canvas/builds/{build.pk}/")
+    assert page.status_code == 200 and "exponentiated_gradient-demographic_parity" in page.content.decode()
+    answer = api_for(ds_user).post(f"/api/automl/{build.pk}/predict/", {"rows": rows[:5]}, format="json")
+    assert answer.status_code == 200 and answer.json()["predictions"] == out["predictions"][:5]
     registered = services.automl_register(build=build, created_by=ds_user)
     labels, _ = load_version(registered).predict(test.drop(columns=[TARGET]))
     assert list(labels) == out["predictions"]
@@ -76,7 +80,9 @@ def test_the_fairness_option_is_checked_before_a_build_starts(project_a, ds_user
     assert "fairness" in caught.value.message_dict
 
 
-def test_a_threshold_candidate_is_stored_selected_registered_served_and_exported(project_a, ds_user, tmp_path):
+def test_a_threshold_candidate_is_stored_selected_registered_served_and_exported(
+    project_a, ds_user, tmp_path, client_for, media
+):
     build = trained_build(project_a, ds_user, biased_frame(), TARGET)
     best = build.best_candidate
     row = services.automl_threshold_candidate_fit(
@@ -102,6 +108,8 @@ def test_a_threshold_candidate_is_stored_selected_registered_served_and_exported
     base = services.load_build_model(build=build, candidate=best)
     plain = np.asarray(services.engine.predict(base, rows)["predictions"]) == "Yes"
     assert dpd(test, plain) - dpd(test, np.asarray(before["predictions"]) == "Yes") >= 0.25
+    page = client_for(ds_user).get(f"/canvas/builds/{build.pk}/")
+    assert page.status_code == 200 and row.name in page.content.decode()
     version = services.automl_register(build=build, created_by=ds_user)
     assert version.candidate == row.name
     labels, _ = load_version(version).predict(rows)

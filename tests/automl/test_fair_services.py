@@ -93,6 +93,8 @@ def test_a_threshold_candidate_is_stored_selected_registered_served_and_exported
     entry = build.leaderboard[-1]
     assert entry["name"] == row.name and entry["algorithm"] == "threshold_optimizer" and not entry["best"]
     assert row.report["fairness"]["comparison"]["accuracy_cost"] is not None
+    single = build.leaderboard[0]["algorithm"] in ("linear", "lightgbm")  # a blend has no one fit to refit per fold
+    assert row.report["fairness"]["evaluated_on"].startswith("out-of-fold" if single else "the training rows")
     # the same request again returns the stored candidate
     again = services.automl_threshold_candidate_fit(
         build=build, candidate=best, sensitive="group", constraint="demographic_parity", created_by=ds_user
@@ -149,3 +151,20 @@ def test_the_api_starts_a_fair_build_and_answers_400_keyed_by_field(project_a, d
     assert ok.status_code == 202, ok.content
     detail = api.get(f"/api/automl/{ok.json()['id']}/").json()
     assert detail["fairness"] == {**FAIR, "base": "lightgbm"}
+
+
+def test_thresholds_over_a_single_algorithm_are_chosen_out_of_fold(project_a, ds_user, run_job):
+    build = trained_build(project_a, ds_user, biased_frame(2000), TARGET)
+    linear = next(e["name"] for e in build.leaderboard if e["algorithm"] == "linear")
+    selection = services.automl_candidate_select(build=build, candidate=linear, created_by=ds_user)
+    if selection.job is not None:
+        assert run_job(selection.job).status == JobStatus.SUCCEEDED
+    build.refresh_from_db()
+    row = services.automl_threshold_candidate_fit(
+        build=build, candidate=linear, sensitive="group", constraint="equalized_odds", created_by=ds_user
+    )
+    fair = row.report["fairness"]
+    assert fair["evaluated_on"].startswith(f"out-of-fold predictions of {linear}")
+    assert fair["comparison"]["constrained_metric"] == "equalized_odds_difference"
+    assert fair["comparison"]["after"] < fair["comparison"]["before"]
+    assert row.name == f"{linear}-thresholds-eo-group"

@@ -33,6 +33,7 @@ from .algorithms import LABELS, LIGHTGBM, LINEAR, get_algorithm
 from .analysis import analysis_for
 from .builder import MODES, BuildConfig, BuildResult, _natural, prepare
 from .columns import encode_target
+from .ensemble import apply_temperature
 from .evaluate import Data, evaluate_candidate, make_folds, measure_model
 from .metrics import BINARY, all_metrics
 from .model import AtelierModel, Member, check_rows, feature_specs, typical_values
@@ -212,7 +213,9 @@ class ThresholdClassifier(ClassifierMixin, BaseEstimator):
         assert self.model is not None
         return np.asarray(self.model.raw(X[self.model.feature_names]), dtype=float)[:, 1]
 
-    def fit(self, X: pd.DataFrame, y: Any) -> ThresholdClassifier:
+    def fit(self, X: pd.DataFrame, y: Any, *, scores: np.ndarray | None = None) -> ThresholdClassifier:
+        """Choose the thresholds on ``scores`` (the positive class's probability per row: out-of-fold ones when
+        given), else on the model's own probabilities for ``X``."""
         from fairlearn.postprocessing import ThresholdOptimizer
 
         if self.constraint not in CONSTRAINTS:
@@ -228,15 +231,19 @@ class ThresholdClassifier(ClassifierMixin, BaseEstimator):
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            optimizer.fit(self._scores(X).reshape(-1, 1), np.asarray(y).astype(int), sensitive_features=groups)
+            fit_scores = self._scores(X) if scores is None else np.asarray(scores, dtype=float)
+            optimizer.fit(fit_scores.reshape(-1, 1), np.asarray(y).astype(int), sensitive_features=groups)
         self.optimizer_ = optimizer
         self.groups_ = sorted({str(g) for g in groups})
         self.classes_ = np.array([0, 1])
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        scores = self._scores(X)
-        groups = group_labels(X[self.sensitive])
+        return self.apply(self._scores(X), group_labels(X[self.sensitive]))
+
+    def apply(self, scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """(n, 2) class probabilities of the thresholded rule for positive-class ``scores`` of rows in ``groups``."""
+        scores = np.asarray(scores, dtype=float)
         positive = scores.copy()  # a group never seen at fit keeps the model's own probability
         known = np.isin(groups, self.groups_)
         if known.any():
@@ -497,6 +504,24 @@ def fit_fair(
 
 
 # --------------------------------------------------------------------------------------------------- thresholds
+def candidate_oof_scores(
+    df: pd.DataFrame, config: BuildConfig, algorithm: str, params: dict[str, Any], *, temperature: float, floor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(out-of-fold probability of the positive class per labelled row, mask of rows that have one) of ``algorithm``
+    with ``params`` on the config's folds, calibrated as the stored model is (its temperature and floor): the scores
+    per-group thresholds are chosen on. ``config.positive_class`` must be the model's positive class."""
+    with threadpool_limits(limits=config.n_jobs):
+        p = prepare(df, config)
+        folds = make_folds(p.data.y, p.problem_type, config.seed, config.validation)
+        result = evaluate_candidate(
+            p.data, folds, p.metric, algorithm, dict(params), deadline=time.monotonic() + 1e9, measure=False
+        )
+    proba = result.oof
+    rows = result.validated
+    proba[rows] = apply_temperature(proba[rows], temperature, floor)
+    return proba[:, 1], rows
+
+
 def threshold_model(
     model: AtelierModel,
     df: pd.DataFrame,
@@ -505,12 +530,15 @@ def threshold_model(
     constraint: str,
     name: str,
     base_name: str = "",
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Say | None = None,
 ) -> BuildResult:
     """``model`` with per-group thresholds (ThresholdOptimizer, objective accuracy) chosen on ``df``'s labelled rows.
 
-    The thresholds are chosen on the model's predictions for the rows given (the build's training rows: the model
-    has seen them, which the report says); the report compares the model before and after on the same rows."""
+    ``validation`` = (out-of-fold probability of the positive class per labelled row, mask of the rows that have
+    one), from ``candidate_oof_scores``: the thresholds are chosen on those (as Canvas calibrates on out-of-fold
+    predictions) and the report compares before and after on them. Without it they are chosen on the model's own
+    predictions for the rows (which it was trained on: the report says so)."""
     say: Say = progress or (lambda fraction, message: None)
     start = time.monotonic()
     if model.problem_type != BINARY:
@@ -536,7 +564,23 @@ def threshold_model(
     groups = group_labels(X[sensitive])
     names = check_groups(groups, sensitive)
     say(0.1, "Choosing per-group thresholds")
-    step = ThresholdClassifier(model, sensitive, constraint).fit(X, y)
+    if validation is not None:
+        oof, mask = np.asarray(validation[0], dtype=float), np.asarray(validation[1], dtype=bool)
+        if len(oof) != len(y) or len(mask) != len(y):
+            raise ValueError(f"validation has {len(oof)} scores for {len(y)} labelled rows.")
+        names = check_groups(groups[mask], sensitive)
+        step = ThresholdClassifier(model, sensitive, constraint).fit(X[mask], y[mask], scores=oof[mask])
+        y_eval, groups_eval = y[mask], groups[mask]
+        before_proba = np.column_stack([1.0 - oof[mask], oof[mask]])
+        after_proba = step.apply(oof[mask], groups_eval)
+        evaluated_on = (
+            f"out-of-fold predictions of {base_name or 'the model'} on the build's folds ({int(mask.sum()):,} rows)"
+        )
+    else:
+        step = ThresholdClassifier(model, sensitive, constraint).fit(X, y)
+        y_eval, groups_eval = y, groups
+        before_proba, after_proba = model.raw(X), step.predict_proba(X)
+        evaluated_on = f"the training rows ({len(y):,}), which the base model has seen"
     pipe = Pipeline([("model", step)])
     fitted = AtelierModel(
         BINARY,
@@ -551,14 +595,12 @@ def threshold_model(
         floor=0.0,
     )
     say(0.6, "Comparing the model before and after")
-    before_proba = model.raw(X)
-    after_proba = fitted.raw(X)
-    before = fairness_metrics(y, before_proba.argmax(axis=1), groups)
-    after = fairness_metrics(y, after_proba.argmax(axis=1), groups)
+    before = fairness_metrics(y_eval, before_proba.argmax(axis=1), groups_eval)
+    after = fairness_metrics(y_eval, after_proba.argmax(axis=1), groups_eval)
     from .metrics import resolve_objective
 
     metric = resolve_objective(BINARY, model.objective)
-    score = _natural(metric, metric.score(y, after_proba))
+    score = _natural(metric, metric.score(y_eval, after_proba))
     latency, size = measure_model(pipe, X)
     option = {"mitigator": THRESHOLD_OPTIMIZER, "constraint": constraint, "sensitive": sensitive, "base": base_name}
     entry = {
@@ -569,7 +611,7 @@ def threshold_model(
         "trial": None,
         "params": {"base": base_name, "sensitive": sensitive, "constraint": constraint, "objective": "accuracy_score"},
         "score": score,
-        "metrics": all_metrics(BINARY, y, after_proba),
+        "metrics": all_metrics(BINARY, y_eval, after_proba),
         "fit_time_s": round(time.monotonic() - start, 4),
         "cv_time_s": None,
         "iterations": None,
@@ -585,7 +627,10 @@ def threshold_model(
         "objective_direction": metric.direction,
         "target": model.target,
         "classes": list(model.classes),
-        "validation": {"method": "training rows", "n_splits": 0, "validation_rows": len(y)},
+        "validation": {
+            "method": "out of fold" if validation is not None else "training rows",
+            "validation_rows": len(y_eval),
+        },
         "rows_used": len(y),
         "leaderboard": [entry],
         "best": name,
@@ -593,8 +638,8 @@ def threshold_model(
         "ensemble": None,
         "calibration": {"temperature": 1.0, "floor": 0.0},
         "analysis": {
-            **analysis_for(BINARY, y, after_proba, list(model.classes)),
-            "source": "predictions on the training rows",
+            **analysis_for(BINARY, y_eval, after_proba, list(model.classes)),
+            "source": evaluated_on,
         },
         "schema": fitted.schema(),
         "typical_values": fitted.typical,
@@ -604,7 +649,7 @@ def threshold_model(
             **option,
             "groups": names,
             "thresholds": step.thresholds(),
-            "evaluated_on": f"the training rows ({len(y):,}), which the base model has seen",
+            "evaluated_on": evaluated_on,
             "mitigated": after,
             "unmitigated": before,
             "comparison": _compare(before, after, constraint),

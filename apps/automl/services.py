@@ -601,9 +601,43 @@ def automl_threshold_candidate_fit(
     version = build.dataset_version
     say(0.05, f"Reading {version.row_count:,} rows")
     frame = data_selectors.version_frame(version=version, as_written=True)
+    validation = None
+    entry = selectors.candidate_entry(build=build, name=base)
+    if entry is not None and entry.get("algorithm") in engine.ALGORITHMS:  # one algorithm: refit on the folds
+        say(0.1, f"Out-of-fold predictions of {base}")
+        report = build.report or {}
+        config = engine.BuildConfig(
+            target=build.target,
+            problem_type=ProblemType.BINARY,
+            objective=report.get("objective") or build.objective or None,
+            mode=build.mode,
+            seed=build.seed,
+            leaky_columns=_profile_leaky_columns(version=version, target=build.target),
+            n_jobs=int(getattr(settings, "AUTOML_N_JOBS", 2)),
+            validation=(report.get("validation") or {}).get("method"),
+            positive_class=model.classes[1],
+        )
+        try:
+            validation = fair_engine.candidate_oof_scores(
+                frame,
+                config,
+                str(entry["algorithm"]),
+                dict(entry.get("params") or {}),
+                temperature=model.temperature,
+                floor=model.floor,
+            )
+        except (ValueError, RuntimeError):  # the thresholds are then chosen on the training rows (the report says)
+            log.warning("out-of-fold predictions of %s failed", base, exc_info=True)
     try:
         result = engine.threshold_model(
-            model, frame, sensitive=sensitive, constraint=constraint, name=name, base_name=base, progress=say
+            model,
+            frame,
+            sensitive=sensitive,
+            constraint=constraint,
+            name=name,
+            base_name=base,
+            validation=validation,
+            progress=say,
         )
     except engine.FairnessError as exc:
         raise ValidationError({exc.field: exc.message}) from exc

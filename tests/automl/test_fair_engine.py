@@ -11,7 +11,14 @@ import pytest
 from fairlearn.metrics import demographic_parity_difference, equalized_odds_difference
 
 from apps.automl.engine import BuildConfig, fit_candidate, load_model, predict, save_model
-from apps.automl.engine.fair import FairnessError, fairness_metrics, fit_fair, group_labels, threshold_model
+from apps.automl.engine.fair import (
+    FairnessError,
+    candidate_oof_scores,
+    fairness_metrics,
+    fit_fair,
+    group_labels,
+    threshold_model,
+)
 
 TARGET = "approved"
 CONFIG = BuildConfig(target=TARGET, positive_class="Yes")
@@ -71,6 +78,7 @@ def test_exponentiated_gradient_under_demographic_parity_narrows_the_gap_on_new_
     board = result.report["leaderboard"]
     assert [e["algorithm"] for e in board] == ["exponentiated_gradient", "linear"] and board[0]["best"]
     assert result.report["best"] == board[0]["name"] == "exponentiated_gradient-demographic_parity"
+    assert board[0]["params"]["max_iter"] == 50  # quick mode's 120 s leave room for every iteration
     # a Canvas model like any other: stored, loaded, same answers; the probability is the randomized classifier's
     path = tmp_path / "m.joblib"
     save_model(result.model, path)
@@ -100,12 +108,48 @@ def test_thresholds_per_group_narrow_the_gap_and_the_model_reads_the_group_at_pr
     before, after = dpd(test, positive(reference, test)), dpd(test, positive(result.model, test))
     assert before > 0.3 and before - after >= MIN_DPD_DROP, (before, after)
     fair = result.report["fairness"]
+    assert fair["evaluated_on"].startswith("the training rows")
     assert set(fair["thresholds"]) == {"A", "B"}
     assert fair["comparison"]["accuracy_cost"] > 0 and fair["comparison"]["after"] < 0.1
     assert result.model.feature_names == reference.feature_names and result.model.classes == ["No", "Yes"]
     # a group never seen at fit keeps the base model's probability
     rows = test.drop(columns=[TARGET]).head(20).assign(group="C")
     assert np.allclose(result.model.raw(rows), reference.raw(rows))
+
+
+def test_thresholds_chosen_on_out_of_fold_predictions(train, test, reference):
+    config = BuildConfig(target=TARGET, positive_class="Yes")
+    validation = candidate_oof_scores(
+        train, config, "linear", {"C": 1.0}, temperature=reference.temperature, floor=reference.floor
+    )
+    assert validation[1].all() and 0 < validation[0].min() < validation[0].max() < 1
+    result = threshold_model(
+        reference, train, sensitive="group", constraint="demographic_parity", name="t", validation=validation
+    )
+    fair = result.report["fairness"]
+    assert fair["evaluated_on"].startswith("out-of-fold predictions")
+    assert fair["comparison"]["before"] > 0.3 and fair["comparison"]["after"] < 0.1
+    before, after = dpd(test, positive(reference, test)), dpd(test, positive(result.model, test))
+    assert before - after >= MIN_DPD_DROP, (before, after)
+    with pytest.raises(ValueError, match="scores for"):
+        threshold_model(
+            reference,
+            train.head(100),
+            sensitive="group",
+            constraint="demographic_parity",
+            name="t",
+            validation=validation,
+        )
+
+
+def test_the_time_budget_caps_the_iterations(train):
+    option = {"constraint": "demographic_parity", "sensitive": "group", "base": "lightgbm"}
+    config = BuildConfig(target=TARGET, positive_class="Yes", time_budget_s=2.0)
+    result = fit_fair(train, config, option)
+    entry = result.report["leaderboard"][0]
+    assert 5 <= entry["params"]["max_iter"] < 50, entry["params"]
+    assert result.report["timings"]["budget_s"] == 2.0 and result.report["timings"]["base_fit_s"] > 0
+    assert result.report["fairness"]["comparison"]["after"] < result.report["fairness"]["comparison"]["before"]
 
 
 def test_our_parity_figures_match_fairlearn(test, reference):

@@ -26,7 +26,7 @@ def start(project, user, version, target=TARGET, **fairness):
     )
 
 
-def test_a_fair_build_trains_stores_predicts_and_registers(project_a, ds_user, run_job):
+def test_a_fair_build_trains_stores_predicts_and_registers(project_a, ds_user, run_job, client_for, api_for, media):
     version = make_version(project_a, ds_user, biased_frame(2000), name="loans")
     build = start(project_a, ds_user, version, **{**FAIR, "base": "linear"})
     assert build.fairness == {**FAIR, "base": "linear"}
@@ -41,9 +41,20 @@ def test_a_fair_build_trains_stores_predicts_and_registers(project_a, ds_user, r
     out = services.automl_predict(build=build, rows=rows)
     assert set(out["predictions"]) == {"Yes", "No"}
     assert dpd(test, np.asarray(out["predictions"]) == "Yes") < 0.12
+    page = client_for(ds_user).get(f"/canvas/builds/{build.pk}/")
+    assert page.status_code == 200 and "exponentiated_gradient-demographic_parity" in page.content.decode()
+    answer = api_for(ds_user).post(f"/api/automl/{build.pk}/predict/", {"rows": rows[:5]}, format="json")
+    assert answer.status_code == 200 and answer.json()["predictions"] == out["predictions"][:5]
     registered = services.automl_register(build=build, created_by=ds_user)
     labels, _ = load_version(registered).predict(test.drop(columns=[TARGET]))
     assert list(labels) == out["predictions"]
+    # the unmitigated reference on the leaderboard is a candidate like any other: refitted on request
+    selection = services.automl_candidate_select(build=build, candidate="linear-unmitigated", created_by=ds_user)
+    assert selection.job is not None and run_job(selection.job).status == JobStatus.SUCCEEDED
+    build.refresh_from_db()
+    assert build.chosen_candidate == "linear-unmitigated"
+    plain = services.automl_predict(build=build, rows=rows)
+    assert dpd(test, np.asarray(plain["predictions"]) == "Yes") > 0.3
 
 
 def test_the_fairness_option_is_checked_before_a_build_starts(project_a, ds_user):
@@ -69,7 +80,9 @@ def test_the_fairness_option_is_checked_before_a_build_starts(project_a, ds_user
     assert "fairness" in caught.value.message_dict
 
 
-def test_a_threshold_candidate_is_stored_selected_registered_served_and_exported(project_a, ds_user, tmp_path):
+def test_a_threshold_candidate_is_stored_selected_registered_served_and_exported(
+    project_a, ds_user, tmp_path, client_for, media
+):
     build = trained_build(project_a, ds_user, biased_frame(), TARGET)
     best = build.best_candidate
     row = services.automl_threshold_candidate_fit(
@@ -80,6 +93,8 @@ def test_a_threshold_candidate_is_stored_selected_registered_served_and_exported
     entry = build.leaderboard[-1]
     assert entry["name"] == row.name and entry["algorithm"] == "threshold_optimizer" and not entry["best"]
     assert row.report["fairness"]["comparison"]["accuracy_cost"] is not None
+    single = build.leaderboard[0]["algorithm"] in ("linear", "lightgbm")  # a blend has no one fit to refit per fold
+    assert row.report["fairness"]["evaluated_on"].startswith("out-of-fold" if single else "the training rows")
     # the same request again returns the stored candidate
     again = services.automl_threshold_candidate_fit(
         build=build, candidate=best, sensitive="group", constraint="demographic_parity", created_by=ds_user
@@ -95,6 +110,8 @@ def test_a_threshold_candidate_is_stored_selected_registered_served_and_exported
     base = services.load_build_model(build=build, candidate=best)
     plain = np.asarray(services.engine.predict(base, rows)["predictions"]) == "Yes"
     assert dpd(test, plain) - dpd(test, np.asarray(before["predictions"]) == "Yes") >= 0.25
+    page = client_for(ds_user).get(f"/canvas/builds/{build.pk}/")
+    assert page.status_code == 200 and row.name in page.content.decode()
     version = services.automl_register(build=build, created_by=ds_user)
     assert version.candidate == row.name
     labels, _ = load_version(version).predict(rows)
@@ -120,3 +137,34 @@ def test_a_threshold_candidate_refuses_bad_input(project_a, ds_user):
             fit(**{**kw, **extra})
         assert list(caught.value.message_dict) == [key] and words in caught.value.message_dict[key][0]
     assert not AutomlCandidateModel.objects.filter(build=build).exists()
+
+
+def test_the_api_starts_a_fair_build_and_answers_400_keyed_by_field(project_a, ds_user, api_for):
+    version = make_version(project_a, ds_user, biased_frame(600), name="loans")
+    api = api_for(ds_user)
+    body = {"project": project_a.pk, "dataset_version": version.pk, "target": TARGET}
+    bad = api.post("/api/automl/", {**body, "fairness": {**FAIR, "sensitive": "nationality"}}, format="json")
+    assert bad.status_code == 400, bad.content
+    errors = {k: v for k, v in bad.json().items() if k not in ("detail", "code")}
+    assert "nationality" in str(errors.get("errors", errors).get("fairness.sensitive")), bad.json()
+    ok = api.post("/api/automl/", {**body, "fairness": FAIR}, format="json")
+    assert ok.status_code == 202, ok.content
+    detail = api.get(f"/api/automl/{ok.json()['id']}/").json()
+    assert detail["fairness"] == {**FAIR, "base": "lightgbm"}
+
+
+def test_thresholds_over_a_single_algorithm_are_chosen_out_of_fold(project_a, ds_user, run_job):
+    build = trained_build(project_a, ds_user, biased_frame(2000), TARGET)
+    linear = next(e["name"] for e in build.leaderboard if e["algorithm"] == "linear")
+    selection = services.automl_candidate_select(build=build, candidate=linear, created_by=ds_user)
+    if selection.job is not None:
+        assert run_job(selection.job).status == JobStatus.SUCCEEDED
+    build.refresh_from_db()
+    row = services.automl_threshold_candidate_fit(
+        build=build, candidate=linear, sensitive="group", constraint="equalized_odds", created_by=ds_user
+    )
+    fair = row.report["fairness"]
+    assert fair["evaluated_on"].startswith(f"out-of-fold predictions of {linear}")
+    assert fair["comparison"]["constrained_metric"] == "equalized_odds_difference"
+    assert fair["comparison"]["after"] < fair["comparison"]["before"]
+    assert row.name == f"{linear}-thresholds-eo-group"

@@ -31,8 +31,9 @@ from threadpoolctl import threadpool_limits
 
 from .algorithms import LABELS, LIGHTGBM, LINEAR, get_algorithm
 from .analysis import analysis_for
-from .builder import BuildConfig, BuildResult, _natural, prepare
+from .builder import MODES, BuildConfig, BuildResult, _natural, prepare
 from .columns import encode_target
+from .ensemble import apply_temperature
 from .evaluate import Data, evaluate_candidate, make_folds, measure_model
 from .metrics import BINARY, all_metrics
 from .model import AtelierModel, Member, check_rows, feature_specs, typical_values
@@ -55,6 +56,7 @@ MAX_GROUPS = 20
 MISSING_GROUP = "(missing)"
 FAIR_FOLDS = 3  # each fold fits the base estimator up to max_iter times
 EG_MAX_ITER = 50
+EG_MIN_ITER = 5
 EG_EPS = 0.01
 
 Say = Callable[[float, str], None]
@@ -211,7 +213,9 @@ class ThresholdClassifier(ClassifierMixin, BaseEstimator):
         assert self.model is not None
         return np.asarray(self.model.raw(X[self.model.feature_names]), dtype=float)[:, 1]
 
-    def fit(self, X: pd.DataFrame, y: Any) -> ThresholdClassifier:
+    def fit(self, X: pd.DataFrame, y: Any, *, scores: np.ndarray | None = None) -> ThresholdClassifier:
+        """Choose the thresholds on ``scores`` (the positive class's probability per row: out-of-fold ones when
+        given), else on the model's own probabilities for ``X``."""
         from fairlearn.postprocessing import ThresholdOptimizer
 
         if self.constraint not in CONSTRAINTS:
@@ -227,15 +231,19 @@ class ThresholdClassifier(ClassifierMixin, BaseEstimator):
         )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            optimizer.fit(self._scores(X).reshape(-1, 1), np.asarray(y).astype(int), sensitive_features=groups)
+            fit_scores = self._scores(X) if scores is None else np.asarray(scores, dtype=float)
+            optimizer.fit(fit_scores.reshape(-1, 1), np.asarray(y).astype(int), sensitive_features=groups)
         self.optimizer_ = optimizer
         self.groups_ = sorted({str(g) for g in groups})
         self.classes_ = np.array([0, 1])
         return self
 
     def predict_proba(self, X: pd.DataFrame) -> np.ndarray:
-        scores = self._scores(X)
-        groups = group_labels(X[self.sensitive])
+        return self.apply(self._scores(X), group_labels(X[self.sensitive]))
+
+    def apply(self, scores: np.ndarray, groups: np.ndarray) -> np.ndarray:
+        """(n, 2) class probabilities of the thresholded rule for positive-class ``scores`` of rows in ``groups``."""
+        scores = np.asarray(scores, dtype=float)
         positive = scores.copy()  # a group never seen at fit keeps the model's own probability
         known = np.isin(groups, self.groups_)
         if known.any():
@@ -291,14 +299,32 @@ _PREP = {
 }
 
 
-def _fit_reduction(data: Data, rows: np.ndarray, groups: np.ndarray, option: dict[str, Any], seed: int) -> Pipeline:
+def _fit_reduction(
+    data: Data, rows: np.ndarray, groups: np.ndarray, option: dict[str, Any], seed: int, max_iter: int = EG_MAX_ITER
+) -> Pipeline:
     base = option.get("base") or LINEAR
     prep = build_preprocessor(data.kinds, _PREP[base], data.n_rows)
     Xt = prep.fit_transform(data.X.iloc[rows])
     # one thread: many small fits; OpenMP threads spinning on a busy machine made them 20x slower
-    model = ReductionClassifier(_base_estimator(base, seed, 1), option["constraint"])
+    model = ReductionClassifier(_base_estimator(base, seed, 1), option["constraint"], max_iter=max_iter)
     model.fit(Xt, data.y[rows], sensitive_features=groups[rows])
     return Pipeline([("prep", prep), ("model", model)])
+
+
+def _iteration_cap(data: Data, option: dict[str, Any], seed: int, seconds: float, n_folds: int) -> tuple[int, float]:
+    """(ExponentiatedGradient's iteration cap, seconds of one base fit on all rows): each iteration fits the base
+    estimator once, on every fold and in the refit, so the cap is what fits in ``seconds`` (EG_MIN_ITER at least,
+    EG_MAX_ITER at most). Fairlearn's loop has no deadline of its own."""
+    base = option.get("base") or LINEAR
+    start = time.monotonic()
+    prep = build_preprocessor(data.kinds, _PREP[base], data.n_rows)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        _base_estimator(base, seed, 1).fit(_dense(prep.fit_transform(data.X)), data.y)
+    one = time.monotonic() - start
+    per_iteration = one * (n_folds * (n_folds - 1) / n_folds + 1) * 1.3  # folds fit on (k-1)/k of the rows
+    cap = int(seconds / max(per_iteration, 1e-6))
+    return int(min(EG_MAX_ITER, max(EG_MIN_ITER, cap))), one
 
 
 # --------------------------------------------------------------------------------------------------- options
@@ -334,7 +360,9 @@ def fit_fair(
 ) -> BuildResult:
     """A build whose model is ExponentiatedGradient with the option's constraint (binary targets only).
 
-    Validated out of fold on FAIR_FOLDS folds next to the unmitigated base algorithm (Canvas's own fit of it, with
+    The time budget (the config's, else its mode's) caps ExponentiatedGradient's iterations, from one timed fit of
+    the base estimator (Fairlearn's loop cannot be stopped in the middle). Validated out of fold on FAIR_FOLDS folds
+    next to the unmitigated base algorithm (Canvas's own fit of it, with
     the same folds), so the report states what the constraint cost in accuracy and what it bought in parity; then
     refitted on all rows. The leaderboard holds both: the mitigated model (the build's model) and the unmitigated
     reference (selectable: refitted on request like any candidate)."""
@@ -361,19 +389,22 @@ def fit_fair(
         reference = evaluate_candidate(
             data, folds, metric, base, dict(base_params), deadline=time.monotonic() + 1e9, measure=False
         )
+        budget = float(config.time_budget_s or MODES[config.mode]["budget_s"])
+        left = budget - (time.monotonic() - start)
+        max_iter, one_fit_s = _iteration_cap(data, option, config.seed, 0.85 * left, len(folds.splits))
         oof = np.full((data.n_rows, 2), np.nan)
         fit_s: list[float] = []
         for i, (train, val) in enumerate(folds.splits):
             say(0.15 + 0.5 * i / len(folds.splits), f"Exponentiated gradient: fold {i + 1} of {len(folds.splits)}")
             t = time.monotonic()
-            pipe = _fit_reduction(data, train, groups, option, config.seed)
+            pipe = _fit_reduction(data, train, groups, option, config.seed, max_iter)
             fit_s.append(time.monotonic() - t)
             oof[val] = pipe.predict_proba(data.X.iloc[val])
         rows = reference.validated
         y = data.y[rows]
         say(0.7, "Refitting the mitigated model on all rows")
         refit_start = time.monotonic()
-        pipe = _fit_reduction(data, np.arange(data.n_rows), groups, option, config.seed)
+        pipe = _fit_reduction(data, np.arange(data.n_rows), groups, option, config.seed, max_iter)
         refit_s = time.monotonic() - refit_start
         name = f"{EXPONENTIATED_GRADIENT}-{option['constraint']}"
         model = AtelierModel(
@@ -400,7 +431,7 @@ def fit_fair(
         "algorithm_label": f"{MITIGATOR_LABELS[EXPONENTIATED_GRADIENT]}, {CONSTRAINT_LABELS[option['constraint']]}"
         f" on {option['sensitive']}, over {LABELS[base]}",
         "trial": None,
-        "params": {**option, "eps": EG_EPS, "max_iter": EG_MAX_ITER, "n_predictors": pipe[-1].n_predictors_},
+        "params": {**option, "eps": EG_EPS, "max_iter": max_iter, "n_predictors": pipe[-1].n_predictors_},
         "score": score,
         "metrics": all_metrics(BINARY, y, oof[rows]),
         "fit_time_s": round(float(np.median(fit_s)), 4),
@@ -460,7 +491,8 @@ def fit_fair(
             "comparison": _compare(unmitigated, mitigated, option["constraint"]),
         },
         "timings": {
-            "budget_s": None,
+            "budget_s": round(budget, 3),
+            "base_fit_s": round(one_fit_s, 4),
             "search_s": round(reference.wall_s + sum(fit_s), 3),
             "refit_s": round(refit_s, 3),
             "analysis_s": None,
@@ -472,6 +504,24 @@ def fit_fair(
 
 
 # --------------------------------------------------------------------------------------------------- thresholds
+def candidate_oof_scores(
+    df: pd.DataFrame, config: BuildConfig, algorithm: str, params: dict[str, Any], *, temperature: float, floor: float
+) -> tuple[np.ndarray, np.ndarray]:
+    """(out-of-fold probability of the positive class per labelled row, mask of rows that have one) of ``algorithm``
+    with ``params`` on the config's folds, calibrated as the stored model is (its temperature and floor): the scores
+    per-group thresholds are chosen on. ``config.positive_class`` must be the model's positive class."""
+    with threadpool_limits(limits=config.n_jobs):
+        p = prepare(df, config)
+        folds = make_folds(p.data.y, p.problem_type, config.seed, config.validation)
+        result = evaluate_candidate(
+            p.data, folds, p.metric, algorithm, dict(params), deadline=time.monotonic() + 1e9, measure=False
+        )
+    proba = result.oof
+    rows = result.validated
+    proba[rows] = apply_temperature(proba[rows], temperature, floor)
+    return proba[:, 1], rows
+
+
 def threshold_model(
     model: AtelierModel,
     df: pd.DataFrame,
@@ -480,12 +530,15 @@ def threshold_model(
     constraint: str,
     name: str,
     base_name: str = "",
+    validation: tuple[np.ndarray, np.ndarray] | None = None,
     progress: Say | None = None,
 ) -> BuildResult:
     """``model`` with per-group thresholds (ThresholdOptimizer, objective accuracy) chosen on ``df``'s labelled rows.
 
-    The thresholds are chosen on the model's predictions for the rows given (the build's training rows: the model
-    has seen them, which the report says); the report compares the model before and after on the same rows."""
+    ``validation`` = (out-of-fold probability of the positive class per labelled row, mask of the rows that have
+    one), from ``candidate_oof_scores``: the thresholds are chosen on those (as Canvas calibrates on out-of-fold
+    predictions) and the report compares before and after on them. Without it they are chosen on the model's own
+    predictions for the rows (which it was trained on: the report says so)."""
     say: Say = progress or (lambda fraction, message: None)
     start = time.monotonic()
     if model.problem_type != BINARY:
@@ -511,7 +564,23 @@ def threshold_model(
     groups = group_labels(X[sensitive])
     names = check_groups(groups, sensitive)
     say(0.1, "Choosing per-group thresholds")
-    step = ThresholdClassifier(model, sensitive, constraint).fit(X, y)
+    if validation is not None:
+        oof, mask = np.asarray(validation[0], dtype=float), np.asarray(validation[1], dtype=bool)
+        if len(oof) != len(y) or len(mask) != len(y):
+            raise ValueError(f"validation has {len(oof)} scores for {len(y)} labelled rows.")
+        names = check_groups(groups[mask], sensitive)
+        step = ThresholdClassifier(model, sensitive, constraint).fit(X[mask], y[mask], scores=oof[mask])
+        y_eval, groups_eval = y[mask], groups[mask]
+        before_proba = np.column_stack([1.0 - oof[mask], oof[mask]])
+        after_proba = step.apply(oof[mask], groups_eval)
+        evaluated_on = (
+            f"out-of-fold predictions of {base_name or 'the model'} on the build's folds ({int(mask.sum()):,} rows)"
+        )
+    else:
+        step = ThresholdClassifier(model, sensitive, constraint).fit(X, y)
+        y_eval, groups_eval = y, groups
+        before_proba, after_proba = model.raw(X), step.predict_proba(X)
+        evaluated_on = f"the training rows ({len(y):,}), which the base model has seen"
     pipe = Pipeline([("model", step)])
     fitted = AtelierModel(
         BINARY,
@@ -526,14 +595,12 @@ def threshold_model(
         floor=0.0,
     )
     say(0.6, "Comparing the model before and after")
-    before_proba = model.raw(X)
-    after_proba = fitted.raw(X)
-    before = fairness_metrics(y, before_proba.argmax(axis=1), groups)
-    after = fairness_metrics(y, after_proba.argmax(axis=1), groups)
+    before = fairness_metrics(y_eval, before_proba.argmax(axis=1), groups_eval)
+    after = fairness_metrics(y_eval, after_proba.argmax(axis=1), groups_eval)
     from .metrics import resolve_objective
 
     metric = resolve_objective(BINARY, model.objective)
-    score = _natural(metric, metric.score(y, after_proba))
+    score = _natural(metric, metric.score(y_eval, after_proba))
     latency, size = measure_model(pipe, X)
     option = {"mitigator": THRESHOLD_OPTIMIZER, "constraint": constraint, "sensitive": sensitive, "base": base_name}
     entry = {
@@ -544,7 +611,7 @@ def threshold_model(
         "trial": None,
         "params": {"base": base_name, "sensitive": sensitive, "constraint": constraint, "objective": "accuracy_score"},
         "score": score,
-        "metrics": all_metrics(BINARY, y, after_proba),
+        "metrics": all_metrics(BINARY, y_eval, after_proba),
         "fit_time_s": round(time.monotonic() - start, 4),
         "cv_time_s": None,
         "iterations": None,
@@ -560,7 +627,10 @@ def threshold_model(
         "objective_direction": metric.direction,
         "target": model.target,
         "classes": list(model.classes),
-        "validation": {"method": "training rows", "n_splits": 0, "validation_rows": len(y)},
+        "validation": {
+            "method": "out of fold" if validation is not None else "training rows",
+            "validation_rows": len(y_eval),
+        },
         "rows_used": len(y),
         "leaderboard": [entry],
         "best": name,
@@ -568,8 +638,8 @@ def threshold_model(
         "ensemble": None,
         "calibration": {"temperature": 1.0, "floor": 0.0},
         "analysis": {
-            **analysis_for(BINARY, y, after_proba, list(model.classes)),
-            "source": "predictions on the training rows",
+            **analysis_for(BINARY, y_eval, after_proba, list(model.classes)),
+            "source": evaluated_on,
         },
         "schema": fitted.schema(),
         "typical_values": fitted.typical,
@@ -579,7 +649,7 @@ def threshold_model(
             **option,
             "groups": names,
             "thresholds": step.thresholds(),
-            "evaluated_on": f"the training rows ({len(y):,}), which the base model has seen",
+            "evaluated_on": evaluated_on,
             "mitigated": after,
             "unmitigated": before,
             "comparison": _compare(before, after, constraint),

@@ -139,3 +139,22 @@ def test_a_fair_build_starts_its_report_when_the_build_ends(build, ds_user, proj
     assert "post_training_bias_metrics" in after.analysis
     compare = services.report_compare(before=before, after=after)
     assert compare["accuracy"]["after"] is not None
+
+
+def test_a_fair_build_that_does_not_succeed_ends_its_report_with_the_reason(build, ds_user, project_a, run_job) -> None:
+    from apps.jobs.services import job_cancel
+
+    config = {**CONFIG, "explain": NO_SHAP}
+    before = services.report_start(
+        project=project_a, created_by=ds_user, dataset_version=build.dataset_version, config=config, automl_build=build
+    )
+    before = _ok(run_job, before)
+    after = services.mitigation_start(report=before, kind="exponentiated_gradient", params={}, created_by=ds_user)
+    assert run_job(after.job).status == JobStatus.SUCCEEDED
+    after.refresh_from_db()
+    fair = after.automl_build
+    job_cancel(job=fair.job)  # the build never runs
+    after.refresh_from_db()
+    assert after.job == fair.job and after.status == JobStatus.CANCELLED
+    assert after.analysis is None and "did not succeed" in after.mitigation_info["error"]
+    assert "report_job" not in after.mitigation_info

@@ -221,6 +221,26 @@ def _metrics(stage: str, title: str, flags: list[dict[str, Any]]) -> str:
     return f"<section id='{stage}'><h2>{_e(title)}</h2>{_table(head, rows, classes)}</section>"
 
 
+def _ft_notes(analysis: dict[str, Any]) -> str:
+    """How FlipTest read the features (text one-hot encoded, wide columns left out) and on how many rows."""
+    notes = []
+    for facet, groups in ((analysis.get("post_training_bias_metrics") or {}).get("facets") or {}).items():
+        for group in groups:
+            for metric in group.get("metrics") or []:
+                if metric.get("name") != "FT":
+                    continue
+                encoding = metric.get("feature_encoding") or {}
+                sample = metric.get("sample") or {}
+                text = str(encoding.get("description") or "Every feature is numeric: FT reads them as they are.")
+                if sample:
+                    rows, of = _num(sample.get("rows")), _num(sample.get("of"))
+                    text += f" FT ran on {rows} of {of} rows (seed {sample.get('seed')})."
+                notes.append(
+                    f"<p class='note'>FlipTest, {_e(facet)} = {_e(group.get('value_or_threshold'))}: {_e(text)}</p>"
+                )
+    return "".join(dict.fromkeys(notes))
+
+
 def _breakdown_rows(breakdown: Any) -> list[tuple[str, dict[str, Any]]]:
     """(facet, entry) for the engine's chart data, whether grouped by facet as a list or as a mapping."""
     out: list[tuple[str, dict[str, Any]]] = []
@@ -431,6 +451,7 @@ def report_to_html(
             _compare(compare, mitigation),
             _metrics("pre_training", "Pre-training bias metrics (the data)", flags),
             _metrics("post_training", "Post-training bias metrics (the model's predictions)", flags),
+            _ft_notes(analysis),
             _kinds(),
             _breakdown(details, figures),
             _measurement(details),

@@ -396,6 +396,7 @@ AUTOML_TUNING_TRIAL_TIMEOUT_S = env_int("AUTOML_TUNING_TRIAL_TIMEOUT_S", 900)
 # most this many rows; the pre-training metrics read only their few columns, of at most CLARIFY_DATA_MAX_ROWS rows.
 CLARIFY_MODEL_MAX_ROWS = env_int("CLARIFY_MODEL_MAX_ROWS", 100_000)
 CLARIFY_DATA_MAX_ROWS = env_int("CLARIFY_DATA_MAX_ROWS", 20_000_000)
+CLARIFY_FT_MAX_ROWS = env_int("CLARIFY_FT_MAX_ROWS", 20_000)  # FlipTest's k-NN on a seeded sample of the model rows
 CLARIFY_SYNC_CHECK_ROWS = env_int("CLARIFY_SYNC_CHECK_ROWS", 1_000_000)  # label/facet values checked on start
 
 # --- Model Registry ---------------------------------------------------------------------------------------------

@@ -91,6 +91,9 @@ def test_a_model_report_predicts_with_the_model_and_explains_it(ds_user, project
     assert top == "x1"  # the label is mostly x1
     assert [p["feature_name"] for p in report.analysis["explanations"]["pdp"]] == report.details["shap"]["features"][:2]
     assert report.details["sample"]["model"]["rows"] == 300
+    ft = next(m for m in post["facets"]["gender"][0]["metrics"] if m["name"] == "FT")
+    assert ft["feature_encoding"]["method"] == "one-hot"  # colour is text
+    assert "FlipTest, gender = F: Text columns are one-hot encoded" in services.report_html(report)
 
 
 def test_the_probability_threshold_decides_the_predicted_label(ds_user, project_a, media, run_job) -> None:
@@ -109,6 +112,7 @@ def test_the_probability_threshold_decides_the_predicted_label(ds_user, project_
 def test_above_the_caps_the_job_samples_and_says_how_much(ds_user, project_a, media, run_job, settings) -> None:
     settings.CLARIFY_MODEL_MAX_ROWS = 150
     settings.CLARIFY_DATA_MAX_ROWS = 500
+    settings.CLARIFY_FT_MAX_ROWS = 100
     version = churn_version(project_a, ds_user, n=800)
     model_version = ModelVersionFactory(project=project_a, created_by=ds_user)
     config = {**CONFIG, "explain": NO_SHAP}
@@ -119,6 +123,10 @@ def test_above_the_caps_the_job_samples_and_says_how_much(ds_user, project_a, me
     sample = report.details["sample"]
     assert sample["data"] == {"rows_total": 800, "rows": 500, "sampled": True, "cap": 500, "seed": 0}
     assert sample["model"] == {"rows_total": 800, "rows": 150, "sampled": True, "cap": 150, "seed": 0}
+    ft = next(
+        m for m in report.analysis["post_training_bias_metrics"]["facets"]["gender"][0]["metrics"] if m["name"] == "FT"
+    )
+    assert ft["sample"] == {"rows": 100, "of": 150, "seed": 0}  # FlipTest's own cap (CLARIFY_FT_MAX_ROWS)
     # The metrics are those of exactly that seeded sample.
     rows = data_selectors.version_sample(version=version, size=150, seed=0, as_written=True)
     breakdown = report.details["breakdown_predicted"]["facets"]["gender"]

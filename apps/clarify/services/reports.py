@@ -33,6 +33,7 @@ from apps.clarify.services.validation import (
     _data_columns,
     _Errors,
     data_max_rows,
+    ft_max_rows,
     model_max_rows,
     report_config_clean,
     sync_check_rows,
@@ -311,6 +312,8 @@ def _model_part(
             facets=facets,
             group=group,
             features=sample[model.features],
+            ft_max_rows=ft_max_rows(),
+            ft_seed=SEED,
         )
         breakdown = bias.facet_breakdown(sample, label=label, facets=facets, predicted=predicted_series)
     except bias.BiasInputError as exc:

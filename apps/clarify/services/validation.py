@@ -43,6 +43,12 @@ def data_max_rows() -> int:
     return int(getattr(settings, "CLARIFY_DATA_MAX_ROWS", 20_000_000))
 
 
+def ft_max_rows() -> int:
+    """FlipTest (a k-NN search, the slowest metric) runs on a seeded sample of at most this many of the model rows;
+    its entry in analysis.json says so."""
+    return int(getattr(settings, "CLARIFY_FT_MAX_ROWS", 20_000))
+
+
 def sync_check_rows() -> int:
     """Versions up to this many rows have their label and facet values checked when the report is started (a read
     of those columns); longer ones in the job, before anything is computed."""

@@ -391,6 +391,14 @@ def _explanations(details: dict[str, Any], figures: dict[str, Any]) -> str:
             )
             for p in pdp
         )
+    for pair in (details.get("pdp") or {}).get("interactions") or []:
+        a, b = (str(f) for f in pair.get("features") or ["", ""])
+        head = [f"{a} \\ {b}", *(str(v) for v in pair.get("values_b") or [])]
+        rows = [
+            [f"<b>{_e(va)}</b>", *(_num(p) for p in preds)]
+            for va, preds in zip(pair.get("values_a") or [], pair.get("predictions") or [], strict=False)
+        ]
+        out += f"<h3>Interaction: {_e(a)} × {_e(b)} (mean prediction)</h3>" + _table(head, rows)
     return out + "</section>"
 
 

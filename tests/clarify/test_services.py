@@ -64,7 +64,7 @@ def test_a_data_report_has_the_pre_training_metrics_of_the_engine(ds_user, proje
 def test_a_model_report_predicts_with_the_model_and_explains_it(ds_user, project_a, media, run_job) -> None:
     version = churn_version(project_a, ds_user, n=300)
     model_version = ModelVersionFactory(project=project_a, created_by=ds_user)
-    config = {**CONFIG, "explain": {"shap": True, "pdp_features": 2}}
+    config = {**CONFIG, "explain": {"shap": True, "pdp_features": 2, "pdp_pairs": [["x1", "x2"]]}}
     report = services.report_start(
         project=project_a, created_by=ds_user, dataset_version=version, config=config, model_version=model_version
     )
@@ -91,6 +91,9 @@ def test_a_model_report_predicts_with_the_model_and_explains_it(ds_user, project
     assert top == "x1"  # the label is mostly x1
     assert [p["feature_name"] for p in report.analysis["explanations"]["pdp"]] == report.details["shap"]["features"][:2]
     assert report.details["sample"]["model"]["rows"] == 300
+    pair = report.details["pdp"]["interactions"][0]
+    assert pair["features"] == ["x1", "x2"] and len(pair["predictions"]) == len(pair["values_a"])
+    assert "Interaction: x1 × x2 (mean prediction)" in services.report_html(report)
     ft = next(m for m in post["facets"]["gender"][0]["metrics"] if m["name"] == "FT")
     assert ft["feature_encoding"]["method"] == "one-hot"  # colour is text
     assert "FlipTest, gender = F: Text columns are one-hot encoded" in services.report_html(report)

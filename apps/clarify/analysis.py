@@ -1,11 +1,10 @@
-"""Plain computations of a Clarify report around the metric engine (no Django): which rows are positive and which
-form a facet group, the measurement-bias check against a trusted reference column, accuracy, flags against
-thresholds, and the before/after comparison of a mitigation."""
+"""Plain computations of a Clarify report around the metric engine (no Django): which rows are positive (values as
+the user wrote them), accuracy, and the before/after comparison of a mitigation."""
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -28,83 +27,6 @@ def positive_mask(series: pd.Series, *, values: Iterable[Any] = (), threshold: f
     text = {as_text(v) for v in wanted}  # "1" names 1 in a column of numbers, 1 names "1" in a column of text
     chosen = [u for u in pd.unique(series.dropna()) if as_text(u) in text]
     return np.array(series.isin(chosen).to_numpy(dtype=bool, na_value=False))
-
-
-def facet_groups(series: pd.Series, facet: Mapping[str, Any]) -> list[tuple[str, np.ndarray]]:
-    """(value_or_threshold, mask of the sensitive group d) for one facet of the config, as the engine groups them:
-    the given values together, values above the threshold, or one group per distinct value."""
-    values, threshold = list(facet.get("values") or []), facet.get("threshold")
-    if threshold is not None:
-        return [(f"(>{as_text(threshold)})", positive_mask(series, threshold=float(threshold)))]
-    if values:
-        return [(",".join(as_text(v) for v in values), positive_mask(series, values=values))]
-    uniques = [v for v in pd.unique(series.dropna())]
-    return [(as_text(v), (series == v).to_numpy(dtype=bool, na_value=False)) for v in sorted(uniques, key=as_text)]
-
-
-def _rate(mask: np.ndarray, within: np.ndarray) -> float | None:
-    n = int(within.sum())
-    return float(mask[within].mean()) if n else None
-
-
-def _diff(a: float | None, b: float | None) -> float | None:
-    return None if a is None or b is None else a - b
-
-
-def measurement_bias(
-    frame: pd.DataFrame,
-    *,
-    label_positive: np.ndarray,
-    reference_positive: np.ndarray,
-    facets: list[Mapping[str, Any]],
-    predicted_positive: np.ndarray | None = None,
-) -> dict[str, Any]:
-    """The label measured against a trusted reference column, per facet group d and the rest a.
-
-    For each group: positive rate of the label and of the reference (their difference is how far the recorded
-    label is from the truth), the share of rows where they disagree (the label's error rate) and, with a model,
-    the prediction's error rate against the label and against the reference. A disagreement rate that differs
-    between d and a (`disagreement_gap` = d − a) means the label was measured worse for one group: measurement bias."""
-    out: dict[str, Any] = {"overall": {}, "facets": {}}
-    everyone = np.ones(len(frame), dtype=bool)
-    disagree = label_positive != reference_positive
-    wrong_label = None if predicted_positive is None else predicted_positive != label_positive
-    wrong_truth = None if predicted_positive is None else predicted_positive != reference_positive
-
-    def rates(within: np.ndarray) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "n": int(within.sum()),
-            "label_positive_rate": _rate(label_positive, within),
-            "reference_positive_rate": _rate(reference_positive, within),
-            "label_error_rate": _rate(disagree, within),
-        }
-        row["rate_difference"] = _diff(row["label_positive_rate"], row["reference_positive_rate"])
-        if wrong_label is not None and wrong_truth is not None:
-            row["prediction_error_rate_vs_label"] = _rate(wrong_label, within)
-            row["prediction_error_rate_vs_reference"] = _rate(wrong_truth, within)
-        return row
-
-    out["overall"] = rates(everyone)
-    for facet in facets:
-        name = str(facet["name"])
-        groups = []
-        for value, d in facet_groups(frame[name], facet):
-            a = ~d
-            row_d, row_a = rates(d), rates(a)
-            entry = {
-                "value_or_threshold": value,
-                "d": row_d,
-                "a": row_a,
-                "disagreement_gap": _diff(row_d["label_error_rate"], row_a["label_error_rate"]),
-                "rate_difference_gap": _diff(row_d["rate_difference"], row_a["rate_difference"]),
-            }
-            if wrong_label is not None:
-                entry["prediction_error_gap_vs_reference"] = _diff(
-                    row_d.get("prediction_error_rate_vs_reference"), row_a.get("prediction_error_rate_vs_reference")
-                )
-            groups.append(entry)
-        out["facets"][name] = groups
-    return out
 
 
 def accuracy(label_positive: np.ndarray, predicted_positive: np.ndarray) -> float | None:

@@ -299,42 +299,44 @@ def _breakdown(details: dict[str, Any], figures: dict[str, Any]) -> str:
     return out + "</section>"
 
 
-def _measurement(details: dict[str, Any]) -> str:
-    part = details.get("measurement_model") or details.get("measurement")
-    if not part:
-        return ""
+def _disagreement_table(part: dict[str, Any], what: str) -> str:
     rows = []
     for facet, groups in (part.get("facets") or {}).items():
         for g in groups:
-            d, a = g["d"], g["a"]
             rows.append(
                 [
                     _e(facet),
-                    _e(g["value_or_threshold"]),
-                    f"{_num(d['label_positive_rate'])} / {_num(a['label_positive_rate'])}",
-                    f"{_num(d['reference_positive_rate'])} / {_num(a['reference_positive_rate'])}",
-                    f"{_num(d['label_error_rate'])} / {_num(a['label_error_rate'])}",
-                    _num(g.get("disagreement_gap")),
-                    f"{_num(d.get('prediction_error_rate_vs_reference'))} / "
-                    f"{_num(a.get('prediction_error_rate_vs_reference'))}",
+                    _e(g.get("value_or_threshold")),
+                    f"{_num(g.get('label_positive_rate_d'))} / {_num(g.get('label_positive_rate_a'))}",
+                    f"{_num(g.get('reference_positive_rate_d'))} / {_num(g.get('reference_positive_rate_a'))}",
+                    f"{_num(g.get('disagreement_d'))} / {_num(g.get('disagreement_a'))}",
+                    _num(g.get("difference")),
                 ]
             )
     head = [
         "facet",
         "sensitive group d",
-        "label positive rate d / a",
+        f"{what} positive rate d / a",
         "reference positive rate d / a",
-        "label error rate d / a",
-        "error gap (d − a)",
-        "prediction error vs reference d / a",
+        f"{what} error rate d / a",
+        "difference (d − a)",
     ]
-    return (
+    return _table(head, rows)
+
+
+def _measurement(details: dict[str, Any]) -> str:
+    labels, predictions = details.get("measurement"), details.get("measurement_predictions")
+    if not labels:
+        return ""
+    out = (
         "<section id='measurement'><h2>Measurement bias (against the trusted reference)</h2>"
-        "<p class='note'>The label's error rate is the share of rows where it disagrees with the reference. A gap "
-        "between the sensitive group d and the rest a means the label was recorded worse for one of them.</p>"
-        + _table(head, rows)
-        + "</section>"
+        f"<p class='note'>The label's error rate is the share of rows where it disagrees with the reference column "
+        f"{_e(labels.get('reference'))}. A difference between the sensitive group d and the rest a means the label "
+        "was recorded worse for one of them.</p>" + _disagreement_table(labels, "label")
     )
+    if predictions:
+        out += "<h3>The model's predictions against the reference</h3>" + _disagreement_table(predictions, "prediction")
+    return out + "</section>"
 
 
 def _explanations(details: dict[str, Any], figures: dict[str, Any]) -> str:

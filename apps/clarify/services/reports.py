@@ -340,16 +340,17 @@ def _model_part(
         "breakdown_predicted": breakdown,
     }
     if config.get("reference"):
-        reference_positive = analysis.positive_mask(
-            sample[config["reference"]], values=config["positive_label_values"], threshold=config.get("label_threshold")
-        )
-        details["measurement_model"] = analysis.measurement_bias(
-            sample,
-            label_positive=label_positive,
-            reference_positive=reference_positive,
-            facets=config["facets"],
-            predicted_positive=predicted_positive,
-        )
+        # The predictions against the trusted reference, per facet group (the engine's grouping): the model's error
+        # rate on the truth in d and in a.
+        try:
+            details["measurement_predictions"] = bias.label_disagreement(
+                sample.assign(predicted_label=predicted_series),
+                label=_label_spec(config, column="predicted_label"),
+                reference=_label_spec(config, column=config["reference"]),
+                facets=facets,
+            )
+        except bias.BiasInputError as exc:
+            raise _metric_error(exc) from exc
     result: dict[str, Any] = {"post_training_bias_metrics": post}
     options = config.get("explain") or {}
     if options.get("shap", True) and model.features:

@@ -74,7 +74,7 @@ class BuildDetailSerializer(BuildSerializer):
     fitting = serializers.SerializerMethodField()
 
     class Meta(BuildSerializer.Meta):
-        fields = [*BuildSerializer.Meta.fields, "fitted", "fitting"]
+        fields = [*BuildSerializer.Meta.fields, "fitted", "fitting", "fairness"]
         read_only_fields = fields
 
     def get_fitted(self, obj: AutomlBuild) -> list[str]:
@@ -98,6 +98,13 @@ class BuildStartSerializer(serializers.Serializer):
     time_budget_s = serializers.FloatField(required=False, allow_null=True)
     seed = serializers.IntegerField(required=False, default=0, min_value=0, max_value=2**31 - 1)
     name = serializers.CharField(required=False, allow_blank=True, default="")
+    fairness = serializers.JSONField(
+        required=False,
+        allow_null=True,
+        help_text='Optional: {"mitigator": "exponentiated_gradient", "constraint": "demographic_parity" or '
+        '"equalized_odds", "sensitive": <column>, "base": "lightgbm" or "linear"}: the build\'s model is trained '
+        "under that Fairlearn constraint (binary targets).",
+    )
 
 
 class CheckSerializer(serializers.Serializer):

@@ -63,6 +63,7 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
             time_budget_s=v.get("time_budget_s"),
             seed=v.get("seed"),
             name=v.get("name") or "",
+            fairness=v.get("fairness"),
         )
         return Response({"id": build.pk, "job": build.job_id}, status=status.HTTP_202_ACCEPTED)
 

@@ -4,9 +4,9 @@ tests/clarify/test_bias_parity.py compares every value), computed from counts.
 One comparison is the sensitive group d against the rest a. Everything except FT is a function of a few counts:
 `Cells.counts[side, label, predicted]` (side 0 = a, 1 = d; label and predicted 0/1) and, for CDDL/CDDPL, the same
 per subgroup of the group variable. bias.py computes those counts for every facet value at once with one
-`np.bincount`, so a metric costs microseconds after one pass over the rows. FT (FlipTest) needs the rows: a k-NN
-classifier (scikit-learn, the same settings as SageMaker) fit on a's rows with the model's predictions, asked about
-d's rows.
+`np.bincount`, so a metric costs microseconds after one pass over the rows. FT (FlipTest) needs the rows: the
+majority vote of each d row's nearest a rows (k-NN with SageMaker's settings; `knn_majority` gives scikit-learn's
+exact votes, faster).
 
 Edge rules (SageMaker's): x/0 is +inf (-inf for x < 0), 0/0 is 0; a difference of two +inf is 0; an empty
 group or no common label value makes the metric an error, never a number."""
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -312,14 +313,46 @@ def knn_majority(train: np.ndarray, labels: np.ndarray, queries: np.ndarray, k: 
     ordered = queries if order is None else queries[order]
     distances, neighbours = tree.query(ordered, k=k + 1)
     votes = labels[neighbours[:, :k]].sum(axis=1) * 2 > k
-    tied = _tied(distances, k)
-    if tied.any():
+    tied = np.flatnonzero(_tied(distances, k))
+    if len(tied) <= TIE_RESOLVE_MAX:  # most ties cannot change the vote: settle those without scikit-learn
+        settled = [_vote_despite_tie(tree, train, labels, ordered[i], distances[i, k - 1], k) for i in tied]
+        votes[tied] = [v is True for v in settled]
+        tied = tied[[v is None for v in settled]] if len(tied) else tied
+    if len(tied):
         votes[tied] = _sklearn_majority(train, labels, ordered[tied], k)
     if order is None:
         return votes
     out = np.empty_like(votes)
     out[order] = votes
     return out
+
+
+TIE_RESOLVE_MAX = 2000  # tied queries settled one by one (a ball query each); more go to scikit-learn at once
+
+
+def _vote_despite_tie(
+    tree: Any, train: np.ndarray, labels: np.ndarray, query: np.ndarray, kth: float, k: int
+) -> bool | None:
+    """The vote of a query whose k-th neighbour ties with others, when the tie cannot change it: every row surely
+    closer than the k-th distance is among the k nearest in any search, and the rest are drawn from the rows at that
+    distance (within TIE_TOLERANCE); if the fewest and the most positive votes that draw allows agree, that is the
+    vote. None when it depends on which tied rows scikit-learn's tree visits first."""
+    candidates = np.asarray(tree.query_ball_point(query, r=kth * (1 + TIE_TOLERANCE)), dtype=np.intp)
+    if len(candidates) > 1000:
+        return None
+    distance = np.sqrt(((train[candidates] - query) ** 2).sum(axis=1))
+    closer = distance < kth * (1 - TIE_TOLERANCE)
+    draw = k - int(closer.sum())
+    band = candidates[~closer]
+    if draw <= 0 or draw > len(band):
+        return None
+    sure = int(labels[candidates[closer]].sum())
+    band_positive = int(labels[band].sum())
+    fewest = sure + max(0, draw - (len(band) - band_positive))
+    most = sure + min(draw, band_positive)
+    if (fewest * 2 > k) != (most * 2 > k):
+        return None
+    return most * 2 > k
 
 
 def _tied(distances: np.ndarray, k: int) -> np.ndarray:

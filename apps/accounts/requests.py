@@ -38,13 +38,19 @@ def project_follow(request: Any, project_id: int) -> None:
     current = request_project(request)
     if current is not None and current.pk == project_id:
         return
-    from apps.accounts.middleware import SESSION_KEY
     from apps.accounts.selectors import project_list_for_user
 
     project = project_list_for_user(user=request.user).filter(pk=project_id).first()
     if project is not None:
-        request.session[SESSION_KEY] = project.pk
-        request.project = project
+        project_choose(request, project)
+
+
+def project_choose(request: Any, project: Any) -> None:
+    """Make `project` the one the user works in from this request on (the session remembers it)."""
+    from apps.accounts.middleware import SESSION_KEY
+
+    request.session[SESSION_KEY] = project.pk
+    request.project = project
 
 
 # Keys a service adds for programs beside the message (the API shows them; pages do not): a refusal's stable code and

@@ -27,7 +27,7 @@ from apps.accounts.forms import (
 )
 from apps.accounts.mixins import AdminMixin, PublicMixin, SignedInMixin, StudioMixin
 from apps.accounts.models import Invitation, User
-from apps.accounts.requests import form_add_errors, request_project, required_project
+from apps.accounts.requests import form_add_errors, project_choose, request_project, required_project
 from apps.core.once import show_once, take_once
 
 
@@ -127,7 +127,7 @@ class ProjectListView(StudioMixin, View):
             except ValidationError as exc:
                 form_add_errors(form, exc)
             else:
-                request.session["project_id"] = project.pk
+                project_choose(request, project)
                 messages.success(request, f"Project {project.name!r} created.")
                 return redirect("accounts:project_detail", pk=project.pk)
         projects = selectors.project_list_for_user(user=request.user)  # type: ignore[arg-type]
@@ -177,7 +177,7 @@ class ProjectMemberRemoveView(StudioMixin, View):
 class ProjectSwitchView(SignedInMixin, View):
     def post(self, request: HttpRequest) -> HttpResponse:
         project = selectors.project_get_for_user(user=request.user, pk=request.POST.get("project", ""))  # type: ignore[arg-type]
-        request.session["project_id"] = project.pk
+        project_choose(request, project)
         target = request.POST.get("next") or reverse("workspace:home")
         if not target.startswith("/") or target.startswith("//"):
             target = reverse("workspace:home")

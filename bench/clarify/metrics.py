@@ -10,6 +10,10 @@ and the largest difference between the two sides' values (they must agree within
     .venv/bin/python bench/clarify/metrics.py                    # 1,000,000 rows (smclarify takes minutes)
     .venv/bin/python bench/clarify/metrics.py --rows 100000      # a quicker run
     .venv/bin/python bench/clarify/metrics.py --skip-smclarify   # Atelier only
+
+One run (1,000,000 rows, 2 cores shared with other work, load average ~6): Atelier 13.0 s wall / 5.1 s CPU, smclarify
+155 s / 64.6 s, 11.9x / 12.6x; the 20 count metrics 65-109x, FlipTest 7.5x (CPU); peak memory added 118 MB vs
+235 MB; the 42 values agree within 6e-17.
 """
 
 from __future__ import annotations

@@ -250,6 +250,9 @@ FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024**2
 # The one guard for uploaded zip archives (skops models, xlsx workbooks, labeling image zips): apps/core/archives.py.
 ARCHIVE_MAX_ENTRIES = env_int("ARCHIVE_MAX_ENTRIES", 10_000)
 ARCHIVE_MAX_UNCOMPRESSED_BYTES = env_int("ARCHIVE_MAX_UNCOMPRESSED_BYTES", 1024**3)  # declared total, and bytes read
+# Most bytes a Parquet file may decode to in memory: a small file of one long text value repeated through a
+# dictionary would otherwise expand past the machine's memory (checked before the values are expanded).
+DATASET_MAX_DECODED_BYTES = env_int("DATASET_MAX_DECODED_BYTES", 8 * 1024**3)
 ARCHIVE_MAX_MEMBER_BYTES = env_int("ARCHIVE_MAX_MEMBER_BYTES", 512 * 1024**2)
 ARCHIVE_MAX_RATIO = float(env("ARCHIVE_MAX_RATIO", "200"))
 ARCHIVE_RATIO_FLOOR_BYTES = env_int("ARCHIVE_RATIO_FLOOR_BYTES", 1024**2)  # smaller members are not ratio-checked

@@ -26,7 +26,9 @@ def start(project, user, version, target=TARGET, **fairness):
     )
 
 
-def test_a_fair_build_trains_stores_predicts_and_registers(project_a, ds_user, run_job, client_for, api_for, media):
+def test_a_fair_build_trains_stores_predicts_and_registers(
+    project_a, ds_user, run_job, client_for, api_for, media, tmp_path
+):
     version = make_version(project_a, ds_user, biased_frame(2000), name="loans")
     build = start(project_a, ds_user, version, **{**FAIR, "base": "linear"})
     assert build.fairness == {**FAIR, "base": "linear"}
@@ -48,6 +50,10 @@ def test_a_fair_build_trains_stores_predicts_and_registers(project_a, ds_user, r
     registered = services.automl_register(build=build, created_by=ds_user)
     labels, _ = load_version(registered).predict(test.drop(columns=[TARGET]))
     assert list(labels) == out["predictions"]
+    exported = predict_elsewhere(
+        export_mlflow_dir(version=registered, target=tmp_path / "export"), test.head(30), tmp_path
+    )
+    assert exported["predictions"] == out["predictions"][:30]
     # the unmitigated reference on the leaderboard is a candidate like any other: refitted on request
     selection = services.automl_candidate_select(build=build, candidate="linear-unmitigated", created_by=ds_user)
     assert selection.job is not None and run_job(selection.job).status == JobStatus.SUCCEEDED

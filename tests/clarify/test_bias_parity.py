@@ -543,3 +543,32 @@ def test_flip_test_with_many_distance_ties() -> None:
     )
     ft = next(m for m in ref[0]["metrics"] if m["name"] == "FT")
     assert post["facets"]["group"][0]["metrics"][0]["value"] == ft["value"] != 0
+
+
+@pytest.mark.parametrize("kind", ["continuous", "rounded", "small integers", "tiny rest", "many columns"])
+def test_knn_majority_equals_scikit_learn_predict(kind: str) -> None:
+    """FlipTest's k-NN vote: scipy's k-d tree where the k nearest are one set, scikit-learn's own search where the
+    k-th and (k+1)-th tie; on every kind of data the votes are KNeighborsClassifier.predict's, row for row."""
+    from scipy.spatial import cKDTree
+    from sklearn.neighbors import KNeighborsClassifier
+
+    rng = np.random.default_rng(5)
+    k = 5
+    if kind == "continuous":
+        train, queries = rng.normal(size=(4000, 3)), rng.normal(size=(3000, 3))
+    elif kind == "rounded":  # some ties at the boundary: those rows go to scikit-learn
+        train, queries = rng.normal(size=(4000, 2)).round(2), rng.normal(size=(3000, 2)).round(2)
+        distances, _ = cKDTree(train).query(queries, k=k + 1)
+        tied = formulas._tied(distances, k)
+        assert 0 < tied.mean() < formulas.TIE_PRONE
+    elif kind == "small integers":  # ties everywhere: scikit-learn answers all
+        train, queries = rng.integers(0, 4, (4000, 3)).astype(float), rng.integers(0, 4, (3000, 3)).astype(float)
+    elif kind == "tiny rest":
+        k = 1
+        train, queries = rng.normal(size=(7, 2)), rng.normal(size=(50, 2))
+    else:  # more than 15 columns: brute force, as scikit-learn chooses
+        train, queries = rng.normal(size=(1500, 20)), rng.normal(size=(500, 20))
+    labels = rng.random(len(train)) < 0.45
+    expected = KNeighborsClassifier(n_neighbors=k).fit(train, labels).predict(queries)
+    votes = formulas.knn_majority(train, labels, queries, k)
+    assert votes.dtype == bool and np.array_equal(votes, expected)

@@ -349,3 +349,32 @@ def test_stratified_allocation_is_proportional() -> None:
     assert stratified_allocation(np.array([5, 3]), 20).tolist() == [5, 3]
     alloc = stratified_allocation(np.array([7, 1, 1, 1, 50]), 13)
     assert alloc.sum() == 13 and (alloc >= 1).all()
+
+
+def test_a_parquet_file_that_expands_past_the_decoded_cap_is_refused_before_expanding(tmp_path: Path) -> None:
+    """A dictionary page holds a long value once; 200,000 rows pointing at it are ~200 MB of text from a file of a
+    few kilobytes. Refused by name, before the values are expanded; the same file under a larger cap reads."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    n = 200_000
+    value = "x" * 1_000
+    table = pa.table({"id": pa.array(range(n)), "note": pa.array([value] * n)})
+    path = tmp_path / "bomb.parquet"
+    pq.write_table(table, path, use_dictionary=True, compression="zstd")
+    assert path.stat().st_size < 2_000_000
+    with pytest.raises(ReadError, match=r"expands to more than 0\.1 GiB"):
+        read(str(path), limits=ReadLimits(max_decoded_bytes=100 * 1024**2))
+    frame = read(str(path), limits=ReadLimits(max_decoded_bytes=1024**3))
+    assert len(frame) == n and frame["note"].iloc[-1] == value and str(frame["note"].dtype) != "category"
+
+
+def test_parquet_text_columns_keep_their_values_and_types(tmp_path: Path) -> None:
+    path = tmp_path / "t.parquet"
+    df = pd.DataFrame({"a": ["x", None, "y"], "a2": [b"1", b"2", None], "n": [1.5, 2.0, None]})
+    df.to_parquet(path)
+    got = read(str(path))
+    assert got["a"].tolist()[0] == "x" and pd.isna(got["a"].tolist()[1]) and got["a2"].tolist()[:2] == [b"1", b"2"]
+    empty = tmp_path / "empty.parquet"
+    df.iloc[:0].to_parquet(empty)
+    assert list(read(str(empty)).columns) == ["a", "a2", "n"]

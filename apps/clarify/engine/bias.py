@@ -8,8 +8,9 @@ reference; tests/clarify/test_bias_parity.py compares every value within 1e-9).
     text = dumps_analysis(analysis_document(pre, post))     # analysis.json
 
 How SageMaker decides (and so how Atelier decides):
-* label: positive when the value is one of `positive_values` (compared as written; if none matches exactly, compared
-  as text, so "1" finds 1), or, with `threshold`, when value > threshold. A missing label counts as negative.
+* label: positive when the value is one of `positive_values` (each compared as written; if it matches nothing, as
+  text, so "1" finds 1, then as a number), or, with `threshold`, when value > threshold. A missing label counts as
+  negative.
 * facet: the sensitive group d is the rows with one of `values`, or value > `threshold`; the rest (a) is every other
   row, missing values included. With neither, every distinct value is compared with the rest in turn (one result
   each, in order of first appearance). `value_or_threshold` is written as SageMaker writes it: the values joined by
@@ -26,12 +27,12 @@ How SageMaker decides (and so how Atelier decides):
 * FT: a k-NN on the other columns (every column but the label and this facet, unless `features` is given).
   SageMaker refuses text columns; Atelier one-hot encodes them (each category a 0/1 column, a missing value its
   own category; columns with more than FT_MAX_CATEGORIES categories are left out) and says so in the metric's
-  "feature_encoding" field.
+  "feature_encoding" field. With `ft_max_rows` it runs on a stated random sample ("sample" field).
 
 The metrics are computed from counts gathered with one `np.bincount` per facet column (every facet value at once);
-only FT reads the rows again (scikit-learn's k-NN). Input problems raise BiasInputError naming the field; a metric
-that cannot be computed for the data (an empty group, no group variable) is written as SageMaker writes it:
-`"value": null, "error": "<why>"`.
+only FT reads the rows again (a k-NN whose votes are scikit-learn's, see bias_formulas.knn_majority). Input
+problems raise BiasInputError naming the field; a metric that cannot be computed for the data (an empty group, no
+group variable) is written as SageMaker writes it: `"value": null, "error": "<why>"`.
 """
 
 from __future__ import annotations

@@ -4,9 +4,9 @@ tests/clarify/test_bias_parity.py compares every value), computed from counts.
 One comparison is the sensitive group d against the rest a. Everything except FT is a function of a few counts:
 `Cells.counts[side, label, predicted]` (side 0 = a, 1 = d; label and predicted 0/1) and, for CDDL/CDDPL, the same
 per subgroup of the group variable. bias.py computes those counts for every facet value at once with one
-`np.bincount`, so a metric costs microseconds after one pass over the rows. FT (FlipTest) needs the rows: a k-NN
-classifier (scikit-learn, the same settings as SageMaker) fit on a's rows with the model's predictions, asked about
-d's rows.
+`np.bincount`, so a metric costs microseconds after one pass over the rows. FT (FlipTest) needs the rows: the
+majority vote of each d row's nearest a rows (k-NN with SageMaker's settings; `knn_majority` gives scikit-learn's
+exact votes, faster).
 
 Edge rules (SageMaker's): x/0 is +inf (-inf for x < 0), 0/0 is 0; a difference of two +inf is 0; an empty
 group or no common label value makes the metric an error, never a number."""
@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -266,8 +267,6 @@ def flip_test(features: np.ndarray, sensitive: np.ndarray, predicted: np.ndarray
     """FlipTest: a k-NN classifier (k = 5, or 1 when a has fewer than 10 rows; Euclidean distance, uniform votes)
     fit on the rest's feature rows with the model's predictions, asked about each sensitive row. FT = (rows the model
     predicts positive but the k-NN negative - the other way round) / rows in d."""
-    from sklearn.neighbors import KNeighborsClassifier
-
     nd = int(np.count_nonzero(sensitive))
     na = len(sensitive) - nd
     if nd == 0:
@@ -281,23 +280,98 @@ def flip_test(features: np.ndarray, sensitive: np.ndarray, predicted: np.ndarray
         raise MetricError(f"FlipTest needs complete numeric feature rows; {bad} rows have a missing value.")
     rest = ~sensitive
     k = 5 if na > 9 else 1
-    knn = KNeighborsClassifier(n_neighbors=k)
-    rest_predicted = predicted[rest]
-    knn.fit(features[rest], rest_predicted)
-    # The same neighbours as knn.predict (scikit-learn's tree, same tie order); the majority of an odd number of
-    # 0/1 votes is the uniform-weight mode predict would take, without its slower generic mode.
-    queries = features[sensitive]
+    counterfactual = knn_majority(features[rest], predicted[rest], features[sensitive], k)
+    model = predicted[sensitive]
+    flipped_down = int(np.count_nonzero(model & ~counterfactual))
+    flipped_up = int(np.count_nonzero(~model & counterfactual))
+    return divide(flipped_down - flipped_up, nd)
+
+
+TIE_TOLERANCE = 1e-9  # relative: a k-th and (k+1)-th neighbour this close are treated as tied
+TIE_PRONE = 0.3  # share of tied probe queries above which scikit-learn answers every query directly
+
+
+def knn_majority(train: np.ndarray, labels: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """The majority vote of each query's k nearest training rows (Euclidean), exactly as scikit-learn's
+    KNeighborsClassifier(n_neighbors=k).predict decides it (SageMaker's FlipTest).
+
+    A k-d tree (scipy's, about twice as fast as scikit-learn's) finds k + 1 neighbours. Where the k-th is strictly
+    closer than the (k+1)-th, the k nearest are one set whichever search finds them, so the vote is scikit-learn's.
+    Where they tie (within TIE_TOLERANCE), which of the tied rows counts depends on scikit-learn's own tree, so
+    those queries are asked of it. Data with many ties (small integer features) goes to scikit-learn directly."""
+    labels = np.asarray(labels, dtype=bool)
+    if train.shape[1] > 15 or len(train) <= k:  # scikit-learn searches by brute force there; so do we
+        return _sklearn_majority(train, labels, queries, k)
+    from scipy.spatial import cKDTree
+
+    tree = cKDTree(train)
+    probe = queries[np.random.default_rng(0).choice(len(queries), min(len(queries), 1000), replace=False)]
+    probe_distances, _ = tree.query(probe, k=k + 1)
+    if _tied(probe_distances, k).mean() > TIE_PRONE:
+        return _sklearn_majority(train, labels, queries, k)
+    order = _locality_order(queries)
+    ordered = queries if order is None else queries[order]
+    distances, neighbours = tree.query(ordered, k=k + 1)
+    votes = labels[neighbours[:, :k]].sum(axis=1) * 2 > k
+    tied = np.flatnonzero(_tied(distances, k))
+    if len(tied) <= TIE_RESOLVE_MAX:  # most ties cannot change the vote: settle those without scikit-learn
+        settled = [_vote_despite_tie(tree, train, labels, ordered[i], distances[i, k - 1], k) for i in tied]
+        votes[tied] = [v is True for v in settled]
+        tied = tied[[v is None for v in settled]] if len(tied) else tied
+    if len(tied):
+        votes[tied] = _sklearn_majority(train, labels, ordered[tied], k)
+    if order is None:
+        return votes
+    out = np.empty_like(votes)
+    out[order] = votes
+    return out
+
+
+TIE_RESOLVE_MAX = 2000  # tied queries settled one by one (a ball query each); more go to scikit-learn at once
+
+
+def _vote_despite_tie(
+    tree: Any, train: np.ndarray, labels: np.ndarray, query: np.ndarray, kth: float, k: int
+) -> bool | None:
+    """The vote of a query whose k-th neighbour ties with others, when the tie cannot change it: every row surely
+    closer than the k-th distance is among the k nearest in any search, and the rest are drawn from the rows at that
+    distance (within TIE_TOLERANCE); if the fewest and the most positive votes that draw allows agree, that is the
+    vote. None when it depends on which tied rows scikit-learn's tree visits first."""
+    candidates = np.asarray(tree.query_ball_point(query, r=kth * (1 + TIE_TOLERANCE)), dtype=np.intp)
+    if len(candidates) > 1000:
+        return None
+    distance = np.sqrt(((train[candidates] - query) ** 2).sum(axis=1))
+    closer = distance < kth * (1 - TIE_TOLERANCE)
+    draw = k - int(closer.sum())
+    band = candidates[~closer]
+    if draw <= 0 or draw > len(band):
+        return None
+    sure = int(labels[candidates[closer]].sum())
+    band_positive = int(labels[band].sum())
+    fewest = sure + max(0, draw - (len(band) - band_positive))
+    most = sure + min(draw, band_positive)
+    if (fewest * 2 > k) != (most * 2 > k):
+        return None
+    return most * 2 > k
+
+
+def _tied(distances: np.ndarray, k: int) -> np.ndarray:
+    return distances[:, k] - distances[:, k - 1] <= TIE_TOLERANCE * distances[:, k]
+
+
+def _sklearn_majority(train: np.ndarray, labels: np.ndarray, queries: np.ndarray, k: int) -> np.ndarray:
+    """scikit-learn's own neighbours (its tree and tie order); the majority of an odd number of 0/1 votes is the
+    uniform-weight mode its predict takes, without its slower generic mode."""
+    from sklearn.neighbors import KNeighborsClassifier
+
+    knn = KNeighborsClassifier(n_neighbors=k).fit(train, labels)
     order = _locality_order(queries) if knn._fit_method in ("kd_tree", "ball_tree") else None
     if order is None:
         neighbours = knn.kneighbors(queries, return_distance=False)
     else:  # nearby queries one after the other walk the same tree nodes (cache); each answer is unchanged
         neighbours = np.empty((len(queries), k), dtype=np.intp)
         neighbours[order] = knn.kneighbors(queries[order], return_distance=False)
-    counterfactual = rest_predicted[neighbours].sum(axis=1) * 2 > k
-    model = predicted[sensitive]
-    flipped_down = int(np.count_nonzero(model & ~counterfactual))
-    flipped_up = int(np.count_nonzero(~model & counterfactual))
-    return divide(flipped_down - flipped_up, nd)
+    return labels[neighbours].sum(axis=1) * 2 > k
 
 
 def _locality_order(points: np.ndarray) -> np.ndarray | None:

@@ -62,6 +62,7 @@ class ReadLimits:
     max_bytes: int = 2 * 1024**3
     max_rows: int = 20_000_000
     max_columns: int = 2_000
+    max_decoded_bytes: int = 8 * 1024**3  # Parquet: the values once expanded (dictionary pages repeat a value)
     xlsx_max_entries: int = 10_000
     xlsx_max_uncompressed_bytes: int = 1024**3
     xlsx_max_ratio: float = 200.0

@@ -77,6 +77,7 @@ def _read_limits() -> Any:
         xlsx_max_uncompressed_bytes=int(settings.ARCHIVE_MAX_UNCOMPRESSED_BYTES),
         xlsx_max_ratio=float(settings.ARCHIVE_MAX_RATIO),
         xlsx_ratio_floor_bytes=int(settings.ARCHIVE_RATIO_FLOOR_BYTES),
+        max_decoded_bytes=int(settings.DATASET_MAX_DECODED_BYTES),
     )
 
 

@@ -24,7 +24,7 @@ BATCH = ROW_GROUP_SIZE * 16
 PEAK_BUDGET_MB = 2500  # the whole test process (measured: ~1.3 GB)
 JOB_RISE_BUDGET_MB = 1200  # how far the job raises the process's peak (measured: ~540 MB)
 
-pytestmark = pytest.mark.slow  # ~45 s: writing 10^7 rows and one report on them
+pytestmark = pytest.mark.slow  # ~11-45 s (machine load): writing 10^7 rows and one report on them
 
 
 def _write(path: str) -> None:

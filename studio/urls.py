@@ -17,6 +17,7 @@ api_patterns: list = [
     path("", include("apps.unsupervised.api.urls")),
     path("", include("apps.registry.api.urls")),
     path("", include("apps.endpoints.api.urls")),
+    path("", include("apps.clarify.api.urls")),
     path("schema/", SchemaApi.as_view(), name="schema"),
     # The split view serves Swagger UI's init as a script of its own (?script), not inline: allowed by our CSP
     path("docs/", SchemaDocsView.as_view(url_name="api:schema"), name="docs"),

@@ -14,3 +14,9 @@ class ClarifyConfig(AppConfig):
             "order": 30,
         },
     ]
+
+    def ready(self) -> None:
+        from apps.clarify import signals
+        from apps.jobs.services import job_finished
+
+        job_finished.connect(signals.on_job_finished, dispatch_uid="clarify.job_finished")

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
 from django.core.exceptions import ValidationError
@@ -56,12 +57,34 @@ def version_get_for_user(*, user: User, pk: object) -> DatasetVersion:
     return object_get_for_user(version_list_for_user(user=user), user=user, pk=pk)
 
 
-def version_frame(*, version: DatasetVersion, max_rows: int | None = None, as_written: bool = False) -> pd.DataFrame:
+def version_frame(
+    *, version: DatasetVersion, max_rows: int | None = None, as_written: bool = False, columns: list[str] | None = None
+) -> pd.DataFrame:
     """The rows of a version as a DataFrame (all of them, or the first `max_rows`): for other apps (AutoML).
+    `columns`: read only these (all rows), e.g. the few columns a bias report needs of a long version.
 
     `as_written=True` gives boolean columns back in the user's tokens (`yes`/`no`): for models whose predictions
     and inputs people see, and for outputs that become new versions."""
-    frame = files.read_head(version.file, max_rows) if max_rows is not None else files.read_frame(version.file)
+    if max_rows is not None:
+        frame = files.read_head(version.file, max_rows)
+        frame = frame[columns] if columns is not None else frame
+    else:
+        frame = files.read_frame(version.file, columns=columns)
+    return tokens.frame_as_written(frame, tokens.boolean_tokens(version.schema)) if as_written else frame
+
+
+def version_sample(
+    *, version: DatasetVersion, size: int, seed: int = 0, columns: list[str] | None = None, as_written: bool = False
+) -> pd.DataFrame:
+    """A seeded uniform random sample of `size` rows without replacement (every row when the version has no more),
+    in file order, read one row group at a time: the whole version is never in memory."""
+    total = int(version.row_count)
+    if size >= total:
+        frame = files.read_frame(version.file, columns=columns)
+    else:
+        rng = np.random.default_rng(seed)
+        positions = np.sort(rng.choice(total, size=size, replace=False))
+        frame = files.read_positions(version.file, positions, columns=columns)
     return tokens.frame_as_written(frame, tokens.boolean_tokens(version.schema)) if as_written else frame
 
 

@@ -147,9 +147,32 @@ def open_parquet(name: str) -> Iterator[pq.ParquetFile]:
         yield pq.ParquetFile(handle)
 
 
-def read_frame(name: str) -> pd.DataFrame:
+def read_frame(name: str, columns: list[str] | None = None) -> pd.DataFrame:
+    """Every row; only `columns` (in that order) when given, so a reader of a few columns of a wide or long file
+    never holds the others."""
     with open_parquet(name) as pf:
-        return pf.read().to_pandas()
+        return pf.read(columns=columns).to_pandas()
+
+
+def read_positions(name: str, positions: np.ndarray, columns: list[str] | None = None) -> pd.DataFrame:
+    """The rows at sorted 0-based `positions`, reading one row group at a time (memory: the rows kept plus one
+    group of `columns`)."""
+    positions = np.asarray(positions, dtype=np.int64)
+    with open_parquet(name) as pf:
+        parts: list[pa.Table] = []
+        start = 0
+        for i in range(pf.metadata.num_row_groups):
+            n = pf.metadata.row_group(i).num_rows
+            lo, hi = np.searchsorted(positions, [start, start + n])
+            if hi > lo:
+                group = pf.read_row_group(i, columns=columns)
+                parts.append(group.take(pa.array(positions[lo:hi] - start)))
+            start += n
+        if not parts:
+            schema = pf.schema_arrow
+            empty = schema.empty_table()
+            return (empty.select(columns) if columns is not None else empty).to_pandas()
+        return pa.concat_tables(parts).to_pandas()
 
 
 def read_head(name: str, rows: int) -> pd.DataFrame:

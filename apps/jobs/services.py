@@ -19,6 +19,7 @@ from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 from django.db.models import Q
+from django.dispatch import Signal
 from django.urls import reverse
 from django.utils import timezone
 
@@ -102,10 +103,20 @@ def _finish(job_id: int, attempt: int, **fields: Any) -> bool:
     return bool(updated)
 
 
+# Sent once when a job reaches a final state (kwargs: job_id, kind, status), so that an app can start what waits on
+# another app's job (a Clarify report waits on a Canvas build) without that app knowing about it.
+job_finished = Signal()
+
+
 def _notify_finished(job_id: int) -> None:
     """Tell whoever started the job how it ended: once (only the transition into a final state calls this), never
-    for jobs the system started on its own (no created_by) or that a job started as its helpers (JobKind.notify)."""
+    for jobs the system started on its own (no created_by) or that a job started as its helpers (JobKind.notify).
+    Receivers of `job_finished` hear of every job."""
     job = Job.objects.filter(pk=job_id).first()
+    if job is not None:
+        for receiver, response in job_finished.send_robust(sender=Job, job_id=job.pk, kind=job.kind, status=job.status):
+            if isinstance(response, Exception):
+                logger.error("job_finished receiver %r failed for job %s: %r", receiver, job_id, response)
     if job is None or job.created_by_id is None:
         return
     try:

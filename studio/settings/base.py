@@ -360,6 +360,7 @@ JOB_MODULES = [
     "apps.unsupervised.jobs",
     "apps.endpoints.jobs",
     "apps.registry.jobs",
+    "apps.clarify.jobs",
 ]
 
 # --- Channels -----------------------------------------------------------------------------------------
@@ -391,6 +392,11 @@ AUTOML_TUNING_DIR = Path(env("AUTOML_TUNING_DIR", str(VAR_DIR / "tuning")))
 AUTOML_TUNING_MAX_PARALLEL = env_int("AUTOML_TUNING_MAX_PARALLEL", 8)
 AUTOML_TUNING_MAX_TRIALS = env_int("AUTOML_TUNING_MAX_TRIALS", 500)
 AUTOML_TUNING_TRIAL_TIMEOUT_S = env_int("AUTOML_TUNING_TRIAL_TIMEOUT_S", 900)
+# Clarify: the model part of a report (predictions, post-training metrics, SHAP) reads a seeded uniform sample of at
+# most this many rows; the pre-training metrics read only their few columns, of at most CLARIFY_DATA_MAX_ROWS rows.
+CLARIFY_MODEL_MAX_ROWS = env_int("CLARIFY_MODEL_MAX_ROWS", 100_000)
+CLARIFY_DATA_MAX_ROWS = env_int("CLARIFY_DATA_MAX_ROWS", 20_000_000)
+CLARIFY_SYNC_CHECK_ROWS = env_int("CLARIFY_SYNC_CHECK_ROWS", 1_000_000)  # label/facet values checked on start
 
 # --- Model Registry ---------------------------------------------------------------------------------------------
 # Types a skops file may contain beyond those skops trusts by default. sklearn.tree._tree.Tree is left out on purpose:

@@ -55,6 +55,7 @@ JOB_MODULES = [
     "apps.unsupervised.jobs",
     "apps.endpoints.jobs",
     "apps.registry.jobs",
+    "apps.clarify.jobs",
     "tests.jobkinds",
 ]
 SERVING_CONFIG_REFRESH_S = 0.3

@@ -13,6 +13,7 @@ from apps.core.figures import short
 
 Figure = dict[str, Any]
 BAR_ROWS = 15  # features in the SHAP bar chart and beeswarm
+CONFUSION_MAX = 12  # confusion matrices per facet (its commonest values come first)
 
 
 def _layout(title: str, *, height: int = 380, **extra: Any) -> dict[str, Any]:
@@ -38,51 +39,40 @@ def _num(value: Any) -> float | None:
     return out if math.isfinite(out) else None
 
 
-def _first(d: dict[str, Any], *keys: str) -> Any:
-    for key in keys:
-        if key in d and d[key] is not None:
-            return d[key]
-    return None
-
-
 # --- reading the details (the job's chart data) ---------------------------------------------------------------
 
 
 def breakdown(details: dict[str, Any] | None) -> list[tuple[str, list[dict[str, Any]]]]:
-    """(facet column, [{value, n, label_rate, predicted_rate, confusion}]) from the details' facet breakdown."""
-    raw = (details or {}).get("breakdown") or (details or {}).get("facets") or {}
-    items = raw.items() if isinstance(raw, dict) else [(f.get("facet") or f.get("name"), f) for f in raw]
+    """(facet column, its rows) from the bias engine's facet_breakdown (with predictions when the report has a
+    model): each row {value, sensitive, n, label_rate, predicted_rate, confusion}."""
+    d = details or {}
+    block = d.get("breakdown_predicted") or d.get("breakdown") or {}
     out = []
-    for facet, body in items:
-        rows = body.get("values") or body.get("groups") or [] if isinstance(body, dict) else body
-        parsed = []
-        for r in rows or []:
-            parsed.append(
-                {
-                    "value": str(_first(r, "value", "value_or_threshold", "group")),
-                    "n": _first(r, "n", "count", "rows"),
-                    "label_rate": _num(_first(r, "label_positive_rate", "label_rate", "positive_rate")),
-                    "predicted_rate": _num(_first(r, "predicted_positive_rate", "predicted_rate", "prediction_rate")),
-                    "confusion": _first(r, "confusion_matrix", "confusion"),
-                }
-            )
+    for facet, rows in (block.get("facets") or {}).items():
+        parsed = [
+            {
+                "value": str(r.get("value")),
+                "sensitive": bool(r.get("sensitive")),
+                "n": r.get("n"),
+                "label_rate": _num(r.get("label_positive_rate")),
+                "predicted_rate": _num(r.get("predicted_positive_rate")),
+                "confusion": r.get("confusion_matrix"),
+            }
+            for r in rows or []
+        ]
         if parsed:
             out.append((str(facet), parsed))
     return out
 
 
-def _explanations(details: dict[str, Any] | None) -> dict[str, Any]:
-    return (details or {}).get("explanations") or {}
-
-
 def global_shap(details: dict[str, Any] | None) -> dict[str, Any]:
-    e = _explanations(details)
-    return e.get("global") or e.get("shap") or {}
+    """explain_global's result (mean |SHAP|, spread, beeswarm sample, method)."""
+    return (details or {}).get("shap") or {}
 
 
 def pdp(details: dict[str, Any] | None) -> dict[str, Any]:
-    e = _explanations(details)
-    return e.get("pdp") or e.get("partial_dependence") or {}
+    """partial_dependence's result (one curve per feature, 2-feature interactions)."""
+    return (details or {}).get("pdp") or {}
 
 
 # --- rates and confusion matrices ---------------------------------------------------------------------------
@@ -95,6 +85,7 @@ def rates_figure(facet: str, rows: list[dict[str, Any]]) -> Figure | None:
     x = [label(r["value"]) for r in rows]
     ticks = [short(v) for v in x]
     counts = [r["n"] for r in rows]
+    edge = [2 if r["sensitive"] else 0 for r in rows]  # the sensitive group's bars are outlined
     data = [
         {
             "type": "bar",
@@ -102,7 +93,7 @@ def rates_figure(facet: str, rows: list[dict[str, Any]]) -> Figure | None:
             "x": x,
             "y": [r["label_rate"] for r in rows],
             "customdata": counts,
-            "marker": {"color": MUTED},
+            "marker": {"color": MUTED, "line": {"color": DANGER, "width": edge}},
             "hovertemplate": "%{x}: %{y:.1%} positive labels (%{customdata:,} rows)<extra></extra>",
         }
     ]
@@ -114,14 +105,14 @@ def rates_figure(facet: str, rows: list[dict[str, Any]]) -> Figure | None:
                 "x": x,
                 "y": [r["predicted_rate"] for r in rows],
                 "customdata": counts,
-                "marker": {"color": ACCENT},
+                "marker": {"color": ACCENT, "line": {"color": DANGER, "width": edge}},
                 "hovertemplate": "%{x}: %{y:.1%} positive predictions (%{customdata:,} rows)<extra></extra>",
             }
         )
     return {
         "data": data,
         "layout": _layout(
-            f"Positive rates by {label(facet)}",
+            f"Positive rates by {label(facet)} (sensitive group outlined)",
             legend=_legend_top(),
             barmode="group",
             xaxis={"type": "category", "tickvals": x, "ticktext": ticks, "title": {"text": label(facet)}},
@@ -352,7 +343,7 @@ def report_figures(analysis: dict[str, Any] | None, details: dict[str, Any] | No
         fig = rates_figure(facet, rows)
         if fig:
             rates.append((f"rates-{i}", fig, False))
-        for j, row in enumerate(rows):
+        for j, row in enumerate(rows[:CONFUSION_MAX]):
             cm = confusion_figure(facet, row)
             if cm:
                 confusions.append((f"confusion-{i}-{j}", cm, False))

@@ -224,7 +224,8 @@ class ReportForm(forms.Form):
             "explain": {
                 "shap": bool(d.get("explain")),
                 "pdp_features": d.get("pdp_features") if d.get("pdp_features") is not None else 5,
-                "pdp_pairs": d["pairs"] if d.get("explain") else [],
+                # partial dependence is of a model's predictions: pairs only with a model
+                "pdp_pairs": d["pairs"] if d.get("explain") and d.get("model") else [],
             },
         }
 
@@ -255,20 +256,23 @@ class ReportForm(forms.Form):
 
 
 class ThresholdsForm(forms.Form):
-    """One number per metric name; an empty box keeps the metric's default threshold."""
+    """One number per metric name; an empty box puts the metric back to its default threshold."""
 
-    def __init__(self, *args: Any, metrics: list[str], **kwargs: Any) -> None:
+    def __init__(self, *args: Any, metrics: list[str], current: dict[str, float] | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.metric_names = metrics
+        self.current = current or {}
         for name in metrics:
             self.fields[f"t_{name}"] = forms.CharField(required=False, max_length=40, label=name)
 
     def clean(self) -> dict[str, Any]:
         d = super().clean() or {}
-        thresholds: dict[str, float] = {}
+        thresholds: dict[str, float | None] = {}
         for name in self.metric_names:
             raw = (d.get(f"t_{name}") or "").strip()
             if not raw:
+                if name in self.current:
+                    thresholds[name] = None  # emptied: back to the default
                 continue
             try:
                 value = float(raw)

@@ -18,7 +18,7 @@ from apps.accounts.mixins import StudioMixin
 from apps.accounts.requests import request_project, request_user, required_project
 from apps.automl import selectors as automl_selectors
 from apps.clarify import charts, selectors, services
-from apps.clarify.choices import MitigationKind, ReportKind
+from apps.clarify.choices import MitigationKind
 from apps.clarify.forms import ColumnInfo, MitigationForm, ReportForm, ThresholdsForm, version_columns
 from apps.clarify.models import ClarifyReport
 from apps.datasets import selectors as data_selectors
@@ -214,38 +214,21 @@ BIAS_KINDS: list[tuple[str, str, str]] = [
 ]
 
 
-def _metric_info() -> dict[str, Any]:
-    """The bias engine's metric catalogue (description, meaning, ideal, range), when the engine is there."""
-    try:
-        from apps.clarify.engine import bias
-    except ImportError:  # pragma: no cover - the engine lands with the bias helper's branch
-        return {}
-    return dict(getattr(bias, "METRICS", {}) or {})
-
-
-def _info_get(info: Any, key: str, default: Any = None) -> Any:
-    if info is None:
-        return default
-    if isinstance(info, dict):
-        return info.get(key, default)
-    return getattr(info, key, default)
+STAGES = {"pre_training": "pre-training", "post_training": "post-training"}
 
 
 def _facet_tables(report: ClarifyReport) -> list[dict[str, Any]]:
-    """The flags grouped per facet and value, each row with the metric's range and description added."""
-    info = _metric_info()
+    """The flags (value, meaning, ideal, range, threshold in force, flagged) grouped per facet and value."""
     tables: dict[tuple[str, str], dict[str, Any]] = {}
     for flag in services.report_flags(report):
         key = (str(flag.get("facet")), str(flag.get("value_or_threshold")))
         table = tables.setdefault(key, {"facet": key[0], "value": key[1], "rows": [], "flagged": 0})
-        meta = info.get(flag.get("name"))
-        rng = _info_get(meta, "range")
+        rng = flag.get("range")
         row = {
             **flag,
             "range": tuple(rng) if rng else None,
-            "description": _info_get(meta, "description", ""),
-            "meaning": flag.get("meaning") or _info_get(meta, "meaning", ""),
-            "bias_kinds": list(flag.get("bias_kinds") or _info_get(meta, "bias_kinds", ()) or ()),
+            "stage_label": STAGES.get(str(flag.get("stage")), flag.get("stage") or ""),
+            "bias_kinds": list(flag.get("bias_kinds") or ()),
         }
         table["rows"].append(row)
         table["flagged"] += 1 if flag.get("flagged") else 0
@@ -277,8 +260,20 @@ def _kinds_used(tables: list[dict[str, Any]]) -> dict[str, list[str]]:
     return out
 
 
+def _measurement(details: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per facet group: the label's error rate against the trusted reference in the group and in the rest."""
+    block = details.get("measurement_model") or details.get("measurement") or {}
+    rows = []
+    for facet, groups in (block.get("facets") or {}).items():
+        for g in groups or []:
+            rows.append({"facet": facet, **g})
+    return rows
+
+
 def _model_kinds(report: ClarifyReport) -> bool:
-    return report.kind == ReportKind.MODEL or bool(report.model_version_id or report.automl_build_id)
+    """Retraining under a constraint and per-group thresholds act on a Canvas build's model (the service refuses
+    them otherwise): a report on a registry version or on data alone offers the data mitigations only."""
+    return bool(report.automl_build_id)
 
 
 def _detail(
@@ -331,6 +326,8 @@ def _detail(
         ],
         "has_reference": bool((report.config or {}).get("reference")),
         "figures": charts.report_figures(report.analysis, report.details) if done else [],
+        "details": report.details or {},
+        "measurement": _measurement(report.details or {}) if done else [],
         "explanation_notes": charts.explanation_notes(report.details) if done else {},
         "compare": compare,
         "children": list(report.mitigated_reports.select_related("job").order_by("-created_at")),
@@ -352,7 +349,7 @@ class ReportThresholdsView(StudioMixin, View):
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         report = selectors.report_get_for_user(user=request_user(request), pk=pk)
         names = _metric_names(_facet_tables(report)) if report.analysis is not None else []
-        form = ThresholdsForm(request.POST, metrics=names)
+        form = ThresholdsForm(request.POST, metrics=names, current=report.thresholds or {})
         if not form.is_valid():
             return _detail(request, report, thresholds_form=form, status=400)
         try:

@@ -346,3 +346,52 @@ def trials_figure(summary: dict[str, Any], objective: str) -> Figure:
             showlegend=True,
         ),
     }
+
+
+def why_waterfall(explanation: dict[str, Any]) -> Figure:
+    """ "Why this prediction": a horizontal waterfall from the model's base value through the row's top SHAP
+    contributions (``feature = value``), the rest summed into one bar, to the prediction. The bars add up exactly
+    (Clarify's engine guarantees base + contributions + rest == prediction)."""
+    contributions = explanation.get("contributions") or []
+    names = ["base value"]
+    measures = ["absolute"]
+    xs = [float(explanation["expected_value"])]
+    for c in contributions:
+        names.append(f"{label(c['feature'])} = {label(c['value'])}")
+        measures.append("relative")
+        xs.append(float(c["shap"]))
+    hidden = int(explanation.get("n_features", len(contributions))) - len(contributions)
+    if hidden > 0:
+        names.append(f"{hidden} other feature{'s' if hidden != 1 else ''}")
+        measures.append("relative")
+        xs.append(float(explanation.get("rest") or 0.0))
+    names.append("prediction")
+    measures.append("total")
+    xs.append(float(explanation["prediction"]))
+    output = str(explanation.get("output") or "prediction")
+    return {
+        "data": [
+            {
+                "type": "waterfall",
+                "orientation": "h",
+                "measure": measures,
+                "y": names,
+                "x": xs,
+                "text": [f"{x:+.3f}" if m == "relative" else f"{x:.3f}" for x, m in zip(xs, measures, strict=True)],
+                "textposition": "outside",
+                "connector": {"line": {"color": MUTED, "width": 1}},
+                "increasing": {"marker": {"color": DANGER}},
+                "decreasing": {"marker": {"color": ACCENT}},
+                "totals": {"marker": {"color": MUTED}},
+                "hovertemplate": "%{y}: %{x:.4f}<extra></extra>",
+            }
+        ],
+        "layout": _layout(
+            f"Why this prediction: contributions to the {label(output)}",
+            height=max(240, 30 * len(names) + 90),
+            margin={"l": fx.label_px(names) + 10, "r": 60},
+            yaxis=fx.category_axis(names, autorange="reversed"),
+            xaxis={"title": {"text": label(output)}},
+            showlegend=False,
+        ),
+    }

@@ -13,16 +13,18 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from apps.accounts.models import Project, User
-from apps.automl import engine, selectors
+from apps.automl import charts, engine, selectors
 from apps.automl.choices import MAX_BUDGET_S, MIN_BUDGET_S, BuildMode, ProblemType
 from apps.automl.models import AutomlBuild, AutomlCandidateModel
 from apps.automl.progress import LiveBuild, snapshot_message
+from apps.clarify.engine import explain
 from apps.core.artifacts import artifact_local_copy, artifact_store
 from apps.core.models import Artifact
 from apps.core.tempfiles import temp_path
@@ -558,6 +560,35 @@ def automl_predict(*, build: AutomlBuild, rows: Any) -> dict[str, Any]:
         return engine.predict(model, rows)
     except engine.SchemaError as exc:
         raise schema_validation_error(exc, summary="non_field_errors") from exc
+
+
+# "Why this prediction" on the what-if card: it runs in the web process, so it is bounded. Tree members are exact
+# and fast (path-dependent TreeSHAP needs no background data); any other member is explained by Kernel SHAP against
+# the model's typical row (one background row) with at most WHY_NSAMPLES coalitions (all of them, exact, up to
+# log2(WHY_NSAMPLES) features).
+WHY_TOP = 8
+WHY_NSAMPLES = 256
+
+
+def automl_explain_row(*, build: AutomlBuild, rows: Any) -> dict[str, Any]:
+    """The row's SHAP contributions to the prediction the what-if shows (classification: the probability of the
+    predicted class; regression: the value), the top WHY_TOP of them, the rest summed, and a waterfall figure."""
+    if not isinstance(rows, list) or len(rows) != 1 or not isinstance(rows[0], dict):
+        raise ValidationError({"rows": "Send exactly one row: a list with one {column: value} object."})
+    model = load_build_model(build=build)
+    try:
+        X = engine.check_rows(model, pd.DataFrame.from_records(rows))
+    except engine.SchemaError as exc:
+        raise schema_validation_error(exc, summary="non_field_errors") from exc
+    target = None
+    if model.problem_type != ProblemType.REGRESSION:
+        target = engine.predict(model, X)["predictions"][0]
+    try:
+        out = explain.explain_row(model, X, target_class=target, top=WHY_TOP, nsamples=WHY_NSAMPLES)
+    except explain.ExplainError as exc:
+        raise ValidationError({exc.field: exc.message}) from exc
+    out["figure"] = charts.why_waterfall(out)
+    return out
 
 
 def automl_batch_predict_start(*, build: AutomlBuild, created_by: User, version: DatasetVersion) -> Any:

@@ -1,5 +1,6 @@
 /* Canvas build page: live best-score chart (polls the progress API while the build runs) and the what-if form
- * (a small fetch to the predict API on every change, no page reload). */
+ * (a small fetch to the predict API on every change, no page reload), with "why this prediction": the row's SHAP
+ * contributions from the explain API drawn as a waterfall. */
 (function () {
   "use strict";
   var root = document.getElementById("automl-build");
@@ -90,17 +91,61 @@
     }
   }
 
+  var METHODS = {
+    "tree": "exact TreeSHAP on every model of the ensemble",
+    "tree+kernel": "exact TreeSHAP on the tree models, Kernel SHAP against the typical row on the others",
+    "kernel": "Kernel SHAP against the typical row"
+  };
+  var latestWhy = 0;
+  function explain(sent) {
+    var url = root.dataset.explainUrl;
+    var chart = document.getElementById("whatif-why-chart");
+    if (!url || !chart) return;
+    var ticket = ++latestWhy;
+    var err = document.getElementById("whatif-why-error");
+    fetch(url, {
+      method: "POST", credentials: "same-origin",
+      headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf() },
+      body: JSON.stringify({ rows: [sent] })
+    }).then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
+      .then(function (res) {
+        if (ticket !== latestWhy) return;
+        if (!res.ok) {
+          err.textContent = res.body.detail || "The explanation failed.";
+          err.hidden = false;
+          return;
+        }
+        err.hidden = true;
+        var data = res.body;
+        chart.dataset.prediction = String(data.prediction);
+        chart.dataset.output = data.output;
+        if (window.Plotly && data.figure) {
+          window.Plotly.react(chart, data.figure.data || [], Object.assign({ autosize: true }, data.figure.layout || {}),
+            { displaylogo: false, responsive: true });
+        }
+        setText("whatif-why-method", "Explains the " + data.output + ": base value " + Number(data.expected_value).toFixed(3) +
+          " + contributions = " + Number(data.prediction).toFixed(3) + ". " + (METHODS[data.method] || data.method) +
+          ", " + Math.round(Number(data.seconds) * 1000) + " ms.");
+      })
+      .catch(function () {
+        if (ticket !== latestWhy) return;
+        err.textContent = "The explanation failed.";
+        err.hidden = false;
+      });
+  }
+
   var latest = 0;  // answers can come back out of order: only the answer to the latest row is shown
   function predict() {
     var ticket = ++latest;
+    var sent = row();
     fetch(root.dataset.predictUrl, {
       method: "POST", credentials: "same-origin",
       headers: { "Content-Type": "application/json", Accept: "application/json", "X-CSRFToken": csrf() },
-      body: JSON.stringify({ rows: [row()] })
+      body: JSON.stringify({ rows: [sent] })
     }).then(function (r) { return r.json().then(function (body) { return { ok: r.ok, body: body }; }); })
       .then(function (res) {
         if (ticket !== latest) return;
-        if (res.ok) { show(res.body); return; }
+        if (res.ok) { show(res.body); explain(sent); return; }
         var err = document.getElementById("whatif-error");
         err.textContent = res.body.detail || "The prediction failed.";
         err.hidden = false;

@@ -29,6 +29,7 @@ ROUTES: dict[str, Route] = {
     "api:automl-detail": Route((get(STUDIO),), kwargs=build_kw, foreign=PROJECT),
     "api:automl-progress": Route((get(STUDIO),), kwargs=build_kw, foreign=PROJECT),
     "api:automl-predict": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),  # no rows
+    "api:automl-explain": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),  # no rows
     "api:automl-batch-predict": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),
     "api:automl-select": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),
     "api:automl-package": Route((post(STUDIO, 400),), kwargs=build_kw, foreign=PROJECT),  # no fitted model

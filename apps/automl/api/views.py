@@ -96,6 +96,19 @@ class AutomlBuildViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         except ArtifactTampered as exc:
             return _tampered(exc)
 
+    @extend_schema(request=OpenApiTypes.OBJECT, responses={200: OpenApiTypes.OBJECT, 409: CONFLICT})
+    @action(detail=True, methods=["post"])
+    def explain(self, request: Request, pk: str | None = None) -> Response:
+        """Why this prediction: `{"rows": [one row]}` as for predict; answers the row's SHAP contributions
+        (`expected_value` + contributions + `rest` == `prediction`), what is explained (`output`), the method and
+        a waterfall `figure`."""
+        build = self.get_object()
+        rows = request.data.get("rows") if isinstance(request.data, dict) else None
+        try:
+            return Response(services.automl_explain_row(build=build, rows=rows))
+        except ArtifactTampered as exc:
+            return _tampered(exc)
+
     @extend_schema(request=OpenApiTypes.OBJECT, responses={202: QueuedSerializer})
     @action(detail=True, methods=["post"], url_path="batch-predict")
     def batch_predict(self, request: Request, pk: str | None = None) -> Response:

@@ -111,6 +111,16 @@ EXAMPLES: list[tuple[str, dict[str, Any], tuple[str, ...]]] = [
     ("random_oversample", {"target": "label", "seed": 3}, ("base",)),
     ("random_undersample", {"target": "label", "seed": 3}, ("base",)),
     ("smote", {"target": "label", "features": ["qty", "price"], "k_neighbors": 1, "seed": 3}, ("base",)),
+    (
+        "fairness_reweigh",
+        {"label": "label", "positive_values": ["yes"], "facet": "qty", "facet_threshold": 3},
+        ("base",),
+    ),
+    (
+        "fairness_resample",
+        {"label": "qty", "label_threshold": 4, "facet": "city", "facet_values": ["Paris"], "seed": 3},
+        ("base",),
+    ),
     ("pca", {"columns": ["qty", "id", "price"], "n_components": 2}, ("base",)),
     (
         "group_by_aggregate",

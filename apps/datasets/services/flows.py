@@ -200,13 +200,20 @@ def flow_preview_or_error(flow: Flow, definition: dict[str, Any] | None, step_id
 
 
 def flow_step_add(
-    *, flow: Flow, op: str, parameters: dict[str, Any], inputs: list[str] | None = None, label: str = ""
+    *,
+    flow: Flow,
+    op: str,
+    parameters: dict[str, Any],
+    inputs: list[str] | None = None,
+    label: str = "",
+    preview: bool = True,
 ) -> tuple[Flow, str, Any]:
-    """Add a step after checking it runs on a preview sample; returns (flow, step id, preview)."""
+    """Add a step after checking it runs on a preview sample; returns (flow, step id, preview). `preview=False`
+    (a job that checked the step on the full data itself) checks only what needs no data and returns no preview."""
     before = copy.deepcopy(flow.definition)
     definition, step_id = flow_step_draft(flow, op=op, parameters=parameters, inputs=inputs, label=label)
-    preview = flow_preview_or_error(flow, definition, step_id)
-    return _save_definition(flow, before, definition), step_id, preview
+    shown = flow_preview_or_error(flow, definition, step_id) if preview else None
+    return _save_definition(flow, before, definition), step_id, shown
 
 
 def flow_step_update(
@@ -304,8 +311,6 @@ def _store_trained(flow_id: int, ran: dict[str, Any]) -> None:
 
 
 def flow_run_execute(ctx: JobContext) -> dict[str, Any]:
-    from apps.datasets.transforms import TransformError, run_flow
-
     done = DatasetVersion.objects.filter(job_id=ctx.job_id).first()
     if done is not None:
         return version_result(done)
@@ -313,6 +318,27 @@ def flow_run_execute(ctx: JobContext) -> dict[str, Any]:
     flow = Flow.objects.filter(pk=ctx.params["flow"], project_id=ctx.project_id).first()
     if flow is None:
         raise JobError("The flow was deleted before it ran.")
+    version = flow_execute(ctx, flow=flow, definition=definition, output_name=ctx.params["output_name"])
+    ctx.final_message = (
+        f"Flow {flow.name} wrote {version.row_count:,} rows × {version.column_count} columns as "
+        f"{version.dataset.name} v{version.number}."
+    )
+    return version_result(version)
+
+
+def flow_execute(
+    ctx: JobContext,
+    *,
+    flow: Flow,
+    definition: dict[str, Any],
+    output_name: str,
+    lineage: dict[str, Any] | None = None,
+) -> DatasetVersion:
+    """Run `definition` (of `flow`) on the full data, in this process, and store its output as the next version of
+    dataset `output_name`, its lineage naming the flow (plus the `lineage` entries given). The body of a flow run
+    job; another app's job calls it to write a version through a flow without starting a second job."""
+    from apps.datasets.transforms import TransformError, run_flow
+
     wanted = {s["id"]: s.get("dataset_version") for s in definition.get("sources") or []}
     versions = {
         v.pk: v
@@ -347,7 +373,7 @@ def flow_run_execute(ctx: JobContext) -> dict[str, Any]:
         frame=output,
         schema=schema,
         kind=VersionKind.FLOW,
-        dataset_name=ctx.params["output_name"],
+        dataset_name=output_name,
         parents=parents,
         source={
             "kind": VersionKind.FLOW,
@@ -356,14 +382,11 @@ def flow_run_execute(ctx: JobContext) -> dict[str, Any]:
             "steps": len(steps),
             "sources": {s: wanted[s] for s in wanted if s in used},
             "definition": result.flow,
+            **(lineage or {}),
         },
     )
     _store_trained(flow.pk, result.flow)
-    ctx.final_message = (
-        f"Flow {flow.name} wrote {version.row_count:,} rows × {version.column_count} columns as "
-        f"{version.dataset.name} v{version.number}."
-    )
-    return version_result(version)
+    return version
 
 
 def flow_analysis_add(*, flow: Flow, created_by: User, kind: str, step_id: str, params: dict[str, Any]) -> FlowAnalysis:

@@ -18,6 +18,7 @@ from . import (  # noqa: F401 - importing the group modules registers their oper
     columns,
     datetime,
     encode,
+    fairness,
     formula,
     join,
     missing,

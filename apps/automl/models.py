@@ -49,6 +49,12 @@ class AutomlBuild(ProjectOwnedModel):
         related_name="exported_builds",
         help_text="Set when this build is a tuning job's best trial exported as a candidate.",
     )
+    fairness = models.JSONField(
+        null=True,
+        blank=True,
+        help_text="A fairness-constrained build: {mitigator, constraint, sensitive, base} (Fairlearn); empty for an "
+        "ordinary build.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

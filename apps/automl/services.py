@@ -22,6 +22,7 @@ from django.utils import timezone
 from apps.accounts.models import Project, User
 from apps.automl import charts, engine, selectors
 from apps.automl.choices import MAX_BUDGET_S, MIN_BUDGET_S, BuildMode, ProblemType
+from apps.automl.engine import fair as fair_engine
 from apps.automl.models import AutomlBuild, AutomlCandidateModel
 from apps.automl.progress import LiveBuild, snapshot_message
 from apps.clarify.engine import explain
@@ -45,7 +46,7 @@ HISTORY_WRITE_INTERVAL_S = 0.5
 LIVE_WRITE_INTERVAL_S = 0.5  # how often a running build's progress, message and counters are written
 LIVE_LOW, LIVE_HIGH = 0.02, 0.95  # the job's progress while the engine runs (reading before, saving after)
 MAX_PREDICT_ROWS = 1000
-LIBRARIES = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "joblib", "optuna")
+LIBRARIES = ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "joblib", "optuna", "fairlearn")
 
 
 # --- checks ---------------------------------------------------------------------------------------------------
@@ -168,8 +169,11 @@ def automl_build_start(
     time_budget_s: Any = None,
     seed: Any = 0,
     name: str = "",
+    fairness: Any = None,
 ) -> AutomlBuild:
-    """Check the data (errors block the build), record the build and start its job."""
+    """Check the data (errors block the build), record the build and start its job. ``fairness`` (optional):
+    ``{"mitigator": "exponentiated_gradient", "constraint": "demographic_parity"|"equalized_odds", "sensitive":
+    <column>, "base": "lightgbm"|"linear"}`` makes the build's model a Fairlearn-mitigated one (binary targets)."""
     if version.project_id != project.pk:
         raise ValidationError({"dataset_version": "The dataset version belongs to another project."})
     try:
@@ -186,6 +190,7 @@ def automl_build_start(
     )
     if engine.has_errors(checks):
         raise ValidationError(checks_as_errors(checks))
+    fair = _clean_fairness(version=version, options=options, fairness=fairness) if fairness is not None else None
     with transaction.atomic():
         build = AutomlBuild.objects.create(
             project=project,
@@ -199,6 +204,7 @@ def automl_build_start(
             time_budget_s=options["time_budget_s"],
             seed=seed_value,
             checks=checks,
+            fairness=fair,
         )
         job = job_start(
             kind="automl.build",
@@ -210,6 +216,31 @@ def automl_build_start(
         build.job = job
         build.save(update_fields=["job", "updated_at"])
     return build
+
+
+def _clean_fairness(*, version: DatasetVersion, options: dict[str, Any], fairness: Any) -> dict[str, Any]:
+    """The fairness option checked against the version (a sample of it): errors keyed ``fairness.<key>``, or
+    ``target`` for a target that is not binary."""
+    target = options["target"]
+    try:
+        fair = engine.clean_fairness(fairness, list(version.column_names), target)
+    except engine.FairnessError as exc:
+        key = "fairness" if exc.field == "fairness" else f"fairness.{exc.field}"
+        raise ValidationError({key: exc.message}) from exc
+    frame = data_selectors.version_frame(version=version, max_rows=CHECK_SAMPLE_ROWS, as_written=True)
+    problem_type = options["problem_type"] or engine.detect_problem_type(frame[target].dropna())
+    if problem_type != ProblemType.BINARY:
+        raise ValidationError(
+            {
+                "target": f"A fairness-constrained build needs a binary target; {target!r} is a {problem_type} "
+                "target. Choose a two-class target, or build without the fairness option."
+            }
+        )
+    try:
+        fair_engine.check_groups(fair_engine.group_labels(frame[fair["sensitive"]]), fair["sensitive"])
+    except engine.FairnessError as exc:
+        raise ValidationError({"fairness.sensitive": exc.message}) from exc
+    return fair
 
 
 def _library_versions() -> dict[str, str]:
@@ -287,13 +318,22 @@ def automl_build_run(ctx: JobContext) -> dict[str, Any]:
     live.clock = time.monotonic()
     if ticker is not None:
         ticker.start()
+
+    def fair_progress(fraction: float, message: str) -> None:
+        progress(fraction, message, None, 0)
+
     try:
-        result = engine.build(frame, config, progress=progress, cancel=cancelled)
+        if build.fairness:
+            result = engine.fit_fair(frame, config, dict(build.fairness), progress=fair_progress)
+        else:
+            result = engine.build(frame, config, progress=progress, cancel=cancelled)
     except engine.BuildCancelled as exc:
         ctx.check_cancelled()  # JobInterrupted when it stopped because the worker is shutting down
         raise JobCancelled() from exc
     except engine.BuildError as exc:
         raise JobError(str(exc)) from exc
+    except engine.FairnessError as exc:
+        raise JobError(exc.message) from exc
     except (ValueError, RuntimeError) as exc:
         raise JobError(f"The build failed: {exc}") from exc
     finally:
@@ -508,6 +548,91 @@ def automl_candidate_fit_run(ctx: JobContext) -> dict[str, Any]:
     score = result.report.get("best_score")
     ctx.final_message = f"{name} refitted on all rows ({result.report['objective']} {score}); it is now selected."
     return {"build": build.pk, "candidate": name, "score": score}
+
+
+THRESHOLD_SHORT = {"demographic_parity": "dp", "equalized_odds": "eo"}
+
+
+def threshold_candidate_name(*, candidate: str, sensitive: str, constraint: str) -> str:
+    """`<candidate>-thresholds-<dp|eo>-<sensitive>`, at most 100 characters (a candidate's name)."""
+    return f"{candidate}-thresholds-{THRESHOLD_SHORT.get(constraint, constraint)}-{sensitive}"[:100]
+
+
+def automl_threshold_candidate_fit(
+    *,
+    build: AutomlBuild,
+    candidate: Any,
+    sensitive: Any,
+    constraint: Any,
+    created_by: User | None,
+    progress: Callable[[float, str], None] | None = None,
+) -> AutomlCandidateModel:
+    """Per-group thresholds (Fairlearn ThresholdOptimizer) over a fitted candidate's model, chosen on the build's
+    dataset version, stored as a new candidate of the build (its own signed model and report, a leaderboard entry,
+    selectable and registrable like any other). Synchronous: call it from a worker job. Bad input raises
+    ValidationError keyed `candidate`, `sensitive` or `constraint`; the same request twice returns the stored one."""
+    name_in = str(candidate or "").strip() or build.chosen_candidate
+    sensitive = str(sensitive or "").strip()
+    constraint = str(constraint or "").strip()
+    if constraint not in fair_engine.CONSTRAINTS:
+        raise ValidationError(
+            {"constraint": f"Unknown constraint {constraint!r}; choose {' or '.join(fair_engine.CONSTRAINTS)}."}
+        )
+    if not sensitive:
+        raise ValidationError({"sensitive": "Choose the sensitive column (the groups that get their own threshold)."})
+    base, _ = _model_artifact(build, name_in)  # ValidationError: unfinished build, or no fitted model for it
+    name = threshold_candidate_name(candidate=base, sensitive=sensitive, constraint=constraint)
+    done = AutomlCandidateModel.objects.filter(build=build, name=name, artifact__isnull=False).first()
+    if done is not None:
+        return done
+    model = load_build_model(build=build, candidate=base)
+    if model.problem_type != ProblemType.BINARY:
+        raise ValidationError(
+            {"candidate": f"Per-group thresholds need a binary classifier; {base} is {model.problem_type}."}
+        )
+    if sensitive not in model.feature_names:
+        raise ValidationError(
+            {
+                "sensitive": f"The sensitive column {sensitive!r} is not an input of {base}, and per-group thresholds "
+                "read it at every prediction. The model reads: " + ", ".join(model.feature_names[:30]) + "."
+            }
+        )
+    say = progress or (lambda fraction, message: None)
+    version = build.dataset_version
+    say(0.05, f"Reading {version.row_count:,} rows")
+    frame = data_selectors.version_frame(version=version, as_written=True)
+    try:
+        result = engine.threshold_model(
+            model, frame, sensitive=sensitive, constraint=constraint, name=name, base_name=base, progress=say
+        )
+    except engine.FairnessError as exc:
+        raise ValidationError({exc.field: exc.message}) from exc
+    say(0.9, "Saving the model")
+    with _saved_model(result.model) as tmp, transaction.atomic():
+        locked = AutomlBuild.objects.select_for_update().get(pk=build.pk)
+        row, _ = AutomlCandidateModel.objects.select_for_update().get_or_create(
+            build=locked,
+            name=name,
+            defaults={"project_id": build.project_id, "created_by": created_by},
+        )
+        if not row.artifact_id:
+            row.artifact = artifact_store(
+                project_id=build.project_id,
+                kind="automl.model",
+                local_path=tmp,
+                filename="model.joblib",
+                created_by_id=created_by.pk if created_by else None,
+                meta={"build": build.pk, "candidate": name, "base": base},
+            )
+            row.report = result.report
+            row.save(update_fields=["artifact", "report", "updated_at"])
+            report = dict(locked.report or {})
+            board = [e for e in report.get("leaderboard") or [] if e.get("name") != name]
+            entry = dict(result.report["leaderboard"][0], rank=len(board) + 1, best=False)
+            report["leaderboard"] = [*board, entry]
+            AutomlBuild.objects.filter(pk=build.pk).update(report=report, updated_at=timezone.now())
+            build.report = report
+    return row
 
 
 def _model_artifact(build: AutomlBuild, candidate: str | None = None) -> tuple[str, Artifact]:

@@ -41,7 +41,17 @@ LOADER_MODULE = "atelier_pyfunc"
 APPS_DIR = Path(__file__).resolve().parent.parent  # apps/
 MODEL_FILES = {ModelFormat.ATELIER: "model.joblib", ModelFormat.SKOPS: "model.skops", ModelFormat.ONNX: "model.onnx"}
 REQUIREMENTS = {
-    ModelFormat.ATELIER: ("scikit-learn", "lightgbm", "pandas", "numpy", "scipy", "joblib", "optuna", "threadpoolctl"),
+    ModelFormat.ATELIER: (
+        "scikit-learn",
+        "lightgbm",
+        "pandas",
+        "numpy",
+        "scipy",
+        "joblib",
+        "optuna",
+        "threadpoolctl",
+        "fairlearn",  # Canvas models trained under a fairness constraint (apps/automl/engine/fair.py)
+    ),
     ModelFormat.SKOPS: ("skops", "scikit-learn", "pandas", "numpy", "scipy"),
     ModelFormat.ONNX: ("onnxruntime", "pandas", "numpy"),
 }

@@ -10,6 +10,7 @@ Public API:
     detect_problem_type, resolve_objective, metric_catalogue
     tuning: the AMT core (ranges, strategies, one-trial evaluation, shared studies)
     unsupervised: pca, kmeans, isolation_forest
+    fair: fit_fair (a Fairlearn ExponentiatedGradient build), threshold_model (ThresholdOptimizer over a model)
 """
 
 from .algorithms import ALGORITHMS
@@ -17,6 +18,7 @@ from .builder import MODES, BuildConfig, BuildError, BuildResult, build
 from .candidate import fit_candidate
 from .checks import check_data, has_errors
 from .columns import detect_problem_type, infer_columns
+from .fair import FairnessError, clean_fairness, fit_fair, threshold_model
 from .metrics import DEFAULT_OBJECTIVE, METRICS, metric_catalogue, resolve_objective
 from .model import AtelierModel, SchemaError, check_rows, load_model, predict, save_model, typical_values
 from .search import BuildCancelled
@@ -32,13 +34,16 @@ __all__ = [
     "BuildConfig",
     "BuildError",
     "BuildResult",
+    "FairnessError",
     "SchemaError",
     "SpecError",
     "build",
     "check_data",
     "check_rows",
+    "clean_fairness",
     "detect_problem_type",
     "fit_candidate",
+    "fit_fair",
     "has_errors",
     "infer_columns",
     "load_model",
@@ -46,5 +51,6 @@ __all__ = [
     "predict",
     "resolve_objective",
     "save_model",
+    "threshold_model",
     "typical_values",
 ]

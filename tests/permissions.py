@@ -201,6 +201,39 @@ class World:
         return out
 
     @cached_property
+    def clarify_reports(self) -> dict[str, Any]:
+        """A finished Clarify data report per project (a small analysis.json; probes never run jobs)."""
+        from apps.clarify.models import ClarifyReport
+
+        out = {}
+        for side in ("a", "b"):
+            column = "alpha_column" if side == "a" else "bravo_secret_column"
+            metrics = [{"name": "CI", "description": "Class Imbalance (CI)", "value": 0.2}]
+            out[side] = ClarifyReport.objects.create(
+                project=self.projects[side],
+                dataset_version=self.data.versions[side],
+                name="Alpha report" if side == "a" else "Bravo secret report",
+                config={"label": "kind", "positive_label_values": ["x"], "facets": [{"name": column, "values": [1.0]}]},
+                analysis={
+                    "version": "1.0",
+                    "pre_training_bias_metrics": {
+                        "label": "kind",
+                        "label_value_or_threshold": "x",
+                        "facets": {column: [{"value_or_threshold": "1.0", "metrics": metrics}]},
+                    },
+                },
+                details={"sample": {"data": {"rows_total": 3, "rows": 3, "sampled": False}}},
+            )
+        return out
+
+    def clarify_b_state(self) -> tuple[Any, ...]:
+        from apps.clarify.models import ClarifyReport
+
+        self.clarify_reports  # noqa: B018 - built before the "before" snapshot
+        rows = ClarifyReport.objects.filter(project=self.projects["b"]).order_by("pk")
+        return (list(rows.values_list("pk", "thresholds", "analysis", "job_id")),)
+
+    @cached_property
     def tunings(self) -> dict[str, Any]:
         """A tuning job per project (a saved summary; probes never run the coordinator)."""
         from apps.automl.models import TuningJob
@@ -358,6 +391,7 @@ class World:
         team = WorkTeam.objects.get(pk=self.teams["b"].pk)
         return (
             *self.data_b_state(),
+            *self.clarify_b_state(),
             *self.endpoints_b_state(),
             *self.registry_b_state(),
             job.status,
@@ -488,6 +522,10 @@ def tuning_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
 
 def run_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
     return {"pk": w.runs[side].pk}
+
+
+def clarify_report_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.clarify_reports[side].pk}
 
 
 def model_group_kw(w: World, user: User | None, side: str) -> dict[str, Any]:

@@ -192,13 +192,13 @@ def _metrics(stage: str, title: str, flags: list[dict[str, Any]]) -> str:
             [
                 _e(f["facet"]),
                 _e(f["value_or_threshold"]),
-                f"<b>{_e(f['name'])}</b>",
+                f"<b>{_e(f['name'])}</b><br><span class='note'>{_e(f.get('description'))}</span>",
                 value,
                 _num(f["ideal"]),
                 f"{_num(low)} to {_num(high)}",
                 _num(f["threshold"]),
                 "<span class='flag'>flagged</span>" if f["flagged"] else "<span class='ok'>ok</span>",
-                _e(f.get("meaning") or f.get("description")),
+                _e(f.get("meaning")),
                 _e(", ".join(f.get("bias_kinds") or [])),
             ]
         )

@@ -248,7 +248,7 @@ def value_problems(config: dict[str, Any], frame: pd.DataFrame) -> tuple[_Errors
             errors.add(
                 "positive_label_values",
                 f"Value(s) {', '.join(repr(v) for v in missing)} never occur in {label!r}; its values are: "
-                + _listing([analysis.as_text(v) for v in distinct[:30]])
+                + _listing(sorted(analysis.as_text(v) for v in distinct)[:30])
                 + ".",
             )
         config["positive_label_values"] = found
@@ -272,7 +272,7 @@ def value_problems(config: dict[str, Any], frame: pd.DataFrame) -> tuple[_Errors
             errors.add(
                 "facets",
                 f"Facet {facet['name']!r}: value(s) {', '.join(repr(v) for v in missing)} never occur; its values "
-                "are: " + _listing([analysis.as_text(v) for v in present[:30]]) + ".",
+                "are: " + _listing(sorted(analysis.as_text(v) for v in present)[:30]) + ".",
             )
         facet["values"] = found
     return errors, config

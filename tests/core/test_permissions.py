@@ -196,6 +196,7 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
             project=world.projects["a"], name="linear-0"
         ),
         "unsupervised.UnsupervisedRun": lambda: world.runs["a"],
+        "clarify.ClarifyReport": lambda: world.clarify_reports["a"],
         "automl.TuningJob": lambda: world.tunings["a"],
         "registry.ModelGroup": lambda: world.model_groups["a"],
         "registry.ModelVersion": lambda: world.model_versions["a"],

@@ -307,15 +307,16 @@ class MitigationForm(forms.Form):
     def __init__(self, *args: Any, facets: list[str], model_kinds: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.fields["facet"].choices = [(f, f) for f in facets]
-        if not model_kinds:  # without a model only the data can be changed
+        if not model_kinds:  # without a Canvas build's model only the data can be changed: no constraint to choose
             self.fields["kind"].choices = [
                 (k.value, k.label) for k in (MitigationKind.REWEIGH, MitigationKind.RESAMPLE)
             ]
+            del self.fields["constraint"]
 
     def clean(self) -> dict[str, Any]:
         d = super().clean() or {}
         model_kind = d.get("kind") in (MitigationKind.EXPONENTIATED_GRADIENT, MitigationKind.THRESHOLD_OPTIMIZER)
-        if model_kind and not d.get("constraint"):
+        if model_kind and "constraint" in self.fields and not d.get("constraint"):
             self.add_error("constraint", "Choose the fairness constraint the model must meet.")
         return d
 

@@ -136,6 +136,10 @@ def test_bias_report_thresholds_model_and_mitigation(browser, studio_worker, len
     expect(dpl.locator(".metric-flag")).to_have_text("passes")
     expect(dpl.locator(".metric-threshold")).to_have_text("0.9")
     assert dpl.locator(".metric-value").inner_text() == value
+    # Emptied, the box puts DPL back to its default threshold: flagged again.
+    page.locator("#id_t_DPL").fill("")
+    page.locator("#save-thresholds").click()
+    expect(_row(page, "gender", "F", "DPL").locator(".metric-flag")).to_have_text("flagged")
 
     # From the model version's page: the form comes with the model and its target; post-training metrics and SHAP.
     page.goto(f"/registry/versions/{model_version.pk}/")

@@ -111,3 +111,7 @@ def test_before_after_panel(client_for, ds_user, project_a, media, run_job) -> N
     assert "toward the ideal" in row and dpl["toward_ideal"] is True
     assert abs(dpl["after"]) < abs(dpl["before"]) / 2  # resampling evens the positive rates
     assert 'id="setup-mitigation"' in html and "Resample the rows" in html
+    ci = next(m for m in compare["metrics"] if m["name"] == "CI")  # resampling keeps each group's size
+    assert ci["before"] == ci["after"]
+    assert "unchanged" in re.search(r'<tr data-metric="CI">(.*?)</tr>', html, re.S).group(1)  # type: ignore[union-attr]
+    assert 'id="compare-accuracy"' not in html  # no model on either side: no accuracy to compare

@@ -183,8 +183,8 @@ SCREENSHOTS = {
     "automl:detail": "build",
     "automl:tuning_detail": "tuning",
     "registry:version": "registry_version",
-    "clarify:list": "clarify",
-    "clarify:detail": "clarify_report",
+    "clarify:list": "clarify_list",
+    "clarify:detail": "clarify_after",
     "endpoints:detail": "endpoint",
 }
 SCREENSHOT_WIDTHS = (390, 1440)

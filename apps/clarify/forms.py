@@ -306,9 +306,9 @@ class MitigationForm(forms.Form):
 
     def __init__(self, *args: Any, facets: list[str], model_kinds: bool, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["facet"].choices = [(f, f) for f in facets]
+        self.fields["facet"].choices = [(f, f) for f in facets]  # type: ignore[attr-defined]
         if not model_kinds:  # without a Canvas build's model only the data can be changed: no constraint to choose
-            self.fields["kind"].choices = [
+            self.fields["kind"].choices = [  # type: ignore[attr-defined]
                 (k.value, k.label) for k in (MitigationKind.REWEIGH, MitigationKind.RESAMPLE)
             ]
             del self.fields["constraint"]

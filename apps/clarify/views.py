@@ -137,6 +137,8 @@ class ReportListView(StudioMixin, View):
             "reports": reports,
             "form": form,
             "columns": columns,
+            # for clarify.js: which pickers a column gets (its whole value list, free values, a threshold)
+            "column_kinds": {c.name: {"complete": c.complete, "numeric": c.numeric} for c in columns},
             "model_picked": picked,
             "can_run": personas.user_can(request.user, personas.RUN_JOBS),
         }

@@ -12,8 +12,13 @@
   }
   if (!form) return;
 
+  var kindsNode = document.getElementById("clarify-columns");
+  var kinds = kindsNode ? JSON.parse(kindsNode.textContent) : {};
+
   function wire(prefix, columnSelect) {
     var values = document.getElementById("id_" + prefix + "_values");
+    var text = form.querySelector('.value-text[data-prefix="' + prefix + '"]');
+    var threshold = form.querySelector('.value-threshold[data-prefix="' + prefix + '"]');
     var list = document.getElementById(prefix + "-suggestions");
     var all = list ? Array.prototype.slice.call(list.querySelectorAll("option")) : [];
     function show() {
@@ -32,6 +37,19 @@
       if (list) {
         list.innerHTML = "";
         all.forEach(function (o) { if (o.dataset.column === column) list.appendChild(o); });
+      }
+      // A column whose values are all known is picked from its list, never typed; a numeric one may take a
+      // threshold. A box that hides keeps what was typed only if it is still shown (else it is cleared).
+      var kind = kinds[column];
+      var showText = !!kind && !kind.complete;
+      var showThreshold = !!kind && kind.numeric;
+      if (text) {
+        text.hidden = !showText;
+        if (!showText) text.querySelector("input").value = "";
+      }
+      if (threshold) {
+        threshold.hidden = !showThreshold;
+        if (!showThreshold) threshold.querySelector("input").value = "";
       }
     }
     columnSelect.addEventListener("change", show);

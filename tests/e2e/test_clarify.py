@@ -105,6 +105,13 @@ def test_bias_report_thresholds_model_and_mitigation(browser, studio_worker, len
     page.select_option("#id_label", "approved")
     expect(page.locator('#id_label_values optgroup[data-column="approved"]')).to_be_visible()
     expect(page.locator('#id_label_values optgroup[data-column="gender"]')).to_be_hidden()
+    # A column whose values are all known is picked, never typed; a numeric one takes a threshold.
+    expect(page.locator("#id_label_values_text")).to_be_hidden()
+    expect(page.locator("#id_label_threshold")).to_be_hidden()
+    page.select_option("#id_facet_2", "age")
+    expect(page.locator("#id_facet_2_threshold")).to_be_visible()
+    expect(page.locator("#id_facet_2_values")).to_be_hidden()
+    page.select_option("#id_facet_2", "")
 
     # Refused: no positive label value; the error is next to the field and the facet choice is kept.
     page.select_option("#id_facet_1", "gender")
@@ -113,6 +120,7 @@ def test_bias_report_thresholds_model_and_mitigation(browser, studio_worker, len
     expect(page.locator("#label_values-error")).to_contain_text("Pick the positive label value(s) or give a threshold")
     wait_for_scripts(page)
     assert page.eval_on_selector("#id_facet_1_values", "el => [...el.selectedOptions].map(o => o.value)") == ["F"]
+    _shots(page, "clarify_setup")
 
     studio_worker()
     _pick(page, "approved", ["Yes"], "gender", ["F"])

@@ -115,3 +115,48 @@ def test_before_after_panel(client_for, ds_user, project_a, media, run_job) -> N
     assert ci["before"] == ci["after"]
     assert "unchanged" in re.search(r'<tr data-metric="CI">(.*?)</tr>', html, re.S).group(1)  # type: ignore[union-attr]
     assert 'id="compare-accuracy"' not in html  # no model on either side: no accuracy to compare
+
+
+def test_a_canvas_report_offers_model_mitigations(client_for, ds_user, project_a, media, run_job) -> None:
+    from tests.clarify.data import churn_frame
+    from tests.factories import trained_build
+
+    build = trained_build(project_a, ds_user, churn_frame(300).drop(columns=["churn_true"]), "churn", budget=15.0)
+    config = {**CONFIG, "reference": None, "group": None, "explain": {"shap": False, "pdp_features": 0}}
+    before = _run(
+        run_job,
+        services.report_start(
+            project=project_a,
+            created_by=ds_user,
+            dataset_version=build.dataset_version,
+            config=config,
+            automl_build=build,
+            candidate=build.best_candidate,
+        ),
+    )
+    client = client_for(ds_user)
+    html = client.get(f"/clarify/{before.pk}/").content.decode()
+    kinds = re.search(r'<select name="kind"[^>]*>(.*?)</select>', html, re.S).group(1)  # type: ignore[union-attr]
+    assert re.findall(r'value="([^"]+)"', kinds) == [
+        "reweigh",
+        "resample",
+        "exponentiated_gradient",
+        "threshold_optimizer",
+    ]
+    assert 'name="constraint"' in html
+    r = client.post(f"/clarify/{before.pk}/mitigate/", {"kind": "threshold_optimizer", "facet": "gender"})
+    assert r.status_code == 400  # a model mitigation needs its constraint
+    assert re.search(r'id="mitigation-constraint-error"[^>]*>Choose the fairness constraint', r.content.decode())
+    r = client.post(
+        f"/clarify/{before.pk}/mitigate/",
+        {"kind": "threshold_optimizer", "facet": "gender", "constraint": "demographic_parity"},
+    )
+    assert r.status_code == 302
+    after = _run(run_job, ClarifyReport.objects.get(parent=before))
+    assert after.mitigation == "threshold_optimizer" and after.candidate != before.candidate
+    html = client.get(r["Location"]).content.decode()
+    compare = services.report_compare(before=before, after=after)
+    assert compare["accuracy"]["before"] is not None and compare["accuracy"]["after"] is not None
+    accuracy = re.search(r'id="accuracy-after">([^<]+)<', html).group(1)  # type: ignore[union-attr]
+    assert accuracy == f"{compare['accuracy']['after']:.4g}"
+    assert "the candidate" in html and after.candidate in html

@@ -346,7 +346,7 @@ class ReportDetailView(StudioMixin, View):
 
 
 class ReportThresholdsView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         report = selectors.report_get_for_user(user=request_user(request), pk=pk)
@@ -363,7 +363,7 @@ class ReportThresholdsView(StudioMixin, View):
 
 
 class ReportMitigateView(StudioMixin, View):
-    capability = personas.RUN_JOBS
+    capabilities = {"post": personas.RUN_JOBS}
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         report = selectors.report_get_for_user(user=request_user(request), pk=pk)

@@ -35,6 +35,7 @@ urlpatterns = [
     path("jobs/", include("apps.jobs.urls")),
     path("data/", include("apps.datasets.urls")),
     path("canvas/unsupervised/", include("apps.unsupervised.urls")),
+    path("clarify/", include("apps.clarify.urls")),
     path("canvas/", include("apps.automl.urls")),
     path("registry/", include("apps.registry.urls")),
     path("deployments/", include("apps.endpoints.urls")),  # /endpoints/ is the serving path (studio/asgi.py)

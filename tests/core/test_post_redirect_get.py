@@ -122,6 +122,31 @@ class World:
         )
 
     @cached_property
+    def clarify_report(self) -> Any:
+        """A finished data-only bias report (its job run here) on `version`: churn = yes, facet kind = b."""
+        from apps.clarify.services import report_start
+        from apps.jobs.services import job_run
+
+        report = report_start(
+            project=self.project,
+            created_by=self.ds,
+            dataset_version=self.version,
+            config={
+                "label": "churn",
+                "positive_label_values": ["yes"],
+                "label_threshold": None,
+                "facets": [{"name": "kind", "values": ["b"], "threshold": None}],
+                "group": None,
+                "reference": None,
+                "probability_threshold": 0.5,
+                "explain": {"shap": False, "pdp_features": 0, "pdp_pairs": []},
+            },
+        )
+        job_run(job_id=report.job_id)
+        report.refresh_from_db()
+        return report
+
+    @cached_property
     def job(self) -> Job:
         return Job.objects.create(kind="core.storage_report", project=self.project, created_by=self.ds)
 
@@ -253,6 +278,19 @@ SUCCESS: dict[str, Row] = {
             "ranges": "{}",
         },
     ),
+    "clarify:list": lambda w: (
+        w.ds,
+        {},
+        {
+            "dataset_version": w.version.pk,
+            "label": "churn",
+            "label_values": ["yes"],
+            "facet_1": "kind",
+            "facet_1_values": ["b"],
+        },
+    ),
+    "clarify:thresholds": lambda w: (w.ds, {"pk": w.clarify_report.pk}, {"t_DPL": "0.2"}),
+    "clarify:mitigate": lambda w: (w.ds, {"pk": w.clarify_report.pk}, {"kind": "reweigh", "facet": "kind"}),
     "registry:import": lambda w: (w.mlops, {}, {"file": _skops(), "group": "imported", "problem_type": "binary"}),
     "registry:group": lambda w: (w.mlops, {"pk": w.model_version.group_id}, {"description": "d", "tags": ""}),
     "registry:version_approval": lambda w: (w.mlops, {"pk": w.model_version.pk}, {"status": "Rejected"}),

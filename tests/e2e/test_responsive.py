@@ -86,6 +86,10 @@ PAGES: dict[str, Page] = {
     "automl:tuning_detail": Page(pk("tuning")),
     "unsupervised:list": Page(),
     "unsupervised:detail": Page(pk("run")),
+    # Clarify: the list with the start form prefilled from a model version, and a report after a mitigation (its
+    # metrics, charts and the before / after panel)
+    "clarify:list": Page(query="?build={build.pk}", who=(ADMIN, DS, MLOPS)),
+    "clarify:detail": Page(pk("clarify_after"), who=(ADMIN, DS, MLOPS)),
     # Model Registry
     "registry:list": Page(),
     "registry:import": Page(),
@@ -152,6 +156,8 @@ SKIPPED: dict[str, str] = {
             "automl:select",
             "automl:batch_predict",
             "automl:package",
+            "clarify:thresholds",
+            "clarify:mitigate",
             "registry:version_approval",
             "registry:version_alias",
             "registry:version_edit",
@@ -177,6 +183,8 @@ SCREENSHOTS = {
     "automl:detail": "build",
     "automl:tuning_detail": "tuning",
     "registry:version": "registry_version",
+    "clarify:list": "clarify_list",
+    "clarify:detail": "clarify_after",
     "endpoints:detail": "endpoint",
 }
 SCREENSHOT_WIDTHS = (390, 1440)
@@ -337,6 +345,44 @@ def endpoints_world(w: World) -> None:
     w["batch"] = batch
 
 
+def clarify_world(w: World) -> None:
+    """A bias report of the build's best candidate on the subscribers (facet plan = basic, a numeric facet, SHAP and
+    a 2-feature partial dependence), a threshold of the user's, then a reweighing and its report (before / after)."""
+    from apps.clarify.choices import MitigationKind
+    from apps.clarify.services import mitigation_start, report_start, report_thresholds_set
+
+    dana = w["users"][DS]
+    config = {
+        "label": "churn",
+        "positive_label_values": ["yes"],
+        "label_threshold": None,
+        "facets": [
+            {"name": "plan", "values": ["basic"], "threshold": None},
+            {"name": "tenure_months", "values": [], "threshold": 24.0},
+        ],
+        "group": "customer_region_long_column_name",
+        "reference": None,
+        "probability_threshold": 0.5,
+        "explain": {"shap": True, "pdp_features": 3, "pdp_pairs": [["tenure_months", "monthly_fee"]]},
+    }
+    report = report_start(
+        project=w["project"],
+        created_by=dana,
+        dataset_version=w["version"],
+        config=config,
+        automl_build=w["build"],
+        candidate=w["build"].best_candidate,
+        name="Churn by plan",
+    )
+    _run(report.job)
+    report.refresh_from_db()
+    report = report_thresholds_set(report=report, thresholds={"CI": 0.5})
+    after = mitigation_start(report=report, kind=MitigationKind.REWEIGH, params={"facet": "plan"}, created_by=dana)
+    _run(after.job)
+    after.refresh_from_db()
+    w.update(clarify_report=report, clarify_after=after)
+
+
 # Each adds the objects its app's pages need to the world (in this order: later ones use earlier ones' objects).
 WORLD_BUILDERS: list[Callable[[World], None]] = [
     accounts_world,
@@ -344,6 +390,7 @@ WORLD_BUILDERS: list[Callable[[World], None]] = [
     canvas_world,
     registry_world,
     endpoints_world,
+    clarify_world,
 ]
 
 

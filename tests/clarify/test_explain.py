@@ -239,12 +239,14 @@ def test_mixed_ensemble_explains_non_tree_members_by_kernel() -> None:
 def test_explain_row_sorted_contributions_as_written_and_top(ensemble: Any) -> None:
     model, X = ensemble
     row = X.iloc[[7]].to_dict("records")
+    row[0]["x2"] = None  # a missing value explains like any other
     res = E.explain_row(model, row)
     shaps = [abs(c["shap"]) for c in res["contributions"]]
     assert shaps == sorted(shaps, reverse=True)
     by = {c["feature"]: c for c in res["contributions"]}
     assert by["colour"]["value"] == row[0]["colour"]  # "red", not a code
-    assert res["prediction"] == pytest.approx(float(model.raw(X.iloc[[7]])[0, 1]), abs=1e-12)
+    assert by["x2"]["value"] is None
+    assert res["prediction"] == pytest.approx(float(model.raw(pd.DataFrame(row))[0, 1]), abs=1e-12)
     total = res["expected_value"] + sum(shaps and [c["shap"] for c in res["contributions"]]) + res["rest"]
     assert total == pytest.approx(res["prediction"], abs=TIGHT)
     short = E.explain_row(model, row, top=2)
@@ -363,3 +365,26 @@ def test_bad_input_names_the_field() -> None:
     with pytest.raises(E.ExplainError) as err:
         E.shap_values(rf, X.iloc[:2], target_class=7)
     assert err.value.field == "target_class"
+    with pytest.raises(E.ExplainError) as err:  # kernel with nothing to compare with: not all-zero values
+        E.explain_row(svc, X.iloc[:1])
+    assert err.value.field == "background"
+
+
+def test_kernel_row_of_a_canvas_model_compares_with_its_typical_row() -> None:
+    from tests.factories import binary_model
+
+    model = binary_model()
+    model.typical = {"x1": 0.0, "x2": 0.0, "colour": "red"}
+    row = {"x1": 1.5, "x2": -0.5, "colour": "purple"}  # a colour never seen in training
+    res = E.explain_row(model, [row])
+    assert res["method"] == "kernel" and res["background_size"] == 1
+    typical = float(model.raw(pd.DataFrame([model.typical]))[0, 1])
+    assert res["expected_value"] == pytest.approx(typical, abs=1e-12)
+    assert res["prediction"] == pytest.approx(float(model.raw(pd.DataFrame([row]))[0, 1]), abs=1e-12)
+    total = res["expected_value"] + sum(c["shap"] for c in res["contributions"]) + res["rest"]
+    assert total == pytest.approx(res["prediction"], abs=TIGHT)
+    by = {c["feature"]: c for c in res["contributions"]}
+    assert by["colour"]["value"] == "purple"
+    # one background row and 3 features: every coalition is evaluated, so these are the exact Shapley values
+    exact = brute_force_shapley(lambda df: model.raw(df)[:, 1], pd.DataFrame([row]), pd.DataFrame([model.typical]))
+    assert [by[f]["shap"] for f in ("x1", "x2", "colour")] == pytest.approx(list(exact), abs=1e-9)

@@ -534,6 +534,12 @@ def _shap(
     if method == TREE and not (members and all(trees)):
         raise ExplainError("method", "The tree method needs tree models (forests, LightGBM, gradient boosting).")
     use_tree = method == TREE or (method == AUTO and members and any(trees))
+    if background is None and not (isinstance(model, AtelierModel) and model.typical) and not (use_tree and all(trees)):
+        raise ExplainError(
+            "background",
+            "Kernel SHAP compares with background rows: pass some (e.g. a sample of the training data); "
+            "this model has no typical values to compare with.",
+        )
     bg = background if background is not None else _typical_background(model, X)
     if not use_tree:
         phi, ev, n_bg, budget = _kernel(fn, X, bg, kinds, background_size=background_size, nsamples=nsamples, seed=seed)

@@ -15,9 +15,9 @@ import re
 from functools import lru_cache
 from typing import Any
 
-from apps.datasets.report_html import PLOTLY_JS, json_for_script
+from apps.clarify.engine.bias import BIAS_KIND_TITLES, BIAS_KINDS
+from apps.datasets.report_html import PLOTLY_JS, REPORT_CSP, json_for_script
 
-REPORT_CSP = "default-src 'none'; script-src 'unsafe-inline'; style-src 'unsafe-inline'; img-src data: blob:"
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2433;background:#f6f7fb}
 header{background:#1d2433;color:#fff;padding:18px 28px}header h1{margin:0;font-size:22px}
@@ -40,29 +40,6 @@ _INIT = """
   });
 })();
 """
-
-BIAS_KINDS = [
-    (
-        "Sampling bias",
-        "Some groups are under- or over-represented, or their label distribution differs: CI, DPL and the "
-        "distances between label distributions (KL, JS, LP, TVD, KS), CDDL within groups.",
-    ),
-    (
-        "Measurement bias",
-        "The recorded label (or a feature) is measured worse for some groups. Checked against a trusted reference "
-        "column when the report has one: differences in label and error rates per facet (section below).",
-    ),
-    (
-        "Observer / labeling bias",
-        "Labelers disagree with each other differently per group. Needs per-labeler answers (Ground Truth labeling "
-        "jobs); not checked in this report.",
-    ),
-    (
-        "Confirmation bias",
-        "Choosing data, features or thresholds that confirm what was expected. No automated check can find it: it "
-        "takes people reviewing how the data and the model were chosen.",
-    ),
-]
 
 
 @lru_cache(maxsize=1)
@@ -405,7 +382,7 @@ def _explanations(details: dict[str, Any], figures: dict[str, Any]) -> str:
 
 
 def _kinds() -> str:
-    rows = [[f"<b>{_e(k)}</b>", _e(v)] for k, v in BIAS_KINDS]
+    rows = [[f"<b>{_e(title)}</b>", _e(BIAS_KINDS[key])] for key, title in BIAS_KIND_TITLES.items()]
     return (
         "<section id='bias-kinds'><h2>What kind of bias</h2>"
         + _table(["kind", "how this report sees it"], rows)

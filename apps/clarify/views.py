@@ -19,6 +19,7 @@ from apps.accounts.requests import request_project, request_user, required_proje
 from apps.automl import selectors as automl_selectors
 from apps.clarify import charts, selectors, services
 from apps.clarify.choices import MitigationKind
+from apps.clarify.engine.bias import BIAS_KIND_TITLES, BIAS_KINDS
 from apps.clarify.forms import ColumnInfo, MitigationForm, ReportForm, ThresholdsForm, version_columns
 from apps.clarify.models import ClarifyReport
 from apps.datasets import selectors as data_selectors
@@ -177,45 +178,6 @@ class ReportListView(StudioMixin, View):
 
 # --- a report --------------------------------------------------------------------------------------------------
 
-BIAS_KINDS: list[tuple[str, str, str]] = [
-    (
-        "sampling",
-        "Sampling bias",
-        "The data under-represents a group, or its labels are distributed differently from the others': class "
-        "imbalance (CI), the difference in positive label rates (DPL) and the distances between the label "
-        "distributions (KL, JS, LP, TVD, KS), also within groups (CDDL). A model trained on such data tends to "
-        "repeat the imbalance.",
-    ),
-    (
-        "measurement",
-        "Measurement bias",
-        "The label itself is measured worse for one group. It shows only against a trusted reference: when the "
-        "report has a reference column, the label and error rates are compared to it per group. Without one, "
-        "no metric can tell a wrong label from a true difference.",
-    ),
-    (
-        "labeling",
-        "Observer (labeling) bias",
-        "People who labeled the rows disagree depending on who they are or which group the row belongs to. It is "
-        "measured as disagreement per labeler group once the labels come from Ground Truth; a plain dataset "
-        "does not say who labeled what, so this report cannot check it.",
-    ),
-    (
-        "prediction",
-        "Bias in the model's predictions",
-        "The model treats the groups differently: positive prediction rates (DPPL, DI), accuracy, precision, "
-        "recall and error rates per group (DCAcc, DCR, RD, SD, DAR, DRR, AD, TE), similar rows predicted "
-        "differently (FT), and within groups (CDDPL); GE measures how unequally the benefit is spread.",
-    ),
-    (
-        "confirmation",
-        "Confirmation bias",
-        "Choosing data, features or thresholds that confirm what one already believes. No automated check can "
-        "detect it: it is out of scope for this report and needs a person to review the choices made.",
-    ),
-]
-
-
 STAGES = {"pre_training": "pre-training", "post_training": "post-training"}
 
 
@@ -263,12 +225,30 @@ def _kinds_used(tables: list[dict[str, Any]]) -> dict[str, list[str]]:
 
 
 def _measurement(details: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per facet group: the label's error rate against the trusted reference in the group and in the rest."""
-    block = details.get("measurement_model") or details.get("measurement") or {}
+    """Per facet group: how often the label disagrees with the trusted reference in the group (d) and in the rest
+    (a), and the gap; with a model, how often its predictions disagree with the reference (the engine's
+    label_disagreement, run on the labels and on the predictions)."""
+    predicted = {
+        (facet, g.get("value_or_threshold")): g
+        for facet, groups in ((details.get("measurement_predictions") or {}).get("facets") or {}).items()
+        for g in groups or []
+    }
     rows = []
-    for facet, groups in (block.get("facets") or {}).items():
+    for facet, groups in ((details.get("measurement") or {}).get("facets") or {}).items():
         for g in groups or []:
-            rows.append({"facet": facet, **g})
+            p = predicted.get((facet, g.get("value_or_threshold")))
+            rows.append(
+                {
+                    "facet": facet,
+                    "value_or_threshold": g.get("value_or_threshold"),
+                    "label_d": g.get("disagreement_d"),
+                    "label_a": g.get("disagreement_a"),
+                    "gap": g.get("difference"),
+                    "predicted": p is not None,
+                    "pred_d": p.get("disagreement_d") if p else None,
+                    "pred_a": p.get("disagreement_a") if p else None,
+                }
+            )
     return rows
 
 
@@ -324,7 +304,8 @@ def _detail(
         "mitigation_form": mitigation_form,
         "bias_kinds": [
             {"key": key, "title": title, "text": text, "metrics": _kinds_used(tables).get(key, [])}
-            for key, title, text in BIAS_KINDS
+            for key, title in BIAS_KIND_TITLES.items()
+            for text in [BIAS_KINDS[key]]
         ],
         "has_reference": bool((report.config or {}).get("reference")),
         "figures": charts.report_figures(report.analysis, report.details) if done else [],

@@ -14,6 +14,7 @@ import pandas as pd
 from django.utils.html import escape
 
 from apps.clarify import services
+from apps.clarify.engine.bias import METRICS
 from apps.clarify.models import ClarifyReport
 from tests.factories import make_version
 
@@ -184,7 +185,7 @@ def test_report_page_shows_metrics_meaning_flags_and_bias_kinds(client_for, ds_u
         assert f'data-metric="{name}"' in table.group(1)
     dpl = re.search(r'data-metric="DPL"(.*?)</tr>', table.group(1), re.S).group(1)  # type: ignore[union-attr]
     assert f"{expected['DPL']:.4g}" in dpl and "flagged" in dpl  # 0.6 vs 0.3 approval: far past its default
-    meaning = services.metric_info()["DPL"]["meaning"]
+    meaning = METRICS["DPL"].meaning
     assert meaning and escape(meaning) in dpl
     assert "pre-training" in dpl
     rates = _figure(html, "rates-0")

@@ -83,8 +83,10 @@ def test_model_report_page(client_for, ds_user, mlops_user, project_a, media, ru
 
     # measurement bias: the label's error rate against churn_true, women against the rest
     measurement = re.search(r'<table id="measurement">(.*?)</table>', html, re.S).group(1)  # type: ignore[union-attr]
-    groups = (report.details.get("measurement_model") or report.details["measurement"])["facets"]["gender"]
-    assert f"{groups[0]['disagreement_gap']:.4g}".replace("-", "−") in measurement
+    groups = report.details["measurement"]["facets"]["gender"]
+    assert f"{groups[0]['difference']:.4g}".replace("-", "−") in measurement
+    predicted = report.details["measurement_predictions"]["facets"]["gender"]
+    assert f"{predicted[0]['disagreement_d']:.4g}" in measurement
     assert "Not checked here:</strong> the report has no trusted reference" not in html
 
     # registry version: only the data can be mitigated (model mitigations need a Canvas build)

@@ -49,6 +49,7 @@ import pandas as pd
 from apps.clarify.engine import bias_formulas as formulas
 from apps.clarify.engine.bias_info import (
     ALIASES,
+    BIAS_KIND_TITLES,
     BIAS_KINDS,
     METRICS,
     POST_TRAINING,
@@ -60,6 +61,7 @@ from apps.clarify.engine.bias_info import (
 __all__ = [
     "ALIASES",
     "BIAS_KINDS",
+    "BIAS_KIND_TITLES",
     "FT_MAX_CATEGORIES",
     "MAX_FACET_VALUES",
     "METRICS",

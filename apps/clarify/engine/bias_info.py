@@ -22,27 +22,37 @@ MODEL = "model"
 # What each kind of bias is, and how the report can (or cannot) reveal it.
 BIAS_KINDS: dict[str, str] = {
     SAMPLING: (
-        "Sampling bias: the data does not represent the groups as they are (too few rows of a group, or a group's "
-        "label distribution skewed by how rows were collected). Seen in CI, and in DPL, KL, JS, LP, TVD and KS on "
-        "the label distribution."
+        "The data under-represents a group, or its labels are distributed differently from the others': class "
+        "imbalance (CI), the difference in positive label rates (DPL) and the distances between the label "
+        "distributions (KL, JS, LP, TVD, KS), also within groups (CDDL). A model trained on such data tends to "
+        "repeat the imbalance."
     ),
     MEASUREMENT: (
-        "Measurement bias: the label or a feature is measured less accurately for a group. Seen as differences in "
-        "error rates (AD, RD, SD, TE, DCA, DCR) and, when a trusted reference label column is given, as a "
-        "different disagreement rate between the label and the reference per group."
+        "The label itself is measured worse for one group. It shows only against a trusted reference: when the "
+        "report has a reference column, the label and error rates are compared to it per group. Without one, "
+        "no metric can tell a wrong label from a true difference."
     ),
     LABELING: (
-        "Observer or labeling bias: the people who labelled the data treated groups differently. Seen in label "
-        "rate differences (DPL, CDDL) and, for data labelled in Ground Truth, as disagreement per labeler group."
+        "People who labeled the rows disagree depending on who they are or which group the row belongs to. It is "
+        "measured as disagreement per labeler group once the labels come from Ground Truth; a plain dataset "
+        "does not say who labeled what, so this report cannot check it."
     ),
     MODEL: (
-        "Bias in the model's predictions: the model gives a group positive outcomes more or less often, or makes "
-        "more errors on it, than the labels justify."
+        "The model treats the groups differently: positive prediction rates (DPPL, DI), accuracy, precision, "
+        "recall and error rates per group (DCA, DCR, RD, SD, DAR, DRR, AD, TE), similar rows predicted "
+        "differently (FT), and within groups (CDDPL); GE measures how unequally the benefit is spread."
     ),
     "confirmation": (
-        "Confirmation bias (choosing data or features that confirm what one expects) cannot be detected by an "
-        "automated check; it is out of scope for this report."
+        "Choosing data, features or thresholds that confirm what one already believes. No automated check can "
+        "detect it: it is out of scope for this report and needs a person to review the choices made."
     ),
+}
+BIAS_KIND_TITLES: dict[str, str] = {
+    SAMPLING: "Sampling bias",
+    MEASUREMENT: "Measurement bias",
+    LABELING: "Observer (labeling) bias",
+    MODEL: "Bias in the model's predictions",
+    "confirmation": "Confirmation bias",
 }
 
 

@@ -9,14 +9,12 @@ by its ``json_for_script`` (nothing in it can close the element), and a Content-
 
 from __future__ import annotations
 
-import html
 import math
-import re
-from functools import lru_cache
 from typing import Any
 
 from apps.clarify.engine.bias import BIAS_KIND_TITLES, BIAS_KINDS
-from apps.datasets.report_html import PLOTLY_JS, REPORT_CSP, json_for_script
+from apps.datasets.report_html import REPORT_CSP, json_for_script, plotly_js
+from apps.datasets.report_html import escape_text as _e
 
 _STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0;color:#1d2433;background:#f6f7fb}
@@ -40,18 +38,6 @@ _INIT = """
   });
 })();
 """
-
-
-@lru_cache(maxsize=1)
-def _plotly_js() -> str:
-    return re.sub(r"</(script)", r"<\\/\1", PLOTLY_JS.read_text(encoding="utf-8"), flags=re.IGNORECASE)
-
-
-def _e(value: Any, limit: int | None = None) -> str:
-    text = "" if value is None else str(value)
-    if limit is not None and len(text) > limit:
-        text = text[: limit - 1] + "…"
-    return html.escape(text, quote=True)
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -454,5 +440,5 @@ def report_to_html(
         f"{' · ' + _e(model) if model else ''} · {_e(created_at)} · analysis.json version "
         f"{_e(analysis.get('version'))}</p></header><main>{body}</main>"
         f'<script type="application/json" id="clarify-figures">{json_for_script(figures)}</script>'
-        f"<script>{_plotly_js()}</script><script>{_INIT}</script></body></html>\n"
+        f"<script>{plotly_js()}</script><script>{_INIT}</script></body></html>\n"
     )

@@ -64,7 +64,8 @@ PLOTLY_JS = Path(__file__).resolve().parents[2] / "static" / "vendor" / "plotly"
 
 
 @lru_cache(maxsize=1)
-def _plotly_js() -> str:
+def plotly_js() -> str:
+    """The vendored plotly.js, safe to inline in a <script> element (shared by every self-contained report)."""
     return re.sub(r"</(script)", r"<\\/\1", PLOTLY_JS.read_text(encoding="utf-8"), flags=re.IGNORECASE)
 
 
@@ -82,11 +83,15 @@ def json_for_script(data: Any) -> str:
     return text
 
 
-def _e(value: Any, limit: int | None = None) -> str:
+def escape_text(value: Any, limit: int | None = None) -> str:
+    """`value` as HTML text (None as empty), cut to `limit` characters with an ellipsis."""
     text = "" if value is None else str(value)
     if limit is not None and len(text) > limit:
         text = text[: limit - 1] + "…"
     return html.escape(text, quote=True)
+
+
+_e = escape_text  # short, for the many f-strings below
 
 
 def _num(value: Any, digits: int = 4) -> str:
@@ -235,7 +240,11 @@ def _column_rows(col: dict[str, Any]) -> list[tuple[str, str]]:
         )
     dt = col.get("datetime")
     if dt:
-        rows += [("Min", _e(dt["min"])), ("Max", _e(dt["max"])), ("Median", _e(dt["median"]))]
+        rows += [
+            ("Min", _e(dt["min"])),
+            ("Max", _e(dt["max"])),
+            ("Median", _e(dt["median"])),
+        ]
     text = col.get("text")
     if text:
         rows.append(
@@ -365,5 +374,5 @@ def report_to_html(report: dict[str, Any], title: str) -> str:
         f"<header><h1>{_e(title)}</h1><p>Data Quality and Insights report · generated {generated}</p></header>"
         f"<main>{body}</main>"
         f'<script type="application/json" id="atelier-figures">{json_for_script(figures)}</script>'
-        f"<script>{_plotly_js()}</script><script>{_INIT}</script></body></html>\n"
+        f"<script>{plotly_js()}</script><script>{_INIT}</script></body></html>\n"
     )

@@ -8,7 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.views import View
@@ -152,8 +152,11 @@ class ReportListView(StudioMixin, View):
         project = required_project(request)
         user = request_user(request)
         raw = str(request.POST.get("dataset_version") or "")
-        if not raw.isdigit():
-            raise Http404("No dataset version given.")
+        if not raw.isdigit():  # nothing to read the columns from: the form says so, as for any missing field
+            form = ReportForm(request.POST, columns=[], models=[])
+            if form.is_valid() or "dataset_version" not in form.errors:
+                form.add_error("dataset_version", "Choose a dataset version.")
+            return self._render(request, form=form, status=400, picked={"version": None})
         version = data_selectors.version_get_for_user(user=user, pk=int(raw))
         models = _model_choices(user=user, project=project, version=version)
         form = ReportForm(request.POST, columns=version_columns(version), models=models)

@@ -18,6 +18,10 @@ from tests.permissions import (
 )
 
 ROUTES: dict[str, Route] = {
+    "clarify:list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without data: the form's errors
+    "clarify:detail": Route((get(STUDIO),), kwargs=clarify_report_kw, foreign=PROJECT),
+    "clarify:thresholds": Route((post(STUDIO, 302),), kwargs=clarify_report_kw, foreign=PROJECT),  # all defaults
+    "clarify:mitigate": Route((post(STUDIO, 400),), kwargs=clarify_report_kw, foreign=PROJECT),  # no kind chosen
     "api:clarify-report-list": Route((get(STUDIO), post(STUDIO, 400))),  # POST without a dataset version
     "api:clarify-report-detail": Route((get(STUDIO),), kwargs=clarify_report_kw, foreign=PROJECT),
     # no thresholds / no kind given: 400 naming it, nothing changes

@@ -417,3 +417,25 @@ def test_admin_changelist_query_counts_do_not_grow(client_for, admin_user, proje
     add(2, 12)
     assert count_queries(client, url) == few
     assert "12 " in html(client.get(url))  # "12 datasets" etc. in the result count
+
+
+def test_deleting_a_dataset_that_builds_or_reports_still_read_says_what_and_keeps_it(
+    client_for, ds_user, project_a, media
+) -> None:
+    """Canvas builds and Clarify reports keep the versions they read (PROTECT): deleting the dataset is refused in
+    words, naming what still uses it, and nothing is deleted (it was a 500 with the database's ProtectedError)."""
+    from apps.automl.models import AutomlBuild
+    from apps.clarify.models import ClarifyReport
+
+    version = make_version(project_a, frame_sales(), user=ds_user)
+    AutomlBuild.objects.create(project=project_a, created_by=ds_user, dataset_version=version, target="units")
+    for n in range(2):
+        ClarifyReport.objects.create(project=project_a, created_by=ds_user, dataset_version=version, name=f"r{n}")
+    files_before = stored_files(project_a)
+    client = client_for(ds_user)
+    response = client.post(reverse("datasets:delete", args=[version.dataset_id]), follow=True)
+    assert response.redirect_chain[-1][0] == reverse("datasets:detail", args=[version.dataset_id])
+    text = response.content.decode()
+    assert "still used by 1 AutoML build, 2 clarify reports: delete those first" in text
+    assert Dataset.objects.filter(pk=version.dataset_id).exists() and DatasetVersion.objects.filter(pk=version.pk)
+    assert stored_files(project_a) == files_before

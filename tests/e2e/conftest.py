@@ -238,9 +238,16 @@ def wait_until(page: Any, expression: str, timeout: float = 30_000) -> Any:
     """Poll a JavaScript expression until it is truthy (its value), or fail after `timeout` ms. Playwright's own
     wait_for_function evaluates its predicate with eval() inside the page, which our Content-Security-Policy (no
     unsafe-eval) refuses; page.evaluate goes through the debugging protocol, which the policy does not cover."""
+    from playwright.sync_api import Error as PlaywrightError
+
     deadline = time.monotonic() + timeout / 1000
     while True:
-        value = page.evaluate(expression)
+        try:
+            value = page.evaluate(expression)
+        except PlaywrightError as exc:  # the page navigated meanwhile (a live page reloads itself when a job ends)
+            if "context was destroyed" not in str(exc) and "navigat" not in str(exc):
+                raise
+            value = None
         if value:
             return value
         if time.monotonic() > deadline:

@@ -28,6 +28,7 @@ from apps.endpoints.services import endpoint_create
 from apps.registry import native
 from apps.registry.acceleration import FastForest, FastPipeline, accelerate
 from apps.registry.loading import load_file
+from tests.conftest import wait_for
 from tests.factories import FEATURES, pipeline, register, training_frame
 
 pytestmark = pytest.mark.skipif(native.compiler("cc") is None, reason="needs a C compiler")
@@ -330,7 +331,8 @@ def test_a_failed_compile_is_recorded_and_not_retried(settings, monkeypatch, nat
     paying for it again would waste minutes of CPU. A compiler that is killed at the timeout takes its children."""
     settings.SERVING_NATIVE_TIMEOUT_S = 1
     slow = native_dir.parent / "slow-cc"
-    slow.write_text("#!/bin/sh\nsleep 30 &\nwait\n")  # a driver whose child outlives a kill of the driver alone
+    child = f"sleep 30.{os.getpid()}"  # this test's own, not another process's sleep
+    slow.write_text(f"#!/bin/sh\n{child} &\nwait\n")  # a driver whose child outlives a kill of the driver alone
     slow.chmod(0o755)
     monkeypatch.setattr(native, "compiler", lambda command: (str(slow), "slow 1 x86_64-linux-gnu"))
     X, y = data()
@@ -339,7 +341,12 @@ def test_a_failed_compile_is_recorded_and_not_retried(settings, monkeypatch, nat
     with pytest.raises(native.NativeUnavailable, match="took over 1 s"):
         compiled(forest)
     assert time.monotonic() - started < 10
-    assert "sleep 30" not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout
+    # a killed process leaves the table when the kernel has reaped it: on busy cores not always by the next line
+    wait_for(
+        lambda: child not in subprocess.run(["ps", "-eo", "args"], capture_output=True, text=True).stdout,
+        timeout=5,
+        what="the compiler's child to be gone",
+    )
     calls: list[int] = []
     monkeypatch.setattr(native, "_compile", lambda *a: calls.append(1))
     with pytest.raises(native.NativeUnavailable, match="an earlier compile failed"):

@@ -12,7 +12,7 @@ import pandas as pd
 import pyarrow.parquet as pq
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, ProtectedError
 from pandas.api import types as ptypes
 
 from apps.accounts.models import Project
@@ -323,12 +323,31 @@ def _local_sample(local_file: str, rows: int = HISTOGRAM_SAMPLE) -> pd.DataFrame
     return frame
 
 
+def _users_of(objects: Iterable[Any]) -> str:
+    """What still reads a dataset's versions, counted by kind ("2 Canvas builds, 1 Clarify report")."""
+    counts: dict[str, list[Any]] = {}
+    for obj in objects:
+        counts.setdefault(obj._meta.label, [obj._meta, 0])[1] += 1
+    parts = []
+    for meta, n in counts.values():
+        name = meta.verbose_name if n == 1 else meta.verbose_name_plural
+        parts.append(f"{n} {name}")
+    return ", ".join(sorted(parts))
+
+
 def dataset_delete(*, dataset: Dataset) -> None:
     """Delete a dataset, its versions and reports, and every file under its folder."""
     prefix = files.dataset_dir(dataset.project_id, dataset.pk)
     names = [path for path, _size in files.walk_dataset_files(prefix)]
-    with transaction.atomic():
-        Dataset.objects.filter(pk=dataset.pk).update(latest_version=None)
-        dataset.delete()
+    try:
+        with transaction.atomic():
+            Dataset.objects.filter(pk=dataset.pk).update(latest_version=None)
+            dataset.delete()
+    except ProtectedError as exc:
+        raise ValidationError(
+            f"{dataset.name} is still used by {_users_of(exc.protected_objects)}: delete those first, "
+            "or keep the dataset.",
+            code="in_use",
+        ) from exc
     for name in names:
         files.delete_quietly(name)

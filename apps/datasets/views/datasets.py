@@ -215,7 +215,11 @@ class DatasetDeleteView(StudioMixin, View):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         dataset = selectors.dataset_get_for_user(user=request_user(request), pk=pk)
-        services.dataset_delete(dataset=dataset)
+        try:
+            services.dataset_delete(dataset=dataset)
+        except ValidationError as exc:
+            messages.error(request, " ".join(exc.messages))
+            return redirect("datasets:detail", pk=dataset.pk)
         messages.success(request, f"Dataset {dataset.name} and its files were deleted.")
         return redirect("datasets:list")
 

@@ -96,8 +96,14 @@ def collected_static() -> dict[str, str]:
     env = {**os.environ, "DJANGO_SETTINGS_MODULE": "studio.settings.test", "ATELIER_STATIC_COLLECTED": "1"}
     root = Path(settings.VAR_DIR) / "test"
     root.mkdir(parents=True, exist_ok=True)
+    # Once per test run, not once per xdist worker: a second collectstatic rewrites files that a server started by
+    # another worker is reading (CI saw uvicorn fail on a hashed file that vanished under it).
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or f"pid{os.getpid()}"
+    marker = root / f"static.collected.{run}"
     with open(root / "static.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
+        if marker.exists():
+            return {"ATELIER_STATIC_COLLECTED": "1"}
         done = subprocess.run(
             [sys.executable, "manage.py", "collectstatic", "--noinput", "-v0"],
             cwd=ROOT,
@@ -106,7 +112,10 @@ def collected_static() -> dict[str, str]:
             text=True,
             timeout=600,
         )
-    assert done.returncode == 0, f"collectstatic failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+        assert done.returncode == 0, f"collectstatic failed:\n{done.stdout[-2000:]}\n{done.stderr[-4000:]}"
+        for old in root.glob("static.collected.*"):
+            old.unlink(missing_ok=True)
+        marker.touch()
     return {"ATELIER_STATIC_COLLECTED": "1"}
 
 

@@ -303,6 +303,10 @@ SPECTACULAR_SETTINGS = {
         "StatusEnum": "apps.jobs.choices.JobStatus",  # keeps the jobs' name next to EndpointStatus's "status"
         "EndpointStatusEnum": "apps.endpoints.choices.EndpointStatus",
         "EndpointTypeEnum": "apps.endpoints.choices.EndpointType",
+        # three choice sets are a model's "kind": each keeps a name of its own
+        "VersionKindEnum": "apps.datasets.choices.VersionKind",
+        "AnalysisKindEnum": "apps.datasets.choices.AnalysisKind",
+        "ReportKindEnum": "apps.clarify.choices.ReportKind",
     },
 }
 

@@ -18,6 +18,7 @@ api_patterns: list = [
     path("", include("apps.registry.api.urls")),
     path("", include("apps.endpoints.api.urls")),
     path("", include("apps.clarify.api.urls")),
+    path("", include("apps.labeling.api.urls")),
     path("schema/", SchemaApi.as_view(), name="schema"),
     # The split view serves Swagger UI's init as a script of its own (?script), not inline: allowed by our CSP
     path("docs/", SchemaDocsView.as_view(url_name="api:schema"), name="docs"),
@@ -36,6 +37,7 @@ urlpatterns = [
     path("data/", include("apps.datasets.urls")),
     path("canvas/unsupervised/", include("apps.unsupervised.urls")),
     path("clarify/", include("apps.clarify.urls")),
+    path("labeling/", include("apps.labeling.urls")),
     path("canvas/", include("apps.automl.urls")),
     path("registry/", include("apps.registry.urls")),
     path("deployments/", include("apps.endpoints.urls")),  # /endpoints/ is the serving path (studio/asgi.py)

@@ -21,6 +21,7 @@ import importlib
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import timedelta
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -29,6 +30,7 @@ from urllib.parse import parse_qs, urlparse
 import pytest
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 from django.views.generic.edit import ProcessFormView
 from rest_framework.test import APIClient
 
@@ -234,6 +236,60 @@ class World:
         return (list(rows.values_list("pk", "thresholds", "analysis", "job_id")),)
 
     @cached_property
+    def labeling_jobs(self) -> dict[str, Any]:
+        """A text-classification labeling job per project, open for work, for its project's team, with two items; the
+        first item is claimed by a member of that team (project A: the Labeler; B: the outsider). Probes never
+        consolidate or export."""
+        from apps.labeling.models import LabelingItem, LabelingJob, LabelingTask
+
+        out = {}
+        for side in ("a", "b"):
+            word = "alpha" if side == "a" else "bravo-secret"
+            worker = self.users[LABELER] if side == "a" else self.outsider
+            job = LabelingJob.objects.create(
+                project=self.projects[side],
+                name="Alpha labels" if side == "a" else "Bravo secret labels",
+                task_type="text_classification",
+                status="active",
+                source_kind="dataset",
+                labels=["pos", "neg"],
+                team=self.teams[side],
+                attribute_name=f"{word}-sentiment",
+                item_count=2,
+                created_by=self.users[DS] if side == "a" else self.outsider,
+            )
+            items = LabelingItem.objects.bulk_create(
+                [LabelingItem(job=job, position=i, data={"text": f"{word} text {i}"}) for i in range(2)]
+            )
+            LabelingItem.objects.filter(pk=items[0].pk).update(seats_taken=1)
+            LabelingTask.objects.create(
+                job=job, item=items[0], worker=worker, expires_at=timezone.now() + timedelta(hours=1)
+            )
+            out[side] = job
+        return out
+
+    def labeling_items(self, side: str) -> Any:
+        return self.labeling_jobs[side].items.order_by("position").first()
+
+    def labeling_tasks(self, side: str) -> Any:
+        return self.labeling_jobs[side].tasks.order_by("pk").first()
+
+    def labeling_b_state(self) -> tuple[Any, ...]:
+        from apps.labeling.models import LabelingItem, LabelingJob, LabelingTask
+
+        self.labeling_jobs  # noqa: B018 - built before the "before" snapshot
+        project = self.projects["b"]
+        return (
+            sorted(LabelingJob.objects.filter(project=project).values_list("pk", "name", "status", "labels", "stats")),
+            sorted(
+                LabelingItem.objects.filter(job__project=project).values_list(
+                    "pk", "seats_taken", "answer_count", "consolidated", "review_status"
+                )
+            ),
+            sorted(LabelingTask.objects.filter(job__project=project).values_list("pk", "status", "answer")),
+        )
+
+    @cached_property
     def tunings(self) -> dict[str, Any]:
         """A tuning job per project (a saved summary; probes never run the coordinator)."""
         from apps.automl.models import TuningJob
@@ -392,6 +448,7 @@ class World:
         return (
             *self.data_b_state(),
             *self.clarify_b_state(),
+            *self.labeling_b_state(),
             *self.endpoints_b_state(),
             *self.registry_b_state(),
             job.status,
@@ -446,6 +503,18 @@ def job_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
 
 def team_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
     return {"pk": w.teams[side].pk}
+
+
+def labeling_job_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.labeling_jobs[side].pk}
+
+
+def labeling_item_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.labeling_items(side).pk}
+
+
+def labeling_task_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    return {"pk": w.labeling_tasks(side).pk}
 
 
 def member_kw(w: World, user: User | None, side: str) -> dict[str, Any]:

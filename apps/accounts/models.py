@@ -94,6 +94,10 @@ class Invitation(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     revoked_at = models.DateTimeField(null=True, blank=True)
+    # A vendor team's invitation: the person joins this team only (Labeler persona), not the project.
+    team = models.ForeignKey(
+        "accounts.WorkTeam", null=True, blank=True, on_delete=models.CASCADE, related_name="invitations"
+    )
 
     class Meta:
         ordering = ["-created_at"]
@@ -113,11 +117,22 @@ class Invitation(models.Model):
 
 
 class WorkTeam(models.Model):
-    """A group of labelers within a project; labeling jobs are assigned to work teams."""
+    """A group of labelers within a project; labeling jobs are assigned to work teams.
+
+    An employees team holds members of the project. A vendor team holds outside people invited by link to this team
+    alone: they are not project members, see only this team's labeling jobs and nothing else of the project."""
+
+    class Kind(models.TextChoices):
+        EMPLOYEES = "employees", "Employees (project members)"
+        VENDOR = "vendor", "Vendor (outside people invited to this team only)"
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="work_teams")
     name = models.CharField(max_length=100)
     description = models.TextField(blank=True)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.EMPLOYEES)
+    worker_limit = models.PositiveIntegerField(
+        null=True, blank=True, help_text="The most members the team may have (empty: no limit)."
+    )
     members = models.ManyToManyField(settings.AUTH_USER_MODEL, related_name="work_teams", blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -31,10 +31,18 @@ RUN_JOBS = "jobs.add_job"
 CANCEL_JOBS = "jobs.cancel_job"
 APPROVE_MODELS = "registry.approve_modelversion"  # approve or reject model versions
 DEPLOY_MODELS = "registry.deploy_modelversion"  # create and update endpoints and their keys
+MANAGE_LABELING = "labeling.manage_labelingjob"  # create, review and export labeling jobs
 
 PERSONA_PERMISSIONS: dict[str, set[str]] = {
     Persona.ADMIN.value: {"*"},
-    Persona.DATA_SCIENTIST.value: {USE_STUDIO, CREATE_PROJECT, RUN_JOBS, CANCEL_JOBS, MANAGE_WORKTEAMS},
+    Persona.DATA_SCIENTIST.value: {
+        USE_STUDIO,
+        CREATE_PROJECT,
+        RUN_JOBS,
+        CANCEL_JOBS,
+        MANAGE_WORKTEAMS,
+        MANAGE_LABELING,
+    },
     Persona.MLOPS_ENGINEER.value: {USE_STUDIO, CREATE_PROJECT, RUN_JOBS, CANCEL_JOBS, APPROVE_MODELS, DEPLOY_MODELS},
     Persona.LABELER.value: {USE_LABELING},
 }
@@ -49,6 +57,7 @@ REFUSALS: dict[str, str] = {
     RUN_JOBS: "Your persona does not allow starting jobs.",
     APPROVE_MODELS: "Your persona does not allow approving or rejecting model versions.",
     DEPLOY_MODELS: "Your persona does not allow deploying models or managing endpoint keys.",
+    MANAGE_LABELING: "Your persona may not create, review or export labeling jobs.",
 }
 
 

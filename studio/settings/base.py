@@ -86,6 +86,7 @@ INSTALLED_APPS = [
     "apps.endpoints",
     "apps.unsupervised",
     "apps.clarify",
+    "apps.labeling",
 ]
 
 MIDDLEWARE = [
@@ -368,6 +369,7 @@ JOB_MODULES = [
     "apps.endpoints.jobs",
     "apps.registry.jobs",
     "apps.clarify.jobs",
+    "apps.labeling.jobs",
 ]
 
 # --- Channels -----------------------------------------------------------------------------------------

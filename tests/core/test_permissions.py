@@ -213,6 +213,13 @@ def _make_rows(world: World) -> dict[str, Callable[[], object]]:
         ),
         "endpoints.BatchTransform": lambda: world.batch_transforms["a"],
         "core.WebhookDelivery": lambda: _webhook_delivery(world),
+        "labeling.LabelingJob": lambda: world.labeling_jobs["a"],
+        "labeling.LabelingItem": lambda: world.labeling_items("a"),
+        "labeling.LabelingTask": lambda: world.labeling_tasks("a"),
+        "labeling.LabelingExport": lambda: world.labeling_jobs["a"].exports.create(
+            project=world.projects["a"], format="csv", item_count=2
+        ),
+        "labeling.AutoLabelRound": lambda: world.labeling_jobs["a"].auto_rounds.create(number=1),
         "axes.AccessAttempt": lambda: AccessAttempt.objects.create(
             **attempt, get_data="", post_data="", failures_since_start=3
         ),

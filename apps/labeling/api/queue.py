@@ -1,0 +1,5 @@
+"""The queue part of the labeling API (see api/__init__.py)."""
+
+from __future__ import annotations
+
+urlpatterns: list = []

@@ -48,7 +48,7 @@ def job_list_for_worker(*, user: Any) -> QuerySet[LabelingJob]:
 
 def job_get_for_worker(*, user: Any, pk: object) -> LabelingJob:
     try:
-        return job_list_for_worker(user=user).get(pk=int(pk))  # type: ignore[arg-type]
+        return job_list_for_worker(user=user).get(pk=int(pk))  # type: ignore[call-overload]
     except (LabelingJob.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("No such labeling job.") from exc
 
@@ -58,6 +58,6 @@ def task_get_for_worker(*, user: Any, pk: object) -> LabelingTask:
     if not getattr(user, "is_authenticated", False):
         raise Http404("No such labeling task.")
     try:
-        return LabelingTask.objects.select_related("job", "item").get(pk=int(pk), worker=user)  # type: ignore[arg-type]
+        return LabelingTask.objects.select_related("job", "item").get(pk=int(pk), worker=user)  # type: ignore[call-overload]
     except (LabelingTask.DoesNotExist, ValueError, TypeError) as exc:
         raise Http404("No such labeling task.") from exc

@@ -7,7 +7,7 @@ from typing import Any
 from django import forms
 
 from apps.automl.choices import MAX_BUDGET_S, MIN_BUDGET_S, BuildMode, ProblemType, TuningStrategy
-from apps.automl.engine import ALGORITHMS, metric_catalogue
+from apps.automl.engine import ALGORITHMS, fair, metric_catalogue
 from apps.automl.engine.algorithms import get_algorithm
 from apps.automl.engine.space import CATEGORICAL, CONTINUOUS, INTEGER, RANGE_TYPES, SpecError, parse_range
 
@@ -222,6 +222,20 @@ class BuildForm(TargetFromVersionMixin, forms.Form):
         help_text="Empty: the mode's default.",
     )
     seed = forms.IntegerField(initial=0, required=False)
+    # Clarify's mitigation (b): a build trained under a fairness constraint (binary targets; Fairlearn).
+    fairness_constraint = forms.ChoiceField(
+        choices=[("", "None"), *((c, fair.CONSTRAINT_LABELS[c].capitalize()) for c in fair.CONSTRAINTS)],
+        required=False,
+        label="Fairness constraint",
+        help_text="Trains one model under the constraint (binary targets), beside the unconstrained one.",
+    )
+    fairness_sensitive = forms.CharField(max_length=300, required=False, label="Sensitive column")
+    fairness_base = forms.ChoiceField(
+        choices=[(fair.LIGHTGBM, "LightGBM"), (fair.LINEAR, "Linear")],
+        required=False,
+        initial=fair.LIGHTGBM,
+        label="Constrained model's algorithm",
+    )
 
     def __init__(self, *args: Any, versions: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -231,7 +245,29 @@ class BuildForm(TargetFromVersionMixin, forms.Form):
     def clean(self) -> dict[str, Any] | None:
         data = super().clean()
         self.clean_target_of_version()
+        version, sensitive = self.cleaned_data.get("dataset_version"), self.cleaned_data.get("fairness_sensitive")
+        if self.cleaned_data.get("fairness_constraint"):
+            if not sensitive:
+                self.add_error("fairness_sensitive", "Choose the sensitive column the constraint compares groups of.")
+            elif version is not None and sensitive not in version.column_names:
+                self.add_error(
+                    "fairness_sensitive",
+                    f"{sensitive!r} is not a column of {version.dataset.name} v{version.number}; "
+                    "choose one of that version's columns.",
+                )
         return data
+
+    def fairness(self) -> dict[str, Any] | None:
+        """The service's fairness option, or None for an unconstrained build."""
+        d = self.cleaned_data
+        if not d.get("fairness_constraint"):
+            return None
+        return {
+            "mitigator": fair.EXPONENTIATED_GRADIENT,
+            "constraint": d["fairness_constraint"],
+            "sensitive": d["fairness_sensitive"],
+            "base": d.get("fairness_base") or fair.LIGHTGBM,
+        }
 
 
 class TuningForm(TargetFromVersionMixin, forms.Form):

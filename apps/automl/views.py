@@ -18,6 +18,7 @@ from apps.accounts import personas
 from apps.accounts.mixins import StudioMixin
 from apps.accounts.requests import project_follow, request_project, request_user, required_project, validation_messages
 from apps.automl import charts, selectors, services
+from apps.automl.engine import fair as engine_fair
 from apps.automl.forms import BuildForm
 from apps.automl.models import AutomlBuild
 from apps.core.artifacts import ArtifactTampered
@@ -131,6 +132,7 @@ class BuildListView(StudioMixin, View):
                 created_by=request_user(request),
                 version=d["dataset_version"],
                 seed=d["seed"] or 0,
+                fairness=form.fairness(),
                 **options,
             )
         except ValidationError as exc:
@@ -187,8 +189,35 @@ class BuildDetailView(StudioMixin, View):
             "charts": True,
             "can_run": personas.user_can(request.user, personas.RUN_JOBS),
             **_batch_context(request, build),
+            **_fairness_context(report),
         }
         return render(request, "automl/build_detail.html", context)
+
+
+def _fairness_context(report: dict[str, Any]) -> dict[str, Any]:
+    """A fairness-constrained build's card: the constraint's name and its groups before and after (report.fairness,
+    written by apps/automl/engine/fair.py)."""
+    f = report.get("fairness") or {}
+    if not f:
+        return {}
+    before = (f.get("unmitigated") or {}).get("groups") or {}
+    after = (f.get("mitigated") or {}).get("groups") or {}
+    groups = [
+        {
+            "name": name,
+            "n": (after.get(name) or before.get(name) or {}).get("n"),
+            "before": before.get(name) or {},
+            "after": after.get(name) or {},
+        }
+        for name in sorted(set(before) | set(after))
+    ]
+    label = engine_fair.CONSTRAINT_LABELS.get(str(f.get("constraint")), str(f.get("constraint") or ""))
+    metric = str((f.get("comparison") or {}).get("constrained_metric") or "")
+    return {
+        "fairness_constraint_label": label,
+        "fairness_metric_label": metric.replace("_", " ").capitalize(),
+        "fairness_groups": groups,
+    }
 
 
 def _batch_context(request: HttpRequest, build: AutomlBuild) -> dict[str, Any]:

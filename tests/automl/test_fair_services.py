@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from django.core.exceptions import ValidationError
 
-from apps.automl import services
+from apps.automl import selectors, services
 from apps.automl.models import AutomlCandidateModel
 from apps.jobs.choices import JobStatus
 from apps.registry.export import export_mlflow_dir
@@ -44,7 +44,14 @@ def test_a_fair_build_trains_stores_predicts_and_registers(
     assert set(out["predictions"]) == {"Yes", "No"}
     assert dpd(test, np.asarray(out["predictions"]) == "Yes") < 0.12
     page = client_for(ds_user).get(f"/canvas/builds/{build.pk}/")
-    assert page.status_code == 200 and "exponentiated_gradient-demographic_parity" in page.content.decode()
+    html = page.content.decode()
+    assert page.status_code == 200 and "exponentiated_gradient-demographic_parity" in html
+    # the build page's fairness card: the constraint, both sides' parity and accuracy, the cost, each group
+    card = html[html.index('id="fairness"') : html.index("</details>", html.index('id="fairness"'))]
+    assert "demographic parity" in card and "Demographic parity difference" in card
+    assert f'id="fairness-after">{cmp["after"]:.4f}<' in card
+    assert f'id="fairness-cost">{cmp["accuracy_cost"]:.4f}<' in card
+    assert all(f'<td class="mono">{group}</td>' in card for group in build.report["fairness"]["groups"])
     answer = api_for(ds_user).post(f"/api/automl/{build.pk}/predict/", {"rows": rows[:5]}, format="json")
     assert answer.status_code == 200 and answer.json()["predictions"] == out["predictions"][:5]
     registered = services.automl_register(build=build, created_by=ds_user)
@@ -174,3 +181,32 @@ def test_thresholds_over_a_single_algorithm_are_chosen_out_of_fold(project_a, ds
     assert fair["comparison"]["constrained_metric"] == "equalized_odds_difference"
     assert fair["comparison"]["after"] < fair["comparison"]["before"]
     assert row.name == f"{linear}-thresholds-eo-group"
+
+
+def test_the_canvas_form_starts_a_fair_build_and_names_a_missing_sensitive_column(project_a, ds_user, client_for):
+    version = make_version(project_a, ds_user, biased_frame(300), name="loans")
+    client = client_for(ds_user)
+    form = {"dataset_version": version.pk, "target": TARGET, "mode": "quick", "action": "start"}
+    page = client.get("/canvas/").content.decode()
+    assert 'name="fairness_constraint"' in page and 'id="id_fairness_sensitive"' in page
+    assert '<option value="group"' in page[page.index('id="id_fairness_sensitive"') :]  # the version's columns
+    refused = client.post("/canvas/", {**form, "fairness_constraint": "equalized_odds"})
+    assert refused.status_code == 400
+    assert "Choose the sensitive column" in refused.content.decode()
+    unknown = client.post("/canvas/", {**form, "fairness_constraint": "equalized_odds", "fairness_sensitive": "nope"})
+    assert unknown.status_code == 400 and "&#x27;nope&#x27; is not a column of loans v1" in unknown.content.decode()
+    started = client.post(
+        "/canvas/",
+        {**form, "fairness_constraint": "equalized_odds", "fairness_sensitive": "group", "fairness_base": "linear"},
+    )
+    assert started.status_code == 302
+    build = selectors.build_list_for_user(user=ds_user).latest("pk")
+    assert build.fairness == {
+        "mitigator": "exponentiated_gradient",
+        "constraint": "equalized_odds",
+        "sensitive": "group",
+        "base": "linear",
+    }
+    plain = client.post("/canvas/", {**form, "fairness_sensitive": "group"})  # no constraint: sensitive ignored
+    assert plain.status_code == 302
+    assert selectors.build_list_for_user(user=ds_user).latest("pk").fairness is None

@@ -200,10 +200,10 @@ def _boxes(job: Any, item: Any, raw: Mapping[str, Any]) -> dict[str, Any]:
     if len(boxes) > MAX_BOXES:
         raise _fail(f"boxes: at most {MAX_BOXES} boxes.")
     data = item.data or {}
-    image_w, image_h = data.get("width"), data.get("height")
-    if not _is_number(image_w) or not _is_number(image_h):
+    size: Any = (data.get("width"), data.get("height"))
+    if not all(_is_number(v) for v in size):
         raise _fail("This item has no image size, so no box can be placed on it.")
-    image_w, image_h = float(image_w), float(image_h)
+    image_w, image_h = float(size[0]), float(size[1])
     labels = _job_labels(job)
     out: list[dict[str, Any]] = []
     for i, box in enumerate(boxes):

@@ -13,3 +13,10 @@ def prepare_run(ctx: JobContext) -> dict[str, Any]:
     from apps.labeling.services.prepare import prepare_run_execute
 
     return prepare_run_execute(ctx)
+
+
+@job_kind("labeling.consolidate", title="Consolidate labels", max_attempts=2)
+def consolidation_run(ctx: JobContext) -> dict[str, Any]:
+    from apps.labeling.services.consolidation import consolidation_run_execute
+
+    return consolidation_run_execute(ctx)

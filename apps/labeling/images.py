@@ -96,7 +96,10 @@ def clean_image(data: bytes, name: str) -> CleanImage:
     except ImageRefused:
         raise
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
-        raise ImageRefused(f"{name}: the image is too large to decode safely ({exc}).") from exc
+        raise ImageRefused(
+            f"{name}: the image is over the limit of {cap:,} pixels (LABELING_MAX_IMAGE_PIXELS); it looks like a "
+            f"decompression bomb ({exc})."
+        ) from exc
     except UnidentifiedImageError as exc:
         raise ImageRefused(f"{name}: not a PNG, JPEG, WebP or GIF image.") from exc
     except (OSError, SyntaxError, ValueError, EOFError) as exc:

@@ -308,6 +308,11 @@ SPECTACULAR_SETTINGS = {
         "VersionKindEnum": "apps.datasets.choices.VersionKind",
         "AnalysisKindEnum": "apps.datasets.choices.AnalysisKind",
         "ReportKindEnum": "apps.clarify.choices.ReportKind",
+        # Ground Truth (jobs part): a labeling job's status and source, and the statuses a person may set
+        "LabelingJobStatusEnum": "apps.labeling.choices.JobStatus",
+        "LabelingSourceKindEnum": "apps.labeling.choices.SourceKind",
+        "SourceKindEnum": "apps.registry.choices.SourceKind",  # keeps its name next to the labeling job's
+        "LabelingStatusChangeEnum": "apps.labeling.api.serializers.STATUS_CHANGES",
     },
 }
 

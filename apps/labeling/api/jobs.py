@@ -7,6 +7,7 @@ from typing import Any
 
 from django.http import FileResponse, Http404
 from django.urls import path
+from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.exceptions import ValidationError
@@ -172,8 +173,8 @@ class LabelingItemImageApi(APIView):
 
     @extend_schema(
         responses={
-            (200, "image/png"): OpenApiResponse(description="The image (PNG or JPEG)."),
-            (200, "image/jpeg"): OpenApiResponse(description="The image (JPEG)."),
+            (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The image (PNG)."),
+            (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The image (JPEG)."),
         }
     )
     def get(self, request: Request, pk: int) -> FileResponse:

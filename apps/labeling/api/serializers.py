@@ -16,6 +16,13 @@ from apps.labeling.choices import JobStatus, SourceKind, TaskType
 from apps.labeling.markdown import render_instructions
 from apps.labeling.models import LabelingJob
 
+# The statuses a person may set (pause, resume, cancel): its own enum in the schema (settings ENUM_NAME_OVERRIDES).
+STATUS_CHANGES = [
+    (JobStatus.ACTIVE.value, "Active"),
+    (JobStatus.PAUSED.value, "Paused"),
+    (JobStatus.CANCELLED.value, "Cancelled"),
+]
+
 
 class FormJsonField(serializers.JSONField):
     """JSON in a JSON body; in a multipart body, JSON text, or (for `many`) the field's repeated values."""
@@ -149,4 +156,4 @@ class LabelingJobUpdateSerializer(serializers.Serializer):
 
 
 class LabelingJobStatusSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=[JobStatus.ACTIVE, JobStatus.PAUSED, JobStatus.CANCELLED])
+    status = serializers.ChoiceField(choices=STATUS_CHANGES)

@@ -4,9 +4,9 @@ What gets in is only what Pillow decodes as PNG, JPEG, WebP or GIF (its first fr
 (LABELING_MAX_IMAGE_BYTES) and a pixel cap (LABELING_MAX_IMAGE_PIXELS) checked from the header before any pixel is
 decoded; Pillow's own bomb guard (Image.MAX_IMAGE_PIXELS) is set to the same cap and its warning is an error here.
 Text (HTML, SVG, XML) is refused whatever the file is named. The stored file is a fresh encoding of the decoded
-pixels (JPEG stays JPEG, everything else becomes PNG): EXIF (GPS, camera, the orientation once applied), comments,
-ICC profiles and anything appended after the image's end are gone. A zip of images goes through the one archive
-guard (apps/core/archives.py) first.
+pixels (JPEG stays JPEG, WebP stays WebP, PNG and GIF become PNG): EXIF (GPS, camera, the orientation once
+applied), comments, ICC profiles and anything appended after the image's end are gone. A zip of images goes
+through the one archive guard (apps/core/archives.py) first.
 
 The stored image is served by `image_response` (GET /api/labeling-items/{id}/image) as an attachment with nosniff
 and a content type fixed by the stored extension, never the user's."""
@@ -33,7 +33,7 @@ from apps.core.storage import project_path, project_root, storage
 from apps.core.units import human_bytes
 
 FORMATS = ("PNG", "JPEG", "WEBP", "GIF")
-CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg"}
+CONTENT_TYPES = {".png": "image/png", ".jpg": "image/jpeg", ".webp": "image/webp"}
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".gif")
 
 
@@ -107,13 +107,15 @@ def clean_image(data: bytes, name: str) -> CleanImage:
     # A fresh image from the pixels alone: no info, EXIF, ICC profile, comments, or bytes after the end.
     if fmt == "JPEG":
         mode, out_format, suffix = ("L" if frame.mode in ("1", "L") else "RGB"), "JPEG", ".jpg"
+    elif fmt == "WEBP":  # as PNG a photo grows ~10x; WebP again keeps it small
+        mode, out_format, suffix = ("RGBA" if frame.mode in ("RGBA", "LA", "PA") else "RGB"), "WEBP", ".webp"
     else:
         has_alpha = frame.mode in ("RGBA", "LA", "PA") or (frame.mode == "P" and "transparency" in frame.info)
         mode, out_format, suffix = ("RGBA" if has_alpha else "RGB"), "PNG", ".png"
     pixels = frame.convert(mode)
     fresh = Image.frombytes(mode, pixels.size, pixels.tobytes())
     out = io.BytesIO()
-    fresh.save(out, out_format, **({"quality": 92} if out_format == "JPEG" else {}))
+    fresh.save(out, out_format, **({"quality": 92} if out_format in ("JPEG", "WEBP") else {}))
     return CleanImage(out.getvalue(), suffix, fresh.width, fresh.height)
 
 

@@ -134,7 +134,7 @@ def test_images_and_a_zip_of_images_become_items_re_encoded(ctx: dict[str, Any],
         ("a/one.png", 5, 4),
     ]
     suffixes = [i.data["image"].rsplit(".", 1)[1] for i in items]
-    assert suffixes == ["jpg", "png", "png", "png"]
+    assert suffixes == ["jpg", "png", "webp", "png"]
     with storage().open(items[0].data["image"], "rb") as fh:
         stored = fh.read()
     assert b"SecretCam" not in stored and b"Exif" not in stored

@@ -50,6 +50,10 @@ class LabelingJobViewSet(
         "destroy": personas.MANAGE_LABELING,
     }
     serializer_class = s.LabelingJobSerializer
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        return s.LabelingJobListSerializer if self.action == "list" else s.LabelingJobSerializer
+
     parser_classes = [JSONParser, MultiPartParser, FormParser]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
@@ -175,6 +179,7 @@ class LabelingItemImageApi(APIView):
         responses={
             (200, "image/png"): OpenApiResponse(OpenApiTypes.BINARY, description="The image (PNG)."),
             (200, "image/jpeg"): OpenApiResponse(OpenApiTypes.BINARY, description="The image (JPEG)."),
+            (200, "image/webp"): OpenApiResponse(OpenApiTypes.BINARY, description="The image (WebP)."),
         }
     )
     def get(self, request: Request, pk: int) -> FileResponse:

@@ -109,6 +109,16 @@ class LabelingJobSerializer(serializers.ModelSerializer):
         return render_instructions(job.instructions)
 
 
+class LabelingJobListSerializer(LabelingJobSerializer):
+    """A job in a list: without its instructions and examples (the detail has them, rendered)."""
+
+    class Meta(LabelingJobSerializer.Meta):
+        fields = [
+            f for f in LabelingJobSerializer.Meta.fields if f not in ("instructions", "instructions_html", "examples")
+        ]
+        read_only_fields = fields
+
+
 class LabelingJobCreateSerializer(serializers.Serializer):
     """The body of `POST /api/labeling-jobs/` (apps.labeling.services.jobs.labeling_job_create checks the rest)."""
 

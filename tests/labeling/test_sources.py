@@ -227,3 +227,14 @@ def test_items_are_written_in_chunks_with_progress(ctx: dict[str, Any], run_job:
     written = [m for _, m in reported if m and m.endswith("items written")]
     assert written == [f"{n} of 30 items written" for n in (7, 14, 21, 28, 30)]
     assert sorted(LabelingItem.objects.filter(job=job).values_list("position", flat=True)) == list(range(30))
+
+
+def test_a_source_that_cannot_be_read_fails_the_job_with_no_items(ctx: dict[str, Any], run_job: Any) -> None:
+    lines = jsonl({"prompt": "a", "response": "b"}, {"prompt": "c", "response": "d"})
+    job = labeling_job_create(**ctx, name="Gone", task_type="rewrite", upload=upload("p.jsonl", lines))
+    storage().delete(job.source_file)
+    result = run_job(job.prepare_job)
+    assert result.status == "failed"
+    assert result.message.startswith("The job's source could not be read:"), result.message
+    job.refresh_from_db()
+    assert job.status == "failed" and job.item_count == 0 and not job.items.exists()

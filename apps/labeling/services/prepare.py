@@ -1,7 +1,8 @@
 """Job `labeling.prepare`: a new labeling job's items from its source (apps/labeling/services/sources.py), written
 in chunks with progress; gold items marked; suggestions from the pre-annotation model; then the job is `active`
-with its `item_count`. Re-run after an interruption, it starts over (the items of a job still preparing are
-deleted first); a job no longer preparing (cancelled, or prepared by an earlier attempt) is left alone."""
+with its `item_count`; any failure leaves no items and the job `failed` with the reason on its Job. Re-run after an
+interruption, it starts over (the items of a job still preparing are deleted first); a job no longer preparing
+(cancelled, or prepared by an earlier attempt) is left alone."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from typing import Any
 import numpy as np
 from django.core.exceptions import ValidationError
 
-from apps.jobs.runtime import JobContext, JobError
+from apps.jobs.runtime import JobCancelled, JobContext, JobError, JobInterrupted
 from apps.labeling.choices import JobStatus, SourceKind, TaskType
 from apps.labeling.models import LabelingItem, LabelingJob
 from apps.labeling.services import sources
@@ -30,8 +31,15 @@ def prepare_run_execute(ctx: JobContext) -> dict[str, Any]:
     try:
         count, gold_count = _write_items(ctx, job)
         suggested = _pre_annotate(ctx, job) if job.pre_annotation_model_id else 0
-    except (ValueError, ValidationError, LookupError) as exc:
-        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
+    except JobInterrupted:
+        raise  # the worker is stopping: the Job is handed back and starts over
+    except JobCancelled:
+        LabelingItem.objects.filter(job=job).delete()
+        raise
+    except Exception as exc:
+        message = " ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc) or type(exc).__name__
+        if isinstance(exc, OSError):
+            message = f"The job's source could not be read: {message}"
         LabelingItem.objects.filter(job=job).delete()
         labeling_job_mark(job_id=job.pk, status=JobStatus.FAILED)
         raise JobError(message) from exc

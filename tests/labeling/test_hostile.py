@@ -270,3 +270,12 @@ def test_an_item_without_an_image_is_a_404(ctx: dict[str, Any], client_for: Any)
         assert (
             client_for(ctx["user"]).get(reverse("api:labeling-item-image", kwargs={"pk": item.pk})).status_code == 404
         )
+
+
+def test_more_images_than_the_item_cap_are_refused(ctx: dict[str, Any], api_for: Any, settings: Any) -> None:
+    settings.LABELING_MAX_ITEMS = 2
+    many = zip_of({f"{i}.png": image_bytes() for i in range(3)})
+    response = api_for(ctx["user"]).post(LIST, images_body(ctx, upload("pets.zip", many)), format="multipart")
+    assert response.status_code == 400
+    assert response.json()["errors"]["file"] == ["More than 2 images (LABELING_MAX_ITEMS)."]
+    nothing_stored(ctx["project"])

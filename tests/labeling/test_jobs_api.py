@@ -360,3 +360,22 @@ def test_the_list_filters_by_project_status_and_task_type(project_a: Any, ds_use
     assert ids("?task_type=text_classification") == [active.pk]
     assert ids(f"?project={project_a.pk}") == [paused.pk, active.pk]
     assert api.get(LIST + "?status=nope").status_code == 400
+
+
+def test_the_list_costs_the_same_queries_for_more_jobs(project_a: Any, ds_user: Any, api_for: Any) -> None:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    api = api_for(ds_user)
+    first = labeling_job(project_a, created_by=ds_user, n_items=1)
+    api.get(LIST)  # the token's first use writes its last-used time
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert api.get(LIST).status_code == 200
+        return len(captured.captured_queries)
+
+    few = queries()
+    for _ in range(5):
+        labeling_job(project_a, created_by=ds_user, team=first.team, n_items=1)
+    assert queries() == few

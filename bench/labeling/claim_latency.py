@@ -5,8 +5,8 @@ each with an API token. A real server (uvicorn over studio.asgi, `--workers 2`, 
 answers; 50 labeler threads (one keep-alive HTTP connection each) loop: claim the next task, think, answer it, think.
 Two phases:
 
-- **paced**: each labeler thinks `--think` seconds (uniform range) before answering and before the next claim, as a
-  person does (a real labeler takes seconds per item; the range is shortened so a run gathers thousands of samples);
+- **paced**: each labeler thinks `--think` seconds (uniform, default 2-8 s) before answering and before the next
+  claim, as a person does: 50 labelers then send about 10 requests per second;
 - **saturation**: no think time, every labeler back to back: the queue's throughput and correctness under stress
   (latency there is queueing for the two cores, not the claim itself).
 
@@ -132,6 +132,8 @@ def start_server(env: dict[str, str], port: int, workers: int) -> subprocess.Pop
         "warning",
         "--ws",
         "none",
+        "--timeout-keep-alive",
+        "75",  # as nginx's keepalive_timeout: labelers think for seconds between requests
     ]
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, start_new_session=True)
     end = time.monotonic() + 120
@@ -156,22 +158,48 @@ def stop(proc: subprocess.Popen) -> None:
 
 
 class Labeler(threading.Thread):
-    def __init__(self, port: int, job: int, token: str, think: tuple[float, float], until: float, seed: int) -> None:
+    """One labeler: claim, think, answer, think, until `until`. The claim and answer requests are Atelier's by default;
+    bench/labeling/label_studio_peer.py passes Label Studio's."""
+
+    def __init__(
+        self,
+        port: int,
+        job: int,
+        token: str,
+        think: tuple[float, float],
+        until: float,
+        seed: int,
+        claim: tuple[str, str] | None = None,
+        answer: Any = None,
+    ) -> None:
         super().__init__(daemon=True)
         self.port, self.job, self.think, self.until = port, job, think, until
         self.headers = {"Authorization": f"Token {token}", "Content-Type": "application/json"}
         self.rng = random.Random(seed)
+        self.claim = claim or ("POST", f"/api/labeling-jobs/{job}/next-task/")
+        self.answer = answer or self.atelier_answer
         self.claims: list[float] = []
         self.answers: list[float] = []
         self.errors: list[str] = []
         self.empty = 0
 
-    def post(self, conn: http.client.HTTPConnection, path: str, body: bytes) -> tuple[int, bytes, float]:
-        started = time.perf_counter()
-        conn.request("POST", path, body=body, headers=self.headers)
-        response = conn.getresponse()
-        data = response.read()
-        return response.status, data, (time.perf_counter() - started) * 1000
+    def atelier_answer(self, task: dict[str, Any], label: str) -> tuple[str, dict[str, Any], int]:
+        return f"/api/labeling-tasks/{task['id']}/answers/", {"label": label, "time_spent_ms": 1000}, 201
+
+    def send(self, conn: http.client.HTTPConnection, method: str, path: str, body: bytes) -> tuple[int, bytes, float]:
+        for attempt in (1, 2):
+            started = time.perf_counter()
+            try:
+                conn.request(method, path, body=body or None, headers=self.headers)
+                response = conn.getresponse()
+                data = response.read()
+            except (BrokenPipeError, ConnectionResetError, http.client.RemoteDisconnected):
+                conn.close()  # the server closed an idle keep-alive connection: reconnect, as a browser does
+                if attempt == 2:
+                    raise
+                continue
+            return response.status, data, (time.perf_counter() - started) * 1000
+        raise RuntimeError("unreachable")
 
     def pause(self) -> None:
         lo, hi = self.think
@@ -179,11 +207,13 @@ class Labeler(threading.Thread):
             time.sleep(self.rng.uniform(lo, hi))
 
     def run(self) -> None:
-        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=120)
+        if self.think[1] > 0:  # people do not all arrive in the same millisecond
+            time.sleep(self.rng.uniform(0, self.think[1]))
         try:
             while time.monotonic() < self.until:
-                status, data, ms = self.post(conn, f"/api/labeling-jobs/{self.job}/next-task/", b"")
-                if status == 204:
+                status, data, ms = self.send(conn, *self.claim, b"")
+                if status == 204 or (status == 404 and b"no more" in data.lower()):
                     self.empty += 1
                     continue
                 if status != 200:
@@ -192,9 +222,9 @@ class Labeler(threading.Thread):
                 self.claims.append(ms)
                 task = json.loads(data)
                 self.pause()
-                body = json.dumps({"label": self.rng.choice(["pos", "neg", "neutral"]), "time_spent_ms": 1000})
-                status, data, ms = self.post(conn, f"/api/labeling-tasks/{task['id']}/answers/", body.encode())
-                if status != 201:
+                path, body, expected = self.answer(task, self.rng.choice(["pos", "neg", "neutral"]))
+                status, data, ms = self.send(conn, "POST", path, json.dumps(body).encode())
+                if status != expected:
                     self.errors.append(f"answer {status}: {data[:200]!r}")
                     continue
                 self.answers.append(ms)
@@ -212,9 +242,11 @@ def pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * len(ordered) + 0.5) - 1))]
 
 
-def run_phase(port: int, job: int, tokens: list[str], think: tuple[float, float], seconds: float) -> dict[str, Any]:
+def run_phase(
+    port: int, job: int, tokens: list[str], think: tuple[float, float], seconds: float, **requests: Any
+) -> dict[str, Any]:
     until = time.monotonic() + seconds
-    labelers = [Labeler(port, job, token, think, until, seed=i) for i, token in enumerate(tokens)]
+    labelers = [Labeler(port, job, token, think, until, seed=i, **requests) for i, token in enumerate(tokens)]
     started = time.monotonic()
     for t in labelers:
         t.start()
@@ -295,24 +327,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--labelers", type=int, default=50)
-    parser.add_argument("--duration", type=float, default=60.0, help="seconds of the paced phase")
-    parser.add_argument("--think", default="0.2,1.0", help="think time range in seconds (paced phase)")
+    parser.add_argument("--duration", type=float, default=90.0, help="seconds of the paced phase")
+    parser.add_argument("--think", default="2,8", help="think time range in seconds (paced phase)")
     parser.add_argument("--saturation", type=float, default=15.0, help="seconds of the saturation phase (0: none)")
     parser.add_argument("--workers", type=int, default=2, help="uvicorn processes")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
+    parser.add_argument("--reuse", action="store_true", help="keep the database and job of the previous run")
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         sys.exit("This bench runs on PostgreSQL (--database-url postgres://...).")
     lo, hi = (float(x) for x in args.think.split(","))
 
-    recreate_database(args.database_url)
+    saved = ROOT / "bench" / "out" / "labeling" / "setup.json"
     with tempfile.TemporaryDirectory(prefix="bench-labeling-") as tmp:
         env = server_env(args.database_url, Path(tmp))
         started = time.monotonic()
-        made = setup(env, args.items, args.labelers)
+        if args.reuse and saved.exists():
+            made = json.loads(saved.read_text())
+        else:
+            recreate_database(args.database_url)
+            made = setup(env, args.items, args.labelers)
+            saved.parent.mkdir(parents=True, exist_ok=True)
+            saved.write_text(json.dumps(made))
+        made["tokens"] = made["tokens"][: args.labelers]
         print(
-            f"setup: {args.items:,} items, {args.labelers} labelers, 3 workers per item "
-            f"({time.monotonic() - started:.0f} s)",
+            f"setup: {args.items:,} items, {len(made['tokens'])} labelers, 3 workers per item "
+            f"({time.monotonic() - started:.0f} s{', reused' if args.reuse else ''})",
             flush=True,
         )
         port = free_port()

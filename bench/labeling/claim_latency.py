@@ -19,8 +19,8 @@ disagrees with their tasks, and any (item, worker) answered twice. Goal: paced p
     .venv/bin/python bench/labeling/claim_latency.py --duration 20 --saturation 10 --items 20000
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/atelier_bench_labeling  (the default; dropped and re-created)
 
-Peer: Label Studio (its next-task queue, `SELECT ... FOR UPDATE SKIP LOCKED`) is not measured here: see the line the
-run prints about it.
+Peer: Label Studio (its next-task queue, `SELECT ... FOR UPDATE SKIP LOCKED`) is measured by label_studio_peer.py
+beside this file, with the same job, labelers and think times.
 """
 
 from __future__ import annotations
@@ -311,15 +311,9 @@ def show(name: str, result: dict[str, Any]) -> None:
 
 
 def label_studio_line() -> str:
-    probe = subprocess.run(
-        [sys.executable, "-c", "import label_studio"], capture_output=True, text=True, cwd=tempfile.gettempdir()
-    )
-    if probe.returncode == 0:
-        return "peer: Label Studio is importable here, but this bench does not drive it (see README)."
     return (
-        "peer: Label Studio not measured: it is not installed in this environment (a separate install of "
-        "label-studio with its own Django and ~150 packages, its project and 100,000 tasks set up through its API); "
-        "the figures above are Atelier's alone."
+        "peer: Label Studio is measured by bench/labeling/label_studio_peer.py (its own virtualenv: label-studio "
+        "1.23.2 brings its own Django and ~150 packages; the same job, load and PostgreSQL)."
     )
 
 

@@ -1,8 +1,8 @@
 """The peer line for bench/labeling/claim_latency.py: Label Studio's next-task queue under the same load.
 
 The same job (100,000 text items, 3 annotations per item via `maximum_annotations`, sequential sampling), the same 50
-labeler threads and think times, the same PostgreSQL, the same server shape (uvicorn, 2 workers; Label Studio has no
-ASGI entry, so its WSGI application is served through uvicorn's WSGI interface). Claim = `GET
+labeler threads and think times, the same PostgreSQL, two server processes (Label Studio is WSGI only: gunicorn,
+threaded). Claim = `GET
 /api/projects/{id}/next` (Label Studio's `SELECT ... FOR UPDATE SKIP LOCKED` plus its task lock); answer = `POST
 /api/tasks/{id}/annotations/`. Over-assignment read from its tables afterwards (tasks with more than 3 annotations,
 (task, user) annotated twice).
@@ -10,7 +10,7 @@ ASGI entry, so its WSGI application is served through uvicorn's WSGI interface).
 Label Studio lives in its own virtualenv (its own Django and ~150 packages):
 
     python3.11 -m venv bench/.venv-labelstudio
-    bench/.venv-labelstudio/bin/pip install label-studio==1.23.2 uvicorn
+    bench/.venv-labelstudio/bin/pip install label-studio==1.23.2 gunicorn
     .venv/bin/python bench/labeling/label_studio_peer.py [--venv bench/.venv-labelstudio] [--items 100000]
 """
 
@@ -75,12 +75,17 @@ print(json.dumps({"project": project.pk, "tokens": tokens}))
 """
 
 
+def ls_package(venv: Path) -> Path:
+    return next(venv.glob("lib/python3*/site-packages/label_studio"))
+
+
 def ls_env(venv: Path, database_url: str, data_dir: Path) -> dict[str, str]:
     url = urlparse(database_url)
     return {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL"))},
+        "PYTHONPATH": str(ls_package(venv)),  # Label Studio imports its apps as top-level modules (core, projects...)
+        **{k: v for k, v in os.environ.items() if not k.startswith(("DJANGO_", "DATABASE_URL", "PYTHONPATH"))},
         "PATH": f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}",
-        "DJANGO_SETTINGS_MODULE": "label_studio.core.settings.label_studio",
+        "DJANGO_SETTINGS_MODULE": "core.settings.label_studio",
         "DJANGO_DB": "default",
         "POSTGRE_NAME": url.path.lstrip("/"),
         "POSTGRE_USER": url.username or "postgres",
@@ -89,6 +94,8 @@ def ls_env(venv: Path, database_url: str, data_dir: Path) -> dict[str, str]:
         "POSTGRE_PORT": str(url.port or 5432),
         "LABEL_STUDIO_BASE_DATA_DIR": str(data_dir),
         "LABEL_STUDIO_ENABLE_LEGACY_API_TOKEN": "true",
+        "SENTRY_DSN": "",  # no error reporting to the outside
+        "FRONTEND_SENTRY_DSN": "",
         "DEBUG": "false",
         "LOG_LEVEL": "WARNING",
     }
@@ -114,7 +121,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="bench-labelstudio-") as tmp:
         env = ls_env(venv, args.database_url, Path(tmp))
         started = time.monotonic()
-        subprocess.run([str(py), "-m", "label_studio.manage", "migrate", "-v", "0"], env=env, check=True, cwd=tmp)
+        manage = str(ls_package(venv) / "manage.py")
+        subprocess.run([str(py), manage, "migrate", "-v", "0"], env=env, check=True, cwd=tmp)
         out = subprocess.run(
             [str(py), "-c", SETUP, str(args.items), str(args.labelers), CONFIG],
             env=env,
@@ -128,9 +136,11 @@ def main() -> None:
             f"setup: Label Studio, {args.items:,} tasks, {args.labelers} labelers ({time.monotonic() - started:.0f} s)"
         )
         port = free_port()
-        cmd = [str(py), "-m", "uvicorn", "label_studio.core.wsgi:application", "--interface", "wsgi"]
-        cmd += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(args.workers), "--no-access-log"]
-        cmd += ["--log-level", "warning", "--timeout-keep-alive", "75"]
+        # Label Studio is WSGI only, and its session cookie header (a leading space) is refused by uvicorn's WSGI
+        # interface: gunicorn, threaded, two processes (its Docker image uses uWSGI).
+        cmd = [str(py), "-m", "gunicorn", "core.wsgi:application", "--bind", f"127.0.0.1:{port}"]
+        cmd += ["--workers", str(args.workers), "--worker-class", "gthread", "--threads", "16", "--keep-alive", "75"]
+        cmd += ["--log-level", "warning"]
         server = subprocess.Popen(cmd, env=env, cwd=tmp, start_new_session=True)
         try:
             end = time.monotonic() + 120

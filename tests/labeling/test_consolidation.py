@@ -384,3 +384,34 @@ def test_rating_and_ranking_agreement_levels(project_a, ds_user, run_job):
     assert ranking.stats["agreement"]["level"] == "ordinal"
     assert ranking.items.get().consolidated["ranking"] == [0, 1, 2]
     assert [row["model"] for row in ranking.stats["models"]] == ["m1", "m2"]  # the third response has no model name
+
+
+def test_boxes_of_five_workers_are_clustered_and_averaged(project_a):
+    w = labelers(project_a, 5)
+    job = labeling_job(project_a, workers=w, n_items=1, task_type="bounding_box", labels=["cat", "dog"])
+
+    def boxes(worker: Any, item: LabelingItem) -> dict:
+        k = int(worker.username[1:])
+        drawn = [{"left": 2.0 + k % 2, "top": 2.0, "width": 10.0, "height": 8.0, "label": "cat"}]  # all five
+        if k < 2:
+            drawn.append({"left": 20.0, "top": 10.0, "width": 6.0, "height": 6.0, "label": "dog"})  # two of five
+        return {"boxes": drawn}
+
+    work_through(job, w, boxes)
+    item = job.items.get()
+    assert item.consolidated["boxes"] == [
+        # lefts 2, 3, 2, 3, 2 → 2.4; kept by 5 of 5; the dog (2 of 5) is not
+        {
+            "left": 2.4,
+            "top": 2.0,
+            "width": 10.0,
+            "height": 8.0,
+            "label": "cat",
+            "confidence": pytest.approx(
+                # 3 boxes at left 2 (IoU 9.6·8 / (80 + 80 - 9.6·8)) and 2 at left 3 with the average box at 2.4
+                (3 * (9.6 * 8) / (80 + 80 - 9.6 * 8) + 2 * (9.4 * 8) / (80 + 80 - 9.4 * 8)) / 5,
+                abs=1e-4,
+            ),
+        }
+    ]
+    assert item.confidence == item.consolidated["boxes"][0]["confidence"]

@@ -27,6 +27,7 @@ from rest_framework.views import APIView
 from apps.accounts import personas
 from apps.accounts.requests import request_user
 from apps.core.api.errors import error_response
+from apps.core.api.schema import QueuedSerializer
 from apps.labeling import selectors
 from apps.labeling.choices import LabelSource, ReviewStatus, TaskStatus
 from apps.labeling.models import LabelingItem, LabelingJob, LabelingTask
@@ -101,13 +102,6 @@ def items_with_answers() -> Any:
     )
 
 
-class ConsolidatedSerializer(serializers.Serializer):
-    job = serializers.IntegerField(help_text="The Job consolidating the labels (GET /api/jobs/{id}/).")
-
-    class Meta:
-        ref_name = "LabelingConsolidateStarted"
-
-
 class ReviewSerializer(serializers.Serializer):
     answer = serializers.JSONField(
         required=False, allow_null=True, help_text="Omit (or null) to accept the label; an answer to replace it."
@@ -123,7 +117,7 @@ class JobConsolidateApi(APIView):
     capability = personas.USE_STUDIO
     capabilities = {"post": personas.MANAGE_LABELING}
 
-    @extend_schema(request=None, responses={202: ConsolidatedSerializer})
+    @extend_schema(request=None, responses={202: QueuedSerializer})
     def post(self, request: Request, pk: int) -> Response:
         user = request_user(request)
         job = selectors.job_get_for_user(user=user, pk=pk)

@@ -20,7 +20,6 @@ from typing import Any
 
 from django.db.models import Count, Q
 from django.urls import path
-from django.utils.html import escape, linebreaks
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -33,16 +32,13 @@ from apps.core.api.errors import error_response
 from apps.labeling import selectors
 from apps.labeling.answers import ANSWER_EXAMPLES, SINGLE_LABEL
 from apps.labeling.choices import TaskStatus
+from apps.labeling.markdown import render_instructions
 from apps.labeling.models import LabelingJob, LabelingTask
 from apps.labeling.services import queue
 
 
 def instructions_html(job: LabelingJob) -> str:
-    """The job's Markdown instructions, sanitised (apps/labeling/markdown.py once present; escaped text before)."""
-    try:
-        from apps.labeling.markdown import render_instructions  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover - the jobs part brings markdown.py
-        return linebreaks(escape(job.instructions or ""))
+    """The job's Markdown instructions, rendered and sanitised (apps/labeling/markdown.py)."""
     return str(render_instructions(job.instructions or ""))
 
 

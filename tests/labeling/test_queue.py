@@ -344,3 +344,25 @@ def test_api_hide_project_and_other_teams(project_a: Any, project_b: Any, api_fo
     )
     assert answered.status_code == 201 and "Alpha" not in answered.content.decode()
     assert client.post(reverse("api:labeling-job-next-task", kwargs={"pk": other.pk})).status_code == 404
+
+
+def test_api_answer_with_the_next_task_in_the_same_round_trip(project_a: Any, api_for: Any) -> None:
+    (w,) = workers(project_a, 1)
+    job = labeling_job(project_a, workers=[w], n_items=2)
+    client = api_for(w)
+    first = client.post(reverse("api:labeling-job-next-task", kwargs={"pk": job.pk})).json()
+    r = client.post(
+        reverse("api:labeling-task-answers", kwargs={"pk": first["id"]}), {"label": "pos", "next": True}, format="json"
+    )
+    assert r.status_code == 201
+    following = r.json()["next_task"]
+    assert following["id"] != first["id"] and following["item"]["id"] != first["item"]["id"]
+    assert following["job"]["labels"] == ["pos", "neg"]
+    r = client.post(
+        reverse("api:labeling-task-answers", kwargs={"pk": following["id"]}),
+        {"answer": {"label": "neg"}, "next": True},
+        format="json",
+    )
+    assert r.status_code == 201 and r.json()["next_task"] is None  # nothing left for this worker
+    plain = client.post(reverse("api:labeling-task-answers", kwargs={"pk": first["id"]}), {"label": "pos"})
+    assert plain.status_code == 409 and "next_task" not in plain.json()

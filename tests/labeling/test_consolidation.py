@@ -415,3 +415,18 @@ def test_boxes_of_five_workers_are_clustered_and_averaged(project_a):
         }
     ]
     assert item.confidence == item.consolidated["boxes"][0]["confidence"]
+
+
+def test_an_accepted_label_that_changes_goes_back_to_review(project_a, ds_user, run_job):
+    job, _, _ = _pooled(project_a)
+    LabelingJob.objects.filter(pk=job.pk).update(review_required=True)
+    wrong, right = job.items.get(position=30), job.items.get(position=31)
+    item_review(item=wrong, user=ds_user)  # accepts the majority's (wrong) label
+    item_review(item=right, user=ds_user)
+    assert run_job(consolidation_start(job=job, user=ds_user)).status == RunStatus.SUCCEEDED
+    wrong.refresh_from_db()
+    right.refresh_from_db()
+    assert wrong.consolidated == {"label": "neg"} and wrong.review_status == ReviewStatus.PENDING
+    assert right.consolidated == {"label": "pos"} and right.review_status == ReviewStatus.ACCEPTED
+    job.refresh_from_db()
+    assert job.stats["progress"]["pending_review"] == 49  # every item but the one whose accepted label stands

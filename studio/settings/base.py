@@ -308,6 +308,11 @@ SPECTACULAR_SETTINGS = {
         "VersionKindEnum": "apps.datasets.choices.VersionKind",
         "AnalysisKindEnum": "apps.datasets.choices.AnalysisKind",
         "ReportKindEnum": "apps.clarify.choices.ReportKind",
+        # Ground Truth (jobs part): a labeling job's status and source, and the statuses a person may set
+        "LabelingJobStatusEnum": "apps.labeling.choices.JobStatus",
+        "LabelingSourceKindEnum": "apps.labeling.choices.SourceKind",
+        "SourceKindEnum": "apps.registry.choices.SourceKind",  # keeps its name next to the labeling job's
+        "LabelingStatusChangeEnum": "apps.labeling.api.serializers.STATUS_CHANGES",
     },
 }
 
@@ -513,6 +518,9 @@ def redis_db_url(url: str, db: int) -> str:
     return parsed._replace(path=f"/{db}").geturl()
 
 
+# Ground Truth: how often the beat task releases expired labeling claims (seconds).
+LABELING_CLAIM_SWEEP_S = float(env_int("LABELING_CLAIM_SWEEP_S", 60))
+
 # --- Periodic tasks: declared here only; django-celery-beat copies them into the DB (editable in admin).
 CELERY_BEAT_SCHEDULE = {
     "jobs-reap": {
@@ -522,7 +530,22 @@ CELERY_BEAT_SCHEDULE = {
     },
     "endpoints-retention": {"task": "endpoints.retention", "schedule": 3600.0, "options": {"expires": 3600}},
     "webhook-sweep": {"task": "core.webhook_sweep", "schedule": 300.0, "options": {"expires": 300}},
+    # Ground Truth: claims past their time limit give their seat back (the claim path also sweeps its own job).
+    "labeling-claims-expire": {
+        "task": "labeling.claims_expire",
+        "schedule": LABELING_CLAIM_SWEEP_S,
+        "options": {"expires": LABELING_CLAIM_SWEEP_S},
+    },
 }
 
 # Key for the HMAC on artifacts our workers write (apps/core/artifacts.py); derived from SECRET_KEY if unset.
 ARTIFACT_SIGNING_KEY = env("ARTIFACT_SIGNING_KEY")
+
+# Ground Truth (apps/labeling), sources of labeling jobs (jobs part): the most items one job may have; per uploaded
+# image a byte cap and a pixel cap (checked from the header before decoding: decompression bombs); a zip of images
+# a byte cap of its own (its members still go through ARCHIVE_*); a JSON Lines file of prompts a byte cap.
+LABELING_MAX_ITEMS = env_int("LABELING_MAX_ITEMS", 1_000_000)
+LABELING_MAX_IMAGE_BYTES = env_int("LABELING_MAX_IMAGE_BYTES", 20 * 1024**2)
+LABELING_MAX_IMAGE_PIXELS = env_int("LABELING_MAX_IMAGE_PIXELS", 40_000_000)
+LABELING_MAX_ZIP_BYTES = env_int("LABELING_MAX_ZIP_BYTES", 1024**3)
+LABELING_MAX_PROMPTS_BYTES = env_int("LABELING_MAX_PROMPTS_BYTES", 256 * 1024**2)

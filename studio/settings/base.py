@@ -526,3 +526,16 @@ CELERY_BEAT_SCHEDULE = {
 
 # Key for the HMAC on artifacts our workers write (apps/core/artifacts.py); derived from SECRET_KEY if unset.
 ARTIFACT_SIGNING_KEY = env("ARTIFACT_SIGNING_KEY")
+
+# --- Ground Truth: automated labeling (apps/labeling/services/autolabel.py) ---------------------------------------
+# Human labels a job needs before a round may start (a job's auto_labeling["min_human_labels"] overrides it).
+LABELING_AUTOLABEL_MIN_HUMAN_LABELS = env_int("LABELING_AUTOLABEL_MIN_HUMAN_LABELS", 200)
+# Share of the human labels held out to calibrate the confidence threshold (never trained on).
+LABELING_AUTOLABEL_HOLDOUT_SHARE = float(env("LABELING_AUTOLABEL_HOLDOUT_SHARE", "0.3"))
+# Held-out labels at or above the threshold it needs at least, and the z of the Wilson lower bound their accuracy
+# must bring to the target (1.0: about 84 % one-sided confidence).
+LABELING_AUTOLABEL_MIN_SUPPORT = env_int("LABELING_AUTOLABEL_MIN_SUPPORT", 20)
+LABELING_AUTOLABEL_Z = float(env("LABELING_AUTOLABEL_Z", "1.0"))
+# The Canvas build of a tabular round: its time budget (s) and, if set, a cap on its trials.
+LABELING_AUTOLABEL_BUDGET_S = float(env("LABELING_AUTOLABEL_BUDGET_S", "60"))
+LABELING_AUTOLABEL_MAX_TRIALS = env_int("LABELING_AUTOLABEL_MAX_TRIALS", 0) or None

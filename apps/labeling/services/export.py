@@ -156,8 +156,10 @@ def is_labeled(item: LabelingItem) -> bool:
     return item.consolidated is not None and item.review_status != ReviewStatus.PENDING
 
 
-def iter_items(job: LabelingJob, *, labeled_only: bool = True, chunk: int = CHUNK) -> Iterator[LabelingItem]:
-    """The job's items in position order, read `chunk` at a time (keyset on position: constant memory)."""
+def iter_items(job: LabelingJob, *, labeled_only: bool = True, chunk: int | None = None) -> Iterator[LabelingItem]:
+    """The job's items in position order, read `chunk` (default CHUNK) at a time (keyset on position: constant
+    memory)."""
+    chunk = chunk or CHUNK
     last = -1
     while True:
         query = LabelingItem.objects.filter(job_id=job.pk, position__gt=last).only(*ITEM_FIELDS)

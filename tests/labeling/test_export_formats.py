@@ -194,7 +194,7 @@ def test_coco_is_structurally_valid(project) -> None:
     assert len(ids) == len(set(ids)) == 3
     for a in coco["annotations"]:
         assert a["image_id"] in image_ids and a["category_id"] in category_ids
-        x, y, w, h = a["bbox"]
+        _, _, w, h = a["bbox"]
         assert all(isinstance(v, float) for v in a["bbox"]) and w > 0 and h > 0
         assert a["area"] == pytest.approx(w * h)
         assert a["iscrowd"] == 0
@@ -296,6 +296,7 @@ def test_csv_tabular_columns_keep_their_names(project) -> None:
         task_type="tabular_classification",
         items=[{"row": {"label": "old", "n": -3}}, {"row": {"label": "@x", "n": 4}}],
         labels=["a", "b"],
+        columns=["label", "n"],
     )
     consolidate(job, 0, {"label": "b"})
     rows = list(csv.DictReader(io.StringIO(body(ex.export_stream(job=job, fmt="csv")).decode())))

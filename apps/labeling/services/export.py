@@ -325,7 +325,10 @@ def _field_columns(job: LabelingJob) -> list[str]:
         if job.columns:
             return [str(c) for c in job.columns]
         first = LabelingItem.objects.filter(job_id=job.pk).order_by("position").values_list("data", flat=True).first()
-        return [str(c) for c in ((first or {}).get("row") or {})]
+        keys = [str(c) for c in ((first or {}).get("row") or {})]
+        # PostgreSQL's jsonb does not keep key order: the version's column order, when the job has one
+        schema = [str(e.get("name")) for e in (job.dataset_version.schema if job.dataset_version else None) or []]
+        return [c for c in schema if c in keys] + [c for c in keys if c not in schema]
     if job.source_kind == "images" or task in (
         TaskType.IMAGE_CLASSIFICATION,
         TaskType.IMAGE_CLASSIFICATION_MULTI,

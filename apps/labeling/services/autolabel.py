@@ -205,7 +205,7 @@ class _CanvasModel:
     def __init__(self, rows: list[dict[str, Any]], labels: list[str], *, seed: int, ctx: JobContext) -> None:
         from apps.automl import engine
 
-        frame = pd.DataFrame.from_records(rows)
+        frame = pd.DataFrame.from_records([d.get("row") or {} for d in rows])
         self.target = _free_column([str(c) for c in frame.columns], "label")
         frame[self.target] = labels
         config = engine.BuildConfig(

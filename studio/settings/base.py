@@ -539,3 +539,5 @@ LABELING_AUTOLABEL_Z = float(env("LABELING_AUTOLABEL_Z", "1.0"))
 # The Canvas build of a tabular round: its time budget (s) and, if set, a cap on its trials.
 LABELING_AUTOLABEL_BUDGET_S = float(env("LABELING_AUTOLABEL_BUDGET_S", "60"))
 LABELING_AUTOLABEL_MAX_TRIALS = env_int("LABELING_AUTOLABEL_MAX_TRIALS", 0) or None
+# A job with auto_labeling["enabled"] gets its next round (autolabel_start_if_due) after this many new human labels.
+LABELING_AUTOLABEL_STEP = env_int("LABELING_AUTOLABEL_STEP", 100)

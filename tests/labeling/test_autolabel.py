@@ -239,3 +239,31 @@ def test_calibration_hand_worked() -> None:
     assert tie is not None and (tie["threshold"], tie["support"]) == (0.8, 3)
     # too little support
     assert al.calibrate_threshold(conf, correct, target=0.95, min_support=5, z=0.0) is None
+
+
+def test_a_round_is_due_only_when_enabled_and_enough_new_human_labels(project_a, ds_user, settings) -> None:
+    settings.LABELING_AUTOLABEL_STEP = 10
+    items, truth = text_items(60, seed=4)
+    off = labeling_job(project_a, created_by=ds_user, task_type="text_classification", items=items, auto_labeling={})
+    label_by_people(off, {p: truth[p] for p in range(30)})
+    assert al.autolabel_start_if_due(job=off, user=ds_user) is None  # not enabled
+    job = labeling_job(
+        project_a,
+        created_by=ds_user,
+        task_type="text_classification",
+        items=items,
+        auto_labeling={"enabled": True, "min_human_labels": 20},
+    )
+    label_by_people(job, {p: truth[p] for p in range(15)})
+    assert al.autolabel_start_if_due(job=job, user=ds_user) is None  # too early: no round, no error
+    label_by_people(job, {p: truth[p] for p in range(15, 25)})
+    first = al.autolabel_start_if_due(job=job, user=ds_user)
+    assert first is not None and first.number == 1
+    AutoLabelRound.objects.filter(pk=first.pk).update(human_labels=25)
+    first.job.status = JobStatus.SUCCEEDED
+    first.job.save(update_fields=["status"])
+    label_by_people(job, {p: truth[p] for p in range(25, 30)})
+    assert al.autolabel_start_if_due(job=job, user=ds_user) is None  # 5 new labels < step 10
+    label_by_people(job, {p: truth[p] for p in range(30, 35)})
+    second = al.autolabel_start_if_due(job=job, user=ds_user)
+    assert second is not None and second.number == 2

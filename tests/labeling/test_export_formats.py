@@ -398,3 +398,14 @@ def test_api_wrong_format_is_a_400_naming_the_allowed_ones(project, api_for) -> 
     start = api.post(f"/api/labeling-jobs/{job.pk}/exports/", {"format": "conll"}, format="json")
     assert start.status_code == 400
     assert "choose one of: manifest, csv" in start.json()["errors"]["format"][0]
+
+
+def test_hostile_text_stays_data_in_json_lines(project) -> None:
+    hostile = '<script>alert(1)</script>\u2028second line\r\n"quoted"'
+    job = labeling_job(project, task_type="text_classification", items=[{"text": hostile}], labels=["<b>x</b>", "y"])
+    consolidate(job, 0, {"label": "<b>x</b>"})
+    raw = body(ex.export_stream(job=job, fmt="manifest"))
+    assert raw.count(b"\n") == 1 and "\u2028".encode() not in raw  # one record on one line, whatever splits it
+    (record,) = lines(job, "manifest")
+    assert record["source"] == hostile
+    assert record["label-metadata"]["class-name"] == "<b>x</b>"

@@ -131,6 +131,23 @@ def autolabel_start(*, job: LabelingJob, user: User | None) -> AutoLabelRound:
     return round_
 
 
+def autolabel_start_if_due(*, job: LabelingJob, user: User | None) -> AutoLabelRound | None:
+    """For a job with auto_labeling["enabled"] (e.g. after a consolidation run): start the next round when one is
+    due: enough human labels, and since the previous round at least LABELING_AUTOLABEL_STEP more of them. Returns the
+    round started, or None (not enabled, not due, or refused for a reason autolabel_start gives)."""
+    if not (job.auto_labeling or {}).get("enabled") or job.task_type not in TASK_TYPES:
+        return None
+    last = AutoLabelRound.objects.filter(labeling_job=job).order_by("-number").first()
+    if last is not None:
+        step = int(_setting("LABELING_AUTOLABEL_STEP", 100))
+        if human_items(job).count() < last.human_labels + step:
+            return None
+    try:
+        return autolabel_start(job=job, user=user)
+    except ValidationError:
+        return None
+
+
 # --- calibration (plain) ---------------------------------------------------------------------------------------
 
 

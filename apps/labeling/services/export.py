@@ -308,7 +308,12 @@ def manifest_record(job: LabelingJob, item: LabelingItem) -> dict[str, Any]:
 
 
 def _json_line(obj: Any) -> bytes:
-    return (json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n").encode("utf-8")
+    """One JSON Lines line; U+2028 / U+2029 escaped too (JSON allows them raw, but readers that split lines on
+    every Unicode line break, such as Python's str.splitlines, would cut the record)."""
+    text = (
+        json.dumps(obj, ensure_ascii=False, allow_nan=False).replace("\u2028", "\\u2028").replace("\u2029", "\\u2029")
+    )
+    return (text + "\n").encode("utf-8")
 
 
 def _manifest(job: LabelingJob) -> Iterator[bytes]:

@@ -549,7 +549,7 @@ WRITERS: dict[str, Callable[[LabelingJob], Iterator[bytes]]] = {
 
 
 def file_stem(job: LabelingJob) -> str:
-    return f"{slugify(job.name) or 'labeling-job'}-{job.pk}"
+    return f"{slugify(job.name)[:80].strip('-') or 'labeling-job'}-{job.pk}"
 
 
 def export_stream(*, job: LabelingJob, fmt: Any) -> ExportStream:

@@ -163,7 +163,7 @@ def text_items(n: int, seed: int) -> tuple[list[dict[str, str]], list[str]]:
     return items, truth
 
 
-def test_text_round_labels_with_tfidf(project_a, ds_user, run_job) -> None:
+def test_text_round_labels_with_tfidf(project_a, ds_user, run_job, api_for) -> None:
     items, truth = text_items(1200, seed=5)
     job = labeling_job(
         project_a,
@@ -174,7 +174,9 @@ def test_text_round_labels_with_tfidf(project_a, ds_user, run_job) -> None:
         auto_labeling={"min_human_labels": 300},
     )
     label_by_people(job, noisy(truth, range(800), ["pos", "neg"], seed=2))
-    round_ = al.autolabel_start(job=job, user=ds_user)
+    started = api_for(ds_user).post(f"/api/labeling-jobs/{job.pk}/autolabel/")
+    assert started.status_code == 202, started.content
+    round_ = AutoLabelRound.objects.get(pk=started.json()["id"], job_id=started.json()["job"])
     assert run_job(round_.job).status == JobStatus.SUCCEEDED
     round_.refresh_from_db()
     assert round_.info["model"] == "tfidf_logistic_regression"

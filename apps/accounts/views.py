@@ -245,13 +245,12 @@ class WorkTeamDetailView(StudioMixin, View):
 
 
 class MyWorkView(SignedInMixin, View):
-    """A labeler's landing page: the work teams they belong to (labeling queues join here)."""
+    """The old address of a labeler's landing page: My work is Ground Truth's now (labeling:my_work)."""
 
     capability = personas.USE_LABELING
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        teams = request.user.work_teams.select_related("project")  # type: ignore[union-attr]
-        return render(request, "accounts/my_work.html", {"teams": teams})
+        return redirect("labeling:my_work")
 
 
 class InvitationListView(AdminMixin, View):

@@ -65,7 +65,6 @@ PAGES: dict[str, Page] = {
     "accounts:project_detail": Page(pk("project")),
     "accounts:workteam_list": Page(),
     "accounts:workteam_detail": Page(pk("team")),
-    "accounts:my_work": Page(who=(LABELER,)),
     "accounts:invitation_list": Page(),
     # core and jobs
     "workspace:home": Page(who=(ADMIN, DS, MLOPS)),
@@ -124,6 +123,7 @@ SKIPPED: dict[str, str] = {
     "healthz": PROBE,
     "readyz": PROBE,
     "datasets:index": REDIRECT,
+    "accounts:my_work": REDIRECT,  # the old address of labeling:my_work
     "workspace:notification_open": REDIRECT,  # marks the notification read, then redirects to its object
     "datasets:report_download": ATTACHMENT,
     "datasets:flow_export": ATTACHMENT,

@@ -2,10 +2,10 @@
  * task, 204 nothing left), POST answers, POST skip. One form per task type; keys: digits pick labels, Enter submits,
  * S skips, Z undoes the last change (not while typing in a text field).
  *
- * The next item: on submit (or skip) the answer and the claim of the next item are sent at once, so the next item is
- * on screen as soon as the answer is stored, without holding a second item while the worker reads this one (a
- * preloaded claim would keep a seat of a 3-worker item from other workers, and expire unused when the worker stops).
- * An image is decoded before its item is shown.
+ * The next item: the queue holds one claim per worker and job (next-task gives back the claim already held), so a
+ * second item cannot be claimed ahead while the worker reads one, and should not be: it would keep a seat of the item
+ * from other workers and expire unused when the worker stops. Instead the next item is claimed the moment the answer
+ * is stored (one request after the answer, no page load) and shown at once; an image is decoded before it appears.
  *
  * Everything that comes from items, labels and answers is set with textContent. The one HTML inserted is the job's
  * instructions, rendered and sanitised on the server (job.instructions_html). */
@@ -53,14 +53,13 @@
   var csrf = csrfInput ? csrfInput.value : "";
 
   var current = null; // {task, job, form (the task type's form object)}
-  var waiting = null; // a claimed next task kept while the current answer is being corrected
   var busy = false;
   var answered = 0;
   var clock = { spent: 0, since: null };
 
   function url(name, id) {
-    var tpl = root.dataset[name];
-    return id === undefined ? tpl : tpl.replace(name === "imageUrl" ? "ITEM" : "TASK", encodeURIComponent(id));
+    var tpl = root.dataset[name]; // reversed with id 0 by the template
+    return id === undefined ? tpl : tpl.replace("/0/", "/" + encodeURIComponent(id) + "/");
   }
 
   function post(target, body) {
@@ -152,6 +151,7 @@
     var panel = $("instructions"), body = $("instructions-body");
     // Sanitised on the server (apps/labeling/markdown.py); parsed inert (no script runs in a DOMParser document).
     var doc = new DOMParser().parseFromString(job.instructions_html, "text/html");
+    if (!doc.body.textContent.trim() && !doc.body.querySelector("img")) return; // nothing to read
     Array.prototype.slice.call(doc.body.childNodes).forEach(function (n) { body.appendChild(document.importNode(n, true)); });
     panel.hidden = false;
     if (window.location.hash === "#instructions") panel.open = true;
@@ -218,48 +218,34 @@
     var result;
     try { result = current.form.answer(); } catch (e) { showError(e.message); return; }
     var task = current.task;
-    var spent = clockRead();
     setBusy(true);
-    var next = waiting ? Promise.resolve(waiting) : claim();
-    waiting = null;
-    var sent = post(url("answerUrl", task.id), { answer: result, time_spent_ms: spent });
-    Promise.all([sent, next]).then(function (both) {
-      var res = both[0], nxt = both[1];
+    post(url("answerUrl", task.id), { answer: result, time_spent_ms: clockRead() }).then(function (res) {
       if (res.status === 201 || res.status === 200) {
         answered += 1;
         updateCounter();
-        return follow(task, nxt);
+        return following();
       }
-      // Not stored: the item stays; a next item already claimed waits for the corrected answer.
-      if (nxt.status === 200 && nxt.data && nxt.data.id !== task.id) waiting = nxt;
-      if (res.status === 404 || res.status === 409 || res.status === 410) {
-        // The claim is gone (expired and given to someone else): on to the next item.
+      if (res.status === 409 || res.status === 404) {
+        // The claim is gone (expired and given to another worker, or already answered): on to the next item.
         var why = errorText(res);
-        return follow(task, waiting || nxt).then(function () { showError(why); });
+        return following().then(function () { if (current) showError(why); });
       }
-      showError(errorText(res));
+      showError(errorText(res)); // not stored: the item stays for a correction
     }).catch(function () {
       showError("The answer could not be sent (network). Try again.");
     }).then(function () { setBusy(false); });
   }
 
-  // Show the next task; a claim that came back with the task just answered (the queue returns a worker's open claim
-  // first) is asked again now that the answer is stored.
-  function follow(previous, nxt) {
-    waiting = null;
-    var again = nxt && nxt.status === 200 && nxt.data && nxt.data.id === previous.id ? claim() : Promise.resolve(nxt);
-    return again.then(ready).then(showNext);
-  }
+  // The next item, claimed as soon as the answer (or skip) is stored and shown at once (an image decoded first).
+  function following() { return claim().then(ready).then(showNext); }
 
   function skip() {
     if (!current || busy) return;
     var task = current.task;
     setBusy(true);
-    var next = waiting ? Promise.resolve(waiting) : claim();
-    waiting = null;
-    Promise.all([post(url("skipUrl", task.id)), next]).then(function (both) {
-      if (both[0].status >= 400 && both[0].status !== 404) { showError(errorText(both[0])); return; }
-      return follow(task, both[1]);
+    post(url("skipUrl", task.id)).then(function (res) {
+      if (res.status >= 400 && res.status !== 409 && res.status !== 404) { showError(errorText(res)); return; }
+      return following();
     }).catch(function () {
       showError("Could not skip (network). Try again.");
     }).then(function () { setBusy(false); });

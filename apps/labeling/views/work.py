@@ -17,7 +17,8 @@ from apps.accounts import personas
 from apps.accounts.mixins import CapabilityRequiredMixin
 from apps.labeling import selectors
 from apps.labeling.choices import JobStatus, TaskStatus
-from apps.labeling.models import LabelingItem, LabelingJob
+from apps.labeling.models import LabelingItem, LabelingJob, LabelingTask
+from apps.labeling.services import queue
 
 # What each task type asks of the worker, in one line over the form (the page's heading).
 TASK_PROMPTS = {
@@ -38,10 +39,11 @@ TASK_PROMPTS = {
 
 def jobs_with_counts_for_worker(*, user: Any) -> QuerySet[LabelingJob]:
     """The worker's jobs (selectors.job_list_for_worker), each with `available` (open items this worker has not
-    claimed, answered or skipped) and `answered` (their answers). Two subqueries, one query for the page."""
+    claimed, answered or skipped: services.queue.available_count, for all jobs in one query) and `answered`."""
+    held = LabelingTask.objects.filter(job=OuterRef(OuterRef("pk")), worker=user, status__in=queue.HOLDING)
     open_items = (
         LabelingItem.objects.filter(job=OuterRef("pk"), is_open=True)
-        .exclude(tasks__worker=user)
+        .exclude(pk__in=held.values("item_id"))
         .order_by()
         .values("job")
         .annotate(n=Count("pk"))

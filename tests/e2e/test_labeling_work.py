@@ -271,3 +271,87 @@ def test_rating_with_the_keyboard(browser, team) -> None:  # type: ignore[no-unt
     [(_, status, answer, ms)] = answers(job)
     assert (status, answer) == ("answered", {"ratings": {"helpfulness": 4, "humour": 2}})
     assert ms is not None and ms > 0
+
+
+def test_the_other_forms_with_the_keyboard(browser, team) -> None:  # type: ignore[no-untyped-def]
+    """Multi-label text, a tabular row, label verification, ranking and rewrite: one item each."""
+    prompt = {
+        "prompt": "Greet a customer.",
+        "responses": [
+            {"text": "Hello! How can I help you today?", "model": "m1"},
+            {"text": "Hi.", "model": "m2"},
+            {"text": "What do you want?", "model": "m3"},
+        ],
+    }
+    jobs = {
+        "text_classification_multi": job_of(
+            team,
+            "text_classification_multi",
+            [{"text": "Quick delivery, fair price."}],
+            labels=["fast", "cheap", "reliable"],
+        ),
+        "tabular_classification": job_of(
+            team,
+            "tabular_classification",
+            [{"row": {"age": 41, "plan": "gold", "monthly_fee": 79.5}}],
+            labels=["stays", "churns"],
+        ),
+        "label_verification": job_of(
+            team, "label_verification", [{"text": "What a fine day", "label": {"label": "positive"}, "source_item": 1}]
+        ),
+        "ranking": job_of(team, "ranking", [prompt]),
+        "rewrite": job_of(
+            team, "rewrite", [{"prompt": "Greet a customer.", "responses": [{"text": "What?", "model": "m"}]}]
+        ),
+    }
+    page = browser.new_page()
+    page.goto("/accounts/login/")
+    login(page, "lena")
+    expect(page.locator("main h1")).to_have_text("My work")
+
+    def start(kind: str) -> str:
+        page.goto(f"/labeling/work/{jobs[kind].pk}/")
+        task = wait_task(page)
+        shots(page, kind)
+        return task
+
+    task = start("text_classification_multi")
+    for key in ("1", "3", "z"):
+        page.keyboard.press(key)
+    expect(page.locator(".label-choice.on")).to_have_count(1)
+    assert submit(page, task) == "done"
+
+    task = start("tabular_classification")
+    expect(page.locator("table.work-row")).to_contain_text("monthly_fee")
+    expect(page.locator("table.work-row")).to_contain_text("79.5")
+    page.keyboard.press("2")
+    assert submit(page, task) == "done"
+
+    task = start("label_verification")
+    expect(page.locator("#earlier-label")).to_have_text("positive")
+    page.keyboard.press("2")
+    assert submit(page, task) == "done"
+
+    task = start("ranking")
+    page.keyboard.press("3")  # the first response (selected) to rank 3
+    page.keyboard.press("ArrowUp")  # select the one now at rank 2
+    page.keyboard.press("1")  # ... to rank 1
+    expect(page.locator(".rank-item").first).to_contain_text("What do you want?")
+    assert submit(page, task) == "done"
+
+    task = start("rewrite")
+    expect(page.locator("#rewrite-text")).to_have_value("What?")
+    page.focus("#rewrite-text")
+    page.keyboard.press("Control+a")
+    page.keyboard.type("Hello! Sorry to keep you waiting.\nHow can I help?")
+    page.keyboard.press("Control+Enter")
+    assert wait_task(page, task) == "done"
+
+    got = {kind: answers(job)[0][1:3] for kind, job in jobs.items()}
+    assert got == {
+        "text_classification_multi": ("answered", {"labels": ["fast"]}),
+        "tabular_classification": ("answered", {"label": "churns"}),
+        "label_verification": ("answered", {"label": "Incorrect"}),
+        "ranking": ("answered", {"ranking": [2, 1, 0]}),
+        "rewrite": ("answered", {"text": "Hello! Sorry to keep you waiting.\nHow can I help?"}),
+    }

@@ -255,6 +255,10 @@
   skipBtn.addEventListener("click", skip);
   undoBtn.addEventListener("click", undo);
 
+  document.addEventListener("selectionchange", function () {
+    if (current && current.form && current.form.selectionChanged) current.form.selectionChanged();
+  });
+
   function typing(target) {
     if (!target || !target.tagName) return false;
     if (target.isContentEditable || target.tagName === "TEXTAREA" || target.tagName === "SELECT") return true;
@@ -266,7 +270,9 @@
     var target = ev.target;
     if (ev.key === "Enter") {
       if (target && target.tagName === "TEXTAREA" && !(ev.ctrlKey || ev.metaKey)) return; // a new line
-      if (target && (target.tagName === "BUTTON" || target.tagName === "A") && target !== submitBtn) return;
+      // Enter on Skip, Undo, a link or a remove button does what that control does; on a choice it submits.
+      if (target && target.tagName === "A") return;
+      if (target && target.tagName === "BUTTON" && !target.matches(".pref-card, .label-chip, #work-submit")) return;
       if (target && target.tagName === "SUMMARY") return;
       ev.preventDefault();
       submit();
@@ -490,7 +496,7 @@
     textBox.addEventListener("mouseup", readSelection);
     textBox.addEventListener("touchend", function () { setTimeout(readSelection, 0); });
     textBox.addEventListener("keyup", readSelection);
-    document.addEventListener("selectionchange", function () { if (current && current.form === self) readSelection(); });
+    self.selectionChanged = readSelection;
 
     self.draw = function () {
       clear(textBox); clear(list);

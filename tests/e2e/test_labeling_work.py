@@ -8,11 +8,13 @@ Run with ATELIER_SCREENSHOTS=1 to (re)write docs/screenshots/labeling_work_<type
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from tests.conftest import clean_project_storage
 from tests.e2e.conftest import login, off_loop, screenshot, wait_until
 from tests.factories import ProjectFactory, UserFactory, labeling_job
 
@@ -32,7 +34,27 @@ def team() -> Iterator[Any]:
     lena = UserFactory(username="lena", personas=["labeler"], projects=[project])
     team = WorkTeam.objects.create(project=project, name="Annotators")
     team.members.add(lena)
+    clean_project_storage(project)
     yield team
+    off_loop(clean_project_storage, project)
+
+
+def stored_image(project: Any, name: str, width: int = 400, height: int = 300) -> dict[str, Any]:
+    """A PNG stored where the jobs part stores uploaded images (an item's `data`): a street with a car and a sign."""
+    from django.core.files.base import ContentFile
+    from PIL import Image, ImageDraw
+
+    from apps.core.storage import project_path, storage
+
+    image = Image.new("RGB", (width, height), (200, 215, 230))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 220, width, height), fill=(90, 90, 90))
+    draw.rectangle((20, 30, 120, 110), fill=(220, 40, 40))  # the sign
+    draw.rectangle((200, 150, 380, 280), fill=(40, 90, 200))  # the car
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    key = storage().save(project_path(project.pk, "labeling/uploads/e2e", name), ContentFile(out.getvalue()))
+    return {"image": key, "name": name, "width": width, "height": height}
 
 
 def job_of(team: Any, task_type: str, items: list[dict[str, Any]], **fields: Any) -> Any:
@@ -49,11 +71,34 @@ def answers(job: Any) -> list[tuple[int, str, Any, int | None]]:
     return off_loop(read)
 
 
-def open_job(browser: Any, job: Any) -> Any:
+# Recorded in every document before its own scripts run: the Content-Security-Policy refusals (tests/e2e/test_csp.py).
+RECORD_VIOLATIONS = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (ev) => {
+  window.__cspViolations.push(ev.violatedDirective + " blocked " + (ev.blockedURI || "inline"));
+});
+"""
+
+
+def signed_in(browser: Any) -> Any:
+    """Lena's page, signed in; console errors and policy refusals are collected (check_clean)."""
     page = browser.new_page()
+    page.add_init_script(RECORD_VIOLATIONS)
+    page.console_errors = []
+    page.on("console", lambda msg: page.console_errors.append(msg.text) if msg.type == "error" else None)
     page.goto("/accounts/login/")
     login(page, "lena")
     expect(page.locator("main h1")).to_have_text("My work")
+    return page
+
+
+def check_clean(page: Any) -> None:
+    assert page.evaluate("window.__cspViolations") == []
+    assert page.console_errors == []
+
+
+def open_job(browser: Any, job: Any) -> Any:
+    page = signed_in(browser)
     card = page.locator(f'.work-job[data-job="{job.pk}"]')
     expect(card).to_contain_text(job.name)
     card.get_by_role("link", name="Start working").click()
@@ -144,6 +189,7 @@ def test_text_classification_with_the_keyboard(browser, team) -> None:  # type: 
     card = page.locator(f'.work-job[data-job="{job.pk}"]')
     expect(card.locator('[data-field="available"]')).to_have_text("0")
     expect(card.locator('[data-field="answered"]')).to_have_text("2")
+    check_clean(page)
 
 
 def select_text(page: Any, start: int, end: int) -> None:
@@ -211,6 +257,7 @@ def test_named_entities_selected_with_the_mouse(browser, team) -> None:  # type:
         ]
     }
     assert text[answer["spans"][0]["start"] : answer["spans"][0]["end"]] == "Ada Lovelace"
+    check_clean(page)
 
 
 def test_pairwise_preference_with_the_keyboard(browser, team) -> None:  # type: ignore[no-untyped-def]
@@ -247,6 +294,7 @@ def test_pairwise_preference_with_the_keyboard(browser, team) -> None:  # type: 
         ("answered", {"preferred": 1, "reason": ""}),
         ("answered", {"preferred": 0, "reason": "2 is vague; S and Z here are text"}),
     ]
+    check_clean(page)
 
 
 def test_rating_with_the_keyboard(browser, team) -> None:  # type: ignore[no-untyped-def]
@@ -271,6 +319,7 @@ def test_rating_with_the_keyboard(browser, team) -> None:  # type: ignore[no-unt
     [(_, status, answer, ms)] = answers(job)
     assert (status, answer) == ("answered", {"ratings": {"helpfulness": 4, "humour": 2}})
     assert ms is not None and ms > 0
+    check_clean(page)
 
 
 def test_the_other_forms_with_the_keyboard(browser, team) -> None:  # type: ignore[no-untyped-def]
@@ -304,10 +353,7 @@ def test_the_other_forms_with_the_keyboard(browser, team) -> None:  # type: igno
             team, "rewrite", [{"prompt": "Greet a customer.", "responses": [{"text": "What?", "model": "m"}]}]
         ),
     }
-    page = browser.new_page()
-    page.goto("/accounts/login/")
-    login(page, "lena")
-    expect(page.locator("main h1")).to_have_text("My work")
+    page = signed_in(browser)
 
     def start(kind: str) -> str:
         page.goto(f"/labeling/work/{jobs[kind].pk}/")
@@ -355,3 +401,47 @@ def test_the_other_forms_with_the_keyboard(browser, team) -> None:  # type: igno
         "ranking": ("answered", {"ranking": [2, 1, 0]}),
         "rewrite": ("answered", {"text": "Hello! Sorry to keep you waiting.\nHow can I help?"}),
     }
+    check_clean(page)
+
+
+def drag(page: Any, x1: float, y1: float, x2: float, y2: float) -> None:
+    """Drag the mouse over the image from (x1, y1) to (x2, y2), in the stage's own pixels."""
+    stage = page.locator("#box-stage").bounding_box()
+    page.mouse.move(stage["x"] + x1, stage["y"] + y1)
+    page.mouse.down()
+    page.mouse.move(stage["x"] + (x1 + x2) / 2, stage["y"] + (y1 + y2) / 2, steps=4)
+    page.mouse.move(stage["x"] + x2, stage["y"] + y2, steps=4)
+    page.mouse.up()
+
+
+def test_bounding_boxes_drawn_with_the_mouse(browser, team) -> None:  # type: ignore[no-untyped-def]
+    job = job_of(
+        team, "bounding_box", [stored_image(team.project, "street.png")], name="Street objects", labels=["sign", "car"]
+    )
+    page = open_job(browser, job)
+    task = wait_task(page)
+    assert page.evaluate("document.querySelector('#box-stage img').naturalWidth") == 400
+    stage = page.locator("#box-stage").bounding_box()
+    scale = stage["width"] / 400  # screen pixels per image pixel
+    # Label 1 (sign) is the first label; a drag draws a box; 2 switches to car.
+    drag(page, 20 * scale, 30 * scale, 120 * scale, 110 * scale)
+    page.keyboard.press("2")
+    drag(page, 200 * scale, 150 * scale, 380 * scale, 280 * scale)
+    page.mouse.click(stage["x"] + 5, stage["y"] + 5)  # a click is no box
+    expect(page.locator(".bbox")).to_have_count(2)
+    expect(page.locator('.bbox[data-label="car"] .bbox-tag')).to_have_text("car")
+    shots(page, "bounding_box")
+    page.locator('.bbox[data-label="sign"] .bbox-remove').click()
+    expect(page.locator(".bbox")).to_have_count(1)
+    page.keyboard.press("z")
+    expect(page.locator(".bbox")).to_have_count(2)
+    assert submit(page, task) == "done"
+
+    [(_, status, answer, _)] = answers(job)
+    assert status == "answered"
+    boxes = {b["label"]: b for b in answer["boxes"]}
+    for label, want in (("sign", (20, 30, 100, 80)), ("car", (200, 150, 180, 130))):
+        got = boxes[label]
+        assert abs(got["left"] - want[0]) <= 2 and abs(got["top"] - want[1]) <= 2, got
+        assert abs(got["width"] - want[2]) <= 2 and abs(got["height"] - want[3]) <= 2, got
+    check_clean(page)

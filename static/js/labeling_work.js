@@ -59,7 +59,7 @@
 
   function url(name, id) {
     var tpl = root.dataset[name]; // reversed with id 0 by the template
-    return id === undefined ? tpl : tpl.replace("/0/", "/" + encodeURIComponent(id) + "/");
+    return id === undefined ? tpl : tpl.replace(/\/0(\/|$)/, "/" + encodeURIComponent(id) + "$1");
   }
 
   function post(target, body) {

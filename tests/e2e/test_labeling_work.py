@@ -97,10 +97,12 @@ def check_clean(page: Any) -> None:
     assert page.console_errors == []
 
 
-def open_job(browser: Any, job: Any) -> Any:
+def open_job(browser: Any, job: Any, shot: bool = False) -> Any:
     page = signed_in(browser)
     card = page.locator(f'.work-job[data-job="{job.pk}"]')
     expect(card).to_contain_text(job.name)
+    if shot:
+        shots(page, "my_work")
     card.get_by_role("link", name="Start working").click()
     wait_task(page)
     return page
@@ -146,7 +148,8 @@ def test_text_classification_with_the_keyboard(browser, team) -> None:  # type: 
     first.suggestion = {"label": "negative", "confidence": 0.91}
     first.save()
 
-    page = open_job(browser, job)
+    labeling_job(team.project, team=team, task_type="pairwise_preference", name="Chatbot answers", status="paused")
+    page = open_job(browser, job, shot=True)
     task = wait_task(page)
     # The instructions (sanitised on the server) in a panel; the model's suggestion preselected and marked as such.
     expect(page.locator("#instructions")).to_contain_text("whole")

@@ -788,7 +788,8 @@
     var data = task.item.data || {};
     var original = responseText((data.responses || [])[0]);
     itemBox.appendChild(promptBlock(data));
-    var area = h("textarea", { id: "rewrite-text", rows: 10, maxlength: 20000 });
+    itemBox.appendChild(h("div", { class: "work-response" }, [h("div", { class: "work-label", text: "The model's response" }), textBlock(original)]));
+    var area = h("textarea", { id: "rewrite-text", rows: 8, maxlength: 20000 });
     area.value = original;
     answerBox.appendChild(h("p", {}, [h("label", { for: "rewrite-text", text: "Your better response (starts from the model's)" }), area]));
     answerBox.appendChild(h("p", { class: "small muted", text: "Ctrl+Enter submits from the text box." }));

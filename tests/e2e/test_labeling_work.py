@@ -326,7 +326,8 @@ def test_rating_with_the_keyboard(browser, team) -> None:  # type: ignore[no-unt
 
 
 def test_the_other_forms_with_the_keyboard(browser, team) -> None:  # type: ignore[no-untyped-def]
-    """Multi-label text, a tabular row, label verification, ranking and rewrite: one item each."""
+    """Multi-label text, a tabular row, label verification, images (one label, several), ranking and rewrite: one
+    item each."""
     prompt = {
         "prompt": "Greet a customer.",
         "responses": [
@@ -350,6 +351,12 @@ def test_the_other_forms_with_the_keyboard(browser, team) -> None:  # type: igno
         ),
         "label_verification": job_of(
             team, "label_verification", [{"text": "What a fine day", "label": {"label": "positive"}, "source_item": 1}]
+        ),
+        "image_classification": job_of(
+            team, "image_classification", [stored_image(team.project, "a.png")], labels=["street", "park"]
+        ),
+        "image_classification_multi": job_of(
+            team, "image_classification_multi", [stored_image(team.project, "b.png")], labels=["car", "sign", "tree"]
         ),
         "ranking": job_of(team, "ranking", [prompt]),
         "rewrite": job_of(
@@ -381,6 +388,16 @@ def test_the_other_forms_with_the_keyboard(browser, team) -> None:  # type: igno
     page.keyboard.press("2")
     assert submit(page, task) == "done"
 
+    task = start("image_classification")
+    assert page.evaluate("document.querySelector('#work-item img').naturalWidth") == 400
+    page.keyboard.press("1")
+    assert submit(page, task) == "done"
+
+    task = start("image_classification_multi")
+    for key in ("2", "1", "3", "z"):
+        page.keyboard.press(key)
+    assert submit(page, task) == "done"
+
     task = start("ranking")
     page.keyboard.press("3")  # the first response (selected) to rank 3
     page.keyboard.press("ArrowUp")  # select the one now at rank 2
@@ -401,6 +418,8 @@ def test_the_other_forms_with_the_keyboard(browser, team) -> None:  # type: igno
         "text_classification_multi": ("answered", {"labels": ["fast"]}),
         "tabular_classification": ("answered", {"label": "churns"}),
         "label_verification": ("answered", {"label": "Incorrect"}),
+        "image_classification": ("answered", {"label": "street"}),
+        "image_classification_multi": ("answered", {"labels": ["car", "sign"]}),
         "ranking": ("answered", {"ranking": [2, 1, 0]}),
         "rewrite": ("answered", {"text": "Hello! Sorry to keep you waiting.\nHow can I help?"}),
     }

@@ -340,3 +340,99 @@ class EndpointFactory(factory.Factory):
         )
         endpoint.raw_key = key  # type: ignore[attr-defined]
         return endpoint
+
+
+# --- labeling (Ground Truth) ------------------------------------------------------------------------------------
+
+# One item's data per task type (LABELING.md "Item data"), for jobs built directly in tests.
+LABELING_ITEM_DATA: dict[str, dict[str, Any]] = {
+    "text_classification": {"text": "a fine day"},
+    "text_classification_multi": {"text": "a fine day"},
+    "named_entity": {"text": "Ada Lovelace lived in London"},
+    "image_classification": {"image": "", "name": "cat.png", "width": 40, "height": 30},
+    "image_classification_multi": {"image": "", "name": "cat.png", "width": 40, "height": 30},
+    "bounding_box": {"image": "", "name": "cat.png", "width": 40, "height": 30},
+    "tabular_classification": {"row": {"age": 41, "plan": "gold", "churned": "yes"}},
+    "label_verification": {"text": "a fine day", "label": {"label": "pos"}, "source_item": 0},
+    "rating": {"prompt": "Say hello", "responses": [{"text": "Hello!", "model": "m1"}]},
+    "pairwise_preference": {
+        "prompt": "Say hello",
+        "responses": [{"text": "Hello!", "model": "m1"}, {"text": "Go away.", "model": "m2"}],
+    },
+    "ranking": {
+        "prompt": "Say hello",
+        "responses": [{"text": "Hello!", "model": "m1"}, {"text": "Hi.", "model": "m2"}, {"text": "No.", "model": ""}],
+    },
+    "rewrite": {"prompt": "Say hello", "responses": [{"text": "Go away.", "model": "m1"}]},
+}
+LABELING_SOURCE_KIND = {
+    "image_classification": "images",
+    "image_classification_multi": "images",
+    "bounding_box": "images",
+    "label_verification": "job",
+    "rating": "prompts",
+    "pairwise_preference": "prompts",
+    "ranking": "prompts",
+    "rewrite": "prompts",
+}
+
+
+def labeling_job(
+    project: Any = None,
+    *,
+    created_by: Any = None,
+    team: Any = None,
+    workers: Any = (),
+    task_type: str = "text_classification",
+    items: Any = None,
+    n_items: int = 3,
+    status: str = "active",
+    **fields: Any,
+) -> Any:
+    """A labeling job built directly (no prepare Job), ready for the queue: `n_items` items of `task_type`'s example
+    data (or `items`: a list of data dicts), for `team` (default: a new employees team of `project` holding `workers`,
+    who become project members). `fields` override the job's columns (labels, criteria, workers_per_item, ...).
+
+        job = labeling_job(project, workers=[labeler1, labeler2], labels=["pos", "neg"], n_items=10)
+    """
+    from apps.accounts.models import WorkTeam
+    from apps.labeling.models import LabelingItem, LabelingJob
+
+    project = project or ProjectFactory()
+    workers = list(workers)
+    if team is None:
+        for worker in workers:
+            membership_add(project=project, user=worker)
+        team = WorkTeam.objects.create(project=project, name=f"Team {WorkTeam.objects.count() + 1}")
+        team.members.add(*workers)
+    elif workers:
+        team.members.add(*workers)
+    created_by = created_by or UserFactory(personas=["data_scientist"], projects=[project])
+    defaults: dict[str, Any] = {
+        "name": f"Labeling job {LabelingJob.objects.count() + 1}",
+        "source_kind": LABELING_SOURCE_KIND.get(task_type, "dataset"),
+        "labels": [] if task_type in ("rating", "pairwise_preference", "ranking", "rewrite") else ["pos", "neg"],
+        "workers_per_item": 5 if task_type == "bounding_box" else 3,
+        "attribute_name": "label",
+    }
+    if task_type == "named_entity":
+        defaults["labels"] = ["PER", "LOC"]
+    if task_type == "label_verification":
+        defaults["labels"] = ["Correct", "Incorrect"]
+    if task_type == "rating":
+        defaults["criteria"] = [{"name": "helpfulness", "description": ""}, {"name": "humour", "description": ""}]
+    defaults.update(fields)
+    data = items if items is not None else [dict(LABELING_ITEM_DATA[task_type]) for _ in range(n_items)]
+    job = LabelingJob.objects.create(
+        project=project,
+        created_by=created_by,
+        team=team,
+        task_type=task_type,
+        status=status,
+        item_count=len(data),
+        **defaults,
+    )
+    LabelingItem.objects.bulk_create(
+        [LabelingItem(job=job, position=i, data=d, source_ref=f"row {i}") for i, d in enumerate(data)]
+    )
+    return job

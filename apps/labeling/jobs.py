@@ -1,3 +1,15 @@
 """Job kinds of Ground Truth. Thin: each calls one service that re-reads its inputs."""
 
 from __future__ import annotations
+
+from typing import Any
+
+from apps.jobs.registry import job_kind
+from apps.jobs.runtime import JobContext
+
+
+@job_kind("labeling.consolidate", title="Consolidate labels", max_attempts=2)
+def consolidation_run(ctx: JobContext) -> dict[str, Any]:
+    from apps.labeling.services.consolidation import consolidation_run_execute
+
+    return consolidation_run_execute(ctx)

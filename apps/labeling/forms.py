@@ -30,8 +30,7 @@ SOURCES: dict[str, tuple[str, ...]] = {
 }
 # Task types that take a label set / rating criteria / automated labeling.
 LABELED = tuple(
-    t.value
-    for t in (*TEXT_TASKS, *IMAGE_TASKS, TaskType.TABULAR_CLASSIFICATION, TaskType.LABEL_VERIFICATION)
+    t.value for t in (*TEXT_TASKS, *IMAGE_TASKS, TaskType.TABULAR_CLASSIFICATION, TaskType.LABEL_VERIFICATION)
 )
 RATED = (TaskType.RATING.value,)
 AUTO_LABELED = (TaskType.TEXT_CLASSIFICATION.value, TaskType.TABULAR_CLASSIFICATION.value)

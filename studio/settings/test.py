@@ -56,6 +56,7 @@ JOB_MODULES = [
     "apps.endpoints.jobs",
     "apps.registry.jobs",
     "apps.clarify.jobs",
+    "apps.labeling.jobs",
     "tests.jobkinds",
 ]
 SERVING_CONFIG_REFRESH_S = 0.3

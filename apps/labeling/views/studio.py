@@ -62,9 +62,13 @@ EXPORTS: dict[str, tuple[str, ...]] = {
     TaskType.RANKING.value: ("manifest", "csv", "preference"),
 }
 DEFAULT_EXPORTS = ("manifest", "csv")
-DATASET_EXPORT = (TaskType.TEXT_CLASSIFICATION.value, TaskType.TEXT_CLASSIFICATION_MULTI.value, "tabular_classification")
+DATASET_EXPORT = (
+    TaskType.TEXT_CLASSIFICATION.value,
+    TaskType.TEXT_CLASSIFICATION_MULTI.value,
+    TaskType.TABULAR_CLASSIFICATION.value,
+)
 # The badge colour of each job status (atelier.css has the Job statuses' colours).
-STATUS_BADGE = {
+STATUS_BADGE: dict[str, str] = {
     JobStatus.PREPARING: "queued",
     JobStatus.ACTIVE: "running",
     JobStatus.PAUSED: "cancelled",
@@ -137,7 +141,9 @@ def item_view(item: LabelingItem) -> dict[str, Any]:
     if "prompt" in data:
         out["prompt"] = str(data["prompt"])
         out["responses"] = [
-            {"text": str(r.get("text", "")), "model": str(r.get("model", ""))} if isinstance(r, dict) else {"text": str(r)}
+            {"text": str(r.get("text", "")), "model": str(r.get("model", ""))}
+            if isinstance(r, dict)
+            else {"text": str(r), "model": ""}
             for r in data.get("responses") or []
         ]
     if "image" in data:
@@ -158,8 +164,8 @@ class JobListView(StudioMixin, View):
         if project is not None:
             qs = selectors.job_list_for_user(user=request_user(request)).filter(project=project)
             qs = qs.select_related("prepare_job").annotate(
-                answers=Count("tasks", filter=Q(tasks__status=TaskStatus.ANSWERED)),
-                pending_review=Count("items", filter=Q(items__review_status=ReviewStatus.PENDING)),
+                answers=Count("tasks", filter=Q(tasks__status=TaskStatus.ANSWERED), distinct=True),
+                pending_review=Count("items", filter=Q(items__review_status=ReviewStatus.PENDING), distinct=True),
             )
             jobs = list(qs)
             for job in jobs:
@@ -187,9 +193,9 @@ def _form_choices(request: HttpRequest, project: Any) -> dict[str, Any]:
         .exclude(task_type__in=[t.value for t in TaskType if t.value not in SINGLE_LABEL])[:CHOICES_SHOWN]
     )
     models = list(
-        registry_selectors.version_list_for_user(user=user).filter(project=project).order_by("-created_at")[
-            :CHOICES_SHOWN
-        ]
+        registry_selectors.version_list_for_user(user=user)
+        .filter(project=project)
+        .order_by("-created_at")[:CHOICES_SHOWN]
     )
     return {"versions": versions, "teams": teams, "jobs": jobs, "models": models}
 
@@ -235,7 +241,8 @@ class JobCreateView(CappedUploadMixin, StudioMixin, View):
 
     def get(self, request: HttpRequest) -> HttpResponse:
         project = request_project(request)
-        choices = _form_choices(request, project) if project else {"versions": [], "teams": [], "jobs": [], "models": []}
+        empty: dict[str, Any] = {"versions": [], "teams": [], "jobs": [], "models": []}
+        choices = _form_choices(request, project) if project else empty
         return self._render(request, _form(request, choices), choices)
 
     def post(self, request: HttpRequest) -> HttpResponse:
@@ -253,9 +260,11 @@ class JobCreateView(CappedUploadMixin, StudioMixin, View):
         user = request_user(request)
         try:
             # Each choice read for the user: another project's object is a 404, as everywhere.
-            version = data_selectors.version_get_for_user(user=user, pk=d["dataset_version"]) if d.get(
-                "dataset_version"
-            ) else None
+            version = (
+                data_selectors.version_get_for_user(user=user, pk=d["dataset_version"])
+                if d.get("dataset_version")
+                else None
+            )
             team = work_team_list_for_user(user=user).filter(project=project, pk=d["team"]).first()
             if team is None:
                 raise ValidationError({"team": "Choose a work team of this project."})
@@ -338,8 +347,14 @@ class JobDetailView(StudioMixin, View):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         job = selectors.job_get_for_user(user=request_user(request), pk=pk)
         job = LabelingJob.objects.select_related(
-            "project", "team", "dataset_version__dataset", "source_job", "pre_annotation_model__group", "created_by",
-            "prepare_job", "consolidate_job",
+            "project",
+            "team",
+            "dataset_version__dataset",
+            "source_job",
+            "pre_annotation_model__group",
+            "created_by",
+            "prepare_job",
+            "consolidate_job",
         ).get(pk=job.pk)
         stats = job.stats or {}
         source = request.GET.get("source", "")
@@ -456,7 +471,9 @@ def _answers_by_item(items: list[LabelingItem]) -> dict[int, list[dict[str, Any]
     return out
 
 
-def _review_page(request: HttpRequest, job: LabelingJob, *, error: dict[str, Any] | None = None, status: int = 200):
+def _review_page(
+    request: HttpRequest, job: LabelingJob, *, error: dict[int, str] | None = None, status: int = 200
+) -> HttpResponse:
     show = request.GET.get("show", "pending")
     items = job.items.exclude(label_source=LabelSource.NONE).select_related("reviewed_by", "job")
     if show == "pending":

@@ -513,6 +513,9 @@ def redis_db_url(url: str, db: int) -> str:
     return parsed._replace(path=f"/{db}").geturl()
 
 
+# Ground Truth: how often the beat task releases expired labeling claims (seconds).
+LABELING_CLAIM_SWEEP_S = float(env_int("LABELING_CLAIM_SWEEP_S", 60))
+
 # --- Periodic tasks: declared here only; django-celery-beat copies them into the DB (editable in admin).
 CELERY_BEAT_SCHEDULE = {
     "jobs-reap": {
@@ -522,6 +525,12 @@ CELERY_BEAT_SCHEDULE = {
     },
     "endpoints-retention": {"task": "endpoints.retention", "schedule": 3600.0, "options": {"expires": 3600}},
     "webhook-sweep": {"task": "core.webhook_sweep", "schedule": 300.0, "options": {"expires": 300}},
+    # Ground Truth: claims past their time limit give their seat back (the claim path also sweeps its own job).
+    "labeling-claims-expire": {
+        "task": "labeling.claims_expire",
+        "schedule": LABELING_CLAIM_SWEEP_S,
+        "options": {"expires": LABELING_CLAIM_SWEEP_S},
+    },
 }
 
 # Key for the HMAC on artifacts our workers write (apps/core/artifacts.py); derived from SECRET_KEY if unset.

@@ -15,6 +15,9 @@ import numpy as np
 # Dawid–Skene's defaults: pseudo-counts added to each confusion-matrix row and to the class priors (a Dirichlet
 # prior: keeps a worker seen on a handful of items away from probabilities of exactly 0 or 1), and convergence.
 DS_SMOOTHING = 0.5
+# and a little more on the diagonal: a prior belief that workers do better than chance, which keeps EM away from the
+# degenerate fixed point where every worker is taken for a coin (every posterior 1/K) on small jobs.
+DS_DIAGONAL_PRIOR = 1.0
 DS_PRIOR_SMOOTHING = 1.0
 DS_TOL = 1e-6
 DS_MAX_ITER = 200
@@ -85,6 +88,7 @@ def dawid_skene(
     labels: Sequence[str],
     *,
     smoothing: float = DS_SMOOTHING,
+    diagonal_prior: float = DS_DIAGONAL_PRIOR,
     prior_smoothing: float = DS_PRIOR_SMOOTHING,
     tol: float = DS_TOL,
     max_iter: int = DS_MAX_ITER,
@@ -92,7 +96,8 @@ def dawid_skene(
     """Dawid & Skene (1979): every worker has a confusion matrix (the chance they give label l when the truth is k),
     the classes have priors, and EM alternates between the items' posteriors over the true label (E) and the
     workers' matrices and the priors given those posteriors (M). Starts from the (unweighted) majority's vote
-    shares; stops when no posterior moves by more than `tol`."""
+    shares; stops when no posterior moves by more than `tol`. The matrices get Dirichlet pseudo-counts:
+    `smoothing` everywhere, plus `diagonal_prior` on the diagonal."""
     triples = list(votes)
     labels = list(labels)
     for _, _, label in triples:
@@ -121,7 +126,7 @@ def dawid_skene(
     for iterations in range(1, max_iter + 1):  # noqa: B007 (read after the loop)
         # M step: priors and every worker's confusion matrix from the current posteriors.
         priors = (posterior.sum(axis=0) + prior_smoothing) / (n_items + prior_smoothing * n_labels)
-        confusion[:] = smoothing
+        confusion[:] = smoothing + diagonal_prior * np.eye(n_labels)
         # confusion[w, k, l] += posterior[i, k] for each vote (i, w, l)
         np.add.at(confusion, (ww, slice(None), ll), posterior[ii])  # type: ignore[arg-type]
         confusion /= confusion.sum(axis=2, keepdims=True)

@@ -111,14 +111,20 @@ def job_completion_check(*, job: LabelingJob) -> bool:
 
 
 def consolidation_start(*, job: LabelingJob, user: Any) -> Any:
-    """Start the Job that re-consolidates every answered item of `job` and writes its statistics."""
+    """Start the Job that re-consolidates every answered item of `job` and writes its statistics (or return the one
+    already queued or running)."""
     if job.status in (JobStatus.PREPARING, JobStatus.FAILED):
         raise ValidationError({"status": f"A job that is {job.get_status_display().lower()} cannot be consolidated."})
     with transaction.atomic():
-        locked = LabelingJob.objects.select_for_update().select_related("consolidate_job", "project").get(pk=job.pk)
+        locked = (
+            LabelingJob.objects.select_for_update(of=("self",))
+            .select_related("consolidate_job", "project")
+            .get(pk=job.pk)
+        )
         running = locked.consolidate_job
         if running is not None and running.status in ACTIVE_STATUSES:
-            raise ValidationError({"job": "A consolidation of this job is already running."})
+            job.consolidate_job = running
+            return running  # already queued or running: it will read every answer given so far
         run = job_start(
             kind=CONSOLIDATE_KIND,
             project=locked.project,

@@ -8,6 +8,13 @@ from apps.jobs.registry import job_kind
 from apps.jobs.runtime import JobContext
 
 
+@job_kind("labeling.prepare", title="Prepare labeling items", max_attempts=2)
+def prepare_run(ctx: JobContext) -> dict[str, Any]:
+    from apps.labeling.services.prepare import prepare_run_execute
+
+    return prepare_run_execute(ctx)
+
+
 @job_kind("labeling.consolidate", title="Consolidate labels", max_attempts=2)
 def consolidation_run(ctx: JobContext) -> dict[str, Any]:
     from apps.labeling.services.consolidation import consolidation_run_execute

@@ -535,3 +535,12 @@ CELERY_BEAT_SCHEDULE = {
 
 # Key for the HMAC on artifacts our workers write (apps/core/artifacts.py); derived from SECRET_KEY if unset.
 ARTIFACT_SIGNING_KEY = env("ARTIFACT_SIGNING_KEY")
+
+# Ground Truth (apps/labeling), sources of labeling jobs (jobs part): the most items one job may have; per uploaded
+# image a byte cap and a pixel cap (checked from the header before decoding: decompression bombs); a zip of images
+# a byte cap of its own (its members still go through ARCHIVE_*); a JSON Lines file of prompts a byte cap.
+LABELING_MAX_ITEMS = env_int("LABELING_MAX_ITEMS", 1_000_000)
+LABELING_MAX_IMAGE_BYTES = env_int("LABELING_MAX_IMAGE_BYTES", 20 * 1024**2)
+LABELING_MAX_IMAGE_PIXELS = env_int("LABELING_MAX_IMAGE_PIXELS", 40_000_000)
+LABELING_MAX_ZIP_BYTES = env_int("LABELING_MAX_ZIP_BYTES", 1024**3)
+LABELING_MAX_PROMPTS_BYTES = env_int("LABELING_MAX_PROMPTS_BYTES", 256 * 1024**2)

@@ -20,3 +20,17 @@ def consolidation_run(ctx: JobContext) -> dict[str, Any]:
     from apps.labeling.services.consolidation import consolidation_run_execute
 
     return consolidation_run_execute(ctx)
+
+
+@job_kind("labeling.export", title="Labeling export", max_attempts=2)
+def export_run(ctx: JobContext) -> dict[str, Any]:
+    from apps.labeling.services.export import export_run_execute
+
+    return export_run_execute(ctx)
+
+
+@job_kind("labeling.autolabel", title="Automated labeling", max_attempts=2)
+def autolabel_run(ctx: JobContext) -> dict[str, Any]:
+    from apps.labeling.services.autolabel import autolabel_run_execute
+
+    return autolabel_run_execute(ctx)

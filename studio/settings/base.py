@@ -544,3 +544,15 @@ LABELING_MAX_IMAGE_BYTES = env_int("LABELING_MAX_IMAGE_BYTES", 20 * 1024**2)
 LABELING_MAX_IMAGE_PIXELS = env_int("LABELING_MAX_IMAGE_PIXELS", 40_000_000)
 LABELING_MAX_ZIP_BYTES = env_int("LABELING_MAX_ZIP_BYTES", 1024**3)
 LABELING_MAX_PROMPTS_BYTES = env_int("LABELING_MAX_PROMPTS_BYTES", 256 * 1024**2)
+# --- Ground Truth: automated labeling (apps/labeling/services/autolabel.py) ---------------------------------------
+# Human labels a job needs before a round may start (a job's auto_labeling["min_human_labels"] overrides it).
+LABELING_AUTOLABEL_MIN_HUMAN_LABELS = env_int("LABELING_AUTOLABEL_MIN_HUMAN_LABELS", 200)
+# Share of the human labels held out to calibrate the confidence threshold (never trained on).
+LABELING_AUTOLABEL_HOLDOUT_SHARE = float(env("LABELING_AUTOLABEL_HOLDOUT_SHARE", "0.3"))
+# Held-out labels at or above the threshold it needs at least, and the z of the Wilson lower bound their accuracy
+# must bring to the target (1.0: about 84 % one-sided confidence).
+LABELING_AUTOLABEL_MIN_SUPPORT = env_int("LABELING_AUTOLABEL_MIN_SUPPORT", 20)
+LABELING_AUTOLABEL_Z = float(env("LABELING_AUTOLABEL_Z", "1.0"))
+# The Canvas build of a tabular round: its time budget (s) and, if set, a cap on its trials.
+LABELING_AUTOLABEL_BUDGET_S = float(env("LABELING_AUTOLABEL_BUDGET_S", "60"))
+LABELING_AUTOLABEL_MAX_TRIALS = env_int("LABELING_AUTOLABEL_MAX_TRIALS", 0) or None

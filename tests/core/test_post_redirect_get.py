@@ -21,7 +21,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.accounts.models import APIToken, Invitation, User
-from apps.accounts.services import api_token_create, invitation_create, work_team_save
+from apps.accounts.services import api_token_create, invitation_create, work_team_invitation_create, work_team_save
 from apps.jobs.models import Job
 
 NOT_PAGES = {
@@ -210,6 +210,22 @@ SUCCESS: dict[str, Row] = {
         w.admin,
         {"pk": work_team_save(project=w.project, name="Team", members=[]).pk},
         {"name": "Team 2", "members": []},
+    ),
+    "accounts:workteam_invite": lambda w: (
+        w.ds,
+        {"pk": work_team_save(project=w.project, name="Vendors", kind="vendor").pk},
+        {"email": "vendor@example.test"},
+    ),
+    "accounts:workteam_invitation_revoke": lambda w: (
+        w.ds,
+        {
+            "pk": work_team_invitation_create(
+                team=work_team_save(project=w.project, name="Vendors", kind="vendor"),
+                email="vendor@example.test",
+                created_by=w.ds,
+            )[0].pk
+        },
+        {},
     ),
     "accounts:invitation_list": lambda w: (
         w.admin,

@@ -10,7 +10,7 @@ from django.contrib.auth.signals import user_login_failed
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
-from django.urls import NoReverseMatch, reverse, reverse_lazy
+from django.urls import reverse, reverse_lazy
 from django.utils.dateparse import parse_datetime
 from django.utils.decorators import method_decorator
 from django.views import View
@@ -301,18 +301,12 @@ class WorkTeamInvitationRevokeView(StudioMixin, View):
 
 
 class MyWorkView(SignedInMixin, View):
-    """A labeler's landing page: the labeling work of their teams (Ground Truth's "My work" page once it exists; until
-    then, the teams they belong to)."""
+    """The old address of a labeler's landing page: My work is Ground Truth's now (labeling:my_work)."""
 
     capability = personas.USE_LABELING
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        try:
-            return redirect(reverse("labeling:my_work"))
-        except NoReverseMatch:
-            pass
-        teams = request.user.work_teams.select_related("project")  # type: ignore[union-attr]
-        return render(request, "accounts/my_work.html", {"teams": teams})
+        return redirect("labeling:my_work")
 
 
 class InvitationListView(AdminMixin, View):

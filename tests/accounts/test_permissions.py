@@ -77,7 +77,7 @@ ROUTES: dict[str, Route] = {
     "api:token-list": Route((get(SIGNED_IN), post(SIGNED_IN, 400))),
     "api:token-revoke": Route((post(SIGNED_IN, 200),), kwargs=token_kw, foreign=OWNER),
     # labeling
-    "accounts:my_work": Route((get(LABELING),)),
+    "accounts:my_work": Route((get(LABELING, ok=302),)),  # now labeling:my_work (tests/labeling/rows_work.py)
     "accounts:project_list": Route((get(STUDIO), post(STUDIO, 400))),
     "accounts:project_detail": Route((get(STUDIO),), kwargs=project_kw, foreign=PROJECT),
     "accounts:project_member_add": Route((post(ADMIN_ONLY, 302),), kwargs=project_kw, foreign=PROJECT),
@@ -120,7 +120,8 @@ def test_token_list_holds_only_the_callers_tokens(world: World) -> None:
 
 
 def test_my_work_lists_only_the_labelers_teams(world: World) -> None:
-    response = client_of("accounts:my_work", world.users[LABELER]).get(reverse("accounts:my_work"))
+    response = client_of("accounts:my_work", world.users[LABELER]).get(reverse("accounts:my_work"), follow=True)
+    assert response.redirect_chain == [(reverse("labeling:my_work"), 302)]
     assert "Alpha annotators" in body(response)
     assert "Bravo secret team" not in body(response)
 

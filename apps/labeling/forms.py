@@ -131,7 +131,7 @@ class LabelingJobForm(forms.Form):
     )
     auto_labeling = forms.BooleanField(required=False, label="Automated labeling (active learning)")
     target_accuracy = forms.DecimalField(
-        required=False, min_value=50, max_value=100, decimal_places=2, initial=95, label="Target accuracy (%)"
+        required=False, min_value=50, max_value=99.9, decimal_places=2, initial=95, label="Target accuracy (%)"
     )
 
     def __init__(

@@ -33,12 +33,15 @@ REVIEWS = [
     ("I walked out after twenty minutes.", "neg"),
 ]
 PROMPTS = [
-    {"prompt": "Say hello politely.", "responses": [{"text": "Hello, nice to meet you.", "model": "m-large"},
-                                                    {"text": "yo", "model": "m-small"}]},
-    {"prompt": "What is 2 + 2?", "responses": [{"text": "4", "model": "m-large"},
-                                               {"text": "5", "model": "m-small"}]},
-    {"prompt": "Name a colour.", "responses": [{"text": "Blue.", "model": "m-large"},
-                                               {"text": "Seven.", "model": "m-small"}]},
+    {
+        "prompt": "Say hello politely.",
+        "responses": [{"text": "Hello, nice to meet you.", "model": "m-large"}, {"text": "yo", "model": "m-small"}],
+    },
+    {"prompt": "What is 2 + 2?", "responses": [{"text": "4", "model": "m-large"}, {"text": "5", "model": "m-small"}]},
+    {
+        "prompt": "Name a colour.",
+        "responses": [{"text": "Blue.", "model": "m-large"}, {"text": "Seven.", "model": "m-small"}],
+    },
 ]
 
 
@@ -174,7 +177,10 @@ def test_create_label_review_export(browser, studio_worker, studio, tmp_path):
         lena_page.goto(reverse("labeling:work", args=[job_id]))
         wait_for_scripts(lena_page)
         for n, key in enumerate(keys, start=1):
-            wait_until(lena_page, "document.querySelector('[data-task-id]') && document.querySelector('[data-task-id]').dataset.taskId")
+            wait_until(
+                lena_page,
+                "document.querySelector('[data-task-id]') && document.querySelector('[data-task-id]').dataset.taskId",
+            )
             task = lena_page.evaluate("document.querySelector('[data-task-id]').dataset.taskId")
             lena_page.keyboard.press(key)
             lena_page.keyboard.press("Enter")
@@ -182,7 +188,9 @@ def test_create_label_review_export(browser, studio_worker, studio, tmp_path):
                 lena_page,
                 f"!document.querySelector('[data-task-id]') || document.querySelector('[data-task-id]').dataset.taskId !== '{task}'",
             )
-        answered = off_loop(lambda jid=job_id: LabelingItem.objects.filter(job_id=jid).exclude(label_source="none").count())
+        answered = off_loop(
+            lambda jid=job_id: LabelingItem.objects.filter(job_id=jid).exclude(label_source="none").count()
+        )
         assert answered == 3, (job_id, answered)
 
     # 4. the reviewer adjusts one label (the first text item, labeled "pos" by lena, is really... "neg" here)
@@ -217,6 +225,9 @@ def test_create_label_review_export(browser, studio_worker, studio, tmp_path):
     rows = [json.loads(x) for x in open(info.value.path()).read().splitlines() if x.strip()]
     assert len(rows) == 3
     by_prompt = {r["prompt"]: r for r in rows}
-    assert by_prompt["Say hello politely."]["chosen"] in ("Hello, nice to meet you.", [{"content": "Hello, nice to meet you.", "role": "assistant"}]) or "Hello" in json.dumps(by_prompt["Say hello politely."]["chosen"])
+    assert by_prompt["Say hello politely."]["chosen"] in (
+        "Hello, nice to meet you.",
+        [{"content": "Hello, nice to meet you.", "role": "assistant"}],
+    ) or "Hello" in json.dumps(by_prompt["Say hello politely."]["chosen"])
     assert "Seven." in json.dumps(by_prompt["Name a colour."]["chosen"])  # lena preferred response 2 there
     off_loop(job_final, off_loop(lambda: LabelingJob.objects.get(pk=text_id).prepare_job_id), 5)

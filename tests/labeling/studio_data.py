@@ -82,10 +82,14 @@ def demo_jobs(project: Any, ds: Any, team: Any, n: int = 30) -> dict[str, Any]:
                 )
             )
     LabelingTask.objects.bulk_create(tasks)
-    LabelingItem.objects.filter(job=job, pk__in=[i.pk for i in answered]).update(seats_taken=3, is_open=False,
-                                                                                  answer_count=3)
+    LabelingItem.objects.filter(job=job, pk__in=[i.pk for i in answered]).update(
+        seats_taken=3, is_open=False, answer_count=3
+    )
     run = job_start(
-        kind="labeling.consolidate", project=project, created_by=ds, params={"labeling_job": job.pk},
+        kind="labeling.consolidate",
+        project=project,
+        created_by=ds,
+        params={"labeling_job": job.pk},
         title=f"Consolidate labels: {job.name}",
     )
     LabelingJob.objects.filter(pk=job.pk).update(consolidate_job=run)
@@ -94,8 +98,9 @@ def demo_jobs(project: Any, ds: Any, team: Any, n: int = 30) -> dict[str, Any]:
     # a reviewer already went through the first items
     first = list(job.items.filter(review_status="pending").order_by("position")[:4])
     for item in first:
-        LabelingItem.objects.filter(pk=item.pk).update(review_status="accepted", reviewed_by=ds,
-                                                       reviewed_at=timezone.now())
+        LabelingItem.objects.filter(pk=item.pk).update(
+            review_status="accepted", reviewed_by=ds, reviewed_at=timezone.now()
+        )
 
     prompts = [
         {

@@ -44,10 +44,24 @@ def _stats() -> dict[str, Any]:
     return {
         "agreement": {"fleiss_kappa": 0.4123, "krippendorff_alpha": 0.3871, "level": "nominal"},
         "workers": [
-            {"worker": "w1", "items": 3, "median_time_s": 4.5, "agreement": 0.9, "gold_items": 1,
-             "gold_accuracy": 1.0, "reliability": 0.92},
-            {"worker": HOSTILE, "items": 2, "median_time_s": None, "agreement": 0.5, "gold_items": 0,
-             "gold_accuracy": None, "reliability": None},
+            {
+                "worker": "w1",
+                "items": 3,
+                "median_time_s": 4.5,
+                "agreement": 0.9,
+                "gold_items": 1,
+                "gold_accuracy": 1.0,
+                "reliability": 0.92,
+            },
+            {
+                "worker": HOSTILE,
+                "items": 2,
+                "median_time_s": None,
+                "agreement": 0.5,
+                "gold_items": 0,
+                "gold_accuracy": None,
+                "reliability": None,
+            },
         ],
         "labels": {"pos": 2, HOSTILE: 1},
         "models": [],
@@ -77,12 +91,20 @@ def text_job(project_a, ds_user, labeler_user) -> LabelingJob:
     _answered(job, items[1], labeler_user, {"label": HOSTILE}, minutes=20)
     _answered(job, items[1], w2, {"label": "neg"}, minutes=10)
     LabelingItem.objects.filter(pk=items[0].pk).update(
-        consolidated={"label": "pos"}, confidence=0.97, label_source="human", review_status="accepted",
-        answer_count=2, labeled_at=timezone.now(),
+        consolidated={"label": "pos"},
+        confidence=0.97,
+        label_source="human",
+        review_status="accepted",
+        answer_count=2,
+        labeled_at=timezone.now(),
     )
     LabelingItem.objects.filter(pk=items[1].pk).update(
-        consolidated={"label": HOSTILE}, confidence=0.51, label_source="human", review_status="pending",
-        answer_count=2, labeled_at=timezone.now(),
+        consolidated={"label": HOSTILE},
+        confidence=0.51,
+        label_source="human",
+        review_status="pending",
+        answer_count=2,
+        labeled_at=timezone.now(),
     )
     LabelingJob.objects.filter(pk=job.pk).update(labeled_count=2)
     job.refresh_from_db()
@@ -138,10 +160,30 @@ def test_create_form_offers_every_option(client_for, ds_user, project_a, labeler
     assert r.status_code == 200
     page = r.content.decode()
     for field in (
-        "name", "task_type", "source_kind", "dataset_version", "text_column", "columns", "upload", "source_job",
-        "labels_text", "criteria_text", "scale", "instructions", "examples_text", "team", "workers_per_item",
-        "time_limit_s", "review_required", "hide_project", "pre_annotation_model", "attribute_name", "gold_column",
-        "gold_text", "auto_labeling", "target_accuracy",
+        "name",
+        "task_type",
+        "source_kind",
+        "dataset_version",
+        "text_column",
+        "columns",
+        "upload",
+        "source_job",
+        "labels_text",
+        "criteria_text",
+        "scale",
+        "instructions",
+        "examples_text",
+        "team",
+        "workers_per_item",
+        "time_limit_s",
+        "review_required",
+        "hide_project",
+        "pre_annotation_model",
+        "attribute_name",
+        "gold_column",
+        "gold_text",
+        "auto_labeling",
+        "target_accuracy",
     ):
         assert f'name="{field}"' in page, field
     for value in ("text_classification", "pairwise_preference", "rating", "ranking", "rewrite", "bounding_box"):
@@ -209,8 +251,15 @@ def test_form_lines_parse_as_written() -> None:
 
 def test_form_refuses_bad_lines() -> None:
     form = LabelingJobForm(
-        {"name": "x", "task_type": "text_classification", "source_kind": "dataset", "team": "1",
-         "time_limit_s": "600", "gold_text": "first: pos", "examples_text": "pos"},
+        {
+            "name": "x",
+            "task_type": "text_classification",
+            "source_kind": "dataset",
+            "team": "1",
+            "time_limit_s": "600",
+            "gold_text": "first: pos",
+            "examples_text": "pos",
+        },
         versions=[],
         teams=[(1, "A")],
         jobs=[],
@@ -305,8 +354,14 @@ def test_detail_items_filter_by_source(client_for, ds_user, text_job) -> None:
 def test_detail_preparing_shows_the_prepare_job_live(client_for, ds_user, project_a) -> None:
     from apps.jobs.models import Job
 
-    prepare = Job.objects.create(kind="labeling.prepare", project=project_a, created_by=ds_user, status="running",
-                                 progress=0.4, message="Reading rows")
+    prepare = Job.objects.create(
+        kind="labeling.prepare",
+        project=project_a,
+        created_by=ds_user,
+        status="running",
+        progress=0.4,
+        message="Reading rows",
+    )
     job = labeling_job(project_a, created_by=ds_user, status="preparing", n_items=0, prepare_job=prepare)
     page = client_for(ds_user).get(reverse("labeling:detail", args=[job.pk])).content.decode()
     assert f'data-live-jobs="job:{prepare.pk}"' in page and f'data-job-final-reload="{prepare.pk}"' in page
@@ -423,8 +478,12 @@ def test_answer_text_per_shape() -> None:
 
 
 def test_charts_models_and_empty() -> None:
-    stats = {"models": [{"model": "small", "score": 0.3, "wins": 1, "comparisons": 4},
-                        {"model": "big", "score": 0.7, "wins": 3, "comparisons": 4}]}
+    stats = {
+        "models": [
+            {"model": "small", "score": 0.3, "wins": 1, "comparisons": 4},
+            {"model": "big", "score": 0.7, "wins": 3, "comparisons": 4},
+        ]
+    }
     fig = charts.models_figure(stats)
     assert fig is not None and fig["data"][0]["x"] == ["big", "small"]
     assert charts.job_figures({}, confidences=[], answers=[]) == []

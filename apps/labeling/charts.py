@@ -111,20 +111,23 @@ def workers_quality_figure(stats: dict[str, Any]) -> Figure | None:
             "marker": {"color": ACCENT},
             "hovertemplate": "%{y}: %{x:.0%} agreement<extra></extra>",
         },
-        {
-            "type": "bar",
-            "orientation": "h",
-            "name": "gold accuracy",
-            "y": names,
-            "x": gold[::-1],
-            "marker": {"color": PALETTE[2]},
-            "hovertemplate": "%{y}: %{x:.0%} gold accuracy<extra></extra>",
-        },
     ]
+    if any(v is not None for v in gold):  # no gold items: no empty series in the legend
+        data.append(
+            {
+                "type": "bar",
+                "orientation": "h",
+                "name": "gold accuracy",
+                "y": names,
+                "x": gold[::-1],
+                "marker": {"color": PALETTE[2]},
+                "hovertemplate": "%{y}: %{x:.0%} gold accuracy<extra></extra>",
+            }
+        )
     return {
         "data": data,
         "layout": _layout(
-            "Agreement and gold accuracy per worker",
+            "Agreement and gold accuracy per worker" if len(data) > 1 else "Agreement with the consolidated labels",
             height=max(240, 80 + 34 * len(rows)),
             barmode="group",
             legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},

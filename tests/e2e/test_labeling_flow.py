@@ -62,6 +62,7 @@ def studio() -> Iterator[dict[str, Any]]:
 
 
 def _shots(page: Any, name: str) -> None:
+    page.evaluate("document.activeElement && document.activeElement.blur(); window.scrollTo(0, 0)")
     for width in (1440, 768):
         page.set_viewport_size({"width": width, "height": 900})
         page.wait_for_timeout(300)  # charts resize

@@ -14,4 +14,11 @@ class LabelingConfig(AppConfig):
             "perm": "accounts.use_labeling",
             "order": 80,
         },
+        {
+            "section": "Labeling",
+            "label": "Labeling jobs",
+            "url": "labeling:list",
+            "perm": "accounts.use_studio",
+            "order": 79,
+        },
     ]

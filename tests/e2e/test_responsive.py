@@ -89,6 +89,11 @@ PAGES: dict[str, Page] = {
     # metrics, charts and the before / after panel)
     "clarify:list": Page(query="?build={build.pk}", who=(ADMIN, DS, MLOPS)),
     "clarify:detail": Page(pk("clarify_after"), who=(ADMIN, DS, MLOPS)),
+    # Ground Truth, studio side: the jobs, the new-job form, a consolidated job (charts, workers, items), its review
+    "labeling:list": Page(who=(ADMIN, DS, MLOPS)),
+    "labeling:create": Page(who=(ADMIN, DS)),
+    "labeling:detail": Page(pk("labeling_job"), who=(ADMIN, DS, MLOPS)),
+    "labeling:review": Page(pk("labeling_job"), query="?show=all", who=(ADMIN, DS)),
     # Model Registry
     "registry:list": Page(),
     "registry:import": Page(),
@@ -161,6 +166,8 @@ SKIPPED: dict[str, str] = {
             "automl:package",
             "clarify:thresholds",
             "clarify:mitigate",
+            "labeling:preview",
+            "labeling:action",
             "registry:version_approval",
             "registry:version_alias",
             "registry:version_edit",
@@ -386,6 +393,15 @@ def clarify_world(w: World) -> None:
     w.update(clarify_report=report, clarify_after=after)
 
 
+def labeling_world(w: World) -> None:
+    """A text job answered by three workers and consolidated by the engine's Job (review step on), and a preference
+    job (tests/labeling/studio_data.py)."""
+    from tests.labeling.studio_data import demo_jobs
+
+    jobs = demo_jobs(w["project"], w["users"][DS], w["team"])
+    w.update(labeling_job=jobs["text"], preference_job=jobs["preference"])
+
+
 def labeling_work_world(w: World) -> None:
     """A text-classification job for the labeler's team, with long labels and a long text (the form must wrap)."""
     from tests.factories import labeling_job
@@ -409,6 +425,7 @@ WORLD_BUILDERS: list[Callable[[World], None]] = [
     registry_world,
     endpoints_world,
     clarify_world,
+    labeling_world,
     labeling_work_world,
 ]
 

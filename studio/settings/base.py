@@ -308,6 +308,7 @@ SPECTACULAR_SETTINGS = {
         "VersionKindEnum": "apps.datasets.choices.VersionKind",
         "AnalysisKindEnum": "apps.datasets.choices.AnalysisKind",
         "ReportKindEnum": "apps.clarify.choices.ReportKind",
+        "WorkTeamKindEnum": "apps.accounts.models.WorkTeam.Kind",  # a work team's kind: employees or vendor
     },
 }
 

@@ -16,13 +16,6 @@ class AccountsConfig(AppConfig):
         },
         {
             "section": "Labeling",
-            "label": "My work",
-            "url": "accounts:my_work",
-            "perm": "accounts.use_labeling",
-            "order": 80,
-        },
-        {
-            "section": "Labeling",
             "label": "Work teams",
             "url": "accounts:workteam_list",
             "perm": "accounts.use_studio",

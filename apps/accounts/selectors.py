@@ -100,12 +100,47 @@ def api_token_list_for_user(*, user: User) -> QuerySet[APIToken]:
 
 def invitation_list_for_user(*, user: User) -> QuerySet[Invitation]:
     if user_is_admin(user):
-        return Invitation.objects.select_related("project", "created_by").prefetch_related("personas")
+        return Invitation.objects.select_related("project", "team", "team__project", "created_by").prefetch_related(
+            "personas"
+        )
     return Invitation.objects.none()
 
 
 def work_team_list_for_user(*, user: User) -> QuerySet[WorkTeam]:
+    """The work teams of the user's projects (studio side: a vendor worker, in no project, sees none)."""
     return scope_to_user(WorkTeam.objects.select_related("project").prefetch_related("members"), user=user)
+
+
+def work_team_get_for_user(*, user: User, pk: object) -> WorkTeam:
+    return object_get_for_user(work_team_list_for_user(user=user), user=user, pk=pk)
+
+
+def team_invitation_list_for_user(*, user: User) -> QuerySet[Invitation]:
+    """Vendor teams' invitations, of the teams the user sees (the team's project)."""
+    return scope_to_user(
+        Invitation.objects.filter(team__isnull=False).select_related("team", "created_by", "accepted_by"),
+        user=user,
+        project_field="team__project",
+    )
+
+
+def team_invitation_get_for_user(*, user: User, pk: object) -> Invitation:
+    return object_get_for_user(
+        team_invitation_list_for_user(user=user), user=user, pk=pk, project_field="team__project"
+    )
+
+
+def user_list_active_by_usernames(*, usernames: list[str]) -> tuple[list[User], list[str]]:
+    """Active users with these usernames (case-insensitive), in the order given, and the names that match nobody."""
+    found: list[User] = []
+    missing: list[str] = []
+    for name in usernames:
+        user = User.objects.filter(username__iexact=name.strip(), is_active=True).first()
+        if user is None:
+            missing.append(name)
+        elif user not in found:
+            found.append(user)
+    return found, missing
 
 
 def user_list_for_project(*, project: Project) -> QuerySet[User]:

@@ -121,9 +121,10 @@ def membership_remove(*, project: Project, user: User) -> None:
 
 
 def invitation_create(
-    *, email: str, personas: Iterable[str], project: Project | None, created_by: User
+    *, email: str, personas: Iterable[str], project: Project | None, created_by: User, team: WorkTeam | None = None
 ) -> tuple[Invitation, str]:
-    """Return the invitation and its raw token (shown once, only its hash is stored)."""
+    """Return the invitation and its raw token (shown once, only its hash is stored). With `team` (a vendor team's
+    invitation, see work_team_invitation_create) whoever accepts joins that team, not a project."""
     names = [Persona(p).value for p in personas]
     if not names:
         raise ValidationError({"personas": "Choose at least one persona."})
@@ -135,6 +136,7 @@ def invitation_create(
         token_hash=key_hash(token),
         created_by=created_by,
         expires_at=timezone.now() + settings.INVITATION_TTL,
+        team=team,
     )
     invitation.personas.set(Group.objects.filter(name__in=[group_name(p) for p in names]))
     return invitation, token
@@ -154,13 +156,23 @@ def invitation_accept(*, token: str, username: str, password: str) -> User:
         raise ValidationError("This invitation link is invalid, expired or already used.")
     labels = {p.label: p.value for p in Persona}
     personas = [labels[g.name] for g in invitation.personas.all() if g.name in labels]
+    team = None
+    if invitation.team_id is not None:
+        # A vendor team's invitation: the Labeler persona only, the team only (never the project); the team's row is
+        # locked so that two acceptances at once cannot both take its last seat.
+        team = WorkTeam.objects.select_for_update().get(pk=invitation.team_id)
+        if team.worker_limit is not None and team.members.count() >= team.worker_limit:
+            raise ValidationError(_team_full_message(team))
+        personas = [Persona.LABELER.value]
     user = user_create(
         username=username,
         email=invitation.email,
         password=password,
         personas=personas,
-        projects=[invitation.project] if invitation.project else [],
+        projects=[invitation.project] if invitation.project and team is None else [],
     )
+    if team is not None:
+        team.members.add(user)
     invitation.accepted_at = timezone.now()
     invitation.accepted_by = user
     invitation.save(update_fields=["accepted_at", "accepted_by"])
@@ -176,33 +188,105 @@ def invitation_revoke(*, invitation: Invitation) -> None:
 # --- work teams ----------------------------------------------------------------------------------
 
 
+def _worker_limit(value: object) -> int | None:
+    """A team's worker limit: a positive whole number, or None (blank) for no limit."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool):
+        raise ValidationError({"worker_limit": "The worker limit is a whole number of at least 1, or empty."})
+    try:
+        limit = int(str(value).strip())
+    except ValueError:
+        raise ValidationError({"worker_limit": "The worker limit is a whole number of at least 1, or empty."}) from None
+    if limit < 1:
+        raise ValidationError({"worker_limit": "The worker limit is a whole number of at least 1, or empty."})
+    return limit
+
+
+def _team_full_message(team: WorkTeam) -> str:
+    return (
+        f"Work team {team.name!r} is full: it has {team.members.count()} of its {team.worker_limit} workers. "
+        "Ask whoever invited you to raise the team's worker limit."
+    )
+
+
 @transaction.atomic
 def work_team_save(
-    *, project: Project, name: str, description: str = "", members: Iterable[User] = (), team: WorkTeam | None = None
+    *,
+    project: Project,
+    name: str,
+    description: str = "",
+    members: Iterable[User] = (),
+    team: WorkTeam | None = None,
+    kind: str | None = None,
+    worker_limit: object = ...,
 ) -> WorkTeam:
+    """Create (`team` None) or update a work team; `members` is the whole new set.
+
+    An employees team holds members of the project only; a vendor team holds outside people (they join by invitation
+    link, `invitation_create(team=...)`, and are never project members). `kind` None keeps the team's kind (a new
+    team: employees); `worker_limit` left out keeps the team's (a new team: none), None removes it. A team never has
+    more members than its limit."""
     name = name.strip()
     if not name:
         raise ValidationError({"name": "A work team needs a name."})
+    if kind is None:
+        kind = team.kind if team is not None else WorkTeam.Kind.EMPLOYEES
+    if kind not in WorkTeam.Kind.values:
+        raise ValidationError({"kind": f"Choose {' or '.join(WorkTeam.Kind.values)}, not {str(kind)[:40]!r}."})
+    if worker_limit is ...:
+        limit = team.worker_limit if team is not None else None
+    else:
+        limit = _worker_limit(worker_limit)
     clash = WorkTeam.objects.filter(project=project, name__iexact=name)
     if team is not None:
         clash = clash.exclude(pk=team.pk)
     if clash.exists():
         raise ValidationError({"name": f"Project {project.name!r} already has a work team named {name!r}."})
-    members = list(members)
-    outsiders = [
-        u.username
-        for u in members
-        if not u.is_admin and not Membership.objects.filter(project=project, user=u).exists()
-    ]
-    if outsiders:
-        raise ValidationError({"members": f"Not members of project {project.name!r}: {', '.join(outsiders)}."})
+    members = list(dict.fromkeys(members))
+    inactive = [u.username for u in members if not u.is_active]
+    if inactive:
+        raise ValidationError({"members": f"Deactivated users cannot join a work team: {', '.join(inactive)}."})
+    if kind == WorkTeam.Kind.EMPLOYEES:
+        outsiders = [
+            u.username
+            for u in members
+            if not u.is_admin and not Membership.objects.filter(project=project, user=u).exists()
+        ]
+        if outsiders:
+            # Outside people join a vendor team (by invitation link), not an employees team.
+            raise ValidationError({"members": f"Not members of project {project.name!r}: {', '.join(outsiders)}."})
+    if limit is not None and len(members) > limit:
+        raise ValidationError(
+            {
+                "members": f"{len(members)} members are more than the team's worker limit of {limit}: "
+                "remove some or raise the limit."
+            }
+        )
     if team is None:
-        team = WorkTeam.objects.create(project=project, name=name, description=description)
+        team = WorkTeam.objects.create(
+            project=project, name=name, description=description, kind=kind, worker_limit=limit
+        )
     else:
-        team.name, team.description = name, description
-        team.save(update_fields=["name", "description"])
+        team = WorkTeam.objects.select_for_update().get(pk=team.pk)
+        team.name, team.description, team.kind, team.worker_limit = name, description, kind, limit
+        team.save(update_fields=["name", "description", "kind", "worker_limit"])
     team.members.set(members)
     return team
+
+
+def work_team_invitation_create(*, team: WorkTeam, email: str, created_by: User) -> tuple[Invitation, str]:
+    """An invitation link to a vendor team: who accepts it gets an account with the Labeler persona only and joins
+    this team, not the project. Returns the invitation and its raw token (shown once)."""
+    if team.kind != WorkTeam.Kind.VENDOR:
+        raise ValidationError(
+            {"team": f"Work team {team.name!r} is an employees team: add project members to it instead of inviting."}
+        )
+    if team.worker_limit is not None and team.members.count() >= team.worker_limit:
+        raise ValidationError(
+            {"team": f"Work team {team.name!r} is full ({team.worker_limit} workers): raise its worker limit first."}
+        )
+    return invitation_create(email=email, personas=[Persona.LABELER], project=None, created_by=created_by, team=team)
 
 
 # --- API tokens -----------------------------------------------------------------------------------

@@ -22,6 +22,12 @@ urlpatterns = [
     ),
     path("work-teams/", views.WorkTeamListView.as_view(), name="workteam_list"),
     path("work-teams/<id:pk>/", views.WorkTeamDetailView.as_view(), name="workteam_detail"),
+    path("work-teams/<id:pk>/invitations/", views.WorkTeamInviteView.as_view(), name="workteam_invite"),
+    path(
+        "work-teams/invitations/<id:pk>/revoke/",
+        views.WorkTeamInvitationRevokeView.as_view(),
+        name="workteam_invitation_revoke",
+    ),
     path("my-work/", views.MyWorkView.as_view(), name="my_work"),
     path("invitations/", views.InvitationListView.as_view(), name="invitation_list"),
     path("invitations/<id:pk>/revoke/", views.InvitationRevokeView.as_view(), name="invitation_revoke"),

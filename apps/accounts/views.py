@@ -23,11 +23,12 @@ from apps.accounts.forms import (
     InvitationForm,
     MemberAddForm,
     ProjectForm,
+    TeamInvitationForm,
     WorkTeamForm,
 )
 from apps.accounts.mixins import AdminMixin, PublicMixin, SignedInMixin, StudioMixin
-from apps.accounts.models import Invitation, User
-from apps.accounts.requests import form_add_errors, project_choose, request_project, required_project
+from apps.accounts.models import Invitation, WorkTeam
+from apps.accounts.requests import form_add_errors, project_choose, request_project, request_user, required_project
 from apps.core.once import show_once, take_once
 
 
@@ -211,26 +212,47 @@ class WorkTeamListView(StudioMixin, View):
         )
 
 
+def _team_page(
+    request: HttpRequest,
+    team: WorkTeam,
+    *,
+    form: WorkTeamForm | None = None,
+    invite_form: TeamInvitationForm | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    """A work team's page: its settings and members (a form for managers) and, for a vendor team, its invitation
+    links (a new one's link shown once, right after WorkTeamInviteView)."""
+    if form is None:
+        initial = {
+            "name": team.name,
+            "description": team.description,
+            "kind": team.kind,
+            "worker_limit": team.worker_limit,
+            "members": team.members.all(),
+        }
+        form = WorkTeamForm(project=team.project, team=team, initial=initial)
+    context: dict[str, Any] = {
+        "team": team,
+        "form": form,
+        "can_manage": personas.user_can(request.user, personas.MANAGE_WORKTEAMS),
+        "invitations": selectors.team_invitation_list_for_user(user=request_user(request)).filter(team=team),
+        "invite_form": invite_form or TeamInvitationForm(),
+    }
+    new = take_once(request, f"team-invitation-{team.pk}", None)
+    if new:
+        context.update(new_link=new["link"], new_email=new["email"], new_expires=parse_datetime(new["expires"]))
+    return render(request, "accounts/workteam_detail.html", context, status=status)
+
+
 class WorkTeamDetailView(StudioMixin, View):
     capabilities = {"post": personas.MANAGE_WORKTEAMS}
 
-    def _team(self, request: HttpRequest, pk: int):  # type: ignore[no-untyped-def]
-        user = request.user
-        assert isinstance(user, User)
-        return selectors.object_get_for_user(selectors.work_team_list_for_user(user=user), user=user, pk=pk)
-
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        team = self._team(request, pk)
-        form = WorkTeamForm(
-            project=team.project,
-            initial={"name": team.name, "description": team.description, "members": team.members.all()},
-        )
-        can_manage = personas.user_can(request.user, personas.MANAGE_WORKTEAMS)
-        return render(request, "accounts/workteam_detail.html", {"team": team, "form": form, "can_manage": can_manage})
+        return _team_page(request, selectors.work_team_get_for_user(user=request_user(request), pk=pk))
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
-        team = self._team(request, pk)
-        form = WorkTeamForm(request.POST, project=team.project)
+        team = selectors.work_team_get_for_user(user=request_user(request), pk=pk)
+        form = WorkTeamForm(request.POST, project=team.project, team=team)
         if form.is_valid():
             try:
                 services.work_team_save(project=team.project, team=team, **form.cleaned_data)
@@ -239,19 +261,52 @@ class WorkTeamDetailView(StudioMixin, View):
             else:
                 messages.success(request, "Work team saved.")
                 return redirect("accounts:workteam_detail", pk=team.pk)
-        return render(
-            request, "accounts/workteam_detail.html", {"team": team, "form": form, "can_manage": True}, status=400
-        )
+        return _team_page(request, team, form=form, status=400)
+
+
+class WorkTeamInviteView(StudioMixin, View):
+    """A vendor team's invitation link, for one email address: shown once on the team's page."""
+
+    capabilities = {"post": personas.MANAGE_WORKTEAMS}
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        team = selectors.work_team_get_for_user(user=request_user(request), pk=pk)
+        form = TeamInvitationForm(request.POST)
+        if form.is_valid():
+            try:
+                invitation, token = services.work_team_invitation_create(
+                    team=team, email=form.cleaned_data["email"], created_by=request_user(request)
+                )
+            except ValidationError as exc:
+                form_add_errors(form, exc)  # the team's refusal (employees team, full) above the form
+            else:
+                link = request.build_absolute_uri(reverse("accounts:invitation_accept", args=[token]))
+                show_once(
+                    request,
+                    f"team-invitation-{team.pk}",
+                    {"link": link, "email": invitation.email, "expires": invitation.expires_at.isoformat()},
+                )
+                return redirect(reverse("accounts:workteam_detail", args=[team.pk]) + "#invite-link")
+        return _team_page(request, team, invite_form=form, status=400)
+
+
+class WorkTeamInvitationRevokeView(StudioMixin, View):
+    capabilities = {"post": personas.MANAGE_WORKTEAMS}
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        invitation = selectors.team_invitation_get_for_user(user=request_user(request), pk=pk)
+        services.invitation_revoke(invitation=invitation)
+        messages.success(request, f"Invitation for {invitation.email} revoked.")
+        return redirect("accounts:workteam_detail", pk=invitation.team_id)
 
 
 class MyWorkView(SignedInMixin, View):
-    """A labeler's landing page: the work teams they belong to (labeling queues join here)."""
+    """The old address of a labeler's landing page: My work is Ground Truth's now (labeling:my_work)."""
 
     capability = personas.USE_LABELING
 
     def get(self, request: HttpRequest) -> HttpResponse:
-        teams = request.user.work_teams.select_related("project")  # type: ignore[union-attr]
-        return render(request, "accounts/my_work.html", {"teams": teams})
+        return redirect("labeling:my_work")
 
 
 class InvitationListView(AdminMixin, View):

@@ -57,7 +57,7 @@ def readyz(request: HttpRequest) -> JsonResponse:
 class HomeView(SignedInMixin, View):
     def get(self, request: HttpRequest) -> HttpResponse:
         if not personas.user_can(request.user, personas.USE_STUDIO):
-            return redirect("accounts:my_work")
+            return redirect("labeling:my_work")
         from apps.jobs.selectors import job_list_for_user
 
         project = request_project(request)

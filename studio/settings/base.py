@@ -313,6 +313,7 @@ SPECTACULAR_SETTINGS = {
         "LabelingSourceKindEnum": "apps.labeling.choices.SourceKind",
         "SourceKindEnum": "apps.registry.choices.SourceKind",  # keeps its name next to the labeling job's
         "LabelingStatusChangeEnum": "apps.labeling.api.serializers.STATUS_CHANGES",
+        "WorkTeamKindEnum": "apps.accounts.models.WorkTeam.Kind",  # a work team's kind: employees or vendor
     },
 }
 
@@ -549,6 +550,7 @@ LABELING_MAX_IMAGE_BYTES = env_int("LABELING_MAX_IMAGE_BYTES", 20 * 1024**2)
 LABELING_MAX_IMAGE_PIXELS = env_int("LABELING_MAX_IMAGE_PIXELS", 40_000_000)
 LABELING_MAX_ZIP_BYTES = env_int("LABELING_MAX_ZIP_BYTES", 1024**3)
 LABELING_MAX_PROMPTS_BYTES = env_int("LABELING_MAX_PROMPTS_BYTES", 256 * 1024**2)
+
 # --- Ground Truth: automated labeling (apps/labeling/services/autolabel.py) ---------------------------------------
 # Human labels a job needs before a round may start (a job's auto_labeling["min_human_labels"] overrides it).
 LABELING_AUTOLABEL_MIN_HUMAN_LABELS = env_int("LABELING_AUTOLABEL_MIN_HUMAN_LABELS", 200)

@@ -5,14 +5,15 @@ The harness, and what a row means: tests/permissions.py."""
 from __future__ import annotations
 
 import re
+from typing import Any
 from urllib.parse import urlparse
 
 import pytest
 from django.test import Client
 from django.urls import reverse
 
-from apps.accounts.models import APIToken
-from apps.accounts.services import api_token_create
+from apps.accounts.models import APIToken, User, WorkTeam
+from apps.accounts.services import api_token_create, work_team_invitation_create, work_team_save
 from tests.permissions import (
     ADMIN,
     ADMIN_ONLY,
@@ -27,6 +28,7 @@ from tests.permissions import (
     STUDIO,
     WORKTEAM_MANAGERS,
     ListRow,
+    Probe,
     Route,
     World,
     api_ids,
@@ -44,6 +46,23 @@ from tests.permissions import (
     token_kw,
 )
 
+
+def team_invitation_kw(w: World, user: User | None, side: str) -> dict[str, Any]:
+    """A fresh invitation link to a vendor team of the side's project (B's team carries B's marks)."""
+    project = w.projects[side]
+    name = "Alpha vendors" if side == "a" else "Bravo secret team vendors"
+    team = WorkTeam.objects.filter(project=project, name=name).first() or work_team_save(
+        project=project, name=name, kind=WorkTeam.Kind.VENDOR
+    )
+    creator = w.users[DS] if side == "a" else w.outsider
+    invitation, _ = work_team_invitation_create(team=team, email=f"vendor-{side}@example.test", created_by=creator)
+    return {"pk": invitation.pk}
+
+
+def patch(who: frozenset[str], ok: int, **kw: Any) -> Probe:
+    return Probe(who, "patch", ok, **kw)
+
+
 ROUTES: dict[str, Route] = {
     "accounts:login": Route((get(PUBLIC, ok_for=SIGNED_IN_REDIRECTED), post(PUBLIC, 200, ok_for=SIGNED_IN_REDIRECTED))),
     "accounts:invitation_accept": Route((get(PUBLIC), post(PUBLIC, 400)), kwargs=invitation_token_kw),
@@ -58,17 +77,23 @@ ROUTES: dict[str, Route] = {
     "api:token-list": Route((get(SIGNED_IN), post(SIGNED_IN, 400))),
     "api:token-revoke": Route((post(SIGNED_IN, 200),), kwargs=token_kw, foreign=OWNER),
     # labeling
-    "accounts:my_work": Route((get(LABELING),)),
+    "accounts:my_work": Route((get(LABELING, ok=302),)),  # now labeling:my_work (tests/labeling/rows_work.py)
     "accounts:project_list": Route((get(STUDIO), post(STUDIO, 400))),
     "accounts:project_detail": Route((get(STUDIO),), kwargs=project_kw, foreign=PROJECT),
     "accounts:project_member_add": Route((post(ADMIN_ONLY, 302),), kwargs=project_kw, foreign=PROJECT),
     "accounts:project_member_remove": Route((post(ADMIN_ONLY, 302),), kwargs=member_kw, foreign=PROJECT),
     "accounts:workteam_list": Route((get(STUDIO), post(WORKTEAM_MANAGERS, 400))),
     "accounts:workteam_detail": Route((get(STUDIO), post(WORKTEAM_MANAGERS, 400)), kwargs=team_kw, foreign=PROJECT),
+    "accounts:workteam_invite": Route((post(WORKTEAM_MANAGERS, 400),), kwargs=team_kw, foreign=PROJECT),
+    "accounts:workteam_invitation_revoke": Route(
+        (post(WORKTEAM_MANAGERS, 302),), kwargs=team_invitation_kw, foreign=PROJECT
+    ),
     "api:project-list": Route((get(STUDIO), post(STUDIO, 400))),
     "api:project-detail": Route((get(STUDIO),), kwargs=project_kw, foreign=PROJECT),
-    "api:workteam-list": Route((get(STUDIO),)),
-    "api:workteam-detail": Route((get(STUDIO),), kwargs=team_kw, foreign=PROJECT),
+    "api:workteam-list": Route((get(STUDIO), post(WORKTEAM_MANAGERS, 400))),
+    "api:workteam-detail": Route((get(STUDIO), patch(WORKTEAM_MANAGERS, 200)), kwargs=team_kw, foreign=PROJECT),
+    "api:workteam-invitations": Route((get(STUDIO), post(WORKTEAM_MANAGERS, 400)), kwargs=team_kw, foreign=PROJECT),
+    "api:team-invitation-revoke": Route((post(WORKTEAM_MANAGERS, 200),), kwargs=team_invitation_kw, foreign=PROJECT),
     # admin only (in the studio UI; the Django admin console is checked below)
     "accounts:invitation_list": Route((get(ADMIN_ONLY), post(ADMIN_ONLY, 400))),
     "accounts:invitation_revoke": Route((post(ADMIN_ONLY, 302),), kwargs=invitation_kw),
@@ -95,7 +120,8 @@ def test_token_list_holds_only_the_callers_tokens(world: World) -> None:
 
 
 def test_my_work_lists_only_the_labelers_teams(world: World) -> None:
-    response = client_of("accounts:my_work", world.users[LABELER]).get(reverse("accounts:my_work"))
+    response = client_of("accounts:my_work", world.users[LABELER]).get(reverse("accounts:my_work"), follow=True)
+    assert response.redirect_chain == [(reverse("labeling:my_work"), 302)]
     assert "Alpha annotators" in body(response)
     assert "Bravo secret team" not in body(response)
 

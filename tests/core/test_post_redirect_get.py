@@ -21,11 +21,12 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from apps.accounts.models import APIToken, Invitation, User
-from apps.accounts.services import api_token_create, invitation_create, work_team_save
+from apps.accounts.services import api_token_create, invitation_create, work_team_invitation_create, work_team_save
 from apps.jobs.models import Job
 
 NOT_PAGES = {
     "endpoints:try_key": "JSON for the endpoint page's try-it box (fetch), not a form submission",
+    "labeling:preview": "HTML of the new-job form's Markdown preview (fetch), writes nothing",
 }
 
 
@@ -210,6 +211,22 @@ SUCCESS: dict[str, Row] = {
         {"pk": work_team_save(project=w.project, name="Team", members=[]).pk},
         {"name": "Team 2", "members": []},
     ),
+    "accounts:workteam_invite": lambda w: (
+        w.ds,
+        {"pk": work_team_save(project=w.project, name="Vendors", kind="vendor").pk},
+        {"email": "vendor@example.test"},
+    ),
+    "accounts:workteam_invitation_revoke": lambda w: (
+        w.ds,
+        {
+            "pk": work_team_invitation_create(
+                team=work_team_save(project=w.project, name="Vendors", kind="vendor"),
+                email="vendor@example.test",
+                created_by=w.ds,
+            )[0].pk
+        },
+        {},
+    ),
     "accounts:invitation_list": lambda w: (
         w.admin,
         {},
@@ -327,6 +344,22 @@ SUCCESS: dict[str, Row] = {
         {},
         {"model_version": _approved_for_batch(w), "dataset_version": w.scoring_version.pk, "probabilities": "on"},
     ),
+    "labeling:create": lambda w: (
+        w.ds,
+        {},
+        {
+            "name": "Churn reasons",
+            "task_type": "text_classification",
+            "source_kind": "dataset",
+            "dataset_version": w.version.pk,
+            "text_column": "kind",
+            "labels_text": "price\nservice",
+            "team": _labeling_job(w).team_id,
+            "time_limit_s": "600",
+        },
+    ),
+    "labeling:action": lambda w: (w.ds, {"pk": _labeling_job(w).pk}, {"action": "consolidate"}),
+    "labeling:review": lambda w: (w.ds, {"pk": _labeling_job(w).pk}, {"item": _reviewable(w), "decision": "accept"}),
     "workspace:storage_report_start": lambda w: (w.ds, {}, {}),
     "workspace:notifications": lambda w: (w.ds, {}, {}),
 }
@@ -348,6 +381,22 @@ def _extra_source(w: World) -> str:
 
     flow = data_services.flow_source_add(flow=w.flow, version=w.version)
     return flow.sources[-1]["id"]
+
+
+def _labeling_job(w: World) -> Any:
+    from tests.factories import labeling_job
+
+    return labeling_job(w.project, created_by=w.ds, workers=[w.mlops], name="PRG labels")
+
+
+def _reviewable(w: World) -> int:
+    """An item of the PRG job consolidated and waiting for review."""
+    from apps.labeling.models import LabelingJob
+
+    job = LabelingJob.objects.filter(name="PRG labels").first() or _labeling_job(w)
+    item = job.items.order_by("position").first()
+    job.items.filter(pk=item.pk).update(consolidated={"label": "pos"}, label_source="human", review_status="pending")
+    return item.pk
 
 
 def _approved_for_batch(w: World) -> int:

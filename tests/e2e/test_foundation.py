@@ -203,7 +203,7 @@ def test_labeler_lands_on_my_work_and_may_not_open_jobs(browser):
     page = browser.new_page()
     page.goto("/accounts/login/")
     login(page, "lena")
-    expect(page).to_have_url(re.compile(r"/accounts/my-work/$"))
+    expect(page).to_have_url(re.compile(r"/labeling/work/$"))
     expect(page.locator("main h1")).to_have_text("My work")
     expect(page.locator("nav.sidebar")).not_to_contain_text("Jobs")
 

@@ -65,7 +65,6 @@ PAGES: dict[str, Page] = {
     "accounts:project_detail": Page(pk("project")),
     "accounts:workteam_list": Page(),
     "accounts:workteam_detail": Page(pk("team")),
-    "accounts:my_work": Page(who=(LABELER,)),
     "accounts:invitation_list": Page(),
     # core and jobs
     "workspace:home": Page(who=(ADMIN, DS, MLOPS)),
@@ -90,6 +89,11 @@ PAGES: dict[str, Page] = {
     # metrics, charts and the before / after panel)
     "clarify:list": Page(query="?build={build.pk}", who=(ADMIN, DS, MLOPS)),
     "clarify:detail": Page(pk("clarify_after"), who=(ADMIN, DS, MLOPS)),
+    # Ground Truth, studio side: the jobs, the new-job form, a consolidated job (charts, workers, items), its review
+    "labeling:list": Page(who=(ADMIN, DS, MLOPS)),
+    "labeling:create": Page(who=(ADMIN, DS)),
+    "labeling:detail": Page(pk("labeling_job"), who=(ADMIN, DS, MLOPS)),
+    "labeling:review": Page(pk("labeling_job"), query="?show=all", who=(ADMIN, DS)),
     # Model Registry
     "registry:list": Page(),
     "registry:import": Page(),
@@ -106,6 +110,9 @@ PAGES: dict[str, Page] = {
     "api:docs": Page(),
     # The Django admin console: its index and a few changelists and a change form (its routes are generated per
     # model; see SKIPPED_NAMESPACES)
+    # Ground Truth: the labeler's pages (My work, and the labeling form of a job of their team)
+    "labeling:my_work": Page(who=(LABELER,)),
+    "labeling:work": Page(pk("labeling_work_job"), who=(LABELER,)),
     "admin:index": Page(),
     "admin:jobs_job_changelist": Page(),
     "admin:accounts_user_changelist": Page(),
@@ -124,6 +131,7 @@ SKIPPED: dict[str, str] = {
     "healthz": PROBE,
     "readyz": PROBE,
     "datasets:index": REDIRECT,
+    "accounts:my_work": REDIRECT,  # the old address of labeling:my_work
     "workspace:notification_open": REDIRECT,  # marks the notification read, then redirects to its object
     "datasets:report_download": ATTACHMENT,
     "datasets:flow_export": ATTACHMENT,
@@ -158,6 +166,8 @@ SKIPPED: dict[str, str] = {
             "automl:package",
             "clarify:thresholds",
             "clarify:mitigate",
+            "labeling:preview",
+            "labeling:action",
             "registry:version_approval",
             "registry:version_alias",
             "registry:version_edit",
@@ -383,6 +393,30 @@ def clarify_world(w: World) -> None:
     w.update(clarify_report=report, clarify_after=after)
 
 
+def labeling_world(w: World) -> None:
+    """A text job answered by three workers and consolidated by the engine's Job (review step on), and a preference
+    job (tests/labeling/studio_data.py)."""
+    from tests.labeling.studio_data import demo_jobs
+
+    jobs = demo_jobs(w["project"], w["users"][DS], w["team"])
+    w.update(labeling_job=jobs["text"], preference_job=jobs["preference"])
+
+
+def labeling_work_world(w: World) -> None:
+    """A text-classification job for the labeler's team, with long labels and a long text (the form must wrap)."""
+    from tests.factories import labeling_job
+
+    text = "The delivery was late by three days and the box was damaged, " * 4
+    w["labeling_work_job"] = labeling_job(
+        w["project"],
+        team=w["team"],
+        name="Support ticket sentiment",
+        labels=["positive", "negative", "neutral", "mixed feelings about the delivery"],
+        items=[{"text": text}, {"text": "Fine."}],
+        instructions="Choose the **main** feeling of the customer.",
+    )
+
+
 # Each adds the objects its app's pages need to the world (in this order: later ones use earlier ones' objects).
 WORLD_BUILDERS: list[Callable[[World], None]] = [
     accounts_world,
@@ -391,6 +425,8 @@ WORLD_BUILDERS: list[Callable[[World], None]] = [
     registry_world,
     endpoints_world,
     clarify_world,
+    labeling_world,
+    labeling_work_world,
 ]
 
 

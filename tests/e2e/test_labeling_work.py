@@ -436,6 +436,20 @@ def drag(page: Any, x1: float, y1: float, x2: float, y2: float) -> None:
     page.mouse.up()
 
 
+def touch_drag(page: Any, x1: float, y1: float, x2: float, y2: float) -> None:
+    """A one-finger drag over the stage, sent as touch events by Chromium's DevTools protocol."""
+    stage = page.locator("#box-stage").bounding_box()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+    points = [(x1 + (x2 - x1) * t / 4, y1 + (y2 - y1) * t / 4) for t in range(5)]
+    for kind, (x, y) in zip(["touchStart", "touchMove", "touchMove", "touchMove", "touchMove"], points, strict=True):
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": stage["x"] + x, "y": stage["y"] + y}]}
+        )
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": False})
+
+
 def test_bounding_boxes_drawn_with_the_mouse(browser, team) -> None:  # type: ignore[no-untyped-def]
     job = job_of(
         team, "bounding_box", [stored_image(team.project, "street.png")], name="Street objects", labels=["sign", "car"]
@@ -450,6 +464,10 @@ def test_bounding_boxes_drawn_with_the_mouse(browser, team) -> None:  # type: ig
     page.keyboard.press("2")
     drag(page, 200 * scale, 150 * scale, 380 * scale, 280 * scale)
     page.mouse.click(stage["x"] + 5, stage["y"] + 5)  # a click is no box
+    # A finger on a tablet draws too (touch events through the browser's input layer, as a touch screen sends them).
+    touch_drag(page, 300 * scale, 20 * scale, 380 * scale, 100 * scale)
+    expect(page.locator(".bbox")).to_have_count(3)
+    page.locator(".bbox").nth(2).locator(".bbox-remove").click()
     expect(page.locator(".bbox")).to_have_count(2)
     expect(page.locator('.bbox[data-label="car"] .bbox-tag')).to_have_text("car")
     shots(page, "bounding_box")

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from tests.conftest import clean_project_storage
 from tests.e2e.conftest import login, off_loop, screenshot, wait_until
@@ -61,11 +62,12 @@ def job_of(team: Any, task_type: str, items: list[dict[str, Any]], **fields: Any
     return labeling_job(team.project, team=team, task_type=task_type, items=items, **fields)
 
 
-def answers(job: Any) -> list[tuple[int, str, Any, int | None]]:
-    """(item position, task status, answer, time spent) of the job's tasks, in item order."""
+def answers(job: Any, worker: str = "lena") -> list[tuple[int, str, Any, int | None]]:
+    """(item position, task status, answer, time spent) of the worker's tasks of the job, in item order."""
 
     def read() -> list[tuple[int, str, Any, int | None]]:
-        rows = job.tasks.order_by("item__position").values_list("item__position", "status", "answer", "time_spent_ms")
+        tasks = job.tasks.filter(worker__username=worker).order_by("item__position")
+        rows = tasks.values_list("item__position", "status", "answer", "time_spent_ms")
         return list(rows)
 
     return off_loop(read)
@@ -272,8 +274,24 @@ def test_pairwise_preference_with_the_keyboard(browser, team) -> None:  # type: 
         ],
     }
     job = job_of(team, "pairwise_preference", [pair, pair], name="Which answer is kinder")
+    # Another worker of the team answered both items already: nothing of it reaches lena's page.
+    from apps.labeling.models import LabelingTask
+
+    otto = UserFactory(username="otto", personas=["labeler"], projects=[team.project])
+    team.members.add(otto)
+    for item in job.items.all():
+        LabelingTask.objects.create(
+            job=job,
+            item=item,
+            worker=otto,
+            status="answered",
+            expires_at=timezone.now(),
+            answered_at=timezone.now(),
+            answer={"preferred": 0, "reason": "otto-secret-reason"},
+        )
     page = open_job(browser, job)
     task = wait_task(page)
+    assert "otto" not in page.content()
     expect(page.locator(".pref-card")).to_have_count(2)
     expect(page.locator("#work-item")).not_to_contain_text("m-a")  # the models are not named to workers
     page.keyboard.press("2")
@@ -289,10 +307,11 @@ def test_pairwise_preference_with_the_keyboard(browser, team) -> None:  # type: 
     page.focus("#pref-reason")
     page.keyboard.type("2 is vague; S and Z here are text")
     expect(page.locator('.pref-card[data-choice="0"]')).to_have_class("pref-card on")
+    assert "otto" not in page.content()
     page.keyboard.press("Control+Enter")
     assert wait_task(page, task) == "done"
 
-    got = [(status, answer) for _, status, answer, _ in answers(job)]
+    got = [(status, answer) for _, status, answer, _ in answers(job, worker="lena")]
     assert got == [
         ("answered", {"preferred": 1, "reason": ""}),
         ("answered", {"preferred": 0, "reason": "2 is vague; S and Z here are text"}),

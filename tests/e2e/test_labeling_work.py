@@ -145,6 +145,7 @@ def test_text_classification_with_the_keyboard(browser, team) -> None:  # type: 
         name="Review sentiment",
         labels=["positive", "negative", "neutral"],
         instructions="Read the **whole** review before you choose.",
+        examples=[{"text": "<b>Love it</b>", "label": "positive", "note": "praise"}],
     )
     first = job.items.get(position=0)
     first.suggestion = {"label": "negative", "confidence": 0.91}
@@ -155,6 +156,8 @@ def test_text_classification_with_the_keyboard(browser, team) -> None:  # type: 
     task = wait_task(page)
     # The instructions (sanitised on the server) in a panel; the model's suggestion preselected and marked as such.
     expect(page.locator("#instructions")).to_contain_text("whole")
+    expect(page.locator("#instructions strong").first).to_have_text("whole")  # Markdown, rendered on the server
+    expect(page.locator("#work-examples li")).to_contain_text("<b>Love it</b> → positive")  # an example stays text
     expect(page.locator("#work-suggestion")).to_contain_text("Suggested by a model")
     expect(page.locator("#work-suggestion")).to_contain_text("91 %")
     chosen = page.locator(".label-choice.on")

@@ -146,13 +146,31 @@
 
   var instructionsShown = false;
   function showInstructions(job) {
-    if (instructionsShown || !job || !job.instructions_html) return;
+    if (instructionsShown || !job) return;
     instructionsShown = true;
     var panel = $("instructions"), body = $("instructions-body");
-    // Sanitised on the server (apps/labeling/markdown.py); parsed inert (no script runs in a DOMParser document).
-    var doc = new DOMParser().parseFromString(job.instructions_html, "text/html");
-    if (!doc.body.textContent.trim() && !doc.body.querySelector("img")) return; // nothing to read
-    Array.prototype.slice.call(doc.body.childNodes).forEach(function (n) { body.appendChild(document.importNode(n, true)); });
+    if (job.instructions_html) {
+      // Sanitised on the server (apps/labeling/markdown.py); parsed inert (no script runs in a DOMParser document).
+      var doc = new DOMParser().parseFromString(job.instructions_html, "text/html");
+      if (doc.body.textContent.trim() || doc.body.querySelector("img")) {
+        Array.prototype.slice.call(doc.body.childNodes).forEach(function (n) { body.appendChild(document.importNode(n, true)); });
+      }
+    }
+    var examples = Array.isArray(job.examples) ? job.examples : [];
+    if (examples.length) {
+      var list = h("ul", { class: "work-examples", id: "work-examples" });
+      examples.forEach(function (ex) {
+        if (!ex || typeof ex !== "object") return;
+        list.appendChild(h("li", {}, [
+          h("span", { class: "work-text", text: valueText(ex.text) }),
+          ex.label !== undefined ? h("strong", { text: " → " + valueText(ex.label) }) : null,
+          ex.note ? h("span", { class: "small muted", text: " " + valueText(ex.note) }) : null
+        ]));
+      });
+      body.appendChild(h("h3", { text: "Examples" }));
+      body.appendChild(list);
+    }
+    if (!body.childNodes.length) return; // nothing to read
     panel.hidden = false;
     if (window.location.hash === "#instructions") panel.open = true;
   }

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from tests.conftest import clean_project_storage
 from tests.e2e.conftest import login, off_loop, screenshot, wait_until
@@ -61,11 +62,12 @@ def job_of(team: Any, task_type: str, items: list[dict[str, Any]], **fields: Any
     return labeling_job(team.project, team=team, task_type=task_type, items=items, **fields)
 
 
-def answers(job: Any) -> list[tuple[int, str, Any, int | None]]:
-    """(item position, task status, answer, time spent) of the job's tasks, in item order."""
+def answers(job: Any, worker: str = "lena") -> list[tuple[int, str, Any, int | None]]:
+    """(item position, task status, answer, time spent) of the worker's tasks of the job, in item order."""
 
     def read() -> list[tuple[int, str, Any, int | None]]:
-        rows = job.tasks.order_by("item__position").values_list("item__position", "status", "answer", "time_spent_ms")
+        tasks = job.tasks.filter(worker__username=worker).order_by("item__position")
+        rows = tasks.values_list("item__position", "status", "answer", "time_spent_ms")
         return list(rows)
 
     return off_loop(read)
@@ -143,6 +145,7 @@ def test_text_classification_with_the_keyboard(browser, team) -> None:  # type: 
         name="Review sentiment",
         labels=["positive", "negative", "neutral"],
         instructions="Read the **whole** review before you choose.",
+        examples=[{"text": "<b>Love it</b>", "label": "positive", "note": "praise"}],
     )
     first = job.items.get(position=0)
     first.suggestion = {"label": "negative", "confidence": 0.91}
@@ -153,6 +156,8 @@ def test_text_classification_with_the_keyboard(browser, team) -> None:  # type: 
     task = wait_task(page)
     # The instructions (sanitised on the server) in a panel; the model's suggestion preselected and marked as such.
     expect(page.locator("#instructions")).to_contain_text("whole")
+    expect(page.locator("#instructions strong").first).to_have_text("whole")  # Markdown, rendered on the server
+    expect(page.locator("#work-examples li")).to_contain_text("<b>Love it</b> → positive")  # an example stays text
     expect(page.locator("#work-suggestion")).to_contain_text("Suggested by a model")
     expect(page.locator("#work-suggestion")).to_contain_text("91 %")
     chosen = page.locator(".label-choice.on")
@@ -272,8 +277,24 @@ def test_pairwise_preference_with_the_keyboard(browser, team) -> None:  # type: 
         ],
     }
     job = job_of(team, "pairwise_preference", [pair, pair], name="Which answer is kinder")
+    # Another worker of the team answered both items already: nothing of it reaches lena's page.
+    from apps.labeling.models import LabelingTask
+
+    otto = UserFactory(username="otto", personas=["labeler"], projects=[team.project])
+    team.members.add(otto)
+    for item in job.items.all():
+        LabelingTask.objects.create(
+            job=job,
+            item=item,
+            worker=otto,
+            status="answered",
+            expires_at=timezone.now(),
+            answered_at=timezone.now(),
+            answer={"preferred": 0, "reason": "otto-secret-reason"},
+        )
     page = open_job(browser, job)
     task = wait_task(page)
+    assert "otto" not in page.content()
     expect(page.locator(".pref-card")).to_have_count(2)
     expect(page.locator("#work-item")).not_to_contain_text("m-a")  # the models are not named to workers
     page.keyboard.press("2")
@@ -289,10 +310,11 @@ def test_pairwise_preference_with_the_keyboard(browser, team) -> None:  # type: 
     page.focus("#pref-reason")
     page.keyboard.type("2 is vague; S and Z here are text")
     expect(page.locator('.pref-card[data-choice="0"]')).to_have_class("pref-card on")
+    assert "otto" not in page.content()
     page.keyboard.press("Control+Enter")
     assert wait_task(page, task) == "done"
 
-    got = [(status, answer) for _, status, answer, _ in answers(job)]
+    got = [(status, answer) for _, status, answer, _ in answers(job, worker="lena")]
     assert got == [
         ("answered", {"preferred": 1, "reason": ""}),
         ("answered", {"preferred": 0, "reason": "2 is vague; S and Z here are text"}),
@@ -436,6 +458,20 @@ def drag(page: Any, x1: float, y1: float, x2: float, y2: float) -> None:
     page.mouse.up()
 
 
+def touch_drag(page: Any, x1: float, y1: float, x2: float, y2: float) -> None:
+    """A one-finger drag over the stage, sent as touch events by Chromium's DevTools protocol."""
+    stage = page.locator("#box-stage").bounding_box()
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": True, "maxTouchPoints": 1})
+    points = [(x1 + (x2 - x1) * t / 4, y1 + (y2 - y1) * t / 4) for t in range(5)]
+    for kind, (x, y) in zip(["touchStart", "touchMove", "touchMove", "touchMove", "touchMove"], points, strict=True):
+        cdp.send(
+            "Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": stage["x"] + x, "y": stage["y"] + y}]}
+        )
+    cdp.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+    cdp.send("Emulation.setTouchEmulationEnabled", {"enabled": False})
+
+
 def test_bounding_boxes_drawn_with_the_mouse(browser, team) -> None:  # type: ignore[no-untyped-def]
     job = job_of(
         team, "bounding_box", [stored_image(team.project, "street.png")], name="Street objects", labels=["sign", "car"]
@@ -450,6 +486,10 @@ def test_bounding_boxes_drawn_with_the_mouse(browser, team) -> None:  # type: ig
     page.keyboard.press("2")
     drag(page, 200 * scale, 150 * scale, 380 * scale, 280 * scale)
     page.mouse.click(stage["x"] + 5, stage["y"] + 5)  # a click is no box
+    # A finger on a tablet draws too (touch events through the browser's input layer, as a touch screen sends them).
+    touch_drag(page, 300 * scale, 20 * scale, 380 * scale, 100 * scale)
+    expect(page.locator(".bbox")).to_have_count(3)
+    page.locator(".bbox").nth(2).locator(".bbox-remove").click()
     expect(page.locator(".bbox")).to_have_count(2)
     expect(page.locator('.bbox[data-label="car"] .bbox-tag')).to_have_text("car")
     shots(page, "bounding_box")

@@ -84,6 +84,8 @@ def test_my_work_lists_only_the_jobs_of_the_users_teams(setup: dict[str, Any]) -
     # A paused job has no way in.
     assert 'href="' + reverse("labeling:work", kwargs={"pk": jobs["paused"].pk}) + '"' not in html
     assert "Paused by the job's owner" in html
+    paused = html.split(f'data-job="{jobs["paused"].pk}"')[1].split("</section>")[0]
+    assert 'data-field="available">–<' in paused  # nothing to claim while paused
 
 
 def test_my_work_counts_what_is_left_for_the_worker(setup: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ class VersionKind(models.TextChoices):
     RETYPE = "retype", "Column types changed"
     PREDICTION = "prediction", "Batch prediction"
     MODEL_OUTPUT = "model_output", "Model output"
+    LABELING = "labeling", "Labeling job"
 
 
 class ImportFormat(models.TextChoices):

@@ -31,3 +31,15 @@ def test_anonymous_callers_get_the_apis_401(db):
 def test_the_api_root_is_in_the_schema(api_for, ds_user):
     schema = api_for(ds_user).get("/api/schema/", HTTP_ACCEPT="application/vnd.oai.openapi+json").json()
     assert schema["paths"]["/api/"]["get"]["operationId"] == "api_root"
+
+
+def test_the_api_root_lists_only_what_the_caller_may_read(api_for, ds_user, labeler_user):
+    """A Labeler is shown the work queue and not the studio's lists; a data scientist the reverse (each link
+    answers 200 for whoever is shown it)."""
+    studio = api_for(ds_user).get("/api/").json()
+    labeler = api_for(labeler_user)
+    work = labeler.get("/api/").json()
+    assert "labeling-work" in work and "labeling-work" not in studio
+    assert "datasets" in studio and "datasets" not in work and "labeling-jobs" not in work
+    for key, url in work.items():
+        assert labeler.get(url).status_code == 200, key

@@ -41,6 +41,7 @@ from apps.accounts.models import User
 from apps.core.csvio import frame_to_csv_text
 from apps.core.storage import project_path, storage
 from apps.core.tempfiles import save_into_place, temp_path
+from apps.datasets.choices import VersionKind
 from apps.jobs.runtime import JobContext, JobError
 from apps.jobs.services import job_start
 from apps.labeling.choices import ExportFormat, LabelSource, ReviewStatus, TaskType
@@ -48,7 +49,6 @@ from apps.labeling.models import LabelingExport, LabelingItem, LabelingJob
 
 CHUNK = 500
 EXPORT_KIND = "labeling.export"
-DATASET_VERSION_KIND = "labeling"  # datasets.VersionKind has no "labeling" choice yet (the lead adds it on merge)
 
 SINGLE = frozenset(
     {
@@ -684,7 +684,7 @@ def _dataset_export(ctx: JobContext, export: LabelingExport, job: LabelingJob) -
         done = data_services.dataset_version_create_from_frame(
             ctx,
             frame=frame,
-            kind=DATASET_VERSION_KIND,
+            kind=VersionKind.LABELING,
             dataset_name=f"{job.name} labels"[: data_services.NAME_MAX],
             source={
                 "kind": "labeling",

@@ -159,7 +159,12 @@ def test_create_label_review_export(browser, studio_worker, studio, tmp_path):
     pref_id = int(dana_page.url.rstrip("/").split("/")[-1])
     expect(dana_page.locator("#job-status")).to_have_text("Open for work", timeout=JOB_TIMEOUT_MS)
 
-    # 3. the labeler: three items of each, keyboard only (digits pick, Enter submits)
+    # 3. the labeler: three items of each, keyboard only (digits pick, Enter submits); the data scientist watches
+    # the text job's page, whose counts follow the answers without a reload
+    dana_page.goto(f"/labeling/{text_id}/")
+    wait_for_scripts(dana_page)
+    expect(dana_page.locator("#count-answers")).to_have_text("0")
+    dana_page.evaluate("document.body.dataset.noReload = '1'")
     lena_page = browser.new_page()
     lena_page.goto(reverse("labeling:my_work"))
     login(lena_page, "lena")
@@ -174,6 +179,9 @@ def test_create_label_review_export(browser, studio_worker, studio, tmp_path):
             task = _wait_task(lena_page, task)
         count = off_loop(_labeled, job_id)
         assert count == 3, (job_id, count)
+    expect(dana_page.locator("#count-answers")).to_have_text("3")
+    expect(dana_page.locator("#count-pending")).to_have_text("3")
+    assert dana_page.evaluate("document.body.dataset.noReload") == "1"  # updated in place
     text_items = off_loop(_consolidated, text_id)
     assert text_items == {0: {"label": "pos"}, 1: {"label": "neg"}, 2: {"label": "pos"}}, text_items
     assert off_loop(_consolidated, pref_id) == {

@@ -97,7 +97,17 @@ def test_studio_pages_at_tablet_and_desktop(browser, studio):
     expect(page.locator("#field-upload")).to_be_hidden()
     page.locator("#id_name").fill("Ticket urgency")
     page.locator("#id_labels_text").fill("urgent\nnormal")
-    page.locator("#id_instructions").fill("# Urgency\n\nPick **urgent** when the customer *cannot work*.")
+    # the labels as rows: one box each, Enter adds one; the one-per-line box (what is sent) follows
+    page.locator("#labels-as-rows").click()
+    expect(page.locator("#label-rows input")).to_have_count(2)
+    page.locator("#label-rows input").nth(1).press("Enter")
+    page.keyboard.type("can wait")
+    assert page.locator("#id_labels_text").input_value() == "urgent\nnormal\ncan wait"
+    page.locator("#id_instructions").fill("# Urgency\n\nPick **urgent** when the customer *cannot work*. <b>x</b>")
+    page.locator("#preview-instructions").click()
+    expect(page.locator("#instructions-preview-body h1")).to_have_text("Urgency")
+    expect(page.locator("#instructions-preview-body strong")).to_have_text("urgent")
+    expect(page.locator("#instructions-preview-body b")).to_have_count(0)  # raw HTML is shown as text
     _shots(page, "labeling_create")
 
     page.goto(f"/labeling/{job.pk}/")

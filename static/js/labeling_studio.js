@@ -77,6 +77,57 @@
     });
     update();
 
+    // Labels as rows: one input per label, kept in step with the one-per-line box (which is what is sent).
+    var labelsBox = document.getElementById("id_labels_text");
+    if (labelsBox) {
+      var rowsWrap = document.createElement("div");
+      rowsWrap.className = "label-rows";
+      rowsWrap.id = "label-rows";
+      rowsWrap.hidden = true;
+      var toggle = document.createElement("button");
+      toggle.type = "button";
+      toggle.className = "btn-link small";
+      toggle.id = "labels-as-rows";
+      toggle.textContent = "Edit as rows";
+      labelsBox.parentNode.insertBefore(toggle, labelsBox.nextSibling);
+      labelsBox.parentNode.insertBefore(rowsWrap, toggle);
+      var sync = function () {
+        labelsBox.value = Array.prototype.map.call(rowsWrap.querySelectorAll("input"), function (i) { return i.value; })
+          .filter(function (v) { return v.trim(); }).join("\n");
+      };
+      var addRow = function (value) {
+        var input = document.createElement("input");
+        input.type = "text";
+        input.value = value;
+        input.setAttribute("aria-label", "Label");
+        input.addEventListener("input", sync);
+        input.addEventListener("keydown", function (ev) {
+          if (ev.key === "Enter") { ev.preventDefault(); addRow("").focus(); }
+        });
+        rowsWrap.insertBefore(input, rowsWrap.lastChild);
+        return input;
+      };
+      var more = document.createElement("button");
+      more.type = "button";
+      more.className = "btn-link small";
+      more.textContent = "+ a label";
+      more.addEventListener("click", function () { addRow("").focus(); });
+      rowsWrap.appendChild(more);
+      toggle.addEventListener("click", function () {
+        var asRows = rowsWrap.hidden;
+        if (asRows) {
+          Array.prototype.slice.call(rowsWrap.querySelectorAll("input")).forEach(function (i) { i.remove(); });
+          var values = labelsBox.value.split("\n").filter(function (v) { return v.trim(); });
+          (values.length ? values : ["", ""]).forEach(addRow);
+        } else {
+          sync();
+        }
+        rowsWrap.hidden = !asRows;
+        labelsBox.hidden = asRows;
+        toggle.textContent = asRows ? "Edit as lines" : "Edit as rows";
+      });
+    }
+
     // Markdown preview
     var previewBtn = document.getElementById("preview-instructions");
     var previewBox = document.getElementById("instructions-preview");

@@ -15,9 +15,9 @@ from typing import Any
 
 import pandas as pd
 import pytest
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
-from tests.conftest import clean_project_storage, job_final
+from tests.conftest import clean_project_storage
 from tests.e2e.conftest import login, off_loop, screenshot, wait_for_scripts, wait_until
 from tests.factories import DatasetVersionFactory, ProjectFactory, UserFactory
 
@@ -97,7 +97,17 @@ def test_studio_pages_at_tablet_and_desktop(browser, studio):
     expect(page.locator("#field-upload")).to_be_hidden()
     page.locator("#id_name").fill("Ticket urgency")
     page.locator("#id_labels_text").fill("urgent\nnormal")
-    page.locator("#id_instructions").fill("# Urgency\n\nPick **urgent** when the customer *cannot work*.")
+    # the labels as rows: one box each, Enter adds one; the one-per-line box (what is sent) follows
+    page.locator("#labels-as-rows").click()
+    expect(page.locator("#label-rows input")).to_have_count(2)
+    page.locator("#label-rows input").nth(1).press("Enter")
+    page.keyboard.type("can wait")
+    assert page.locator("#id_labels_text").input_value() == "urgent\nnormal\ncan wait"
+    page.locator("#id_instructions").fill("# Urgency\n\nPick **urgent** when the customer *cannot work*. <b>x</b>")
+    page.locator("#preview-instructions").click()
+    expect(page.locator("#instructions-preview-body h1")).to_have_text("Urgency")
+    expect(page.locator("#instructions-preview-body strong")).to_have_text("urgent")
+    expect(page.locator("#instructions-preview-body b")).to_have_count(0)  # raw HTML is shown as text
     _shots(page, "labeling_create")
 
     page.goto(f"/labeling/{job.pk}/")
@@ -113,19 +123,8 @@ def test_studio_pages_at_tablet_and_desktop(browser, studio):
     _shots(page, "labeling_review")
 
 
-def _work_url() -> str | None:
-    try:
-        return reverse("labeling:my_work")
-    except NoReverseMatch:
-        return None
-
-
 def test_create_label_review_export(browser, studio_worker, studio, tmp_path):
     """The issue's path, all through the pages, with a real worker running prepare / consolidate / export."""
-    for module in ("apps.labeling.services.jobs", "apps.labeling.services.review", "apps.labeling.services.export"):
-        pytest.importorskip(module)
-    if _work_url() is None:
-        pytest.skip("the labeling form (workui) is not in this tree")
     from apps.labeling.models import LabelingItem, LabelingJob
 
     studio_worker()
@@ -170,65 +169,114 @@ def test_create_label_review_export(browser, studio_worker, studio, tmp_path):
     pref_id = int(dana_page.url.rstrip("/").split("/")[-1])
     expect(dana_page.locator("#job-status")).to_have_text("Open for work", timeout=JOB_TIMEOUT_MS)
 
-    # 3. the labeler: three items of each, keyboard only (digits pick, Enter submits)
+    # 3. the labeler: three items of each, keyboard only (digits pick, Enter submits); the data scientist watches
+    # the text job's page, whose counts follow the answers without a reload
+    dana_page.goto(f"/labeling/{text_id}/")
+    wait_for_scripts(dana_page)
+    expect(dana_page.locator("#count-answers")).to_have_text("0")
+    dana_page.evaluate("document.body.dataset.noReload = '1'")
     lena_page = browser.new_page()
-    lena_page.goto(_work_url() or "/")
+    lena_page.goto(reverse("labeling:my_work"))
     login(lena_page, "lena")
+    expect(lena_page.locator("main h1")).to_have_text("My work")
     for job_id, keys in ((text_id, ["1", "2", "1"]), (pref_id, ["1", "1", "2"])):
         lena_page.goto(reverse("labeling:work", args=[job_id]))
         wait_for_scripts(lena_page)
-        for n, key in enumerate(keys, start=1):
-            wait_until(
-                lena_page,
-                "document.querySelector('[data-task-id]') && document.querySelector('[data-task-id]').dataset.taskId",
-            )
-            task = lena_page.evaluate("document.querySelector('[data-task-id]').dataset.taskId")
+        task = _wait_task(lena_page)
+        for key in keys:
             lena_page.keyboard.press(key)
             lena_page.keyboard.press("Enter")
-            wait_until(
-                lena_page,
-                f"!document.querySelector('[data-task-id]') || document.querySelector('[data-task-id]').dataset.taskId !== '{task}'",
-            )
-        answered = off_loop(
-            lambda jid=job_id: LabelingItem.objects.filter(job_id=jid).exclude(label_source="none").count()
-        )
-        assert answered == 3, (job_id, answered)
+            task = _wait_task(lena_page, task)
+        count = off_loop(_labeled, job_id)
+        assert count == 3, (job_id, count)
+    expect(dana_page.locator("#count-answers")).to_have_text("3")
+    expect(dana_page.locator("#count-pending")).to_have_text("3")
+    assert dana_page.evaluate("document.body.dataset.noReload") == "1"  # updated in place
+    text_items = off_loop(_consolidated, text_id)
+    assert text_items == {0: {"label": "pos"}, 1: {"label": "neg"}, 2: {"label": "pos"}}, text_items
+    assert off_loop(_consolidated, pref_id) == {
+        0: {"preferred": 0, "scores": ANY_SCORES},
+        1: {"preferred": 0, "scores": ANY_SCORES},
+        2: {"preferred": 1, "scores": ANY_SCORES},
+    }
 
-    # 4. the reviewer adjusts one label (the first text item, labeled "pos" by lena, is really... "neg" here)
+    # 4. the reviewer adjusts one label: item 0 (labeled pos by the one worker) becomes neg
     dana_page.goto(f"/labeling/{text_id}/review/")
     wait_for_scripts(dana_page)
-    card = dana_page.locator(".review-card").first
-    item_id = int(card.get_attribute("data-item"))
-    current = card.locator(".consolidated").inner_text()
-    other = "neg" if current == "pos" else "pos"
-    dana_page.select_option(f"#label-{item_id}", other)
+    expect(dana_page.locator(".review-card")).to_have_count(3)  # the review step: all three wait
+    card = dana_page.locator('.review-card[data-position="0"]')
+    expect(card.locator(".answers-list")).to_contain_text("lena: pos")
+    item_id = int(card.get_attribute("data-item") or 0)
+    dana_page.select_option(f"#label-{item_id}", "neg")
     dana_page.locator(f"#adjust-{item_id}").click()
-    expect(dana_page.locator(".messages")).to_contain_text("label adjusted")
+    expect(dana_page.locator(".messages")).to_contain_text("Item 0: label adjusted")
+    expect(dana_page.locator(".review-card")).to_have_count(2)
     item = off_loop(LabelingItem.objects.get, pk=item_id)
-    assert item.consolidated == {"label": other} and item.label_source == "reviewed"
+    assert item.consolidated == {"label": "neg"} and item.label_source == "reviewed"
+    assert item.review_status == "adjusted"
+    # the two others are accepted as they are (the manifest holds only reviewed items when a job has a review step)
+    for position in ("1", "2"):
+        card = dana_page.locator(f'.review-card[data-position="{position}"]')
+        card.locator("button[value=accept]").click()
+        expect(dana_page.locator(".messages")).to_contain_text(f"Item {position}: label accepted")
+    expect(dana_page.locator("#review-items")).to_contain_text("Nothing waiting for review")
 
-    # 5. the downloads: the augmented manifest of the text job, the preference JSON Lines of the other
+    # 5. the downloads from the job pages: the augmented manifest and the preference JSON Lines
     dana_page.goto(f"/labeling/{text_id}/")
+    expect(dana_page.locator("#count-reviewed")).to_have_text("1")
     with dana_page.expect_download() as info:
         dana_page.locator("#export-manifest").click()
     lines = [json.loads(x) for x in open(info.value.path()).read().splitlines() if x.strip()]
     job = off_loop(LabelingJob.objects.get, pk=text_id)
     attr = job.attribute_name
-    labeled = [x for x in lines if attr in x]
-    assert len(labeled) == 3
-    adjusted = [x for x in labeled if x[attr] == other and x.get("source") == item.data.get("text")]
-    assert adjusted or any(x[attr] == other for x in labeled)
-    assert all(f"{attr}-metadata" in x for x in labeled)
+    labeled = {x["source"]: x for x in lines if x.get(f"{attr}-metadata")}
+    assert set(labeled) == {r for r, _ in REVIEWS[:3]}, lines
+    adjusted = labeled[REVIEWS[0][0]]
+    assert adjusted[attr] == 1 and adjusted[f"{attr}-metadata"]["class-name"] == "neg"  # class-map {0: pos, 1: neg}
+    assert adjusted[f"{attr}-metadata"]["class-map"] == {"0": "pos", "1": "neg"}
+    assert labeled[REVIEWS[1][0]][f"{attr}-metadata"]["class-name"] == "neg"
+    assert labeled[REVIEWS[2][0]][f"{attr}-metadata"]["job-name"] == "Film sentiment"
 
     dana_page.goto(f"/labeling/{pref_id}/")
     with dana_page.expect_download() as info:
         dana_page.locator("#export-preference").click()
     rows = [json.loads(x) for x in open(info.value.path()).read().splitlines() if x.strip()]
-    assert len(rows) == 3
-    by_prompt = {r["prompt"]: r for r in rows}
-    assert by_prompt["Say hello politely."]["chosen"] in (
-        "Hello, nice to meet you.",
-        [{"content": "Hello, nice to meet you.", "role": "assistant"}],
-    ) or "Hello" in json.dumps(by_prompt["Say hello politely."]["chosen"])
-    assert "Seven." in json.dumps(by_prompt["Name a colour."]["chosen"])  # lena preferred response 2 there
-    off_loop(job_final, off_loop(lambda: LabelingJob.objects.get(pk=text_id).prepare_job_id), 5)
+    assert rows == [
+        {"prompt": "Say hello politely.", "chosen": "Hello, nice to meet you.", "rejected": "yo"},
+        {"prompt": "What is 2 + 2?", "chosen": "4", "rejected": "5"},
+        {"prompt": "Name a colour.", "chosen": "Seven.", "rejected": "Blue."},
+    ]
+
+
+class _AnyScores:
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, list) and len(other) == 2
+
+
+ANY_SCORES = _AnyScores()
+
+
+def _labeled(job_id: int) -> int:
+    from apps.labeling.models import LabelingItem
+
+    return LabelingItem.objects.filter(job_id=job_id).exclude(label_source="none").count()
+
+
+def _consolidated(job_id: int) -> dict[int, Any]:
+    from apps.labeling.models import LabelingItem
+
+    rows = LabelingItem.objects.filter(job_id=job_id).exclude(label_source="none")
+    return {i.position: i.consolidated for i in rows.order_by("position")}
+
+
+def _wait_task(page: Any, previous: str | None = None) -> str:
+    """The id of the task on screen once it is not `previous`, or "done" (the labeling page's work-task form)."""
+    other = f" && f.dataset.task !== {previous!r}" if previous else ""
+    return str(
+        wait_until(
+            page,
+            "(() => { const f = document.getElementById('work-task');"
+            " if (!document.getElementById('work-done').hidden) return 'done';"
+            f" return !f.hidden && f.dataset.task{other} ? f.dataset.task : null; }})()",
+        )
+    )

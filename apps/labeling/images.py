@@ -205,6 +205,10 @@ def uploads_delete(*, project_id: int, manifest_key: str) -> None:
 # --- serving ----------------------------------------------------------------------------------------------------
 
 
+# A user's file, opened on its own, runs nothing and loads nothing (stricter than the app's policy).
+IMAGE_CSP = "default-src 'none'; sandbox"
+
+
 def image_response(item: Any) -> FileResponse:
     """The item's stored image as an attachment (nosniff, no-store), its content type fixed by the stored extension."""
     key = str((item.data or {}).get("image") or "")
@@ -217,5 +221,5 @@ def image_response(item: Any) -> FileResponse:
         raise Http404("The image file is missing.") from exc
     stem = posixpath.splitext(posixpath.basename(str(item.data.get("name") or "image")))[0] or "image"
     response = attachment(FileResponse(handle, content_type=CONTENT_TYPES[suffix]), f"{stem}{suffix}")
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Content-Security-Policy"] = IMAGE_CSP
     return response

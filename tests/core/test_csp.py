@@ -15,6 +15,7 @@ from django.test import Client
 from django.urls import NoReverseMatch, reverse
 
 from apps.datasets.report_html import REPORT_CSP
+from apps.labeling.images import IMAGE_CSP
 from tests import permissions
 from tests.permissions import (
     ADMIN,
@@ -106,6 +107,7 @@ def test_every_page_carries_the_policy_and_no_inline_script(world: World) -> Non
     problems: list[str] = []
     html_pages: set[str] = set()
     downloads: set[str] = set()
+    user_files: set[str] = set()
     for name, route in ROUTES.items():
         for index, probe in enumerate(route.probes):
             if probe.method != "get" and (name.startswith("api:") or 300 <= probe.ok < 400):
@@ -115,6 +117,9 @@ def test_every_page_carries_the_policy_and_no_inline_script(world: World) -> Non
                 if _downloaded_report(response):
                     downloads.add(name)
                     continue
+                if _sandboxed_user_file(response):
+                    user_files.add(name)
+                    continue
                 found = page_problems(response)
                 problems += [f"{probe.method.upper()} {url} ({persona}, {response.status_code}): {p}" for p in found]
                 if response.get("Content-Type", "").startswith("text/html") and response.status_code < 300:
@@ -122,7 +127,19 @@ def test_every_page_carries_the_policy_and_no_inline_script(world: World) -> Non
     # Not vacuous: the studio's pages, the sign-in page and Swagger UI were among them.
     assert len(html_pages) >= 30 and {"accounts:login", "api:docs", "jobs:detail", "automl:detail"} <= html_pages
     assert downloads == {"api:clarify-report-html"}, downloads
+    assert user_files == {"api:labeling-item-image"}, user_files
     assert not problems, "\n".join(problems)
+
+
+def _sandboxed_user_file(response: Any) -> bool:
+    """A file a user uploaded (a labeling item's image), sent as an attachment under a policy stricter than the
+    app's: nothing loads, nothing runs, sandboxed (apps/labeling/images.py IMAGE_CSP), and never sniffed."""
+    return (
+        response.get("Content-Disposition", "").startswith("attachment")
+        and response.get("Content-Security-Policy") == IMAGE_CSP
+        and response.get("X-Content-Type-Options") == "nosniff"
+        and not response.get("Content-Type", "").startswith("text/")
+    )
 
 
 def _downloaded_report(response: Any) -> bool:

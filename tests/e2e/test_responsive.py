@@ -146,6 +146,8 @@ SKIPPED: dict[str, str] = {
             "accounts:project_member_add",
             "accounts:project_member_remove",
             "accounts:invitation_revoke",
+            "accounts:workteam_invite",
+            "accounts:workteam_invitation_revoke",
             "workspace:storage_report_start",
             "jobs:cancel",
             "datasets:import_sql",

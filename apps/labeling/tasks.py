@@ -11,3 +11,11 @@ def claims_expire() -> int:
     from apps.labeling.services.queue import claims_expire as expire
 
     return expire()
+
+
+@shared_task(name="labeling.autolabel_rounds", ignore_result=True)
+def autolabel_rounds() -> int:
+    """Periodic (CELERY_BEAT_SCHEDULE): the next automated-labeling round of each job that has it on and is due."""
+    from apps.labeling.services.autolabel import autolabel_rounds_due
+
+    return autolabel_rounds_due()

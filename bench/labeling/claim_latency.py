@@ -30,6 +30,7 @@ import http.client
 import json
 import os
 import random
+import re
 import signal
 import socket
 import statistics
@@ -327,6 +328,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn processes")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--reuse", action="store_true", help="keep the database and job of the previous run")
+    parser.add_argument(
+        "--peer-venv", default="", help="Label Studio's virtualenv: run the peer after us and print both side by side"
+    )
     args = parser.parse_args()
     if not args.database_url.startswith("postgres"):
         sys.exit("This bench runs on PostgreSQL (--database-url postgres://...).")
@@ -379,7 +383,39 @@ def main() -> None:
         clean = checks["over_assigned"] == checks["over_answered"] == checks["answered_twice"] == 0
         verdict = "met" if goal and clean else "NOT met"
         print(f"goal (paced p95 < 20 ms for claim and answer, zero over-assignment): {verdict}")
+    if not args.peer_venv:
         print(label_studio_line())
+        return
+    # The peer in the same run, on the same job size, load and PostgreSQL server; then both side by side.
+    peer = subprocess.run(
+        [
+            sys.executable,
+            str(Path(__file__).with_name("label_studio_peer.py")),
+            "--venv",
+            args.peer_venv,
+            "--items",
+            str(args.items),
+            "--labelers",
+            str(args.labelers),
+            "--duration",
+            str(args.duration),
+            "--saturation",
+            "0",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    print(peer.stdout, end="")
+    found = re.search(r"LS paced p95: claim ([0-9.]+) ms, answer ([0-9.]+) ms", peer.stdout)
+    if peer.returncode or not found:
+        print(f"peer run failed (exit {peer.returncode}): {peer.stderr[-2000:]}")
+        return
+    ls_claim, ls_answer = float(found.group(1)), float(found.group(2))
+    ours_claim, ours_answer = pct(paced["claims"], 95), pct(paced["answers"], 95)
+    print(f"{'paced p95 (ms)':<16} {'Atelier':>10} {'Label Studio':>13} {'ratio':>8}")
+    for what, ours, theirs in (("claim", ours_claim, ls_claim), ("answer", ours_answer, ls_answer)):
+        print(f"{what:<16} {ours:>10.2f} {theirs:>13.2f} {theirs / ours:>7.1f}x")
 
 
 if __name__ == "__main__":

@@ -521,6 +521,8 @@ def redis_db_url(url: str, db: int) -> str:
 
 # Ground Truth: how often the beat task releases expired labeling claims (seconds).
 LABELING_CLAIM_SWEEP_S = float(env_int("LABELING_CLAIM_SWEEP_S", 60))
+# How often beat starts the due automated-labeling rounds of the jobs that have it on (apps/labeling/tasks.py).
+LABELING_AUTOLABEL_CHECK_S = float(env_int("LABELING_AUTOLABEL_CHECK_S", 300))
 
 # --- Periodic tasks: declared here only; django-celery-beat copies them into the DB (editable in admin).
 CELERY_BEAT_SCHEDULE = {
@@ -536,6 +538,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "labeling.claims_expire",
         "schedule": LABELING_CLAIM_SWEEP_S,
         "options": {"expires": LABELING_CLAIM_SWEEP_S},
+    },
+    "labeling-autolabel-rounds": {
+        "task": "labeling.autolabel_rounds",
+        "schedule": LABELING_AUTOLABEL_CHECK_S,
+        "options": {"expires": LABELING_AUTOLABEL_CHECK_S},
     },
 }
 

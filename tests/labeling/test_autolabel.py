@@ -270,3 +270,39 @@ def test_a_round_is_due_only_when_enabled_and_enough_new_human_labels(project_a,
     label_by_people(job, {p: truth[p] for p in range(30, 35)})
     second = al.autolabel_start_if_due(job=job, user=ds_user)
     assert second is not None and second.number == 2
+
+
+def test_beat_and_a_consolidation_run_start_the_due_rounds(project_a, ds_user, run_job) -> None:
+    """Automated labeling on repeats by itself: beat's periodic task (labeling.autolabel_rounds) starts the round of
+    every due job, a job without it gets none; a consolidation run starts it too when due."""
+    from apps.labeling import tasks
+    from apps.labeling.services.consolidation import consolidation_start
+
+    items, truth = text_items(60, seed=5)
+    on = labeling_job(
+        project_a,
+        created_by=ds_user,
+        task_type="text_classification",
+        items=items,
+        auto_labeling={"enabled": True, "min_human_labels": 20},
+    )
+    off = labeling_job(project_a, created_by=ds_user, task_type="text_classification", items=items, auto_labeling={})
+    for job in (on, off):
+        label_by_people(job, {p: truth[p] for p in range(25)})
+    assert tasks.autolabel_rounds() == 1
+    assert AutoLabelRound.objects.filter(labeling_job=on).count() == 1
+    assert not AutoLabelRound.objects.filter(labeling_job=off).exists()
+    assert tasks.autolabel_rounds() == 0  # the round is still running: nothing more is due
+
+    again = labeling_job(
+        project_a,
+        created_by=ds_user,
+        task_type="text_classification",
+        items=items,
+        auto_labeling={"enabled": True, "min_human_labels": 20},
+    )
+    label_by_people(again, {p: truth[p] for p in range(25)})
+    consolidated = run_job(consolidation_start(job=again, user=ds_user))
+    assert consolidated.status == JobStatus.SUCCEEDED, consolidated.error
+    started = AutoLabelRound.objects.get(labeling_job=again)
+    assert started.number == 1 and started.job is not None

@@ -148,6 +148,15 @@ def autolabel_start_if_due(*, job: LabelingJob, user: User | None) -> AutoLabelR
         return None
 
 
+def autolabel_rounds_due() -> int:
+    """Periodic (beat, with the claims sweep): start the next round of every open job that has automated labeling
+    on and is due (autolabel_start_if_due). Returns how many rounds were started."""
+    jobs = LabelingJob.objects.filter(
+        status=JobStatus.ACTIVE, task_type__in=list(TASK_TYPES), auto_labeling__enabled=True
+    ).select_related("created_by")
+    return sum(autolabel_start_if_due(job=job, user=job.created_by) is not None for job in jobs)
+
+
 # --- calibration (plain) ---------------------------------------------------------------------------------------
 
 

@@ -31,6 +31,7 @@ from apps.labeling.engine.bradley_terry import bradley_terry, ranking_pairs
 from apps.labeling.engine.classification import dawid_skene, multilabel_dawid_skene
 from apps.labeling.engine.consolidate import MULTI_LABEL, SINGLE_LABEL, comparable, consolidate_answers
 from apps.labeling.models import LabelingItem, LabelingJob, LabelingTask
+from apps.labeling.services import autolabel
 
 CONSOLIDATE_KIND = "labeling.consolidate"
 BULK_CHUNK = 1000
@@ -158,6 +159,8 @@ def consolidation_run_execute(ctx: JobContext) -> dict[str, Any]:
     labeled = LabelingItem.objects.filter(job=job).exclude(label_source=LabelSource.NONE).count()
     LabelingJob.objects.filter(pk=job.pk).update(stats=stats, consolidated_at=now, labeled_count=labeled)
     job_completion_check(job=job)
+    job.refresh_from_db()
+    autolabel.autolabel_start_if_due(job=job, user=job.created_by)  # a job with automated labeling on: its next round
     kappa = stats["agreement"]["fleiss_kappa"]
     alpha = stats["agreement"]["krippendorff_alpha"]
     ctx.final_message = (

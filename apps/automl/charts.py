@@ -57,16 +57,7 @@ def _range(objective: str, values: list[float]) -> dict[str, Any]:
 
 
 def _layout(title: str, *, margin: dict[str, int] | None = None, **extra: Any) -> dict[str, Any]:
-    head, top = fx.title(title)
-    layout: dict[str, Any] = {
-        "title": head,
-        "margin": {"l": 60, "r": 20, "b": 50, **(margin or {}), "t": top},
-        "height": 320,
-        "template": "plotly_white",
-    }
-    layout.update(extra)
-    layout["height"] += top - 44  # the room the title takes is not taken from the plot
-    return fx.place_title(layout)
+    return fx.layout(title, margin=margin, **extra)
 
 
 def best_score_figure(

@@ -68,6 +68,32 @@ def place_title(layout: dict[str, Any]) -> dict[str, Any]:
     return layout
 
 
+def layout(
+    title_text: str,
+    *,
+    height: int = 320,
+    margin: dict[str, int] | None = None,
+    legend_room: int = 0,
+    **extra: Any,
+) -> dict[str, Any]:
+    """A figure's layout: a title that wraps (the top margin grows with it, and the plot keeps its `height` below
+    it), margins big enough for labels, the white template; `extra` goes in as plotly layout keys. `legend_room`: px
+    under the title for a legend placed above the plot (y 1.02, anchored at its bottom)."""
+    head, top = title(title_text)
+    out: dict[str, Any] = {
+        "title": head,
+        "margin": {"l": 60, "r": 20, "b": 50, **(margin or {}), "t": top + legend_room},
+        "height": height,
+        "template": "plotly_white",
+    }
+    out.update(extra)
+    out["height"] += top + legend_room - 44  # the room the title takes is not taken from the plot
+    place_title(out)
+    if legend_room:  # the title in the top part of the margin, the legend under it
+        out["title"].update(y=round(1 - top / 2 / out["height"], 4))
+    return out
+
+
 def label_px(names: list[str], limit: int = TICK_CHARS) -> int:
     """The width in px of the longest tick label once shortened."""
     return int(CHAR_PX * max((len(short(n, limit)) for n in names), default=1)) + 12

@@ -16,18 +16,8 @@ from apps.core.charts import ACCENT, DANGER, Figure, label
 
 
 def _layout(title: str, *, margin: dict[str, int] | None = None, **extra: Any) -> dict[str, Any]:
-    """Common layout: a title that wraps (the top margin grows with it) and margins big enough for labels."""
-    head, top = fx.title(title)
-    layout: dict[str, Any] = {
-        "title": head,
-        "margin": {"l": 60, "r": 20, "b": 50, **(margin or {}), "t": top},
-        "height": 320,
-        "bargap": 0.05,
-        "template": "plotly_white",
-    }
-    layout.update(extra)
-    layout["height"] += top - 44  # the room the title takes is not taken from the plot
-    return fx.place_title(layout)
+    """Common layout (apps/core/figures.py), bars close together."""
+    return fx.layout(title, margin=margin, **{"bargap": 0.05, **extra})
 
 
 def _hbar_layout(title: str, bars: Any, **extra: Any) -> dict[str, Any]:

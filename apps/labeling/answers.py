@@ -21,6 +21,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 
 from apps.labeling.choices import TaskType
+from apps.labeling.engine.boxes import IOU_THRESHOLD, iou
 
 REASON_MAX = 2000
 REWRITE_MAX = 20_000
@@ -329,28 +330,11 @@ def validate_answer(job: Any, item: Any, raw: Any) -> dict[str, Any]:
 # --- gold checks ------------------------------------------------------------------------------------------------
 
 
-def _iou(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
-    ax2, ay2 = a["left"] + a["width"], a["top"] + a["height"]
-    bx2, by2 = b["left"] + b["width"], b["top"] + b["height"]
-    w = min(ax2, bx2) - max(a["left"], b["left"])
-    h = min(ay2, by2) - max(a["top"], b["top"])
-    if w <= 0 or h <= 0:
-        return 0.0
-    inter = w * h
-    union = a["width"] * a["height"] + b["width"] * b["height"] - inter
-    return inter / union if union > 0 else 0.0
-
-
-def iou(a: Mapping[str, Any], b: Mapping[str, Any]) -> float:
-    """Intersection over union of two boxes {left, top, width, height}."""
-    return _iou(a, b)
-
-
 def _boxes_match(a: list[Mapping[str, Any]], b: list[Mapping[str, Any]]) -> bool:
     """A one-to-one matching of `a` and `b` where each pair has the same label and IoU >= 0.5 (Kuhn's matching)."""
     if len(a) != len(b):
         return False
-    edges = [[j for j, y in enumerate(b) if x["label"] == y["label"] and _iou(x, y) >= 0.5] for x in a]
+    edges = [[j for j, y in enumerate(b) if x["label"] == y["label"] and iou(x, y) >= IOU_THRESHOLD] for x in a]
     match_of_b: dict[int, int] = {}
 
     def augment(i: int, seen: set[int]) -> bool:

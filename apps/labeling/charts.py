@@ -10,7 +10,7 @@ import math
 from typing import Any
 
 from apps.core.charts import ACCENT, MUTED, PALETTE, label
-from apps.core.figures import short
+from apps.core.figures import layout, short
 
 Figure = dict[str, Any]
 CONFIDENCE_BINS = 10
@@ -18,14 +18,7 @@ WORKERS_SHOWN = 30  # the busiest workers (by items) in the per-worker charts
 
 
 def _layout(title: str, *, height: int = 320, **extra: Any) -> dict[str, Any]:
-    layout: dict[str, Any] = {
-        "title": {"text": title, "font": {"size": 14}, "x": 0.01, "xanchor": "left", "y": 0.98, "yanchor": "top"},
-        "margin": {"l": 50, "r": 20, "t": 60, "b": 50},
-        "height": height,
-        "template": "plotly_white",
-    }
-    layout.update(extra)
-    return layout
+    return layout(title, height=height, **extra)
 
 
 def _num(value: Any) -> float | None:
@@ -133,7 +126,8 @@ def workers_quality_figure(stats: dict[str, Any]) -> Figure | None:
             legend={"orientation": "h", "x": 0, "xanchor": "left", "y": 1.02, "yanchor": "bottom"},
             yaxis={"type": "category"},
             xaxis={"range": [0, 1], "tickformat": ".0%"},
-            margin={"l": 50, "r": 20, "t": 80, "b": 40},
+            margin={"b": 40},
+            legend_room=28,
         ),
     }
 

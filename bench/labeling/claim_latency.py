@@ -63,9 +63,11 @@ def server_env(database_url: str, var_dir: Path) -> dict[str, str]:
         "DJANGO_SETTINGS_MODULE": "studio.settings.base",
         "PYTHONPATH": str(ROOT),
         "LOG_LEVEL": "WARNING",
-        # A connection per request (the default): under ASGI each request runs in a thread of its own, so persistent
-        # connections would pile up, one per thread ever started, past PostgreSQL's max_connections.
+        # A pool of connections per server process, as the README's production setup has for web processes (under
+        # ASGI each request runs in a thread of its own, so CONN_MAX_AGE cannot keep connections). --no-pool: a new
+        # connection per request (the default of settings).
         "DB_CONN_MAX_AGE": "0",
+        "DB_POOL_MAX_SIZE": os.environ.get("DB_POOL_MAX_SIZE", "8"),
     }
 
 
@@ -328,6 +330,7 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn processes")
     parser.add_argument("--database-url", default=os.environ.get("BENCH_DATABASE_URL", DEFAULT_DB))
     parser.add_argument("--reuse", action="store_true", help="keep the database and job of the previous run")
+    parser.add_argument("--no-pool", action="store_true", help="a database connection per request (no pool)")
     parser.add_argument(
         "--peer-venv", default="", help="Label Studio's virtualenv: run the peer after us and print both side by side"
     )
@@ -335,6 +338,8 @@ def main() -> None:
     if not args.database_url.startswith("postgres"):
         sys.exit("This bench runs on PostgreSQL (--database-url postgres://...).")
     lo, hi = (float(x) for x in args.think.split(","))
+    if args.no_pool:
+        os.environ["DB_POOL_MAX_SIZE"] = "0"
 
     saved = ROOT / "bench" / "out" / "labeling" / "setup.json"
     with tempfile.TemporaryDirectory(prefix="bench-labeling-") as tmp:
@@ -359,7 +364,8 @@ def main() -> None:
             print(f"load average before: {os.getloadavg()[0]:.1f}", flush=True)
             run_phase(port, made["job"], made["tokens"], (0.0, 0.0), 2.0)  # warm-up: connections, imports
             print(
-                f"server: uvicorn studio.asgi, {args.workers} workers, PostgreSQL; "
+                f"server: uvicorn studio.asgi, {args.workers} workers, PostgreSQL "
+                f"({'a connection per request' if args.no_pool else 'a pool of 8 connections per process'}); "
                 f"{args.labelers} labelers over HTTP (keep-alive); {os.cpu_count()} cores shared with the load",
                 flush=True,
             )

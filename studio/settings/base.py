@@ -141,6 +141,18 @@ DATABASE_URL = env("DATABASE_URL", f"sqlite:///{VAR_DIR / 'atelier.sqlite3'}")
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 0))}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = dict(SQLITE_OPTIONS)
+# PostgreSQL, web and serving processes: DB_POOL_MAX_SIZE > 0 keeps a pool of connections per process (psycopg_pool,
+# Django's "pool" option), so a request does not pay for a new connection (under ASGI each request runs in a thread
+# of its own, so CONN_MAX_AGE cannot keep them: they would pile up, one per thread). Off by default (a connection per
+# request); leave it off for Celery workers (a pool must not cross their fork). docs/adr/0009-database-pool.md.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 0)
+if DATABASES["default"]["ENGINE"].endswith("postgresql") and DB_POOL_MAX_SIZE > 0:
+    DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections; Django's own reuse must be off
+    DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+        "min_size": 1,
+        "max_size": DB_POOL_MAX_SIZE,
+        "timeout": env_int("DB_POOL_TIMEOUT_S", 30),
+    }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Passwords, sessions, cookies -------------------------------------------------------------

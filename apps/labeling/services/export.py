@@ -44,21 +44,14 @@ from apps.core.tempfiles import save_into_place, temp_path
 from apps.datasets.choices import VersionKind
 from apps.jobs.runtime import JobContext, JobError
 from apps.jobs.services import job_start
+from apps.labeling.answers import MULTI_LABEL, SINGLE_LABEL
 from apps.labeling.choices import ExportFormat, LabelSource, ReviewStatus, TaskType
 from apps.labeling.models import LabelingExport, LabelingItem, LabelingJob
 
 CHUNK = 500
 EXPORT_KIND = "labeling.export"
 
-SINGLE = frozenset(
-    {
-        TaskType.TEXT_CLASSIFICATION,
-        TaskType.IMAGE_CLASSIFICATION,
-        TaskType.TABULAR_CLASSIFICATION,
-        TaskType.LABEL_VERIFICATION,
-    }
-)
-MULTI = frozenset({TaskType.TEXT_CLASSIFICATION_MULTI, TaskType.IMAGE_CLASSIFICATION_MULTI})
+SINGLE, MULTI = SINGLE_LABEL, MULTI_LABEL
 PREFERENCE_TYPES = frozenset({TaskType.PAIRWISE_PREFERENCE, TaskType.RANKING, TaskType.REWRITE})
 DATASET_TYPES = frozenset({TaskType.TEXT_CLASSIFICATION, TaskType.TABULAR_CLASSIFICATION})
 

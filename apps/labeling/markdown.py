@@ -7,6 +7,8 @@ rel="noopener noreferrer"), images not at all (an image URL would tell a third p
 
 from __future__ import annotations
 
+import functools
+
 import nh3
 from markdown_it import MarkdownIt
 
@@ -27,6 +29,7 @@ _md = (
 )
 
 
+@functools.lru_cache(maxsize=256)  # every next-task answer carries a job's instructions: render each text once
 def render_instructions(text: str) -> str:
     """`text` (Markdown) as safe HTML: raw HTML in it is shown as text, links keep only http/https/mailto targets."""
     if not text:

@@ -1,5 +1,6 @@
 """DB_POOL_MAX_SIZE (docs/adr/0009-database-pool.md): on PostgreSQL a web process keeps a pool of connections and
-hands the same ones to successive requests' threads; off by default. Run in a child process with the production-ish
+hands the same ones to successive requests' threads (five requests, at most the pool's two connections); off by
+default (five requests, five connections). Run in a child process with the production-ish
 base settings, against the test run's PostgreSQL server."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from django.conf import settings as django_settings
@@ -41,7 +43,8 @@ def _probe(pool_size: str) -> str:
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "studio.settings.base",
         "DB_POOL_MAX_SIZE": pool_size,
-        "DATABASE_URL": os.environ["DATABASE_URL"],
+        # the server's maintenance database (the run's own database may not exist outside its test copy)
+        "DATABASE_URL": urlparse(os.environ["DATABASE_URL"])._replace(path="/postgres").geturl(),
         "LOG_LEVEL": "WARNING",
     }
     out = subprocess.run(
@@ -54,6 +57,6 @@ def _probe(pool_size: str) -> str:
 @pytest.mark.skipif(not POSTGRES, reason="needs PostgreSQL (CI's second run)")
 def test_a_pool_gives_successive_request_threads_the_same_connection() -> None:
     pooled = _probe("2")
-    assert "'max_size': 2" in pooled and "backends 1" in pooled
+    assert "'max_size': 2" in pooled and ("backends 1" in pooled or "backends 2" in pooled)  # at most the pool
     unpooled = _probe("0")
     assert "pool None" in unpooled and "backends 5" in unpooled  # off: a new connection for every request

@@ -13,6 +13,7 @@ from apps.core.storage import project_root, walk_files
 from apps.jobs.models import Job
 from apps.labeling.choices import JobStatus
 from apps.labeling.models import LabelingItem, LabelingJob
+from apps.labeling.services.export import export_start
 from tests.factories import ModelVersionFactory, labeling_job, make_version
 from tests.labeling.labeling_data import TEXTS, jsonl, team_of, text_frame, upload
 
@@ -328,12 +329,16 @@ def test_delete_removes_the_job_its_items_and_its_upload(
     run_job(created["prepare_job"])
     job = LabelingJob.objects.get(pk=created["id"])
     assert job.items.count() == 1 and job.source_file
+    exported = export_start(job=job, fmt="csv", user=ds_user)  # a stored export goes with the job
+    run_job(exported.job)
+    exported.refresh_from_db()
     stored = [p for p, _ in walk_files(project_root(project_a.pk))]
-    assert job.source_file in stored
+    assert job.source_file in stored and exported.file in stored
     with django_capture_on_commit_callbacks(execute=True):
         response = api.delete(reverse("api:labeling-job-detail", kwargs={"pk": job.pk}))
     assert response.status_code == 204
-    assert job.source_file not in [p for p, _ in walk_files(project_root(project_a.pk))]
+    left = [p for p, _ in walk_files(project_root(project_a.pk))]
+    assert job.source_file not in left and exported.file not in left
     assert not LabelingJob.objects.filter(pk=job.pk).exists() and not LabelingItem.objects.exists()
 
 

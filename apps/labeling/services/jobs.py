@@ -540,6 +540,12 @@ def _delete_source_file(project_id: int, key: str) -> None:
         storage().delete(key)
 
 
+def _delete_files(names: list[str]) -> None:
+    store = storage()
+    for name in names:
+        store.delete(name)
+
+
 # --- update, status, delete --------------------------------------------------------------------------------------
 
 UPDATABLE = ("name", "instructions", "examples", "time_limit_s", "review_required", "hide_project")
@@ -610,9 +616,12 @@ def labeling_job_delete(*, job: LabelingJob) -> None:
         raise ValidationError({"job": f"Label verification job(s) {names} read this job's labels; delete them first."})
     prepare = job.prepare_job
     project_id, key = job.project_id, job.source_file
+    exports_dir = project_path(project_id, "labeling", str(job.pk), "exports") + "/"
+    exported = [f for f in job.exports.exclude(file="").values_list("file", flat=True) if f.startswith(exports_dir)]
     with transaction.atomic():
         job.delete()
         transaction.on_commit(lambda: _delete_source_file(project_id, key))
+        transaction.on_commit(lambda: _delete_files(exported))  # the export files too
     if prepare is not None and not prepare.is_final:
         job_cancel(job=prepare)
 
